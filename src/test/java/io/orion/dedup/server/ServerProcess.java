@@ -1,0 +1,153 @@
+package io.orion.dedup.server;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The real server, started from the shaded jar as its own process ({@code orion-dedup serve}), as an
+ * admin would run it; integration tests talk to it only through real clients and sockets.
+ */
+final class ServerProcess implements AutoCloseable {
+
+    static final String DEFAULT_IQN = "iqn.2026-11.io.orion:default";
+
+    private final Process process;
+    private final int port;
+    private final Path data;
+    private final Path log;
+    private final StringBuffer output = new StringBuffer();
+
+    private ServerProcess(Process process, int port, Path data, Path log) {
+        this.process = process;
+        this.port = port;
+        this.data = data;
+        this.log = log;
+    }
+
+    /** A fresh copy of the repository's targets/ in {@code dir}, so tests never change the checkout. */
+    static Path copyTargets(Path dir) throws IOException {
+        Path src = Path.of("targets");
+        Path dst = dir.resolve("targets");
+        Files.createDirectories(dst);
+        try (Stream<Path> files = Files.list(src)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.copy(f, dst.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        return dst;
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Starts {@code orion-dedup serve} and waits for its {@code ready} line. */
+    static ServerProcess start(Path data, Path targets, int port, String... extra) throws IOException, InterruptedException {
+        return start(data, targets, Path.of("conf/dedup.toml"), port, extra);
+    }
+
+    static ServerProcess start(Path data, Path targets, Path config, int port, String... extra)
+            throws IOException, InterruptedException {
+        String jar = System.getProperty("orion.jar", "target/orion-dedup.jar");
+        List<String> cmd = new ArrayList<>(List.of("java", "-Xmx2g",
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+                "-jar", jar, "serve", "--config", config.toString(), "--targets", targets.toString(),
+                "--data", data.toString(), "--listen", "127.0.0.1:" + port));
+        cmd.addAll(List.of(extra));
+        Path log = data.resolveSibling(data.getFileName() + "-server.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ServerProcess sp = new ServerProcess(p, port, data, log);
+        CountDownLatch ready = new CountDownLatch(1);
+        Thread pump = new Thread(() -> sp.pump(ready), "server-output-" + port);
+        pump.setDaemon(true);
+        pump.start();
+        if (!ready.await(60, TimeUnit.SECONDS) || !p.isAlive()) {
+            p.destroyForcibly();
+            throw new AssertionError("server did not print 'ready' within 60 s:\n" + sp.output);
+        }
+        return sp;
+    }
+
+    private void pump(CountDownLatch ready) {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                output.append(line).append('\n');
+                Files.writeString(log, line + "\n", StandardCharsets.UTF_8,
+                        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                if (line.contains("ready")) {
+                    ready.countDown();
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            ready.countDown();
+        }
+    }
+
+    int port() {
+        return port;
+    }
+
+    Path data() {
+        return data;
+    }
+
+    String output() {
+        return output.toString();
+    }
+
+    String url(int lun) {
+        return url(DEFAULT_IQN, lun);
+    }
+
+    String url(String iqn, int lun) {
+        return "iscsi://127.0.0.1:" + port + "/" + iqn + "/" + lun;
+    }
+
+    /** SIGTERM and wait: a clean shutdown must exit 0. */
+    int stop(Duration limit) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("server did not stop within " + limit + ":\n" + output);
+        }
+        return process.exitValue();
+    }
+
+    /** kill -9: no shutdown hook, no flush, like a power cut for the process. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    boolean alive() {
+        return process.isAlive();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+}
