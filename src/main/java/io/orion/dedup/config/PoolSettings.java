@@ -1,0 +1,69 @@
+package io.orion.dedup.config;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The {@code [pool]} section: where deduplicated chunks and their metadata live.
+ *
+ * @param metadataDir directory of the LMDB metadata environment, or null for {@code <data>/meta}
+ * @param devices backing devices for chunk containers, in order; empty means one file that grows
+ *     as needed, {@code <data>/store/chunks.0}
+ */
+public record PoolSettings(Path metadataDir, List<Device> devices) {
+
+    public PoolSettings {
+        devices = List.copyOf(devices);
+    }
+
+    /**
+     * One backing device: a regular file (created when missing, grown up to {@code size}) or a raw
+     * block device such as {@code /dev/nvme0n1} (SATA, SAS, NVMe).
+     *
+     * @param path the file or device node
+     * @param size capacity in bytes to use; 0 = the whole block device, or for a file no limit
+     */
+    public record Device(Path path, long size) {}
+
+    /** Built-in defaults: metadata under {@code <data>/meta}, chunks in one growing file. */
+    public static PoolSettings defaults() {
+        return new PoolSettings(null, List.of());
+    }
+
+    /** The metadata directory for a given data directory. */
+    public Path metadataDir(Path dataDir) {
+        return metadataDir != null ? metadataDir : dataDir.resolve("meta");
+    }
+
+    /** The devices to use for a given data directory (the default file when none are listed). */
+    public List<Device> devices(Path dataDir) {
+        return devices.isEmpty() ? List.of(new Device(dataDir.resolve("store").resolve("chunks.0"), 0)) : devices;
+    }
+
+    static PoolSettings read(TomlSection s) throws ConfigException {
+        String meta = s.string("metadata_dir", null);
+        List<Device> devices = new ArrayList<>();
+        Set<Path> seen = new HashSet<>();
+        for (TomlSection d : s.tables("devices")) {
+            String path = d.string("path", null);
+            if (path == null) {
+                throw d.error("path", "every device needs a path");
+            }
+            Path p = ServerSettings.nonEmptyPath(d, "path", path);
+            if (!seen.add(p.toAbsolutePath().normalize())) {
+                throw d.error("path", "device listed twice");
+            }
+            long size = d.size("size", 0, 0, Long.MAX_VALUE);
+            if (size != 0 && size < (64L << 20)) {
+                throw d.error("size", "a device must hold at least 64MiB (or 0 for all of it)");
+            }
+            d.finish();
+            devices.add(new Device(p, size));
+        }
+        s.finish();
+        return new PoolSettings(meta == null ? null : ServerSettings.nonEmptyPath(s, "metadata_dir", meta), devices);
+    }
+}

@@ -1,0 +1,43 @@
+package io.orion.dedup.scsi;
+
+import java.io.IOException;
+
+/**
+ * One entry of the opcode table: how to parse a CDB (decode, validate, range-check) into an
+ * {@link Executor} that does the work on the I/O executor.
+ *
+ * @param opcode operation code
+ * @param serviceAction service action, or -1 for opcodes without one
+ * @param name for logs and reports
+ * @param usage the CDB usage data bitmap reported by REPORT SUPPORTED OPERATION CODES (SPC-4
+ *     §6.35.3); its length is the CDB length
+ * @param flags {@link #UA_EXEMPT}, {@link #CONFLICT_EXEMPT}, {@link #WRITES}
+ * @param parser the parser
+ */
+record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int flags, Parser parser) {
+
+    /** Runs despite a pending unit attention (SAM-5 §5.14: INQUIRY, REPORT LUNS, REQUEST SENSE). */
+    static final int UA_EXEMPT = 1;
+    /** Allowed while another nexus holds a SCSI-2 reservation (SPC-2 §5.5.1). */
+    static final int CONFLICT_EXEMPT = 2;
+    /** Runs on an unknown LUN (INQUIRY, REPORT LUNS, REQUEST SENSE). */
+    static final int NO_LUN_OK = 4;
+    /** Modifies the medium: reads as MEDIUM ERROR 03/0C/00 on I/O failure. */
+    static final int WRITES = 8;
+
+    boolean has(int flag) {
+        return (flags & flag) != 0;
+    }
+
+    /** Decode + validate + one LBA range check; throws {@link SenseException}. */
+    @FunctionalInterface
+    interface Parser {
+        Executor parse(Request request);
+    }
+
+    /** The work; runs on the command layer's I/O executor. */
+    @FunctionalInterface
+    interface Executor {
+        ScsiResponse run() throws IOException;
+    }
+}

@@ -1,0 +1,147 @@
+package io.orion.dedup.scsi;
+
+import io.orion.dedup.storage.BlockDevice;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The state of one logical unit that outlives a command: its device and options, current mode
+ * parameters, unit attentions per I_T nexus (SAM-5 §5.14), the SCSI-2 reservation (SPC-2 §7.21)
+ * and persistent reservations (SPC-4 §5.9).
+ *
+ * <p>Concurrency: mode bits are volatile; unit attention queues and the reservation are guarded by
+ * this object's monitor. All methods are short and never do I/O.
+ */
+final class LogicalUnit {
+
+    /** Control mode page defaults (SPC-4 §7.5.8). */
+    static final boolean DEFAULT_WCE = true;
+
+    final long lun;
+    final BlockDevice device;
+    final LunOptions options;
+    final PersistentReservations pr = new PersistentReservations();
+
+    volatile boolean wce = DEFAULT_WCE;
+    volatile boolean dSense;
+    volatile boolean swp;
+    volatile boolean preventRemoval;
+
+    private final Map<Nexus, Deque<SenseReason>> attentions = new ConcurrentHashMap<>();
+    private Nexus reservedBy;
+
+    LogicalUnit(long lun, BlockDevice device, LunOptions options) {
+        this.lun = lun;
+        this.device = device;
+        this.options = options;
+    }
+
+    /** True when writes must fail with DATA PROTECT: read-only LUN or SWP set in the control page. */
+    boolean writeProtected() {
+        return options.readOnly() || swp;
+    }
+
+    // ---- unit attentions -------------------------------------------------------------------
+
+    /** Registers the nexus on first sight with a POWER ON, RESET UA; returns its queue. */
+    synchronized void seen(Nexus nexus) {
+        attentions.computeIfAbsent(nexus, n -> {
+            Deque<SenseReason> q = new ArrayDeque<>();
+            q.add(SenseReason.POWER_ON_RESET);
+            return q;
+        });
+    }
+
+    /** Takes the oldest pending unit attention for {@code nexus}, or null. */
+    synchronized SenseReason takeAttention(Nexus nexus) {
+        Deque<SenseReason> q = attentions.get(nexus);
+        return q == null ? null : q.pollFirst();
+    }
+
+    synchronized SenseReason peekAttention(Nexus nexus) {
+        Deque<SenseReason> q = attentions.get(nexus);
+        return q == null ? null : q.peekFirst();
+    }
+
+    synchronized void clearAttention(Nexus nexus, SenseReason reason) {
+        Deque<SenseReason> q = attentions.get(nexus);
+        if (q != null) {
+            q.remove(reason);
+        }
+    }
+
+    /** Establishes {@code reason} for every known nexus except {@code except} (may be null). */
+    synchronized void raise(SenseReason reason, Nexus except) {
+        for (Map.Entry<Nexus, Deque<SenseReason>> e : attentions.entrySet()) {
+            if (e.getKey().equals(except)) {
+                continue;
+            }
+            raiseOn(e.getValue(), reason);
+        }
+    }
+
+    synchronized void raiseFor(Nexus nexus, SenseReason reason) {
+        Deque<SenseReason> q = attentions.get(nexus);
+        if (q != null) {
+            raiseOn(q, reason);
+        }
+    }
+
+    private static void raiseOn(Deque<SenseReason> q, SenseReason reason) {
+        if (reason == SenseReason.POWER_ON_RESET) {
+            // A reset supersedes every older condition (SAM-5 §5.14).
+            q.clear();
+            q.add(reason);
+        } else if (!q.contains(reason)) {
+            q.add(reason);
+        }
+    }
+
+    synchronized Iterable<Nexus> knownNexuses() {
+        return java.util.List.copyOf(attentions.keySet());
+    }
+
+    // ---- SCSI-2 reservations -----------------------------------------------------------------
+
+    synchronized Nexus reservedBy() {
+        return reservedBy;
+    }
+
+    /** RESERVE: true on success (also when {@code nexus} already holds it). */
+    synchronized boolean reserve(Nexus nexus) {
+        if (reservedBy != null && !reservedBy.equals(nexus)) {
+            return false;
+        }
+        reservedBy = nexus;
+        return true;
+    }
+
+    /** RELEASE: releases only if {@code nexus} holds it; otherwise a no-op (SPC-2 §7.17). */
+    synchronized void release(Nexus nexus) {
+        if (nexus.equals(reservedBy)) {
+            reservedBy = null;
+        }
+    }
+
+    // ---- events ----------------------------------------------------------------------------
+
+    /** The nexus went away: its reservation is released, its unit attentions forgotten. */
+    synchronized void nexusLost(Nexus nexus) {
+        if (nexus.equals(reservedBy)) {
+            reservedBy = null;
+        }
+        attentions.remove(nexus);
+    }
+
+    /** LOGICAL UNIT RESET (SAM-5 §7.7): reservation released, mode back to defaults, UA for others. */
+    synchronized void reset(Nexus issuer) {
+        reservedBy = null;
+        preventRemoval = false;
+        wce = DEFAULT_WCE;
+        dSense = false;
+        swp = false;
+        raise(SenseReason.POWER_ON_RESET, issuer);
+    }
+}

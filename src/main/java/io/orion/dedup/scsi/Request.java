@@ -1,0 +1,69 @@
+package io.orion.dedup.scsi;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One command being parsed: the transport's command, its logical unit (null for an unknown LUN)
+ * and helpers for the checks every parser shares (SBC-4 §4.5 LBA range, SPC-4 §4.2.5 lengths).
+ */
+final class Request {
+
+    final ScsiCommand command;
+    final byte[] cdb;
+    final LogicalUnit lu;
+    final ScsiTargetService target;
+
+    Request(ScsiCommand command, LogicalUnit lu, ScsiTargetService target) {
+        this.command = command;
+        this.cdb = command.cdb();
+        this.lu = lu;
+        this.target = target;
+    }
+
+    Nexus nexus() {
+        return command.nexus();
+    }
+
+    int blockSize() {
+        return lu.device.blockSize();
+    }
+
+    long blockCount() {
+        return lu.device.blockCount();
+    }
+
+    /** The LBA range check: {@code [lba, lba+blocks)} must lie within the capacity (unsigned LBA). */
+    void checkRange(long lba, long blocks) {
+        long cap = blockCount();
+        if (Long.compareUnsigned(lba, cap) > 0 || Long.compareUnsigned(blocks, cap - lba) > 0) {
+            throw SenseReason.LBA_OUT_OF_RANGE.ex();
+        }
+    }
+
+    void checkWritable() {
+        if (lu.writeProtected()) {
+            throw SenseReason.WRITE_PROTECTED.ex();
+        }
+    }
+
+    /** The initiator's data as a read-only view; empty when none was sent. */
+    ByteBuffer dataOut() {
+        ByteBuffer b = command.dataOut();
+        return b == null ? ByteBuffer.allocate(0) : b.asReadOnlyBuffer();
+    }
+
+    int dataOutLength() {
+        ByteBuffer b = command.dataOut();
+        return b == null ? 0 : b.remaining();
+    }
+
+    /** Reads the parameter list into an array, failing if fewer than {@code need} bytes came. */
+    byte[] parameters(int need) {
+        if (dataOutLength() < need) {
+            throw SenseReason.PARAMETER_LIST_LENGTH_ERROR.ex();
+        }
+        byte[] p = new byte[need];
+        dataOut().get(p);
+        return p;
+    }
+}

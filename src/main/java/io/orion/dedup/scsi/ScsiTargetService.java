@@ -1,0 +1,241 @@
+package io.orion.dedup.scsi;
+
+import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.ReadOnlyVolumeException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SCSI command layer of one target (SAM-5, SPC-4, SBC-4): its logical units, per-nexus unit
+ * attentions, reservations and the opcode table.
+ *
+ * <p>Flow of {@link #execute}: on the caller's thread, find the LU, note a new I_T nexus (it gets a
+ * POWER ON, RESET unit attention), look up the opcode, report a pending unit attention, check
+ * reservations, then parse (decode, validate, range check). The parsed executor runs on the I/O
+ * executor; its outcome — data, a {@link SenseException}, or an {@link IOException} (MEDIUM ERROR;
+ * {@link ReadOnlyVolumeException} becomes DATA PROTECT) — completes the future, which never completes
+ * exceptionally.
+ *
+ * <p>Threads: callers (transport threads) and the I/O pool. LU and nexus state are concurrent maps
+ * and small monitors; nothing blocks the caller.
+ */
+public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ScsiTargetService.class);
+
+    private final String targetName;
+    private final ExecutorService io;
+    private final boolean ownsIo;
+    private final CommandTable table = new CommandTable();
+    private final ConcurrentMap<Long, LogicalUnit> units = new ConcurrentHashMap<>();
+
+    /**
+     * @param targetName the target's iSCSI name (used in the device identification VPD page)
+     * @param io executor for block I/O; null to create an own pool (shut down by {@link #close})
+     */
+    public ScsiTargetService(String targetName, ExecutorService io) {
+        this.targetName = targetName;
+        if (io == null) {
+            this.io = Executors.newFixedThreadPool(Math.max(4, Runtime.getRuntime().availableProcessors() * 2),
+                    daemonThreads("scsi-io-"));
+            this.ownsIo = true;
+        } else {
+            this.io = io;
+            this.ownsIo = false;
+        }
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    public String targetName() {
+        return targetName;
+    }
+
+    CommandTable table() {
+        return table;
+    }
+
+    // ---- LUN management ----------------------------------------------------------------------
+
+    /** Adds a logical unit; every nexus that knows the target gets REPORTED LUNS DATA HAS CHANGED. */
+    public void addLun(long lun, BlockDevice device, LunOptions options) {
+        if (lun < 0 || lun > 16383) {
+            throw new IllegalArgumentException("LUN out of range 0..16383: " + lun);
+        }
+        LogicalUnit lu = new LogicalUnit(lun, device, options == null ? LunOptions.defaults() : options);
+        if (units.putIfAbsent(lun, lu) != null) {
+            throw new IllegalStateException("LUN " + lun + " already exists");
+        }
+        lunsChanged();
+    }
+
+    /** Removes a logical unit (the device is not closed: its owner closes it). */
+    public void removeLun(long lun) {
+        if (units.remove(lun) != null) {
+            lunsChanged();
+        }
+    }
+
+    /** The device behind {@code lun} changed capacity: CAPACITY DATA HAS CHANGED for every nexus. */
+    public void lunResized(long lun) {
+        LogicalUnit lu = units.get(lun);
+        if (lu != null) {
+            lu.raise(SenseReason.CAPACITY_DATA_CHANGED, null);
+        }
+    }
+
+    public Set<Long> luns() {
+        return Set.copyOf(units.keySet());
+    }
+
+    List<Long> sortedLuns() {
+        return new ArrayList<>(new TreeSet<>(units.keySet()));
+    }
+
+    private void lunsChanged() {
+        for (LogicalUnit lu : units.values()) {
+            lu.raise(SenseReason.REPORTED_LUNS_DATA_CHANGED, null);
+        }
+    }
+
+    // ---- command execution -------------------------------------------------------------------
+
+    @Override
+    public CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
+        LogicalUnit lu = units.get(command.lun());
+        boolean desc = lu != null && lu.dSense;
+        CommandSpec spec = null;
+        CommandSpec.Executor exec;
+        try {
+            if (lu != null) {
+                lu.seen(command.nexus());
+            }
+            spec = table.lookup(command.cdb());
+            if (lu == null && !spec.has(CommandSpec.NO_LUN_OK)) {
+                throw SenseReason.LOGICAL_UNIT_NOT_SUPPORTED.ex();
+            }
+            if (lu != null && !spec.has(CommandSpec.UA_EXEMPT)) {
+                SenseReason ua = lu.takeAttention(command.nexus());
+                if (ua != null) {
+                    return CompletableFuture.completedFuture(
+                            Responses.check(SenseData.build(ua, desc), edtlOut(command)));
+                }
+            }
+            if (lu != null && !spec.has(CommandSpec.CONFLICT_EXEMPT)) {
+                Nexus holder = lu.reservedBy();
+                if (holder != null && !holder.equals(command.nexus())) {
+                    return CompletableFuture.completedFuture(Responses.conflict(edtlOut(command)));
+                }
+            }
+            exec = spec.parser().parse(new Request(command, lu, this));
+        } catch (SenseException e) {
+            return CompletableFuture.completedFuture(Responses.check(SenseData.build(e, desc), edtlOut(command)));
+        } catch (RuntimeException e) {
+            LOG.error("parsing {} failed", describe(command), e);
+            return CompletableFuture.completedFuture(Responses.check(
+                    SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, desc), edtlOut(command)));
+        }
+        boolean writes = spec.has(CommandSpec.WRITES);
+        CompletableFuture<ScsiResponse> f = new CompletableFuture<>();
+        try {
+            io.execute(() -> f.complete(run(command, lu, exec, writes)));
+        } catch (RejectedExecutionException e) {
+            f.complete(new ScsiResponse(ScsiResponse.BUSY, null, null, edtlOut(command)));
+        }
+        return f;
+    }
+
+    private ScsiResponse run(ScsiCommand command, LogicalUnit lu, CommandSpec.Executor exec, boolean writes) {
+        boolean desc = lu != null && lu.dSense;
+        try {
+            return exec.run();
+        } catch (SenseException e) {
+            return Responses.check(SenseData.build(e, desc), edtlOut(command));
+        } catch (ReadOnlyVolumeException e) {
+            LOG.warn("{} refused, volume is read-only: {}", describe(command), e.getMessage());
+            return Responses.check(SenseData.build(SenseReason.WRITE_PROTECTED, desc), edtlOut(command));
+        } catch (IOException e) {
+            LOG.error("{} failed with an I/O error", describe(command), e);
+            SenseReason r = writes ? SenseReason.WRITE_ERROR : SenseReason.UNRECOVERED_READ_ERROR;
+            return Responses.check(SenseData.build(r, desc), edtlOut(command));
+        } catch (RuntimeException | Error e) {
+            LOG.error("{} failed", describe(command), e);
+            return Responses.check(SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, desc), edtlOut(command));
+        }
+    }
+
+    /** For failed commands: report no residual on the data the initiator announced. */
+    private static int edtlOut(ScsiCommand c) {
+        return c.write() ? c.expectedDataTransferLength() : 0;
+    }
+
+    private static String describe(ScsiCommand c) {
+        return String.format("opcode 0x%02x lun %d itt 0x%x from %s", c.opcode(), c.lun(), c.taskTag(),
+                c.nexus().initiatorPort());
+    }
+
+    // ---- task management and nexus events ----------------------------------------------------
+
+    @Override
+    public boolean hasLun(Nexus nexus, long lun) {
+        return units.containsKey(lun);
+    }
+
+    @Override
+    public void logicalUnitReset(Nexus issuer, long lun) {
+        LogicalUnit lu = units.get(lun);
+        if (lu != null) {
+            lu.reset(issuer);
+        }
+    }
+
+    @Override
+    public void targetReset(Nexus issuer, boolean cold) {
+        for (LogicalUnit lu : units.values()) {
+            lu.reset(issuer);
+        }
+    }
+
+    @Override
+    public void taskSetCleared(Nexus issuer, long lun, boolean allInitiators) {
+        LogicalUnit lu = units.get(lun);
+        if (lu != null && allInitiators) {
+            lu.raise(SenseReason.COMMANDS_CLEARED_BY_ANOTHER_INITIATOR, issuer);
+        }
+    }
+
+    @Override
+    public void nexusLost(Nexus nexus) {
+        for (LogicalUnit lu : units.values()) {
+            lu.nexusLost(nexus);
+        }
+    }
+
+    /** Shuts down the own I/O pool, if one was created. Devices are not closed. */
+    @Override
+    public void close() {
+        if (ownsIo) {
+            io.shutdown();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package io.orion.dedup.scsi;
+
+/**
+ * Every reason the command layer ends a command with CHECK CONDITION, and the one table that maps
+ * it to a sense key and additional sense code/qualifier (SPC-4 §4.5.6, Table 28 and Annex D).
+ */
+public enum SenseReason {
+    NO_SENSE(0x0, 0x00, 0x00),
+    // ILLEGAL REQUEST (5h)
+    INVALID_COMMAND_OPERATION_CODE(0x5, 0x20, 0x00),
+    INVALID_FIELD_IN_CDB(0x5, 0x24, 0x00),
+    INVALID_FIELD_IN_PARAMETER_LIST(0x5, 0x26, 0x00),
+    PARAMETER_LIST_LENGTH_ERROR(0x5, 0x1a, 0x00),
+    LBA_OUT_OF_RANGE(0x5, 0x21, 0x00),
+    LOGICAL_UNIT_NOT_SUPPORTED(0x5, 0x25, 0x00),
+    SAVING_PARAMETERS_NOT_SUPPORTED(0x5, 0x39, 0x00),
+    MEDIUM_REMOVAL_PREVENTED(0x5, 0x53, 0x02),
+    INVALID_RELEASE_OF_PERSISTENT_RESERVATION(0x5, 0x26, 0x04),
+    INSUFFICIENT_REGISTRATION_RESOURCES(0x5, 0x55, 0x04),
+    // DATA PROTECT (7h)
+    WRITE_PROTECTED(0x7, 0x27, 0x00),
+    // MEDIUM ERROR (3h)
+    UNRECOVERED_READ_ERROR(0x3, 0x11, 0x00),
+    WRITE_ERROR(0x3, 0x0c, 0x00),
+    // HARDWARE ERROR (4h)
+    INTERNAL_TARGET_FAILURE(0x4, 0x44, 0x00),
+    // MISCOMPARE (Eh)
+    MISCOMPARE_DURING_VERIFY(0xe, 0x1d, 0x00),
+    // UNIT ATTENTION (6h)
+    POWER_ON_RESET(0x6, 0x29, 0x00),
+    BUS_DEVICE_RESET(0x6, 0x29, 0x03),
+    I_T_NEXUS_LOSS(0x6, 0x29, 0x07),
+    MODE_PARAMETERS_CHANGED(0x6, 0x2a, 0x01),
+    RESERVATIONS_PREEMPTED(0x6, 0x2a, 0x03),
+    RESERVATIONS_RELEASED(0x6, 0x2a, 0x04),
+    REGISTRATIONS_PREEMPTED(0x6, 0x2a, 0x05),
+    CAPACITY_DATA_CHANGED(0x6, 0x2a, 0x09),
+    COMMANDS_CLEARED_BY_ANOTHER_INITIATOR(0x6, 0x2f, 0x00),
+    REPORTED_LUNS_DATA_CHANGED(0x6, 0x3f, 0x0e);
+
+    private final int key;
+    private final int asc;
+    private final int ascq;
+
+    SenseReason(int key, int asc, int ascq) {
+        this.key = key;
+        this.asc = asc;
+        this.ascq = ascq;
+    }
+
+    public int key() {
+        return key;
+    }
+
+    public int asc() {
+        return asc;
+    }
+
+    public int ascq() {
+        return ascq;
+    }
+
+    /** Shorthand for the exception handlers throw. */
+    public SenseException ex() {
+        return new SenseException(this);
+    }
+}

@@ -1,0 +1,244 @@
+package io.orion.dedup.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class OrionConfigTest {
+
+    @TempDir
+    Path dir;
+
+    private Path write(String text) throws Exception {
+        Path f = dir.resolve("dedup.toml");
+        Files.writeString(f, text);
+        return f;
+    }
+
+    private ConfigException fails(String text) throws Exception {
+        Path f = write(text);
+        return assertThrows(ConfigException.class, () -> OrionConfig.load(f));
+    }
+
+    @Test
+    void shippedConfigEqualsBuiltInDefaults() throws Exception {
+        OrionConfig shipped = OrionConfig.load(Path.of("conf/dedup.toml"));
+        assertEquals(OrionConfig.defaults().withSource(Path.of("conf/dedup.toml")), shipped);
+    }
+
+    @Test
+    void productExampleSectionIsAcceptedVerbatim() throws Exception {
+        OrionConfig c = OrionConfig.load(write("""
+                [deduplication]
+                # Hash configuration settings
+                hash_algorithm = "sha256"
+                hash_block_size = 4096
+                hash_cache_size = "256MB"
+                hash_optimization = true
+
+                # Reference management settings
+                reference_max_count = 65536
+                reference_cleanup_interval = 3600
+                reference_optimization = true
+                reference_metadata_size = "128MB"
+
+                # Cache configuration settings
+                cache_size = "1GB"
+                cache_policy = "lru"
+                cache_optimization = true
+                cache_compression = true
+
+                # Compression settings
+                compression_enabled = true
+                compression_algorithm = "lz4"
+                compression_level = 6
+                compression_threshold = 0.8
+
+                # Performance settings
+                background_processing = true
+                background_interval = 300
+                performance_optimization = true
+                real_time_deduplication = true
+                """));
+        DedupSettings d = c.deduplication();
+        assertEquals(256L << 20, d.hashCacheSize());
+        assertEquals(1L << 30, d.cacheSize());
+        assertEquals(128L << 20, d.referenceMetadataSize());
+        assertEquals(6, d.compressionLevel());
+        assertFalse(d.fastCompressor());
+        assertEquals(0.8, d.compressionThreshold());
+        assertEquals(3600, d.referenceCleanupIntervalSeconds());
+    }
+
+    @Test
+    void thresholdTwoNamesFileLineAndKey() throws Exception {
+        ConfigException e = fails("""
+                [deduplication]
+                compression_enabled = true
+
+                compression_threshold = 2.0
+                """);
+        assertEquals(4, e.line());
+        assertEquals("deduplication.compression_threshold", e.key());
+        assertTrue(e.getMessage().startsWith(dir.resolve("dedup.toml") + ":4: deduplication.compression_threshold = 2.0: "),
+                e.getMessage());
+    }
+
+    @Test
+    void unknownKeyNamesLineAndSuggests() throws Exception {
+        ConfigException e = fails("""
+                [server]
+                portals = ["127.0.0.1:3260"]
+
+                [deduplication]
+                hash_algorithm = "sha256"
+                cache_sise = "1GB"
+                """);
+        assertEquals(6, e.line());
+        assertEquals("deduplication.cache_sise", e.key());
+        assertTrue(e.getMessage().contains("unknown key (did you mean cache_size?)"), e.getMessage());
+    }
+
+    @Test
+    void unknownSectionIsRejected() throws Exception {
+        ConfigException e = fails("[dedup]\nx = 1\n");
+        assertEquals("dedup", e.key());
+        assertEquals(1, e.line());
+    }
+
+    @Test
+    void realTimeFalseCannotBeHonoured() throws Exception {
+        ConfigException e = fails("[deduplication]\nreal_time_deduplication = false\n");
+        assertTrue(e.getMessage().contains(":2: deduplication.real_time_deduplication = false: cannot be honoured"),
+                e.getMessage());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "hash_algorithm = \"md5\"              | deduplication.hash_algorithm",
+        "hash_block_size = 6000                | deduplication.hash_block_size",
+        "hash_block_size = 131072              | deduplication.hash_block_size",
+        "hash_cache_size = \"lots\"            | deduplication.hash_cache_size",
+        "hash_optimization = \"yes\"           | deduplication.hash_optimization",
+        "reference_max_count = 0               | deduplication.reference_max_count",
+        "reference_cleanup_interval = -1       | deduplication.reference_cleanup_interval",
+        "cache_policy = \"fifo\"               | deduplication.cache_policy",
+        "compression_algorithm = \"zstd\"      | deduplication.compression_algorithm",
+        "compression_level = 17                | deduplication.compression_level",
+        "compression_threshold = 0             | deduplication.compression_threshold",
+        "compression_threshold = \"0.5\"       | deduplication.compression_threshold",
+        "background_interval = 0               | deduplication.background_interval",
+        "cache_size = 1.5                      | deduplication.cache_size",
+    })
+    void badDedupValuesNameTheirKeyOnLineTwo(String line, String key) throws Exception {
+        ConfigException e = fails("[deduplication]\n" + line + "\n");
+        assertEquals(key, e.key());
+        assertEquals(2, e.line());
+    }
+
+    @Test
+    void serverSectionsParse() throws Exception {
+        OrionConfig c = OrionConfig.load(write("""
+                [server]
+                portals = ["127.0.0.1:3270", "[::1]:3271", "10.0.0.1"]
+                data_dir = "/srv/orion"
+                queue_depth = 256
+                nop_in_interval = "1m"
+
+                [control]
+                socket = "/run/orion.sock"
+                mode = "0600"
+
+                [metrics]
+                enabled = false
+                listen = "0.0.0.0:9999"
+
+                [pool]
+                metadata_dir = "/ssd/meta"
+                devices = [ { path = "/dev/nvme1n1" }, { path = "/srv/chunks.1", size = "500GiB" } ]
+                """));
+        assertEquals(List.of(new HostPort("127.0.0.1", 3270), new HostPort("::1", 3271), new HostPort("10.0.0.1", 3260)),
+                c.server().portals());
+        assertEquals(Path.of("/srv/orion"), c.dataDir(null));
+        assertEquals(Path.of("/x"), c.dataDir(Path.of("/x")));
+        assertEquals(60, c.server().nopInIntervalSeconds());
+        assertEquals(Path.of("/run/orion.sock"), c.control().socketPath(Path.of("/x")));
+        assertEquals(0600, c.control().mode());
+        assertFalse(c.metrics().enabled());
+        assertEquals(new HostPort("0.0.0.0", 9999), c.metrics().listen());
+        assertEquals(List.of(new PoolSettings.Device(Path.of("/dev/nvme1n1"), 0),
+                new PoolSettings.Device(Path.of("/srv/chunks.1"), 500L << 30)), c.pool().devices());
+    }
+
+    @Test
+    void defaultsResolveUnderDataDir() {
+        OrionConfig c = OrionConfig.defaults();
+        assertNull(c.source());
+        Path data = Path.of("/d");
+        assertEquals(data.resolve("control.sock"), c.control().socketPath(data));
+        assertEquals(data.resolve("meta"), c.pool().metadataDir(data));
+        assertEquals(List.of(new PoolSettings.Device(data.resolve("store/chunks.0"), 0)), c.pool().devices(data));
+        assertEquals("rw-rw----", java.nio.file.attribute.PosixFilePermissions.toString(c.control().permissions()));
+    }
+
+    @Test
+    void errorsInArraysOfTablesPointAtTheElement() throws Exception {
+        ConfigException e = fails("""
+                [[pool.devices]]
+                path = "/a"
+
+                [[pool.devices]]
+                path = "/b"
+                size = "1MB"
+                """);
+        assertEquals("pool.devices[1].size", e.key());
+        assertEquals(6, e.line());
+        ConfigException inline = fails("[pool]\ndevices = [\n  { path = \"/a\" },\n  { path = \"/a\" },\n]\n");
+        assertEquals("pool.devices[1].path", inline.key());
+        assertEquals(4, inline.line());
+    }
+
+    @Test
+    void controlModeAcceptsOctalForms() throws Exception {
+        assertEquals(0640, OrionConfig.load(write("[control]\nmode = 0o640\n")).control().mode());
+        assertEquals("control.mode", fails("[control]\nmode = \"0999\"\n").key());
+        assertEquals("control.mode", fails("[control]\nmode = 660\n").key());
+    }
+
+    @Test
+    void syntaxErrorsCarryTheParsersLine() throws Exception {
+        ConfigException e = fails("[server]\nportals = [\"a:1\"\nqueue_depth = 3\n");
+        assertTrue(e.line() >= 2, e.getMessage());
+        assertTrue(e.getMessage().contains("TOML syntax error"), e.getMessage());
+    }
+
+    @Test
+    void missingFileIsAConfigError() {
+        ConfigException e = assertThrows(ConfigException.class, () -> OrionConfig.load(dir.resolve("nope.toml")));
+        assertTrue(e.getMessage().endsWith("nope.toml: file not found"), e.getMessage());
+    }
+
+    @Test
+    void multilineStringsDoNotConfuseLineNumbers() throws Exception {
+        ConfigException e = fails("""
+                [server]
+                data_dir = \"\"\"
+                x = 1
+                [fake]
+                \"\"\"
+                queue_depth = 0
+                """);
+        assertEquals("server.queue_depth", e.key());
+        assertEquals(6, e.line());
+    }
+}

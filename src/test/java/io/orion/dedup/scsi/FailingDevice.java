@@ -1,0 +1,46 @@
+package io.orion.dedup.scsi;
+
+import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.LbaStatus;
+import io.orion.dedup.storage.ReadOnlyVolumeException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/** A device whose reads fail and whose writes fail (LBA 1: read-only volume; else I/O error). */
+final class FailingDevice implements BlockDevice {
+    private final BlockDevice d;
+
+    FailingDevice(BlockDevice d) {
+        this.d = d;
+    }
+
+    @Override public int blockSize() { return d.blockSize(); }
+    @Override public long blockCount() { return d.blockCount(); }
+    @Override public boolean thin() { return d.thin(); }
+
+    @Override
+    public void read(long lba, ByteBuffer dst) throws IOException {
+        throw new IOException("disk gone");
+    }
+
+    @Override
+    public void write(long lba, ByteBuffer src, boolean fua) throws IOException {
+        if (lba == 1) {
+            throw new ReadOnlyVolumeException("metadata untrusted");
+        }
+        throw new IOException("disk gone");
+    }
+
+    @Override public void flush() throws IOException { d.flush(); }
+    @Override public void unmap(long lba, long blocks) throws IOException { d.unmap(lba, blocks); }
+    @Override public void writeSame(long lba, long blocks, ByteBuffer p, boolean u) throws IOException {
+        d.writeSame(lba, blocks, p, u);
+    }
+    @Override public long compareAndWrite(long lba, ByteBuffer e, ByteBuffer w, boolean f) throws IOException {
+        return d.compareAndWrite(lba, e, w, f);
+    }
+    @Override public LbaStatus status(long lba, long max) throws IOException { return d.status(lba, max); }
+    @Override public void resize(long n) throws IOException { d.resize(n); }
+    @Override public String uuid() { return d.uuid(); }
+    @Override public void close() throws IOException { d.close(); }
+}
