@@ -149,8 +149,8 @@ class PersistentReservationTest {
         ByteBuffer full = in(B, 3, 4096);
         assertEquals(2 * (24 + 4 + 36), full.getInt(4), "two descriptors with iSCSI transport IDs");
         assertGood(out(B, 3, 0, 0xb, 0));
-        assertEquals(0, in(A, 0, 64).getInt(4));
         assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x2a, 0x03);
+        assertEquals(0, in(A, 0, 64).getInt(4));
         assertGood(h.run(B, READ));
     }
 }
