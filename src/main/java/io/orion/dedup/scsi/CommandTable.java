@@ -73,6 +73,8 @@ final class CommandTable {
                 BlockCommands::compareAndWrite);
         add(0x8a, -1, "WRITE(16)", u(0x8a, 0x1a, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES,
                 BlockCommands::write);
+        add(0x8b, -1, "ORWRITE(16)", u(0x8b, 0x18, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES,
+                BlockCommands::orWrite);
         add(0x8e, -1, "WRITE AND VERIFY(16)", u(0x8e, 0x12, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES,
                 BlockCommands::writeAndVerify);
         add(0x8f, -1, "VERIFY(16)", u(0x8f, 0x16, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), READS,
