@@ -142,6 +142,50 @@ final class BlockCommands {
         };
     }
 
+    // ---- ORWRITE (SBC-4 §5.7) --------------------------------------------------------------------
+
+    /** Attempts of the read / COMPARE AND WRITE loop before ORWRITE reports a target failure. */
+    private static final int OR_WRITE_ATTEMPTS = 1000;
+
+    /**
+     * ORWRITE(16): ORs the data into the blocks. Atomic against every other command touching those
+     * blocks: the new contents are installed with {@link BlockDevice#compareAndWrite} against what
+     * was read, and the OR is recomputed if another writer got in between.
+     */
+    static CommandSpec.Executor orWrite(Request r) {
+        r.checkWritable();
+        noProtection(r.cdb);
+        Extent e = extent(r.cdb);
+        checkTransfer(r, e.blocks, 10);
+        r.checkRange(e.lba, e.blocks);
+        int bs = r.blockSize();
+        int want = (int) (e.blocks * bs);
+        ByteBuffer src = r.dataOut();
+        int have = Math.min(src.remaining(), want) / bs * bs;
+        byte[] mask = new byte[have];
+        src.get(mask);
+        boolean fua = fua(r);
+        BlockDevice dev = r.lu.device;
+        return () -> {
+            for (int attempt = 0; have > 0; attempt++) {
+                if (attempt == OR_WRITE_ATTEMPTS) {
+                    throw SenseReason.INTERNAL_TARGET_FAILURE.ex();
+                }
+                ByteBuffer current = ByteBuffer.allocate(have);
+                dev.read(e.lba, current);
+                byte[] merged = current.array().clone();
+                for (int i = 0; i < have; i++) {
+                    merged[i] |= mask[i];
+                }
+                current.flip();
+                if (dev.compareAndWrite(e.lba, current, ByteBuffer.wrap(merged), fua) < 0) {
+                    break;
+                }
+            }
+            return Responses.goodOut(want);
+        };
+    }
+
     // ---- VERIFY (SBC-4 §5.29-5.31) -------------------------------------------------------
 
     static CommandSpec.Executor verify(Request r) {
@@ -295,11 +339,12 @@ final class BlockCommands {
         r.checkRange(lba, nlb);
         int bs = r.blockSize();
         int half = nlb * bs;
+        if (r.dataOutLength() != 2 * half) {
+            // The Data-Out must hold exactly the verify and write instances (SBC-4 §5.3).
+            throw SenseException.cdb(13, -1);
+        }
         if (nlb == 0) {
             return Responses::good;
-        }
-        if (r.dataOutLength() != 2 * half) {
-            throw SenseException.cdb(13, -1);
         }
         ByteBuffer all = r.dataOut();
         ByteBuffer verify = all.duplicate();

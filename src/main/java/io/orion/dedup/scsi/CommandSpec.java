@@ -11,7 +11,8 @@ import java.io.IOException;
  * @param name for logs and reports
  * @param usage the CDB usage data bitmap reported by REPORT SUPPORTED OPERATION CODES (SPC-4
  *     §6.35.3); its length is the CDB length
- * @param flags {@link #UA_EXEMPT}, {@link #CONFLICT_EXEMPT}, {@link #WRITES}
+ * @param flags {@link #UA_EXEMPT}, {@link #CONFLICT_EXEMPT}, {@link #NO_LUN_OK}, {@link #WRITES},
+ *     {@link #READS}
  * @param parser the parser
  */
 record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int flags, Parser parser) {
@@ -22,11 +23,21 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
     static final int CONFLICT_EXEMPT = 2;
     /** Runs on an unknown LUN (INQUIRY, REPORT LUNS, REQUEST SENSE). */
     static final int NO_LUN_OK = 4;
-    /** Modifies the medium: reads as MEDIUM ERROR 03/0C/00 on I/O failure. */
+    /** Modifies the medium: MEDIUM ERROR 03/0C/00 on I/O failure; a write under reservations. */
     static final int WRITES = 8;
+    /** Reads the medium or LU state: a read under persistent reservations (SPC-4 Table 43). */
+    static final int READS = 16;
 
     boolean has(int flag) {
         return (flags & flag) != 0;
+    }
+
+    /** How persistent reservations restrict this command. */
+    PersistentReservations.Access access() {
+        if (has(WRITES)) {
+            return PersistentReservations.Access.WRITE;
+        }
+        return has(READS) ? PersistentReservations.Access.READ : PersistentReservations.Access.ALWAYS;
     }
 
     /** Decode + validate + one LBA range check; throws {@link SenseException}. */

@@ -147,6 +147,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                     return CompletableFuture.completedFuture(Responses.conflict(edtlOut(command)));
                 }
             }
+            if (lu != null && lu.pr.conflicts(command.nexus(), spec.access())) {
+                return CompletableFuture.completedFuture(Responses.conflict(edtlOut(command)));
+            }
             exec = spec.parser().parse(new Request(command, lu, this));
         } catch (SenseException e) {
             return CompletableFuture.completedFuture(Responses.check(SenseData.build(e, desc), edtlOut(command)));

@@ -192,6 +192,23 @@ class ScsiTargetServiceTest {
     }
 
     @Test
+    void compareAndWriteRejectsDataThatDoesNotMatchTheBlockCount() {
+        // NLB 0 with data (an initiator that wrapped 256 into the one-byte field)
+        assertSense(h.write(A, cdb(0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), new byte[1024]), 0x5, 0x24, 0);
+        assertGood(h.run(A, 0, cdb(0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), null, 0));
+    }
+
+    @Test
+    void orWriteOrsIntoTheBlocks() {
+        assertGood(h.write(A, write10(30, 2, 0), filled(1024, 0xa0)));
+        byte[] orw = cdb(0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 30, 0, 0, 0, 2, 0, 0);
+        assertGood(h.write(A, orw, filled(1024, 0x05)));
+        assertArrayEquals(filled(1024, 0xa5), bytes(h.run(A, read10(30, 2))));
+        assertSense(h.write(A, cdb(0x8b, 0x20, 0, 0, 0, 0, 0, 0, 0, 30, 0, 0, 0, 1, 0, 0), new byte[512]), 0x5, 0x24, 0);
+        assertSense(h.write(A, cdb(0x8b, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 1, 0, 0), new byte[512]), 0x5, 0x21, 0);
+    }
+
+    @Test
     void verifyWithByteCheckDetectsMismatch() {
         assertGood(h.write(A, write10(0, 1, 0), filled(512, 7)));
         byte[] verify = cdb(0x2f, 0x02, 0, 0, 0, 0, 0, 0, 1, 0);

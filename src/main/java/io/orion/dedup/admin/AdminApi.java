@@ -1,0 +1,165 @@
+package io.orion.dedup.admin;
+
+import io.orion.dedup.config.AclDefinition;
+import io.orion.dedup.config.ChapCredentials;
+import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.TargetAttributes;
+import io.orion.dedup.config.TargetDefinition;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one service API of a running Orion Dedup server: everything an administrator can do. The
+ * server implements it; {@link ControlServer} exposes it on the control socket; {@link AdminClient}
+ * implements it on the CLI side by calling over that socket. Every result is a record, list or map
+ * that Jackson serialises to JSON.
+ *
+ * <p>Changes to targets apply live (new LUNs appear to initiators without restart) and are saved
+ * to {@code targets/} at once, atomically (the {@code saveconfig} model). A refused request throws
+ * {@link AdminException} with a one-line reason; an I/O failure throws {@link IOException}.
+ *
+ * <p>Secrets: the implementation may return definitions with secrets; {@link ControlServer} masks
+ * every {@link ChapCredentials} before a result leaves the server.
+ *
+ * <p>The management commands ({@code hash*}, {@code reference*}, {@code cache*},
+ * {@code compression*}, {@code performanceStats}, {@code optimizationStats}) return ordered maps
+ * of named figures ({@code snake_case} keys; byte counts end in {@code _bytes}, ratios in
+ * {@code _ratio}, percentages in {@code _percent}, durations in {@code _seconds} /
+ * {@code _micros}). They do real work on the live engine and report real numbers.
+ */
+public interface AdminApi {
+
+    // --- targets ------------------------------------------------------------------------------
+
+    /** All targets. */
+    List<TargetSummary> listTargets() throws AdminException, IOException;
+
+    /** One target's full definition. */
+    TargetDefinition showTarget(String iqn) throws AdminException, IOException;
+
+    /** Creates an empty target on portal group 1 (the server's portals). */
+    TargetDefinition createTarget(String iqn, String alias, boolean demoMode) throws AdminException, IOException;
+
+    /** Changes authentication / demo mode / queue depth of a target. */
+    TargetDefinition setAttributes(String iqn, TargetAttributes attributes) throws AdminException, IOException;
+
+    /**
+     * Deletes a target and its definition file. Volumes stay in the pool. Refused while sessions
+     * are logged in unless {@code force} (then they are dropped).
+     */
+    void deleteTarget(String iqn, boolean force) throws AdminException, IOException;
+
+    // --- LUNs ---------------------------------------------------------------------------------
+
+    /** Adds a LUN (creating its volume when new); initiators see it without restart. */
+    LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException;
+
+    /**
+     * Removes a LUN from a target. Refused while a session can reach it unless {@code force}.
+     * The volume's data stays in the pool until a volume with that name is created again or
+     * reference cleanup reclaims it (implementation-defined; reported in the reason).
+     */
+    void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException;
+
+    /** Changes a LUN's capacity; raises CAPACITY DATA HAS CHANGED (SPC-4 §7.9) for its nexuses. */
+    LunInfo resizeLun(String iqn, int lun, long newSizeBytes) throws AdminException, IOException;
+
+    /** The LUNs of one target, or of all targets when {@code iqn} is null. */
+    List<LunInfo> listLuns(String iqn) throws AdminException, IOException;
+
+    // --- portals, ACLs, CHAP ------------------------------------------------------------------
+
+    /** Adds a portal to a portal group (created when missing) and starts listening on it. */
+    void addPortal(String iqn, int tag, HostPort portal) throws AdminException, IOException;
+
+    /** Removes a portal from a portal group. */
+    void removePortal(String iqn, int tag, HostPort portal) throws AdminException, IOException;
+
+    /** Adds or replaces the node ACL of {@code acl.initiator()}. */
+    void addAcl(String iqn, AclDefinition acl) throws AdminException, IOException;
+
+    /** Removes a node ACL (sessions of that initiator are dropped unless demo mode lets them in). */
+    void removeAcl(String iqn, String initiator) throws AdminException, IOException;
+
+    /** The node ACLs of a target. */
+    List<AclDefinition> listAcls(String iqn) throws AdminException, IOException;
+
+    /** Sets CHAP credentials; {@code initiator} names the ACL for {@link ChapScope#ACL}, else null. */
+    void setChap(String iqn, ChapScope scope, String initiator, ChapCredentials chap) throws AdminException, IOException;
+
+    /** Clears CHAP credentials of that scope. */
+    void clearChap(String iqn, ChapScope scope, String initiator) throws AdminException, IOException;
+
+    // --- server -------------------------------------------------------------------------------
+
+    /** Server status: version, uptime, portals, sessions. */
+    StatusReport status() throws AdminException, IOException;
+
+    /** Writes every target definition again (atomically); returns the files. */
+    SaveResult saveConfig() throws AdminException, IOException;
+
+    /** Space accounting per volume and pool; all engine counters with {@code verbose}. */
+    StatsReport stats(boolean verbose) throws AdminException, IOException;
+
+    // --- the product's management commands ---------------------------------------------------
+
+    /** {@code dedup-hash-info}. */
+    Map<String, Object> hashInfo() throws AdminException, IOException;
+
+    /** {@code dedup-hash-optimize}: warms the fingerprint cache; reports how many entries. */
+    Map<String, Object> hashOptimize() throws AdminException, IOException;
+
+    /** {@code dedup-hash-stats}. */
+    Map<String, Object> hashStats() throws AdminException, IOException;
+
+    /** {@code dedup-reference-info}. */
+    Map<String, Object> referenceInfo() throws AdminException, IOException;
+
+    /** {@code dedup-reference-cleanup}: runs the collector now; reports what it reclaimed. */
+    Map<String, Object> referenceCleanup() throws AdminException, IOException;
+
+    /** {@code dedup-reference-stats}. */
+    Map<String, Object> referenceStats() throws AdminException, IOException;
+
+    /** {@code dedup-cache-info}. */
+    Map<String, Object> cacheInfo() throws AdminException, IOException;
+
+    /** {@code dedup-cache-flush}: empties the caches; reports how much was dropped. */
+    Map<String, Object> cacheFlush() throws AdminException, IOException;
+
+    /** {@code dedup-cache-stats}. */
+    Map<String, Object> cacheStats() throws AdminException, IOException;
+
+    /** {@code dedup-compression-info}. */
+    Map<String, Object> compressionInfo() throws AdminException, IOException;
+
+    /** {@code dedup-compression-optimize}: recompresses where it now pays; reports what changed. */
+    Map<String, Object> compressionOptimize() throws AdminException, IOException;
+
+    /** {@code dedup-performance-stats}. */
+    Map<String, Object> performanceStats() throws AdminException, IOException;
+
+    /** {@code dedup-optimization-stats}. */
+    Map<String, Object> optimizationStats() throws AdminException, IOException;
+
+    /** Runs a management command by its enum constant. */
+    default Map<String, Object> management(ManagementCommand command) throws AdminException, IOException {
+        return switch (command) {
+            case HASH_INFO -> hashInfo();
+            case HASH_OPTIMIZE -> hashOptimize();
+            case HASH_STATS -> hashStats();
+            case REFERENCE_INFO -> referenceInfo();
+            case REFERENCE_CLEANUP -> referenceCleanup();
+            case REFERENCE_STATS -> referenceStats();
+            case CACHE_INFO -> cacheInfo();
+            case CACHE_FLUSH -> cacheFlush();
+            case CACHE_STATS -> cacheStats();
+            case COMPRESSION_INFO -> compressionInfo();
+            case COMPRESSION_OPTIMIZE -> compressionOptimize();
+            case PERFORMANCE_STATS -> performanceStats();
+            case OPTIMIZATION_STATS -> optimizationStats();
+        };
+    }
+}

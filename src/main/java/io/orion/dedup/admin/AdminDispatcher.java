@@ -1,0 +1,130 @@
+package io.orion.dedup.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import io.orion.dedup.config.AclDefinition;
+import io.orion.dedup.config.ChapCredentials;
+import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.TargetAttributes;
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Server side of the control protocol: turns one request ({@code method} + {@code params}) into
+ * an {@link AdminApi} call and its result into JSON. This is the only place where results leave
+ * the server, so CHAP secrets are masked here.
+ */
+final class AdminDispatcher {
+
+    private final AdminApi api;
+    private final ObjectMapper json = AdminJson.mapper();
+
+    AdminDispatcher(AdminApi api) {
+        this.api = api;
+    }
+
+    JsonNode dispatch(String method, JsonNode params) throws AdminException, IOException {
+        JsonNode p = params == null ? JsonNodeFactory.instance.objectNode() : params;
+        Object result = switch (method) {
+            case AdminProtocol.TARGET_LIST -> api.listTargets();
+            case AdminProtocol.TARGET_SHOW -> api.showTarget(text(p, "iqn")).masked();
+            case AdminProtocol.TARGET_CREATE -> api.createTarget(text(p, "iqn"), optText(p, "alias"),
+                    p.path("demoMode").asBoolean(false)).masked();
+            case AdminProtocol.TARGET_SET -> api.setAttributes(text(p, "iqn"), value(p, "attributes", TargetAttributes.class))
+                    .masked();
+            case AdminProtocol.TARGET_DELETE -> {
+                api.deleteTarget(text(p, "iqn"), p.path("force").asBoolean(false));
+                yield null;
+            }
+            case AdminProtocol.LUN_CREATE -> api.createLun(text(p, "iqn"), value(p, "lun", LunDefinition.class));
+            case AdminProtocol.LUN_DELETE -> {
+                api.deleteLun(text(p, "iqn"), integer(p, "lun"), p.path("force").asBoolean(false));
+                yield null;
+            }
+            case AdminProtocol.LUN_RESIZE -> api.resizeLun(text(p, "iqn"), integer(p, "lun"), longValue(p, "sizeBytes"));
+            case AdminProtocol.LUN_LIST -> api.listLuns(optText(p, "iqn"));
+            case AdminProtocol.PORTAL_ADD -> {
+                api.addPortal(text(p, "iqn"), integer(p, "tag"), value(p, "portal", HostPort.class));
+                yield null;
+            }
+            case AdminProtocol.PORTAL_REMOVE -> {
+                api.removePortal(text(p, "iqn"), integer(p, "tag"), value(p, "portal", HostPort.class));
+                yield null;
+            }
+            case AdminProtocol.ACL_ADD -> {
+                api.addAcl(text(p, "iqn"), value(p, "acl", AclDefinition.class));
+                yield null;
+            }
+            case AdminProtocol.ACL_REMOVE -> {
+                api.removeAcl(text(p, "iqn"), text(p, "initiator"));
+                yield null;
+            }
+            case AdminProtocol.ACL_LIST -> api.listAcls(text(p, "iqn")).stream().map(AclDefinition::masked).toList();
+            case AdminProtocol.CHAP_SET -> {
+                api.setChap(text(p, "iqn"), value(p, "scope", ChapScope.class), optText(p, "initiator"),
+                        value(p, "chap", ChapCredentials.class));
+                yield null;
+            }
+            case AdminProtocol.CHAP_CLEAR -> {
+                api.clearChap(text(p, "iqn"), value(p, "scope", ChapScope.class), optText(p, "initiator"));
+                yield null;
+            }
+            case AdminProtocol.STATUS -> api.status();
+            case AdminProtocol.SAVECONFIG -> api.saveConfig();
+            case AdminProtocol.STATS -> api.stats(p.path("verbose").asBoolean(false));
+            default -> {
+                Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
+                        .filter(m -> m.method().equals(method)).findFirst();
+                if (c.isEmpty()) {
+                    throw new AdminException("unknown method: " + method);
+                }
+                yield api.management(c.get());
+            }
+        };
+        return json.valueToTree(result);
+    }
+
+    private static String text(JsonNode p, String name) throws AdminException {
+        JsonNode v = p.get(name);
+        if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
+            throw new AdminException("missing parameter: " + name);
+        }
+        return v.textValue();
+    }
+
+    private static String optText(JsonNode p, String name) {
+        JsonNode v = p.get(name);
+        return v == null || v.isNull() ? null : v.asText();
+    }
+
+    private static int integer(JsonNode p, String name) throws AdminException {
+        JsonNode v = p.get(name);
+        if (v == null || !v.canConvertToInt()) {
+            throw new AdminException("missing parameter: " + name);
+        }
+        return v.intValue();
+    }
+
+    private static long longValue(JsonNode p, String name) throws AdminException {
+        JsonNode v = p.get(name);
+        if (v == null || !v.canConvertToLong()) {
+            throw new AdminException("missing parameter: " + name);
+        }
+        return v.longValue();
+    }
+
+    private <T> T value(JsonNode p, String name, Class<T> type) throws AdminException {
+        JsonNode v = p.get(name);
+        if (v == null || v.isNull()) {
+            throw new AdminException("missing parameter: " + name);
+        }
+        try {
+            return json.treeToValue(v, type);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new AdminException("bad parameter " + name + ": " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package io.orion.dedup.admin;
+
+/**
+ * The control protocol on {@code <data>/control.sock}: newline-delimited JSON, one request per
+ * line, one response line per request, in order, on a Unix domain socket.
+ *
+ * <pre>
+ * request:  {"id": 7, "method": "lun.create", "params": {"iqn": "...", "lun": {...}}}
+ * success:  {"id": 7, "result": {...}}            (result null for commands without output)
+ * failure:  {"id": 7, "error": "LUN 1 already exists"}
+ * </pre>
+ *
+ * <p>Methods are the constants below plus one per {@link ManagementCommand#method()}
+ * ({@code dedup.hash-info}, ...). Parameters are named as in {@link AdminApi}. A line longer than
+ * {@link #MAX_LINE} bytes, or that is not JSON, gets an error and the connection is closed.
+ */
+public final class AdminProtocol {
+
+    public static final String TARGET_LIST = "target.list";
+    public static final String TARGET_SHOW = "target.show";
+    public static final String TARGET_CREATE = "target.create";
+    public static final String TARGET_SET = "target.set";
+    public static final String TARGET_DELETE = "target.delete";
+    public static final String LUN_CREATE = "lun.create";
+    public static final String LUN_DELETE = "lun.delete";
+    public static final String LUN_RESIZE = "lun.resize";
+    public static final String LUN_LIST = "lun.list";
+    public static final String PORTAL_ADD = "portal.add";
+    public static final String PORTAL_REMOVE = "portal.remove";
+    public static final String ACL_ADD = "acl.add";
+    public static final String ACL_REMOVE = "acl.remove";
+    public static final String ACL_LIST = "acl.list";
+    public static final String CHAP_SET = "chap.set";
+    public static final String CHAP_CLEAR = "chap.clear";
+    public static final String STATUS = "status";
+    public static final String SAVECONFIG = "saveconfig";
+    public static final String STATS = "stats";
+
+    /** Longest request or response line accepted, in bytes. */
+    public static final int MAX_LINE = 1 << 20;
+
+    private AdminProtocol() {}
+}

@@ -1,0 +1,25 @@
+package io.orion.dedup.admin;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What {@code stats} shows: a df-like line per volume and for the pool, plus (with
+ * {@code --verbose}) every engine counter by name.
+ *
+ * @param volumes one entry per volume
+ * @param pool the pool
+ * @param counters named engine counters (empty unless verbose), values numbers or strings
+ */
+public record StatsReport(List<VolumeStats> volumes, PoolStats pool, Map<String, Object> counters) {
+
+    public StatsReport {
+        volumes = List.copyOf(volumes);
+        counters = counters == null ? Map.of() : new LinkedHashMap<>(counters);
+    }
+
+    static double percent(long part, long whole) {
+        return whole <= 0 ? 0 : 100.0 * part / whole;
+    }
+}

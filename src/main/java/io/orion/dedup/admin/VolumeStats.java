@@ -1,0 +1,31 @@
+package io.orion.dedup.admin;
+
+/**
+ * Space accounting of one volume, as {@code stats} shows it (like {@code vdostats}).
+ *
+ * @param volume volume name
+ * @param target target name
+ * @param lun logical unit number
+ * @param sizeBytes logical capacity
+ * @param logicalUsedBytes bytes of mapped (written, not unmapped) blocks
+ * @param storedBytes physical bytes this volume's mapped blocks occupy in the pool after
+ *     deduplication and compression (shared chunks counted once per volume)
+ */
+public record VolumeStats(String volume, String target, int lun, long sizeBytes, long logicalUsedBytes,
+        long storedBytes) {
+
+    /** Logical capacity not yet written. */
+    public long availableBytes() {
+        return Math.max(0, sizeBytes - logicalUsedBytes);
+    }
+
+    /** Written share of the capacity, 0..100. */
+    public double usePercent() {
+        return StatsReport.percent(logicalUsedBytes, sizeBytes);
+    }
+
+    /** Space saved by deduplication and compression, 0..100: 1 - stored / logical used. */
+    public double savingPercent() {
+        return logicalUsedBytes == 0 ? 0 : Math.max(0, 100.0 - StatsReport.percent(storedBytes, logicalUsedBytes));
+    }
+}

@@ -1,0 +1,298 @@
+package io.orion.dedup.admin;
+
+import io.orion.dedup.config.AclDefinition;
+import io.orion.dedup.config.ChapCredentials;
+import io.orion.dedup.config.ConfigException;
+import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.PortalGroup;
+import io.orion.dedup.config.TargetAttributes;
+import io.orion.dedup.config.TargetDefinition;
+import io.orion.dedup.config.TargetDirectory;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * An AdminApi over a real TargetDirectory, without an iSCSI server: definitions change and are
+ * saved like the real server does; engine figures are fixed test values; "in use" LUNs are
+ * whatever the test marks.
+ */
+public class FakeAdminApi implements AdminApi {
+
+    public final TargetDirectory targets;
+    public final Set<String> busyLuns = ConcurrentHashMap.newKeySet();
+    public final List<String> calls = new ArrayList<>();
+    public int cacheFlushes;
+
+    public FakeAdminApi(Path targetsDir) throws IOException, ConfigException {
+        this.targets = TargetDirectory.load(targetsDir);
+    }
+
+    private synchronized void record(String call) {
+        calls.add(call);
+    }
+
+    private TargetDefinition target(String iqn) throws AdminException {
+        return targets.find(iqn).orElseThrow(() -> new AdminException("no such target: " + iqn));
+    }
+
+    private TargetDefinition save(TargetDefinition t) throws AdminException, IOException {
+        try {
+            targets.save(t);
+            return t;
+        } catch (ConfigException e) {
+            throw new AdminException(e.key() + ": " + e.reason());
+        }
+    }
+
+    private static LunInfo info(String iqn, LunDefinition l) {
+        return new LunInfo(iqn, l.id(), l.volume(), l.size(), l.blockSize(), l.dedupBlockSize(4096), l.readOnly(),
+                l.thin(), l.backing().tomlName(), 0);
+    }
+
+    @Override
+    public List<TargetSummary> listTargets() {
+        record("target.list");
+        return targets.targets().stream().map(t -> new TargetSummary(t.iqn(), t.alias(), t.luns().size(),
+                t.acls().size(), 0, t.attributes().demoMode(), t.attributes().authentication(),
+                t.portalGroups().stream().map(g -> g.tag() + ":" + (g.portals().isEmpty() ? "0.0.0.0:3260" : g.portals().get(0))).toList()))
+                .toList();
+    }
+
+    @Override
+    public TargetDefinition showTarget(String iqn) throws AdminException {
+        record("target.show");
+        return target(iqn);
+    }
+
+    @Override
+    public TargetDefinition createTarget(String iqn, String alias, boolean demoMode) throws AdminException, IOException {
+        record("target.create");
+        if (targets.find(iqn).isPresent()) {
+            throw new AdminException("target " + iqn + " already exists");
+        }
+        return save(TargetDefinition.create(iqn, alias, demoMode));
+    }
+
+    @Override
+    public TargetDefinition setAttributes(String iqn, TargetAttributes attributes) throws AdminException, IOException {
+        return save(target(iqn).withAttributes(attributes));
+    }
+
+    @Override
+    public void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
+        target(iqn);
+        targets.delete(iqn);
+    }
+
+    @Override
+    public LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        if (t.lun(lun.id()).isPresent()) {
+            throw new AdminException("LUN " + lun.id() + " already exists in " + iqn);
+        }
+        save(t.withLun(lun));
+        return info(iqn, lun);
+    }
+
+    @Override
+    public void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        if (t.lun(lun).isEmpty()) {
+            throw new AdminException("no LUN " + lun + " in " + iqn);
+        }
+        if (busyLuns.contains(iqn + "/" + lun) && !force) {
+            throw new AdminException("LUN " + lun + " is in use by 1 session; use --force to delete it anyway");
+        }
+        save(t.withoutLun(lun));
+    }
+
+    @Override
+    public LunInfo resizeLun(String iqn, int lun, long newSizeBytes) throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        LunDefinition l = t.lun(lun).orElseThrow(() -> new AdminException("no LUN " + lun + " in " + iqn))
+                .withSize(newSizeBytes);
+        save(t.withLun(l));
+        return info(iqn, l);
+    }
+
+    @Override
+    public List<LunInfo> listLuns(String iqn) throws AdminException {
+        List<TargetDefinition> ts = iqn == null ? targets.targets() : List.of(target(iqn));
+        List<LunInfo> out = new ArrayList<>();
+        for (TargetDefinition t : ts) {
+            for (LunDefinition l : t.luns()) {
+                out.add(info(t.iqn(), l));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void addPortal(String iqn, int tag, HostPort portal) throws AdminException, IOException {
+        save(target(iqn).withPortalGroup(tag, g -> {
+            List<HostPort> p = new ArrayList<>(g.portals());
+            p.add(portal);
+            return new PortalGroup(tag, p);
+        }));
+    }
+
+    @Override
+    public void removePortal(String iqn, int tag, HostPort portal) throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        PortalGroup g = t.portalGroup(tag).orElseThrow(() -> new AdminException("no portal group " + tag));
+        if (!g.portals().contains(portal)) {
+            throw new AdminException("portal " + portal + " is not in portal group " + tag);
+        }
+        save(t.withPortalGroup(tag, x -> new PortalGroup(tag, x.portals().stream().filter(p -> !p.equals(portal)).toList())));
+    }
+
+    @Override
+    public void addAcl(String iqn, AclDefinition acl) throws AdminException, IOException {
+        save(target(iqn).withAcl(acl));
+    }
+
+    @Override
+    public void removeAcl(String iqn, String initiator) throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        if (t.acl(initiator).isEmpty()) {
+            throw new AdminException("no ACL for " + initiator);
+        }
+        save(t.withoutAcl(initiator));
+    }
+
+    @Override
+    public List<AclDefinition> listAcls(String iqn) throws AdminException {
+        return target(iqn).acls();
+    }
+
+    @Override
+    public void setChap(String iqn, ChapScope scope, String initiator, ChapCredentials chap)
+            throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        save(switch (scope) {
+            case TARGET -> t.withChap(chap);
+            case DISCOVERY -> t.withDiscoveryChap(chap);
+            case ACL -> t.withAcl(t.acl(initiator).orElseThrow(() -> new AdminException("no ACL for " + initiator))
+                    .withChap(chap));
+        });
+    }
+
+    @Override
+    public void clearChap(String iqn, ChapScope scope, String initiator) throws AdminException, IOException {
+        TargetDefinition t = target(iqn);
+        save(switch (scope) {
+            case TARGET -> t.withChap(null);
+            case DISCOVERY -> t.withDiscoveryChap(null);
+            case ACL -> t.withAcl(t.acl(initiator).orElseThrow(() -> new AdminException("no ACL for " + initiator))
+                    .withChap(null));
+        });
+    }
+
+    @Override
+    public StatusReport status() {
+        return new StatusReport("0.1.0-test", 42, List.of("127.0.0.1:3260"), "data", targets.targets().size(),
+                targets.targets().stream().mapToInt(t -> t.luns().size()).sum(),
+                List.of(new SessionInfo("iqn.1994-05.com.redhat:c1", "iqn.2026-11.io.orion:default", "400001370000", 1,
+                        1, "127.0.0.1:51000", null)),
+                "127.0.0.1:9572");
+    }
+
+    @Override
+    public SaveResult saveConfig() throws IOException {
+        return new SaveResult(targets.saveAll().stream().map(Path::toString).toList());
+    }
+
+    @Override
+    public StatsReport stats(boolean verbose) {
+        Map<String, Object> counters = new LinkedHashMap<>();
+        if (verbose) {
+            counters.put("writes", 1000);
+            counters.put("duplicate_blocks", 750);
+            counters.put("stored_bytes", 4L << 20);
+        }
+        return new StatsReport(List.of(new VolumeStats("default-0", "iqn.2026-11.io.orion:default", 0, 16L << 30,
+                        8L << 30, 2L << 30)),
+                new PoolStats(100L << 30, 2L << 30, 8L << 30), counters);
+    }
+
+    private static Map<String, Object> figures(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> hashInfo() {
+        return figures("algorithm", "sha256", "block_size_bytes", 4096, "cache_size_bytes", 256L << 20);
+    }
+
+    @Override
+    public Map<String, Object> hashOptimize() {
+        return figures("entries_loaded", 1234);
+    }
+
+    @Override
+    public Map<String, Object> hashStats() {
+        return figures("blocks_hashed", 100000, "hash_throughput_bytes_per_second", 1_500_000_000L, "duplicate_ratio", 0.75);
+    }
+
+    @Override
+    public Map<String, Object> referenceInfo() {
+        return figures("max_references", 65536);
+    }
+
+    @Override
+    public Map<String, Object> referenceCleanup() {
+        return figures("chunks_reclaimed", 12, "bytes_reclaimed", 49152);
+    }
+
+    @Override
+    public Map<String, Object> referenceStats() {
+        return figures("chunks", 1000, "references", 4000);
+    }
+
+    @Override
+    public Map<String, Object> cacheInfo() {
+        return figures("policy", "lru (W-TinyLFU)", "chunk_cache_size_bytes", 1L << 30);
+    }
+
+    @Override
+    public synchronized Map<String, Object> cacheFlush() {
+        cacheFlushes++;
+        return figures("entries_dropped", 77, "bytes_dropped", 315392);
+    }
+
+    @Override
+    public Map<String, Object> cacheStats() {
+        return figures("hit_percent", 93.5);
+    }
+
+    @Override
+    public Map<String, Object> compressionInfo() {
+        return figures("algorithm", "lz4", "level", 1);
+    }
+
+    @Override
+    public Map<String, Object> compressionOptimize() {
+        return figures("chunks_recompressed", 3, "bytes_saved", 2048);
+    }
+
+    @Override
+    public Map<String, Object> performanceStats() {
+        return figures("read_iops", 100, "write_latency_p99_micros", 850);
+    }
+
+    @Override
+    public Map<String, Object> optimizationStats() {
+        return figures("zero_blocks_skipped", 5000, "identical_overwrites_skipped", 20);
+    }
+}
