@@ -1,0 +1,43 @@
+package io.orion.dedup.server;
+
+import io.orion.dedup.config.AclDefinition;
+import io.orion.dedup.config.ChapCredentials;
+import io.orion.dedup.config.TargetDefinition;
+import io.orion.dedup.iscsi.LoginAuthorizer;
+import java.util.Optional;
+
+/**
+ * A target definition's access rules as the iSCSI login sees them (RFC 7143 §12, the LIO model):
+ * with demo mode on, every initiator may log in (generated ACL); otherwise only initiators listed in
+ * an ACL. CHAP comes from the initiator's ACL entry, else from the target-wide credentials when
+ * authentication is required.
+ */
+record AclAuthorizer(TargetDefinition target) implements LoginAuthorizer {
+
+    private Optional<AclDefinition> acl(String initiatorName) {
+        return target.acls().stream().filter(a -> a.initiator().equalsIgnoreCase(initiatorName)).findFirst();
+    }
+
+    @Override
+    public boolean mayLogin(String initiatorName) {
+        return target.attributes().demoMode() || acl(initiatorName).isPresent();
+    }
+
+    @Override
+    public boolean visibleInDiscovery(String initiatorName) {
+        return mayLogin(initiatorName);
+    }
+
+    @Override
+    public Optional<io.orion.dedup.iscsi.ChapCredentials> chap(String initiatorName) {
+        ChapCredentials c = acl(initiatorName).map(AclDefinition::chap).orElse(null);
+        if (c == null && target.attributes().authentication()) {
+            c = target.chap();
+        }
+        return Optional.ofNullable(c).map(AclAuthorizer::toIscsi);
+    }
+
+    static io.orion.dedup.iscsi.ChapCredentials toIscsi(ChapCredentials c) {
+        return new io.orion.dedup.iscsi.ChapCredentials(c.user(), c.secret(), c.mutualUser(), c.mutualSecret());
+    }
+}

@@ -1,0 +1,51 @@
+package io.orion.dedup.server;
+
+import io.orion.dedup.config.TargetDefinition;
+import io.orion.dedup.iscsi.IscsiTargetInfo;
+import io.orion.dedup.scsi.ScsiTargetService;
+import io.orion.dedup.storage.BlockDevice;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One target as it runs: its current definition, its SCSI command layer with the opened LUN
+ * devices, and the iSCSI view (name, portal group, authorizer) the login and discovery consult.
+ * The definition is replaced as a whole when an admin changes it; the devices stay open.
+ */
+final class LiveTarget {
+
+    private volatile TargetDefinition definition;
+    private final ScsiTargetService scsi;
+    private final Map<Integer, BlockDevice> devices = new ConcurrentHashMap<>();
+
+    LiveTarget(TargetDefinition definition, ScsiTargetService scsi) {
+        this.definition = definition;
+        this.scsi = scsi;
+    }
+
+    TargetDefinition definition() {
+        return definition;
+    }
+
+    void definition(TargetDefinition d) {
+        this.definition = d;
+    }
+
+    ScsiTargetService scsi() {
+        return scsi;
+    }
+
+    Map<Integer, BlockDevice> devices() {
+        return devices;
+    }
+
+    /** The iSCSI view; portals empty = "the address the initiator connected to". */
+    IscsiTargetInfo iscsiInfo() {
+        TargetDefinition d = definition;
+        int tag = d.portalGroups().isEmpty() ? 1 : d.portalGroups().get(0).tag();
+        List<String> portals = d.portalGroups().isEmpty() ? List.of()
+                : d.portalGroups().get(0).portals().stream().map(p -> p.host() + ":" + p.port()).toList();
+        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, scsi, new AclAuthorizer(d));
+    }
+}
