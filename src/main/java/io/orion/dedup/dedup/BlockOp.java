@@ -1,0 +1,47 @@
+package io.orion.dedup.dedup;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One block-map change for the committer: map a dedup block of a volume to zeros, unmap it, point
+ * it at an existing chunk, or at a pending (new) chunk. {@code data} (the block's bytes) lets the
+ * committer store a fresh copy when the referenced chunk vanished or is saturated.
+ */
+final class BlockOp {
+    enum Kind { ZERO, UNMAP, EXISTING, NEW }
+
+    final int volume;
+    final long dblock;
+    final Kind kind;
+    final long chunkId;
+    final PendingChunk pending;
+    final Fingerprint fingerprint;
+    final ByteBuffer data;
+
+    private BlockOp(int volume, long dblock, Kind kind, long chunkId, PendingChunk pending, Fingerprint fp,
+                    ByteBuffer data) {
+        this.volume = volume;
+        this.dblock = dblock;
+        this.kind = kind;
+        this.chunkId = chunkId;
+        this.pending = pending;
+        this.fingerprint = fp;
+        this.data = data;
+    }
+
+    static BlockOp zero(int volume, long dblock) {
+        return new BlockOp(volume, dblock, Kind.ZERO, 0, null, null, null);
+    }
+
+    static BlockOp unmap(int volume, long dblock) {
+        return new BlockOp(volume, dblock, Kind.UNMAP, 0, null, null, null);
+    }
+
+    static BlockOp existing(int volume, long dblock, long chunkId, Fingerprint fp, ByteBuffer data) {
+        return new BlockOp(volume, dblock, Kind.EXISTING, chunkId, null, fp, data);
+    }
+
+    static BlockOp pending(int volume, long dblock, PendingChunk p, ByteBuffer data) {
+        return new BlockOp(volume, dblock, Kind.NEW, 0, p, p.fingerprint, data);
+    }
+}

@@ -1,0 +1,623 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.ContainerRecord;
+import io.orion.dedup.meta.MetaCorruptException;
+import io.orion.dedup.meta.MetaTxn;
+import io.orion.dedup.meta.MetaWriteTxn;
+import io.orion.dedup.meta.PoolCounters;
+import io.orion.dedup.store.Container;
+import io.orion.dedup.store.Location;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.lmdbjava.Env;
+import org.lmdbjava.LmdbException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The single LMDB writer of a pool (group commit).
+ *
+ * <p>Threads and states: I/O threads enqueue work (block-map changes, metadata tasks, flushes) and
+ * wait on a future. One committer thread drains everything queued, applies it in <em>one</em>
+ * write transaction, commits, then publishes the committed state to memory (container and volume
+ * counters, caches, in-flight claims) and completes the futures. Flushes in the drained set run
+ * after that commit: every device is forced (data), then LMDB is synced (metadata) — data before
+ * the metadata that references it. MDB_MAP_FULL aborts the transaction, grows the map and replays
+ * the batch; an item that fails on its own is dropped and the rest replayed. Damaged metadata turns
+ * the pool read-only.
+ */
+final class Committer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Committer.class);
+    private static final int MAX_BATCH = 256;
+
+    private final DedupPool pool;
+    private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private final List<Container> unpersisted = new ArrayList<>();
+    private volatile boolean running = true;
+
+    /** Pool counters as committed (committer thread writes; others read). */
+    volatile long uniqueChunks;
+    volatile long uniqueBytes;
+    volatile long storedBytes;
+    volatile int nextVolumeId;
+
+    Committer(DedupPool pool, PoolCounters c) {
+        this.pool = pool;
+        this.uniqueChunks = c.uniqueChunks();
+        this.uniqueBytes = c.uniqueBytes();
+        this.storedBytes = c.storedBytes();
+        this.nextVolumeId = c.nextVolumeId();
+        this.thread = new Thread(this::run, "orion-committer");
+        this.thread.setDaemon(true);
+        this.thread.start();
+    }
+
+    /** A metadata change run inside a batch's transaction. */
+    @FunctionalInterface
+    interface Task<T> {
+        T apply(Batch b) throws IOException;
+    }
+
+    private abstract static class Work {
+        final CompletableFuture<Object> done = new CompletableFuture<>();
+    }
+
+    private static final class BlockWork extends Work {
+        final List<BlockOp> ops;
+
+        BlockWork(List<BlockOp> ops) {
+            this.ops = ops;
+        }
+    }
+
+    private static final class TaskWork extends Work {
+        final Task<?> task;
+        Object result;
+
+        TaskWork(Task<?> task) {
+            this.task = task;
+        }
+    }
+
+    private static final class FlushWork extends Work {
+    }
+
+    void commitOps(List<BlockOp> ops) throws IOException {
+        await(enqueue(new BlockWork(ops)));
+    }
+
+    @SuppressWarnings("unchecked")
+    <T> T run(Task<T> task) throws IOException {
+        return (T) await(enqueue(new TaskWork(task)));
+    }
+
+    void flush() throws IOException {
+        await(enqueue(new FlushWork()));
+    }
+
+    private Work enqueue(Work w) throws IOException {
+        if (!running) {
+            throw new IOException("pool is closed");
+        }
+        queue.add(w);
+        return w;
+    }
+
+    private static Object await(Work w) throws IOException {
+        try {
+            return w.done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for the metadata commit");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(c);
+        }
+    }
+
+    private void run() {
+        List<Work> drained = new ArrayList<>();
+        while (running || !queue.isEmpty()) {
+            try {
+                Work first = queue.poll(100, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                drained.clear();
+                drained.add(first);
+                queue.drainTo(drained, MAX_BATCH - 1);
+                process(drained);
+            } catch (InterruptedException e) {
+                if (!running) {
+                    break;
+                }
+            } catch (Throwable t) {
+                LOG.error("committer failed", t);
+                for (Work w : drained) {
+                    w.done.completeExceptionally(t);
+                }
+            }
+        }
+        Work w;
+        while ((w = queue.poll()) != null) {
+            w.done.completeExceptionally(new IOException("pool is closed"));
+        }
+    }
+
+    private void process(List<Work> drained) {
+        List<Work> items = new ArrayList<>();
+        List<Work> flushes = new ArrayList<>();
+        for (Work w : drained) {
+            (w instanceof FlushWork ? flushes : items).add(w);
+        }
+        if (!items.isEmpty()) {
+            commitItems(items);
+        }
+        if (!flushes.isEmpty()) {
+            try {
+                if (pool.readOnlyReason() == null || !unpersisted.isEmpty()) {
+                    pool.store().forceAll();
+                    pool.meta().sync();
+                }
+                for (Work f : flushes) {
+                    f.done.complete(null);
+                }
+            } catch (IOException | RuntimeException e) {
+                pool.untrust("flush to the backing devices failed: " + e.getMessage());
+                for (Work f : flushes) {
+                    f.done.completeExceptionally(e instanceof IOException ? e : new IOException(e));
+                }
+            }
+        }
+    }
+
+    private void commitItems(List<Work> items) {
+        Set<Work> failed = new HashSet<>();
+        Map<Work, Throwable> failures = new IdentityHashMap<>();
+        for (int attempt = 0; attempt < 64; attempt++) {
+            String readOnly = pool.readOnlyReason();
+            if (readOnly != null) {
+                for (Work w : items) {
+                    if (!failed.contains(w)) {
+                        failed.add(w);
+                        failures.put(w, new io.orion.dedup.storage.ReadOnlyVolumeException(
+                                "pool is read-only: " + readOnly));
+                    }
+                }
+                break;
+            }
+            unpersisted.addAll(pool.store().drainCreated());
+            Batch b = new Batch(pool, pool.meta().write());
+            Work current = null;
+            try {
+                for (Work w : items) {
+                    if (failed.contains(w)) {
+                        continue;
+                    }
+                    current = w;
+                    if (w instanceof BlockWork bw) {
+                        applyOps(b, bw.ops);
+                    } else if (w instanceof TaskWork tw) {
+                        tw.result = tw.task.apply(b);
+                    }
+                }
+                current = null;
+                finish(b);
+                b.txn.commit();
+                b.txn.close();
+                publish(b);
+                unpersisted.clear();
+                break;
+            } catch (Env.MapFullException e) {
+                abort(b);
+                pool.meta().grow();
+            } catch (MetaCorruptException e) {
+                abort(b);
+                pool.untrust(e.getMessage());
+            } catch (LmdbException e) {
+                abort(b);
+                pool.untrust("LMDB error: " + e.getMessage());
+            } catch (IOException | RuntimeException e) {
+                abort(b);
+                if (current == null) {
+                    pool.untrust("metadata commit failed: " + e);
+                    continue;
+                }
+                failed.add(current);
+                failures.put(current, e);
+            }
+        }
+        for (Work w : items) {
+            if (failed.contains(w)) {
+                abandonClaims(w);
+                w.done.completeExceptionally(failures.get(w));
+            } else if (w instanceof TaskWork tw) {
+                tw.done.complete(tw.result);
+            } else if (!w.done.isDone()) {
+                w.done.complete(null);
+            }
+        }
+    }
+
+    private void abandonClaims(Work w) {
+        if (w instanceof BlockWork bw) {
+            for (BlockOp op : bw.ops) {
+                if (op.pending != null && op.pending.committedId == 0) {
+                    pool.abandon(op.pending);
+                }
+            }
+        }
+    }
+
+    private static void abort(Batch b) {
+        try {
+            b.txn.abort();
+        } catch (RuntimeException ignored) {
+            // the transaction may already be unusable
+        }
+        b.txn.close();
+    }
+
+    private void applyOps(Batch b, List<BlockOp> ops) throws IOException {
+        int n = ops.size();
+        long[] old = new long[n];
+        for (int i = 0; i < n; i++) {
+            BlockOp op = ops.get(i);
+            old[i] = b.txn.block(op.volume, op.dblock);
+        }
+        long[] target = new long[n];
+        for (int i = 0; i < n; i++) {
+            BlockOp op = ops.get(i);
+            target[i] = switch (op.kind) {
+                case ZERO -> MetaTxn.ZERO;
+                case UNMAP -> MetaTxn.ABSENT;
+                case EXISTING -> reference(b, op.chunkId, op, old[i]);
+                case NEW -> resolveNew(b, op, old[i]);
+            };
+        }
+        for (int i = 0; i < n; i++) {
+            BlockOp op = ops.get(i);
+            long o = old[i];
+            long t = target[i];
+            if (o > 0 && o != t) {
+                b.decRef(o);
+            }
+            if (t == MetaTxn.ABSENT) {
+                if (o != MetaTxn.ABSENT) {
+                    b.txn.deleteBlock(op.volume, op.dblock);
+                }
+            } else if (t != o) {
+                b.txn.putBlock(op.volume, op.dblock, t);
+            }
+            long[] d = b.volumeDelta(op.volume);
+            count(d, o, -1);
+            count(d, t, +1);
+        }
+    }
+
+    private static void count(long[] d, long ref, int sign) {
+        if (ref > 0) {
+            d[0] += sign;
+        } else if (ref == MetaTxn.ZERO) {
+            d[1] += sign;
+        }
+    }
+
+    /** Adds a reference to chunk {@code id} (or stores a fresh copy when it is gone or saturated). */
+    private long reference(Batch b, long id, BlockOp op, long old) throws IOException {
+        if (id == old) {
+            return old;
+        }
+        ChunkRecord r = b.chunk(id);
+        if (r == null || (op.fingerprint != null && !Arrays.equals(r.fingerprint(), op.fingerprint.bytes()))) {
+            return newCopy(b, op, null);
+        }
+        if (r.refCount() >= pool.options().referenceMaxCount()) {
+            return newCopy(b, op, r);
+        }
+        b.putChunk(r.withRefCount(r.refCount() + 1));
+        return id;
+    }
+
+    private long resolveNew(Batch b, BlockOp op, long old) throws IOException {
+        PendingChunk p = op.pending;
+        Long known = b.resolved.get(p);
+        if (known != null) {
+            return reference(b, known, op, old);
+        }
+        if (p.committedId > 0) {
+            return reference(b, p.committedId, op, old);
+        }
+        b.releases.add(p);
+        byte[] fp = p.fingerprint.bytes();
+        long idx = b.txn.index(fp);
+        boolean indexIt = true;
+        if (idx > 0) {
+            ChunkRecord e = b.chunk(idx);
+            if (e == null || !Arrays.equals(e.fingerprint(), fp)) {
+                throw new MetaCorruptException("fingerprint index entry " + p.fingerprint + " points to chunk " + idx
+                        + (e == null ? " which does not exist" : " with another fingerprint"));
+            }
+            boolean same = !pool.options().verify() || pool.sameBytes(e, op.data);
+            if (same && (e.refCount() < pool.options().referenceMaxCount() || idx == old)) {
+                b.noteEnd(p.location);
+                b.resolved.put(p, idx);
+                if (idx != old) {
+                    b.putChunk(e.withRefCount(e.refCount() + 1));
+                }
+                return idx;
+            }
+            indexIt = same;
+        }
+        long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, indexIt);
+        b.resolved.put(p, id);
+        return id;
+    }
+
+    private long newCopy(Batch b, BlockOp op, ChunkRecord existing) throws IOException {
+        java.nio.ByteBuffer data = op.data;
+        Fingerprint fp = op.fingerprint;
+        if (data == null) {
+            ChunkRecord src = existing != null ? existing : b.chunk(op.chunkId);
+            if (src == null) {
+                throw new IOException("chunk " + op.chunkId + " vanished while being referenced");
+            }
+            data = java.nio.ByteBuffer.wrap(pool.chunkBytes(src));
+            fp = new Fingerprint(src.fingerprint());
+        }
+        PendingChunk copy = pool.storeNew(fp, data);
+        b.releases.add(copy);
+        long id = b.createChunk(copy.chunkId, fp, copy.location, copy.originalLength, copy.flags, true);
+        if (op.pending != null) {
+            b.resolved.put(op.pending, id);
+        }
+        return id;
+    }
+
+    private void finish(Batch b) {
+        for (Map.Entry<Long, ChunkRecord> e : b.chunks.entrySet()) {
+            if (e.getValue() == null) {
+                b.txn.deleteChunk(e.getKey());
+            } else {
+                b.txn.putChunk(e.getValue());
+            }
+        }
+        Set<Integer> touched = new HashSet<>(b.containerDelta.keySet());
+        for (Container c : unpersisted) {
+            touched.add(c.id());
+        }
+        for (int id : touched) {
+            if (b.deletedContainers.contains(id)) {
+                b.txn.deleteContainer(id);
+                continue;
+            }
+            Container c = pool.store().container(id);
+            if (c == null) {
+                continue;
+            }
+            long[] d = b.containerDelta.getOrDefault(id, new long[4]);
+            b.txn.putContainer(new ContainerRecord(id, c.device().index(), c.slot(), c.sealed(),
+                    Math.max(c.committedEnd(), d[2]), c.liveBytes() + d[0], c.liveCount() + d[1],
+                    c.records() + d[3]));
+        }
+        for (int id : b.deletedContainers) {
+            b.txn.deleteContainer(id);
+        }
+        for (Map.Entry<Integer, long[]> e : b.volumeDelta.entrySet()) {
+            VolumeState v = pool.volumeState(e.getKey());
+            if (v == null || b.deletedVolumes.contains(e.getKey())) {
+                continue;
+            }
+            long cap = b.capacity.getOrDefault(v.id, v.capacityBytes);
+            b.txn.putVolume(v.record(e.getValue()[0], e.getValue()[1], cap));
+        }
+        for (Map.Entry<Integer, Long> e : b.capacity.entrySet()) {
+            VolumeState v = pool.volumeState(e.getKey());
+            if (v != null && !b.volumeDelta.containsKey(e.getKey())) {
+                b.txn.putVolume(v.record(0, 0, e.getValue()));
+            }
+        }
+        b.txn.putCounters(counters(b));
+    }
+
+    private PoolCounters counters(Batch b) {
+        return new PoolCounters(PoolCounters.FORMAT_VERSION, pool.uuid(), pool.store().slotSize(),
+                pool.peekChunkId(), pool.store().nextContainerId(), b.nextVolumeId(this),
+                uniqueChunks + b.dUniqueChunks, uniqueBytes + b.dUniqueBytes, storedBytes + b.dStoredBytes);
+    }
+
+    private void publish(Batch b) {
+        for (Map.Entry<Integer, long[]> e : b.containerDelta.entrySet()) {
+            Container c = pool.store().container(e.getKey());
+            if (c != null) {
+                long[] d = e.getValue();
+                c.applyCommitted(d[0], d[1], d[2], d[3]);
+            }
+        }
+        uniqueChunks += b.dUniqueChunks;
+        uniqueBytes += b.dUniqueBytes;
+        storedBytes += b.dStoredBytes;
+        if (b.newNextVolumeId > 0) {
+            nextVolumeId = b.newNextVolumeId;
+        }
+        for (Map.Entry<Integer, long[]> e : b.volumeDelta.entrySet()) {
+            VolumeState v = pool.volumeState(e.getKey());
+            if (v != null) {
+                v.dataBlocks += e.getValue()[0];
+                v.zeroBlocks += e.getValue()[1];
+            }
+        }
+        for (Map.Entry<Integer, Long> e : b.capacity.entrySet()) {
+            VolumeState v = pool.volumeState(e.getKey());
+            if (v != null) {
+                v.capacityBytes = e.getValue();
+            }
+        }
+        for (Map.Entry<PendingChunk, Long> e : b.resolved.entrySet()) {
+            PendingChunk p = e.getKey();
+            p.committedId = e.getValue();
+            pool.fingerprintCache().put(p.fingerprint, e.getValue());
+            pool.settle(p);
+        }
+        for (PendingChunk p : b.releases) {
+            p.release(pool.store());
+        }
+        for (Map.Entry<Fingerprint, Long> e : b.indexed.entrySet()) {
+            pool.fingerprintCache().put(e.getKey(), e.getValue());
+        }
+        for (ChunkRecord r : b.freed) {
+            pool.fingerprintCache().remove(new Fingerprint(r.fingerprint()), r.id());
+            pool.blockCache().invalidate(r.id());
+        }
+        for (Runnable r : b.afterCommit) {
+            r.run();
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        try {
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The uncommitted changes of one batch: dirty chunk records, container/volume/pool deltas and
+     * what to publish after the commit. Discarded wholesale when the transaction is replayed.
+     */
+    static final class Batch {
+        final DedupPool pool;
+        final MetaWriteTxn txn;
+        final Map<Long, ChunkRecord> chunks = new HashMap<>();
+        final Map<Integer, long[]> containerDelta = new HashMap<>();
+        final Map<Integer, long[]> volumeDelta = new HashMap<>();
+        final Map<Integer, Long> capacity = new HashMap<>();
+        final Set<Integer> deletedVolumes = new HashSet<>();
+        final Set<Integer> deletedContainers = new HashSet<>();
+        final IdentityHashMap<PendingChunk, Long> resolved = new IdentityHashMap<>();
+        final List<PendingChunk> releases = new ArrayList<>();
+        final Map<Fingerprint, Long> indexed = new HashMap<>();
+        final List<ChunkRecord> freed = new ArrayList<>();
+        final List<Runnable> afterCommit = new ArrayList<>();
+        long dUniqueChunks;
+        long dUniqueBytes;
+        long dStoredBytes;
+        int newNextVolumeId;
+
+        Batch(DedupPool pool, MetaWriteTxn txn) {
+            this.pool = pool;
+            this.txn = txn;
+        }
+
+        ChunkRecord chunk(long id) throws MetaCorruptException {
+            if (chunks.containsKey(id)) {
+                return chunks.get(id);
+            }
+            return txn.chunk(id);
+        }
+
+        void putChunk(ChunkRecord r) {
+            chunks.put(r.id(), r);
+        }
+
+        long[] volumeDelta(int volume) {
+            return volumeDelta.computeIfAbsent(volume, k -> new long[2]);
+        }
+
+        long[] containerDeltaOrNull(int id) {
+            return containerDelta.get(id);
+        }
+
+        private long[] containerDelta(int id) {
+            return containerDelta.computeIfAbsent(id, k -> new long[4]);
+        }
+
+        /** Counts a record's bytes as committed (live or dead) in its container. */
+        void noteEnd(Location loc) {
+            long[] d = containerDelta(loc.containerId());
+            d[2] = Math.max(d[2], loc.end());
+            d[3] += 1;
+        }
+
+        long createChunk(long id, Fingerprint fp, Location loc, int originalLength, int flags, boolean index) {
+            putChunk(new ChunkRecord(id, fp.bytes(), loc.containerId(), loc.offset(), loc.length(), originalLength,
+                    flags, 1));
+            if (index) {
+                txn.putIndex(fp.bytes(), id);
+                indexed.put(fp, id);
+            }
+            long[] d = containerDelta(loc.containerId());
+            d[0] += loc.length();
+            d[1] += 1;
+            d[2] = Math.max(d[2], loc.end());
+            d[3] += 1;
+            dUniqueChunks++;
+            dUniqueBytes += originalLength;
+            dStoredBytes += loc.length();
+            return id;
+        }
+
+        void decRef(long id) throws MetaCorruptException {
+            ChunkRecord r = chunk(id);
+            if (r == null) {
+                throw new MetaCorruptException("block map references chunk " + id + " which does not exist");
+            }
+            if (r.refCount() > 1) {
+                putChunk(r.withRefCount(r.refCount() - 1));
+                return;
+            }
+            chunks.put(id, null);
+            if (txn.index(r.fingerprint()) == id) {
+                txn.deleteIndex(r.fingerprint());
+                indexed.remove(new Fingerprint(r.fingerprint()));
+            }
+            long[] d = containerDelta(r.containerId());
+            d[0] -= r.length();
+            d[1] -= 1;
+            dUniqueChunks--;
+            dUniqueBytes -= r.originalLength();
+            dStoredBytes -= r.length();
+            freed.add(r);
+        }
+
+        /** Moves a live chunk's location (garbage collection). */
+        void relocate(ChunkRecord r, Location to) {
+            putChunk(r.withLocation(to));
+            long[] from = containerDelta(r.containerId());
+            from[0] -= r.length();
+            from[1] -= 1;
+            long[] d = containerDelta(to.containerId());
+            d[0] += to.length();
+            d[1] += 1;
+            d[2] = Math.max(d[2], to.end());
+            d[3] += 1;
+        }
+
+        int nextVolumeId(Committer c) {
+            return newNextVolumeId > 0 ? newNextVolumeId : c.nextVolumeId;
+        }
+    }
+}

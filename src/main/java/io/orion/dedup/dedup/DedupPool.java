@@ -1,0 +1,662 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.cache.CacheStats;
+import io.orion.dedup.cache.WeightedCache;
+import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.ContainerRecord;
+import io.orion.dedup.meta.MetaCorruptException;
+import io.orion.dedup.meta.MetaStore;
+import io.orion.dedup.meta.MetaTxn;
+import io.orion.dedup.meta.PoolCounters;
+import io.orion.dedup.meta.VolumeRecord;
+import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.store.BackingDevice;
+import io.orion.dedup.store.ChunkStore;
+import io.orion.dedup.store.Compression;
+import io.orion.dedup.store.Container;
+import io.orion.dedup.store.Location;
+import io.orion.dedup.store.RecordFormat;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A dedup pool: backing devices holding chunk containers, one LMDB metadata environment, caches,
+ * and the volumes (LUNs) carved from it.
+ *
+ * <p>Threads: volume I/O runs on the callers' threads (hashing may fan out to the hasher's
+ * threads); every metadata change goes through the single committer thread (group commit); a
+ * scheduler thread runs garbage collection every {@code reference_cleanup_interval} seconds.
+ * {@link #cleanup()} and {@link #verify()} may be called at any time while I/O continues.
+ *
+ * <p>Safety (ARCHITECTURE.md "Rules that keep data safe"): chunk records are written to the
+ * device before the commit that references them; {@link #flush()} forces the devices, then syncs
+ * LMDB; every record read is CRC-checked ({@link ChecksumMismatchException} otherwise); damaged
+ * metadata turns the pool read-only with the reason ({@link #readOnlyReason()}).
+ */
+public final class DedupPool implements Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(DedupPool.class);
+    /** Estimated heap bytes of one fingerprint-cache entry. */
+    static final int FP_ENTRY_BYTES = 96;
+
+    private final PoolOptions options;
+    private final MetaStore meta;
+    private final ChunkStore store;
+    private final UUID uuid;
+    private final Compression compression;
+    private final Hasher hasher;
+    private final StripedLocks locks = new StripedLocks();
+    private final WeightedCache<Fingerprint, Long> fpCache;
+    private final WeightedCache<Long, byte[]> blockCache;
+    private final ConcurrentHashMap<Fingerprint, PendingChunk> inflight = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, VolumeState> volumesById = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, DedupVolume> handles = new ConcurrentHashMap<>();
+    private final AtomicLong chunkIds;
+    private final LongAdder checksumErrors = new LongAdder();
+    private final Committer committer;
+    private final GarbageCollector gc;
+    private final ScheduledExecutorService timer;
+    private final OpenReport openReport;
+    private volatile String readOnlyReason;
+    private volatile boolean closed;
+
+    private DedupPool(PoolOptions o, MetaStore meta, ChunkStore store, PoolCounters counters, List<VolumeRecord> vols,
+                      OpenReport report, String readOnly) {
+        this.options = o;
+        this.meta = meta;
+        this.store = store;
+        this.uuid = counters.poolUuid();
+        this.compression = new Compression(o.compressionEnabled(), o.compressionThreshold(), o.compressionLevel());
+        this.hasher = new Hasher(Runtime.getRuntime().availableProcessors());
+        this.fpCache = new WeightedCache<>(o.hashCacheSize(), (k, v) -> FP_ENTRY_BYTES);
+        this.blockCache = new WeightedCache<>(o.cacheSize(), (k, v) -> v.length + 16);
+        this.chunkIds = new AtomicLong(Math.max(1, counters.nextChunkId()));
+        this.openReport = report;
+        this.readOnlyReason = readOnly;
+        for (VolumeRecord v : vols) {
+            volumesById.put(v.id(), new VolumeState(v));
+        }
+        this.committer = new Committer(this, counters);
+        this.gc = new GarbageCollector(this);
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "orion-gc");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = o.referenceCleanupIntervalSeconds();
+        if (every > 0) {
+            timer.scheduleWithFixedDelay(this::timedCleanup, every, every, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Opens (creating when empty) the pool described by {@code o}: checks and opens the metadata,
+     * opens the devices, cuts torn container tails. Metadata that fails its checks opens the pool
+     * read-only (see {@link #readOnlyReason()}); a metadata file LMDB cannot map at all fails.
+     */
+    public static DedupPool open(PoolOptions o) throws IOException {
+        long t0 = System.nanoTime();
+        MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize());
+        List<BackingDevice> devices = new ArrayList<>();
+        try {
+            PoolCounters counters;
+            List<ContainerRecord> containers;
+            List<VolumeRecord> vols;
+            String readOnly = null;
+            try (MetaTxn t = meta.read()) {
+                counters = t.counters();
+                containers = t.containers();
+                vols = t.volumes();
+            } catch (MetaCorruptException e) {
+                counters = null;
+                containers = List.of();
+                vols = List.of();
+                readOnly = e.getMessage();
+                LOG.error("pool metadata in {} cannot be trusted: {}", o.metadataDir(), e.getMessage());
+            }
+            if (counters == null && readOnly != null) {
+                throw new MetaCorruptException("pool metadata in " + o.metadataDir() + " is damaged: " + readOnly);
+            }
+            boolean fresh = counters == null;
+            if (fresh) {
+                counters = new PoolCounters(PoolCounters.FORMAT_VERSION, UUID.randomUUID(), o.containerSize(), 1, 1, 1,
+                        0, 0, 0);
+            } else if (counters.formatVersion() != PoolCounters.FORMAT_VERSION) {
+                throw new MetaCorruptException("pool metadata format " + counters.formatVersion() + " is not supported");
+            }
+            long slotSize = counters.slotSize();
+            if (!fresh && slotSize != o.containerSize()) {
+                LOG.warn("pool was created with container size {}; keeping it (configured {})", slotSize,
+                        o.containerSize());
+            }
+            for (int i = 0; i < o.devices().size(); i++) {
+                devices.add(BackingDevice.open(i, o.devices().get(i), slotSize));
+            }
+            ChunkStore store = new ChunkStore(devices, slotSize, counters.poolUuid(), counters.nextContainerId());
+            long cut = 0;
+            List<String> damage = new ArrayList<>();
+            for (ContainerRecord c : containers) {
+                cut += store.load(c.id(), c.device(), c.slot(), c.sealed(), c.committedEnd(), c.liveBytes(),
+                        c.liveCount(), c.records());
+                Container loaded = store.container(c.id());
+                if (loaded.damage() != null) {
+                    damage.add(loaded.damage());
+                }
+            }
+            store.sealAll();
+            OpenReport report = new OpenReport(cut, List.copyOf(damage), (System.nanoTime() - t0) / 1_000_000);
+            DedupPool pool = new DedupPool(o, meta, store, counters, vols, report, readOnly);
+            if (fresh) {
+                pool.committer.run(b -> null);
+                pool.committer.flush();
+            }
+            LOG.info("pool {} open: {} volume(s), {} container(s), {} bytes cut from torn tails, {} ms",
+                    o.metadataDir(), vols.size(), containers.size(), cut, report.recoveryMillis());
+            return pool;
+        } catch (IOException | RuntimeException e) {
+            for (BackingDevice d : devices) {
+                try {
+                    d.close();
+                } catch (IOException ignored) {
+                    // already failing
+                }
+            }
+            meta.close();
+            throw e;
+        }
+    }
+
+    // ---- volumes -------------------------------------------------------------------------------
+
+    /**
+     * Creates a thin volume.
+     *
+     * @param logicalBlockSize 512 or 4096
+     * @param capacityBytes a positive multiple of the logical block size
+     * @param dedupBlockSize 4096, 8192, 16384, 32768 or 65536, at least the logical block size
+     * @throws IllegalArgumentException for bad geometry or a name already in use
+     */
+    public DedupVolume createVolume(String name, int logicalBlockSize, long capacityBytes, int dedupBlockSize)
+            throws IOException {
+        if (name == null || name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 200) {
+            throw new IllegalArgumentException("volume name must be 1..200 bytes");
+        }
+        if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
+            throw new IllegalArgumentException("logical block size must be 512 or 4096: " + logicalBlockSize);
+        }
+        if (dedupBlockSize < 4096 || dedupBlockSize > 65536 || Integer.bitCount(dedupBlockSize) != 1
+                || dedupBlockSize < logicalBlockSize) {
+            throw new IllegalArgumentException("dedup block size must be 4, 8, 16, 32 or 64 KiB: " + dedupBlockSize);
+        }
+        if (capacityBytes <= 0 || capacityBytes % logicalBlockSize != 0) {
+            throw new IllegalArgumentException("capacity must be a positive multiple of the block size: " + capacityBytes);
+        }
+        checkWritable();
+        VolumeRecord rec = committer.run(b -> {
+            if (b.txn.volume(name) != null) {
+                throw new IllegalArgumentException("volume '" + name + "' already exists");
+            }
+            int id = b.nextVolumeId(committer);
+            b.newNextVolumeId = id + 1;
+            VolumeRecord r = new VolumeRecord(name, id, UUID.randomUUID(), logicalBlockSize, dedupBlockSize,
+                    capacityBytes, 0, 0);
+            b.txn.putVolume(r);
+            b.afterCommit.add(() -> volumesById.put(id, new VolumeState(r)));
+            return r;
+        });
+        committer.flush();
+        return handle(volumesById.get(rec.id()));
+    }
+
+    /** The volume named {@code name}, if it exists. */
+    public Optional<DedupVolume> openVolume(String name) {
+        for (VolumeState v : volumesById.values()) {
+            if (v.name.equals(name) && !v.deleted) {
+                return Optional.of(handle(v));
+            }
+        }
+        return Optional.empty();
+    }
+
+    private DedupVolume handle(VolumeState v) {
+        return handles.computeIfAbsent(v.name, n -> new DedupVolume(this, v));
+    }
+
+    /**
+     * Deletes a volume: every block is unmapped (chunk references dropped; space becomes
+     * reclaimable), then its record is removed. Returns false if no such volume exists.
+     */
+    public boolean deleteVolume(String name) throws IOException {
+        Optional<DedupVolume> vol = openVolume(name);
+        if (vol.isEmpty()) {
+            return false;
+        }
+        checkWritable();
+        DedupVolume v = vol.get();
+        v.unmapAll();
+        VolumeState st = v.state();
+        committer.run(b -> {
+            b.txn.deleteVolume(name);
+            b.deletedVolumes.add(st.id);
+            b.afterCommit.add(() -> {
+                st.deleted = true;
+                volumesById.remove(st.id);
+                handles.remove(name);
+            });
+            return null;
+        });
+        committer.flush();
+        return true;
+    }
+
+    /** Every volume, by name. */
+    public List<VolumeInfo> volumes() {
+        List<VolumeInfo> out = new ArrayList<>();
+        for (VolumeState v : volumesById.values()) {
+            if (!v.deleted) {
+                out.add(new VolumeInfo(v.name, v.uuid.toString(), v.logicalBlockSize, v.dedupBlockSize,
+                        v.capacityBytes));
+            }
+        }
+        out.sort(Comparator.comparing(VolumeInfo::name));
+        return out;
+    }
+
+    // ---- admin ---------------------------------------------------------------------------------
+
+    /** Makes every completed write of every volume durable (devices forced, then LMDB synced). */
+    public void flush() throws IOException {
+        committer.flush();
+    }
+
+    /** Runs garbage collection now (waits for a running one). */
+    public CleanupResult cleanup() throws IOException {
+        return gc.run();
+    }
+
+    /** Reads every chunk back and checks its CRC32C and fingerprint. */
+    public ScrubResult verify() throws IOException {
+        return new Scrubber(this).run();
+    }
+
+    /** Empties the block and fingerprint caches. */
+    public void flushCaches() {
+        blockCache.clear();
+        fpCache.clear();
+    }
+
+    public CacheStats blockCacheStats() {
+        return blockCache.stats();
+    }
+
+    public CacheStats fingerprintCacheStats() {
+        return fpCache.stats();
+    }
+
+    /** Why the pool refuses writes, or null while it accepts them. */
+    public String readOnlyReason() {
+        return readOnlyReason;
+    }
+
+    /** What opening the pool found (torn tails cut, damaged containers). */
+    public OpenReport openReport() {
+        return openReport;
+    }
+
+    /** Exact pool statistics, including each volume's. */
+    public PoolStats stats() throws IOException {
+        List<VolumeStats> vols = new ArrayList<>();
+        long logical = 0;
+        long zero = 0;
+        for (VolumeInfo vi : volumes()) {
+            Optional<DedupVolume> v = openVolume(vi.name());
+            if (v.isPresent()) {
+                VolumeStats s = v.get().stats();
+                vols.add(s);
+                logical += s.logicalBytes();
+                zero += s.zeroBlocks();
+            }
+        }
+        long reclaimable = 0;
+        int count = 0;
+        for (Container c : store.containers()) {
+            reclaimable += c.deadBytes();
+            count++;
+        }
+        List<DeviceStats> devs = new ArrayList<>();
+        for (BackingDevice d : store.devices()) {
+            long used = 0;
+            int n = 0;
+            for (Container c : store.containers()) {
+                if (c.device() == d) {
+                    used += c.committedEnd();
+                    n++;
+                }
+            }
+            long cap = d.capacityBytes();
+            long free = cap == Long.MAX_VALUE ? -1 : d.freeSlots() * d.slotSize();
+            devs.add(new DeviceStats(d.path().toString(), cap == Long.MAX_VALUE ? -1 : cap, n, used, free, d.length()));
+        }
+        long unique = committer.uniqueBytes;
+        long stored = committer.storedBytes;
+        return new PoolStats(logical, zero, committer.uniqueChunks, unique, stored, reclaimable,
+                SpaceFigures.dedupRatio(logical, unique), SpaceFigures.compressionRatio(unique, stored),
+                SpaceFigures.savingPercent(logical, stored), count, meta.fileSize(), blockCache.stats(),
+                fpCache.stats(), hasher.megabytesPerSecond(), hasher.bytesHashed(), checksumErrors.sum(),
+                readOnlyReason, devs, vols);
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        timer.shutdownNow();
+        gc.stop();
+        IOException failure = null;
+        try {
+            if (readOnlyReason == null) {
+                committer.flush();
+            }
+        } catch (IOException e) {
+            failure = e;
+        }
+        committer.close();
+        hasher.close();
+        try {
+            store.close();
+        } catch (IOException e) {
+            failure = failure == null ? e : failure;
+        }
+        meta.close();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    // ---- internals shared with volumes, committer, gc, scrubber ----------------------------------
+
+    PoolOptions options() {
+        return options;
+    }
+
+    MetaStore meta() {
+        return meta;
+    }
+
+    ChunkStore store() {
+        return store;
+    }
+
+    UUID uuid() {
+        return uuid;
+    }
+
+    Hasher hasher() {
+        return hasher;
+    }
+
+    StripedLocks locks() {
+        return locks;
+    }
+
+    Committer committer() {
+        return committer;
+    }
+
+    Compression compression() {
+        return compression;
+    }
+
+    WeightedCache<Fingerprint, Long> fingerprintCache() {
+        return fpCache;
+    }
+
+    WeightedCache<Long, byte[]> blockCache() {
+        return blockCache;
+    }
+
+    VolumeState volumeState(int id) {
+        return volumesById.get(id);
+    }
+
+    long peekChunkId() {
+        return chunkIds.get();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    void checkWritable() throws IOException {
+        if (closed) {
+            throw new IOException("pool is closed");
+        }
+        String r = readOnlyReason;
+        if (r != null) {
+            throw new io.orion.dedup.storage.ReadOnlyVolumeException("pool is read-only: " + r);
+        }
+    }
+
+    /** Turns the pool read-only (first reason wins). */
+    void untrust(String reason) {
+        if (readOnlyReason == null) {
+            readOnlyReason = reason;
+            LOG.error("pool {} is now read-only: {}", options.metadataDir(), reason);
+        }
+    }
+
+    /** The in-flight claim for a fingerprint, or null. */
+    PendingChunk inflight(Fingerprint fp) {
+        return inflight.get(fp);
+    }
+
+    /** Claims a fingerprint; returns the winner (which is {@code p} if the claim succeeded). */
+    PendingChunk claim(PendingChunk p) {
+        PendingChunk prev = inflight.putIfAbsent(p.fingerprint, p);
+        return prev == null ? p : prev;
+    }
+
+    long newChunkId() {
+        return chunkIds.getAndIncrement();
+    }
+
+    /** Drops a claim after its commit. */
+    void settle(PendingChunk p) {
+        inflight.remove(p.fingerprint, p);
+    }
+
+    /** Drops a claim that will never commit. */
+    void abandon(PendingChunk p) {
+        inflight.remove(p.fingerprint, p);
+        p.release(store);
+        p.written.completeExceptionally(new IOException("the write that stored this chunk failed"));
+    }
+
+    /** Compresses and appends one new chunk (used by the committer for fresh copies). */
+    PendingChunk storeNew(Fingerprint fp, ByteBuffer data) throws IOException {
+        PendingChunk p = new PendingChunk(fp, newChunkId());
+        storeClaimed(List.of(p), List.of(data));
+        return p;
+    }
+
+    /**
+     * Builds the records of claimed chunks and appends them with as few positional writes as
+     * possible (records of one call land back to back in one container when they fit).
+     */
+    void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
+        int n = claims.size();
+        byte[][] recs = new byte[n][];
+        int total = 0;
+        for (int i = 0; i < n; i++) {
+            PendingChunk p = claims.get(i);
+            ByteBuffer d = data.get(i);
+            recs[i] = compression.buildRecord(p.chunkId, p.fingerprint.bytes(), d);
+            p.originalLength = d.remaining();
+            p.flags = recs[i][5];
+            total += recs[i].length;
+        }
+        int i = 0;
+        while (i < n) {
+            int j = i;
+            int len = 0;
+            long room = Math.min(store.slotSize() / 4, 4 << 20);
+            while (j < n && (j == i || len + recs[j].length <= room)) {
+                len += recs[j].length;
+                j++;
+            }
+            byte[] joined;
+            if (j == i + 1) {
+                joined = recs[i];
+            } else {
+                joined = new byte[len];
+                int off = 0;
+                for (int k = i; k < j; k++) {
+                    System.arraycopy(recs[k], 0, joined, off, recs[k].length);
+                    off += recs[k].length;
+                }
+            }
+            Location at = store.append(joined, len);
+            int off = at.offset();
+            for (int k = i; k < j; k++) {
+                claims.get(k).location = new Location(at.containerId(), off, recs[k].length);
+                off += recs[k].length;
+            }
+            // the store counted one pending record for the joined write; count the rest
+            for (int k = i + 1; k < j; k++) {
+                store.container(at.containerId()).pendingIncrement();
+            }
+            i = j;
+        }
+        for (PendingChunk p : claims) {
+            p.written.complete(null);
+        }
+    }
+
+    /** The original bytes of a chunk: block cache, else read, check and decompress. */
+    byte[] chunkBytes(ChunkRecord r) throws IOException {
+        byte[] hit = blockCache.get(r.id());
+        if (hit != null) {
+            return hit;
+        }
+        byte[][] out = new byte[1][];
+        loadChunks(new ChunkRecord[] {r}, out);
+        return out[0];
+    }
+
+    /** True if chunk {@code r} holds exactly the remaining bytes of {@code data}. */
+    boolean sameBytes(ChunkRecord r, ByteBuffer data) throws IOException {
+        if (data == null) {
+            return true;
+        }
+        return ByteBuffer.wrap(chunkBytes(r)).equals(data.duplicate());
+    }
+
+    /**
+     * Loads the chunks {@code recs[i] != null} into {@code out[i]}: adjacent records of one
+     * container are read with one positional read; every record is CRC-checked; a record that fails
+     * is looked up again (garbage collection may have just moved it) and read once more before the
+     * failure is reported as {@link ChecksumMismatchException}.
+     */
+    void loadChunks(ChunkRecord[] recs, byte[][] out) throws IOException {
+        int n = recs.length;
+        int i = 0;
+        while (i < n) {
+            if (recs[i] == null) {
+                i++;
+                continue;
+            }
+            int j = i + 1;
+            long end = recs[i].location().end();
+            while (j < n && recs[j] != null && recs[j].containerId() == recs[i].containerId()
+                    && recs[j].offset() == end && end - recs[i].offset() < (8 << 20)) {
+                end = recs[j].location().end();
+                j++;
+            }
+            ByteBuffer raw = null;
+            try {
+                raw = store.readRaw(recs[i].containerId(), recs[i].offset(), (int) (end - recs[i].offset()));
+            } catch (ChecksumMismatchException e) {
+                raw = null;
+            }
+            for (int k = i; k < j; k++) {
+                ChunkRecord r = recs[k];
+                byte[] data = null;
+                if (raw != null) {
+                    ByteBuffer rec = raw.duplicate();
+                    int from = r.offset() - recs[i].offset();
+                    rec.position(from).limit(from + r.length());
+                    rec = rec.slice();
+                    if (RecordFormat.check(rec, r.id()) == null
+                            && Arrays.equals(RecordFormat.fingerprint(rec), r.fingerprint())) {
+                        data = compression.payload(rec);
+                    }
+                }
+                if (data == null) {
+                    data = reload(r);
+                }
+                out[k] = data;
+                blockCache.put(r.id(), data);
+            }
+            i = j;
+        }
+    }
+
+    private byte[] reload(ChunkRecord r) throws IOException {
+        ChunkRecord now;
+        try (MetaTxn t = meta.read()) {
+            now = t.chunk(r.id());
+        }
+        ChunkRecord use = now != null ? now : r;
+        String why;
+        try {
+            ByteBuffer rec = store.readRaw(use.containerId(), use.offset(), use.length());
+            why = RecordFormat.check(rec, use.id());
+            if (why == null && !Arrays.equals(RecordFormat.fingerprint(rec), use.fingerprint())) {
+                why = "record fingerprint differs from the chunk's";
+            }
+            if (why == null) {
+                return compression.payload(rec);
+            }
+        } catch (ChecksumMismatchException e) {
+            why = e.getMessage();
+        }
+        checksumErrors.increment();
+        String msg = "chunk " + use.id() + " in container " + use.containerId() + " at offset " + use.offset()
+                + " failed its check: " + why;
+        LOG.error(msg);
+        throw new ChecksumMismatchException(msg);
+    }
+
+    void countChecksumError() {
+        checksumErrors.increment();
+    }
+
+    private void timedCleanup() {
+        try {
+            if (readOnlyReason == null && !closed) {
+                CleanupResult r = gc.run();
+                if (r.containersCompacted() > 0) {
+                    LOG.info("cleanup: {}", r);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("background cleanup failed: {}", e.toString());
+        }
+    }
+}

@@ -1,0 +1,705 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaCorruptException;
+import io.orion.dedup.meta.MetaTxn;
+import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.storage.LbaStatus;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A thin, deduplicating volume (LUN) of a {@link DedupPool}, implementing the {@link BlockDevice}
+ * contract (SBC-4 block commands map onto it one to one).
+ *
+ * <p>Geometry: logical blocks of 512 or 4096 bytes; the volume is deduplicated in dedup blocks of
+ * 4..64 KiB. A write that covers a dedup block only partly is a read-modify-write of that block.
+ *
+ * <p>Write path, per call: lock the stripes of the touched dedup blocks; merge partial blocks;
+ * detect zero blocks (never hashed, never stored); fingerprint the rest in parallel (SHA-256);
+ * resolve each fingerprint through the in-flight claims (concurrent identical writes are
+ * coalesced), the fingerprint cache and the LMDB index; compress and append the truly new chunks
+ * (one positional write for the whole call when they fit one container); hand the block-map
+ * changes to the committer (one LMDB transaction for everything queued) and wait; unlock. With
+ * {@code fua} the pool is flushed before returning (SBC-4 §5.40 FUA).
+ *
+ * <p>Read path: one short LMDB read transaction maps the blocks to chunks; cached chunks come from
+ * the block cache; the rest are read (adjacent records with one read), CRC-checked and
+ * decompressed. A failed check is {@link ChecksumMismatchException} (MEDIUM ERROR), never wrong data.
+ *
+ * <p>Threads: every method may be called concurrently. {@link #compareAndWrite} holds the block
+ * locks from its compare through its commit, so it is atomic against every other mutation.
+ */
+public final class DedupVolume implements BlockDevice {
+    private static final int PIECE = 1024;
+    private static final byte[] ZEROS = new byte[64 * 1024];
+
+    private final DedupPool pool;
+    private final VolumeState st;
+
+    DedupVolume(DedupPool pool, VolumeState st) {
+        this.pool = pool;
+        this.st = st;
+    }
+
+    VolumeState state() {
+        return st;
+    }
+
+    /** The volume's name in its pool. */
+    public String name() {
+        return st.name;
+    }
+
+    /** Dedup block size in bytes. */
+    public int dedupBlockSize() {
+        return st.dedupBlockSize;
+    }
+
+    /** The pool this volume belongs to. */
+    public DedupPool pool() {
+        return pool;
+    }
+
+    @Override
+    public int blockSize() {
+        return st.logicalBlockSize;
+    }
+
+    @Override
+    public long blockCount() {
+        return st.capacityBytes / st.logicalBlockSize;
+    }
+
+    @Override
+    public boolean thin() {
+        return true;
+    }
+
+    @Override
+    public String uuid() {
+        return st.uuid.toString();
+    }
+
+    private void checkOpen() throws IOException {
+        if (st.deleted) {
+            throw new IOException("volume '" + st.name + "' was deleted");
+        }
+        if (pool.isClosed()) {
+            throw new IOException("pool is closed");
+        }
+    }
+
+    private void checkWritable() throws IOException {
+        checkOpen();
+        pool.checkWritable();
+    }
+
+    // ---- read ------------------------------------------------------------------------------------
+
+    @Override
+    public void read(long lba, ByteBuffer dst) throws IOException {
+        checkOpen();
+        if (dst.remaining() == 0) {
+            return;
+        }
+        readBytes(lba * st.logicalBlockSize, dst);
+    }
+
+    private void readBytes(long off, ByteBuffer dst) throws IOException {
+        int len = dst.remaining();
+        int dbs = st.dedupBlockSize;
+        long first = off / dbs;
+        long last = (off + len - 1) / dbs;
+        byte[][] data = loadDblocks(first, (int) (last - first + 1));
+        long pos = off;
+        long end = off + len;
+        for (int i = 0; pos < end; i++) {
+            long blockStart = (first + i) * dbs;
+            int from = (int) (pos - blockStart);
+            int n = (int) Math.min(dbs - from, end - pos);
+            if (data[i] == null) {
+                putZeros(dst, n);
+            } else {
+                dst.put(data[i], from, n);
+            }
+            pos += n;
+        }
+    }
+
+    private static void putZeros(ByteBuffer dst, int n) {
+        while (n > 0) {
+            int k = Math.min(n, ZEROS.length);
+            dst.put(ZEROS, 0, k);
+            n -= k;
+        }
+    }
+
+    /** Contents of dedup blocks {@code [first, first + n)}; null entries read as zeros. */
+    private byte[][] loadDblocks(long first, int n) throws IOException {
+        long[] refs = new long[n];
+        Arrays.fill(refs, MetaTxn.ABSENT);
+        ChunkRecord[] recs = new ChunkRecord[n];
+        byte[][] out = new byte[n][];
+        boolean any = false;
+        try (MetaTxn t = pool.meta().read()) {
+            if (n == 1) {
+                refs[0] = t.block(st.id, first);
+            } else {
+                t.scanBlocks(st.id, first, first + n, (db, c) -> {
+                    refs[(int) (db - first)] = c;
+                    return true;
+                });
+            }
+            for (int i = 0; i < n; i++) {
+                if (refs[i] > 0) {
+                    byte[] hit = pool.blockCache().get(refs[i]);
+                    if (hit != null) {
+                        out[i] = hit;
+                        continue;
+                    }
+                    recs[i] = t.chunk(refs[i]);
+                    if (recs[i] == null) {
+                        throw new MetaCorruptException("block " + (first + i) + " of volume '" + st.name
+                                + "' references chunk " + refs[i] + " which does not exist");
+                    }
+                    any = true;
+                }
+            }
+        } catch (MetaCorruptException e) {
+            pool.untrust(e.getMessage());
+            pool.countChecksumError();
+            throw new ChecksumMismatchException("metadata damaged: " + e.getMessage());
+        }
+        if (any) {
+            pool.loadChunks(recs, out);
+        }
+        return out;
+    }
+
+    // ---- write -----------------------------------------------------------------------------------
+
+    @Override
+    public void write(long lba, ByteBuffer src, boolean fua) throws IOException {
+        checkWritable();
+        int len = src.remaining();
+        if (len > 0) {
+            long off = lba * st.logicalBlockSize;
+            int dbs = st.dedupBlockSize;
+            try (StripedLocks.Held h = pool.locks().lock(st.id, off / dbs, (off + len - 1) / dbs)) {
+                writeLocked(off, src);
+            }
+        }
+        if (fua) {
+            pool.flush();
+        }
+    }
+
+    /** Writes {@code src} at byte offset {@code off}; the caller holds the block locks. */
+    private void writeLocked(long off, ByteBuffer src) throws IOException {
+        int len = src.remaining();
+        int dbs = st.dedupBlockSize;
+        long first = off / dbs;
+        long last = (off + len - 1) / dbs;
+        int n = (int) (last - first + 1);
+        long end = off + len;
+        boolean headPartial = off % dbs != 0 || end < (first + 1) * dbs;
+        boolean tailPartial = end % dbs != 0;
+        byte[] head = headPartial ? loadDblocks(first, 1)[0] : null;
+        byte[] tail = tailPartial && (last != first || !headPartial) ? loadDblocks(last, 1)[0] : null;
+        ByteBuffer[] contents = new ByteBuffer[n];
+        int srcBase = src.position();
+        for (int i = 0; i < n; i++) {
+            long bs = (first + i) * dbs;
+            boolean partial = (i == 0 && headPartial) || (i == n - 1 && tailPartial);
+            if (!partial) {
+                contents[i] = src.slice(srcBase + (int) (bs - off), dbs);
+                continue;
+            }
+            byte[] old = i == 0 && headPartial ? head : tail;
+            byte[] merged = old == null ? new byte[dbs] : old.clone();
+            long from = Math.max(bs, off);
+            long to = Math.min(bs + dbs, end);
+            src.duplicate().position(srcBase + (int) (from - off)).get(merged, (int) (from - bs), (int) (to - from));
+            contents[i] = ByteBuffer.wrap(merged);
+        }
+        writeContents(first, contents);
+        src.position(src.limit());
+    }
+
+    /** Stores whole dedup blocks {@code [first, first + contents.length)}; the caller holds the locks. */
+    private void writeContents(long first, ByteBuffer[] contents) throws IOException {
+        int n = contents.length;
+        boolean[] zero = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            zero[i] = i > 0 && contents[i] == contents[i - 1] ? zero[i - 1] : ZeroBlocks.isZero(contents[i]);
+        }
+        Fingerprint[] fps = new Fingerprint[n];
+        pool.hasher().hashAll(contents, zero, fps);
+        List<BlockOp> ops = new ArrayList<>(n);
+        Set<PendingChunk> owned = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<PendingChunk> ownedList = new ArrayList<>();
+        List<ByteBuffer> ownedData = new ArrayList<>();
+        List<PendingChunk> waitFor = new ArrayList<>();
+        boolean verify = pool.options().verify();
+        MetaTxn lookup = null;
+        try {
+            for (int i = 0; i < n; i++) {
+                long db = first + i;
+                if (zero[i]) {
+                    ops.add(BlockOp.zero(st.id, db));
+                    continue;
+                }
+                Fingerprint fp = fps[i];
+                PendingChunk p = pool.inflight(fp);
+                if (p != null) {
+                    ops.add(BlockOp.pending(st.id, db, p, contents[i]));
+                    if (!owned.contains(p)) {
+                        waitFor.add(p);
+                    }
+                    continue;
+                }
+                Long id = pool.fingerprintCache().get(fp);
+                if (id == null) {
+                    if (lookup == null) {
+                        lookup = pool.meta().read();
+                    }
+                    long x = lookup.index(fp.bytes());
+                    if (x > 0) {
+                        id = x;
+                        pool.fingerprintCache().put(fp, x);
+                    }
+                }
+                if (id != null && (!verify || verifyShared(lookup, id, contents[i]))) {
+                    ops.add(BlockOp.existing(st.id, db, id, fp, contents[i]));
+                    continue;
+                }
+                PendingChunk mine = new PendingChunk(fp, pool.newChunkId());
+                PendingChunk winner = pool.claim(mine);
+                ops.add(BlockOp.pending(st.id, db, winner, contents[i]));
+                if (winner == mine) {
+                    owned.add(mine);
+                    ownedList.add(mine);
+                    ownedData.add(contents[i]);
+                } else if (!owned.contains(winner)) {
+                    waitFor.add(winner);
+                }
+            }
+        } catch (MetaCorruptException e) {
+            ownedList.forEach(pool::abandon);
+            pool.untrust(e.getMessage());
+            throw new io.orion.dedup.storage.ReadOnlyVolumeException("pool is read-only: " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            ownedList.forEach(pool::abandon);
+            throw e;
+        } finally {
+            if (lookup != null) {
+                lookup.close();
+            }
+        }
+        try {
+            if (!ownedList.isEmpty()) {
+                pool.storeClaimed(ownedList, ownedData);
+            }
+            for (PendingChunk w : waitFor) {
+                w.written.get();
+            }
+        } catch (IOException | RuntimeException e) {
+            ownedList.forEach(pool::abandon);
+            throw e;
+        } catch (InterruptedException e) {
+            ownedList.forEach(pool::abandon);
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for a coalesced write");
+        } catch (ExecutionException e) {
+            ownedList.forEach(pool::abandon);
+            throw new IOException("a concurrent write of the same data failed", e.getCause());
+        }
+        pool.committer().commitOps(ops);
+    }
+
+    private boolean verifyShared(MetaTxn t, long id, ByteBuffer content) throws IOException {
+        ChunkRecord r;
+        if (t != null) {
+            r = t.chunk(id);
+        } else {
+            try (MetaTxn own = pool.meta().read()) {
+                r = own.chunk(id);
+            }
+        }
+        return r != null && pool.sameBytes(r, content);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        checkOpen();
+        pool.flush();
+    }
+
+    // ---- unmap / write same ----------------------------------------------------------------------
+
+    @Override
+    public void unmap(long lba, long blocks) throws IOException {
+        checkWritable();
+        if (blocks <= 0) {
+            return;
+        }
+        long off = lba * st.logicalBlockSize;
+        long end = off + blocks * st.logicalBlockSize;
+        deallocate(off, end, false);
+    }
+
+    /**
+     * Makes {@code [off, end)} read as zeros: whole dedup blocks are unmapped (or, with
+     * {@code keepMapped}, marked as zero blocks); partial ones are rewritten with zeros.
+     */
+    private void deallocate(long off, long end, boolean keepMapped) throws IOException {
+        int dbs = st.dedupBlockSize;
+        long cap = st.capacityBytes;
+        long fullFirst = (off + dbs - 1) / dbs;
+        long fullEnd = end >= cap ? (cap + dbs - 1) / dbs : end / dbs;
+        if (fullFirst >= fullEnd) {
+            zeroRange(off, end);
+            return;
+        }
+        if (off < fullFirst * dbs) {
+            zeroRange(off, fullFirst * dbs);
+        }
+        if (fullEnd * dbs < end && end < cap) {
+            zeroRange(fullEnd * dbs, end);
+        }
+        if (keepMapped) {
+            for (long a = fullFirst; a < fullEnd; a += PIECE) {
+                long b = Math.min(fullEnd, a + PIECE);
+                try (StripedLocks.Held h = pool.locks().lock(st.id, a, b - 1)) {
+                    List<BlockOp> ops = new ArrayList<>();
+                    for (long d = a; d < b; d++) {
+                        ops.add(BlockOp.zero(st.id, d));
+                    }
+                    pool.committer().commitOps(ops);
+                }
+            }
+        } else {
+            unmapDblocks(fullFirst, fullEnd);
+        }
+    }
+
+    private void zeroRange(long from, long to) throws IOException {
+        if (to <= from) {
+            return;
+        }
+        int dbs = st.dedupBlockSize;
+        try (StripedLocks.Held h = pool.locks().lock(st.id, from / dbs, (to - 1) / dbs)) {
+            writeLocked(from, ByteBuffer.allocate((int) (to - from)));
+        }
+    }
+
+    /** Unmaps every mapped dedup block in {@code [from, to)}, jumping over unmapped stretches. */
+    void unmapDblocks(long from, long to) throws IOException {
+        long a = from;
+        while (a < to) {
+            long next = nextMapped(a, to);
+            if (next < 0) {
+                return;
+            }
+            long b = Math.min(to, next + PIECE);
+            try (StripedLocks.Held h = pool.locks().lock(st.id, next, b - 1)) {
+                List<BlockOp> ops = new ArrayList<>();
+                try (MetaTxn t = pool.meta().read()) {
+                    t.scanBlocks(st.id, next, b, (db, c) -> {
+                        ops.add(BlockOp.unmap(st.id, db));
+                        return true;
+                    });
+                }
+                if (!ops.isEmpty()) {
+                    pool.committer().commitOps(ops);
+                }
+            }
+            a = b;
+        }
+    }
+
+    private long nextMapped(long from, long to) throws IOException {
+        long[] found = {-1};
+        try (MetaTxn t = pool.meta().read()) {
+            t.scanBlocks(st.id, from, to, (db, c) -> {
+                found[0] = db;
+                return false;
+            });
+        }
+        return found[0];
+    }
+
+    /** Unmaps every block of the volume (before deletion). */
+    void unmapAll() throws IOException {
+        unmapDblocks(0, Long.MAX_VALUE / 2);
+    }
+
+    @Override
+    public void writeSame(long lba, long blocks, ByteBuffer pattern, boolean unmap) throws IOException {
+        checkWritable();
+        int lbs = st.logicalBlockSize;
+        if (pattern.remaining() != lbs) {
+            throw new IllegalArgumentException("WRITE SAME pattern must be one block: " + pattern.remaining());
+        }
+        if (blocks <= 0) {
+            return;
+        }
+        long off = lba * lbs;
+        long end = off + blocks * lbs;
+        if (ZeroBlocks.isZero(pattern)) {
+            deallocate(off, end, !unmap);
+            return;
+        }
+        int dbs = st.dedupBlockSize;
+        long fullFirst = (off + dbs - 1) / dbs;
+        long fullEnd = end / dbs;
+        if (fullFirst >= fullEnd) {
+            patternRange(off, end, pattern);
+            return;
+        }
+        patternRange(off, fullFirst * dbs, pattern);
+        patternRange(fullEnd * dbs, end, pattern);
+        ByteBuffer block = repeat(pattern, dbs);
+        for (long a = fullFirst; a < fullEnd; a += PIECE) {
+            long b = Math.min(fullEnd, a + PIECE);
+            ByteBuffer[] contents = new ByteBuffer[(int) (b - a)];
+            Arrays.fill(contents, block);
+            try (StripedLocks.Held h = pool.locks().lock(st.id, a, b - 1)) {
+                writeContents(a, contents);
+            }
+        }
+    }
+
+    private void patternRange(long from, long to, ByteBuffer pattern) throws IOException {
+        if (to <= from) {
+            return;
+        }
+        int dbs = st.dedupBlockSize;
+        try (StripedLocks.Held h = pool.locks().lock(st.id, from / dbs, (to - 1) / dbs)) {
+            writeLocked(from, repeat(pattern, (int) (to - from)));
+        }
+    }
+
+    private static ByteBuffer repeat(ByteBuffer pattern, int len) {
+        ByteBuffer out = ByteBuffer.allocate(len);
+        while (out.hasRemaining()) {
+            ByteBuffer p = pattern.duplicate();
+            p.limit(p.position() + Math.min(p.remaining(), out.remaining()));
+            out.put(p);
+        }
+        return out.flip();
+    }
+
+    // ---- compare and write, copy -----------------------------------------------------------------
+
+    @Override
+    public long compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data, boolean fua) throws IOException {
+        checkWritable();
+        int len = expected.remaining();
+        if (data.remaining() != len) {
+            throw new IllegalArgumentException("compare and write buffers differ in length");
+        }
+        long off = lba * st.logicalBlockSize;
+        int dbs = st.dedupBlockSize;
+        try (StripedLocks.Held h = pool.locks().lock(st.id, off / dbs, (off + len - 1) / dbs)) {
+            ByteBuffer current = ByteBuffer.allocate(len);
+            readBytes(off, current);
+            current.flip();
+            int mismatch = current.mismatch(expected.duplicate());
+            if (mismatch >= 0) {
+                return mismatch;
+            }
+            writeLocked(off, data);
+        }
+        if (fua) {
+            pool.flush();
+        }
+        return -1;
+    }
+
+    /**
+     * Copies blocks; from a volume of the same pool with the same geometry and dedup-block-aligned
+     * ranges it copies references (no data moves), otherwise bytes.
+     */
+    @Override
+    public void copyFrom(BlockDevice source, long srcLba, long dstLba, long blocks) throws IOException {
+        checkWritable();
+        int lbs = st.logicalBlockSize;
+        int dbs = st.dedupBlockSize;
+        if (!(source instanceof DedupVolume sv) || sv.pool != pool || sv.st.dedupBlockSize != dbs
+                || sv.st.logicalBlockSize != lbs || (srcLba * lbs) % dbs != 0 || (dstLba * lbs) % dbs != 0
+                || (blocks * lbs) % dbs != 0) {
+            BlockDevice.super.copyFrom(source, srcLba, dstLba, blocks);
+            return;
+        }
+        long src = srcLba * lbs / dbs;
+        long dst = dstLba * lbs / dbs;
+        long count = blocks * lbs / dbs;
+        boolean backwards = sv == this && src < dst && dst < src + count;
+        long done = 0;
+        while (done < count) {
+            long n = Math.min(PIECE, count - done);
+            long at = backwards ? count - done - n : done;
+            copyRefs(sv, src + at, dst + at, (int) n);
+            done += n;
+        }
+    }
+
+    private void copyRefs(DedupVolume sv, long src, long dst, int n) throws IOException {
+        try (StripedLocks.Held h = pool.locks().lock(st.id, dst, dst + n - 1, sv.st.id, src, src + n - 1)) {
+            long[] refs = new long[n];
+            Arrays.fill(refs, MetaTxn.ABSENT);
+            try (MetaTxn t = pool.meta().read()) {
+                t.scanBlocks(sv.st.id, src, src + n, (db, c) -> {
+                    refs[(int) (db - src)] = c;
+                    return true;
+                });
+            }
+            List<BlockOp> ops = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                long r = refs[i];
+                ops.add(r == MetaTxn.ABSENT ? BlockOp.unmap(st.id, dst + i)
+                        : r == MetaTxn.ZERO ? BlockOp.zero(st.id, dst + i)
+                        : BlockOp.existing(st.id, dst + i, r, null, null));
+            }
+            pool.committer().commitOps(ops);
+        }
+    }
+
+    // ---- status, resize, stats -------------------------------------------------------------------
+
+    @Override
+    public LbaStatus status(long lba, long maxBlocks) throws IOException {
+        checkOpen();
+        int lbs = st.logicalBlockSize;
+        int dbs = st.dedupBlockSize;
+        long limitLba = Math.min(lba + Math.max(1, maxBlocks), blockCount());
+        if (limitLba <= lba) {
+            limitLba = lba + 1;
+        }
+        long db = lba * lbs / dbs;
+        long dbEnd = Math.min((limitLba * lbs + dbs - 1) / dbs, db + (1 << 20));
+        long[] state = {db, -1, -1};
+        boolean[] mappedFirst = new boolean[1];
+        try (MetaTxn t = pool.meta().read()) {
+            long first = t.block(st.id, db);
+            mappedFirst[0] = first > 0;
+            long[] runEnd = {-1};
+            long[] expect = {db};
+            t.scanBlocks(st.id, db, dbEnd, (d, c) -> {
+                if (d > expect[0] && mappedFirst[0]) {
+                    runEnd[0] = expect[0];
+                    return false;
+                }
+                if ((c > 0) != mappedFirst[0]) {
+                    runEnd[0] = d;
+                    return false;
+                }
+                expect[0] = d + 1;
+                return true;
+            });
+            if (runEnd[0] < 0) {
+                runEnd[0] = mappedFirst[0] ? expect[0] : dbEnd;
+            }
+            state[1] = runEnd[0];
+        } catch (MetaCorruptException e) {
+            pool.untrust(e.getMessage());
+            throw new ChecksumMismatchException("metadata damaged: " + e.getMessage());
+        }
+        long endLba = Math.min(limitLba, state[1] * dbs / lbs);
+        if (endLba <= lba) {
+            endLba = lba + 1;
+        }
+        return new LbaStatus(lba, endLba - lba, mappedFirst[0]);
+    }
+
+    @Override
+    public void resize(long newBlockCount) throws IOException {
+        checkWritable();
+        if (newBlockCount <= 0) {
+            throw new IllegalArgumentException("capacity must be positive: " + newBlockCount);
+        }
+        long newBytes = newBlockCount * st.logicalBlockSize;
+        long old = st.capacityBytes;
+        int dbs = st.dedupBlockSize;
+        if (newBytes < old) {
+            long keep = (newBytes + dbs - 1) / dbs;
+            unmapDblocks(keep, Long.MAX_VALUE / 2);
+            if (newBytes % dbs != 0) {
+                long partialEnd = Math.min(old, keep * dbs);
+                zeroRange(newBytes, partialEnd);
+            }
+        }
+        pool.committer().run(b -> {
+            b.capacity.put(st.id, newBytes);
+            return null;
+        });
+        pool.flush();
+    }
+
+    /** Exact statistics of this volume from one snapshot of its block map. */
+    public VolumeStats stats() throws IOException {
+        checkOpen();
+        long[] ids = new long[1024];
+        int[] count = {0};
+        long[] zero = {0};
+        long[][] holder = {ids};
+        long unique = 0;
+        long uniqueBytes = 0;
+        long stored = 0;
+        try (MetaTxn t = pool.meta().read()) {
+            t.scanBlocks(st.id, 0, Long.MAX_VALUE / 2, (db, c) -> {
+                if (c == MetaTxn.ZERO) {
+                    zero[0]++;
+                } else {
+                    if (count[0] == holder[0].length) {
+                        holder[0] = Arrays.copyOf(holder[0], holder[0].length * 2);
+                    }
+                    holder[0][count[0]++] = c;
+                }
+                return true;
+            });
+            long[] all = holder[0];
+            int n = count[0];
+            Arrays.sort(all, 0, n);
+            for (int i = 0; i < n; i++) {
+                if (i > 0 && all[i] == all[i - 1]) {
+                    continue;
+                }
+                ChunkRecord r = t.chunk(all[i]);
+                if (r == null) {
+                    throw new MetaCorruptException("volume '" + st.name + "' references missing chunk " + all[i]);
+                }
+                unique++;
+                uniqueBytes += r.originalLength();
+                stored += r.length();
+            }
+        } catch (MetaCorruptException e) {
+            pool.untrust(e.getMessage());
+            throw e;
+        }
+        long data = count[0];
+        long logical = (data + zero[0]) * st.dedupBlockSize;
+        return new VolumeStats(st.name, logical, zero[0], data, unique, uniqueBytes, stored, 0,
+                SpaceFigures.dedupRatio(logical, uniqueBytes), SpaceFigures.compressionRatio(uniqueBytes, stored),
+                SpaceFigures.savingPercent(logical, stored), st.capacityBytes, st.dedupBlockSize);
+    }
+
+    /** Flushes the pool (the volume itself holds nothing to release; the pool owns the resources). */
+    @Override
+    public void close() throws IOException {
+        if (!st.deleted && !pool.isClosed() && pool.readOnlyReason() == null) {
+            pool.flush();
+        }
+    }
+}

@@ -1,0 +1,239 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaTxn;
+import io.orion.dedup.store.ChunkStore;
+import io.orion.dedup.store.Container;
+import io.orion.dedup.store.Location;
+import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.store.SlotHeader;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reference cleanup: compacts sealed containers whose live fraction fell below the threshold.
+ *
+ * <p>Steps, each crash-safe: (1) pick victims (sealed, no uncommitted records, live fraction below
+ * {@code gcLiveThreshold}, or no live chunk at all); (2) find their live chunks with a paged scan
+ * of the chunk database (short read transactions); (3) copy each live record byte for byte (it is
+ * self-describing and keeps its chunk id) into the open containers, throttled to
+ * {@code gcBytesPerSecond}; (4) force the devices; (5) in one committer transaction point every
+ * still-live chunk at its copy and drop the emptied containers' records; (6) flush (LMDB synced);
+ * (7) only then release the slots for reuse (a plain file is truncated when its top slots free up).
+ * A crash before (5) leaves the victims untouched (the copies are dead bytes); after (5) the
+ * metadata no longer references the victims. Readers that looked up an old location while it moved
+ * detect the reused slot by the record's chunk id and CRC and look the chunk up again.
+ *
+ * <p>Threads: one run at a time (a lock); foreground I/O continues throughout.
+ */
+final class GarbageCollector {
+    private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
+    private static final int SCAN_PAGE = 4096;
+
+    private final DedupPool pool;
+    private final ReentrantLock running = new ReentrantLock();
+    private volatile boolean stopped;
+
+    GarbageCollector(DedupPool pool) {
+        this.pool = pool;
+    }
+
+    void stop() {
+        stopped = true;
+    }
+
+    CleanupResult run() throws IOException {
+        running.lock();
+        try {
+            pool.checkWritable();
+            return collect();
+        } finally {
+            running.unlock();
+        }
+    }
+
+    private record Move(ChunkRecord chunk, Location to) {
+    }
+
+    private CleanupResult collect() throws IOException {
+        ChunkStore store = pool.store();
+        double threshold = pool.options().gcLiveThreshold();
+        List<Container> victims = new ArrayList<>();
+        for (Container c : store.containers()) {
+            if (!c.sealed() || c.pending() != 0 || c.damage() != null) {
+                continue;
+            }
+            if (c.liveCount() == 0 || (c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold)) {
+                victims.add(c);
+            }
+        }
+        if (victims.isEmpty()) {
+            return new CleanupResult(0, 0, 0, 0, 0);
+        }
+        victims.sort(Comparator.comparingDouble(Container::liveFraction));
+        Map<Integer, Container> byId = new HashMap<>();
+        for (Container c : victims) {
+            byId.put(c.id(), c);
+        }
+        Map<Integer, List<ChunkRecord>> live = liveChunks(byId.keySet());
+        Set<Integer> skipped = new HashSet<>();
+        List<Move> moves = new ArrayList<>();
+        long moved = 0;
+        long started = System.nanoTime();
+        long rate = pool.options().gcBytesPerSecond();
+        for (Container c : victims) {
+            if (stopped) {
+                throw new IOException("pool is closing");
+            }
+            List<ChunkRecord> chunks = live.getOrDefault(c.id(), List.of());
+            chunks.sort(Comparator.comparingInt(ChunkRecord::offset));
+            List<ChunkRecord> group = new ArrayList<>();
+            List<ByteBuffer> raws = new ArrayList<>();
+            int groupBytes = 0;
+            for (ChunkRecord r : chunks) {
+                ByteBuffer raw;
+                try {
+                    raw = store.readRaw(r.containerId(), r.offset(), r.length());
+                } catch (IOException e) {
+                    raw = null;
+                }
+                String bad = raw == null ? "unreadable" : RecordFormat.check(raw, r.id());
+                if (bad == null && !Arrays.equals(RecordFormat.fingerprint(raw), r.fingerprint())) {
+                    bad = "fingerprint differs";
+                }
+                if (bad != null) {
+                    pool.countChecksumError();
+                    LOG.error("cleanup: chunk {} in container {} failed its check ({}); container kept", r.id(),
+                            c.id(), bad);
+                    skipped.add(c.id());
+                    break;
+                }
+                group.add(r);
+                raws.add(raw);
+                groupBytes += r.length();
+                if (groupBytes >= (1 << 20)) {
+                    moved += copy(group, raws, moves);
+                    group.clear();
+                    raws.clear();
+                    groupBytes = 0;
+                    throttle(moved, started, rate);
+                }
+            }
+            if (!group.isEmpty()) {
+                moved += copy(group, raws, moves);
+                throttle(moved, started, rate);
+            }
+        }
+        if (!moves.isEmpty()) {
+            store.forceAll();
+        }
+        List<Integer> toFree = pool.committer().run(b -> {
+            for (Move m : moves) {
+                ChunkRecord cur = b.chunk(m.chunk.id());
+                if (cur != null && cur.containerId() == m.chunk.containerId() && cur.offset() == m.chunk.offset()) {
+                    b.relocate(cur, m.to);
+                } else {
+                    b.noteEnd(m.to);
+                }
+            }
+            List<Integer> free = new ArrayList<>();
+            for (Container c : victims) {
+                if (skipped.contains(c.id())) {
+                    continue;
+                }
+                long[] d = b.containerDeltaOrNull(c.id());
+                long liveAfter = c.liveCount() + (d == null ? 0 : d[1]);
+                if (liveAfter == 0) {
+                    b.deletedContainers.add(c.id());
+                    free.add(c.id());
+                }
+            }
+            b.afterCommit.add(() -> moves.forEach(m -> store.release(m.to)));
+            return free;
+        });
+        pool.flush();
+        long bytes = 0;
+        long chunks = 0;
+        for (int id : toFree) {
+            Container c = byId.get(id);
+            bytes += c.committedEnd() - SlotHeader.SIZE - c.liveBytes();
+            chunks += c.records() - c.liveCount();
+            store.free(id);
+        }
+        CleanupResult result = new CleanupResult(toFree.size(), moves.size(), moved, chunks, bytes);
+        LOG.debug("cleanup done: {}", result);
+        return result;
+    }
+
+    /** Copies a group of records with one append; returns the bytes copied. */
+    private long copy(List<ChunkRecord> group, List<ByteBuffer> raws, List<Move> moves) throws IOException {
+        int total = 0;
+        for (ByteBuffer r : raws) {
+            total += r.remaining();
+        }
+        byte[] joined = new byte[total];
+        int off = 0;
+        for (ByteBuffer r : raws) {
+            int n = r.remaining();
+            r.duplicate().get(joined, off, n);
+            off += n;
+        }
+        Location at = pool.store().append(joined, total);
+        int pos = at.offset();
+        for (int i = 0; i < group.size(); i++) {
+            ChunkRecord r = group.get(i);
+            if (i > 0) {
+                pool.store().container(at.containerId()).pendingIncrement();
+            }
+            moves.add(new Move(r, new Location(at.containerId(), pos, r.length())));
+            pos += r.length();
+        }
+        return total;
+    }
+
+    private void throttle(long bytes, long startedNanos, long rate) throws IOException {
+        long dueNanos = (long) (bytes * 1e9 / rate);
+        long ahead = dueNanos - (System.nanoTime() - startedNanos);
+        if (ahead > 0) {
+            try {
+                Thread.sleep(ahead / 1_000_000, (int) (ahead % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("cleanup interrupted");
+            }
+        }
+    }
+
+    /** Live chunks of the given containers, found with a paged scan of the chunk database. */
+    private Map<Integer, List<ChunkRecord>> liveChunks(Set<Integer> containers) throws IOException {
+        Map<Integer, List<ChunkRecord>> out = new HashMap<>();
+        long[] next = {1};
+        boolean more = true;
+        while (more) {
+            int[] seen = {0};
+            try (MetaTxn t = pool.meta().read()) {
+                t.scanChunks(next[0], r -> {
+                    if (containers.contains(r.containerId())) {
+                        out.computeIfAbsent(r.containerId(), k -> new ArrayList<>()).add(r);
+                    }
+                    next[0] = r.id() + 1;
+                    return ++seen[0] < SCAN_PAGE;
+                });
+            }
+            more = seen[0] == SCAN_PAGE;
+        }
+        return out;
+    }
+}

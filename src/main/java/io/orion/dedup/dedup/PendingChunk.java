@@ -1,0 +1,37 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.store.ChunkStore;
+import io.orion.dedup.store.Location;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A new chunk between "claimed" and "committed". The first writer of a fingerprint claims it in
+ * the pool's in-flight map, writes the record and completes {@link #written}; concurrent writers of
+ * the same content find the claim, wait for {@code written} (never for a commit, so no cycles) and
+ * reference it. The committer turns it into a chunk (or into a reference to an existing chunk) on
+ * its first appearance in a batch, then records the resolved id.
+ */
+final class PendingChunk {
+    final Fingerprint fingerprint;
+    final long chunkId;
+    final CompletableFuture<Void> written = new CompletableFuture<>();
+    private final AtomicBoolean released = new AtomicBoolean();
+    volatile Location location;
+    int originalLength;
+    int flags;
+    /** Chunk id this claim resolved to in a committed batch (committer thread), 0 before. */
+    long committedId;
+
+    PendingChunk(Fingerprint fingerprint, long chunkId) {
+        this.fingerprint = fingerprint;
+        this.chunkId = chunkId;
+    }
+
+    /** Lowers the container's pending count exactly once. */
+    void release(ChunkStore store) {
+        if (location != null && released.compareAndSet(false, true)) {
+            store.release(location);
+        }
+    }
+}

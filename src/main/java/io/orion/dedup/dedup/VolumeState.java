@@ -1,0 +1,41 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.meta.VolumeRecord;
+import java.util.UUID;
+
+/**
+ * The committed state of one volume in memory. Counters and capacity change only on the committer
+ * thread, after the LMDB commit that persisted them; other threads read them.
+ */
+final class VolumeState {
+    final String name;
+    final int id;
+    final UUID uuid;
+    final int logicalBlockSize;
+    final int dedupBlockSize;
+    volatile long capacityBytes;
+    volatile long dataBlocks;
+    volatile long zeroBlocks;
+    volatile boolean deleted;
+
+    VolumeState(VolumeRecord r) {
+        this.name = r.name();
+        this.id = r.id();
+        this.uuid = r.uuid();
+        this.logicalBlockSize = r.logicalBlockSize();
+        this.dedupBlockSize = r.dedupBlockSize();
+        this.capacityBytes = r.capacityBytes();
+        this.dataBlocks = r.dataBlocks();
+        this.zeroBlocks = r.zeroBlocks();
+    }
+
+    VolumeRecord record(long dataDelta, long zeroDelta, long capacity) {
+        return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacity, dataBlocks + dataDelta,
+                zeroBlocks + zeroDelta);
+    }
+
+    /** Number of dedup blocks covering the capacity (the last may be partial). */
+    long dedupBlocks() {
+        return (capacityBytes + dedupBlockSize - 1) / dedupBlockSize;
+    }
+}

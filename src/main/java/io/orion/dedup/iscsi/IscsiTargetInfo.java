@@ -1,0 +1,30 @@
+package io.orion.dedup.iscsi;
+
+import io.orion.dedup.scsi.ScsiTarget;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One iSCSI target node as the transport sees it (RFC 7143 §4.2.7).
+ *
+ * @param name the target's iSCSI name (iqn./eui./naa.)
+ * @param alias TargetAlias (§13.6), null for none
+ * @param portalGroupTag TargetPortalGroupTag (§13.9), 1..65535
+ * @param portals "host:port" addresses advertised in TargetAddress (§13.8); empty means "the address
+ *     the initiator connected to"
+ * @param scsi the command layer that executes this target's SCSI commands
+ * @param authorizer ACLs and CHAP for this target
+ */
+public record IscsiTargetInfo(String name, String alias, int portalGroupTag, List<String> portals, ScsiTarget scsi,
+                              LoginAuthorizer authorizer) {
+
+    public IscsiTargetInfo {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(scsi, "scsi");
+        portals = List.copyOf(portals == null ? List.of() : portals);
+        authorizer = authorizer == null ? LoginAuthorizer.OPEN : authorizer;
+        if (portalGroupTag < 1 || portalGroupTag > 65535) {
+            throw new IllegalArgumentException("portalGroupTag must be 1..65535: " + portalGroupTag);
+        }
+    }
+}

@@ -1,0 +1,398 @@
+package io.orion.dedup.iscsi.login;
+
+import io.orion.dedup.iscsi.ChapCredentials;
+import io.orion.dedup.iscsi.IscsiServerOptions;
+import io.orion.dedup.iscsi.IscsiTargetInfo;
+import io.orion.dedup.iscsi.TargetCatalog;
+import io.orion.dedup.iscsi.pdu.LoginRequest;
+import java.io.ByteArrayOutputStream;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The target side of the login phase of one connection (RFC 7143 §6.3, §11.12): stages
+ * (security, operational, full feature), transit and continue bits, identity checks, CHAP and the
+ * key negotiation. Pure logic without I/O; the connection handler feeds it Login Requests and
+ * sends the {@link Step} it returns.
+ */
+public final class LoginNegotiator {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LoginNegotiator.class);
+
+    /** Stage numbers of CSG/NSG. */
+    public static final int SECURITY = 0;
+    public static final int OPERATIONAL = 1;
+    public static final int FULL_FEATURE = 3;
+
+    /** Keys that mean nothing in a discovery session (RFC 7143 §13: "Irrelevant when SessionType=Discovery"). */
+    private static final Set<String> IRRELEVANT_IN_DISCOVERY = Set.of("MaxConnections", "InitialR2T",
+            "ImmediateData", "MaxBurstLength", "FirstBurstLength", "MaxOutstandingR2T", "DataPDUInOrder",
+            "DataSequenceInOrder", "DefaultTime2Wait", "DefaultTime2Retain", "ErrorRecoveryLevel");
+
+    /**
+     * What to send back for one Login Request.
+     *
+     * @param status 0 or a failure (class &lt;&lt; 8 | detail); a failure ends the login
+     * @param transit the T bit of the response
+     * @param csg CSG of the response
+     * @param nsg NSG of the response (0 unless transit)
+     * @param answer text pairs for the response
+     * @param complete true when this response moves the connection to full-feature phase
+     */
+    public record Step(int status, boolean transit, int csg, int nsg, List<Map.Entry<String, String>> answer,
+                       boolean complete) {
+    }
+
+    /** Checks that depend on the other sessions (TSIH, session limits); returns 0 or a status. */
+    @FunctionalInterface
+    public interface Admission {
+        int check(LoginNegotiator login);
+    }
+
+    private final TargetCatalog catalog;
+    private final IscsiServerOptions options;
+    private final ChapFailureLimiter limiter;
+    private final SecureRandom random;
+    private final Admission admission;
+    private final KeyNegotiator keys;
+
+    private boolean first = true;
+    private int stage;
+    private final ByteArrayOutputStream pendingText = new ByteArrayOutputStream();
+    private long isid;
+    private int tsih;
+    private int cid;
+    private String initiatorName;
+    private String initiatorAlias;
+    private boolean discovery;
+    private IscsiTargetInfo target;
+    private ChapCredentials chapRequired;
+    private ChapAuthenticator chap;
+    private boolean authMethodAgreed;
+    private boolean authDone;
+    private boolean declaredSegmentLength;
+    private SessionParams params;
+    private SessionParams leadingParams;
+
+    public LoginNegotiator(TargetCatalog catalog, IscsiServerOptions options, ChapFailureLimiter limiter,
+                           SecureRandom random, Admission admission) {
+        this.catalog = catalog;
+        this.options = options;
+        this.limiter = limiter;
+        this.random = random;
+        this.admission = admission;
+        this.params = SessionParams.defaults(options.maxRecvDataSegmentLength());
+        Map<String, String> ours = new HashMap<>();
+        ours.put("MaxConnections", Integer.toString(options.maxConnections()));
+        ours.put("InitialR2T", "No");
+        ours.put("ImmediateData", "Yes");
+        ours.put("MaxBurstLength", Integer.toString(options.maxBurstLength()));
+        ours.put("FirstBurstLength", Integer.toString(options.firstBurstLength()));
+        ours.put("DefaultTime2Wait", "2");
+        ours.put("DefaultTime2Retain", "0");
+        ours.put("MaxOutstandingR2T", Integer.toString(options.maxOutstandingR2T()));
+        ours.put("DataPDUInOrder", "Yes");
+        ours.put("DataSequenceInOrder", "Yes");
+        ours.put("ErrorRecoveryLevel", "0");
+        ours.put("OFMarker", "No");
+        ours.put("IFMarker", "No");
+        ours.put("iSCSIProtocolLevel", "1");
+        ours.put("RDMAExtensions", "No");
+        this.keys = new KeyNegotiator(ours);
+    }
+
+    public long isid() {
+        return isid;
+    }
+
+    public int tsih() {
+        return tsih;
+    }
+
+    public int cid() {
+        return cid;
+    }
+
+    public String initiatorName() {
+        return initiatorName;
+    }
+
+    public String initiatorAlias() {
+        return initiatorAlias;
+    }
+
+    public boolean discovery() {
+        return discovery;
+    }
+
+    /** The target of a normal session (null for discovery). */
+    public IscsiTargetInfo target() {
+        return target;
+    }
+
+    /** The parameters negotiated so far. */
+    public SessionParams params() {
+        return params;
+    }
+
+    /** For a connection joining an existing session: the session's values of the LO keys. */
+    public void joiningSession(SessionParams sessionParams) {
+        this.leadingParams = sessionParams;
+        this.params = sessionParams.forConnection(SessionParams.defaults(options.maxRecvDataSegmentLength()));
+    }
+
+    /** Handles one Login Request with its text data. */
+    public Step step(LoginRequest req, byte[] text) {
+        if (first) {
+            isid = req.isid();
+            tsih = req.tsih();
+            cid = req.cid();
+            if (req.versionMin() > 0) {
+                return fail(LoginStatus.UNSUPPORTED_VERSION, req);
+            }
+            if (req.csg() != SECURITY && req.csg() != OPERATIONAL) {
+                return fail(LoginStatus.INITIATOR_ERROR, req);
+            }
+            stage = req.csg();
+        } else if (req.isid() != isid || req.tsih() != tsih || req.cid() != cid) {
+            return fail(LoginStatus.INITIATOR_ERROR, req);
+        }
+        if (req.csg() != stage) {
+            return fail(LoginStatus.INITIATOR_ERROR, req);
+        }
+        if (req.transit() && (req.nsg() <= req.csg() || req.nsg() == 2)) {
+            return fail(LoginStatus.INITIATOR_ERROR, req);
+        }
+        pendingText.writeBytes(text);
+        if (pendingText.size() > 65536) {
+            return fail(LoginStatus.OUT_OF_RESOURCES, req);
+        }
+        if (req.cont()) {
+            if (req.transit()) {
+                return fail(LoginStatus.INITIATOR_ERROR, req);
+            }
+            return new Step(0, false, stage, 0, List.of(), false);
+        }
+        List<Map.Entry<String, String>> pairs = io.orion.dedup.iscsi.pdu.TextParams.parse(pendingText.toByteArray());
+        pendingText.reset();
+        List<Map.Entry<String, String>> answer = new ArrayList<>();
+        if (first) {
+            first = false;
+            int status = identify(pairs, req);
+            if (status != 0) {
+                return fail(status, req);
+            }
+            if (!discovery) {
+                answer.add(Map.entry("TargetPortalGroupTag", Integer.toString(target.portalGroupTag())));
+                if (target.alias() != null && !target.alias().isEmpty()) {
+                    answer.add(Map.entry("TargetAlias", target.alias()));
+                }
+            }
+        }
+        Map<String, String> chapKeys = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : pairs) {
+            String name = e.getKey();
+            String value = e.getValue();
+            if (Set.of("InitiatorName", "TargetName", "SessionType").contains(name)) {
+                continue;
+            }
+            if (LoginKey.CHAP_KEYS.contains(name)) {
+                if (stage != SECURITY || chap == null) {
+                    answer.add(Map.entry(name, KeyNegotiator.REJECT));
+                } else {
+                    chapKeys.put(name, value);
+                }
+                continue;
+            }
+            if (value != null && (value.equals(KeyNegotiator.NOT_UNDERSTOOD) || value.equals(KeyNegotiator.IRRELEVANT)
+                    || value.equals(KeyNegotiator.REJECT))) {
+                continue;
+            }
+            LoginKey key = LoginKey.find(name);
+            if ("AuthMethod".equals(name)) {
+                if (stage != SECURITY) {
+                    answer.add(Map.entry(name, KeyNegotiator.REJECT));
+                    continue;
+                }
+                int status = authMethod(value, answer);
+                if (status != 0) {
+                    return fail(status, req);
+                }
+                continue;
+            }
+            if (key != null && stage == SECURITY && !key.security() && !key.operational()) {
+                answer.add(Map.entry(name, KeyNegotiator.REJECT));
+                continue;
+            }
+            if (key != null && discovery && IRRELEVANT_IN_DISCOVERY.contains(name)) {
+                answer.add(Map.entry(name, KeyNegotiator.IRRELEVANT));
+                continue;
+            }
+            if (key != null && key.leadingOnly() && leadingParams != null && key.rule() != KeyRule.DECLARATIVE) {
+                answer.add(Map.entry(name, currentValue(name, key)));
+                continue;
+            }
+            if ("InitiatorAlias".equals(name)) {
+                initiatorAlias = value;
+                continue;
+            }
+            KeyNegotiator.Outcome o = keys.negotiate(name, key, value);
+            if (o.result() != null) {
+                params = params.with(name, o.result());
+            }
+            if (o.answer() != null) {
+                answer.add(Map.entry(name, o.answer()));
+            }
+        }
+        if (!chapKeys.isEmpty()) {
+            int status = chapStep(chapKeys, answer);
+            if (status != 0) {
+                return fail(status, req);
+            }
+        }
+        if (stage == OPERATIONAL || (req.transit() && req.nsg() == FULL_FEATURE)) {
+            if (!declaredSegmentLength) {
+                declaredSegmentLength = true;
+                answer.add(Map.entry("MaxRecvDataSegmentLength", Integer.toString(options.maxRecvDataSegmentLength())));
+            }
+        }
+        if (!req.transit()) {
+            return new Step(0, false, stage, 0, answer, false);
+        }
+        if (stage == SECURITY) {
+            if (chapRequired != null && !authDone) {
+                if (chap == null && !authMethodAgreed) {
+                    LOG.warn("login from {} skipped CHAP authentication", initiatorName);
+                    return fail(LoginStatus.AUTHENTICATION_FAILURE, req);
+                }
+                return new Step(0, false, stage, 0, answer, false);
+            }
+        }
+        if (req.nsg() == FULL_FEATURE) {
+            stage = FULL_FEATURE;
+            return new Step(0, true, req.csg(), FULL_FEATURE, answer, true);
+        }
+        stage = req.nsg();
+        return new Step(0, true, req.csg(), req.nsg(), answer, false);
+    }
+
+    private String currentValue(String name, LoginKey key) {
+        SessionParams p = leadingParams;
+        return switch (name) {
+            case "MaxConnections" -> Integer.toString(p.maxConnections());
+            case "InitialR2T" -> p.initialR2T() ? "Yes" : "No";
+            case "ImmediateData" -> p.immediateData() ? "Yes" : "No";
+            case "MaxBurstLength" -> Integer.toString(p.maxBurstLength());
+            case "FirstBurstLength" -> Integer.toString(p.firstBurstLength());
+            case "DefaultTime2Wait" -> Integer.toString(p.defaultTime2Wait());
+            case "DefaultTime2Retain" -> Integer.toString(p.defaultTime2Retain());
+            case "MaxOutstandingR2T" -> Integer.toString(p.maxOutstandingR2T());
+            case "DataPDUInOrder" -> p.dataPduInOrder() ? "Yes" : "No";
+            case "DataSequenceInOrder" -> p.dataSequenceInOrder() ? "Yes" : "No";
+            case "ErrorRecoveryLevel" -> Integer.toString(p.errorRecoveryLevel());
+            default -> key.defaultValue();
+        };
+    }
+
+    private int identify(List<Map.Entry<String, String>> pairs, LoginRequest req) {
+        String sessionType = "Normal";
+        String targetName = null;
+        for (Map.Entry<String, String> e : pairs) {
+            switch (e.getKey()) {
+                case "InitiatorName" -> initiatorName = e.getValue();
+                case "TargetName" -> targetName = e.getValue();
+                case "SessionType" -> sessionType = e.getValue();
+                default -> {
+                }
+            }
+        }
+        if (initiatorName == null || initiatorName.isEmpty()) {
+            LOG.info("login without InitiatorName refused (0x0207)");
+            return LoginStatus.MISSING_PARAMETER;
+        }
+        if ("Discovery".equals(sessionType)) {
+            discovery = true;
+            chapRequired = options.discoveryAuth().chap(initiatorName).orElse(null);
+        } else if ("Normal".equals(sessionType)) {
+            if (targetName == null || targetName.isEmpty()) {
+                LOG.info("login from {} without TargetName refused (0x0207)", initiatorName);
+                return LoginStatus.MISSING_PARAMETER;
+            }
+            Optional<IscsiTargetInfo> t = catalog.find(targetName);
+            if (t.isEmpty()) {
+                LOG.info("login from {} to unknown target {} refused (0x0203)", initiatorName, targetName);
+                return LoginStatus.NOT_FOUND;
+            }
+            target = t.get();
+            if (!target.authorizer().mayLogin(initiatorName)) {
+                LOG.warn("login from {} to {} not authorized (0x0202)", initiatorName, targetName);
+                return LoginStatus.AUTHORIZATION_FAILURE;
+            }
+            chapRequired = target.authorizer().chap(initiatorName).orElse(null);
+        } else {
+            return LoginStatus.SESSION_TYPE_NOT_SUPPORTED;
+        }
+        if (chapRequired != null && req.csg() != SECURITY) {
+            LOG.warn("login from {} skipped the security stage but CHAP is required (0x0201)", initiatorName);
+            return LoginStatus.AUTHENTICATION_FAILURE;
+        }
+        if (chapRequired == null && req.csg() != SECURITY) {
+            authDone = true;
+        }
+        return admission.check(this);
+    }
+
+    private int authMethod(String value, List<Map.Entry<String, String>> answer) {
+        if (value == null) {
+            answer.add(Map.entry("AuthMethod", KeyNegotiator.REJECT));
+            return LoginStatus.AUTHENTICATION_FAILURE;
+        }
+        List<String> offered = List.of(value.split(","));
+        String wanted = chapRequired != null ? "CHAP" : "None";
+        if (!offered.contains(wanted)) {
+            answer.add(Map.entry("AuthMethod", KeyNegotiator.REJECT));
+            LOG.warn("login from {}: AuthMethod={} but this target needs {} (0x0201)", initiatorName, value, wanted);
+            return LoginStatus.AUTHENTICATION_FAILURE;
+        }
+        answer.add(Map.entry("AuthMethod", wanted));
+        authMethodAgreed = true;
+        if (chapRequired != null) {
+            chap = new ChapAuthenticator(chapRequired, random);
+        } else {
+            authDone = true;
+        }
+        return 0;
+    }
+
+    private int chapStep(Map<String, String> chapKeys, List<Map.Entry<String, String>> answer) {
+        long now = System.nanoTime();
+        if (chapKeys.containsKey("CHAP_R") && limiter.blocked(initiatorName, now)) {
+            LOG.warn("CHAP login from {} refused: too many recent authentication failures", initiatorName);
+            return LoginStatus.AUTHENTICATION_FAILURE;
+        }
+        ChapAuthenticator.Result r = chap.step(chapKeys);
+        answer.addAll(r.answer());
+        if (r.failure() != null) {
+            int n = limiter.failed(initiatorName, now);
+            LOG.warn("CHAP authentication of {} failed ({} recent failures): {}", initiatorName, n, r.failure());
+            return LoginStatus.AUTHENTICATION_FAILURE;
+        }
+        if (r.done()) {
+            authDone = true;
+            limiter.succeeded(initiatorName);
+        }
+        return 0;
+    }
+
+    private Step fail(int status, LoginRequest req) {
+        return new Step(status, false, req.csg(), 0, List.of(), false);
+    }
+}

@@ -1,0 +1,214 @@
+package io.orion.dedup.iscsi.session;
+
+import io.netty.buffer.ByteBuf;
+import io.orion.dedup.iscsi.pdu.DataOut;
+import io.orion.dedup.iscsi.pdu.ScsiCommandPdu;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One SCSI task from arrival of its command to its response (RFC 7143 §4.2.2, §11.3, §11.7, §11.8):
+ * the Data-Out collection (immediate data, the unsolicited sequence, R2T-solicited sequences)
+ * into one buffer, and the state flags the connection drives.
+ *
+ * <p>Threading: everything except {@link #abort()} runs on the owning connection's event loop.
+ * {@code abort()} may come from any thread (task management on another connection or session);
+ * it only sets a flag and hands the rest to the owner.
+ */
+final class ScsiTask {
+
+    /** Outcome of accepting one Data-Out PDU. */
+    enum DataVerdict { OK, SEQUENCE_DONE, BAD_DATASN, BAD_OFFSET, OVERRUN }
+
+    /** One outstanding R2T (RFC 7143 §11.8). */
+    static final class R2tState {
+        final int ttt;
+        final int r2tSN;
+        final int offset;
+        final int length;
+        int received;
+        int nextDataSN;
+
+        R2tState(int ttt, int r2tSN, int offset, int length) {
+            this.ttt = ttt;
+            this.r2tSN = r2tSN;
+            this.offset = offset;
+            this.length = length;
+        }
+    }
+
+    final IscsiConnection owner;
+    final int itt;
+    final long lunField;
+    final long lun;
+    final byte[] cdb;
+    final int attr;
+    final int edtl;
+    final boolean read;
+    final boolean write;
+    final int cmdSN;
+    final long startNanos = System.nanoTime();
+
+    ByteBuffer buffer;
+    int expectedOut;
+    int received;
+    int unsolicitedEnd;
+    int unsolicitedOffset;
+    int unsolicitedDataSN;
+    boolean unsolicitedOpen;
+    int nextR2tOffset;
+    int nextR2tSN;
+    final Map<Integer, R2tState> r2ts = new HashMap<>();
+
+    boolean admitted;
+    boolean counted;
+    boolean executing;
+    boolean finished;
+    private volatile boolean aborted;
+    final CompletableFuture<Void> terminated = new CompletableFuture<>();
+
+    ScsiTask(IscsiConnection owner, ScsiCommandPdu c) {
+        this.owner = owner;
+        this.itt = c.itt();
+        this.lunField = c.lunField();
+        this.lun = c.lun();
+        this.cdb = c.cdb();
+        this.attr = c.attr();
+        this.edtl = c.expectedDataTransferLength();
+        this.read = c.read();
+        this.write = c.write();
+        this.cmdSN = c.cmdSN();
+    }
+
+    boolean aborted() {
+        return aborted;
+    }
+
+    boolean dataComplete() {
+        return received >= expectedOut;
+    }
+
+    /**
+     * Starts the data phase: takes the immediate data and works out the unsolicited sequence.
+     * Returns false when the immediate data does not fit.
+     */
+    boolean begin(ByteBuf immediateData, boolean fin, boolean initialR2T, int firstBurstLength) {
+        expectedOut = write ? edtl : 0;
+        if (expectedOut == 0) {
+            return true;
+        }
+        buffer = ByteBuffer.allocate(expectedOut);
+        int imm = immediateData.readableBytes();
+        if (imm > expectedOut) {
+            return false;
+        }
+        if (imm > 0) {
+            immediateData.getBytes(immediateData.readerIndex(), buffer.array(), 0, imm);
+            received = imm;
+        }
+        int firstBurst = Math.min(firstBurstLength, expectedOut);
+        if (fin || initialR2T) {
+            unsolicitedEnd = imm;
+        } else {
+            unsolicitedEnd = Math.max(imm, firstBurst);
+        }
+        unsolicitedOffset = imm;
+        unsolicitedOpen = unsolicitedEnd > imm;
+        nextR2tOffset = unsolicitedEnd;
+        return true;
+    }
+
+    /** Accepts one Data-Out PDU (already matched to this task). */
+    DataVerdict accept(DataOut d, R2tState r2t) {
+        int len = d.data().readableBytes();
+        int offset = d.bufferOffset();
+        if (r2t == null) {
+            if (!unsolicitedOpen) {
+                return DataVerdict.OVERRUN;
+            }
+            if (d.dataSN() != unsolicitedDataSN) {
+                return DataVerdict.BAD_DATASN;
+            }
+            if (offset != unsolicitedOffset) {
+                return DataVerdict.BAD_OFFSET;
+            }
+            if ((long) offset + len > unsolicitedEnd) {
+                return DataVerdict.OVERRUN;
+            }
+            copy(d.data(), offset, len);
+            unsolicitedDataSN++;
+            unsolicitedOffset += len;
+            if (d.fin() || unsolicitedOffset == unsolicitedEnd) {
+                unsolicitedOpen = false;
+                return DataVerdict.SEQUENCE_DONE;
+            }
+            return DataVerdict.OK;
+        }
+        if (d.dataSN() != r2t.nextDataSN) {
+            return DataVerdict.BAD_DATASN;
+        }
+        if (offset != r2t.offset + r2t.received) {
+            return DataVerdict.BAD_OFFSET;
+        }
+        if ((long) r2t.received + len > r2t.length) {
+            return DataVerdict.OVERRUN;
+        }
+        copy(d.data(), offset, len);
+        r2t.nextDataSN++;
+        r2t.received += len;
+        if (r2t.received == r2t.length) {
+            return DataVerdict.SEQUENCE_DONE;
+        }
+        return d.fin() ? DataVerdict.BAD_OFFSET : DataVerdict.OK;
+    }
+
+    private void copy(ByteBuf data, int offset, int len) {
+        data.getBytes(data.readerIndex(), buffer.array(), offset, len);
+        received += len;
+    }
+
+    /** The collected data for the command layer, or null when the command sends none. */
+    ByteBuffer dataOut() {
+        if (buffer == null) {
+            return null;
+        }
+        return ByteBuffer.wrap(buffer.array(), 0, received).asReadOnlyBuffer();
+    }
+
+    /** Aborts the task (any thread); completes when it no longer executes. No response is sent. */
+    CompletableFuture<Void> abort() {
+        aborted = true;
+        owner.abortOnLoop(this);
+        return terminated;
+    }
+
+    /** The CDB trimmed to the length its group code defines (SPC-4 §4.2.5). */
+    byte[] trimmedCdb() {
+        int len = cdbLength(cdb);
+        if (len >= cdb.length) {
+            return cdb;
+        }
+        byte[] t = new byte[len];
+        System.arraycopy(cdb, 0, t, 0, len);
+        return t;
+    }
+
+    static int cdbLength(byte[] cdb) {
+        if (cdb.length > 16) {
+            return cdb.length;
+        }
+        int op = cdb[0] & 0xff;
+        if (op == 0x7f) {
+            return Math.min(cdb.length, 8 + (cdb[7] & 0xff));
+        }
+        return switch (op >>> 5) {
+            case 0 -> 6;
+            case 1, 2 -> 10;
+            case 4 -> 16;
+            case 5 -> 12;
+            default -> 16;
+        };
+    }
+}

@@ -1,0 +1,24 @@
+package io.orion.dedup.meta;
+
+import io.orion.dedup.store.Location;
+
+/**
+ * One unique chunk as the {@code chunks} database records it: its fingerprint, where its record
+ * lives, its lengths, flags and reference count.
+ */
+public record ChunkRecord(long id, byte[] fingerprint, int containerId, int offset, int length,
+                          int originalLength, int flags, int refCount) {
+
+    public Location location() {
+        return new Location(containerId, offset, length);
+    }
+
+    public ChunkRecord withRefCount(int n) {
+        return new ChunkRecord(id, fingerprint, containerId, offset, length, originalLength, flags, n);
+    }
+
+    public ChunkRecord withLocation(Location loc) {
+        return new ChunkRecord(id, fingerprint, loc.containerId(), loc.offset(), loc.length(), originalLength, flags,
+                refCount);
+    }
+}

@@ -1,0 +1,136 @@
+package io.orion.dedup.meta;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+/**
+ * Fixed-layout, big-endian encodings of every LMDB key and value (see docs/on-disk-format.md).
+ * Every value ends with a CRC32C over the key bytes followed by the value bytes before the CRC, so
+ * a damaged value (or a value found under the wrong key) is detected on read.
+ */
+final class MetaCodec {
+    static final int BLOCK_KEY = 12;
+    static final int BLOCK_VAL = 12;
+    static final int CHUNK_KEY = 8;
+    static final int CHUNK_VAL = 57;
+    static final int INDEX_KEY = 32;
+    static final int INDEX_VAL = 12;
+    static final int CONTAINER_KEY = 4;
+    static final int CONTAINER_VAL = 45;
+    static final int VOLUME_VAL = 56;
+    static final int COUNTERS_VAL = 72;
+    static final byte[] COUNTERS_KEY = "pool".getBytes(StandardCharsets.US_ASCII);
+
+    private MetaCodec() {
+    }
+
+    static int crc(ByteBuffer key, ByteBuffer val, int valLen) {
+        CRC32C c = new CRC32C();
+        c.update(key.duplicate());
+        c.update(val.duplicate().position(0).limit(valLen));
+        return (int) c.getValue();
+    }
+
+    /** Appends the CRC after {@code val}'s first position bytes and flips it. */
+    static void seal(ByteBuffer key, ByteBuffer val) {
+        int n = val.position();
+        val.putInt(crc(key, val, n));
+        val.flip();
+    }
+
+    static void check(String what, ByteBuffer key, ByteBuffer val, int expectedLen) throws MetaCorruptException {
+        if (val.remaining() != expectedLen) {
+            throw new MetaCorruptException(what + ": value has " + val.remaining() + " bytes, expected " + expectedLen);
+        }
+        int stored = val.getInt(expectedLen - 4);
+        if (stored != crc(key, val, expectedLen - 4)) {
+            throw new MetaCorruptException(what + ": CRC32C mismatch (metadata damaged)");
+        }
+    }
+
+    static ByteBuffer be(ByteBuffer b) {
+        return b.order(ByteOrder.BIG_ENDIAN);
+    }
+
+    static void blockKey(ByteBuffer k, int volume, long dblock) {
+        k.clear();
+        k.putInt(volume).putLong(dblock).flip();
+    }
+
+    static void chunkKey(ByteBuffer k, long id) {
+        k.clear();
+        k.putLong(id).flip();
+    }
+
+    static void indexKey(ByteBuffer k, byte[] fp) {
+        k.clear();
+        k.put(fp).flip();
+    }
+
+    static void containerKey(ByteBuffer k, int id) {
+        k.clear();
+        k.putInt(id).flip();
+    }
+
+    static void longValue(ByteBuffer key, ByteBuffer v, long x) {
+        v.clear();
+        v.putLong(x);
+        seal(key, v);
+    }
+
+    static void chunkValue(ByteBuffer key, ByteBuffer v, ChunkRecord r) {
+        v.clear();
+        v.put(r.fingerprint()).putInt(r.containerId()).putInt(r.offset()).putInt(r.length())
+                .putInt(r.originalLength()).put((byte) r.flags()).putInt(r.refCount());
+        seal(key, v);
+    }
+
+    static ChunkRecord chunk(long id, ByteBuffer v) {
+        byte[] fp = new byte[32];
+        v.duplicate().get(fp);
+        return new ChunkRecord(id, fp, v.getInt(32), v.getInt(36), v.getInt(40), v.getInt(44), v.get(48) & 0xff,
+                v.getInt(49));
+    }
+
+    static void containerValue(ByteBuffer key, ByteBuffer v, ContainerRecord r) {
+        v.clear();
+        v.putInt(r.device()).putInt(r.slot()).put((byte) (r.sealed() ? 1 : 0)).putLong(r.committedEnd())
+                .putLong(r.liveBytes()).putLong(r.liveCount()).putLong(r.records());
+        seal(key, v);
+    }
+
+    static ContainerRecord container(int id, ByteBuffer v) {
+        return new ContainerRecord(id, v.getInt(0), v.getInt(4), v.get(8) != 0, v.getLong(9), v.getLong(17),
+                v.getLong(25), v.getLong(33));
+    }
+
+    static void volumeValue(ByteBuffer key, ByteBuffer v, VolumeRecord r) {
+        v.clear();
+        v.putInt(r.id()).putLong(r.uuid().getMostSignificantBits()).putLong(r.uuid().getLeastSignificantBits())
+                .putInt(r.logicalBlockSize()).putInt(r.dedupBlockSize()).putLong(r.capacityBytes())
+                .putLong(r.dataBlocks()).putLong(r.zeroBlocks());
+        seal(key, v);
+    }
+
+    static VolumeRecord volume(String name, ByteBuffer v) {
+        return new VolumeRecord(name, v.getInt(0), new UUID(v.getLong(4), v.getLong(12)), v.getInt(20), v.getInt(24),
+                v.getLong(28), v.getLong(36), v.getLong(44));
+    }
+
+    static void countersValue(ByteBuffer key, ByteBuffer v, PoolCounters c) {
+        v.clear();
+        v.putInt(c.formatVersion()).putLong(c.poolUuid().getMostSignificantBits())
+                .putLong(c.poolUuid().getLeastSignificantBits()).putLong(c.slotSize()).putLong(c.nextChunkId())
+                .putInt(c.nextContainerId()).putInt(c.nextVolumeId()).putLong(c.uniqueChunks())
+                .putLong(c.uniqueBytes()).putLong(c.storedBytes());
+        seal(key, v);
+    }
+
+    static PoolCounters counters(ByteBuffer v) {
+        return new PoolCounters(v.getInt(0), new UUID(v.getLong(4), v.getLong(12)), v.getLong(20), v.getLong(28),
+                v.getInt(36), v.getInt(40), v.getLong(44), v.getLong(52), v.getLong(60));
+    }
+}

@@ -1,0 +1,138 @@
+package io.orion.dedup.meta;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.lmdbjava.LmdbException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one owner of the pool's LMDB environment and its six databases ({@code volumes},
+ * {@code blocks}, {@code chunks}, {@code index}, {@code containers}, {@code counters}; layouts in
+ * docs/on-disk-format.md).
+ *
+ * <p>Threads: any thread may open short read transactions ({@link #read()}); exactly one thread
+ * (the pool's committer) opens write transactions ({@link #write()}), one per batch. The map is
+ * grown ({@link #grow()}) when a write hits MDB_MAP_FULL: growing waits until no read transaction
+ * is open (LMDB requires that), so readers hold a shared lock for their short lifetime.
+ *
+ * <p>Durability: the environment runs with MDB_NOSYNC, so a commit is atomic and survives a process
+ * crash but is made durable against power loss only by {@link #sync()}, which the pool calls after
+ * forcing the chunk data to the devices (data before the metadata that references it).
+ */
+public final class MetaStore implements Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(MetaStore.class);
+
+    final Env<ByteBuffer> env;
+    final Dbi<ByteBuffer> volumes;
+    final Dbi<ByteBuffer> blocks;
+    final Dbi<ByteBuffer> chunks;
+    final Dbi<ByteBuffer> index;
+    final Dbi<ByteBuffer> containers;
+    final Dbi<ByteBuffer> counters;
+    final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
+    private final Path dir;
+    private volatile long mapSize;
+
+    private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize) {
+        this.dir = dir;
+        this.env = env;
+        this.mapSize = Math.max(mapSize, env.info().mapSize);
+        this.volumes = env.openDbi("volumes", DbiFlags.MDB_CREATE);
+        this.blocks = env.openDbi("blocks", DbiFlags.MDB_CREATE);
+        this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
+        this.index = env.openDbi("index", DbiFlags.MDB_CREATE);
+        this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
+        this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
+    }
+
+    /**
+     * Opens (creating if needed) the environment in {@code dir}. A damaged or truncated file is
+     * reported as {@link MetaCorruptException} before LMDB maps it.
+     */
+    public static MetaStore open(Path dir, long mapSize) throws IOException {
+        Files.createDirectories(dir);
+        LmdbFileCheck.check(dir.resolve("data.mdb"));
+        try {
+            Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
+                    .open(dir.toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS);
+            try {
+                return new MetaStore(dir, env, mapSize);
+            } catch (LmdbException e) {
+                env.close();
+                throw e;
+            }
+        } catch (LmdbException e) {
+            throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** Current map size in bytes. */
+    public long mapSize() {
+        return mapSize;
+    }
+
+    /** Opens a short read transaction; close it promptly. */
+    public MetaTxn read() {
+        mapLock.readLock().lock();
+        try {
+            return new MetaTxn(this, env.txnRead(), true);
+        } catch (RuntimeException e) {
+            mapLock.readLock().unlock();
+            throw e;
+        }
+    }
+
+    /** Opens the write transaction of one batch; committer thread only. */
+    public MetaWriteTxn write() {
+        return new MetaWriteTxn(this, env.txnWrite());
+    }
+
+    /** Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. */
+    public void grow() {
+        mapLock.writeLock().lock();
+        try {
+            long next = mapSize * 2;
+            env.setMapSize(next);
+            mapSize = next;
+            LOG.info("metadata map grown to {} bytes", next);
+        } finally {
+            mapLock.writeLock().unlock();
+        }
+    }
+
+    /** Forces every committed transaction to disk. */
+    public void sync() {
+        env.sync(true);
+    }
+
+    /** Size of the metadata file in bytes. */
+    public long fileSize() throws IOException {
+        Path f = dir.resolve("data.mdb");
+        return Files.exists(f) ? Files.size(f) : 0;
+    }
+
+    @Override
+    public void close() {
+        mapLock.writeLock().lock();
+        try {
+            if (!env.isClosed()) {
+                env.close();
+            }
+        } finally {
+            mapLock.writeLock().unlock();
+        }
+    }
+}

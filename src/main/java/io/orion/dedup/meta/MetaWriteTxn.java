@@ -1,0 +1,86 @@
+package io.orion.dedup.meta;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import org.lmdbjava.Txn;
+
+/** The write transaction of one batch (committer thread only). Commit or abort exactly once. */
+public final class MetaWriteTxn extends MetaTxn {
+    private final ByteBuffer val2 = MetaCodec.be(ByteBuffer.allocateDirect(128));
+
+    MetaWriteTxn(MetaStore store, Txn<ByteBuffer> txn) {
+        super(store, txn, false);
+    }
+
+    public void putBlock(int volume, long dblock, long chunkId) {
+        MetaCodec.blockKey(key, volume, dblock);
+        MetaCodec.longValue(key, val, chunkId);
+        store.blocks.put(txn, key, val);
+    }
+
+    public void deleteBlock(int volume, long dblock) {
+        MetaCodec.blockKey(key, volume, dblock);
+        store.blocks.delete(txn, key);
+    }
+
+    public void putChunk(ChunkRecord r) {
+        MetaCodec.chunkKey(key, r.id());
+        MetaCodec.chunkValue(key, val, r);
+        store.chunks.put(txn, key, val);
+    }
+
+    public void deleteChunk(long id) {
+        MetaCodec.chunkKey(key, id);
+        store.chunks.delete(txn, key);
+    }
+
+    public void putIndex(byte[] fp, long chunkId) {
+        MetaCodec.indexKey(key, fp);
+        MetaCodec.longValue(key, val, chunkId);
+        store.index.put(txn, key, val);
+    }
+
+    public void deleteIndex(byte[] fp) {
+        MetaCodec.indexKey(key, fp);
+        store.index.delete(txn, key);
+    }
+
+    public void putVolume(VolumeRecord r) {
+        key.clear();
+        key.put(r.name().getBytes(StandardCharsets.UTF_8)).flip();
+        MetaCodec.volumeValue(key, val2, r);
+        store.volumes.put(txn, key, val2);
+    }
+
+    public void deleteVolume(String name) {
+        key.clear();
+        key.put(name.getBytes(StandardCharsets.UTF_8)).flip();
+        store.volumes.delete(txn, key);
+    }
+
+    public void putContainer(ContainerRecord r) {
+        MetaCodec.containerKey(key, r.id());
+        MetaCodec.containerValue(key, val, r);
+        store.containers.put(txn, key, val);
+    }
+
+    public void deleteContainer(int id) {
+        MetaCodec.containerKey(key, id);
+        store.containers.delete(txn, key);
+    }
+
+    public void putCounters(PoolCounters c) {
+        key.clear();
+        key.put(MetaCodec.COUNTERS_KEY).flip();
+        MetaCodec.countersValue(key, val2, c);
+        store.counters.put(txn, key, val2);
+    }
+
+    public void commit() {
+        txn.commit();
+    }
+
+    public void abort() {
+        txn.abort();
+    }
+}

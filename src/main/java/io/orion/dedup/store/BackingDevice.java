@@ -1,0 +1,200 @@
+package io.orion.dedup.store;
+
+import java.io.Closeable;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.TreeSet;
+
+/**
+ * One backing device of a pool: a plain file or a raw block device, used with positional I/O
+ * ({@code pread}/{@code pwrite}) and {@code fdatasync}. The device is cut into equal container
+ * slots; slot {@code i} spans {@code [i * slotSize, (i + 1) * slotSize)}. The device tracks which
+ * slots are in use; freed slots are reused lowest first, and a plain file is truncated when its
+ * top slots become free, so the file shrinks.
+ *
+ * <p>Threads: reads, writes and {@link #force()} may run concurrently (positional channel I/O is
+ * thread-safe); slot allocation is guarded by this object's monitor.
+ */
+public final class BackingDevice implements Closeable {
+    private final int index;
+    private final Path path;
+    private final FileChannel channel;
+    private final boolean regularFile;
+    private final long slotSize;
+    private final long maxSlots;
+    private final TreeSet<Integer> freeBelowTop = new TreeSet<>();
+    private int top;
+
+    private BackingDevice(int index, Path path, FileChannel channel, boolean regularFile, long slotSize,
+                          long capacity) {
+        this.index = index;
+        this.path = path;
+        this.channel = channel;
+        this.regularFile = regularFile;
+        this.slotSize = slotSize;
+        this.maxSlots = capacity == Long.MAX_VALUE ? Integer.MAX_VALUE : Math.min(Integer.MAX_VALUE, capacity / slotSize);
+    }
+
+    /** Opens (creating a plain file if absent) the device described by {@code spec}. */
+    public static BackingDevice open(int index, DeviceSpec spec, long slotSize) throws IOException {
+        Path p = spec.path();
+        boolean exists = Files.exists(p);
+        boolean regular = !exists || Files.isRegularFile(p);
+        if (!exists) {
+            Path parent = p.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+        }
+        FileChannel ch = regular
+                ? FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                : FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        long capacity;
+        if (regular) {
+            capacity = spec.sizeLimit() > 0 ? spec.sizeLimit() : Long.MAX_VALUE;
+        } else {
+            long size = blockDeviceSize(p);
+            if (size <= 0 && spec.sizeLimit() <= 0) {
+                ch.close();
+                throw new IOException("cannot determine the size of block device " + p + "; give it a size limit");
+            }
+            capacity = size <= 0 ? spec.sizeLimit() : (spec.sizeLimit() > 0 ? Math.min(size, spec.sizeLimit()) : size);
+        }
+        if (capacity < slotSize) {
+            ch.close();
+            throw new IOException("backing device " + p + " holds less than one container slot (" + slotSize + " bytes)");
+        }
+        return new BackingDevice(index, p, ch, regular, slotSize, capacity);
+    }
+
+    private static long blockDeviceSize(Path p) {
+        try {
+            Path real = p.toRealPath();
+            Path sys = Path.of("/sys/class/block", real.getFileName().toString(), "size");
+            if (Files.exists(sys)) {
+                return Long.parseLong(Files.readString(sys).trim()) * 512L;
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    public int index() {
+        return index;
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public boolean regularFile() {
+        return regularFile;
+    }
+
+    public long slotSize() {
+        return slotSize;
+    }
+
+    /** Capacity in bytes the pool may use on this device ({@code Long.MAX_VALUE}-like when unlimited). */
+    public long capacityBytes() {
+        return maxSlots == Integer.MAX_VALUE ? Long.MAX_VALUE : maxSlots * slotSize;
+    }
+
+    /** Byte offset of a slot's first byte. */
+    public long slotBase(int slot) {
+        return slot * slotSize;
+    }
+
+    /** Marks a slot as used while loading existing containers. */
+    public synchronized void markUsed(int slot) {
+        if (slot >= top) {
+            for (int s = top; s < slot; s++) {
+                freeBelowTop.add(s);
+            }
+            top = slot + 1;
+        } else {
+            freeBelowTop.remove(slot);
+        }
+    }
+
+    /** Allocates the lowest free slot, or returns -1 when the device is full. */
+    public synchronized int allocateSlot() {
+        Integer low = freeBelowTop.pollFirst();
+        if (low != null) {
+            return low;
+        }
+        if (top >= maxSlots) {
+            return -1;
+        }
+        return top++;
+    }
+
+    /** Returns a slot; a plain file is truncated past its highest used slot. */
+    public synchronized void freeSlot(int slot) throws IOException {
+        freeBelowTop.add(slot);
+        while (top > 0 && freeBelowTop.contains(top - 1)) {
+            freeBelowTop.remove(top - 1);
+            top--;
+        }
+        if (regularFile) {
+            long keep = top * slotSize;
+            if (channel.size() > keep) {
+                channel.truncate(keep);
+            }
+        }
+    }
+
+    public synchronized int usedSlots() {
+        return top - freeBelowTop.size();
+    }
+
+    public synchronized long freeSlots() {
+        return maxSlots == Integer.MAX_VALUE ? Long.MAX_VALUE : (maxSlots - top) + freeBelowTop.size();
+    }
+
+    /** Writes all of {@code src} at {@code pos}. */
+    public void write(ByteBuffer src, long pos) throws IOException {
+        while (src.hasRemaining()) {
+            pos += channel.write(src, pos);
+        }
+    }
+
+    /** Fills {@code dst} from {@code pos}; throws {@link EOFException} when the device ends first. */
+    public void read(ByteBuffer dst, long pos) throws IOException {
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, pos);
+            if (n < 0) {
+                throw new EOFException(path + " ends at " + pos + " (data truncated)");
+            }
+            pos += n;
+        }
+    }
+
+    /** Current length of the file (for a block device: whatever the channel reports). */
+    public long length() throws IOException {
+        return channel.size();
+    }
+
+    /** Truncates a plain file to {@code size} if it is longer; no-op on block devices. */
+    public void truncate(long size) throws IOException {
+        if (regularFile && channel.size() > size) {
+            channel.truncate(size);
+        }
+    }
+
+    /** Makes every completed write durable ({@code fdatasync}). */
+    public void force() throws IOException {
+        channel.force(false);
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}

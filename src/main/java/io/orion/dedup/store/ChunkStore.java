@@ -1,0 +1,313 @@
+package io.orion.dedup.store;
+
+import io.orion.dedup.storage.ChecksumMismatchException;
+import java.io.Closeable;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The chunk store: append-only containers on one or more backing devices.
+ *
+ * <p>Writers call {@link #append} from any thread: the store picks a device round-robin (so new
+ * unique chunks spread over the devices), reserves bytes in that device's open container under a
+ * per-device lock, and writes the record with one positional write outside the lock. When a record
+ * does not fit, the open container is sealed and a new one opened in the device's lowest free slot.
+ * Reads are positional and lock-free. Slots are freed only by garbage collection, after the
+ * metadata that stops referencing them is durable.
+ */
+public final class ChunkStore implements Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(ChunkStore.class);
+
+    private final List<BackingDevice> devices;
+    private final Container[] open;
+    private final long slotSize;
+    private final UUID pool;
+    private final ConcurrentHashMap<Integer, Container> containers = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<Container> created = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger nextContainerId;
+    private final AtomicInteger roundRobin = new AtomicInteger();
+
+    public ChunkStore(List<BackingDevice> devices, long slotSize, UUID pool, int nextContainerId) {
+        if (devices.isEmpty()) {
+            throw new IllegalArgumentException("a pool needs at least one backing device");
+        }
+        this.devices = List.copyOf(devices);
+        this.open = new Container[devices.size()];
+        this.slotSize = slotSize;
+        this.pool = pool;
+        this.nextContainerId = new AtomicInteger(Math.max(1, nextContainerId));
+    }
+
+    public List<BackingDevice> devices() {
+        return devices;
+    }
+
+    public long slotSize() {
+        return slotSize;
+    }
+
+    /** Next container id to hand out (persisted by the committer with every commit). */
+    public int nextContainerId() {
+        return nextContainerId.get();
+    }
+
+    /**
+     * Registers a container recorded in the metadata. Open containers get their tail checked:
+     * bytes after the committed end (records whose metadata never committed, or a torn write) are
+     * cut, and the container is sealed so new records go to a fresh container.
+     *
+     * @return bytes cut from the tail
+     */
+    public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
+                     long liveCount, long records) throws IOException {
+        if (deviceIndex < 0 || deviceIndex >= devices.size()) {
+            throw new IOException("container " + id + " lives on device #" + deviceIndex
+                    + " but the pool is configured with " + devices.size() + " device(s)");
+        }
+        BackingDevice dev = devices.get(deviceIndex);
+        dev.markUsed(slot);
+        Container c = new Container(id, dev, slot, committedEnd, true);
+        c.restore(committedEnd, liveBytes, liveCount, records);
+        containers.put(id, c);
+        if (id >= nextContainerId.get()) {
+            nextContainerId.set(id + 1);
+        }
+        long base = dev.slotBase(slot);
+        long fileLength = dev.regularFile() ? dev.length() : Long.MAX_VALUE;
+        if (fileLength < base + committedEnd) {
+            String why = "container " + id + " on " + dev.path() + " is truncated: needs " + (base + committedEnd)
+                    + " bytes, device has " + fileLength;
+            c.damage(why);
+            LOG.error("{}; its chunks will fail their reads with MEDIUM ERROR", why);
+            return 0;
+        }
+        ByteBuffer hdr = ByteBuffer.allocate(SlotHeader.SIZE);
+        dev.read(hdr, base);
+        hdr.flip();
+        String bad = SlotHeader.check(hdr, id, pool);
+        if (bad != null) {
+            c.damage("container " + id + ": " + bad);
+            LOG.error("container {} on {}: {}", id, dev.path(), bad);
+        }
+        if (sealed) {
+            return 0;
+        }
+        return cutTail(c, base, fileLength);
+    }
+
+    private long cutTail(Container c, long base, long fileLength) throws IOException {
+        long end = c.committedEnd();
+        long limit = Math.min(slotSize, fileLength == Long.MAX_VALUE ? slotSize : fileLength - base);
+        if (limit <= end) {
+            return 0;
+        }
+        long scan = end;
+        long nonZero = -1;
+        ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+        while (scan < limit) {
+            buf.clear();
+            buf.limit((int) Math.min(buf.capacity(), limit - scan));
+            c.device().read(buf, base + scan);
+            buf.flip();
+            for (int i = buf.limit() - 1; i >= 0; i--) {
+                if (buf.get(i) != 0) {
+                    nonZero = scan + i + 1;
+                    break;
+                }
+            }
+            scan += buf.limit();
+        }
+        if (nonZero <= end) {
+            return 0;
+        }
+        long cut = nonZero - end;
+        LOG.warn("container {} on {}: cut {} bytes after its committed end {} (uncommitted or torn records)",
+                c.id(), c.device().path(), cut, end);
+        if (c.device().regularFile() && fileLength <= base + slotSize) {
+            c.device().truncate(base + end);
+            return cut;
+        }
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(cut, 1 << 20));
+        long pos = end;
+        while (pos < nonZero) {
+            zeros.clear();
+            zeros.limit((int) Math.min(zeros.capacity(), nonZero - pos));
+            c.device().write(zeros, base + pos);
+            pos += zeros.limit();
+        }
+        return cut;
+    }
+
+    /**
+     * Appends one complete record and returns where it landed. The container's pending count is
+     * raised; the committer lowers it (via {@link #release}) once the record's metadata committed.
+     */
+    public Location append(byte[] record, int length) throws IOException {
+        int n = devices.size();
+        int start = Math.floorMod(roundRobin.getAndIncrement(), n);
+        IOException last = null;
+        for (int i = 0; i < n; i++) {
+            int d = (start + i) % n;
+            try {
+                Location loc = tryAppend(d, record, length);
+                if (loc != null) {
+                    return loc;
+                }
+            } catch (IOException e) {
+                last = e;
+                LOG.warn("append to {} failed: {}", devices.get(d).path(), e.toString());
+            }
+        }
+        if (last != null) {
+            throw last;
+        }
+        throw new IOException("pool is full: no free container slot on any backing device");
+    }
+
+    private Location tryAppend(int d, byte[] record, int length) throws IOException {
+        if (length > slotSize - SlotHeader.SIZE) {
+            throw new IllegalArgumentException("record of " + length + " bytes exceeds the container size");
+        }
+        BackingDevice dev = devices.get(d);
+        Container c;
+        long off;
+        synchronized (dev) {
+            c = open[d];
+            if (c == null || c.end + length > slotSize) {
+                if (c != null) {
+                    c.sealed = true;
+                }
+                int slot = dev.allocateSlot();
+                if (slot < 0) {
+                    open[d] = null;
+                    return null;
+                }
+                int id = nextContainerId.getAndIncrement();
+                dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
+                c = new Container(id, dev, slot, SlotHeader.SIZE, false);
+                c.restore(SlotHeader.SIZE, 0, 0, 0);
+                containers.put(id, c);
+                created.add(c);
+                open[d] = c;
+            }
+            off = c.end;
+            c.end += length;
+            c.pending.incrementAndGet();
+        }
+        try {
+            dev.write(ByteBuffer.wrap(record, 0, length), dev.slotBase(c.slot()) + off);
+        } catch (IOException e) {
+            c.pending.decrementAndGet();
+            throw e;
+        }
+        return new Location(c.id(), (int) off, length);
+    }
+
+    /** Lowers the pending count of the container that holds {@code loc}. */
+    public void release(Location loc) {
+        Container c = containers.get(loc.containerId());
+        if (c != null) {
+            c.pending.decrementAndGet();
+        }
+    }
+
+    /** Containers created since the last call (the committer persists them). */
+    public List<Container> drainCreated() {
+        List<Container> out = new ArrayList<>();
+        Container c;
+        while ((c = created.poll()) != null) {
+            out.add(c);
+        }
+        return out;
+    }
+
+    /**
+     * Reads the raw bytes of {@code length} bytes at {@code offset} in a container (one or more
+     * adjacent records). A short device (truncated file) is reported as a checksum failure.
+     */
+    public ByteBuffer readRaw(int containerId, long offset, int length) throws IOException {
+        Container c = containers.get(containerId);
+        if (c == null) {
+            throw new ChecksumMismatchException("container " + containerId + " does not exist");
+        }
+        ByteBuffer buf = ByteBuffer.allocate(length);
+        try {
+            c.device().read(buf, c.device().slotBase(c.slot()) + offset);
+        } catch (EOFException e) {
+            throw new ChecksumMismatchException("container " + containerId + ": " + e.getMessage());
+        }
+        buf.flip();
+        return buf;
+    }
+
+    public Container container(int id) {
+        return containers.get(id);
+    }
+
+    public Collection<Container> containers() {
+        return containers.values();
+    }
+
+    /** Forgets a container and returns its slot (after its metadata removal is durable). */
+    public void free(int id) throws IOException {
+        Container c = containers.remove(id);
+        if (c == null) {
+            return;
+        }
+        BackingDevice dev = c.device();
+        synchronized (dev) {
+            for (int d = 0; d < open.length; d++) {
+                if (open[d] == c) {
+                    open[d] = null;
+                }
+            }
+            dev.freeSlot(c.slot());
+        }
+    }
+
+    /** Seals every open container (new records go to fresh containers). */
+    public void sealAll() {
+        for (int d = 0; d < open.length; d++) {
+            synchronized (devices.get(d)) {
+                if (open[d] != null) {
+                    open[d].sealed = true;
+                    open[d] = null;
+                }
+            }
+        }
+    }
+
+    /** Makes every completed write on every device durable. */
+    public void forceAll() throws IOException {
+        for (BackingDevice d : devices) {
+            d.force();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (BackingDevice d : devices) {
+            try {
+                d.close();
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+}

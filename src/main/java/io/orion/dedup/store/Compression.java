@@ -1,0 +1,90 @@
+package io.orion.dedup.store;
+
+import io.orion.dedup.storage.ChecksumMismatchException;
+import java.nio.ByteBuffer;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
+
+/**
+ * LZ4 block compression of chunk payloads (at.yawk.lz4 lz4-java). {@code level <= 1} uses the fast
+ * compressor; levels 2..17 use the LZ4 HC compressor at that level (slower, smaller). A payload is
+ * kept compressed only if its compressed size is at most {@code threshold} times the original.
+ *
+ * <p>Decompression always goes into a fresh array of exactly the original length (the safe
+ * decompressor; see CVE-2025-66566) and fails unless it produces exactly that many bytes.
+ */
+public final class Compression {
+    private final boolean enabled;
+    private final double threshold;
+    private final LZ4Compressor compressor;
+    private final LZ4SafeDecompressor decompressor;
+
+    public Compression(boolean enabled, double threshold, int level) {
+        if (!(threshold > 0 && threshold <= 1)) {
+            throw new IllegalArgumentException("compression threshold must be in (0, 1]: " + threshold);
+        }
+        LZ4Factory f = LZ4Factory.fastestInstance();
+        this.enabled = enabled;
+        this.threshold = threshold;
+        this.compressor = level <= 1 ? f.fastCompressor() : f.highCompressor(Math.min(17, level));
+        this.decompressor = f.safeDecompressor();
+    }
+
+    public boolean enabled() {
+        return enabled;
+    }
+
+    /**
+     * Builds a complete record for {@code data} (its remaining bytes; position unchanged):
+     * compressed when worthwhile, else raw.
+     */
+    public byte[] buildRecord(long chunkId, byte[] fingerprint, ByteBuffer data) {
+        int orig = data.remaining();
+        if (enabled) {
+            int max = compressor.maxCompressedLength(orig);
+            byte[] rec = new byte[RecordFormat.HEADER + max];
+            int n = compressor.compress(data.duplicate(), data.position(), orig, ByteBuffer.wrap(rec),
+                    RecordFormat.HEADER, max);
+            if (n <= threshold * orig && n < orig) {
+                byte[] exact = n == max ? rec : java.util.Arrays.copyOf(rec, RecordFormat.HEADER + n);
+                RecordFormat.seal(exact, chunkId, fingerprint, RecordFormat.FLAG_LZ4, orig, n);
+                return exact;
+            }
+        }
+        byte[] rec = new byte[RecordFormat.HEADER + orig];
+        data.duplicate().get(rec, RecordFormat.HEADER, orig);
+        RecordFormat.seal(rec, chunkId, fingerprint, 0, orig, orig);
+        return rec;
+    }
+
+    /**
+     * Extracts the original bytes of a checked record (position at the record start) into a fresh
+     * array of exactly the original length.
+     */
+    public byte[] payload(ByteBuffer rec) throws ChecksumMismatchException {
+        int flags = RecordFormat.flags(rec);
+        int orig = RecordFormat.originalLength(rec);
+        int plen = RecordFormat.payloadLength(rec);
+        byte[] out = new byte[orig];
+        ByteBuffer src = rec.duplicate();
+        src.position(rec.position() + RecordFormat.HEADER).limit(rec.position() + RecordFormat.HEADER + plen);
+        if ((flags & RecordFormat.FLAG_LZ4) == 0) {
+            if (plen != orig) {
+                throw new ChecksumMismatchException("raw record length " + plen + " differs from original " + orig);
+            }
+            src.get(out);
+            return out;
+        }
+        try {
+            int n = decompressor.decompress(src, src.position(), plen, ByteBuffer.wrap(out), 0, orig);
+            if (n != orig) {
+                throw new ChecksumMismatchException("LZ4 payload decompressed to " + n + " bytes, expected " + orig);
+            }
+        } catch (LZ4Exception e) {
+            throw new ChecksumMismatchException("LZ4 payload is damaged: " + e.getMessage());
+        }
+        return out;
+    }
+}

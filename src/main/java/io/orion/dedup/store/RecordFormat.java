@@ -1,0 +1,141 @@
+package io.orion.dedup.store;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * Byte layout of one chunk record inside a container (see docs/on-disk-format.md). Records are
+ * packed back to back without padding; each one describes itself so that a container can be
+ * scanned, checked and used to rebuild the fingerprint index:
+ *
+ * <pre>
+ *  off len field
+ *    0   4 magic "ORCR" (0x4F524352)
+ *    4   1 version (1)
+ *    5   1 flags (bit 0: payload is LZ4 block-compressed)
+ *    6   2 reserved, zero
+ *    8   8 chunk id
+ *   16   4 original (uncompressed) length
+ *   20   4 payload length
+ *   24  32 SHA-256 fingerprint of the original bytes
+ *   56   4 CRC32C over bytes 0..55 and the payload
+ *   60   n payload
+ * </pre>
+ *
+ * All integers are big-endian.
+ */
+public final class RecordFormat {
+    public static final int MAGIC = 0x4F524352;
+    public static final int VERSION = 1;
+    public static final int HEADER = 60;
+    public static final int FLAG_LZ4 = 1;
+    public static final int FINGERPRINT_LENGTH = 32;
+    /** Largest original chunk the format accepts (the largest dedup block size). */
+    public static final int MAX_ORIGINAL = 64 * 1024;
+
+    private static final int CRC_OFFSET = 56;
+
+    private RecordFormat() {
+    }
+
+    /**
+     * Fills the header of a record whose payload already sits at {@code rec[HEADER..HEADER+payloadLength)}
+     * and computes its CRC.
+     */
+    public static void seal(byte[] rec, long chunkId, byte[] fingerprint, int flags, int originalLength,
+                            int payloadLength) {
+        ByteBuffer b = ByteBuffer.wrap(rec).order(ByteOrder.BIG_ENDIAN);
+        b.putInt(0, MAGIC);
+        b.put(4, (byte) VERSION);
+        b.put(5, (byte) flags);
+        b.putShort(6, (short) 0);
+        b.putLong(8, chunkId);
+        b.putInt(16, originalLength);
+        b.putInt(20, payloadLength);
+        System.arraycopy(fingerprint, 0, rec, 24, FINGERPRINT_LENGTH);
+        CRC32C crc = new CRC32C();
+        crc.update(rec, 0, CRC_OFFSET);
+        crc.update(rec, HEADER, payloadLength);
+        b.putInt(CRC_OFFSET, (int) crc.getValue());
+    }
+
+    /**
+     * Checks the record that starts at {@code rec}'s position and spans its remaining bytes.
+     *
+     * @param expectedChunkId the chunk id the caller expects, or -1 for any
+     * @return null when the record is whole and correct, else why not
+     */
+    public static String check(ByteBuffer rec, long expectedChunkId) {
+        int p = rec.position();
+        int n = rec.remaining();
+        if (n < HEADER) {
+            return "record shorter than its header (" + n + " bytes)";
+        }
+        ByteBuffer b = rec.duplicate().order(ByteOrder.BIG_ENDIAN);
+        if (b.getInt(p) != MAGIC) {
+            return "bad record magic";
+        }
+        if (b.get(p + 4) != VERSION) {
+            return "unknown record version " + b.get(p + 4);
+        }
+        long id = b.getLong(p + 8);
+        if (expectedChunkId >= 0 && id != expectedChunkId) {
+            return "record holds chunk " + id + ", expected " + expectedChunkId;
+        }
+        int orig = b.getInt(p + 16);
+        int payload = b.getInt(p + 20);
+        if (orig <= 0 || orig > MAX_ORIGINAL || payload < 0 || payload > MAX_ORIGINAL + 1024) {
+            return "implausible record lengths " + orig + "/" + payload;
+        }
+        if (HEADER + payload != n) {
+            return "record length " + n + " does not match its header (" + (HEADER + payload) + ")";
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(b.duplicate().position(p).limit(p + CRC_OFFSET));
+        crc.update(b.duplicate().position(p + HEADER).limit(p + n));
+        if ((int) crc.getValue() != b.getInt(p + CRC_OFFSET)) {
+            return "CRC32C mismatch";
+        }
+        return null;
+    }
+
+    /** Total record length announced by a header at {@code rec}'s position, or -1 if no header. */
+    public static int announcedLength(ByteBuffer rec) {
+        int p = rec.position();
+        if (rec.remaining() < HEADER) {
+            return -1;
+        }
+        ByteBuffer b = rec.duplicate().order(ByteOrder.BIG_ENDIAN);
+        if (b.getInt(p) != MAGIC) {
+            return -1;
+        }
+        int payload = b.getInt(p + 20);
+        if (payload < 0 || payload > MAX_ORIGINAL + 1024) {
+            return -1;
+        }
+        return HEADER + payload;
+    }
+
+    public static long chunkId(ByteBuffer rec) {
+        return rec.order(ByteOrder.BIG_ENDIAN).getLong(rec.position() + 8);
+    }
+
+    public static int flags(ByteBuffer rec) {
+        return rec.get(rec.position() + 5) & 0xff;
+    }
+
+    public static int originalLength(ByteBuffer rec) {
+        return rec.duplicate().order(ByteOrder.BIG_ENDIAN).getInt(rec.position() + 16);
+    }
+
+    public static int payloadLength(ByteBuffer rec) {
+        return rec.duplicate().order(ByteOrder.BIG_ENDIAN).getInt(rec.position() + 20);
+    }
+
+    public static byte[] fingerprint(ByteBuffer rec) {
+        byte[] fp = new byte[FINGERPRINT_LENGTH];
+        rec.duplicate().position(rec.position() + 24).get(fp);
+        return fp;
+    }
+}

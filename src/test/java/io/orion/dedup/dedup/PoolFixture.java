@@ -1,0 +1,45 @@
+package io.orion.dedup.dedup;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Random;
+
+/** Shared helpers for dedup tests: small containers, deterministic content. */
+final class PoolFixture {
+    private PoolFixture() {
+    }
+
+    static PoolOptions.Builder options(Path dir) {
+        return PoolOptions.builder(dir.resolve("meta")).device(dir.resolve("data/dev0.img"), 0)
+                .containerSize(1 << 20).metadataMapSize(64L << 20).referenceCleanupIntervalSeconds(0)
+                .cacheSize(8 << 20).hashCacheSize(1 << 20);
+    }
+
+    static DedupPool open(Path dir) throws IOException {
+        return DedupPool.open(options(dir).build());
+    }
+
+    /** A block of pseudo-random (incompressible) bytes determined by {@code seed}. */
+    static byte[] random(long seed, int len) {
+        byte[] b = new byte[len];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    /** A block that compresses well, determined by {@code seed}. */
+    static byte[] compressible(long seed, int len) {
+        byte[] b = new byte[len];
+        String s = "orion block " + seed + " ";
+        for (int i = 0; i < len; i++) {
+            b[i] = (byte) s.charAt(i % s.length());
+        }
+        return b;
+    }
+
+    static ByteBuffer read(DedupVolume v, long lba, int blocks) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(blocks * v.blockSize());
+        v.read(lba, b);
+        return b.flip();
+    }
+}
