@@ -1,7 +1,12 @@
 package io.orion.dedup.server;
 
+import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.OrionConfig;
+import io.orion.dedup.config.PoolSettings;
+import io.orion.dedup.dedup.DedupPool;
+import io.orion.dedup.dedup.DedupVolume;
+import io.orion.dedup.dedup.PoolOptions;
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.RamBlockDevice;
 import io.orion.dedup.storage.SparseFileBlockDevice;
@@ -9,13 +14,15 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Opens the block device behind each LUN definition: a dedup volume of the pool (the default), a
  * sparse file ({@code backing = "file"}, under {@code <data>/luns/} unless a path is given) or RAM
- * ({@code backing = "ram"}, for tests; contents die with the process).
+ * ({@code backing = "ram"}, for tests; contents die with the process). The pool opens with the
+ * first dedup LUN and closes with the server.
  */
 final class Volumes implements Closeable {
 
@@ -23,6 +30,7 @@ final class Volumes implements Closeable {
 
     private final OrionConfig config;
     private final Path dataDir;
+    private DedupPool pool;
 
     Volumes(OrionConfig config, Path dataDir) {
         this.config = config;
@@ -37,9 +45,66 @@ final class Volumes implements Closeable {
                 yield SparseFileBlockDevice.open(file, lun.blockSize(), lun.blockCount());
             }
             case RAM -> new RamBlockDevice(lun.blockSize(), lun.blockCount());
-            case DEDUP -> throw new IOException("LUN " + lun.id() + " (volume " + lun.volume()
-                    + "): backing \"dedup\" needs the dedup pool, which this build does not have yet");
+            case DEDUP -> openDedup(lun);
         };
+    }
+
+    private DedupVolume openDedup(LunDefinition lun) throws IOException {
+        DedupPool p = pool();
+        Optional<DedupVolume> existing = p.openVolume(lun.volume());
+        if (existing.isPresent()) {
+            DedupVolume v = existing.get();
+            if (v.blockSize() != lun.blockSize()) {
+                throw new IOException("volume " + lun.volume() + " has " + v.blockSize()
+                        + "-byte blocks but its LUN definition says " + lun.blockSize());
+            }
+            if (v.blockCount() != lun.blockCount()) {
+                LOG.info("volume {}: capacity {} -> {} blocks, as its LUN definition says", lun.volume(),
+                        v.blockCount(), lun.blockCount());
+                v.resize(lun.blockCount());
+            }
+            return v;
+        }
+        int dedupBlock = lun.dedupBlockSize(config.deduplication().hashBlockSize());
+        return p.createVolume(lun.volume(), lun.blockSize(), lun.size(), dedupBlock);
+    }
+
+    /** The dedup pool, opened on first use from the [pool] and [deduplication] settings. */
+    synchronized DedupPool pool() throws IOException {
+        if (pool == null) {
+            pool = DedupPool.open(poolOptions(config, dataDir));
+        }
+        return pool;
+    }
+
+    /** The pool if it is open (no dedup LUN yet: empty). */
+    synchronized Optional<DedupPool> openPool() {
+        return Optional.ofNullable(pool);
+    }
+
+    static PoolOptions poolOptions(OrionConfig config, Path dataDir) throws IOException {
+        DedupSettings d = config.deduplication();
+        PoolSettings ps = config.pool();
+        Path meta = ps.metadataDir(dataDir);
+        Files.createDirectories(meta);
+        PoolOptions.Builder b = PoolOptions.builder(meta)
+                .hashAlgorithm(d.hashAlgorithm())
+                .hashCacheSize(d.hashCacheSize())
+                .cacheSize(d.cacheSize())
+                .compressionEnabled(d.compressionEnabled())
+                .compressionThreshold(d.compressionThreshold())
+                .compressionLevel(d.compressionLevel())
+                .referenceMaxCount((int) Math.min(Integer.MAX_VALUE, d.referenceMaxCount()))
+                .referenceCleanupIntervalSeconds(d.backgroundProcessing() ? d.referenceCleanupIntervalSeconds() : 0)
+                .metadataMapSize(d.referenceMetadataSize());
+        for (PoolSettings.Device dev : ps.devices(dataDir)) {
+            Path parent = dev.path().toAbsolutePath().getParent();
+            if (parent != null && !dev.path().startsWith("/dev/")) {
+                Files.createDirectories(parent);
+            }
+            b.device(dev.path(), dev.size());
+        }
+        return b.build();
     }
 
     static void closeQuietly(Closeable c) {
@@ -51,6 +116,10 @@ final class Volumes implements Closeable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (pool != null) {
+            closeQuietly(pool);
+            pool = null;
+        }
     }
 }
