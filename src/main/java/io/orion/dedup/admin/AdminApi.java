@@ -77,7 +77,11 @@ public interface AdminApi {
     /** Removes a portal from a portal group. */
     void removePortal(String iqn, int tag, HostPort portal) throws AdminException, IOException;
 
-    /** Adds or replaces the node ACL of {@code acl.initiator()}. */
+    /**
+     * Adds or replaces the node ACL of {@code acl.initiator()}. When it replaces one and
+     * {@code acl.chap()} is null, the existing ACL's CHAP credentials are kept (change them with
+     * {@link #setChap}/{@link #clearChap}).
+     */
     void addAcl(String iqn, AclDefinition acl) throws AdminException, IOException;
 
     /** Removes a node ACL (sessions of that initiator are dropped unless demo mode lets them in). */

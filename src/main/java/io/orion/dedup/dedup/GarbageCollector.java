@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * Reference cleanup: compacts sealed containers whose live fraction fell below the threshold.
  *
  * <p>Steps, each crash-safe: (1) pick victims (sealed, no uncommitted records, live fraction below
- * {@code gcLiveThreshold}, or no live chunk at all); (2) find their live chunks with a paged scan
+ * {@code gcLiveThreshold}, or no live chunk at all; an open container that fell below the
+ * threshold is sealed first); (2) find their live chunks with a paged scan
  * of the chunk database (short read transactions); (3) copy each live record byte for byte (it is
  * self-describing and keeps its chunk id) into the open containers, throttled to
  * {@code gcBytesPerSecond}; (4) force the devices; (5) in one committer transaction point every
@@ -72,6 +73,11 @@ final class GarbageCollector {
         double threshold = pool.options().gcLiveThreshold();
         List<Container> victims = new ArrayList<>();
         for (Container c : store.containers()) {
+            if (!c.sealed() && c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold) {
+                store.seal(c);
+            }
+        }
+        for (Container c : store.containers()) {
             if (!c.sealed() || c.pending() != 0 || c.damage() != null) {
                 continue;
             }
@@ -97,7 +103,7 @@ final class GarbageCollector {
             if (stopped) {
                 throw new IOException("pool is closing");
             }
-            List<ChunkRecord> chunks = live.getOrDefault(c.id(), List.of());
+            List<ChunkRecord> chunks = new ArrayList<>(live.getOrDefault(c.id(), List.of()));
             chunks.sort(Comparator.comparingInt(ChunkRecord::offset));
             List<ChunkRecord> group = new ArrayList<>();
             List<ByteBuffer> raws = new ArrayList<>();

@@ -275,6 +275,19 @@ public final class ChunkStore implements Closeable {
         }
     }
 
+    /** Seals one container: no more records are appended to it (new ones go to a fresh container). */
+    public void seal(Container c) {
+        BackingDevice dev = c.device();
+        synchronized (dev) {
+            for (int d = 0; d < open.length; d++) {
+                if (open[d] == c) {
+                    open[d] = null;
+                }
+            }
+            c.sealed = true;
+        }
+    }
+
     /** Seals every open container (new records go to fresh containers). */
     public void sealAll() {
         for (int d = 0; d < open.length; d++) {

@@ -165,6 +165,7 @@ class ControlServerTest {
         try (ControlServer s2 = ControlServer.start(api, stale, ControlSettings.permissions(0600));
                 AdminClient c = AdminClient.connect(stale)) {
             assertEquals(0, c.listTargets().size());
+            assertEquals(stale, s2.socket());
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(stale)));
         }
     }

@@ -155,7 +155,9 @@ public class FakeAdminApi implements AdminApi {
 
     @Override
     public void addAcl(String iqn, AclDefinition acl) throws AdminException, IOException {
-        save(target(iqn).withAcl(acl));
+        TargetDefinition t = target(iqn);
+        AclDefinition old = t.acl(acl.initiator()).orElse(null);
+        save(t.withAcl(acl.chap() == null && old != null ? acl.withChap(old.chap()) : acl));
     }
 
     @Override
@@ -252,7 +254,7 @@ public class FakeAdminApi implements AdminApi {
 
     @Override
     public Map<String, Object> referenceCleanup() {
-        return figures("chunks_reclaimed", 12, "bytes_reclaimed", 49152);
+        return figures("chunks_reclaimed", 12, "reclaimed_bytes", 49152);
     }
 
     @Override
@@ -268,7 +270,7 @@ public class FakeAdminApi implements AdminApi {
     @Override
     public synchronized Map<String, Object> cacheFlush() {
         cacheFlushes++;
-        return figures("entries_dropped", 77, "bytes_dropped", 315392);
+        return figures("entries_dropped", 77, "dropped_bytes", 315392);
     }
 
     @Override
@@ -283,7 +285,7 @@ public class FakeAdminApi implements AdminApi {
 
     @Override
     public Map<String, Object> compressionOptimize() {
-        return figures("chunks_recompressed", 3, "bytes_saved", 2048);
+        return figures("chunks_recompressed", 3, "saved_bytes", 2048);
     }
 
     @Override

@@ -154,6 +154,20 @@ class TargetFilesTest {
     }
 
     @Test
+    void documentedExamplesAreValid() throws Exception {
+        String doc = Files.readString(Path.of("docs/configuration.md"));
+        int start = doc.indexOf("```toml\niqn = ");
+        String block = doc.substring(start + 8, doc.indexOf("```", start + 8));
+        TargetDefinition t = TargetFiles.parse(Path.of("docs/configuration.md"), block);
+        assertEquals("iqn.2026-11.io.orion:db", t.iqn());
+        assertEquals(2, t.portalGroups().size());
+        assertTrue(t.acls().get(0).chap().mutual());
+        int pool = doc.indexOf("```toml\n[pool]");
+        OrionConfig c = OrionConfig.parse(Path.of("docs/configuration.md"), doc.substring(pool + 8, doc.indexOf("```", pool + 8)));
+        assertEquals(2, c.pool().devices().size());
+    }
+
+    @Test
     void withersKeepTheDefinitionConsistent() {
         TargetDefinition t = full().withoutLun(1);
         assertEquals(List.of(0), t.acl("iqn.1994-05.com.redhat:client1").orElseThrow().mappedLuns());

@@ -1,0 +1,145 @@
+package io.orion.dedup.cli;
+
+import io.orion.dedup.admin.AdminApi;
+import io.orion.dedup.admin.LunInfo;
+import io.orion.dedup.config.ByteSize;
+import io.orion.dedup.config.LunBacking;
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.TargetDefinition;
+import io.orion.dedup.config.TargetFiles;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lun create|delete|resize|list}. */
+@Command(name = "lun", description = "Create, delete, resize and list LUNs.",
+        subcommands = {LunCommands.Create.class, LunCommands.Delete.class, LunCommands.Resize.class,
+            LunCommands.ListLuns.class})
+final class LunCommands extends GroupCommand {
+
+    /** Backing choices as typed. */
+    enum Backing { dedup, file, ram }
+
+    @Command(name = "create", description = "Add a LUN to a target; initiators see it without restart.")
+    static final class Create extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN")
+        String iqn;
+
+        @Option(names = "--size", required = true, paramLabel = "SIZE", converter = SizeArg.Converter.class,
+                description = "Capacity, e.g. 16GiB, 512M.")
+        SizeArg size;
+
+        @Option(names = "--lun", paramLabel = "N", description = "LUN number (default: the lowest free one).")
+        Integer lun;
+
+        @Option(names = "--volume", paramLabel = "NAME", description = "Volume name (default: <target-suffix>-<lun>).")
+        String volume;
+
+        @Option(names = "--block-size", paramLabel = "512|4096", defaultValue = "512",
+                description = "Logical block size (default: ${DEFAULT-VALUE}).")
+        int blockSize;
+
+        @Option(names = "--dedup-block-size", paramLabel = "SIZE", converter = SizeArg.Converter.class,
+                description = "Chunk size of a dedup volume, 4KiB..64KiB (default: hash_block_size).")
+        SizeArg dedupBlockSize;
+
+        @Option(names = "--backing", paramLabel = "dedup|file|ram", defaultValue = "dedup",
+                description = "What stores the blocks (default: ${DEFAULT-VALUE}).")
+        Backing backing;
+
+        @Option(names = "--path", paramLabel = "FILE", description = "Backing file of a --backing file LUN.")
+        Path path;
+
+        @Option(names = "--thick", description = "Fully allocate a --backing file LUN (dedup volumes are always thin).")
+        boolean thick;
+
+        @Option(names = "--read-only", description = "Write-protect the LUN for everyone.")
+        boolean readOnly;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            int id;
+            if (lun != null) {
+                id = lun;
+            } else {
+                TargetDefinition t = api.showTarget(iqn);
+                id = 0;
+                while (t.lun(id).isPresent()) {
+                    id++;
+                }
+            }
+            String name = volume != null ? volume : TargetFiles.defaultVolumeName(iqn, id);
+            LunDefinition d = new LunDefinition(id, name, size.bytes(), blockSize,
+                    dedupBlockSize == null ? 0 : (int) Math.min(Integer.MAX_VALUE, dedupBlockSize.bytes()), readOnly,
+                    !thick, LunBacking.fromToml(backing.name()), path);
+            LunInfo info = api.createLun(iqn, d);
+            if (json()) {
+                printJson(info);
+            } else {
+                out.println("Created LUN " + info.lun() + " (" + info.volume() + ", " + ByteSize.format(info.sizeBytes())
+                        + ", " + info.blockSize() + "-byte blocks) in " + info.target() + ".");
+            }
+        }
+    }
+
+    @Command(name = "delete", description = "Remove a LUN; refused while a session uses it unless --force.")
+    static final class Delete extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN")
+        String iqn;
+
+        @Parameters(index = "1", paramLabel = "LUN")
+        int lun;
+
+        @Option(names = "--force", description = "Remove even while sessions use it.")
+        boolean force;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            api.deleteLun(iqn, lun, force);
+            done("Deleted LUN " + lun + " from " + iqn + ".");
+        }
+    }
+
+    @Command(name = "resize", description = "Change a LUN's capacity; initiators get CAPACITY DATA HAS CHANGED.")
+    static final class Resize extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN")
+        String iqn;
+
+        @Parameters(index = "1", paramLabel = "LUN")
+        int lun;
+
+        @Parameters(index = "2", paramLabel = "SIZE", converter = SizeArg.Converter.class,
+                description = "New capacity, e.g. 32GiB.")
+        SizeArg size;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            LunInfo info = api.resizeLun(iqn, lun, size.bytes());
+            if (json()) {
+                printJson(info);
+            } else {
+                out.println("Resized LUN " + info.lun() + " of " + info.target() + " to " + ByteSize.format(info.sizeBytes())
+                        + ".");
+            }
+        }
+    }
+
+    @Command(name = "list", description = "List the LUNs of one target, or of all targets.")
+    static final class ListLuns extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN", arity = "0..1", description = "Target (default: all).")
+        String iqn;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            List<LunInfo> luns = api.listLuns(iqn);
+            if (json()) {
+                printJson(luns);
+            } else {
+                Render.luns(out, luns);
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package io.orion.dedup.cli;
+
+import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.OrionConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code serve}: runs the target in the foreground. Prints one line containing {@code ready} and
+ * the portals once logins are accepted; SIGTERM or SIGINT shut it down cleanly with exit 0.
+ */
+@Command(name = "serve", description = {
+    "Run the iSCSI target in the foreground until SIGTERM or SIGINT.",
+    "Without --config, conf/dedup.toml is used when present, else the built-in defaults."})
+final class ServeCommand implements Callable<Integer> {
+
+    /** The configuration file used when --config is not given and it exists. */
+    static final Path DEFAULT_CONFIG = Path.of("conf", "dedup.toml");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: conf/dedup.toml).")
+    Path config;
+
+    @Option(names = "--targets", paramLabel = "DIR", description = "Target definitions (default: [server] targets_dir).")
+    Path targets;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Data directory (default: [server] data_dir).")
+    Path data;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT",
+            description = "Portal to listen on instead of [server] portals; repeatable.")
+    List<HostPort> listen = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        OrionCli root = (OrionCli) spec.root().userObject();
+        PrintWriter out = spec.commandLine().getOut();
+        OrionConfig cfg;
+        Path configFile = config;
+        if (configFile != null) {
+            cfg = OrionConfig.load(configFile);
+        } else if (Files.exists(DEFAULT_CONFIG)) {
+            configFile = DEFAULT_CONFIG;
+            cfg = OrionConfig.load(configFile);
+        } else {
+            cfg = OrionConfig.defaults();
+        }
+        Path dataDir = cfg.dataDir(data);
+        Path targetsDir = targets != null ? targets : cfg.server().targetsDir();
+        List<InetSocketAddress> override = listen.stream().map(HostPort::toSocketAddress).toList();
+
+        ServerLauncher launcher = root.launcher().orElseThrow(() -> new IOException(
+                "this build has no server (" + ServerLaunchers.DEFAULT_CLASS + " not found)"));
+        RunningServer server = launcher.start(cfg, configFile, targetsDir, dataDir, override);
+        AtomicBoolean stopping = new AtomicBoolean();
+        Runnable stop = () -> {
+            if (stopping.compareAndSet(false, true)) {
+                try {
+                    server.close();
+                } catch (IOException | RuntimeException e) {
+                    PrintWriter err = spec.commandLine().getErr();
+                    err.println("orion-dedup: error during shutdown: " + e.getMessage());
+                    err.flush();
+                }
+            }
+        };
+        root.onTermination(stop);
+
+        List<String> portals = server.portals().stream().map(ServeCommand::format).collect(Collectors.toList());
+        if (portals.isEmpty()) {
+            portals = (override.isEmpty() ? cfg.server().portals().stream().map(HostPort::toString)
+                    : listen.stream().map(HostPort::toString)).toList();
+        }
+        out.println("orion-dedup ready: portals " + String.join(" ", portals) + ", control socket "
+                + cfg.control().socketPath(dataDir) + ", data " + dataDir);
+        out.flush();
+        server.awaitTermination();
+        stop.run();
+        out.println("orion-dedup stopped");
+        out.flush();
+        return 0;
+    }
+
+    private static String format(InetSocketAddress a) {
+        String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+        return new HostPort(host, a.getPort()).toString();
+    }
+}

@@ -1,0 +1,82 @@
+package io.orion.dedup.cli;
+
+import io.orion.dedup.admin.AdminApi;
+import io.orion.dedup.admin.ManagementCommand;
+import io.orion.dedup.admin.SaveResult;
+import io.orion.dedup.admin.StatsReport;
+import io.orion.dedup.admin.StatusReport;
+import java.io.PrintWriter;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code status}, {@code saveconfig}, {@code stats} and the product's {@code dedup-*} commands. */
+final class ServerCommands {
+
+    private ServerCommands() {}
+
+    @Command(name = "status", description = "Show the server: version, uptime, portals, targets, sessions.")
+    static final class Status extends AdminCommand {
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            StatusReport s = api.status();
+            if (json()) {
+                printJson(s);
+            } else {
+                Render.status(out, s);
+            }
+        }
+    }
+
+    @Command(name = "saveconfig", description = "Write every target definition to targets/ again (atomically).")
+    static final class SaveConfig extends AdminCommand {
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            SaveResult r = api.saveConfig();
+            if (json()) {
+                printJson(r);
+            } else {
+                out.println("Saved " + r.files().size() + " target definition" + (r.files().size() == 1 ? "" : "s") + ":");
+                r.files().forEach(f -> out.println("  " + f));
+            }
+        }
+    }
+
+    @Command(name = "stats", description = {
+        "Show space per volume and for the pool: size, used, available, use %%, saving %%.",
+        "Saving %% = 1 - stored / written (deduplication and compression together)."})
+    static final class Stats extends AdminCommand {
+        @Option(names = "--verbose", description = "Also show every engine counter.")
+        boolean verbose;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            StatsReport r = api.stats(verbose);
+            if (json()) {
+                printJson(r);
+            } else {
+                Render.stats(out, r, verbose);
+            }
+        }
+    }
+
+    /** One of the product's management commands; built once per {@link ManagementCommand}. */
+    @Command
+    static final class Management extends AdminCommand {
+        private final ManagementCommand command;
+
+        Management(ManagementCommand command) {
+            this.command = command;
+        }
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            Map<String, Object> figures = api.management(command);
+            if (json()) {
+                printJson(figures);
+            } else {
+                Render.figures(out, figures);
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+package io.orion.dedup.dedup;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.orion.dedup.store.SlotHeader;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Garbage collection while a reader verifies live data; space is reclaimed and reused. */
+class CleanupTest {
+    @TempDir
+    Path dir;
+
+    private static byte[] content(int lba, int gen) {
+        return PoolFixture.random(lba * 31L + gen * 1_000_003L, 4096);
+    }
+
+    @Test
+    void compactsAfterOverwritingThreeQuartersWhileAReaderVerifies() throws Exception {
+        int blocks = 4096;
+        int[] gen = new int[blocks];
+        PoolOptions o = PoolFixture.options(dir).gcBytesPerSecond(1L << 30).build();
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume v = pool.createVolume("lun", 4096, blocks * 4096L, 4096);
+            for (int lba = 0; lba < blocks; lba += 32) {
+                ByteBuffer buf = ByteBuffer.allocate(32 * 4096);
+                for (int i = 0; i < 32; i++) {
+                    buf.put(content(lba + i, 0));
+                }
+                v.write(lba, buf.flip(), false);
+            }
+            for (int lba = 0; lba < blocks; lba++) {
+                if (lba % 4 != 0) {
+                    gen[lba] = 1;
+                    v.write(lba, ByteBuffer.wrap(content(lba, 1)), false);
+                }
+            }
+            pool.flush();
+            PoolStats before = pool.stats();
+            assertTrue(before.reclaimableBytes() > 0.7 * blocks * 4096, before.toString());
+
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> readerFailure = new AtomicReference<>();
+            AtomicLong reads = new AtomicLong();
+            Thread reader = new Thread(() -> {
+                try {
+                    while (!stop.get()) {
+                        int lba = ThreadLocalRandom.current().nextInt(blocks);
+                        assertArrayEquals(content(lba, gen[lba]), PoolFixture.read(v, lba, 1).array(), "lba " + lba);
+                        reads.incrementAndGet();
+                        if (reads.get() % 64 == 0) {
+                            pool.flushCaches();
+                        }
+                    }
+                } catch (Throwable t) {
+                    readerFailure.set(t);
+                }
+            });
+            reader.start();
+            CleanupResult r = pool.cleanup();
+            Thread.sleep(100);
+            stop.set(true);
+            reader.join();
+            if (readerFailure.get() != null) {
+                throw new AssertionError("reader saw bad data during cleanup", readerFailure.get());
+            }
+            assertTrue(reads.get() > 0);
+            assertTrue(r.containersCompacted() > 0, r.toString());
+            assertTrue(r.bytesReclaimed() > 0.7 * blocks * 4096, r.toString());
+            assertTrue(r.chunksReclaimed() >= blocks * 3 / 4, r.toString());
+
+            PoolStats after = pool.stats();
+            long used = 0;
+            for (DeviceStats d : after.devices()) {
+                used += d.usedBytes() - (long) d.containers() * SlotHeader.SIZE;
+            }
+            assertEquals(before.storedBytes(), after.storedBytes());
+            assertTrue(used <= after.storedBytes() * 1.05, "used " + used + " live " + after.storedBytes());
+            assertTrue(after.reclaimableBytes() <= after.storedBytes() * 0.05, after.toString());
+
+            for (int lba = 0; lba < blocks; lba++) {
+                assertArrayEquals(content(lba, gen[lba]), PoolFixture.read(v, lba, 1).array());
+            }
+            assertTrue(pool.verify().clean());
+            long fileBefore = Files.size(dir.resolve("data/dev0.img"));
+            // freed space is reused: writing as much again does not grow the device file
+            for (int lba = 0; lba < blocks; lba += 4) {
+                gen[lba] = 2;
+                v.write(lba, ByteBuffer.wrap(content(lba, 2)), false);
+            }
+            pool.flush();
+            assertTrue(Files.size(dir.resolve("data/dev0.img")) <= fileBefore + (1 << 20),
+                    "device file did not grow: " + Files.size(dir.resolve("data/dev0.img")) + " <= " + fileBefore);
+        }
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            for (int lba = 0; lba < blocks; lba++) {
+                assertArrayEquals(content(lba, gen[lba]), PoolFixture.read(v, lba, 1).array());
+            }
+        }
+    }
+
+    @Test
+    void deletingAVolumeFreesItsSpaceAndTheFileShrinks() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+            for (int lba = 0; lba < 2048; lba += 16) {
+                ByteBuffer buf = ByteBuffer.allocate(16 * 4096);
+                for (int i = 0; i < 16; i++) {
+                    buf.put(content(lba + i, 0));
+                }
+                v.write(lba, buf.flip(), false);
+            }
+            pool.flush();
+            long big = Files.size(dir.resolve("data/dev0.img"));
+            assertTrue(pool.deleteVolume("lun"));
+            CleanupResult r = pool.cleanup();
+            assertTrue(r.containersCompacted() > 0);
+            assertEquals(0, pool.stats().uniqueChunks());
+            assertEquals(0, pool.stats().reclaimableBytes());
+            assertTrue(Files.size(dir.resolve("data/dev0.img")) < big / 4, "file shrank");
+        }
+    }
+}
