@@ -43,7 +43,10 @@ class BlockIoIT {
             String out = ExternalTool.run(LIMIT, "iscsi-ls", "-s", "iscsi://127.0.0.1:" + port).assertOk().output();
             assertTrue(out.contains("Target:" + ServerProcess.DEFAULT_IQN), out);
             assertTrue(out.contains("Portal:127.0.0.1:" + port), out);
-            assertTrue(out.matches("(?s).*Lun:0\\s+Type:DIRECT_ACCESS \\(Size:16G\\).*"), out);
+            assertTrue(out.matches("(?s).*Lun:0\\s+Type:DIRECT_ACCESS \\(Size:\\d+G\\).*"), out);
+            String cap = ExternalTool.run(LIMIT, "iscsi-readcapacity16", server.url(0)).assertOk().output();
+            assertTrue(cap.contains("Total size:" + (16L << 30)), cap);
+            assertTrue(cap.contains("LBPME:1"), "a thin LUN reports LBPME: " + cap);
         }
     }
 
