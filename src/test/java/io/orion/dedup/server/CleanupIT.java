@@ -78,16 +78,16 @@ class CleanupIT {
 
     private static void write(ServerProcess server, Path file, long offset) throws Exception {
         ExternalTool.run(Duration.ofMinutes(5), "qemu-img", "convert", "-n", "-W", "-m", "16", "-f", "raw",
-                "--target-image-opts", file.toString(), "driver=raw,offset=" + offset + ",size="
-                        + java.nio.file.Files.size(file) + ",file.filename=" + server.url(0)).assertOk();
+                "--target-image-opts", file.toString(), server.rawRange(offset, java.nio.file.Files.size(file)))
+                .assertOk();
     }
 
     /** Compares LUN bytes [lunOffset, +len) with the file's bytes from (lunOffset mod file) on. */
     private static void check(ServerProcess server, Path file, long lunOffset, long len, List<String> errors)
             throws Exception {
-        long fileOffset = lunOffset == 0 ? 0 : lunOffset;
+        long fileOffset = lunOffset;
         String cmp = ExternalTool.run(Duration.ofMinutes(3), "qemu-img", "compare", "--image-opts",
-                "driver=raw,offset=" + lunOffset + ",size=" + len + ",file.filename=" + server.url(0),
+                server.rawRange(lunOffset, len),
                 "driver=raw,offset=" + fileOffset + ",size=" + len + ",file.filename=" + file).output();
         if (!cmp.contains("Images are identical")) {
             synchronized (errors) {

@@ -119,7 +119,7 @@ class ExactnessIT {
     private static void compareBothCopies(ServerProcess server, Mixed mixed) throws Exception {
         for (long offset : new long[] {0, SECOND_COPY}) {
             String cmp = ExternalTool.run(Duration.ofMinutes(3), "qemu-img", "compare", "--image-opts",
-                    "driver=raw,offset=" + offset + ",size=" + (long) BLOCKS * BLOCK + ",file.filename=" + server.url(0),
+                    server.rawRange(offset, (long) BLOCKS * BLOCK),
                     "driver=raw,file.filename=" + mixed.file()).output();
             assertTrue(cmp.contains("Images are identical"), "copy at " + offset + ": " + cmp);
         }
@@ -129,7 +129,7 @@ class ExactnessIT {
     private static void write(ServerProcess server, Path file, long offset) throws Exception {
         ExternalTool.run(Duration.ofMinutes(5), "qemu-img", "convert", "-n", "-S", "0", "-W", "-m", "16",
                 "-f", "raw", "--target-image-opts", file.toString(),
-                "driver=raw,offset=" + offset + ",size=" + Files.size(file) + ",file.filename=" + server.url(0))
+                server.rawRange(offset, Files.size(file)))
                 .assertOk();
     }
 }
