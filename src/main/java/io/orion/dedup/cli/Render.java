@@ -177,6 +177,9 @@ final class Render {
                 && (n instanceof Long || n instanceof Integer) && Math.abs(n.longValue()) >= 1024) {
             return n.longValue() + " (" + ByteSize.format(n.longValue()) + ")";
         }
+        if (v instanceof Number n && key.endsWith("_bytes_per_second") && n.doubleValue() >= 1024) {
+            return n.longValue() + " (" + ByteSize.format(n.longValue()) + "/s)";
+        }
         if (v instanceof Double || v instanceof Float) {
             double d = ((Number) v).doubleValue();
             return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf((long) d)

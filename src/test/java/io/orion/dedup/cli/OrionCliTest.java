@@ -212,6 +212,9 @@ class OrionCliTest {
         assertEquals(1, api.cacheFlushes);
         assertTrue(flush.out().matches("(?s)NAME\\s+VALUE\\R+entries_dropped\\s+77\\R+dropped_bytes\\s+315392 \\(308\\.0 KiB\\).*"),
                 flush.out());
+        Run hash = admin("dedup-hash-stats");
+        assertTrue(hash.out().contains("1500000000 (1.4 GiB/s)"), hash.out());
+        assertTrue(hash.out().matches("(?s).*duplicate_ratio\\s+0\\.750.*"), hash.out());
         Map<?, ?> m = AdminJson.mapper().readValue(admin("dedup-reference-cleanup", "--json").out(), Map.class);
         assertEquals(12, m.get("chunks_reclaimed"));
         for (var c : io.orion.dedup.admin.ManagementCommand.values()) {
