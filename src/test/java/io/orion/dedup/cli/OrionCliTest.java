@@ -280,7 +280,7 @@ class OrionCliTest {
             Thread.sleep(10);
         }
         String ready = out.toString();
-        assertTrue(ready.matches("(?s)orion-dedup ready: portals 127\\.0\\.0\\.1:[1-9][0-9]*, control socket .*"), ready);
+        assertTrue(ready.matches("(?s)orion-dedup ready: portals 127\\.0\\.0\\.1:[1-9][0-9]*, data .*"), ready);
         assertEquals(1, handlers.size());
         handlers.get(0).run();
         t.join(10_000);
