@@ -25,7 +25,7 @@ package io.orion.dedup.config;
  *     each hit, holding more chunks per byte
  * @param compressionEnabled compress chunks with LZ4 before storing them
  * @param compressionAlgorithm only {@code "lz4"}
- * @param compressionLevel 1..12: 1 and 2 select the fast LZ4 compressor, 3..12 LZ4 HC at that level
+ * @param compressionLevel 1..12: 1 selects the fast LZ4 compressor, 2..12 LZ4 HC at that level
  * @param compressionThreshold store a chunk compressed only when compressed size &lt;= threshold ×
  *     original size; 0 &lt; threshold &lt;= 1.0
  * @param backgroundProcessing run the background worker (cleanup and optimization passes)
@@ -74,7 +74,7 @@ public record DedupSettings(
 
     /** True when the fast LZ4 compressor is selected, false for LZ4 HC. */
     public boolean fastCompressor() {
-        return compressionLevel <= 2;
+        return compressionLevel <= 1;
     }
 
     static DedupSettings read(TomlSection s) throws ConfigException {
