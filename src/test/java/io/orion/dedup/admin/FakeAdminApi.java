@@ -227,7 +227,8 @@ public class FakeAdminApi implements AdminApi {
 
     @Override
     public Map<String, Object> cacheStats() {
-        return figures("hit_percent", 93.5);
+        return figures("hit_percent", 93.5, "block_cache", figures("hits", 10, "size_bytes", 1L << 20),
+                "devices", List.of(figures("path", "/dev/nvme1n1"), figures("path", "/srv/chunks.1")));
     }
 
     @Override

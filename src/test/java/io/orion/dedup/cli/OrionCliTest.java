@@ -215,6 +215,10 @@ class OrionCliTest {
         Run hash = admin("dedup-hash-stats");
         assertTrue(hash.out().contains("1500000000 (1.4 GiB/s)"), hash.out());
         assertTrue(hash.out().matches("(?s).*duplicate_ratio\\s+0\\.750.*"), hash.out());
+        Run cache = admin("dedup-cache-stats");
+        assertTrue(cache.out().matches("(?s).*\\Rblock_cache\\.hits\\s+10\\R.*"), cache.out());
+        assertTrue(cache.out().contains("block_cache.size_bytes  1048576 (1.0 MiB)"), cache.out());
+        assertTrue(cache.out().matches("(?s).*\\Rdevices\\[1\\]\\.path\\s+/srv/chunks\\.1\\R.*"), cache.out());
         Map<?, ?> m = AdminJson.mapper().readValue(admin("dedup-reference-cleanup", "--json").out(), Map.class);
         assertEquals(12, m.get("chunks_reclaimed"));
         for (var c : io.orion.dedup.admin.ManagementCommand.values()) {
