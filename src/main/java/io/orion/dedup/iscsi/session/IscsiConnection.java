@@ -569,6 +569,11 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             // HARDWARE ERROR, INTERNAL TARGET FAILURE (SPC-4 0x44/0x00).
             r = new ScsiResponse(ScsiResponse.CHECK_CONDITION, fixedSense(0x04, 0x44, 0x00), null, 0);
         }
+        if (t.counted) {
+            // The slot opens before the response leaves, so the response already carries the new MaxCmdSN.
+            t.counted = false;
+            session.window().finished();
+        }
         sendResult(t, r);
         finish(t);
         flush();
