@@ -302,6 +302,22 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void continuedTextRequestIsAcknowledgedThenAnswered() throws Exception {
+        RawInitiator c = connect("");
+        c.text(65, -1, true, "SendTar");
+        byte[][] ack = c.read();
+        assertEquals(0x24, opcode(ack));
+        assertEquals(0, ack[1].length);
+        assertEquals(0, ack[0][1] & 0x80, "not final");
+        int ttt = u32(ack, 20);
+        assertTrue(ttt != -1);
+        c.text(65, ttt, false, "gets=All\0");
+        byte[][] r = c.read();
+        assertEquals((byte) 0x80, r[0][1]);
+        assertTrue(new String(r[1], StandardCharsets.UTF_8).startsWith("TargetName=" + IQN), new String(r[1]));
+    }
+
+    @Test
     void longTextAnswerUsesContinue() throws Exception {
         stop();
         clients.clear();

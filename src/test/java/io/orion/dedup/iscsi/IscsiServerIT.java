@@ -138,6 +138,22 @@ class IscsiServerIT {
     }
 
     @Test
+    void qemuWithHeaderDigestCrc32c(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("digest.img");
+        byte[] data = new byte[4 << 20];
+        new Random(43).nextBytes(data);
+        Files.write(image, data);
+        String source = "driver=raw,file.driver=file,file.filename=" + image;
+        String target = "driver=iscsi,transport=tcp,portal=127.0.0.1:" + portal.getPort() + ",target=" + IQN
+                + ",lun=0,header-digest=crc32c";
+        Run convert = run(120, "qemu-img", "convert", "-n", "--image-opts", source, "--target-image-opts", target);
+        assertEquals(0, convert.exit(), convert.output());
+        Run compare = run(120, "qemu-img", "compare", "--image-opts", source, target);
+        assertEquals(0, compare.exit(), compare.output());
+        assertTrue(compare.output().contains("Images are identical"), compare.output());
+    }
+
+    @Test
     void libiscsiIscsiFamilyPasses() throws Exception {
         Run r = run(300, "iscsi-test-cu", "-d", "-t", "iSCSI", url(IQN));
         assertTrue(r.output().contains("Run Summary"), r.output());

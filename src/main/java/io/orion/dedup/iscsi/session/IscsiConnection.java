@@ -745,17 +745,22 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void onText(TextRequest t, byte[] text) {
         if (t.ttt() != Pdu.NO_TAG) {
-            if (t.ttt() == textTtt && t.itt() == textItt && textOut != null) {
-                sendTextChunk(t);
-            } else {
+            if (t.ttt() != textTtt || t.itt() != textItt) {
                 reject(Reject.INVALID_PDU_FIELD, decoder.lastHeader());
+                flush();
+                return;
             }
-            flush();
-            return;
+            if (textOut != null) {
+                sendTextChunk(t);
+                flush();
+                return;
+            }
+        } else {
+            textOut = null;
+            textIn.reset();
+            textItt = t.itt();
         }
-        textOut = null;
         textTtt = Pdu.NO_TAG;
-        textItt = t.itt();
         textIn.writeBytes(text);
         if (textIn.size() > 65536) {
             textIn.reset();
@@ -763,8 +768,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         if (t.cont()) {
+            // RFC 7143 §11.10.2: acknowledge with an empty response and a TTT; the initiator continues.
+            textTtt = nextTtt();
             long w = session.window().snapshot();
-            send(new TextResponse(false, false, t.lunField(), t.itt(), Pdu.NO_TAG, statSN++, (int) (w >>> 32),
+            send(new TextResponse(false, false, t.lunField(), t.itt(), textTtt, statSN++, (int) (w >>> 32),
                     (int) w, Unpooled.EMPTY_BUFFER));
             flush();
             return;
