@@ -236,6 +236,39 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void immediateCommandsBypassTheWindowAndDoNotShrinkIt() throws Exception {
+        RawInitiator c = connect("");
+        int base = c.cmdSN;
+        for (int i = 0; i < 3; i++) {
+            c.command(0x81, true, 100 + i, 0, base, TUR, null);
+            byte[][] r = c.read();
+            assertEquals(0x21, opcode(r));
+            assertEquals(base, u32(r, 28), "immediate commands do not advance ExpCmdSN");
+            assertEquals(base + 127, u32(r, 32));
+        }
+        c.command(0x81, false, 110, 0, base, TUR, null);
+        byte[][] r = c.read();
+        assertEquals(base + 1, u32(r, 28));
+        assertEquals(base + 128, u32(r, 32));
+    }
+
+    @Test
+    void oversizeWriteIsRefusedAndTheCmdSnStillCounts() throws Exception {
+        RawInitiator c = connect("");
+        int base = c.cmdSN;
+        c.command(0xa1, false, 120, Integer.MAX_VALUE, base, WRITE10_8, null);
+        byte[][] r = c.read();
+        assertEquals(0x21, opcode(r));
+        assertEquals(ScsiResponse.CHECK_CONDITION, r[0][3]);
+        assertEquals(0x05, r[1][4], "ILLEGAL REQUEST");
+        c.command(0x81, false, 121, 0, base + 1, TUR, null);
+        byte[][] next = c.read();
+        assertEquals(121, u32(next, 16));
+        assertEquals(0, next[0][3]);
+        assertEquals(1, scsi.commands.size());
+    }
+
+    @Test
     void abortTaskSuppressesTheResponseAndWaitsForTheCommand() throws Exception {
         RawInitiator c = connect("");
         CompletableFuture<ScsiResponse> slow = new CompletableFuture<>();

@@ -422,12 +422,13 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (c.data().isReadable() && t.write) {
             metrics.bytesIn(session.target().name(), t.lun, c.data().readableBytes());
         }
-        gate(c.immediate(), c.cmdSN(), true, () -> onAdmitted(t), () -> finish(t));
         if (!ok) {
-            // Sense: ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03).
+            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03). The CmdSN
+            // still counts, so the command goes through the window and is discarded on admission.
             failTask(t, 0x05, 0x0e, 0x03);
-            return;
         }
+        boolean counts = !c.immediate();
+        gate(c.immediate(), c.cmdSN(), true, () -> onAdmitted(t, counts), () -> finish(t));
         if (!t.finished) {
             sendR2ts(t);
             if (t.dataComplete()) {
@@ -436,12 +437,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void onAdmitted(ScsiTask t) {
+    private void onAdmitted(ScsiTask t, boolean counts) {
         if (t.finished) {
-            session.window().finished();
+            if (counts) {
+                session.window().finished();
+            }
             return;
         }
-        t.counted = true;
+        t.counted = counts;
         t.admitted = true;
         maybeExecute(t);
     }
