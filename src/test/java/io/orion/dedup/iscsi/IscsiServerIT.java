@@ -52,7 +52,7 @@ class IscsiServerIT {
 
             @Override
             public Optional<ChapCredentials> chap(String initiatorName) {
-                return Optional.of(ChapCredentials.oneWay("ituser", "itsecret1234"));
+                return Optional.of(new ChapCredentials("ituser", "itsecret1234", "ittarget", "ittargetsecret1"));
             }
         };
         TargetCatalog catalog = TargetCatalog.of(List.of(
@@ -117,6 +117,16 @@ class IscsiServerIT {
         assertTrue(refused.exit() != 0, refused.output());
         Run none = run(30, "iscsi-inq", url(CHAP_IQN));
         assertTrue(none.exit() != 0, none.output());
+    }
+
+    @Test
+    void mutualChapProvesTheTargetToTheInitiator() throws Exception {
+        String base = "iscsi://ituser%itsecret1234@127.0.0.1:" + portal.getPort() + "/" + CHAP_IQN + "/0";
+        Run ok = run(30, "iscsi-inq", base + "?target_user=ittarget&target_password=ittargetsecret1");
+        assertEquals(0, ok.exit(), ok.output());
+        // an initiator expecting a different target secret rejects our CHAP_R
+        Run wrong = run(30, "iscsi-inq", base + "?target_user=ittarget&target_password=notthesecret1");
+        assertTrue(wrong.exit() != 0, wrong.output());
     }
 
     @Test
