@@ -136,6 +136,21 @@ public final class IscsiServer implements AutoCloseable {
     }
 
     /**
+     * Drops every session logged in to {@code target} (for example after the target was removed
+     * from the catalog); each session's nexus is reported lost. Returns how many were dropped.
+     */
+    public int dropSessions(String target) {
+        int n = 0;
+        for (IscsiSession s : context.registry().sessions()) {
+            if (!s.discovery() && s.target().name().equalsIgnoreCase(target)) {
+                s.drop("target " + target + " withdrawn");
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
      * Stops listening, asks initiators to log out (Async Message, RFC 7143 §11.9.1), waits up to one
      * second, then drops the remaining connections (each session's nexus is reported lost) and
      * shuts the event loops down.

@@ -408,6 +408,16 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void droppingATargetsSessionsClosesTheirConnections() throws Exception {
+        RawInitiator c = connect("");
+        assertEquals(1, server.dropSessions(IQN));
+        assertTrue(c.closedByPeer());
+        Thread.sleep(100);
+        assertTrue(server.sessions().isEmpty());
+        assertEquals(0, server.dropSessions(IQN));
+    }
+
+    @Test
     void logoutEndsTheSessionAndReportsTheNexusLost() throws Exception {
         RawInitiator c = connect("");
         c.command(0x81, false, 90, 0, c.cmdSN, TUR, null);
@@ -422,6 +432,51 @@ class IscsiConnectionTest {
         Thread.sleep(100);
         assertTrue(server.sessions().isEmpty());
         assertTrue(scsi.events.stream().anyMatch(e -> e.startsWith("lost " + INITIATOR)));
+    }
+
+    @Test
+    void metricsHookSeesLoginsBytesAndLatency() throws Exception {
+        stop();
+        clients.clear();
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        IscsiMetrics m = new IscsiMetrics() {
+            @Override
+            public void loginSucceeded(String initiatorName, String targetName, boolean discovery) {
+                seen.add("login " + targetName);
+            }
+
+            @Override
+            public void loginFailed(String initiatorName, String targetName, int status) {
+                seen.add(String.format("failed %04x", status));
+            }
+
+            @Override
+            public void bytesIn(String targetName, long lun, long bytes) {
+                seen.add("in " + bytes);
+            }
+
+            @Override
+            public void bytesOut(String targetName, long lun, long bytes) {
+                seen.add("out " + bytes);
+            }
+
+            @Override
+            public void commandCompleted(String targetName, long lun, int opcode, int status, long nanos) {
+                seen.add(String.format("done %02x %d", opcode, nanos > 0 ? 1 : 0));
+            }
+        };
+        start(IscsiServerOptions.defaults().withMetrics(m), 0);
+        RawInitiator c = connect("");
+        scsi.script = cmd -> CompletableFuture.completedFuture(cmd.opcode() == 0x28 ? data(4096)
+                : new ScsiResponse(ScsiResponse.GOOD, null, null, 4096));
+        c.command(0xc1, false, 1, 4096, c.cmdSN, READ10_8, null);
+        c.read();
+        c.command(0xa1, false, 2, 4096, c.cmdSN + 1, WRITE10_8, new byte[4096]);
+        c.read();
+        try (RawInitiator bad = new RawInitiator(portal)) {
+            assertEquals(0x0203, bad.login(INITIATOR, "iqn.2026-11.io.orion:none", 9));
+        }
+        assertEquals(List.of("login " + IQN, "out 4096", "done 28 1", "in 4096", "done 2a 1", "failed 0203"), seen);
     }
 
     @Test

@@ -169,12 +169,15 @@ final class ScsiTask {
         received += len;
     }
 
-    /** The collected data for the command layer, or null when the command sends none. */
+    /**
+     * The collected data for the command layer, or null when the command sends none. A heap buffer
+     * (hasArray) that the command layer may consume as it likes: the transport never touches it again.
+     */
     ByteBuffer dataOut() {
         if (buffer == null) {
             return null;
         }
-        return ByteBuffer.wrap(buffer.array(), 0, received).asReadOnlyBuffer();
+        return ByteBuffer.wrap(buffer.array(), 0, received);
     }
 
     /** Aborts the task (any thread); completes when it no longer executes. No response is sent. */
