@@ -188,6 +188,30 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void unsolicitedBurstEndedEarlyIsSolicitedWithAnR2t() throws Exception {
+        RawInitiator c = connect("InitialR2T=No\0ImmediateData=No\0FirstBurstLength=2048\0");
+        scsi.script = cmd -> CompletableFuture.completedFuture(new ScsiResponse(ScsiResponse.GOOD, null, null, 4096));
+        byte[] payload = new byte[4096];
+        new java.util.Random(9).nextBytes(payload);
+        c.command(0x21, false, 14, 4096, c.cmdSN, WRITE10_8, null);
+        // only 1024 of the 2048 unsolicited bytes, with F set
+        c.dataOut(true, 14, -1, 0, 0, java.util.Arrays.copyOf(payload, 1024));
+        int covered = 1024;
+        while (covered < 4096) {
+            byte[][] r2t = c.read();
+            assertEquals(0x31, opcode(r2t));
+            int offset = u32(r2t, 40);
+            int length = u32(r2t, 44);
+            c.dataOut(true, 14, u32(r2t, 20), 0, offset, java.util.Arrays.copyOfRange(payload, offset, offset + length));
+            covered += length;
+        }
+        byte[][] resp = c.read();
+        assertEquals(0x21, opcode(resp));
+        assertEquals(0, resp[0][3]);
+        assertArrayEquals(payload, scsi.dataOut.get(0));
+    }
+
+    @Test
     void wrongDataSnFailsTheCommandButNotTheSession() throws Exception {
         RawInitiator c = connect("InitialR2T=No\0ImmediateData=No\0");
         c.command(0x21, false, 13, 1024, c.cmdSN, WRITE10_8, null);

@@ -453,13 +453,15 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (!t.write) {
             return;
         }
-        while (!t.finished && t.r2ts.size() < params.maxOutstandingR2T() && t.nextR2tOffset < t.expectedOut) {
-            int len = Math.min(params.maxBurstLength(), t.expectedOut - t.nextR2tOffset);
+        while (!t.finished && t.r2ts.size() < params.maxOutstandingR2T()) {
+            int[] range = t.nextSolicitation(params.maxBurstLength());
+            if (range == null) {
+                break;
+            }
             int ttt = nextTtt();
-            ScsiTask.R2tState s = new ScsiTask.R2tState(ttt, t.nextR2tSN++, t.nextR2tOffset, len);
+            ScsiTask.R2tState s = new ScsiTask.R2tState(ttt, t.nextR2tSN++, range[0], range[1]);
             t.r2ts.put(ttt, s);
             byTtt.put(ttt, t);
-            t.nextR2tOffset += len;
             long w = session.window().snapshot();
             send(new R2t(t.lunField, t.itt, ttt, statSN, (int) (w >>> 32), (int) w, s.r2tSN, s.offset, s.length));
         }
@@ -500,8 +502,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 if (r2t != null) {
                     t.r2ts.remove(r2t.ttt);
                     byTtt.remove(r2t.ttt);
-                    sendR2ts(t);
                 }
+                sendR2ts(t);
             }
             case BAD_DATASN -> {
                 LOG.info("{}: Data-Out DataSN {} out of order for ITT {}", remoteAddress(), d.dataSN(), t.itt);
