@@ -432,6 +432,32 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void manyConcurrentSessionsAndTheSessionLimit() throws Exception {
+        stop();
+        clients.clear();
+        start(IscsiServerOptions.defaults().withMaxSessions(40), 0);
+        List<CompletableFuture<byte[]>> pings = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            RawInitiator c = connect("");
+            int n = i;
+            pings.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    return c.ping(new byte[] {(byte) n}, 1000 + n);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }));
+        }
+        for (int i = 0; i < 40; i++) {
+            assertArrayEquals(new byte[] {(byte) i}, pings.get(i).get(10, java.util.concurrent.TimeUnit.SECONDS));
+        }
+        assertEquals(40, server.sessions().size());
+        try (RawInitiator extra = new RawInitiator(portal)) {
+            assertEquals(0x0302, extra.login(INITIATOR, IQN, 0x400000009999L), "out of resources");
+        }
+    }
+
+    @Test
     void droppingATargetsSessionsClosesTheirConnections() throws Exception {
         RawInitiator c = connect("");
         assertEquals(1, server.dropSessions(IQN));
