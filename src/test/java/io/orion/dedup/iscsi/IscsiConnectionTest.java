@@ -156,6 +156,7 @@ class IscsiConnectionTest {
         byte[][] resp = c.read();
         assertEquals(0x21, opcode(resp));
         assertEquals(0, resp[0][3]);
+        assertEquals(4, u32(resp, 36), "ExpDataSN counts the R2Ts");
         assertArrayEquals(payload, scsi.dataOut.get(0));
     }
 

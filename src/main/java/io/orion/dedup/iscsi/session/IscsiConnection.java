@@ -632,8 +632,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             if (r.sense() != null && r.sense().length > 0) {
                 sense = Unpooled.buffer(2 + r.sense().length).writeShort(r.sense().length).writeBytes(r.sense());
             }
-            send(new ScsiResponsePdu(0, r.status(), t.itt, statSN++, (int) (w >>> 32), (int) w, dataSN, residual,
-                    sense));
+            // ExpDataSN counts the Data-In and R2T PDUs sent for the command (RFC 7143 §11.4.6).
+            send(new ScsiResponsePdu(0, r.status(), t.itt, statSN++, (int) (w >>> 32), (int) w,
+                    dataSN + t.nextR2tSN, residual, sense));
         }
         metrics.commandCompleted(session.target().name(), t.lun, t.cdb[0] & 0xff, r.status(),
                 System.nanoTime() - t.startNanos);
@@ -649,8 +650,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             ByteBuf sense = Unpooled.buffer(20);
             byte[] s = fixedSense(key, asc, ascq);
             sense.writeShort(s.length).writeBytes(s);
-            send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, statSN++, (int) (w >>> 32), (int) w, 0,
-                    t.edtl, sense));
+            send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, statSN++, (int) (w >>> 32), (int) w,
+                    t.nextR2tSN, t.edtl, sense));
         }
         finish(t);
     }
