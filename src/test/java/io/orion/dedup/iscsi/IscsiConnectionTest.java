@@ -459,6 +459,38 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void anInitiatorThatDoesNotReadIsNotReadEither() throws Exception {
+        RawInitiator flood = connect("");
+        RawInitiator other = connect("");
+        flood.socket.setSoTimeout(20000);
+        byte[] payload = new byte[8192];
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(48);
+        b.put((byte) 0x40).put((byte) 0x80).putShort((short) 0).putInt(0).putLong(0);
+        b.putInt(1).putInt(-1).putInt(flood.cmdSN).putInt(0);
+        byte[] bhs = b.array();
+        java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+        Thread writer = new Thread(() -> {
+            try {
+                for (int i = 0; i < 100000; i++) {
+                    flood.send(bhs.clone(), payload);
+                    sent.incrementAndGet();
+                }
+            } catch (IOException e) {
+                // the socket is closed at the end of the test
+            }
+        });
+        writer.setDaemon(true);
+        writer.start();
+        Thread.sleep(2500);
+        int before = sent.get();
+        Thread.sleep(1000);
+        assertEquals(before, sent.get(), "the target stopped reading pings nobody collects");
+        assertTrue(before < 100000);
+        assertArrayEquals(new byte[] {3}, other.ping(new byte[] {3}, 3), "other sessions unaffected");
+        flood.close();
+    }
+
+    @Test
     void droppingATargetsSessionsClosesTheirConnections() throws Exception {
         RawInitiator c = connect("");
         assertEquals(1, server.dropSessions(IQN));
