@@ -501,41 +501,42 @@ public final class DedupPool implements Closeable {
      */
     void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
         int n = claims.size();
-        byte[][] recs = new byte[n][];
-        int total = 0;
+        byte[][] packed = new byte[n][];
+        int[] lens = new int[n];
         for (int i = 0; i < n; i++) {
-            PendingChunk p = claims.get(i);
             ByteBuffer d = data.get(i);
-            recs[i] = compression.buildRecord(p.chunkId, p.fingerprint.bytes(), d);
-            p.originalLength = d.remaining();
-            p.flags = recs[i][5];
-            total += recs[i].length;
+            packed[i] = compression.tryCompress(d);
+            lens[i] = RecordFormat.HEADER + (packed[i] != null ? packed[i].length : d.remaining());
+            claims.get(i).originalLength = d.remaining();
+            claims.get(i).flags = packed[i] != null ? RecordFormat.FLAG_LZ4 : 0;
         }
+        long room = Math.min(store.slotSize() / 4, 4 << 20);
         int i = 0;
         while (i < n) {
             int j = i;
             int len = 0;
-            long room = Math.min(store.slotSize() / 4, 4 << 20);
-            while (j < n && (j == i || len + recs[j].length <= room)) {
-                len += recs[j].length;
+            while (j < n && (j == i || len + lens[j] <= room)) {
+                len += lens[j];
                 j++;
             }
-            byte[] joined;
-            if (j == i + 1) {
-                joined = recs[i];
-            } else {
-                joined = new byte[len];
-                int off = 0;
-                for (int k = i; k < j; k++) {
-                    System.arraycopy(recs[k], 0, joined, off, recs[k].length);
-                    off += recs[k].length;
+            byte[] joined = new byte[len];
+            int off = 0;
+            for (int k = i; k < j; k++) {
+                PendingChunk p = claims.get(k);
+                int plen = lens[k] - RecordFormat.HEADER;
+                if (packed[k] != null) {
+                    System.arraycopy(packed[k], 0, joined, off + RecordFormat.HEADER, plen);
+                } else {
+                    data.get(k).duplicate().get(joined, off + RecordFormat.HEADER, plen);
                 }
+                RecordFormat.seal(joined, off, p.chunkId, p.fingerprint.bytes(), p.flags, p.originalLength, plen);
+                off += lens[k];
             }
             Location at = store.append(joined, len);
-            int off = at.offset();
+            off = at.offset();
             for (int k = i; k < j; k++) {
-                claims.get(k).location = new Location(at.containerId(), off, recs[k].length);
-                off += recs[k].length;
+                claims.get(k).location = new Location(at.containerId(), off, lens[k]);
+                off += lens[k];
             }
             // the store counted one pending record for the joined write; count the rest
             for (int k = i + 1; k < j; k++) {
