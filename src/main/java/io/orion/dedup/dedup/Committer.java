@@ -198,10 +198,8 @@ final class Committer implements AutoCloseable {
         }
         if (!flushes.isEmpty()) {
             try {
-                if (pool.readOnlyReason() == null || !unpersisted.isEmpty()) {
-                    pool.store().forceAll();
-                    pool.meta().sync();
-                }
+                pool.store().forceAll();
+                pool.meta().sync();
                 for (Work f : flushes) {
                     f.complete(null);
                 }

@@ -317,18 +317,31 @@ public final class DedupPool implements Closeable {
         return openReport;
     }
 
-    /** Exact pool statistics, including each volume's. */
+    /** Exact pool statistics, including each volume's (which walks every volume's block map). */
     public PoolStats stats() throws IOException {
+        return stats(true);
+    }
+
+    /**
+     * Exact pool statistics; with {@code perVolume} false the volumes' block maps are not walked
+     * (cheap enough for a metrics scrape) and the volume list is empty.
+     */
+    public PoolStats stats(boolean perVolume) throws IOException {
         List<VolumeStats> vols = new ArrayList<>();
         long logical = 0;
         long zero = 0;
-        for (VolumeInfo vi : volumes()) {
-            Optional<DedupVolume> v = openVolume(vi.name());
-            if (v.isPresent()) {
-                VolumeStats s = v.get().stats();
-                vols.add(s);
-                logical += s.logicalBytes();
-                zero += s.zeroBlocks();
+        for (VolumeState st : volumesById.values()) {
+            if (!st.deleted) {
+                logical += (st.dataBlocks + st.zeroBlocks) * st.dedupBlockSize;
+                zero += st.zeroBlocks;
+            }
+        }
+        if (perVolume) {
+            for (VolumeInfo vi : volumes()) {
+                Optional<DedupVolume> v = openVolume(vi.name());
+                if (v.isPresent()) {
+                    vols.add(v.get().stats());
+                }
             }
         }
         long reclaimable = 0;
@@ -623,7 +636,10 @@ public final class DedupPool implements Closeable {
         try (MetaTxn t = meta.read()) {
             now = t.chunk(r.id());
         }
-        ChunkRecord use = now != null ? now : r;
+        if (now == null) {
+            throw new StaleMapping(r.id());
+        }
+        ChunkRecord use = now;
         String why;
         try {
             ByteBuffer rec = store.readRaw(use.containerId(), use.offset(), use.length());
@@ -642,6 +658,18 @@ public final class DedupPool implements Closeable {
                 + " failed its check: " + why;
         LOG.error(msg);
         throw new ChecksumMismatchException(msg);
+    }
+
+    /**
+     * The chunk a read resolved was freed (its block overwritten) and its space reused before the
+     * bytes were read: the read must resolve its blocks again.
+     */
+    static final class StaleMapping extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        StaleMapping(long chunkId) {
+            super("chunk " + chunkId + " was freed while being read", null, false, false);
+        }
     }
 
     void countChecksumError() {
