@@ -132,6 +132,24 @@ class CleanupTest {
     }
 
     @Test
+    void theTimerCleansUpByItself() throws Exception {
+        try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).referenceCleanupIntervalSeconds(1).build())) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+            for (int lba = 0; lba < 512; lba++) {
+                v.write(lba, ByteBuffer.wrap(content(lba, 0)), false);
+            }
+            v.unmap(0, 512);
+            assertTrue(pool.stats().reclaimableBytes() > 0);
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (pool.stats().reclaimableBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertEquals(0, pool.stats().reclaimableBytes());
+            assertEquals(0, pool.stats().containers());
+        }
+    }
+
+    @Test
     void cleanupRacesWithOverwritesAndReadsWithoutWrongData() throws Exception {
         int blocks = 2048;
         java.util.concurrent.atomic.AtomicIntegerArray gen = new java.util.concurrent.atomic.AtomicIntegerArray(blocks);
