@@ -27,6 +27,9 @@ public final class EngineBench {
     static double timed(String name, long count, int threads, long bytesPerOp, Op op) throws Exception {
         AtomicLong next = new AtomicLong();
         Thread[] ts = new Thread[threads];
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpu0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         for (int t = 0; t < threads; t++) {
             ts[t] = new Thread(() -> {
@@ -45,8 +48,10 @@ public final class EngineBench {
             t.join();
         }
         double s = (System.nanoTime() - t0) / 1e9;
+        double cpu = (os.getProcessCpuTime() - cpu0) / 1e9;
         double mbs = count * bytesPerOp / s / (1 << 20);
-        System.out.printf("%-28s %9.1f MiB/s %10.0f IOPS%n", name, mbs, count / s);
+        System.out.printf("%-28s %9.1f MiB/s %10.0f IOPS   %8.1f MiB per CPU-second %8.1f us CPU per op%n", name, mbs,
+                count / s, count * bytesPerOp / cpu / (1 << 20), cpu * 1e6 / count);
         return mbs;
     }
 
