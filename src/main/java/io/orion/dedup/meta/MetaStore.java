@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * grown ({@link #grow()}) when a write hits MDB_MAP_FULL: growing waits until no read transaction
  * is open (LMDB requires that), so readers hold a shared lock for their short lifetime.
  *
- * <p>Durability: the environment runs with MDB_NOSYNC, so a commit is atomic and survives a process
- * crash but is made durable against power loss only by {@link #sync()}, which the pool calls after
+ * <p>Durability: the environment runs with MDB_WRITEMAP | MDB_NOSYNC (commits write into the shared
+ * mapping, no copies), so a commit is atomic and survives a process crash but is made durable
+ * against power loss only by {@link #sync()}, which the pool calls after
  * forcing the chunk data to the devices (data before the metadata that references it).
  */
 public final class MetaStore implements Closeable {
@@ -63,7 +64,7 @@ public final class MetaStore implements Closeable {
         LmdbFileCheck.check(dir.resolve("data.mdb"));
         try {
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
-                    .open(dir.toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS);
+                    .open(dir.toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP);
             try {
                 return new MetaStore(dir, env, mapSize);
             } catch (LmdbException e) {
@@ -118,10 +119,17 @@ public final class MetaStore implements Closeable {
         env.sync(true);
     }
 
-    /** Size of the metadata file in bytes. */
+    /**
+     * Bytes of the metadata file in use (up to its last used page; with MDB_WRITEMAP the file itself
+     * is as large as the map, sparse).
+     */
     public long fileSize() throws IOException {
-        Path f = dir.resolve("data.mdb");
-        return Files.exists(f) ? Files.size(f) : 0;
+        mapLock.readLock().lock();
+        try {
+            return (env.info().lastPageNumber + 1) * (long) env.stat().pageSize;
+        } finally {
+            mapLock.readLock().unlock();
+        }
     }
 
     @Override
