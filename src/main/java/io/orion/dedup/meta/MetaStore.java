@@ -40,6 +40,9 @@ public final class MetaStore implements Closeable {
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
     final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
+    /** Reset read transactions kept for reuse (MDB_NOTLS: not bound to a thread). */
+    private final java.util.concurrent.ConcurrentLinkedDeque<org.lmdbjava.Txn<ByteBuffer>> idle =
+            new java.util.concurrent.ConcurrentLinkedDeque<>();
     private final Path dir;
     private volatile long mapSize;
 
@@ -85,14 +88,36 @@ public final class MetaStore implements Closeable {
         return mapSize;
     }
 
-    /** Opens a short read transaction; close it promptly. */
+    /** Opens a short read transaction (a reset one is renewed when available); close it promptly. */
     public MetaTxn read() {
         mapLock.readLock().lock();
         try {
-            return new MetaTxn(this, env.txnRead(), true);
+            org.lmdbjava.Txn<ByteBuffer> t = idle.pollFirst();
+            if (t != null) {
+                try {
+                    t.renew();
+                } catch (RuntimeException e) {
+                    t.close();
+                    t = null;
+                }
+            }
+            if (t == null) {
+                t = env.txnRead();
+            }
+            return new MetaTxn(this, t, true);
         } catch (RuntimeException e) {
             mapLock.readLock().unlock();
             throw e;
+        }
+    }
+
+    /** Takes back a finished read transaction: reset (its snapshot released) and kept for reuse. */
+    void release(org.lmdbjava.Txn<ByteBuffer> t) {
+        try {
+            t.reset();
+            idle.offerFirst(t);
+        } catch (RuntimeException e) {
+            t.close();
         }
     }
 
@@ -136,6 +161,10 @@ public final class MetaStore implements Closeable {
     public void close() {
         mapLock.writeLock().lock();
         try {
+            org.lmdbjava.Txn<ByteBuffer> t;
+            while ((t = idle.pollFirst()) != null) {
+                t.close();
+            }
             if (!env.isClosed()) {
                 env.close();
             }

@@ -222,7 +222,11 @@ public class MetaTxn implements AutoCloseable {
         }
         closed = true;
         try {
-            txn.close();
+            if (read) {
+                store.release(txn);
+            } else {
+                txn.close();
+            }
         } finally {
             if (read) {
                 store.mapLock.readLock().unlock();
