@@ -40,6 +40,10 @@ public final class MetaStore implements Closeable {
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
     final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
+    /** Key/value buffers of the (single) write transaction. */
+    final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
+    final ByteBuffer writerVal = ByteBuffer.allocateDirect(128);
+    final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(128);
     /** Reset read transactions kept for reuse (MDB_NOTLS: not bound to a thread). */
     private final java.util.concurrent.ConcurrentLinkedDeque<org.lmdbjava.Txn<ByteBuffer>> idle =
             new java.util.concurrent.ConcurrentLinkedDeque<>();

@@ -37,8 +37,8 @@ public class MetaTxn implements AutoCloseable {
             key = s[0];
             val = s[1];
         } else {
-            key = MetaCodec.be(ByteBuffer.allocateDirect(512));
-            val = MetaCodec.be(ByteBuffer.allocateDirect(128));
+            key = store.writerKey;
+            val = store.writerVal;
         }
     }
 
