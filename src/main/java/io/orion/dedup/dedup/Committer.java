@@ -244,6 +244,9 @@ final class Committer implements AutoCloseable {
                 }
                 current = null;
                 finish(b);
+                if (pool.options().durableCommits()) {
+                    pool.store().forceAll();
+                }
                 b.txn.commit();
                 b.txn.close();
                 publish(b);

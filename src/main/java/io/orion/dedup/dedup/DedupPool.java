@@ -110,7 +110,7 @@ public final class DedupPool implements Closeable {
      */
     public static DedupPool open(PoolOptions o) throws IOException {
         long t0 = System.nanoTime();
-        MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize());
+        MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize(), o.durableCommits());
         List<BackingDevice> devices = new ArrayList<>();
         try {
             PoolCounters counters;

@@ -67,11 +67,21 @@ public final class MetaStore implements Closeable {
      * reported as {@link MetaCorruptException} before LMDB maps it.
      */
     public static MetaStore open(Path dir, long mapSize) throws IOException {
+        return open(dir, mapSize, false);
+    }
+
+    /**
+     * As {@link #open(Path, long)}; with {@code durableCommits} LMDB syncs every commit itself
+     * (no MDB_NOSYNC), so each commit is durable against power loss.
+     */
+    public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
         Files.createDirectories(dir);
         LmdbFileCheck.check(dir.resolve("data.mdb"));
         try {
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
-                    .open(dir.toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP);
+                    .open(dir.toFile(), durableCommits
+                            ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP}
+                            : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP});
             try {
                 return new MetaStore(dir, env, mapSize);
             } catch (LmdbException e) {
