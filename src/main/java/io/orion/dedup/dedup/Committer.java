@@ -244,6 +244,9 @@ final class Committer implements AutoCloseable {
                 }
                 current = null;
                 finish(b);
+                if (pool.options().durableCommits()) {
+                    pool.store().forceAll();
+                }
                 b.txn.commit();
                 b.txn.close();
                 publish(b);
@@ -494,17 +497,23 @@ final class Committer implements AutoCloseable {
                 v.capacityBytes = e.getValue();
             }
         }
+        Set<Fingerprint> cached = new HashSet<>();
         for (Map.Entry<PendingChunk, Long> e : b.resolved.entrySet()) {
             PendingChunk p = e.getKey();
             p.committedId = e.getValue();
-            pool.fingerprintCache().put(p.fingerprint, e.getValue());
+            if (e.getValue().equals(b.indexed.get(p.fingerprint)) || !b.indexed.containsKey(p.fingerprint)) {
+                pool.fingerprintCache().put(p.fingerprint, e.getValue());
+                cached.add(p.fingerprint);
+            }
             pool.settle(p);
         }
         for (PendingChunk p : b.releases) {
             p.release(pool.store());
         }
         for (Map.Entry<Fingerprint, Long> e : b.indexed.entrySet()) {
-            pool.fingerprintCache().put(e.getKey(), e.getValue());
+            if (!cached.contains(e.getKey())) {
+                pool.fingerprintCache().put(e.getKey(), e.getValue());
+            }
         }
         for (ChunkRecord r : b.freed) {
             pool.fingerprintCache().remove(new Fingerprint(r.fingerprint()), r.id());

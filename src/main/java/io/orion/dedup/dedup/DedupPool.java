@@ -110,7 +110,7 @@ public final class DedupPool implements Closeable {
      */
     public static DedupPool open(PoolOptions o) throws IOException {
         long t0 = System.nanoTime();
-        MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize());
+        MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize(), o.durableCommits());
         List<BackingDevice> devices = new ArrayList<>();
         try {
             PoolCounters counters;
@@ -523,7 +523,7 @@ public final class DedupPool implements Closeable {
             claims.get(i).originalLength = d.remaining();
             claims.get(i).flags = packed[i] != null ? RecordFormat.FLAG_LZ4 : 0;
         }
-        long room = Math.min(store.slotSize() / 4, 4 << 20);
+        int room = (int) Math.min(store.slotSize() / 4, MAX_JOINED);
         int i = 0;
         while (i < n) {
             int j = i;
@@ -532,20 +532,20 @@ public final class DedupPool implements Closeable {
                 len += lens[j];
                 j++;
             }
-            byte[] joined = new byte[len];
+            ByteBuffer joined = scratch(WRITE_SCRATCH, len);
             int off = 0;
             for (int k = i; k < j; k++) {
                 PendingChunk p = claims.get(k);
                 int plen = lens[k] - RecordFormat.HEADER;
                 if (packed[k] != null) {
-                    System.arraycopy(packed[k], 0, joined, off + RecordFormat.HEADER, plen);
+                    joined.put(off + RecordFormat.HEADER, packed[k], 0, plen);
                 } else {
-                    data.get(k).duplicate().get(joined, off + RecordFormat.HEADER, plen);
+                    joined.put(off + RecordFormat.HEADER, data.get(k), data.get(k).position(), plen);
                 }
                 RecordFormat.seal(joined, off, p.chunkId, p.fingerprint.bytes(), p.flags, p.originalLength, plen);
                 off += lens[k];
             }
-            Location at = store.append(joined, len);
+            Location at = store.append(joined.limit(len).position(0));
             off = at.offset();
             for (int k = i; k < j; k++) {
                 claims.get(k).location = new Location(at.containerId(), off, lens[k]);
@@ -562,15 +562,32 @@ public final class DedupPool implements Closeable {
         }
     }
 
+    private static final int MAX_JOINED = 4 << 20;
+    private static final ThreadLocal<ByteBuffer[]> WRITE_SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
+    private static final ThreadLocal<ByteBuffer[]> READ_SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
+
+    /** A per-thread direct buffer of at least {@code len} bytes (cleared), or a heap buffer for huge requests. */
+    private static ByteBuffer scratch(ThreadLocal<ByteBuffer[]> holder, int len) {
+        if (len > MAX_JOINED * 2) {
+            return ByteBuffer.allocate(len);
+        }
+        ByteBuffer[] h = holder.get();
+        if (h[0] == null || h[0].capacity() < len) {
+            h[0] = ByteBuffer.allocateDirect(Math.max(len, 256 * 1024));
+        }
+        return h[0].clear();
+    }
+
     /** The original bytes of a chunk: block cache, else read, check and decompress. */
     byte[] chunkBytes(ChunkRecord r) throws IOException {
         byte[] hit = blockCache.get(r.id());
         if (hit != null) {
             return hit;
         }
-        byte[][] out = new byte[1][];
-        loadChunks(new ChunkRecord[] {r}, out);
-        return out[0];
+        ByteBuffer v = loadChunks(new ChunkRecord[] {r}, true)[0];
+        byte[] out = new byte[v.remaining()];
+        v.duplicate().get(out);
+        return out;
     }
 
     /** True if chunk {@code r} holds exactly the remaining bytes of {@code data}. */
@@ -582,13 +599,26 @@ public final class DedupPool implements Closeable {
     }
 
     /**
-     * Loads the chunks {@code recs[i] != null} into {@code out[i]}: adjacent records of one
-     * container are read with one positional read; every record is CRC-checked; a record that fails
-     * is looked up again (garbage collection may have just moved it) and read once more before the
+     * Loads the chunks {@code recs[i] != null}: adjacent records of one container are read with one
+     * positional read into a per-thread buffer; every record is CRC-checked; a record that fails is
+     * looked up again (garbage collection may have just moved it) and read once more before the
      * failure is reported as {@link ChecksumMismatchException}.
+     *
+     * @param cacheRaw also put uncompressed chunks into the block cache (decompressed ones always go
+     *     there); large streaming reads skip it
+     * @return read-only views of the original bytes, valid until this thread's next call
      */
-    void loadChunks(ChunkRecord[] recs, byte[][] out) throws IOException {
+    ByteBuffer[] loadChunks(ChunkRecord[] recs, boolean cacheRaw) throws IOException {
         int n = recs.length;
+        ByteBuffer[] out = new ByteBuffer[n];
+        long total = 0;
+        for (ChunkRecord r : recs) {
+            if (r != null) {
+                total += r.length();
+            }
+        }
+        ByteBuffer buf = scratch(READ_SCRATCH, (int) Math.min(Integer.MAX_VALUE, total));
+        int used = 0;
         int i = 0;
         while (i < n) {
             if (recs[i] == null) {
@@ -598,37 +628,53 @@ public final class DedupPool implements Closeable {
             int j = i + 1;
             long end = recs[i].location().end();
             while (j < n && recs[j] != null && recs[j].containerId() == recs[i].containerId()
-                    && recs[j].offset() == end && end - recs[i].offset() < (8 << 20)) {
+                    && recs[j].offset() == end) {
                 end = recs[j].location().end();
                 j++;
             }
-            ByteBuffer raw = null;
+            int len = (int) (end - recs[i].offset());
+            ByteBuffer raw = buf.duplicate().limit(used + len).position(used).slice();
+            used += len;
+            boolean ok;
             try {
-                raw = store.readRaw(recs[i].containerId(), recs[i].offset(), (int) (end - recs[i].offset()));
+                store.readRawInto(recs[i].containerId(), recs[i].offset(), raw.duplicate());
+                ok = true;
             } catch (ChecksumMismatchException e) {
-                raw = null;
+                ok = false;
             }
             for (int k = i; k < j; k++) {
                 ChunkRecord r = recs[k];
-                byte[] data = null;
-                if (raw != null) {
-                    ByteBuffer rec = raw.duplicate();
+                ByteBuffer view = null;
+                if (ok) {
                     int from = r.offset() - recs[i].offset();
-                    rec.position(from).limit(from + r.length());
-                    rec = rec.slice();
+                    ByteBuffer rec = raw.duplicate().limit(from + r.length()).position(from).slice();
                     if (RecordFormat.check(rec, r.id()) == null
                             && Arrays.equals(RecordFormat.fingerprint(rec), r.fingerprint())) {
-                        data = compression.payload(rec);
+                        if ((RecordFormat.flags(rec) & RecordFormat.FLAG_LZ4) == 0
+                                && RecordFormat.originalLength(rec) == r.length() - RecordFormat.HEADER) {
+                            view = rec.position(RecordFormat.HEADER).slice().asReadOnlyBuffer();
+                            if (cacheRaw) {
+                                byte[] copy = new byte[view.remaining()];
+                                view.duplicate().get(copy);
+                                blockCache.put(r.id(), copy);
+                            }
+                        } else {
+                            byte[] data = compression.payload(rec);
+                            blockCache.put(r.id(), data);
+                            view = ByteBuffer.wrap(data).asReadOnlyBuffer();
+                        }
                     }
                 }
-                if (data == null) {
-                    data = reload(r);
+                if (view == null) {
+                    byte[] data = reload(r);
+                    blockCache.put(r.id(), data);
+                    view = ByteBuffer.wrap(data).asReadOnlyBuffer();
                 }
-                out[k] = data;
-                blockCache.put(r.id(), data);
+                out[k] = view;
             }
             i = j;
         }
+        return out;
     }
 
     private byte[] reload(ChunkRecord r) throws IOException {

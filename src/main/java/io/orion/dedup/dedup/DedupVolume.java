@@ -41,6 +41,8 @@ import java.util.concurrent.ExecutionException;
  */
 public final class DedupVolume implements BlockDevice {
     private static final int PIECE = 1024;
+    /** Reads of at most this many dedup blocks put uncompressed chunks into the block cache. */
+    private static final int CACHED_READ_BLOCKS = 4;
     private static final byte[] ZEROS = new byte[64 * 1024];
 
     private final DedupPool pool;
@@ -120,7 +122,7 @@ public final class DedupVolume implements BlockDevice {
         int dbs = st.dedupBlockSize;
         long first = off / dbs;
         long last = (off + len - 1) / dbs;
-        byte[][] data = loadDblocks(first, (int) (last - first + 1));
+        ByteBuffer[] data = loadDblocks(first, (int) (last - first + 1));
         long pos = off;
         long end = off + len;
         for (int i = 0; pos < end; i++) {
@@ -130,7 +132,8 @@ public final class DedupVolume implements BlockDevice {
             if (data[i] == null) {
                 putZeros(dst, n);
             } else {
-                dst.put(data[i], from, n);
+                dst.put(dst.position(), data[i], from, n);
+                dst.position(dst.position() + n);
             }
             pos += n;
         }
@@ -145,7 +148,7 @@ public final class DedupVolume implements BlockDevice {
     }
 
     /** Contents of dedup blocks {@code [first, first + n)}; null entries read as zeros. */
-    private byte[][] loadDblocks(long first, int n) throws IOException {
+    private ByteBuffer[] loadDblocks(long first, int n) throws IOException {
         for (int attempt = 0; ; attempt++) {
             try {
                 return loadDblocksOnce(first, n);
@@ -157,11 +160,11 @@ public final class DedupVolume implements BlockDevice {
         }
     }
 
-    private byte[][] loadDblocksOnce(long first, int n) throws IOException {
+    private ByteBuffer[] loadDblocksOnce(long first, int n) throws IOException {
         long[] refs = new long[n];
         Arrays.fill(refs, MetaTxn.ABSENT);
         ChunkRecord[] recs = new ChunkRecord[n];
-        byte[][] out = new byte[n][];
+        ByteBuffer[] out = new ByteBuffer[n];
         boolean any = false;
         try (MetaTxn t = pool.meta().read()) {
             if (n == 1) {
@@ -176,7 +179,7 @@ public final class DedupVolume implements BlockDevice {
                 if (refs[i] > 0) {
                     byte[] hit = pool.blockCache().get(refs[i]);
                     if (hit != null) {
-                        out[i] = hit;
+                        out[i] = ByteBuffer.wrap(hit).asReadOnlyBuffer();
                         continue;
                     }
                     recs[i] = t.chunk(refs[i]);
@@ -193,7 +196,12 @@ public final class DedupVolume implements BlockDevice {
             throw new ChecksumMismatchException("metadata damaged: " + e.getMessage());
         }
         if (any) {
-            pool.loadChunks(recs, out);
+            ByteBuffer[] loaded = pool.loadChunks(recs, n <= CACHED_READ_BLOCKS);
+            for (int i = 0; i < n; i++) {
+                if (recs[i] != null) {
+                    out[i] = loaded[i];
+                }
+            }
         }
         return out;
     }
@@ -226,8 +234,8 @@ public final class DedupVolume implements BlockDevice {
         long end = off + len;
         boolean headPartial = off % dbs != 0 || end < (first + 1) * dbs;
         boolean tailPartial = end % dbs != 0;
-        byte[] head = headPartial ? loadDblocks(first, 1)[0] : null;
-        byte[] tail = tailPartial && (last != first || !headPartial) ? loadDblocks(last, 1)[0] : null;
+        byte[] head = headPartial ? copy(loadDblocks(first, 1)[0]) : null;
+        byte[] tail = tailPartial && (last != first || !headPartial) ? copy(loadDblocks(last, 1)[0]) : null;
         ByteBuffer[] contents = new ByteBuffer[n];
         int srcBase = src.position();
         for (int i = 0; i < n; i++) {
@@ -238,7 +246,7 @@ public final class DedupVolume implements BlockDevice {
                 continue;
             }
             byte[] old = i == 0 && headPartial ? head : tail;
-            byte[] merged = old == null ? new byte[dbs] : old.clone();
+            byte[] merged = old == null ? new byte[dbs] : old;
             long from = Math.max(bs, off);
             long to = Math.min(bs + dbs, end);
             src.duplicate().position(srcBase + (int) (from - off)).get(merged, (int) (from - bs), (int) (to - from));
@@ -246,6 +254,15 @@ public final class DedupVolume implements BlockDevice {
         }
         writeContents(first, contents);
         src.position(src.limit());
+    }
+
+    private static byte[] copy(ByteBuffer view) {
+        if (view == null) {
+            return null;
+        }
+        byte[] b = new byte[view.remaining()];
+        view.duplicate().get(b);
+        return b;
     }
 
     /** Stores whole dedup blocks {@code [first, first + contents.length)}; the caller holds the locks. */

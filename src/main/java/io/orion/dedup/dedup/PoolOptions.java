@@ -27,12 +27,15 @@ import java.util.Objects;
  *     automatically when full
  * @param containerSize bytes of one container slot (records never cross a slot), >= 1 MiB
  * @param gcBytesPerSecond copy-rate limit of garbage collection (throttling)
+ * @param durableCommits make every commit durable against power loss (devices forced before each
+ *     commit, LMDB synced by each commit, in LMDB's own order); off by default: commits then
+ *     survive any process crash, and {@code flush()} (SYNCHRONIZE CACHE, FUA) makes them durable
  */
 public record PoolOptions(Path metadataDir, List<DeviceSpec> devices, String hashAlgorithm, boolean verify,
                           long hashCacheSize, long cacheSize, boolean compressionEnabled,
                           double compressionThreshold, int compressionLevel, int referenceMaxCount,
                           long referenceCleanupIntervalSeconds, double gcLiveThreshold, long metadataMapSize,
-                          long containerSize, long gcBytesPerSecond) {
+                          long containerSize, long gcBytesPerSecond, boolean durableCommits) {
 
     public PoolOptions {
         Objects.requireNonNull(metadataDir, "metadataDir");
@@ -85,6 +88,7 @@ public record PoolOptions(Path metadataDir, List<DeviceSpec> devices, String has
         private long metadataMapSize = 1L << 30;
         private long containerSize = 64L << 20;
         private long gcBytesPerSecond = 256L << 20;
+        private boolean durableCommits;
 
         private Builder(Path metadataDir) {
             this.metadataDir = metadataDir;
@@ -165,10 +169,15 @@ public record PoolOptions(Path metadataDir, List<DeviceSpec> devices, String has
             return this;
         }
 
+        public Builder durableCommits(boolean v) {
+            durableCommits = v;
+            return this;
+        }
+
         public PoolOptions build() {
             return new PoolOptions(metadataDir, devices, hashAlgorithm, verify, hashCacheSize, cacheSize,
                     compressionEnabled, compressionThreshold, compressionLevel, referenceMaxCount, cleanupInterval,
-                    gcLiveThreshold, metadataMapSize, containerSize, gcBytesPerSecond);
+                    gcLiveThreshold, metadataMapSize, containerSize, gcBytesPerSecond, durableCommits);
         }
     }
 }

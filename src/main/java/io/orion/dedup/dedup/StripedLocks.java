@@ -26,6 +26,16 @@ final class StripedLocks {
 
     /** Locks the stripes of dedup blocks {@code [first, last]} of {@code volume} (and an optional second range). */
     Held lock(int volume, long first, long last, int volume2, long first2, long last2) {
+        if (first == last && volume2 < 0) {
+            int s = stripe(volume, first);
+            try {
+                locks[s].lockInterruptibly();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for a block lock", e);
+            }
+            return new Held(new int[] {s});
+        }
         BitSet set = new BitSet(STRIPES);
         add(set, volume, first, last);
         if (volume2 >= 0) {

@@ -29,8 +29,15 @@ final class MetaCodec {
 
     static int crc(ByteBuffer key, ByteBuffer val, int valLen) {
         CRC32C c = new CRC32C();
-        c.update(key.duplicate());
-        c.update(val.duplicate().position(0).limit(valLen));
+        int kp = key.position();
+        int kl = key.limit();
+        c.update(key);
+        key.limit(kl).position(kp);
+        int vp = val.position();
+        int vl = val.limit();
+        val.limit(valLen).position(0);
+        c.update(val);
+        val.limit(vl).position(vp);
         return (int) c.getValue();
     }
 
@@ -41,13 +48,22 @@ final class MetaCodec {
         val.flip();
     }
 
-    static void check(String what, ByteBuffer key, ByteBuffer val, int expectedLen) throws MetaCorruptException {
+    /** Null when {@code val} has the expected length and CRC, else why not. */
+    static String check(ByteBuffer key, ByteBuffer val, int expectedLen) {
         if (val.remaining() != expectedLen) {
-            throw new MetaCorruptException(what + ": value has " + val.remaining() + " bytes, expected " + expectedLen);
+            return "value has " + val.remaining() + " bytes, expected " + expectedLen;
         }
         int stored = val.getInt(expectedLen - 4);
         if (stored != crc(key, val, expectedLen - 4)) {
-            throw new MetaCorruptException(what + ": CRC32C mismatch (metadata damaged)");
+            return "CRC32C mismatch (metadata damaged)";
+        }
+        return null;
+    }
+
+    static void check(String what, ByteBuffer key, ByteBuffer val, int expectedLen) throws MetaCorruptException {
+        String bad = check(key, val, expectedLen);
+        if (bad != null) {
+            throw new MetaCorruptException(what + ": " + bad);
         }
     }
 

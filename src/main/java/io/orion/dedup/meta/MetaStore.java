@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * grown ({@link #grow()}) when a write hits MDB_MAP_FULL: growing waits until no read transaction
  * is open (LMDB requires that), so readers hold a shared lock for their short lifetime.
  *
- * <p>Durability: the environment runs with MDB_NOSYNC, so a commit is atomic and survives a process
- * crash but is made durable against power loss only by {@link #sync()}, which the pool calls after
+ * <p>Durability: the environment runs with MDB_WRITEMAP | MDB_NOSYNC (commits write into the shared
+ * mapping, no copies), so a commit is atomic and survives a process crash but is made durable
+ * against power loss only by {@link #sync()}, which the pool calls after
  * forcing the chunk data to the devices (data before the metadata that references it).
  */
 public final class MetaStore implements Closeable {
@@ -39,6 +40,13 @@ public final class MetaStore implements Closeable {
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
     final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
+    /** Key/value buffers of the (single) write transaction. */
+    final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
+    final ByteBuffer writerVal = ByteBuffer.allocateDirect(128);
+    final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(128);
+    /** Reset read transactions kept for reuse (MDB_NOTLS: not bound to a thread). */
+    private final java.util.concurrent.ConcurrentLinkedDeque<org.lmdbjava.Txn<ByteBuffer>> idle =
+            new java.util.concurrent.ConcurrentLinkedDeque<>();
     private final Path dir;
     private volatile long mapSize;
 
@@ -59,11 +67,21 @@ public final class MetaStore implements Closeable {
      * reported as {@link MetaCorruptException} before LMDB maps it.
      */
     public static MetaStore open(Path dir, long mapSize) throws IOException {
+        return open(dir, mapSize, false);
+    }
+
+    /**
+     * As {@link #open(Path, long)}; with {@code durableCommits} LMDB syncs every commit itself
+     * (no MDB_NOSYNC), so each commit is durable against power loss.
+     */
+    public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
         Files.createDirectories(dir);
         LmdbFileCheck.check(dir.resolve("data.mdb"));
         try {
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
-                    .open(dir.toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS);
+                    .open(dir.toFile(), durableCommits
+                            ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP}
+                            : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP});
             try {
                 return new MetaStore(dir, env, mapSize);
             } catch (LmdbException e) {
@@ -84,14 +102,36 @@ public final class MetaStore implements Closeable {
         return mapSize;
     }
 
-    /** Opens a short read transaction; close it promptly. */
+    /** Opens a short read transaction (a reset one is renewed when available); close it promptly. */
     public MetaTxn read() {
         mapLock.readLock().lock();
         try {
-            return new MetaTxn(this, env.txnRead(), true);
+            org.lmdbjava.Txn<ByteBuffer> t = idle.pollFirst();
+            if (t != null) {
+                try {
+                    t.renew();
+                } catch (RuntimeException e) {
+                    t.close();
+                    t = null;
+                }
+            }
+            if (t == null) {
+                t = env.txnRead();
+            }
+            return new MetaTxn(this, t, true);
         } catch (RuntimeException e) {
             mapLock.readLock().unlock();
             throw e;
+        }
+    }
+
+    /** Takes back a finished read transaction: reset (its snapshot released) and kept for reuse. */
+    void release(org.lmdbjava.Txn<ByteBuffer> t) {
+        try {
+            t.reset();
+            idle.offerFirst(t);
+        } catch (RuntimeException e) {
+            t.close();
         }
     }
 
@@ -118,16 +158,27 @@ public final class MetaStore implements Closeable {
         env.sync(true);
     }
 
-    /** Size of the metadata file in bytes. */
+    /**
+     * Bytes of the metadata file in use (up to its last used page; with MDB_WRITEMAP the file itself
+     * is as large as the map, sparse).
+     */
     public long fileSize() throws IOException {
-        Path f = dir.resolve("data.mdb");
-        return Files.exists(f) ? Files.size(f) : 0;
+        mapLock.readLock().lock();
+        try {
+            return (env.info().lastPageNumber + 1) * (long) env.stat().pageSize;
+        } finally {
+            mapLock.readLock().unlock();
+        }
     }
 
     @Override
     public void close() {
         mapLock.writeLock().lock();
         try {
+            org.lmdbjava.Txn<ByteBuffer> t;
+            while ((t = idle.pollFirst()) != null) {
+                t.close();
+            }
             if (!env.isClosed()) {
                 env.close();
             }

@@ -37,8 +37,8 @@ public class MetaTxn implements AutoCloseable {
             key = s[0];
             val = s[1];
         } else {
-            key = MetaCodec.be(ByteBuffer.allocateDirect(512));
-            val = MetaCodec.be(ByteBuffer.allocateDirect(128));
+            key = store.writerKey;
+            val = store.writerVal;
         }
     }
 
@@ -50,7 +50,10 @@ public class MetaTxn implements AutoCloseable {
             return ABSENT;
         }
         v = MetaCodec.be(v);
-        MetaCodec.check("block map entry " + volume + "/" + dblock, key, v, MetaCodec.BLOCK_VAL);
+        String bad = MetaCodec.check(key, v, MetaCodec.BLOCK_VAL);
+        if (bad != null) {
+            throw new MetaCorruptException("block map entry " + volume + "/" + dblock + ": " + bad);
+        }
         return v.getLong(0);
     }
 
@@ -71,7 +74,10 @@ public class MetaTxn implements AutoCloseable {
                     return;
                 }
                 ByteBuffer v = MetaCodec.be(c.val());
-                MetaCodec.check("block map entry " + volume + "/" + db, k, v, MetaCodec.BLOCK_VAL);
+                String bad = MetaCodec.check(k, v, MetaCodec.BLOCK_VAL);
+                if (bad != null) {
+                    throw new MetaCorruptException("block map entry " + volume + "/" + db + ": " + bad);
+                }
                 if (!visitor.visit(db, v.getLong(0))) {
                     return;
                 }
@@ -86,7 +92,10 @@ public class MetaTxn implements AutoCloseable {
             return null;
         }
         v = MetaCodec.be(v);
-        MetaCodec.check("chunk " + id, key, v, MetaCodec.CHUNK_VAL);
+        String bad = MetaCodec.check(key, v, MetaCodec.CHUNK_VAL);
+        if (bad != null) {
+            throw new MetaCorruptException("chunk " + id + ": " + bad);
+        }
         return MetaCodec.chunk(id, v);
     }
 
@@ -101,7 +110,10 @@ public class MetaTxn implements AutoCloseable {
                 ByteBuffer k = MetaCodec.be(c.key());
                 long id = k.getLong(0);
                 ByteBuffer v = MetaCodec.be(c.val());
-                MetaCodec.check("chunk " + id, k, v, MetaCodec.CHUNK_VAL);
+                String bad = MetaCodec.check(k, v, MetaCodec.CHUNK_VAL);
+                if (bad != null) {
+                    throw new MetaCorruptException("chunk " + id + ": " + bad);
+                }
                 if (!visitor.visit(MetaCodec.chunk(id, v))) {
                     return;
                 }
@@ -210,7 +222,11 @@ public class MetaTxn implements AutoCloseable {
         }
         closed = true;
         try {
-            txn.close();
+            if (read) {
+                store.release(txn);
+            } else {
+                txn.close();
+            }
         } finally {
             if (read) {
                 store.mapLock.readLock().unlock();

@@ -6,10 +6,11 @@ import org.lmdbjava.Txn;
 
 /** The write transaction of one batch (committer thread only). Commit or abort exactly once. */
 public final class MetaWriteTxn extends MetaTxn {
-    private final ByteBuffer val2 = MetaCodec.be(ByteBuffer.allocateDirect(128));
+    private final ByteBuffer val2;
 
     MetaWriteTxn(MetaStore store, Txn<ByteBuffer> txn) {
         super(store, txn, false);
+        this.val2 = store.writerVal2;
     }
 
     public void putBlock(int volume, long dblock, long chunkId) {

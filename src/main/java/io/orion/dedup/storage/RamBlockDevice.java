@@ -6,22 +6,66 @@ import java.util.Arrays;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A thin-provisioned {@link BlockDevice} in memory, for tests and scratch LUNs. Only written blocks
- * take memory; unmapped blocks read as zeros (LBPRZ, SBC-4 §4.7.4). A block written with all zeros
- * stays mapped, as on a real thin device; UNMAP and WRITE SAME with UNMAP deallocate.
+ * A thin-provisioned {@link BlockDevice} in memory, for tests and scratch LUNs. Only written regions
+ * take memory; unmapped blocks read as zeros (LBPRZ, SBC-4 §4.7.4). A block written with zeros stays
+ * mapped, as on a real thin device; UNMAP and WRITE SAME with UNMAP deallocate.
+ *
+ * <p>Layout: 256 KiB chunks of direct (off-heap) memory, allocated on first write and freed when
+ * their last block is unmapped, each with a bitmap of mapped blocks. Off-heap chunks keep large RAM
+ * LUNs from turning into garbage-collector work.
  *
  * <p>Concurrency: every data call takes an {@link LbaRangeLock} on its blocks, which makes
- * {@link #compareAndWrite} atomic against overlapping reads and writes.
+ * {@link #compareAndWrite} atomic against overlapping reads and writes. Changes to one chunk's
+ * bitmap and its allocation run inside {@link ConcurrentMap#compute} for that chunk; the bitmap
+ * itself is guarded by the chunk's monitor.
  */
 public final class RamBlockDevice implements BlockDevice {
 
+    private static final int CHUNK_BYTES = 256 << 10;
+    private static final byte[] ZEROS = new byte[CHUNK_BYTES];
+
     private final int blockSize;
+    private final int chunkBlocks;
     private volatile long blockCount;
-    private final ConcurrentMap<Long, byte[]> blocks = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Long, Chunk> chunks = new ConcurrentHashMap<>();
+    private final AtomicLong mapped = new AtomicLong();
     private final LbaRangeLock locks = new LbaRangeLock();
     private final String uuid = UUID.randomUUID().toString();
+
+    /** One chunk: its bytes and which of its blocks are mapped. */
+    private static final class Chunk {
+        final ByteBuffer data;
+        final long[] bits;
+        int mappedCount;
+
+        Chunk(int bytes, int blocks) {
+            data = ByteBuffer.allocateDirect(bytes);
+            bits = new long[(blocks + 63) / 64];
+        }
+
+        boolean isMapped(int i) {
+            return (bits[i >>> 6] & (1L << i)) != 0;
+        }
+
+        /** Sets block i's mapped bit; returns +1, -1 or 0 as the mapped count changed. */
+        int setMapped(int i, boolean on) {
+            boolean was = isMapped(i);
+            if (was == on) {
+                return 0;
+            }
+            if (on) {
+                bits[i >>> 6] |= 1L << i;
+                mappedCount++;
+                return 1;
+            }
+            bits[i >>> 6] &= ~(1L << i);
+            mappedCount--;
+            return -1;
+        }
+    }
 
     public RamBlockDevice(int blockSize, long blockCount) {
         if (blockSize != 512 && blockSize != 4096) {
@@ -31,6 +75,7 @@ public final class RamBlockDevice implements BlockDevice {
             throw new IllegalArgumentException("block count must be positive: " + blockCount);
         }
         this.blockSize = blockSize;
+        this.chunkBlocks = CHUNK_BYTES / blockSize;
         this.blockCount = blockCount;
     }
 
@@ -51,7 +96,7 @@ public final class RamBlockDevice implements BlockDevice {
 
     /** Number of blocks that currently hold data. */
     public long mappedBlocks() {
-        return blocks.size();
+        return mapped.get();
     }
 
     @Override
@@ -63,16 +108,22 @@ public final class RamBlockDevice implements BlockDevice {
     }
 
     private void readUnlocked(long lba, ByteBuffer dst, int n) {
-        byte[] zeros = null;
-        for (int i = 0; i < n; i++) {
-            byte[] b = blocks.get(lba + i);
-            if (b == null) {
-                if (zeros == null) {
-                    zeros = new byte[blockSize];
-                }
-                b = zeros;
+        int done = 0;
+        while (done < n) {
+            long at = lba + done;
+            long idx = at / chunkBlocks;
+            int first = (int) (at % chunkBlocks);
+            int count = Math.min(n - done, chunkBlocks - first);
+            int bytes = count * blockSize;
+            Chunk c = chunks.get(idx);
+            if (c == null) {
+                dst.put(ZEROS, 0, bytes);
+            } else {
+                ByteBuffer from = c.data.duplicate();
+                from.position(first * blockSize).limit(first * blockSize + bytes);
+                dst.put(from);
             }
-            dst.put(b);
+            done += count;
         }
     }
 
@@ -85,10 +136,30 @@ public final class RamBlockDevice implements BlockDevice {
     }
 
     private void writeUnlocked(long lba, ByteBuffer src, int n) {
-        for (int i = 0; i < n; i++) {
-            byte[] b = new byte[blockSize];
-            src.get(b);
-            blocks.put(lba + i, b);
+        int done = 0;
+        while (done < n) {
+            long at = lba + done;
+            long idx = at / chunkBlocks;
+            int first = (int) (at % chunkBlocks);
+            int count = Math.min(n - done, chunkBlocks - first);
+            ByteBuffer part = src.slice();
+            part.limit(count * blockSize);
+            src.position(src.position() + count * blockSize);
+            chunks.compute(idx, (k, c) -> {
+                Chunk ch = c == null ? new Chunk(CHUNK_BYTES, chunkBlocks) : c;
+                ByteBuffer to = ch.data.duplicate();
+                to.position(first * blockSize);
+                to.put(part);
+                int delta = 0;
+                synchronized (ch) {
+                    for (int i = 0; i < count; i++) {
+                        delta += ch.setMapped(first + i, true);
+                    }
+                }
+                mapped.addAndGet(delta);
+                return ch;
+            });
+            done += count;
         }
     }
 
@@ -100,9 +171,36 @@ public final class RamBlockDevice implements BlockDevice {
     @Override
     public void unmap(long lba, long count) throws IOException {
         try (LbaRangeLock.Range r = locks.lock(lba, count)) {
-            for (long i = 0; i < count; i++) {
-                blocks.remove(lba + i);
-            }
+            unmapUnlocked(lba, count);
+        }
+    }
+
+    private void unmapUnlocked(long lba, long count) {
+        long done = 0;
+        while (done < count) {
+            long at = lba + done;
+            long idx = at / chunkBlocks;
+            int first = (int) (at % chunkBlocks);
+            int n = (int) Math.min(count - done, chunkBlocks - first);
+            chunks.computeIfPresent(idx, (k, c) -> {
+                int delta = 0;
+                boolean empty;
+                synchronized (c) {
+                    for (int i = 0; i < n; i++) {
+                        delta += c.setMapped(first + i, false);
+                    }
+                    empty = c.mappedCount == 0;
+                }
+                mapped.addAndGet(delta);
+                if (empty) {
+                    return null;
+                }
+                ByteBuffer z = c.data.duplicate();
+                z.position(first * blockSize);
+                z.put(ZEROS, 0, n * blockSize);
+                return c;
+            });
+            done += n;
         }
     }
 
@@ -112,12 +210,21 @@ public final class RamBlockDevice implements BlockDevice {
         pattern.get(p);
         boolean zero = isZero(p);
         try (LbaRangeLock.Range r = locks.lock(lba, count)) {
-            for (long i = 0; i < count; i++) {
-                if (unmap && zero) {
-                    blocks.remove(lba + i);
-                } else {
-                    blocks.put(lba + i, p.clone());
-                }
+            if (unmap && zero) {
+                unmapUnlocked(lba, count);
+                return;
+            }
+            int batch = chunkBlocks;
+            ByteBuffer buf = ByteBuffer.allocate(batch * blockSize);
+            for (int i = 0; i < batch; i++) {
+                buf.put(p);
+            }
+            long done = 0;
+            while (done < count) {
+                int n = (int) Math.min(batch, count - done);
+                buf.clear().limit(n * blockSize);
+                writeUnlocked(lba + done, buf, n);
+                done += n;
             }
         }
     }
@@ -138,24 +245,45 @@ public final class RamBlockDevice implements BlockDevice {
         }
     }
 
-    @Override
-    public LbaStatus status(long lba, long maxBlocks) {
-        boolean mapped = blocks.containsKey(lba);
-        long end = Math.min(blockCount, lba + Math.max(1, maxBlocks));
-        long n = 1;
-        while (lba + n < end && blocks.containsKey(lba + n) == mapped) {
-            n++;
+    private boolean isMapped(long lba) {
+        Chunk c = chunks.get(lba / chunkBlocks);
+        if (c == null) {
+            return false;
         }
-        return new LbaStatus(lba, n, mapped);
+        synchronized (c) {
+            return c.isMapped((int) (lba % chunkBlocks));
+        }
     }
 
     @Override
-    public synchronized void resize(long newBlockCount) {
+    public LbaStatus status(long lba, long maxBlocks) {
+        boolean m = isMapped(lba);
+        long end = Math.min(blockCount, lba + Math.max(1, maxBlocks));
+        long n = 1;
+        while (lba + n < end) {
+            long at = lba + n;
+            if (!m && at % chunkBlocks == 0 && !chunks.containsKey(at / chunkBlocks)) {
+                n += Math.min(chunkBlocks, end - at);
+                continue;
+            }
+            if (isMapped(at) != m) {
+                break;
+            }
+            n++;
+        }
+        return new LbaStatus(lba, Math.min(n, end - lba), m);
+    }
+
+    @Override
+    public synchronized void resize(long newBlockCount) throws IOException {
         if (newBlockCount < 1) {
             throw new IllegalArgumentException("block count must be positive: " + newBlockCount);
         }
-        if (newBlockCount < blockCount) {
-            blocks.keySet().removeIf(k -> k >= newBlockCount);
+        long old = blockCount;
+        if (newBlockCount < old) {
+            try (LbaRangeLock.Range r = locks.lock(newBlockCount, old - newBlockCount)) {
+                unmapUnlocked(newBlockCount, old - newBlockCount);
+            }
         }
         blockCount = newBlockCount;
     }
@@ -167,7 +295,8 @@ public final class RamBlockDevice implements BlockDevice {
 
     @Override
     public void close() {
-        blocks.clear();
+        chunks.clear();
+        mapped.set(0);
     }
 
     static boolean isZero(byte[] b) {
@@ -182,8 +311,7 @@ public final class RamBlockDevice implements BlockDevice {
     /** Byte offset of the first difference between the remaining bytes of a and b, or -1. */
     static long firstMismatch(ByteBuffer a, ByteBuffer b) {
         int n = Math.min(a.remaining(), b.remaining());
-        int m = Arrays.mismatch(slice(a, n), slice(b, n));
-        return m;
+        return Arrays.mismatch(slice(a, n), slice(b, n));
     }
 
     private static byte[] slice(ByteBuffer buf, int n) {

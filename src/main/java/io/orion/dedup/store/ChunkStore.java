@@ -154,13 +154,19 @@ public final class ChunkStore implements Closeable {
      * raised; the committer lowers it (via {@link #release}) once the record's metadata committed.
      */
     public Location append(byte[] record, int length) throws IOException {
+        return append(ByteBuffer.wrap(record, 0, length));
+    }
+
+    /** As {@link #append(byte[], int)} for the remaining bytes of {@code record} (position unchanged). */
+    public Location append(ByteBuffer record) throws IOException {
+        int length = record.remaining();
         int n = devices.size();
         int start = Math.floorMod(roundRobin.getAndIncrement(), n);
         IOException last = null;
         for (int i = 0; i < n; i++) {
             int d = (start + i) % n;
             try {
-                Location loc = tryAppend(d, record, length);
+                Location loc = tryAppend(d, record.duplicate(), length);
                 if (loc != null) {
                     return loc;
                 }
@@ -175,7 +181,7 @@ public final class ChunkStore implements Closeable {
         throw new IOException("pool is full: no free container slot on any backing device");
     }
 
-    private Location tryAppend(int d, byte[] record, int length) throws IOException {
+    private Location tryAppend(int d, ByteBuffer record, int length) throws IOException {
         if (length > slotSize - SlotHeader.SIZE) {
             throw new IllegalArgumentException("record of " + length + " bytes exceeds the container size");
         }
@@ -207,7 +213,7 @@ public final class ChunkStore implements Closeable {
             c.pending.incrementAndGet();
         }
         try {
-            dev.write(ByteBuffer.wrap(record, 0, length), dev.slotBase(c.slot()) + off);
+            dev.write(record, dev.slotBase(c.slot()) + off);
         } catch (IOException e) {
             c.pending.decrementAndGet();
             throw e;
@@ -250,6 +256,19 @@ public final class ChunkStore implements Closeable {
         }
         buf.flip();
         return buf;
+    }
+
+    /** Fills {@code dst} (position to limit) from {@code offset} in a container. */
+    public void readRawInto(int containerId, long offset, ByteBuffer dst) throws IOException {
+        Container c = containers.get(containerId);
+        if (c == null) {
+            throw new ChecksumMismatchException("container " + containerId + " does not exist");
+        }
+        try {
+            c.device().read(dst, c.device().slotBase(c.slot()) + offset);
+        } catch (EOFException e) {
+            throw new ChecksumMismatchException("container " + containerId + ": " + e.getMessage());
+        }
     }
 
     public Container container(int id) {

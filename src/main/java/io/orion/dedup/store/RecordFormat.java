@@ -66,6 +66,24 @@ public final class RecordFormat {
         b.putInt(off + CRC_OFFSET, (int) crc.getValue());
     }
 
+    /** As {@link #seal(byte[], int, long, byte[], int, int, int)} for any (heap or direct) buffer. */
+    public static void seal(ByteBuffer buf, int off, long chunkId, byte[] fingerprint, int flags, int originalLength,
+                            int payloadLength) {
+        ByteBuffer b = buf.duplicate().order(ByteOrder.BIG_ENDIAN);
+        b.putInt(off, MAGIC);
+        b.put(off + 4, (byte) VERSION);
+        b.put(off + 5, (byte) flags);
+        b.putShort(off + 6, (short) 0);
+        b.putLong(off + 8, chunkId);
+        b.putInt(off + 16, originalLength);
+        b.putInt(off + 20, payloadLength);
+        b.put(off + 24, fingerprint, 0, FINGERPRINT_LENGTH);
+        CRC32C crc = new CRC32C();
+        crc.update(b.duplicate().limit(off + CRC_OFFSET).position(off));
+        crc.update(b.duplicate().limit(off + HEADER + payloadLength).position(off + HEADER));
+        b.putInt(off + CRC_OFFSET, (int) crc.getValue());
+    }
+
     /**
      * Checks the record that starts at {@code rec}'s position and spans its remaining bytes.
      *

@@ -27,6 +27,9 @@ public final class EngineBench {
     static double timed(String name, long count, int threads, long bytesPerOp, Op op) throws Exception {
         AtomicLong next = new AtomicLong();
         Thread[] ts = new Thread[threads];
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpu0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         for (int t = 0; t < threads; t++) {
             ts[t] = new Thread(() -> {
@@ -45,8 +48,10 @@ public final class EngineBench {
             t.join();
         }
         double s = (System.nanoTime() - t0) / 1e9;
+        double cpu = (os.getProcessCpuTime() - cpu0) / 1e9;
         double mbs = count * bytesPerOp / s / (1 << 20);
-        System.out.printf("%-28s %9.1f MiB/s %10.0f IOPS%n", name, mbs, count / s);
+        System.out.printf("%-28s %9.1f MiB/s %10.0f IOPS   %8.1f MiB per CPU-second %8.1f us CPU per op%n", name, mbs,
+                count / s, count * bytesPerOp / cpu / (1 << 20), cpu * 1e6 / count);
         return mbs;
     }
 
@@ -66,13 +71,25 @@ public final class EngineBench {
             r.nextBytes(data[i]);
         }
         try (DedupPool pool = DedupPool.open(o)) {
-            DedupVolume v = pool.createVolume("bench", 512, 2L * mib << 20, 4096);
+            for (int round = 0; round < 2; round++) {
+                System.out.println(round == 0 ? "-- warm-up round (JIT compiling)" : "-- measured round");
+                run(pool, "bench" + round, mib, threads, io, count, data);
+            }
+            pool.flush();
+            System.out.println(pool.stats(false).hashMegabytesPerSecond() + " MB/s hashing per thread");
+        }
+    }
+
+    private static void run(DedupPool pool, String name, int mib, int threads, int io, long count, byte[][] data)
+            throws Exception {
+        {
+            DedupVolume v = pool.createVolume(name, 512, 2L * mib << 20, 4096);
+            long salt = name.hashCode() * 1_000_000_007L;
             int spb = io / 512;
             timed("seq write 128K unique", count, threads, io, i -> {
                 byte[] b = data[(int) (i % 64)].clone();
-                ByteBuffer.wrap(b).putLong(0, i).putLong(8192, i).putLong(16384, i);
                 for (int k = 0; k < io; k += 4096) {
-                    ByteBuffer.wrap(b).putLong(k, i * 1000 + k);
+                    ByteBuffer.wrap(b).putLong(k, i * 1000 + k + salt);
                 }
                 v.write(i * spb, ByteBuffer.wrap(b), false);
             });
@@ -80,7 +97,7 @@ public final class EngineBench {
             timed("seq write 128K duplicate", count, threads, io, i -> {
                 byte[] b = data[(int) (i % 64)].clone();
                 for (int k = 0; k < io; k += 4096) {
-                    ByteBuffer.wrap(b).putLong(k, i * 1000 + k);
+                    ByteBuffer.wrap(b).putLong(k, i * 1000 + k + salt);
                 }
                 v.write(((long) mib << 20) / 512 + i * spb, ByteBuffer.wrap(b), false);
             });
@@ -101,7 +118,6 @@ public final class EngineBench {
                 v.write(ThreadLocalRandom.current().nextLong(blocks4k) * 8, ByteBuffer.wrap(b), false);
             });
             pool.flush();
-            System.out.println(pool.stats().hashMegabytesPerSecond() + " MB/s hashing per thread");
         }
     }
 }

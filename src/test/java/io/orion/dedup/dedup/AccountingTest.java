@@ -174,6 +174,24 @@ class AccountingTest {
         }
     }
 
+    @Test
+    void verifyOptionComparesBytesAndStillShares() throws Exception {
+        try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).verify(true).compressionLevel(9).build())) {
+            DedupVolume v = pool.createVolume("lun", 512, 1 << 24, 8192);
+            byte[] a = PoolFixture.compressible(3, 8192);
+            for (int i = 0; i < 5; i++) {
+                v.write(i * 16L, ByteBuffer.wrap(a), false);
+            }
+            pool.flushCaches();
+            v.write(100 * 16L, ByteBuffer.wrap(a), false);
+            PoolStats s = pool.stats();
+            assertEquals(1, s.uniqueChunks());
+            assertTrue(s.storedBytes() < 8192 / 4, "stored compressed with LZ4 HC: " + s.storedBytes());
+            assertEquals(6 * 8192, s.logicalBytes());
+            assertArrayEquals(a, PoolFixture.read(v, 100 * 16L, 16).array());
+        }
+    }
+
     static List<ChunkRecord> chunks(DedupPool pool) throws Exception {
         List<ChunkRecord> out = new ArrayList<>();
         try (MetaTxn t = pool.meta().read()) {

@@ -136,7 +136,7 @@ class CorruptionTest {
     @Test
     void truncatedMetadataFileRefusesToOpenWithAClearReason() throws Exception {
         try (RandomAccessFile f = new RandomAccessFile(mdb().toFile(), "rw")) {
-            f.setLength(f.length() / 2);
+            f.setLength(3 * 4096);
         }
         MetaCorruptException e = assertThrows(MetaCorruptException.class, this::reopen);
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());

@@ -134,4 +134,20 @@ class DedupVolumeBasicTest {
             assertTrue(pool.openVolume("a").isEmpty());
         }
     }
+
+    @Test
+    void durableCommitModeWorksEndToEnd() throws Exception {
+        byte[] a = PoolFixture.random(31, 16384);
+        try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).durableCommits(true).build())) {
+            DedupVolume v = pool.createVolume("lun0", 4096, 1 << 24, 4096);
+            v.write(4, ByteBuffer.wrap(a), false);
+            v.write(8, ByteBuffer.wrap(a), false);
+            assertEquals(4, pool.stats().uniqueChunks());
+        }
+        try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).durableCommits(true).build())) {
+            DedupVolume v = pool.openVolume("lun0").orElseThrow();
+            assertArrayEquals(a, PoolFixture.read(v, 8, 4).array());
+            assertTrue(pool.verify().clean());
+        }
+    }
 }

@@ -249,6 +249,26 @@ class IscsiConnectionTest {
     }
 
     @Test
+    void orderedTaskIsNotHandedOverBeforeAnOlderWriteStillWaitingForData() throws Exception {
+        RawInitiator c = connect("InitialR2T=Yes\0ImmediateData=No\0");
+        int base = c.cmdSN;
+        c.command(0x21, false, 130, 512, base, WRITE10_8, null); // SIMPLE write, needs an R2T
+        byte[][] r2t = c.read();
+        assertEquals(0x31, opcode(r2t));
+        c.command(0x82, false, 131, 0, base + 1, TUR, null); // ORDERED
+        c.command(0x81, false, 132, 0, base + 2, TUR, null); // SIMPLE after the ORDERED one
+        c.command(0x83, false, 133, 0, base + 3, TUR, null); // HEAD OF QUEUE
+        byte[][] hoq = c.read();
+        assertEquals(133, u32(hoq, 16), "head of queue is not held back");
+        assertEquals(List.of(133L), scsi.commands.stream().map(x -> x.taskTag()).toList());
+        c.dataOut(true, 130, u32(r2t, 20), 0, 0, new byte[512]);
+        for (int i = 0; i < 3; i++) {
+            c.read();
+        }
+        assertEquals(List.of(133L, 130L, 131L, 132L), scsi.commands.stream().map(x -> x.taskTag()).toList());
+    }
+
+    @Test
     void maxCmdSnAdvancesAsCommandsComplete() throws Exception {
         RawInitiator c = connect("");
         int base = c.cmdSN;
@@ -286,7 +306,7 @@ class IscsiConnectionTest {
         assertEquals(0x21, opcode(r));
         assertEquals(ScsiResponse.CHECK_CONDITION, r[0][3]);
         assertEquals(0x05, r[1][4], "ILLEGAL REQUEST");
-        c.command(0x81, false, 121, 0, base + 1, TUR, null);
+        c.command(0x82, false, 121, 0, base + 1, TUR, null); // ORDERED: must not wait for the refused one
         byte[][] next = c.read();
         assertEquals(121, u32(next, 16));
         assertEquals(0, next[0][3]);

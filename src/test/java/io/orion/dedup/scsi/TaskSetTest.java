@@ -47,7 +47,7 @@ class TaskSetTest {
             return d.compareAndWrite(lba, e, w, f);
         }
         @Override public LbaStatus status(long lba, long max) { return d.status(lba, max); }
-        @Override public void resize(long n) { d.resize(n); }
+        @Override public void resize(long n) throws IOException { d.resize(n); }
         @Override public String uuid() { return d.uuid(); }
         @Override public void close() { }
     }

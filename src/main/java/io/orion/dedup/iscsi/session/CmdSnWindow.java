@@ -17,7 +17,7 @@ public final class CmdSnWindow {
     /** What {@link #offer} decided. */
     public enum Verdict { DELIVER, QUEUED, DROP }
 
-    private record Pending(Runnable action, boolean counts) {
+    private record Pending(Runnable action, boolean counts, Runnable inOrder) {
     }
 
     private final int depth;
@@ -49,23 +49,38 @@ public final class CmdSnWindow {
      * @param counts true for SCSI commands, which occupy a queue slot until {@link #finished()}
      */
     public Verdict offer(int cmdSN, boolean counts, Runnable action, List<Runnable> runNow) {
+        return offer(cmdSN, counts, null, action, runNow);
+    }
+
+    /**
+     * As {@link #offer(int, boolean, Runnable, List)}, with {@code inOrder} (may be null) run under
+     * this window's lock at the moment of delivery, so such hooks see every delivery in CmdSN order
+     * even across connections. It must be quick and must not call back into the window.
+     */
+    public Verdict offer(int cmdSN, boolean counts, Runnable inOrder, Runnable action, List<Runnable> runNow) {
         synchronized (this) {
             if (!(cmdSN - expCmdSN >= 0 && maxCmdSN - cmdSN >= 0) || pending.containsKey(cmdSN)) {
                 return Verdict.DROP;
             }
             if (cmdSN != expCmdSN) {
-                pending.put(cmdSN, new Pending(action, counts));
+                pending.put(cmdSN, new Pending(action, counts, inOrder));
                 return Verdict.QUEUED;
             }
-            runNow.add(action);
-            advance(counts);
+            deliver(new Pending(action, counts, inOrder), runNow);
             Pending next;
             while ((next = pending.remove(expCmdSN)) != null) {
-                runNow.add(next.action());
-                advance(next.counts());
+                deliver(next, runNow);
             }
             return Verdict.DELIVER;
         }
+    }
+
+    private void deliver(Pending p, List<Runnable> runNow) {
+        if (p.inOrder() != null) {
+            p.inOrder().run();
+        }
+        runNow.add(p.action());
+        advance(p.counts());
     }
 
     /** Marks {@code cmdSN} as received without delivering anything (RFC 7143 §11.5.1 ABORT TASK case b). */
@@ -73,11 +88,10 @@ public final class CmdSnWindow {
         if (!(cmdSN - expCmdSN >= 0 && maxCmdSN - cmdSN >= 0) || pending.containsKey(cmdSN)) {
             return;
         }
-        pending.put(cmdSN, new Pending(() -> { }, false));
+        pending.put(cmdSN, new Pending(() -> { }, false, null));
         Pending next;
         while ((next = pending.remove(expCmdSN)) != null) {
-            runNow.add(next.action());
-            advance(next.counts());
+            deliver(next, runNow);
         }
     }
 

@@ -296,13 +296,18 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
      * their CmdSN is next; out-of-window ones are dropped silently.
      */
     private void gate(boolean immediate, int cmdSN, boolean counts, Runnable action, Runnable onDrop) {
+        gate(immediate, cmdSN, counts, null, action, onDrop);
+    }
+
+    private void gate(boolean immediate, int cmdSN, boolean counts, Runnable inOrder, Runnable action,
+                      Runnable onDrop) {
         if (immediate) {
             action.run();
             return;
         }
         List<Runnable> run = new ArrayList<>(2);
         Runnable onOwnLoop = () -> onLoop(action);
-        CmdSnWindow.Verdict v = session.window().offer(cmdSN, counts, onOwnLoop, run);
+        CmdSnWindow.Verdict v = session.window().offer(cmdSN, counts, inOrder, onOwnLoop, run);
         if (v == CmdSnWindow.Verdict.DROP) {
             LOG.debug("{}: CmdSN {} outside the window or duplicate; dropped", remoteAddress(), cmdSN);
             onDrop.run();
@@ -438,7 +443,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             failTask(t, 0x05, 0x0e, 0x03);
         }
         boolean counts = !c.immediate();
-        gate(c.immediate(), c.cmdSN(), true, () -> onAdmitted(t, counts), () -> finish(t));
+        gate(c.immediate(), c.cmdSN(), true, () -> session.order().admitted(t), () -> onAdmitted(t, counts),
+                () -> finish(t));
         if (!t.finished) {
             sendR2ts(t);
             if (t.dataComplete()) {
@@ -452,6 +458,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             if (counts) {
                 session.window().finished();
             }
+            wake(session.order().leave(t));
             return;
         }
         t.counted = counts;
@@ -559,6 +566,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             finish(t);
             return;
         }
+        if (!session.order().tryDispatch(t)) {
+            return;
+        }
+        List<ScsiTask> unblocked = session.order().leave(t);
         t.executing = true;
         ScsiTarget scsi = session.target().scsi();
         ScsiCommand cmd = new ScsiCommand(session.nexus(), t.lun, t.trimmedCdb(), TaskAttribute.fromIscsi(t.attr),
@@ -570,6 +581,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             LOG.error("SCSI layer threw for opcode 0x{}", Integer.toHexString(cmd.opcode()), e);
             f = CompletableFuture.failedFuture(e);
         }
+        // Younger tasks that waited for this one are handed over only after it.
+        wake(unblocked);
         f.whenComplete((r, ex) -> onLoop(() -> completed(t, r, ex)));
     }
 
@@ -688,10 +701,18 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         t.r2ts.clear();
         t.buffer = null;
+        wake(session.order().leave(t));
         if (t.counted) {
             session.window().finished();
         }
         t.terminated.complete(null);
+    }
+
+    /** Lets tasks that waited for an older one try again, each on its own connection's loop. */
+    private static void wake(List<ScsiTask> tasks) {
+        for (ScsiTask w : tasks) {
+            w.owner.onLoop(() -> w.owner.maybeExecute(w));
+        }
     }
 
     /** Called (possibly from another thread) after {@link ScsiTask#abort()}. */

@@ -25,6 +25,7 @@ public final class IscsiSession {
     private final SessionParams params;
     private final Nexus nexus;
     private final CmdSnWindow window;
+    private final TaskOrder order = new TaskOrder();
     private final List<IscsiConnection> connections = new CopyOnWriteArrayList<>();
     private final Map<Integer, ScsiTask> tasks = new ConcurrentHashMap<>();
     private final Set<Long> luns = ConcurrentHashMap.newKeySet();
@@ -73,6 +74,10 @@ public final class IscsiSession {
 
     public CmdSnWindow window() {
         return window;
+    }
+
+    TaskOrder order() {
+        return order;
     }
 
     List<IscsiConnection> connections() {

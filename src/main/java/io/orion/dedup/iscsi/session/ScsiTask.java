@@ -69,6 +69,10 @@ final class ScsiTask {
 
     boolean admitted;
     boolean counted;
+    /** In the session's {@link TaskOrder} queue; guarded by that queue's monitor. */
+    boolean ordered;
+    /** Waiting for an older task to be handed over; guarded by the {@link TaskOrder} monitor. */
+    boolean blocked;
     boolean executing;
     boolean finished;
     private volatile boolean aborted;
