@@ -139,17 +139,26 @@ class ManagementIT {
             assertEquals(stored, comp.path("stored_bytes").asLong());
             assertTrue(comp.path("compression_ratio").asDouble() > 1.0, comp.toString());
 
-            // garbage: 4 MiB of unique data, then overwritten; cleanup reports what it finds and reclaims
-            Path a = BlockIoIT.randomFile(dir, "a.img", 4L << 20, 1);
-            Path b = BlockIoIT.randomFile(dir, "b.img", 4L << 20, 2);
-            write(server, a, 64L << 20, 4L << 20);
-            write(server, b, 64L << 20, 4L << 20);
+            // garbage: 4 MiB of unique data overwritten four times; the container holding it ends up mostly
+            // dead, so cleanup compacts it: the devices' used bytes drop by exactly the reclaimable bytes
+            Path last = null;
+            for (int i = 0; i < 5; i++) {
+                last = BlockIoIT.randomFile(dir, "garbage-" + i + ".img", 4L << 20, 100 + i);
+                write(server, last, 64L << 20, 4L << 20);
+            }
             JsonNode cleanup = figures(server, "dedup-reference-cleanup");
             long before = cleanup.path("reclaimable_before_bytes").asLong();
-            assertTrue(before >= 4L << 20, "the overwritten chunks are reclaimable: " + cleanup);
-            assertTrue(cleanup.path("reclaimable_after_bytes").asLong() <= before, cleanup.toString());
-            assertEquals(before - cleanup.path("reclaimable_after_bytes").asLong(), cleanup.path("reclaimed_bytes").asLong(),
-                    "what cleanup reports as reclaimed left the reclaimable figure: " + cleanup);
+            assertTrue(before >= 16L << 20, "four overwritten generations are reclaimable: " + cleanup);
+            assertTrue(cleanup.path("containers_compacted").asLong() >= 1, cleanup.toString());
+            assertTrue(cleanup.path("reclaimed_bytes").asLong() >= before, cleanup.toString());
+            assertEquals(0, cleanup.path("reclaimable_after_bytes").asLong(), cleanup.toString());
+            assertEquals(before, cleanup.path("device_used_before_bytes").asLong()
+                    - cleanup.path("device_used_after_bytes").asLong(), cleanup.toString());
+            JsonNode afterCleanup = json(cli(server, "stats", "--json").assertOk()).path("counters").path("pool");
+            assertEquals(distinct + 1024, afterCleanup.path("unique_chunks").asLong(), "live chunks survive the cleanup");
+            assertEquals(0, afterCleanup.path("reclaimable_bytes").asLong());
+            ExternalTool.run(LIMIT, "qemu-img", "compare", "--image-opts",
+                    "driver=raw,file.driver=file,file.filename=" + last, region(server, 64L << 20, 4L << 20)).assertOk();
 
             // caches: reading fills them, flush empties them
             ExternalTool.run(LIMIT, "qemu-img", "convert", "-O", "raw", "--image-opts", region(server, 0, size),
