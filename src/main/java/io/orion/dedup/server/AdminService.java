@@ -83,12 +83,16 @@ final class AdminService implements AdminApi {
         return t.lun(id).orElseThrow(() -> new AdminException("no LUN " + id + " in " + t.iqn()));
     }
 
-    /** Refuses an invalid definition with its first problem, before anything changes. */
-    private static void check(TargetDefinition t) throws AdminException {
+    /** Refuses an invalid definition, or one this server cannot honour, before anything changes. */
+    private void check(TargetDefinition t) throws AdminException {
         List<TargetDefinition.Problem> problems = t.problems();
         if (!problems.isEmpty()) {
             TargetDefinition.Problem p = problems.get(0);
             throw new AdminException(p.key().replace("attributes.", "") + ": " + p.message());
+        }
+        String unsupported = OrionServer.unsupported(t, server.config());
+        if (unsupported != null) {
+            throw new AdminException("queue_depth: " + unsupported);
         }
     }
 

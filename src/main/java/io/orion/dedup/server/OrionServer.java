@@ -93,6 +93,14 @@ public final class OrionServer implements AutoCloseable {
                                     List<InetSocketAddress> listenOverride) throws IOException, ConfigException {
         Files.createDirectories(dataDir);
         TargetDirectory dir = TargetDirectory.load(targetsDir);
+        for (TargetDefinition t : dir.targets()) {
+            String reason = unsupported(t, config);
+            if (reason != null) {
+                Path file = dir.fileOf(t.iqn());
+                throw new ConfigException(file, lineOf(file, "queue_depth"), "attributes.queue_depth",
+                        Integer.toString(t.attributes().queueDepth()), reason);
+            }
+        }
         OrionServer s = new OrionServer(config, dataDir, dir);
         try {
             for (TargetDefinition t : dir.targets()) {
@@ -133,6 +141,35 @@ public final class OrionServer implements AutoCloseable {
         }
         LOG.info("serving {} target(s) on {}", s.targets.size(), s.bound);
         return s;
+    }
+
+    /**
+     * Why this server cannot honour a target definition as written, or null. The transport sizes
+     * the CmdSN window (RFC 7143 §3.2.2.1) per server, so a per-target queue depth other than the
+     * server's cannot be honoured yet.
+     */
+    static String unsupported(TargetDefinition t, OrionConfig config) {
+        int depth = t.attributes().queueDepth();
+        if (depth != 0 && depth != config.server().queueDepth()) {
+            return "a per-target queue depth is not supported yet (the server's is " + config.server().queueDepth()
+                    + "); use 0 and set [server] queue_depth";
+        }
+        return null;
+    }
+
+    /** The 1-based line of the first {@code key = ...} line in {@code file}, or 0. */
+    private static int lineOf(Path file, String key) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).strip().matches(java.util.regex.Pattern.quote(key) + "\\s*=.*")) {
+                    return i + 1;
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("cannot read {} again: {}", file, e.toString());
+        }
+        return 0;
     }
 
     /** The addresses the iSCSI portals listen on (ports resolved). */

@@ -19,11 +19,29 @@ import org.junit.jupiter.api.io.TempDir;
 class ConfigErrorIT {
 
     private static ExternalTool.Result serve(Path dir, Path config) throws Exception {
+        return serve(dir, config, ServerProcess.copyTargets(dir));
+    }
+
+    private static ExternalTool.Result serve(Path dir, Path config, Path targets) throws Exception {
         String jar = System.getProperty("orion.jar", "target/orion-dedup.jar");
         return ExternalTool.run(Duration.ofMinutes(2), "java", "--add-opens", "java.base/java.nio=ALL-UNNAMED",
                 "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-jar", jar, "serve", "--config", config.toString(),
-                "--targets", ServerProcess.copyTargets(dir).toString(), "--data", dir.resolve("data").toString(),
+                "--targets", targets.toString(), "--data", dir.resolve("data").toString(),
                 "--listen", "127.0.0.1:" + ServerProcess.freePort());
+    }
+
+    @Test
+    void aTargetSettingTheServerCannotHonourExitsTwo(@TempDir Path dir) throws Exception {
+        Path targets = ServerProcess.copyTargets(dir);
+        Path file = targets.resolve("default.toml");
+        String text = Files.readString(file);
+        assertTrue(text.contains("queue_depth = 0\n"));
+        Files.writeString(file, text.replace("queue_depth = 0\n", "queue_depth = 64\n"));
+        int line = 1 + Files.readAllLines(file).indexOf("queue_depth = 64");
+        ExternalTool.Result r = serve(dir, AdminTools.config(dir, 0), targets);
+        assertEquals(2, r.exitCode(), r.output());
+        assertTrue(r.output().contains(file + ":" + line + ": attributes.queue_depth = 64"), r.output());
+        assertFalse(r.output().contains("ready"), r.output());
     }
 
     /** conf/dedup.toml with {@code line} inserted right after {@code [deduplication]}; returns its 1-based line number. */
