@@ -44,6 +44,7 @@ public final class WeightedCache<K, V> {
     }
 
     public CacheStats stats() {
+        cache.cleanUp();
         com.github.benmanes.caffeine.cache.stats.CacheStats s = cache.stats();
         long weight = cache.policy().eviction().map(e -> e.weightedSize().orElse(0)).orElse(0L);
         return new CacheStats(s.hitCount(), s.missCount(), s.requestCount() == 0 ? 0 : s.hitRate(),

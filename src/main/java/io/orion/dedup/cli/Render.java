@@ -157,13 +157,29 @@ final class Render {
         out.flush();
     }
 
-    /** A management command's figures as a two-column table, sizes also in human units. */
+    /**
+     * A management command's figures as a two-column table, sizes also in human units. Nested
+     * objects and lists are flattened to dotted names: {@code block_cache.hits},
+     * {@code devices[0].path}.
+     */
     static void figures(PrintWriter out, Map<String, Object> figures) {
         Table t = new Table("NAME", "VALUE");
-        for (Map.Entry<String, Object> e : figures.entrySet()) {
-            t.row(e.getKey(), value(e.getKey(), e.getValue()));
-        }
+        flatten(t, "", figures);
         t.print(out);
+    }
+
+    private static void flatten(Table t, String prefix, Object v) {
+        if (v instanceof Map<?, ?> m && !m.isEmpty()) {
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                flatten(t, prefix.isEmpty() ? String.valueOf(e.getKey()) : prefix + "." + e.getKey(), e.getValue());
+            }
+        } else if (v instanceof List<?> l && !l.isEmpty() && l.stream().allMatch(x -> x instanceof Map<?, ?>)) {
+            for (int i = 0; i < l.size(); i++) {
+                flatten(t, prefix + "[" + i + "]", l.get(i));
+            }
+        } else {
+            t.row(prefix, value(prefix, v));
+        }
     }
 
     static String value(String key, Object v) {
@@ -176,6 +192,9 @@ final class Render {
         if (v instanceof Number n && (key.endsWith("_bytes") || key.endsWith("_size"))
                 && (n instanceof Long || n instanceof Integer) && Math.abs(n.longValue()) >= 1024) {
             return n.longValue() + " (" + ByteSize.format(n.longValue()) + ")";
+        }
+        if (v instanceof Number n && key.endsWith("_bytes_per_second") && n.doubleValue() >= 1024) {
+            return n.longValue() + " (" + ByteSize.format(n.longValue()) + "/s)";
         }
         if (v instanceof Double || v instanceof Float) {
             double d = ((Number) v).doubleValue();

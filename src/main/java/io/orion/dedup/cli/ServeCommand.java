@@ -85,8 +85,9 @@ final class ServeCommand implements Callable<Integer> {
             portals = (override.isEmpty() ? cfg.server().portals().stream().map(HostPort::toString)
                     : listen.stream().map(HostPort::toString)).toList();
         }
-        out.println("orion-dedup ready: portals " + String.join(" ", portals) + ", control socket "
-                + cfg.control().socketPath(dataDir) + ", data " + dataDir);
+        Path socket = cfg.control().socketPath(dataDir);
+        out.println("orion-dedup ready: portals " + String.join(" ", portals)
+                + (Files.exists(socket) ? ", control socket " + socket : "") + ", data " + dataDir);
         out.flush();
         server.awaitTermination();
         stop.run();

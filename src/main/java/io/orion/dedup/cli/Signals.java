@@ -7,36 +7,40 @@ import java.lang.reflect.Proxy;
 /**
  * Runs an action on SIGTERM and SIGINT instead of letting the JVM exit with 143/130, so
  * {@code serve} can shut down cleanly and exit 0. Uses {@code sun.misc.Signal} (module
- * jdk.unsupported) reflectively; where that is unavailable, falls back to a shutdown hook.
+ * jdk.unsupported) reflectively. A shutdown hook runs the action too, for every other way the JVM
+ * may end (SIGHUP, System.exit); the action must be idempotent.
  */
 final class Signals {
 
     private Signals() {}
 
-    /** Installs {@code action} for TERM and INT; returns false if only a shutdown hook could be used. */
-    static boolean onTermination(Runnable action) {
-        try {
-            Class<?> signal = Class.forName("sun.misc.Signal");
-            Class<?> handler = Class.forName("sun.misc.SignalHandler");
-            Constructor<?> ctor = signal.getConstructor(String.class);
-            Method handle = signal.getMethod("handle", signal, handler);
-            Object proxy = Proxy.newProxyInstance(Signals.class.getClassLoader(), new Class<?>[] {handler},
-                    (p, m, args) -> switch (m.getName()) {
-                        case "handle" -> {
-                            action.run();
-                            yield null;
-                        }
-                        case "equals" -> p == args[0];
-                        case "hashCode" -> System.identityHashCode(p);
-                        case "toString" -> "orion-dedup termination handler";
-                        default -> null;
-                    });
-            handle.invoke(null, ctor.newInstance("TERM"), proxy);
-            handle.invoke(null, ctor.newInstance("INT"), proxy);
-            return true;
-        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-            Runtime.getRuntime().addShutdownHook(new Thread(action, "orion-shutdown"));
-            return false;
+    /** Installs {@code action}; returns how many of TERM and INT could be intercepted. */
+    static int onTermination(Runnable action) {
+        Runtime.getRuntime().addShutdownHook(new Thread(action, "orion-shutdown"));
+        int installed = 0;
+        for (String name : new String[] {"TERM", "INT"}) {
+            try {
+                Class<?> signal = Class.forName("sun.misc.Signal");
+                Class<?> handler = Class.forName("sun.misc.SignalHandler");
+                Constructor<?> ctor = signal.getConstructor(String.class);
+                Method handle = signal.getMethod("handle", signal, handler);
+                Object proxy = Proxy.newProxyInstance(Signals.class.getClassLoader(), new Class<?>[] {handler},
+                        (p, m, args) -> switch (m.getName()) {
+                            case "handle" -> {
+                                action.run();
+                                yield null;
+                            }
+                            case "equals" -> p == args[0];
+                            case "hashCode" -> System.identityHashCode(p);
+                            case "toString" -> "orion-dedup termination handler";
+                            default -> null;
+                        });
+                handle.invoke(null, ctor.newInstance(name), proxy);
+                installed++;
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+                // The shutdown hook still closes the server; the exit status is then the JVM's.
+            }
         }
+        return installed;
     }
 }

@@ -9,28 +9,31 @@ package io.orion.dedup.config;
  *     power of two
  * @param hashCacheSize bytes of memory for the fingerprint cache in front of the LMDB index
  * @param hashOptimization detect all-zero blocks before hashing; they are stored as unmapped
- *     (take no space, read back as zeros) instead of as chunks
+ *     (take no space, read back as zeros) instead of as chunks; always on in this build
  * @param referenceMaxCount most references one stored chunk may carry; an identical write beyond
  *     that stores a new copy (limits the damage one bad chunk can do)
  * @param referenceCleanupIntervalSeconds seconds between background reference cleanups (the
  *     collector that reclaims unreferenced chunks); 0 = only on {@code dedup-reference-cleanup}
  * @param referenceOptimization an overwrite with identical content (same fingerprint already at
- *     that LBA) changes no metadata
+ *     that LBA) changes no reference count; always on in this build
  * @param referenceMetadataSize initial LMDB map size in bytes; the map grows when full
  * @param cacheSize bytes of memory for the chunk (data) cache
  * @param cachePolicy eviction policy name; {@code "lru"} selects Caffeine's W-TinyLFU (an LRU
  *     admission window in front of a frequency-filtered main region)
- * @param cacheOptimization admit newly written chunks to the chunk cache (false: only reads fill it)
- * @param cacheCompression the chunk cache keeps chunks as stored (compressed) and decompresses on
- *     each hit, holding more chunks per byte
+ * @param cacheOptimization coalesced cache fills: a read miss fetches the neighbouring chunks it
+ *     needs from one container with one device read and caches each; always on in this build
+ * @param cacheCompression the chunk cache would keep chunks compressed; this build caches
+ *     decompressed chunks, so only false is accepted
  * @param compressionEnabled compress chunks with LZ4 before storing them
  * @param compressionAlgorithm only {@code "lz4"}
- * @param compressionLevel 1..12: 1 and 2 select the fast LZ4 compressor, 3..12 LZ4 HC at that level
+ * @param compressionLevel 1..12: 1 selects the fast LZ4 compressor, 2..12 LZ4 HC at that level
  * @param compressionThreshold store a chunk compressed only when compressed size &lt;= threshold ×
  *     original size; 0 &lt; threshold &lt;= 1.0
  * @param backgroundProcessing run the background worker (cleanup and optimization passes)
- * @param backgroundIntervalSeconds seconds between background optimization passes
- * @param performanceOptimization group commit: concurrent writes share one metadata transaction
+ * @param backgroundIntervalSeconds seconds between background flushes of all volumes, which bound
+ *     the data at risk when initiators rarely send SYNCHRONIZE CACHE
+ * @param performanceOptimization group commit: concurrent writes share one metadata transaction;
+ *     always on in this build
  * @param realTimeDeduplication inline deduplication; must be true (post-process mode does not exist)
  */
 public record DedupSettings(
@@ -64,7 +67,7 @@ public record DedupSettings(
     /** The built-in defaults (identical to the shipped conf/dedup.toml). */
     public static DedupSettings defaults() {
         return new DedupSettings("sha256", 4096, 256L << 20, true, 65536, 3600, true, 128L << 20,
-                1L << 30, "lru", true, true, true, "lz4", 1, 0.8, true, 300, true, true);
+                1L << 30, "lru", true, false, true, "lz4", 1, 0.8, true, 300, true, true);
     }
 
     /** True if {@code size} is a valid dedup block size (power of two in 4096..65536). */
@@ -74,7 +77,13 @@ public record DedupSettings(
 
     /** True when the fast LZ4 compressor is selected, false for LZ4 HC. */
     public boolean fastCompressor() {
-        return compressionLevel <= 2;
+        return compressionLevel <= 1;
+    }
+
+    private static void notHonoured(TomlSection s, String key, boolean refused, String why) throws ConfigException {
+        if (refused) {
+            throw s.error(key, "cannot be honoured by this build: " + why);
+        }
     }
 
     static DedupSettings read(TomlSection s) throws ConfigException {
@@ -105,6 +114,11 @@ public record DedupSettings(
         long bgInterval = s.seconds("background_interval", d.backgroundIntervalSeconds, 1, 366L * 86400);
         boolean perf = s.bool("performance_optimization", d.performanceOptimization);
         boolean realTime = s.bool("real_time_deduplication", d.realTimeDeduplication);
+        notHonoured(s, "hash_optimization", !hashOpt, "zero-block detection is always on");
+        notHonoured(s, "reference_optimization", !refOpt, "identical overwrites never change reference counts");
+        notHonoured(s, "cache_optimization", !cacheOpt, "cache fills are always coalesced per container");
+        notHonoured(s, "cache_compression", cacheComp, "the chunk cache holds decompressed chunks; set false");
+        notHonoured(s, "performance_optimization", !perf, "group commit is always on");
         if (!realTime) {
             throw s.error("real_time_deduplication",
                     "cannot be honoured: Orion Dedup deduplicates inline only (post-process mode does not exist); set true");

@@ -69,7 +69,7 @@ public record HostPort(String host, int port) {
         return new HostPort(host, p);
     }
 
-    /** An unresolved-free socket address (literal addresses are not looked up). */
+    /** A socket address; a host name is resolved now, a literal address needs no lookup. */
     public InetSocketAddress toSocketAddress() {
         return new InetSocketAddress(host, port);
     }

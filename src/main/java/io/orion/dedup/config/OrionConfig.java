@@ -57,6 +57,26 @@ public record OrionConfig(
         return override != null ? override : server.dataDir();
     }
 
+    /**
+     * An error about one key of this configuration, with the file, line and value as written —
+     * for settings the server finds it cannot honour after loading. Example:
+     * {@code throw config.error("deduplication.cache_size", "exceeds the memory of this machine")}.
+     *
+     * @param key fully qualified key ({@code section.key})
+     */
+    public ConfigException error(String key, String reason) {
+        if (source == null) {
+            return new ConfigException(null, 0, key, null, reason);
+        }
+        try {
+            TomlLineIndex index = TomlLineIndex.of(java.nio.file.Files.readString(source));
+            String raw = key.contains("secret") ? ChapCredentials.MASK : index.raw(key);
+            return new ConfigException(source, index.line(key), key, raw, reason);
+        } catch (IOException e) {
+            return new ConfigException(source, 0, key, null, reason);
+        }
+    }
+
     /** This configuration with another source path (for messages). */
     public OrionConfig withSource(Path file) {
         return new OrionConfig(file, deduplication, server, control, metrics, pool);

@@ -94,7 +94,7 @@ final class TomlSection {
     ConfigException error(String key, String reason) {
         JsonNode v = node.get(key);
         String raw = lines.raw(qualify(key));
-        String value = v == null ? null : raw != null ? raw : render(v);
+        String value = v == null ? null : key.contains("secret") ? ChapCredentials.MASK : raw != null ? raw : render(v);
         return new ConfigException(file, line(key), qualify(key), value, reason);
     }
 

@@ -21,7 +21,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import org.lmdbjava.Env;
 import org.lmdbjava.LmdbException;
 import org.slf4j.Logger;
@@ -30,10 +31,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The single LMDB writer of a pool (group commit).
  *
- * <p>Threads and states: I/O threads enqueue work (block-map changes, metadata tasks, flushes) and
- * wait on a future. One committer thread drains everything queued, applies it in <em>one</em>
- * write transaction, commits, then publishes the committed state to memory (container and volume
- * counters, caches, in-flight claims) and completes the futures. Flushes in the drained set run
+ * <p>Threads and states (leader/follower): an I/O thread enqueues its work (block-map changes,
+ * metadata tasks, flushes); if no other thread is committing it becomes the leader, drains
+ * everything queued, applies it in <em>one</em> write transaction, commits, publishes the
+ * committed state to memory (container and volume counters, caches, in-flight claims) and
+ * completes the futures; otherwise it parks until a leader completed its work or stepped down.
+ * At queue depth 1 a write therefore commits on its own thread with no hand-off; under load the
+ * followers' work piles up and goes into the next leader's single transaction (group commit). Flushes in the drained set run
  * after that commit: every device is forced (data), then LMDB is synced (metadata) — data before
  * the metadata that references it. MDB_MAP_FULL aborts the transaction, grows the map and replays
  * the batch; an item that fails on its own is dropped and the rest replayed. Damaged metadata turns
@@ -45,7 +49,7 @@ final class Committer implements AutoCloseable {
 
     private final DedupPool pool;
     private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
-    private final Thread thread;
+    private final ReentrantLock leader = new ReentrantLock();
     private final List<Container> unpersisted = new ArrayList<>();
     private volatile boolean running = true;
 
@@ -61,9 +65,6 @@ final class Committer implements AutoCloseable {
         this.uniqueBytes = c.uniqueBytes();
         this.storedBytes = c.storedBytes();
         this.nextVolumeId = c.nextVolumeId();
-        this.thread = new Thread(this::run, "orion-committer");
-        this.thread.setDaemon(true);
-        this.thread.start();
     }
 
     /** A metadata change run inside a batch's transaction. */
@@ -74,6 +75,17 @@ final class Committer implements AutoCloseable {
 
     private abstract static class Work {
         final CompletableFuture<Object> done = new CompletableFuture<>();
+        final Thread owner = Thread.currentThread();
+
+        void complete(Object result) {
+            done.complete(result);
+            LockSupport.unpark(owner);
+        }
+
+        void fail(Throwable t) {
+            done.completeExceptionally(t);
+            LockSupport.unpark(owner);
+        }
     }
 
     private static final class BlockWork extends Work {
@@ -114,7 +126,47 @@ final class Committer implements AutoCloseable {
             throw new IOException("pool is closed");
         }
         queue.add(w);
+        while (!w.done.isDone()) {
+            if (leader.tryLock()) {
+                try {
+                    lead(w);
+                } finally {
+                    leader.unlock();
+                }
+                Work head = queue.peek();
+                if (head != null) {
+                    LockSupport.unpark(head.owner);
+                }
+            } else {
+                LockSupport.parkNanos(this, 1_000_000);
+            }
+        }
         return w;
+    }
+
+    /** Commits batches until this thread's own work is done and one more batch went out. */
+    private void lead(Work mine) {
+        List<Work> drained = new ArrayList<>();
+        while (true) {
+            drained.clear();
+            queue.drainTo(drained, MAX_BATCH);
+            if (drained.isEmpty()) {
+                return;
+            }
+            try {
+                process(drained);
+            } catch (Throwable t) {
+                LOG.error("metadata commit failed", t);
+                for (Work w : drained) {
+                    if (!w.done.isDone()) {
+                        w.fail(t);
+                    }
+                }
+            }
+            if (mine.done.isDone()) {
+                return;
+            }
+        }
     }
 
     private static Object await(Work w) throws IOException {
@@ -135,35 +187,6 @@ final class Committer implements AutoCloseable {
         }
     }
 
-    private void run() {
-        List<Work> drained = new ArrayList<>();
-        while (running || !queue.isEmpty()) {
-            try {
-                Work first = queue.poll(100, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
-                }
-                drained.clear();
-                drained.add(first);
-                queue.drainTo(drained, MAX_BATCH - 1);
-                process(drained);
-            } catch (InterruptedException e) {
-                if (!running) {
-                    break;
-                }
-            } catch (Throwable t) {
-                LOG.error("committer failed", t);
-                for (Work w : drained) {
-                    w.done.completeExceptionally(t);
-                }
-            }
-        }
-        Work w;
-        while ((w = queue.poll()) != null) {
-            w.done.completeExceptionally(new IOException("pool is closed"));
-        }
-    }
-
     private void process(List<Work> drained) {
         List<Work> items = new ArrayList<>();
         List<Work> flushes = new ArrayList<>();
@@ -175,17 +198,15 @@ final class Committer implements AutoCloseable {
         }
         if (!flushes.isEmpty()) {
             try {
-                if (pool.readOnlyReason() == null || !unpersisted.isEmpty()) {
-                    pool.store().forceAll();
-                    pool.meta().sync();
-                }
+                pool.store().forceAll();
+                pool.meta().sync();
                 for (Work f : flushes) {
-                    f.done.complete(null);
+                    f.complete(null);
                 }
             } catch (IOException | RuntimeException e) {
                 pool.untrust("flush to the backing devices failed: " + e.getMessage());
                 for (Work f : flushes) {
-                    f.done.completeExceptionally(e instanceof IOException ? e : new IOException(e));
+                    f.fail(e instanceof IOException ? e : new IOException(e));
                 }
             }
         }
@@ -250,11 +271,11 @@ final class Committer implements AutoCloseable {
         for (Work w : items) {
             if (failed.contains(w)) {
                 abandonClaims(w);
-                w.done.completeExceptionally(failures.get(w));
+                w.fail(failures.get(w));
             } else if (w instanceof TaskWork tw) {
-                tw.done.complete(tw.result);
+                tw.complete(tw.result);
             } else if (!w.done.isDone()) {
-                w.done.complete(null);
+                w.complete(null);
             }
         }
     }
@@ -494,14 +515,10 @@ final class Committer implements AutoCloseable {
         }
     }
 
+    /** Refuses new work; work already queued is still committed by its callers. */
     @Override
     public void close() {
         running = false;
-        try {
-            thread.join(30_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     /**

@@ -317,18 +317,31 @@ public final class DedupPool implements Closeable {
         return openReport;
     }
 
-    /** Exact pool statistics, including each volume's. */
+    /** Exact pool statistics, including each volume's (which walks every volume's block map). */
     public PoolStats stats() throws IOException {
+        return stats(true);
+    }
+
+    /**
+     * Exact pool statistics; with {@code perVolume} false the volumes' block maps are not walked
+     * (cheap enough for a metrics scrape) and the volume list is empty.
+     */
+    public PoolStats stats(boolean perVolume) throws IOException {
         List<VolumeStats> vols = new ArrayList<>();
         long logical = 0;
         long zero = 0;
-        for (VolumeInfo vi : volumes()) {
-            Optional<DedupVolume> v = openVolume(vi.name());
-            if (v.isPresent()) {
-                VolumeStats s = v.get().stats();
-                vols.add(s);
-                logical += s.logicalBytes();
-                zero += s.zeroBlocks();
+        for (VolumeState st : volumesById.values()) {
+            if (!st.deleted) {
+                logical += (st.dataBlocks + st.zeroBlocks) * st.dedupBlockSize;
+                zero += st.zeroBlocks;
+            }
+        }
+        if (perVolume) {
+            for (VolumeInfo vi : volumes()) {
+                Optional<DedupVolume> v = openVolume(vi.name());
+                if (v.isPresent()) {
+                    vols.add(v.get().stats());
+                }
             }
         }
         long reclaimable = 0;
@@ -501,41 +514,42 @@ public final class DedupPool implements Closeable {
      */
     void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
         int n = claims.size();
-        byte[][] recs = new byte[n][];
-        int total = 0;
+        byte[][] packed = new byte[n][];
+        int[] lens = new int[n];
         for (int i = 0; i < n; i++) {
-            PendingChunk p = claims.get(i);
             ByteBuffer d = data.get(i);
-            recs[i] = compression.buildRecord(p.chunkId, p.fingerprint.bytes(), d);
-            p.originalLength = d.remaining();
-            p.flags = recs[i][5];
-            total += recs[i].length;
+            packed[i] = compression.tryCompress(d);
+            lens[i] = RecordFormat.HEADER + (packed[i] != null ? packed[i].length : d.remaining());
+            claims.get(i).originalLength = d.remaining();
+            claims.get(i).flags = packed[i] != null ? RecordFormat.FLAG_LZ4 : 0;
         }
+        long room = Math.min(store.slotSize() / 4, 4 << 20);
         int i = 0;
         while (i < n) {
             int j = i;
             int len = 0;
-            long room = Math.min(store.slotSize() / 4, 4 << 20);
-            while (j < n && (j == i || len + recs[j].length <= room)) {
-                len += recs[j].length;
+            while (j < n && (j == i || len + lens[j] <= room)) {
+                len += lens[j];
                 j++;
             }
-            byte[] joined;
-            if (j == i + 1) {
-                joined = recs[i];
-            } else {
-                joined = new byte[len];
-                int off = 0;
-                for (int k = i; k < j; k++) {
-                    System.arraycopy(recs[k], 0, joined, off, recs[k].length);
-                    off += recs[k].length;
+            byte[] joined = new byte[len];
+            int off = 0;
+            for (int k = i; k < j; k++) {
+                PendingChunk p = claims.get(k);
+                int plen = lens[k] - RecordFormat.HEADER;
+                if (packed[k] != null) {
+                    System.arraycopy(packed[k], 0, joined, off + RecordFormat.HEADER, plen);
+                } else {
+                    data.get(k).duplicate().get(joined, off + RecordFormat.HEADER, plen);
                 }
+                RecordFormat.seal(joined, off, p.chunkId, p.fingerprint.bytes(), p.flags, p.originalLength, plen);
+                off += lens[k];
             }
             Location at = store.append(joined, len);
-            int off = at.offset();
+            off = at.offset();
             for (int k = i; k < j; k++) {
-                claims.get(k).location = new Location(at.containerId(), off, recs[k].length);
-                off += recs[k].length;
+                claims.get(k).location = new Location(at.containerId(), off, lens[k]);
+                off += lens[k];
             }
             // the store counted one pending record for the joined write; count the rest
             for (int k = i + 1; k < j; k++) {
@@ -622,7 +636,10 @@ public final class DedupPool implements Closeable {
         try (MetaTxn t = meta.read()) {
             now = t.chunk(r.id());
         }
-        ChunkRecord use = now != null ? now : r;
+        if (now == null) {
+            throw new StaleMapping(r.id());
+        }
+        ChunkRecord use = now;
         String why;
         try {
             ByteBuffer rec = store.readRaw(use.containerId(), use.offset(), use.length());
@@ -641,6 +658,18 @@ public final class DedupPool implements Closeable {
                 + " failed its check: " + why;
         LOG.error(msg);
         throw new ChecksumMismatchException(msg);
+    }
+
+    /**
+     * The chunk a read resolved was freed (its block overwritten) and its space reused before the
+     * bytes were read: the read must resolve its blocks again.
+     */
+    static final class StaleMapping extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        StaleMapping(long chunkId) {
+            super("chunk " + chunkId + " was freed while being read", null, false, false);
+        }
     }
 
     void countChecksumError() {

@@ -146,6 +146,18 @@ public final class DedupVolume implements BlockDevice {
 
     /** Contents of dedup blocks {@code [first, first + n)}; null entries read as zeros. */
     private byte[][] loadDblocks(long first, int n) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return loadDblocksOnce(first, n);
+            } catch (DedupPool.StaleMapping e) {
+                if (attempt >= 4) {
+                    throw new IOException("blocks kept changing under a read: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private byte[][] loadDblocksOnce(long first, int n) throws IOException {
         long[] refs = new long[n];
         Arrays.fill(refs, MetaTxn.ABSENT);
         ChunkRecord[] recs = new ChunkRecord[n];

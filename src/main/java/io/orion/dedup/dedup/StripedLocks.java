@@ -31,7 +31,10 @@ final class StripedLocks {
         if (volume2 >= 0) {
             add(set, volume2, first2, last2);
         }
-        int[] order = set.stream().toArray();
+        int[] order = new int[set.cardinality()];
+        for (int i = set.nextSetBit(0), k = 0; i >= 0; i = set.nextSetBit(i + 1)) {
+            order[k++] = i;
+        }
         int taken = 0;
         try {
             for (int s : order) {

@@ -8,6 +8,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -99,6 +100,7 @@ public final class IscsiServer implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(2 << 20, 8 << 20))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -133,6 +135,21 @@ public final class IscsiServer implements AutoCloseable {
     public boolean lunInUse(String target, long lun) {
         return context.registry().sessions().stream()
                 .anyMatch(s -> !s.discovery() && s.target().name().equalsIgnoreCase(target) && s.usesLun(lun));
+    }
+
+    /**
+     * Drops every session logged in to {@code target} (for example after the target was removed
+     * from the catalog); each session's nexus is reported lost. Returns how many were dropped.
+     */
+    public int dropSessions(String target) {
+        int n = 0;
+        for (IscsiSession s : context.registry().sessions()) {
+            if (!s.discovery() && s.target().name().equalsIgnoreCase(target)) {
+                s.drop("target " + target + " withdrawn");
+                n++;
+            }
+        }
+        return n;
     }
 
     /**

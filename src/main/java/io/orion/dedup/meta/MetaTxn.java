@@ -189,6 +189,20 @@ public class MetaTxn implements AutoCloseable {
             store.index.stat(txn).entries};
     }
 
+    /**
+     * Bytes of LMDB pages (branch, leaf, overflow) per database, in the order
+     * {@code blocks, chunks, index}.
+     */
+    public long[] pageBytes() {
+        long[] out = new long[3];
+        int i = 0;
+        for (org.lmdbjava.Dbi<ByteBuffer> d : List.of(store.blocks, store.chunks, store.index)) {
+            org.lmdbjava.Stat st = d.stat(txn);
+            out[i++] = (st.branchPages + st.leafPages + st.overflowPages) * (long) st.pageSize;
+        }
+        return out;
+    }
+
     @Override
     public void close() {
         if (closed) {

@@ -264,9 +264,16 @@ final class BlockCommands {
         long n = blocks;
         boolean fua = !r.lu.wce;
         BlockDevice dev = r.lu.device;
+        // UNMAP=1 on a thin LU deallocates the range whatever the pattern; the blocks then read as
+        // zeros (LBPRZ). This is what initiators and the libiscsi suite expect (SBC-4 §4.7.3.4).
+        boolean deallocate = unmap && dev.thin();
         return () -> {
             if (n > 0) {
-                dev.writeSame(lba, n, pattern, unmap);
+                if (deallocate) {
+                    dev.unmap(lba, n);
+                } else {
+                    dev.writeSame(lba, n, pattern, false);
+                }
                 if (fua) {
                     dev.flush();
                 }

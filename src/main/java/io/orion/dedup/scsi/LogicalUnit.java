@@ -23,6 +23,7 @@ final class LogicalUnit {
     final BlockDevice device;
     final LunOptions options;
     final PersistentReservations pr = new PersistentReservations();
+    final TaskSet tasks = new TaskSet();
 
     volatile boolean wce = DEFAULT_WCE;
     volatile boolean dSense;

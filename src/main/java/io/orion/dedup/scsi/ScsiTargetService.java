@@ -131,6 +131,13 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                 lu.seen(command.nexus());
             }
             spec = table.lookup(command.cdb());
+            byte[] cdb = command.cdb();
+            if (cdb.length < spec.usage().length) {
+                throw SenseException.cdb(cdb.length - 1, -1);
+            }
+            if ((cdb[spec.usage().length - 1] & 0x04) != 0) {
+                throw SenseException.cdb(spec.usage().length - 1, 2); // NACA: ACA is not supported
+            }
             if (lu == null && !spec.has(CommandSpec.NO_LUN_OK)) {
                 throw SenseReason.LOGICAL_UNIT_NOT_SUPPORTED.ex();
             }
@@ -160,10 +167,17 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         }
         boolean writes = spec.has(CommandSpec.WRITES);
         CompletableFuture<ScsiResponse> f = new CompletableFuture<>();
-        try {
-            io.execute(() -> f.complete(run(command, lu, exec, writes)));
-        } catch (RejectedExecutionException e) {
-            f.complete(new ScsiResponse(ScsiResponse.BUSY, null, null, edtlOut(command)));
+        Runnable task = () -> {
+            try {
+                io.execute(() -> f.complete(run(command, lu, exec, writes)));
+            } catch (RejectedExecutionException e) {
+                f.complete(new ScsiResponse(ScsiResponse.BUSY, null, null, edtlOut(command)));
+            }
+        };
+        if (lu == null) {
+            task.run();
+        } else {
+            lu.tasks.admit(command.attribute(), f).whenComplete((v, t) -> task.run());
         }
         return f;
     }

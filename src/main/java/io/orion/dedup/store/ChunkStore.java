@@ -102,6 +102,7 @@ public final class ChunkStore implements Closeable {
         if (sealed) {
             return 0;
         }
+        created.add(c);
         return cutTail(c, base, fileLength);
     }
 
@@ -186,6 +187,7 @@ public final class ChunkStore implements Closeable {
             if (c == null || c.end + length > slotSize) {
                 if (c != null) {
                     c.sealed = true;
+                    created.add(c);
                 }
                 int slot = dev.allocateSlot();
                 if (slot < 0) {
@@ -221,7 +223,7 @@ public final class ChunkStore implements Closeable {
         }
     }
 
-    /** Containers created since the last call (the committer persists them). */
+    /** Containers created or sealed since the last call (the committer persists their state). */
     public List<Container> drainCreated() {
         List<Container> out = new ArrayList<>();
         Container c;
@@ -285,6 +287,7 @@ public final class ChunkStore implements Closeable {
                 }
             }
             c.sealed = true;
+            created.add(c);
         }
     }
 
@@ -294,6 +297,7 @@ public final class ChunkStore implements Closeable {
             synchronized (devices.get(d)) {
                 if (open[d] != null) {
                     open[d].sealed = true;
+                    created.add(open[d]);
                     open[d] = null;
                 }
             }

@@ -16,6 +16,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * decompressor; see CVE-2025-66566) and fails unless it produces exactly that many bytes.
  */
 public final class Compression {
+    private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[70 * 1024]);
     private final boolean enabled;
     private final double threshold;
     private final LZ4Compressor compressor;
@@ -34,6 +35,28 @@ public final class Compression {
 
     public boolean enabled() {
         return enabled;
+    }
+
+    /**
+     * The compressed form of {@code data}'s remaining bytes (position unchanged) when compression is
+     * enabled and the result is at most {@code threshold} of the original, else null.
+     */
+    public byte[] tryCompress(ByteBuffer data) {
+        if (!enabled) {
+            return null;
+        }
+        int orig = data.remaining();
+        int max = compressor.maxCompressedLength(orig);
+        byte[] scratch = SCRATCH.get();
+        if (scratch.length < max) {
+            scratch = new byte[max];
+            SCRATCH.set(scratch);
+        }
+        int n = compressor.compress(data.duplicate(), data.position(), orig, ByteBuffer.wrap(scratch), 0, max);
+        if (n <= threshold * orig && n < orig) {
+            return java.util.Arrays.copyOf(scratch, n);
+        }
+        return null;
     }
 
     /**

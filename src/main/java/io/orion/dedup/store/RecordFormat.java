@@ -45,19 +45,25 @@ public final class RecordFormat {
      */
     public static void seal(byte[] rec, long chunkId, byte[] fingerprint, int flags, int originalLength,
                             int payloadLength) {
-        ByteBuffer b = ByteBuffer.wrap(rec).order(ByteOrder.BIG_ENDIAN);
-        b.putInt(0, MAGIC);
-        b.put(4, (byte) VERSION);
-        b.put(5, (byte) flags);
-        b.putShort(6, (short) 0);
-        b.putLong(8, chunkId);
-        b.putInt(16, originalLength);
-        b.putInt(20, payloadLength);
-        System.arraycopy(fingerprint, 0, rec, 24, FINGERPRINT_LENGTH);
+        seal(rec, 0, chunkId, fingerprint, flags, originalLength, payloadLength);
+    }
+
+    /** As {@link #seal(byte[], long, byte[], int, int, int)} for a record starting at {@code off}. */
+    public static void seal(byte[] buf, int off, long chunkId, byte[] fingerprint, int flags, int originalLength,
+                            int payloadLength) {
+        ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.BIG_ENDIAN);
+        b.putInt(off, MAGIC);
+        b.put(off + 4, (byte) VERSION);
+        b.put(off + 5, (byte) flags);
+        b.putShort(off + 6, (short) 0);
+        b.putLong(off + 8, chunkId);
+        b.putInt(off + 16, originalLength);
+        b.putInt(off + 20, payloadLength);
+        System.arraycopy(fingerprint, 0, buf, off + 24, FINGERPRINT_LENGTH);
         CRC32C crc = new CRC32C();
-        crc.update(rec, 0, CRC_OFFSET);
-        crc.update(rec, HEADER, payloadLength);
-        b.putInt(CRC_OFFSET, (int) crc.getValue());
+        crc.update(buf, off, CRC_OFFSET);
+        crc.update(buf, off + HEADER, payloadLength);
+        b.putInt(off + CRC_OFFSET, (int) crc.getValue());
     }
 
     /**

@@ -4,8 +4,8 @@ import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.ChapCredentials;
 import io.orion.dedup.config.ConfigException;
 import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.IscsiName;
 import io.orion.dedup.config.LunDefinition;
-import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetAttributes;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.config.TargetDirectory;
@@ -26,12 +26,14 @@ import java.util.concurrent.ConcurrentHashMap;
 public class FakeAdminApi implements AdminApi {
 
     public final TargetDirectory targets;
+    public final TargetEditor editor;
     public final Set<String> busyLuns = ConcurrentHashMap.newKeySet();
     public final List<String> calls = new ArrayList<>();
     public int cacheFlushes;
 
     public FakeAdminApi(Path targetsDir) throws IOException, ConfigException {
         this.targets = TargetDirectory.load(targetsDir);
+        this.editor = new TargetEditor(targets);
     }
 
     private synchronized void record(String call) {
@@ -39,16 +41,7 @@ public class FakeAdminApi implements AdminApi {
     }
 
     private TargetDefinition target(String iqn) throws AdminException {
-        return targets.find(iqn).orElseThrow(() -> new AdminException("no such target: " + iqn));
-    }
-
-    private TargetDefinition save(TargetDefinition t) throws AdminException, IOException {
-        try {
-            targets.save(t);
-            return t;
-        } catch (ConfigException e) {
-            throw new AdminException(e.key() + ": " + e.reason());
-        }
+        return editor.get(iqn);
     }
 
     private static LunInfo info(String iqn, LunDefinition l) {
@@ -74,52 +67,38 @@ public class FakeAdminApi implements AdminApi {
     @Override
     public TargetDefinition createTarget(String iqn, String alias, boolean demoMode) throws AdminException, IOException {
         record("target.create");
-        if (targets.find(iqn).isPresent()) {
-            throw new AdminException("target " + iqn + " already exists");
-        }
-        return save(TargetDefinition.create(iqn, alias, demoMode));
+        return editor.createTarget(iqn, alias, demoMode);
     }
 
     @Override
     public TargetDefinition setAttributes(String iqn, TargetAttributes attributes) throws AdminException, IOException {
-        return save(target(iqn).withAttributes(attributes));
+        return editor.setAttributes(iqn, attributes);
     }
 
     @Override
     public void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
-        target(iqn);
-        targets.delete(iqn);
+        editor.deleteTarget(iqn);
     }
 
     @Override
     public LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        if (t.lun(lun.id()).isPresent()) {
-            throw new AdminException("LUN " + lun.id() + " already exists in " + iqn);
-        }
-        save(t.withLun(lun));
-        return info(iqn, lun);
+        editor.addLun(iqn, lun);
+        return info(IscsiName.normalize(iqn), lun);
     }
 
     @Override
     public void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        if (t.lun(lun).isEmpty()) {
-            throw new AdminException("no LUN " + lun + " in " + iqn);
-        }
+        TargetEditor.lun(target(iqn), lun);
         if (busyLuns.contains(iqn + "/" + lun) && !force) {
             throw new AdminException("LUN " + lun + " is in use by 1 session; use --force to delete it anyway");
         }
-        save(t.withoutLun(lun));
+        editor.removeLun(iqn, lun);
     }
 
     @Override
     public LunInfo resizeLun(String iqn, int lun, long newSizeBytes) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        LunDefinition l = t.lun(lun).orElseThrow(() -> new AdminException("no LUN " + lun + " in " + iqn))
-                .withSize(newSizeBytes);
-        save(t.withLun(l));
-        return info(iqn, l);
+        TargetDefinition t = editor.resizeLun(iqn, lun, newSizeBytes);
+        return info(t.iqn(), t.lun(lun).orElseThrow());
     }
 
     @Override
@@ -136,37 +115,22 @@ public class FakeAdminApi implements AdminApi {
 
     @Override
     public void addPortal(String iqn, int tag, HostPort portal) throws AdminException, IOException {
-        save(target(iqn).withPortalGroup(tag, g -> {
-            List<HostPort> p = new ArrayList<>(g.portals());
-            p.add(portal);
-            return new PortalGroup(tag, p);
-        }));
+        editor.addPortal(iqn, tag, portal);
     }
 
     @Override
     public void removePortal(String iqn, int tag, HostPort portal) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        PortalGroup g = t.portalGroup(tag).orElseThrow(() -> new AdminException("no portal group " + tag));
-        if (!g.portals().contains(portal)) {
-            throw new AdminException("portal " + portal + " is not in portal group " + tag);
-        }
-        save(t.withPortalGroup(tag, x -> new PortalGroup(tag, x.portals().stream().filter(p -> !p.equals(portal)).toList())));
+        editor.removePortal(iqn, tag, portal);
     }
 
     @Override
     public void addAcl(String iqn, AclDefinition acl) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        AclDefinition old = t.acl(acl.initiator()).orElse(null);
-        save(t.withAcl(acl.chap() == null && old != null ? acl.withChap(old.chap()) : acl));
+        editor.addAcl(iqn, acl);
     }
 
     @Override
     public void removeAcl(String iqn, String initiator) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        if (t.acl(initiator).isEmpty()) {
-            throw new AdminException("no ACL for " + initiator);
-        }
-        save(t.withoutAcl(initiator));
+        editor.removeAcl(iqn, initiator);
     }
 
     @Override
@@ -177,24 +141,12 @@ public class FakeAdminApi implements AdminApi {
     @Override
     public void setChap(String iqn, ChapScope scope, String initiator, ChapCredentials chap)
             throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        save(switch (scope) {
-            case TARGET -> t.withChap(chap);
-            case DISCOVERY -> t.withDiscoveryChap(chap);
-            case ACL -> t.withAcl(t.acl(initiator).orElseThrow(() -> new AdminException("no ACL for " + initiator))
-                    .withChap(chap));
-        });
+        editor.setChap(iqn, scope, initiator, chap);
     }
 
     @Override
     public void clearChap(String iqn, ChapScope scope, String initiator) throws AdminException, IOException {
-        TargetDefinition t = target(iqn);
-        save(switch (scope) {
-            case TARGET -> t.withChap(null);
-            case DISCOVERY -> t.withDiscoveryChap(null);
-            case ACL -> t.withAcl(t.acl(initiator).orElseThrow(() -> new AdminException("no ACL for " + initiator))
-                    .withChap(null));
-        });
+        editor.setChap(iqn, scope, initiator, null);
     }
 
     @Override
@@ -275,7 +227,8 @@ public class FakeAdminApi implements AdminApi {
 
     @Override
     public Map<String, Object> cacheStats() {
-        return figures("hit_percent", 93.5);
+        return figures("hit_percent", 93.5, "block_cache", figures("hits", 10, "size_bytes", 1L << 20),
+                "devices", List.of(figures("path", "/dev/nvme1n1"), figures("path", "/srv/chunks.1")));
     }
 
     @Override

@@ -212,6 +212,13 @@ class OrionCliTest {
         assertEquals(1, api.cacheFlushes);
         assertTrue(flush.out().matches("(?s)NAME\\s+VALUE\\R+entries_dropped\\s+77\\R+dropped_bytes\\s+315392 \\(308\\.0 KiB\\).*"),
                 flush.out());
+        Run hash = admin("dedup-hash-stats");
+        assertTrue(hash.out().contains("1500000000 (1.4 GiB/s)"), hash.out());
+        assertTrue(hash.out().matches("(?s).*duplicate_ratio\\s+0\\.750.*"), hash.out());
+        Run cache = admin("dedup-cache-stats");
+        assertTrue(cache.out().matches("(?s).*\\Rblock_cache\\.hits\\s+10\\R.*"), cache.out());
+        assertTrue(cache.out().contains("block_cache.size_bytes  1048576 (1.0 MiB)"), cache.out());
+        assertTrue(cache.out().matches("(?s).*\\Rdevices\\[1\\]\\.path\\s+/srv/chunks\\.1\\R.*"), cache.out());
         Map<?, ?> m = AdminJson.mapper().readValue(admin("dedup-reference-cleanup", "--json").out(), Map.class);
         assertEquals(12, m.get("chunks_reclaimed"));
         for (var c : io.orion.dedup.admin.ManagementCommand.values()) {
@@ -277,7 +284,7 @@ class OrionCliTest {
             Thread.sleep(10);
         }
         String ready = out.toString();
-        assertTrue(ready.matches("(?s)orion-dedup ready: portals 127\\.0\\.0\\.1:[1-9][0-9]*, control socket .*"), ready);
+        assertTrue(ready.matches("(?s)orion-dedup ready: portals 127\\.0\\.0\\.1:[1-9][0-9]*, data .*"), ready);
         assertEquals(1, handlers.size());
         handlers.get(0).run();
         t.join(10_000);

@@ -37,8 +37,8 @@ class OrionConfigTest {
     }
 
     @Test
-    void productExampleSectionIsAcceptedVerbatim() throws Exception {
-        OrionConfig c = OrionConfig.load(write("""
+    void productExampleSectionIsAcceptedExceptTheCompressedCache() throws Exception {
+        String example = """
                 [deduplication]
                 # Hash configuration settings
                 hash_algorithm = "sha256"
@@ -69,7 +69,12 @@ class OrionConfigTest {
                 background_interval = 300
                 performance_optimization = true
                 real_time_deduplication = true
-                """));
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> OrionConfig.load(write(example)));
+        assertEquals("deduplication.cache_compression", e.key());
+        assertEquals(18, e.line());
+        assertTrue(e.getMessage().contains("cache_compression = true: cannot be honoured by this build"), e.getMessage());
+        OrionConfig c = OrionConfig.load(write(example.replace("cache_compression = true", "cache_compression = false")));
         DedupSettings d = c.deduplication();
         assertEquals(256L << 20, d.hashCacheSize());
         assertEquals(1L << 30, d.cacheSize());
@@ -114,6 +119,26 @@ class OrionConfigTest {
         ConfigException e = fails("[dedup]\nx = 1\n");
         assertEquals("dedup", e.key());
         assertEquals(1, e.line());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"hash_optimization = false", "reference_optimization = false", "cache_optimization = false",
+        "cache_compression = true", "performance_optimization = false"})
+    void valuesThisBuildCannotHonourAreRefused(String line) throws Exception {
+        ConfigException e = fails("[deduplication]\n" + line + "\n");
+        assertEquals("deduplication." + line.substring(0, line.indexOf(' ')), e.key());
+        assertTrue(e.getMessage().contains(":2: deduplication." + line + ": cannot be honoured by this build: "),
+                e.getMessage());
+    }
+
+    @Test
+    void serverSideErrorsAboutLoadedKeysNameTheLine() throws Exception {
+        OrionConfig c = OrionConfig.load(write("[server]\nqueue_depth = 64\n\n[deduplication]\ncache_size = \"64GiB\"\n"));
+        ConfigException e = c.error("deduplication.cache_size", "exceeds the memory of this machine");
+        assertEquals(dir.resolve("dedup.toml") + ":5: deduplication.cache_size = \"64GiB\": exceeds the memory of this machine",
+                e.getMessage());
+        assertEquals("<built-in>: server.queue_depth: too deep",
+                OrionConfig.defaults().error("server.queue_depth", "too deep").getMessage());
     }
 
     @Test

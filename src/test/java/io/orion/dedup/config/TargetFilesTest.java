@@ -100,6 +100,9 @@ class TargetFilesTest {
         assertEquals(6, shortSecret.line());
 
         assertEquals("iqn", fails("iqn = \"target-one\"\n").key());
+        ConfigException typed = fails("iqn = \"iqn.2026-11.io.orion:t\"\n[chap]\nuser = \"u\"\nsecret = 123456789012345\n");
+        assertEquals("chap.secret", typed.key());
+        assertFalse(typed.getMessage().contains("123456789012345"), "a secret is never echoed: " + typed.getMessage());
         assertEquals("lun[0].bogus", fails("iqn = \"iqn.2026-11.io.orion:t\"\n[[lun]]\nid = 0\nsize = 4096\nbogus = 1\n").key());
         assertEquals("acl[0].mapped_luns",
                 fails("iqn = \"iqn.2026-11.io.orion:t\"\n[[acl]]\ninitiator = \"iqn.2000-01.x:y\"\nmapped_luns = [3]\n").key());

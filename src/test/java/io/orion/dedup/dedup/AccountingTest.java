@@ -153,6 +153,27 @@ class AccountingTest {
         }
     }
 
+    @Test
+    void onlyTheOpenContainersAreTailCheckedOnOpen() throws Exception {
+        for (int round = 0; round < 3; round++) {
+            try (DedupPool pool = PoolFixture.open(dir)) {
+                DedupVolume v = pool.openVolume("lun").orElse(null);
+                if (v == null) {
+                    v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+                }
+                for (int i = 0; i < 600; i++) {
+                    v.write(round * 600L + i, ByteBuffer.wrap(PoolFixture.random(round * 10_000L + i, 4096)), false);
+                }
+                pool.flush();
+                long open;
+                try (MetaTxn t = pool.meta().read()) {
+                    open = t.containers().stream().filter(c -> !c.sealed()).count();
+                }
+                assertTrue(open <= 1, "containers recorded as open: " + open);
+            }
+        }
+    }
+
     static List<ChunkRecord> chunks(DedupPool pool) throws Exception {
         List<ChunkRecord> out = new ArrayList<>();
         try (MetaTxn t = pool.meta().read()) {

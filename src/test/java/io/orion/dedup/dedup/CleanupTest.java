@@ -130,4 +130,100 @@ class CleanupTest {
             assertTrue(Files.size(dir.resolve("data/dev0.img")) < big / 4, "file shrank");
         }
     }
+
+    @Test
+    void theTimerCleansUpByItself() throws Exception {
+        try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).referenceCleanupIntervalSeconds(1).build())) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+            for (int lba = 0; lba < 512; lba++) {
+                v.write(lba, ByteBuffer.wrap(content(lba, 0)), false);
+            }
+            v.unmap(0, 512);
+            assertTrue(pool.stats().reclaimableBytes() > 0);
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (pool.stats().reclaimableBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertEquals(0, pool.stats().reclaimableBytes());
+            assertEquals(0, pool.stats().containers());
+        }
+    }
+
+    @Test
+    void cleanupRacesWithOverwritesAndReadsWithoutWrongData() throws Exception {
+        int blocks = 2048;
+        java.util.concurrent.atomic.AtomicIntegerArray gen = new java.util.concurrent.atomic.AtomicIntegerArray(blocks);
+        PoolOptions o = PoolFixture.options(dir).gcBytesPerSecond(1L << 30).gcLiveThreshold(0.9).build();
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume v = pool.createVolume("lun", 4096, blocks * 4096L, 4096);
+            for (int lba = 0; lba < blocks; lba++) {
+                v.write(lba, ByteBuffer.wrap(content(lba, 0)), false);
+            }
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            java.util.concurrent.locks.ReentrantLock[] locks = new java.util.concurrent.locks.ReentrantLock[blocks];
+            for (int i = 0; i < blocks; i++) {
+                locks[i] = new java.util.concurrent.locks.ReentrantLock();
+            }
+            Runnable writer = () -> {
+                try {
+                    while (!stop.get()) {
+                        int lba = ThreadLocalRandom.current().nextInt(blocks);
+                        locks[lba].lock();
+                        try {
+                            int g = gen.get(lba) + 1;
+                            v.write(lba, ByteBuffer.wrap(content(lba, g)), false);
+                            gen.set(lba, g);
+                        } finally {
+                            locks[lba].unlock();
+                        }
+                    }
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+            };
+            Runnable reader = () -> {
+                try {
+                    while (!stop.get()) {
+                        int lba = ThreadLocalRandom.current().nextInt(blocks);
+                        int before = gen.get(lba);
+                        byte[] got = PoolFixture.read(v, lba, 1).array();
+                        int after = gen.get(lba);
+                        boolean ok = false;
+                        for (int g = before; g <= after + 1 && !ok; g++) {
+                            ok = java.util.Arrays.equals(content(lba, g), got);
+                        }
+                        if (!ok) {
+                            throw new AssertionError("lba " + lba + " read data of no generation in " + before + ".." + after);
+                        }
+                    }
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+            };
+            Thread[] ts = {new Thread(writer), new Thread(writer), new Thread(reader), new Thread(reader)};
+            for (Thread t : ts) {
+                t.start();
+            }
+            int compacted = 0;
+            for (int round = 0; round < 6; round++) {
+                Thread.sleep(300);
+                compacted += pool.cleanup().containersCompacted();
+            }
+            stop.set(true);
+            for (Thread t : ts) {
+                t.join();
+            }
+            if (failure.get() != null) {
+                throw new AssertionError("concurrent I/O failed during cleanup", failure.get());
+            }
+            assertTrue(compacted > 0, "cleanup compacted containers while I/O ran");
+            for (int lba = 0; lba < blocks; lba++) {
+                assertArrayEquals(content(lba, gen.get(lba)), PoolFixture.read(v, lba, 1).array(), "lba " + lba);
+            }
+            ScrubResult s = pool.verify();
+            assertTrue(s.clean(), s.toString());
+            assertEquals(0, pool.stats().checksumErrors());
+        }
+    }
 }

@@ -35,18 +35,29 @@ class CrashRecoveryTest {
                     "-cp", System.getProperty("java.class.path"), CrashWriter.class.getName(), dir.toString(),
                     Integer.toString(blocks), Integer.toString(nextGen)));
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-            int lastFlushed = -1;
-            long killAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500 + ThreadLocalRandom.current().nextInt(1500));
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while (System.nanoTime() < killAt && (line = r.readLine()) != null) {
-                    if (line.startsWith("FLUSHED ")) {
-                        lastFlushed = Integer.parseInt(line.substring(8));
+            java.util.concurrent.atomic.AtomicInteger flushed = new java.util.concurrent.atomic.AtomicInteger(-1);
+            Thread reader = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        if (line.startsWith("FLUSHED ")) {
+                            flushed.set(Integer.parseInt(line.substring(8)));
+                        }
                     }
+                } catch (java.io.IOException e) {
+                    // the child died
                 }
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
+            });
+            reader.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (flushed.get() < nextGen && System.nanoTime() < deadline && p.isAlive()) {
+                Thread.sleep(10);
             }
+            Thread.sleep(ThreadLocalRandom.current().nextInt(1500));
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+            reader.join(10_000);
+            int lastFlushed = flushed.get();
             try (DedupPool pool = PoolFixture.open(dir)) {
                 assertNull(pool.readOnlyReason());
                 assertTrue(pool.openReport().recoveryMillis() < 5000);

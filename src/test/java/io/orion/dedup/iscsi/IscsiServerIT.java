@@ -52,7 +52,7 @@ class IscsiServerIT {
 
             @Override
             public Optional<ChapCredentials> chap(String initiatorName) {
-                return Optional.of(ChapCredentials.oneWay("ituser", "itsecret1234"));
+                return Optional.of(new ChapCredentials("ituser", "itsecret1234", "ittarget", "ittargetsecret1"));
             }
         };
         TargetCatalog catalog = TargetCatalog.of(List.of(
@@ -120,6 +120,16 @@ class IscsiServerIT {
     }
 
     @Test
+    void mutualChapProvesTheTargetToTheInitiator() throws Exception {
+        String base = "iscsi://ituser%itsecret1234@127.0.0.1:" + portal.getPort() + "/" + CHAP_IQN + "/0";
+        Run ok = run(30, "iscsi-inq", base + "?target_user=ittarget&target_password=ittargetsecret1");
+        assertEquals(0, ok.exit(), ok.output());
+        // an initiator expecting a different target secret rejects our CHAP_R
+        Run wrong = run(30, "iscsi-inq", base + "?target_user=ittarget&target_password=notthesecret1");
+        assertTrue(wrong.exit() != 0, wrong.output());
+    }
+
+    @Test
     void qemuImgConvertThenCompare(@TempDir Path dir) throws Exception {
         Path image = dir.resolve("random.img");
         byte[] data = new byte[24 << 20];
@@ -135,6 +145,22 @@ class IscsiServerIT {
         Files.write(image, data);
         Run differ = run(120, "qemu-img", "compare", "-f", "raw", "-F", "raw", image.toString(), url(IQN));
         assertEquals(1, differ.exit(), differ.output());
+    }
+
+    @Test
+    void qemuWithHeaderDigestCrc32c(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("digest.img");
+        byte[] data = new byte[4 << 20];
+        new Random(43).nextBytes(data);
+        Files.write(image, data);
+        String source = "driver=raw,file.driver=file,file.filename=" + image;
+        String target = "driver=iscsi,transport=tcp,portal=127.0.0.1:" + portal.getPort() + ",target=" + IQN
+                + ",lun=0,header-digest=crc32c";
+        Run convert = run(120, "qemu-img", "convert", "-n", "--image-opts", source, "--target-image-opts", target);
+        assertEquals(0, convert.exit(), convert.output());
+        Run compare = run(120, "qemu-img", "compare", "--image-opts", source, target);
+        assertEquals(0, compare.exit(), compare.output());
+        assertTrue(compare.output().contains("Images are identical"), compare.output());
     }
 
     @Test

@@ -247,6 +247,16 @@ class ScsiTargetServiceTest {
     }
 
     @Test
+    void writeSameWithUnmapDeallocatesWhateverThePattern() throws IOException {
+        assertGood(h.write(A, write10(BLOCKS - 4, 4, 0), filled(2048, 0xff)));
+        // NUMBER OF LOGICAL BLOCKS 0: to the end of the LUN
+        assertGood(h.write(A, cdb(0x41, 0x08, 0, 0, (int) ((BLOCKS - 4) >> 8), (int) (BLOCKS - 4), 0, 0, 0, 0),
+                filled(512, 0xff)));
+        assertArrayEquals(new byte[2048], bytes(h.run(A, read10(BLOCKS - 4, 4))));
+        assertEquals(new LbaStatus(BLOCKS - 4, 4, false), dev.status(BLOCKS - 4, 4));
+    }
+
+    @Test
     void writeSameWritesThePattern() {
         assertGood(h.write(A, cdb(0x41, 0, 0, 0, 0, 20, 0, 0, 4, 0), filled(512, 0x33)));
         assertArrayEquals(filled(2048, 0x33), bytes(h.run(A, read10(20, 4))));

@@ -115,7 +115,7 @@ class CrashIT {
             }
             ExternalTool.Result r = ExternalTool.run(Duration.ofSeconds(90), "qemu-img", "convert", "-n", "-W",
                     "-m", "8", "-f", "raw", "--target-image-opts", src.toString(),
-                    "driver=raw,offset=" + offset + ",size=" + content.length + ",file.filename=" + server.url(0));
+                    server.rawRange(offset, content.length));
             if (r.exitCode() != 0) {
                 if (stop.get() || !server.alive()) {
                     return;                       // killed mid-batch: it stays "in flight"
@@ -134,7 +134,7 @@ class CrashIT {
     private static void verify(ServerProcess server, Model model, Path readBack, int round) throws Exception {
         Files.deleteIfExists(readBack);
         ExternalTool.run(Duration.ofMinutes(3), "qemu-img", "convert", "-O", "raw", "--image-opts",
-                "driver=raw,offset=0,size=" + WRITERS * REGION + ",file.filename=" + server.url(0),
+                server.rawRange(0, WRITERS * REGION),
                 readBack.toString()).assertOk();
         byte[] disk = Files.readAllBytes(readBack);
         assertEquals(WRITERS * REGION, disk.length);

@@ -121,6 +121,15 @@ final class ServerProcess implements AutoCloseable {
         return "iscsi://127.0.0.1:" + port + "/" + iqn + "/" + lun;
     }
 
+    /**
+     * A QEMU block-driver option string for the byte range [offset, offset+size) of LUN 0 (a raw
+     * node over the iscsi protocol driver), for --image-opts / --target-image-opts.
+     */
+    String rawRange(long offset, long size) {
+        return "driver=raw,offset=" + offset + ",size=" + size + ",file.driver=iscsi,file.transport=tcp"
+                + ",file.portal=127.0.0.1:" + port + ",file.target=" + DEFAULT_IQN + ",file.lun=0";
+    }
+
     /** SIGTERM and wait: a clean shutdown must exit 0. */
     int stop(Duration limit) throws InterruptedException {
         process.destroy();

@@ -34,6 +34,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
     }
 
     @Override
+    @SuppressWarnings("fallthrough") // each state falls into the next once its bytes are there
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         switch (state) {
             case BHS:

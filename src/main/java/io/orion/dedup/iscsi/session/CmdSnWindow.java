@@ -1,6 +1,5 @@
 package io.orion.dedup.iscsi.session;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

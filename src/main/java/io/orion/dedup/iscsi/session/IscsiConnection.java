@@ -169,6 +169,16 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
+    /**
+     * Back-pressure: an initiator that stops reading its responses stops being read, so immediate
+     * requests (which bypass the CmdSN window) cannot pile up unbounded output.
+     */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        ctx.fireChannelWritabilityChanged();
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Throwable root = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
@@ -422,12 +432,13 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (c.data().isReadable() && t.write) {
             metrics.bytesIn(session.target().name(), t.lun, c.data().readableBytes());
         }
-        gate(c.immediate(), c.cmdSN(), true, () -> onAdmitted(t), () -> finish(t));
         if (!ok) {
-            // Sense: ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03).
+            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03). The CmdSN
+            // still counts, so the command goes through the window and is discarded on admission.
             failTask(t, 0x05, 0x0e, 0x03);
-            return;
         }
+        boolean counts = !c.immediate();
+        gate(c.immediate(), c.cmdSN(), true, () -> onAdmitted(t, counts), () -> finish(t));
         if (!t.finished) {
             sendR2ts(t);
             if (t.dataComplete()) {
@@ -436,12 +447,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void onAdmitted(ScsiTask t) {
+    private void onAdmitted(ScsiTask t, boolean counts) {
         if (t.finished) {
-            session.window().finished();
+            if (counts) {
+                session.window().finished();
+            }
             return;
         }
-        t.counted = true;
+        t.counted = counts;
         t.admitted = true;
         maybeExecute(t);
     }
@@ -450,13 +463,15 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (!t.write) {
             return;
         }
-        while (!t.finished && t.r2ts.size() < params.maxOutstandingR2T() && t.nextR2tOffset < t.expectedOut) {
-            int len = Math.min(params.maxBurstLength(), t.expectedOut - t.nextR2tOffset);
+        while (!t.finished && t.r2ts.size() < params.maxOutstandingR2T()) {
+            int[] range = t.nextSolicitation(params.maxBurstLength());
+            if (range == null) {
+                break;
+            }
             int ttt = nextTtt();
-            ScsiTask.R2tState s = new ScsiTask.R2tState(ttt, t.nextR2tSN++, t.nextR2tOffset, len);
+            ScsiTask.R2tState s = new ScsiTask.R2tState(ttt, t.nextR2tSN++, range[0], range[1]);
             t.r2ts.put(ttt, s);
             byTtt.put(ttt, t);
-            t.nextR2tOffset += len;
             long w = session.window().snapshot();
             send(new R2t(t.lunField, t.itt, ttt, statSN, (int) (w >>> 32), (int) w, s.r2tSN, s.offset, s.length));
         }
@@ -497,8 +512,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 if (r2t != null) {
                     t.r2ts.remove(r2t.ttt);
                     byTtt.remove(r2t.ttt);
-                    sendR2ts(t);
                 }
+                sendR2ts(t);
             }
             case BAD_DATASN -> {
                 LOG.info("{}: Data-Out DataSN {} out of order for ITT {}", remoteAddress(), d.dataSN(), t.itt);
@@ -569,6 +584,11 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             // HARDWARE ERROR, INTERNAL TARGET FAILURE (SPC-4 0x44/0x00).
             r = new ScsiResponse(ScsiResponse.CHECK_CONDITION, fixedSense(0x04, 0x44, 0x00), null, 0);
         }
+        if (t.counted) {
+            // The slot opens before the response leaves, so the response already carries the new MaxCmdSN.
+            t.counted = false;
+            session.window().finished();
+        }
         sendResult(t, r);
         finish(t);
         flush();
@@ -622,8 +642,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             if (r.sense() != null && r.sense().length > 0) {
                 sense = Unpooled.buffer(2 + r.sense().length).writeShort(r.sense().length).writeBytes(r.sense());
             }
-            send(new ScsiResponsePdu(0, r.status(), t.itt, statSN++, (int) (w >>> 32), (int) w, dataSN, residual,
-                    sense));
+            // ExpDataSN counts the Data-In and R2T PDUs sent for the command (RFC 7143 §11.4.6).
+            send(new ScsiResponsePdu(0, r.status(), t.itt, statSN++, (int) (w >>> 32), (int) w,
+                    dataSN + t.nextR2tSN, residual, sense));
         }
         metrics.commandCompleted(session.target().name(), t.lun, t.cdb[0] & 0xff, r.status(),
                 System.nanoTime() - t.startNanos);
@@ -639,8 +660,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             ByteBuf sense = Unpooled.buffer(20);
             byte[] s = fixedSense(key, asc, ascq);
             sense.writeShort(s.length).writeBytes(s);
-            send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, statSN++, (int) (w >>> 32), (int) w, 0,
-                    t.edtl, sense));
+            send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, statSN++, (int) (w >>> 32), (int) w,
+                    t.nextR2tSN, t.edtl, sense));
         }
         finish(t);
     }
@@ -740,17 +761,22 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void onText(TextRequest t, byte[] text) {
         if (t.ttt() != Pdu.NO_TAG) {
-            if (t.ttt() == textTtt && t.itt() == textItt && textOut != null) {
-                sendTextChunk(t);
-            } else {
+            if (t.ttt() != textTtt || t.itt() != textItt) {
                 reject(Reject.INVALID_PDU_FIELD, decoder.lastHeader());
+                flush();
+                return;
             }
-            flush();
-            return;
+            if (textOut != null) {
+                sendTextChunk(t);
+                flush();
+                return;
+            }
+        } else {
+            textOut = null;
+            textIn.reset();
+            textItt = t.itt();
         }
-        textOut = null;
         textTtt = Pdu.NO_TAG;
-        textItt = t.itt();
         textIn.writeBytes(text);
         if (textIn.size() > 65536) {
             textIn.reset();
@@ -758,8 +784,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         if (t.cont()) {
+            // RFC 7143 §11.10.2: acknowledge with an empty response and a TTT; the initiator continues.
+            textTtt = nextTtt();
             long w = session.window().snapshot();
-            send(new TextResponse(false, false, t.lunField(), t.itt(), Pdu.NO_TAG, statSN++, (int) (w >>> 32),
+            send(new TextResponse(false, false, t.lunField(), t.itt(), textTtt, statSN++, (int) (w >>> 32),
                     (int) w, Unpooled.EMPTY_BUFFER));
             flush();
             return;

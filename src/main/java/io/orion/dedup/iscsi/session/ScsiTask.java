@@ -59,6 +59,11 @@ final class ScsiTask {
     int unsolicitedDataSN;
     boolean unsolicitedOpen;
     int nextR2tOffset;
+    /** End of the range R2Ts still have to cover, starting at {@link #nextR2tOffset}. */
+    int solicitEnd;
+    /** A range the initiator left out of its unsolicited burst (F set early), solicited first. */
+    int gapOffset;
+    int gapEnd;
     int nextR2tSN;
     final Map<Integer, R2tState> r2ts = new HashMap<>();
 
@@ -96,6 +101,7 @@ final class ScsiTask {
      */
     boolean begin(ByteBuf immediateData, boolean fin, boolean initialR2T, int firstBurstLength) {
         expectedOut = write ? edtl : 0;
+        solicitEnd = expectedOut;
         if (expectedOut == 0) {
             return true;
         }
@@ -117,7 +123,25 @@ final class ScsiTask {
         unsolicitedOffset = imm;
         unsolicitedOpen = unsolicitedEnd > imm;
         nextR2tOffset = unsolicitedEnd;
+        solicitEnd = expectedOut;
         return true;
+    }
+
+    /** The next range [offset, offset + length) to send an R2T for, at most {@code maxBurst}; null when none. */
+    int[] nextSolicitation(int maxBurst) {
+        if (gapOffset < gapEnd) {
+            int len = Math.min(maxBurst, gapEnd - gapOffset);
+            int[] r = {gapOffset, len};
+            gapOffset += len;
+            return r;
+        }
+        if (nextR2tOffset < solicitEnd) {
+            int len = Math.min(maxBurst, solicitEnd - nextR2tOffset);
+            int[] r = {nextR2tOffset, len};
+            nextR2tOffset += len;
+            return r;
+        }
+        return null;
     }
 
     /** Accepts one Data-Out PDU (already matched to this task). */
@@ -142,6 +166,11 @@ final class ScsiTask {
             unsolicitedOffset += len;
             if (d.fin() || unsolicitedOffset == unsolicitedEnd) {
                 unsolicitedOpen = false;
+                if (unsolicitedOffset < unsolicitedEnd) {
+                    // The initiator ended the unsolicited burst early: solicit what it left out.
+                    gapOffset = unsolicitedOffset;
+                    gapEnd = unsolicitedEnd;
+                }
                 return DataVerdict.SEQUENCE_DONE;
             }
             return DataVerdict.OK;
@@ -169,12 +198,15 @@ final class ScsiTask {
         received += len;
     }
 
-    /** The collected data for the command layer, or null when the command sends none. */
+    /**
+     * The collected data for the command layer, or null when the command sends none. A heap buffer
+     * (hasArray) that the command layer may consume as it likes: the transport never touches it again.
+     */
     ByteBuffer dataOut() {
         if (buffer == null) {
             return null;
         }
-        return ByteBuffer.wrap(buffer.array(), 0, received).asReadOnlyBuffer();
+        return ByteBuffer.wrap(buffer.array(), 0, received);
     }
 
     /** Aborts the task (any thread); completes when it no longer executes. No response is sent. */

@@ -1,0 +1,96 @@
+package io.orion.dedup.meta;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.lmdbjava.Env;
+
+/** Key layouts sort as intended, values round-trip, MapFull is signalled and growth fixes it. */
+class MetaStoreTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void roundTripsEveryRecordAndScansBlocksInOrder() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 1 << 20)) {
+            byte[] fp = new byte[32];
+            fp[0] = 9;
+            UUID u = UUID.randomUUID();
+            try (MetaWriteTxn w = m.write()) {
+                w.putBlock(1, 300, 7);
+                w.putBlock(1, 2, 0);
+                w.putBlock(1, 256, 8);
+                w.putBlock(2, 0, 9);
+                w.putChunk(new ChunkRecord(7, fp, 3, 64, 4156, 4096, 0, 2));
+                w.putIndex(fp, 7);
+                w.putVolume(new VolumeRecord("v", 1, u, 512, 4096, 1 << 20, 3, 1));
+                w.putContainer(new ContainerRecord(3, 0, 1, true, 5000, 4156, 1, 2));
+                w.putCounters(new PoolCounters(1, u, 1 << 20, 10, 4, 2, 1, 4096, 4156));
+                w.commit();
+            }
+            try (MetaTxn r = m.read()) {
+                List<long[]> seen = new ArrayList<>();
+                r.scanBlocks(1, 0, 1000, (db, c) -> seen.add(new long[] {db, c}));
+                assertEquals(3, seen.size());
+                assertEquals(2, seen.get(0)[0]);
+                assertEquals(MetaTxn.ZERO, seen.get(0)[1]);
+                assertEquals(256, seen.get(1)[0]);
+                assertEquals(300, seen.get(2)[0]);
+                assertEquals(MetaTxn.ABSENT, r.block(1, 3));
+                assertEquals(7, r.index(fp));
+                assertEquals(2, r.chunk(7).refCount());
+                assertEquals(4156, r.chunk(7).length());
+                assertEquals(u, r.volume("v").uuid());
+                assertEquals(3, r.volumes().get(0).dataBlocks());
+                assertEquals(2, r.containers().get(0).records());
+                assertEquals(4, r.counters().nextContainerId());
+                assertNull(r.chunk(8));
+            }
+        }
+    }
+
+    @Test
+    void mapFullIsSignalledAndGrowingFixesIt() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64 << 10)) {
+            long size = m.mapSize();
+            boolean full = false;
+            int written = 0;
+            for (int round = 0; round < 200 && !full; round++) {
+                try (MetaWriteTxn w = m.write()) {
+                    for (int i = 0; i < 500; i++) {
+                        w.putBlock(1, round * 500L + i, 1);
+                    }
+                    w.commit();
+                    written += 500;
+                } catch (Env.MapFullException e) {
+                    full = true;
+                }
+            }
+            assertTrue(full, "a 64 KiB map fills up");
+            m.grow();
+            assertEquals(size * 2, m.mapSize());
+            try (MetaWriteTxn w = m.write()) {
+                w.putBlock(1, 1_000_000, 1);
+                w.commit();
+            }
+            try (MetaTxn r = m.read()) {
+                assertEquals(1, r.block(1, 1_000_000));
+                assertEquals(1, r.block(1, written - 1));
+            }
+        }
+    }
+
+    @Test
+    void aFileThatIsNotLmdbIsRejected() throws Exception {
+        java.nio.file.Files.write(dir.resolve("data.mdb"), new byte[8192]);
+        assertThrows(MetaCorruptException.class, () -> MetaStore.open(dir, 1 << 20));
+    }
+}

@@ -1,0 +1,46 @@
+package io.orion.dedup.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.EOFException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Slot allocation, reuse lowest-first, file shrinking, size limits. */
+class BackingDeviceTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void slotsAreReusedLowestFirstAndTheFileShrinks() throws Exception {
+        long slot = 1 << 20;
+        try (BackingDevice d = BackingDevice.open(0, new DeviceSpec(dir.resolve("d.img"), 4 * slot), slot)) {
+            assertEquals(0, d.allocateSlot());
+            assertEquals(1, d.allocateSlot());
+            assertEquals(2, d.allocateSlot());
+            d.write(ByteBuffer.wrap(new byte[100]), d.slotBase(2) + 10);
+            assertEquals(2 * slot + 110, Files.size(dir.resolve("d.img")));
+            d.freeSlot(0);
+            assertEquals(0, d.allocateSlot());
+            assertEquals(3, d.allocateSlot());
+            assertEquals(-1, d.allocateSlot(), "size limit reached");
+            d.freeSlot(3);
+            d.freeSlot(2);
+            assertTrue(Files.size(dir.resolve("d.img")) <= 2 * slot);
+            assertEquals(2, d.usedSlots());
+            assertEquals(2, d.freeSlots());
+            assertThrows(EOFException.class, () -> d.read(ByteBuffer.allocate(10), 5 * slot));
+        }
+    }
+
+    @Test
+    void aDeviceSmallerThanOneSlotIsRejected() {
+        assertThrows(java.io.IOException.class,
+                () -> BackingDevice.open(0, new DeviceSpec(dir.resolve("d.img"), 1000), 1 << 20));
+    }
+}
