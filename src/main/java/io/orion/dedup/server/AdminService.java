@@ -1,26 +1,16 @@
 package io.orion.dedup.server;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import io.orion.dedup.admin.AdminApi;
 import io.orion.dedup.admin.AdminException;
 import io.orion.dedup.admin.AdminJson;
-import io.orion.dedup.admin.ChapScope;
-import io.orion.dedup.admin.LunInfo;
-import io.orion.dedup.admin.SaveResult;
 import io.orion.dedup.admin.SessionInfo;
 import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
-import io.orion.dedup.admin.TargetSummary;
-import io.orion.dedup.config.AclDefinition;
-import io.orion.dedup.config.ChapCredentials;
-import io.orion.dedup.config.ConfigException;
+import io.orion.dedup.admin.TargetAdminService;
 import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.HostPort;
-import io.orion.dedup.config.IscsiName;
-import io.orion.dedup.config.LunBacking;
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.PortalGroup;
-import io.orion.dedup.config.TargetAttributes;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.dedup.CleanupResult;
 import io.orion.dedup.dedup.DedupPool;
@@ -44,17 +34,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link AdminApi} of a running server: every change is checked against the current target
- * definitions, saved atomically to {@code targets/} (temp file + rename, {@code TargetDirectory.save}),
- * then applied to the live target — new LUNs are added to the running SCSI target so initiators
- * see them without restart (REPORTED LUNS DATA HAS CHANGED, SPC-4 §7.9), resizes raise CAPACITY
- * DATA HAS CHANGED, new portals start listening at once, ACL and CHAP changes apply at the next
- * login. The management commands run on the live dedup pool and report its real figures.
+ * The {@link AdminApi} of a running server. The target half (targets, LUNs, portals, ACLs, CHAP)
+ * comes from {@link TargetAdminService}, which validates each change and saves it atomically to
+ * {@code targets/} (temp file + rename) once {@link #apply} has made the live server match: new
+ * LUNs are opened and added to the running SCSI target, so initiators see them without restart
+ * (REPORTED LUNS DATA HAS CHANGED, SPC-4 §7.9); resizes change the device and raise CAPACITY DATA
+ * HAS CHANGED; new portals start listening at once; ACL and CHAP changes apply at the next login
+ * (and mapped LUNs / write protection at the next command, {@link AclScsiTarget}). The engine half
+ * — status, stats, scrub and the management commands — runs on the live dedup pool and reports
+ * its real figures.
  *
- * <p>Threads: control-socket client threads. Changes are serialised on this object; reads of the
- * state are lock-free snapshots.
+ * <p>Threads: control-socket client threads. Changes are serialised by the base class; reads of
+ * the state are lock-free snapshots.
  */
-final class AdminService implements AdminApi {
+final class AdminService extends TargetAdminService {
 
     private static final Logger LOG = LoggerFactory.getLogger(AdminService.class);
     /** Provisioning extents examined per file/RAM LUN when computing its used bytes. */
@@ -63,52 +56,146 @@ final class AdminService implements AdminApi {
     private final OrionServer server;
 
     AdminService(OrionServer server) {
+        super(server.targetDirectory());
         this.server = server;
     }
 
-    // ---- helpers -----------------------------------------------------------------------------
+    // ---- the live half of the target changes -------------------------------------------------
 
-    private TargetDefinition definition(String iqn) throws AdminException {
-        if (iqn == null || iqn.isBlank()) {
-            throw new AdminException("a target name is required");
+    @Override
+    protected void apply(TargetDefinition previous, TargetDefinition next) throws AdminException, IOException {
+        if (next != null) {
+            String unsupported = OrionServer.unsupported(next, server.config());
+            if (unsupported != null) {
+                throw new AdminException("queue_depth: " + unsupported);
+            }
+            for (PortalGroup g : next.portalGroups()) {
+                for (HostPort p : g.portals()) {
+                    if (p.port() == 0) {
+                        throw new AdminException("portal " + p + ": a portal needs a fixed port (initiators must find it again)");
+                    }
+                }
+            }
         }
-        return server.targetDirectory().find(iqn).orElseThrow(() -> new AdminException("no such target: " + iqn));
-    }
-
-    private LiveTarget live(TargetDefinition d) throws AdminException {
-        return server.live(d.iqn()).orElseThrow(() -> new AdminException("target " + d.iqn() + " is not running"));
-    }
-
-    private static LunDefinition lun(TargetDefinition t, int id) throws AdminException {
-        return t.lun(id).orElseThrow(() -> new AdminException("no LUN " + id + " in " + t.iqn()));
-    }
-
-    /** Refuses an invalid definition, or one this server cannot honour, before anything changes. */
-    private void check(TargetDefinition t) throws AdminException {
-        List<TargetDefinition.Problem> problems = t.problems();
-        if (!problems.isEmpty()) {
-            TargetDefinition.Problem p = problems.get(0);
-            throw new AdminException(p.key().replace("attributes.", "") + ": " + p.message());
+        if (previous == null) {
+            bindPortals(next);
+            try {
+                server.activate(next);
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new AdminException("cannot create target " + next.iqn() + ": " + e.getMessage());
+            }
+            LOG.info("target {} created", next.iqn());
+            return;
         }
-        String unsupported = OrionServer.unsupported(t, server.config());
-        if (unsupported != null) {
-            throw new AdminException("queue_depth: " + unsupported);
+        LiveTarget live = server.live(previous.iqn())
+                .orElseThrow(() -> new AdminException("target " + previous.iqn() + " is not running"));
+        if (next == null) {
+            server.deactivate(previous.iqn());
+            LOG.info("target {} deleted; its volumes stay in the pool", previous.iqn());
+            return;
         }
-    }
-
-    /** Saves a changed definition atomically and makes it the live one. */
-    private void save(LiveTarget live, TargetDefinition t) throws AdminException, IOException {
-        save(t);
-        live.definition(t);
-    }
-
-    private void save(TargetDefinition t) throws AdminException, IOException {
+        bindPortals(next);
+        List<LunDefinition> added = new ArrayList<>();
+        List<LunDefinition> removed = new ArrayList<>();
+        List<LunDefinition[]> resized = new ArrayList<>();
+        for (LunDefinition n : next.luns()) {
+            Optional<LunDefinition> p = previous.lun(n.id());
+            if (p.isEmpty()) {
+                added.add(n);
+            } else if (!sameDevice(p.get(), n)) {
+                removed.add(p.get());
+                added.add(n);
+            } else if (p.get().size() != n.size()) {
+                resized.add(new LunDefinition[] {p.get(), n});
+            }
+        }
+        for (LunDefinition p : previous.luns()) {
+            if (next.lun(p.id()).isEmpty()) {
+                removed.add(p);
+            }
+        }
+        List<LunDefinition[]> done = new ArrayList<>();
         try {
-            Path file = server.targetDirectory().save(t);
-            LOG.info("saved {} to {}", t.iqn(), file);
-        } catch (ConfigException e) {
-            throw new AdminException((e.key() == null ? "invalid" : e.key()) + ": " + e.reason());
+            for (LunDefinition[] r : resized) {
+                BlockDevice dev = live.devices().get(r[1].id());
+                if (dev == null) {
+                    throw new AdminException("LUN " + r[1].id() + " of " + next.iqn() + " has no open device");
+                }
+                dev.resize(r[1].blockCount());
+                done.add(r);
+            }
+        } catch (AdminException | IOException | RuntimeException e) {
+            for (LunDefinition[] r : done) {
+                live.devices().get(r[0].id()).resize(r[0].blockCount());
+            }
+            throw e;
         }
+        for (LunDefinition r : removed) {
+            server.detach(live, r.id());
+        }
+        List<LunDefinition> attached = new ArrayList<>();
+        try {
+            for (LunDefinition a : added) {
+                server.attach(live, a);
+                attached.add(a);
+            }
+        } catch (IOException | RuntimeException e) {
+            for (LunDefinition a : attached) {
+                server.detach(live, a.id());
+            }
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw new AdminException("cannot create LUN: " + e.getMessage());
+        }
+        live.definition(next);
+        for (LunDefinition[] r : resized) {
+            live.scsi().lunResized(r[1].id());
+            LOG.info("LUN {} of {} resized from {} to {} bytes", r[1].id(), next.iqn(), r[0].size(), r[1].size());
+        }
+        removed.forEach(r -> LOG.info("LUN {} ({}) removed from {}; its volume stays in the pool", r.id(), r.volume(),
+                next.iqn()));
+        added.forEach(a -> LOG.info("LUN {} ({}, {} bytes) added to {}", a.id(), a.volume(), a.size(), next.iqn()));
+    }
+
+    /** Same device behind the LUN: only the size may differ. */
+    private static boolean sameDevice(LunDefinition a, LunDefinition b) {
+        return a.volume().equals(b.volume()) && a.blockSize() == b.blockSize() && a.backing() == b.backing()
+                && a.readOnly() == b.readOnly() && a.dedupBlockSize() == b.dedupBlockSize()
+                && java.util.Objects.equals(a.path(), b.path());
+    }
+
+    private void bindPortals(TargetDefinition t) throws AdminException {
+        for (PortalGroup g : t.portalGroups()) {
+            for (HostPort p : g.portals()) {
+                try {
+                    server.bindPortal(p);
+                } catch (IOException e) {
+                    throw new AdminException("cannot listen on " + p + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    @Override
+    protected int sessions(String iqn) {
+        return sessionsOf(iqn).size();
+    }
+
+    /** Sessions that sent commands to the LUN (what makes a LUN "in use"). */
+    @Override
+    protected int sessionsUsing(String iqn, int lun) {
+        return (int) sessionsOf(iqn).stream().filter(s -> s.lunsInUse().contains((long) lun)).count();
+    }
+
+    @Override
+    protected List<HostPort> defaultPortals() {
+        return server.portals().stream().map(AdminService::hostPortOf).toList();
+    }
+
+    @Override
+    protected int defaultDedupBlockSize() {
+        return server.config().deduplication().hashBlockSize();
     }
 
     private List<io.orion.dedup.iscsi.SessionInfo> sessionsOf(String iqn) {
@@ -117,322 +204,13 @@ final class AdminService implements AdminApi {
                 .toList();
     }
 
-    private LunInfo info(TargetDefinition t, LunDefinition l) {
-        int dedup = l.backing() == LunBacking.DEDUP ? l.dedupBlockSize(server.config().deduplication().hashBlockSize()) : 0;
-        Optional<LiveTarget> live = server.live(t.iqn());
-        if (dedup != 0 && live.isPresent() && live.get().devices().get(l.id()) instanceof DedupVolume v) {
-            dedup = v.dedupBlockSize();
-        }
-        int sessions = (int) sessionsOf(t.iqn()).stream().filter(s -> mapsLun(t, s.initiatorName(), l.id())).count();
-        return new LunInfo(t.iqn(), l.id(), l.volume(), l.size(), l.blockSize(), dedup, l.readOnly(), l.thin(),
-                l.backing().name().toLowerCase(java.util.Locale.ROOT), sessions);
-    }
-
-    private static boolean mapsLun(TargetDefinition t, String initiator, int lun) {
-        Optional<AclDefinition> acl = t.acl(initiator);
-        return acl.map(a -> a.maps(lun)).orElse(t.attributes().demoMode());
-    }
-
-    // ---- targets -----------------------------------------------------------------------------
-
-    @Override
-    public List<TargetSummary> listTargets() {
-        List<TargetSummary> out = new ArrayList<>();
-        for (TargetDefinition t : server.targetDirectory().targets()) {
-            List<String> portals = new ArrayList<>();
-            for (PortalGroup g : t.portalGroups()) {
-                if (g.portals().isEmpty()) {
-                    for (InetSocketAddress a : server.portals()) {
-                        portals.add(g.tag() + ":" + hostPort(a));
-                    }
-                } else {
-                    g.portals().forEach(p -> portals.add(g.tag() + ":" + p));
-                }
-            }
-            out.add(new TargetSummary(t.iqn(), t.alias(), t.luns().size(), t.acls().size(), sessionsOf(t.iqn()).size(),
-                    t.attributes().demoMode(), t.attributes().authentication(), portals));
-        }
-        return out;
+    private static HostPort hostPortOf(InetSocketAddress a) {
+        String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+        return new HostPort(host, a.getPort());
     }
 
     private static String hostPort(InetSocketAddress a) {
-        String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
-        return new HostPort(host, a.getPort()).toString();
-    }
-
-    @Override
-    public TargetDefinition showTarget(String iqn) throws AdminException {
-        return definition(iqn);
-    }
-
-    @Override
-    public synchronized TargetDefinition createTarget(String iqn, String alias, boolean demoMode)
-            throws AdminException, IOException {
-        if (iqn == null || iqn.isBlank()) {
-            throw new AdminException("a target name is required");
-        }
-        String name = IscsiName.normalize(iqn);
-        if (server.targetDirectory().find(name).isPresent()) {
-            throw new AdminException("target " + name + " already exists");
-        }
-        TargetDefinition t = TargetDefinition.create(name, alias, demoMode);
-        check(t);
-        save(t);
-        server.activate(t);
-        LOG.info("target {} created", name);
-        return t;
-    }
-
-    @Override
-    public synchronized TargetDefinition setAttributes(String iqn, TargetAttributes attributes)
-            throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        TargetDefinition changed = t.withAttributes(attributes);
-        check(changed);
-        save(live(t), changed);
-        return changed;
-    }
-
-    @Override
-    public synchronized void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        int sessions = sessionsOf(t.iqn()).size();
-        if (sessions > 0 && !force) {
-            throw new AdminException("target " + t.iqn() + " has " + sessions + " logged-in session"
-                    + (sessions == 1 ? "" : "s") + "; log them out first or use --force");
-        }
-        server.targetDirectory().delete(t.iqn());
-        server.deactivate(t.iqn());
-        LOG.info("target {} deleted{}; its volumes stay in the pool", t.iqn(), sessions > 0 ? " (forced)" : "");
-    }
-
-    // ---- LUNs --------------------------------------------------------------------------------
-
-    @Override
-    public synchronized LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
-        if (lun == null) {
-            throw new AdminException("a LUN definition is required");
-        }
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        if (t.lun(lun.id()).isPresent()) {
-            throw new AdminException("LUN " + lun.id() + " already exists in " + t.iqn());
-        }
-        for (TargetDefinition other : server.targetDirectory().targets()) {
-            for (LunDefinition l : other.luns()) {
-                if (l.volume().equals(lun.volume())) {
-                    throw new AdminException("volume " + lun.volume() + " is already LUN " + l.id() + " of " + other.iqn());
-                }
-            }
-        }
-        TargetDefinition changed = t.withLun(lun);
-        check(changed);
-        try {
-            server.attach(live, lun);
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new AdminException("cannot create LUN " + lun.id() + ": " + e.getMessage());
-        }
-        try {
-            save(live, changed);
-        } catch (AdminException | IOException | RuntimeException e) {
-            server.detach(live, lun.id());
-            throw e;
-        }
-        LOG.info("LUN {} ({}, {} bytes) added to {}", lun.id(), lun.volume(), lun.size(), t.iqn());
-        return info(changed, lun);
-    }
-
-    /**
-     * {@inheritDoc}
-     *
-     * <p>The volume itself is kept: its data stays in the pool, and a later {@code lun create}
-     * naming the same volume attaches it again with its data.
-     */
-    @Override
-    public synchronized void deleteLun(String iqn, int id, boolean force) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        lun(t, id);
-        if (!force && server.iscsi().lunInUse(t.iqn(), id)) {
-            long n = sessionsOf(t.iqn()).stream().filter(s -> s.lunsInUse().contains((long) id)).count();
-            throw new AdminException("LUN " + id + " of " + t.iqn() + " is in use by " + n + " session"
-                    + (n == 1 ? "" : "s") + "; log out first or use --force");
-        }
-        save(live, t.withoutLun(id));
-        server.detach(live, id);
-        LOG.info("LUN {} removed from {}{}", id, t.iqn(), force ? " (forced)" : "");
-    }
-
-    @Override
-    public synchronized LunInfo resizeLun(String iqn, int id, long newSizeBytes) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        LunDefinition l = lun(t, id);
-        if (newSizeBytes < l.size()) {
-            throw new AdminException("LUN " + id + " is " + l.size() + " bytes; shrinking it to " + newSizeBytes
-                    + " would cut off data and is refused");
-        }
-        LunDefinition resized = l.withSize(newSizeBytes);
-        TargetDefinition changed = t.withLun(resized);
-        check(changed);
-        if (newSizeBytes == l.size()) {
-            return info(t, l);
-        }
-        BlockDevice dev = live.devices().get(id);
-        if (dev == null) {
-            throw new AdminException("LUN " + id + " of " + t.iqn() + " has no open device");
-        }
-        long oldBlocks = dev.blockCount();
-        dev.resize(resized.blockCount());
-        try {
-            save(live, changed);
-        } catch (AdminException | IOException | RuntimeException e) {
-            dev.resize(oldBlocks);
-            throw e;
-        }
-        live.scsi().lunResized(id);
-        LOG.info("LUN {} of {} resized from {} to {} bytes", id, t.iqn(), l.size(), newSizeBytes);
-        return info(changed, resized);
-    }
-
-    @Override
-    public List<LunInfo> listLuns(String iqn) throws AdminException {
-        List<TargetDefinition> defs = iqn == null ? server.targetDirectory().targets() : List.of(definition(iqn));
-        List<LunInfo> out = new ArrayList<>();
-        for (TargetDefinition t : defs) {
-            for (LunDefinition l : t.luns()) {
-                out.add(info(t, l));
-            }
-        }
-        return out;
-    }
-
-    // ---- portals, ACLs, CHAP -----------------------------------------------------------------
-
-    @Override
-    public synchronized void addPortal(String iqn, int tag, HostPort portal) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        if (portal == null) {
-            throw new AdminException("a portal (host:port) is required");
-        }
-        if (portal.port() == 0) {
-            throw new AdminException("portal " + portal + ": a portal needs a fixed port (initiators must find it again)");
-        }
-        if (t.portalGroup(tag).map(g -> g.portals().contains(portal)).orElse(false)) {
-            throw new AdminException("portal " + portal + " is already in portal group " + tag + " of " + t.iqn());
-        }
-        TargetDefinition changed = t.withPortalGroup(tag, g -> {
-            List<HostPort> p = new ArrayList<>(g.portals());
-            p.add(portal);
-            return new PortalGroup(tag, p);
-        });
-        check(changed);
-        try {
-            server.bindPortal(portal);
-        } catch (IOException e) {
-            throw new AdminException("cannot listen on " + portal + ": " + e.getMessage());
-        }
-        save(live, changed);
-    }
-
-    /**
-     * {@inheritDoc}
-     *
-     * <p>SendTargets stops advertising the portal at once. The transport has no way to stop one
-     * listener, so the socket stays open (for every target) until the server restarts.
-     */
-    @Override
-    public synchronized void removePortal(String iqn, int tag, HostPort portal) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        PortalGroup g = t.portalGroup(tag).orElseThrow(() -> new AdminException("no portal group " + tag + " in " + iqn));
-        if (portal == null || !g.portals().contains(portal)) {
-            throw new AdminException("portal " + portal + " is not in portal group " + tag
-                    + (g.portals().isEmpty() ? " (it uses the server's portals)" : ""));
-        }
-        TargetDefinition changed = t.withPortalGroup(tag, x -> new PortalGroup(tag,
-                x.portals().stream().filter(p -> !p.equals(portal)).toList()));
-        check(changed);
-        save(live, changed);
-        LOG.info("portal {} removed from {}; the listener stays open until restart", portal, t.iqn());
-    }
-
-    @Override
-    public synchronized void addAcl(String iqn, AclDefinition acl) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        if (acl == null || acl.initiator() == null || acl.initiator().isBlank()) {
-            throw new AdminException("an initiator name is required");
-        }
-        AclDefinition a = new AclDefinition(IscsiName.normalize(acl.initiator()), acl.mappedLuns(), acl.writeProtect(),
-                acl.chap());
-        AclDefinition old = t.acl(a.initiator()).orElse(null);
-        if (a.chap() == null && old != null) {
-            a = a.withChap(old.chap());
-        }
-        TargetDefinition changed = t.withAcl(a);
-        check(changed);
-        save(live, changed);
-        LOG.info("ACL for {} {} in {}", a.initiator(), old == null ? "added" : "replaced", t.iqn());
-    }
-
-    @Override
-    public synchronized void removeAcl(String iqn, String initiator) throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        if (initiator == null || t.acl(initiator).isEmpty()) {
-            throw new AdminException("no ACL for " + initiator + " in " + t.iqn());
-        }
-        TargetDefinition changed = t.withoutAcl(initiator);
-        check(changed);
-        save(live, changed);
-        LOG.info("ACL for {} removed from {}", IscsiName.normalize(initiator), t.iqn());
-    }
-
-    @Override
-    public List<AclDefinition> listAcls(String iqn) throws AdminException {
-        return definition(iqn).acls();
-    }
-
-    @Override
-    public synchronized void setChap(String iqn, ChapScope scope, String initiator, ChapCredentials chap)
-            throws AdminException, IOException {
-        if (chap == null) {
-            throw new AdminException("CHAP credentials are required");
-        }
-        changeChap(iqn, scope, initiator, chap);
-    }
-
-    @Override
-    public synchronized void clearChap(String iqn, ChapScope scope, String initiator) throws AdminException, IOException {
-        changeChap(iqn, scope, initiator, null);
-    }
-
-    private void changeChap(String iqn, ChapScope scope, String initiator, ChapCredentials chap)
-            throws AdminException, IOException {
-        TargetDefinition t = definition(iqn);
-        LiveTarget live = live(t);
-        if (scope == null) {
-            throw new AdminException("a CHAP scope (acl, target or discovery) is required");
-        }
-        TargetDefinition changed = switch (scope) {
-            case TARGET -> t.withChap(chap);
-            case DISCOVERY -> t.withDiscoveryChap(chap);
-            case ACL -> {
-                if (initiator == null) {
-                    throw new AdminException("an initiator name is required for ACL CHAP");
-                }
-                AclDefinition a = t.acl(initiator)
-                        .orElseThrow(() -> new AdminException("no ACL for " + initiator + " in " + t.iqn()));
-                yield t.withAcl(a.withChap(chap));
-            }
-        };
-        check(changed);
-        save(live, changed);
-        // the user name is not secret; the secret never reaches a log
-        LOG.info("{} CHAP of {}{} {}", scope.name().toLowerCase(java.util.Locale.ROOT), t.iqn(),
-                initiator == null ? "" : " for " + initiator, chap == null ? "cleared" : "set (user " + chap.user() + ")");
+        return hostPortOf(a).toString();
     }
 
     // ---- server ------------------------------------------------------------------------------
@@ -452,11 +230,6 @@ final class AdminService implements AdminApi {
                 server.portals().stream().map(AdminService::hostPort).toList(), server.dataDir().toString(),
                 server.targetDirectory().targets().size(), luns, sessions,
                 server.metricsAddress().map(AdminService::hostPort).orElse(null));
-    }
-
-    @Override
-    public synchronized SaveResult saveConfig() throws IOException {
-        return new SaveResult(server.targetDirectory().saveAll().stream().map(Path::toString).toList());
     }
 
     @Override
