@@ -41,12 +41,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: the hook methods run on Netty event loops and SCSI completion threads; they only
  * touch lock-free meters (cached per key). Gauges are read on the scrape thread; the pool
- * statistics behind them are computed at most once per second.
+ * statistics behind them are computed at most once per second, the per-volume ones (which walk
+ * every block map) at most every 30 seconds.
  */
 final class ServerMetrics implements IscsiMetrics {
 
     private static final Logger LOG = LoggerFactory.getLogger(ServerMetrics.class);
     private static final long STATS_TTL_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** Per-volume figures walk every block map: refreshed at most this often. */
+    private static final long VOLUME_TTL_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     /** Direction of a SCSI command, from its opcode (SBC-4 §5). */
     enum Direction {
@@ -78,6 +81,8 @@ final class ServerMetrics implements IscsiMetrics {
     private volatile OrionServer server;
     private volatile PoolStats cached;
     private volatile long cachedAt;
+    private volatile PoolStats cachedVolumes;
+    private volatile long cachedVolumesAt;
 
     ServerMetrics() {
         loginsOk = Counter.builder("orion.iscsi.logins").description("iSCSI logins by outcome")
@@ -139,19 +144,17 @@ final class ServerMetrics implements IscsiMetrics {
                 .description(help).tags(tags).register(registry);
     }
 
-    /** The pool's statistics, at most one second old; empty while no dedup volume is open. */
+    /**
+     * The pool's statistics without the per-volume walk ({@code DedupPool.stats(false)}), at most
+     * one second old; empty while no dedup volume is open.
+     */
     Optional<PoolStats> pool() {
-        OrionServer s = server;
-        if (s == null) {
-            return Optional.empty();
-        }
-        Optional<DedupPool> p = s.volumes().openPool();
+        Optional<DedupPool> p = openPool();
         if (p.isEmpty()) {
             return Optional.empty();
         }
-        long now = System.nanoTime();
         PoolStats c = cached;
-        if (c != null && now - cachedAt < STATS_TTL_NANOS) {
+        if (c != null && System.nanoTime() - cachedAt < STATS_TTL_NANOS) {
             return Optional.of(c);
         }
         synchronized (this) {
@@ -159,7 +162,7 @@ final class ServerMetrics implements IscsiMetrics {
                 return Optional.of(cached);
             }
             try {
-                cached = p.get().stats();
+                cached = p.get().stats(false);
                 cachedAt = System.nanoTime();
                 return Optional.of(cached);
             } catch (IOException | RuntimeException e) {
@@ -169,9 +172,39 @@ final class ServerMetrics implements IscsiMetrics {
         }
     }
 
+    /** The pool's statistics with every volume's figures, at most 30 seconds old. */
+    private Optional<PoolStats> withVolumes() {
+        Optional<DedupPool> p = openPool();
+        if (p.isEmpty()) {
+            return Optional.empty();
+        }
+        PoolStats c = cachedVolumes;
+        if (c != null && System.nanoTime() - cachedVolumesAt < VOLUME_TTL_NANOS) {
+            return Optional.of(c);
+        }
+        synchronized (this) {
+            if (cachedVolumes != null && System.nanoTime() - cachedVolumesAt < VOLUME_TTL_NANOS) {
+                return Optional.of(cachedVolumes);
+            }
+            try {
+                cachedVolumes = p.get().stats(true);
+                cachedVolumesAt = System.nanoTime();
+                return Optional.of(cachedVolumes);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("volume statistics unavailable for metrics: {}", e.toString());
+                return Optional.ofNullable(cachedVolumes);
+            }
+        }
+    }
+
+    private Optional<DedupPool> openPool() {
+        OrionServer s = server;
+        return s == null ? Optional.empty() : s.volumes().openPool();
+    }
+
     /** The Prometheus text exposition; refreshes the per-volume gauges first. */
     String scrape() {
-        pool().ifPresent(p -> {
+        withVolumes().ifPresent(p -> {
             for (VolumeStats v : p.volumes()) {
                 if (volumeGauges.add(v.name())) {
                     volumeGauge(v.name(), "orion.volume.logical.bytes", VolumeStats::logicalBytes);
@@ -187,7 +220,7 @@ final class ServerMetrics implements IscsiMetrics {
     }
 
     private void volumeGauge(String volume, String name, ToDoubleFunction<VolumeStats> f) {
-        Gauge.builder(name, this, m -> m.pool().flatMap(p -> p.volumes().stream()
+        Gauge.builder(name, this, m -> m.withVolumes().flatMap(p -> p.volumes().stream()
                         .filter(v -> v.name().equals(volume)).findFirst()).map(f::applyAsDouble).orElse(Double.NaN))
                 .tags("volume", volume).register(registry);
     }
