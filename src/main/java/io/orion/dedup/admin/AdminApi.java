@@ -107,6 +107,16 @@ public interface AdminApi {
     /** Space accounting per volume and pool; all engine counters with {@code verbose}. */
     StatsReport stats(boolean verbose) throws AdminException, IOException;
 
+    /**
+     * Reads every stored chunk back and checks its CRC32C and fingerprint. Figures:
+     * {@code chunks_checked}, {@code checked_bytes}, {@code crc_errors},
+     * {@code fingerprint_mismatches}, {@code problems} (descriptions of what failed).
+     * A server without a verification pass refuses with {@link AdminException}.
+     */
+    default Map<String, Object> scrub() throws AdminException, IOException {
+        throw new AdminException("this server cannot verify its chunks");
+    }
+
     // --- the product's management commands ---------------------------------------------------
 
     /** {@code dedup-hash-info}. */

@@ -280,6 +280,11 @@ public final class AdminClient implements AdminApi, Closeable {
         return management(ManagementCommand.OPTIMIZATION_STATS);
     }
 
+    @Override
+    public Map<String, Object> scrub() throws AdminException, IOException {
+        return callMap(AdminProtocol.SCRUB);
+    }
+
     /** Runs a management command with one request. */
     @Override
     public Map<String, Object> management(ManagementCommand command) throws AdminException, IOException {

@@ -75,6 +75,7 @@ final class AdminDispatcher {
             case AdminProtocol.STATUS -> api.status();
             case AdminProtocol.SAVECONFIG -> api.saveConfig();
             case AdminProtocol.STATS -> api.stats(p.path("verbose").asBoolean(false));
+            case AdminProtocol.SCRUB -> api.scrub();
             default -> {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();

@@ -1,6 +1,7 @@
 package io.orion.dedup.cli;
 
 import io.orion.dedup.admin.AdminApi;
+import io.orion.dedup.admin.AdminException;
 import io.orion.dedup.admin.ManagementCommand;
 import io.orion.dedup.admin.SaveResult;
 import io.orion.dedup.admin.StatsReport;
@@ -56,6 +57,27 @@ final class ServerCommands {
                 printJson(r);
             } else {
                 Render.stats(out, r, verbose);
+            }
+        }
+    }
+
+    @Command(name = "scrub", description = {
+        "Read every stored chunk back and check its CRC32C and fingerprint.",
+        "Exit 1 when any chunk fails."})
+    static final class Scrub extends AdminCommand {
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            Map<String, Object> figures = api.scrub();
+            if (json()) {
+                printJson(figures);
+            } else {
+                Render.figures(out, figures);
+                out.flush();
+            }
+            long crc = ((Number) figures.getOrDefault("crc_errors", 0)).longValue();
+            long fp = ((Number) figures.getOrDefault("fingerprint_mismatches", 0)).longValue();
+            if (crc != 0 || fp != 0) {
+                throw new AdminException("scrub found " + crc + " CRC errors and " + fp + " fingerprint mismatches");
             }
         }
     }

@@ -14,10 +14,10 @@ import java.util.ServiceLoader;
 
 /**
  * Finds the server for {@code serve} without a compile-time dependency from the CLI on the server
- * package: first a {@link ServiceLoader} provider of {@link ServerLauncher}; otherwise the class
- * named by the system property {@code orion.server.class} (default
- * {@code io.orion.dedup.server.OrionServer}) with a static {@code start} method of the
- * {@link ServerLauncher#start} signature.
+ * package: the class named by the system property {@code orion.server.class} when it is set (tests
+ * put a stand-in server there); otherwise a {@link ServiceLoader} provider of
+ * {@link ServerLauncher}; otherwise {@link #DEFAULT_CLASS}; a class is used through a static
+ * {@code start} method of the {@link ServerLauncher#start} signature.
  */
 public final class ServerLaunchers {
 
@@ -28,11 +28,15 @@ public final class ServerLaunchers {
 
     /** The launcher of this build, if it has a server. */
     public static Optional<ServerLauncher> find() {
+        String explicit = System.getProperty("orion.server.class");
+        if (explicit != null) {
+            return reflective(explicit);
+        }
         Optional<ServerLauncher> provided = ServiceLoader.load(ServerLauncher.class).findFirst();
         if (provided.isPresent()) {
             return provided;
         }
-        return reflective(System.getProperty("orion.server.class", DEFAULT_CLASS));
+        return reflective(DEFAULT_CLASS);
     }
 
     /** A launcher calling {@code className.start(...)} reflectively; empty when there is no such class. */

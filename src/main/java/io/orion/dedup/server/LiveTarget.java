@@ -10,18 +10,21 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One target as it runs: its current definition, its SCSI command layer with the opened LUN
- * devices, and the iSCSI view (name, portal group, authorizer) the login and discovery consult.
+ * devices, and the iSCSI view (name, portal group, authorizer, and the command layer as each
+ * initiator's ACL lets it see it) the login and discovery consult.
  * The definition is replaced as a whole when an admin changes it; the devices stay open.
  */
 final class LiveTarget {
 
     private volatile TargetDefinition definition;
     private final ScsiTargetService scsi;
+    private final AclScsiTarget aclView;
     private final Map<Integer, BlockDevice> devices = new ConcurrentHashMap<>();
 
     LiveTarget(TargetDefinition definition, ScsiTargetService scsi) {
         this.definition = definition;
         this.scsi = scsi;
+        this.aclView = new AclScsiTarget(scsi, this::definition);
     }
 
     TargetDefinition definition() {
@@ -46,6 +49,6 @@ final class LiveTarget {
         int tag = d.portalGroups().isEmpty() ? 1 : d.portalGroups().get(0).tag();
         List<String> portals = d.portalGroups().isEmpty() ? List.of()
                 : d.portalGroups().get(0).portals().stream().map(p -> p.host() + ":" + p.port()).toList();
-        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, scsi, new AclAuthorizer(d));
+        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, aclView, new AclAuthorizer(d));
     }
 }

@@ -1,11 +1,16 @@
 package io.orion.dedup.server;
 
+import io.orion.dedup.admin.ControlServer;
+import io.orion.dedup.config.ChapCredentials;
 import io.orion.dedup.config.ConfigException;
 import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.IscsiName;
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.OrionConfig;
+import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.config.TargetDirectory;
+import io.orion.dedup.iscsi.DiscoveryAuth;
 import io.orion.dedup.iscsi.IscsiServer;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
@@ -22,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -31,10 +37,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The running Orion Dedup server: loads the target definitions, opens every LUN's volume, starts the
- * iSCSI portals, and shuts all of it down in reverse order.
+ * iSCSI portals, the control socket ({@link AdminService} behind {@link ControlServer}) and the
+ * Prometheus endpoint, and shuts all of it down in reverse order.
  *
- * <p>Threads: Netty event loops (iSCSI), the shared SCSI I/O pool, and whoever calls the admin
- * methods; target state lives in concurrent maps, changes to it are serialised on {@code this}.
+ * <p>Threads: Netty event loops (iSCSI), the shared SCSI I/O pool, control-socket client threads
+ * calling {@link AdminService}, and the metrics HTTP thread. Target state lives in concurrent maps;
+ * changes to it are serialised on {@code this}.
  */
 public final class OrionServer implements AutoCloseable {
 
@@ -46,9 +54,13 @@ public final class OrionServer implements AutoCloseable {
     private final Volumes volumes;
     private final ExecutorService io;
     private final Map<String, LiveTarget> targets = new ConcurrentHashMap<>();
+    private final ServerMetrics metrics;
     private final IscsiServer iscsi;
-    private final List<InetSocketAddress> bound = new ArrayList<>();
+    private final List<InetSocketAddress> bound = new CopyOnWriteArrayList<>();
     private final CountDownLatch terminated = new CountDownLatch(1);
+    private final long startedMillis = System.currentTimeMillis();
+    private volatile ControlServer control;
+    private volatile MetricsEndpoint metricsEndpoint;
     private volatile boolean closed;
 
     private OrionServer(OrionConfig config, Path dataDir, TargetDirectory targetDirectory) throws IOException {
@@ -63,21 +75,32 @@ public final class OrionServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.metrics = new ServerMetrics();
         this.iscsi = new IscsiServer(new Catalog(), IscsiServerOptions.defaults()
                 .withQueueDepth(config.server().queueDepth())
                 .withNopIn(java.time.Duration.ofSeconds(config.server().nopInIntervalSeconds()),
-                        java.time.Duration.ofSeconds(config.server().nopInTimeoutSeconds())));
+                        java.time.Duration.ofSeconds(config.server().nopInTimeoutSeconds()))
+                .withDiscoveryAuth(new DiscoveryChap())
+                .withMetrics(metrics));
     }
 
     /**
      * Starts a server: the definitions in {@code targetsDir}, data (volumes, metadata, control
      * socket) in {@code dataDir}, listening on {@code listenOverride} if not empty, else on the
-     * config's portals.
+     * config's portals, plus every portal a target definition names.
      */
     public static OrionServer start(OrionConfig config, Path configFile, Path targetsDir, Path dataDir,
                                     List<InetSocketAddress> listenOverride) throws IOException, ConfigException {
         Files.createDirectories(dataDir);
         TargetDirectory dir = TargetDirectory.load(targetsDir);
+        for (TargetDefinition t : dir.targets()) {
+            String reason = unsupported(t, config);
+            if (reason != null) {
+                Path file = dir.fileOf(t.iqn());
+                throw new ConfigException(file, lineOf(file, "queue_depth"), "attributes.queue_depth",
+                        Integer.toString(t.attributes().queueDepth()), reason);
+            }
+        }
         OrionServer s = new OrionServer(config, dataDir, dir);
         try {
             for (TargetDefinition t : dir.targets()) {
@@ -92,6 +115,26 @@ public final class OrionServer implements AutoCloseable {
             for (InetSocketAddress a : portals) {
                 s.bound.add(s.iscsi.bind(a));
             }
+            for (TargetDefinition t : dir.targets()) {
+                for (PortalGroup g : t.portalGroups()) {
+                    for (HostPort hp : g.portals()) {
+                        s.bindPortal(hp);
+                    }
+                }
+            }
+            s.metrics.bindServer(s);
+            AdminService admin = new AdminService(s);
+            Path socket = config.control().socketPath(dataDir);
+            s.control = ControlServer.start(admin, socket, config.control().permissions());
+            if (config.metrics().enabled()) {
+                try {
+                    s.metricsEndpoint = MetricsEndpoint.start(config.metrics().listen(), s.metrics);
+                } catch (IOException e) {
+                    // iSCSI service matters more than its scrape endpoint: run on, say so loudly
+                    LOG.error("metrics endpoint disabled: cannot listen on {}: {}", config.metrics().listen(),
+                            e.getMessage());
+                }
+            }
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
@@ -100,12 +143,95 @@ public final class OrionServer implements AutoCloseable {
         return s;
     }
 
+    /**
+     * Why this server cannot honour a target definition as written, or null. The transport sizes
+     * the CmdSN window (RFC 7143 §3.2.2.1) per server, so a per-target queue depth other than the
+     * server's cannot be honoured yet.
+     */
+    static String unsupported(TargetDefinition t, OrionConfig config) {
+        int depth = t.attributes().queueDepth();
+        if (depth != 0 && depth != config.server().queueDepth()) {
+            return "a per-target queue depth is not supported yet (the server's is " + config.server().queueDepth()
+                    + "); use 0 and set [server] queue_depth";
+        }
+        return null;
+    }
+
+    /** The 1-based line of the first {@code key = ...} line in {@code file}, or 0. */
+    private static int lineOf(Path file, String key) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).strip().matches(java.util.regex.Pattern.quote(key) + "\\s*=.*")) {
+                    return i + 1;
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("cannot read {} again: {}", file, e.toString());
+        }
+        return 0;
+    }
+
     /** The addresses the iSCSI portals listen on (ports resolved). */
     public List<InetSocketAddress> portals() {
         return List.copyOf(bound);
     }
 
-    private synchronized LiveTarget activate(TargetDefinition t) throws IOException {
+    /** The metrics endpoint's address, or empty when disabled or it could not bind. */
+    public Optional<InetSocketAddress> metricsAddress() {
+        MetricsEndpoint m = metricsEndpoint;
+        return m == null ? Optional.empty() : Optional.of(m.address());
+    }
+
+    // ---- state the admin service works on -----------------------------------------------------
+
+    OrionConfig config() {
+        return config;
+    }
+
+    Path dataDir() {
+        return dataDir;
+    }
+
+    TargetDirectory targetDirectory() {
+        return targetDirectory;
+    }
+
+    Volumes volumes() {
+        return volumes;
+    }
+
+    IscsiServer iscsi() {
+        return iscsi;
+    }
+
+    ServerMetrics metrics() {
+        return metrics;
+    }
+
+    long startedMillis() {
+        return startedMillis;
+    }
+
+    /** The live target of that (normalised) name. */
+    Optional<LiveTarget> live(String iqn) {
+        return Optional.ofNullable(targets.get(iqn));
+    }
+
+    /** Every live target, in definition order. */
+    List<LiveTarget> liveTargets() {
+        List<LiveTarget> out = new ArrayList<>();
+        for (TargetDefinition d : targetDirectory.targets()) {
+            LiveTarget t = targets.get(d.iqn());
+            if (t != null) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
+    /** Opens every LUN of {@code t} and makes the target visible to logins and discovery. */
+    synchronized LiveTarget activate(TargetDefinition t) throws IOException {
         LiveTarget live = new LiveTarget(t, new ScsiTargetService(t.iqn(), io));
         try {
             for (LunDefinition lun : t.luns()) {
@@ -119,30 +245,90 @@ public final class OrionServer implements AutoCloseable {
         return live;
     }
 
-    private void attach(LiveTarget live, LunDefinition lun) throws IOException {
+    /** Hides a target from logins and discovery, removes its LUNs and closes their devices. */
+    synchronized void deactivate(String iqn) {
+        LiveTarget live = targets.remove(iqn);
+        if (live == null) {
+            return;
+        }
+        for (Integer id : List.copyOf(live.devices().keySet())) {
+            detach(live, id);
+        }
+        live.scsi().close();
+    }
+
+    /** Opens the device of {@code lun} (creating a new volume) and adds the LUN to the live target. */
+    synchronized BlockDevice attach(LiveTarget live, LunDefinition lun) throws IOException {
         BlockDevice dev = volumes.open(lun);
+        try {
+            live.scsi().addLun(lun.id(), dev, new LunOptions(lun.readOnly(), null, null));
+        } catch (RuntimeException e) {
+            Volumes.closeQuietly(dev);
+            throw e;
+        }
         live.devices().put(lun.id(), dev);
-        live.scsi().addLun(lun.id(), dev, new LunOptions(lun.readOnly(), null, null));
+        return dev;
+    }
+
+    /** Removes a LUN from the live target (initiators get REPORTED LUNS DATA HAS CHANGED), flushes and closes its device. */
+    synchronized void detach(LiveTarget live, int id) {
+        live.scsi().removeLun(id);
+        BlockDevice dev = live.devices().remove(id);
+        if (dev != null) {
+            try {
+                dev.flush();
+            } catch (IOException e) {
+                LOG.error("flush of LUN {} of {} failed while removing it: {}", id, live.definition().iqn(), e.toString());
+            }
+            Volumes.closeQuietly(dev);
+        }
+    }
+
+    /**
+     * Starts listening on a target's portal unless a listener already covers it (same port on the
+     * same address, or on the wildcard address). Returns true if a new listener was bound.
+     */
+    synchronized boolean bindPortal(HostPort hp) throws IOException {
+        InetSocketAddress want = hp.toSocketAddress();
+        for (InetSocketAddress b : bound) {
+            if (b.getPort() == want.getPort() && (b.getAddress() == null || b.getAddress().isAnyLocalAddress()
+                    || want.getAddress() != null && b.getAddress().equals(want.getAddress()))) {
+                return false;
+            }
+        }
+        bound.add(iscsi.bind(want));
+        return true;
     }
 
     /** The target catalog the iSCSI layer consults at each login and discovery. */
     private final class Catalog implements TargetCatalog {
         @Override
         public List<IscsiTargetInfo> targets() {
-            List<IscsiTargetInfo> out = new ArrayList<>();
-            for (TargetDefinition d : targetDirectory.targets()) {
-                LiveTarget t = targets.get(d.iqn());
-                if (t != null) {
-                    out.add(t.iscsiInfo());
-                }
-            }
-            return out;
+            return liveTargets().stream().map(LiveTarget::iscsiInfo).toList();
         }
 
         @Override
         public Optional<IscsiTargetInfo> find(String iqn) {
-            LiveTarget t = targets.get(iqn);
+            LiveTarget t = targets.get(IscsiName.normalize(iqn));
             return t == null ? Optional.empty() : Optional.of(t.iscsiInfo());
+        }
+    }
+
+    /**
+     * Discovery CHAP (RFC 7143 §12.1): the transport authenticates a whole discovery session at
+     * once, so the {@code discovery_chap} of the first target (in definition order) that sets one
+     * applies to every discovery session.
+     */
+    private final class DiscoveryChap implements DiscoveryAuth {
+        @Override
+        public Optional<io.orion.dedup.iscsi.ChapCredentials> chap(String initiatorName) {
+            for (TargetDefinition d : targetDirectory.targets()) {
+                ChapCredentials c = d.discoveryChap();
+                if (c != null) {
+                    return Optional.of(AclAuthorizer.toIscsi(c));
+                }
+            }
+            return Optional.empty();
         }
     }
 
@@ -151,7 +337,10 @@ public final class OrionServer implements AutoCloseable {
         terminated.await();
     }
 
-    /** Stops the portals (sessions logged out or dropped), flushes and closes every volume. */
+    /**
+     * Stops the control socket and the metrics endpoint, the portals (sessions logged out or
+     * dropped), then flushes and closes every volume.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -159,6 +348,14 @@ public final class OrionServer implements AutoCloseable {
         }
         closed = true;
         try {
+            ControlServer c = control;
+            if (c != null) {
+                Volumes.closeQuietly(c);
+            }
+            MetricsEndpoint m = metricsEndpoint;
+            if (m != null) {
+                m.close();
+            }
             iscsi.close();
             for (LiveTarget t : targets.values()) {
                 t.scsi().close();

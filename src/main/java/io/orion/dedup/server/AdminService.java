@@ -1,0 +1,577 @@
+package io.orion.dedup.server;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.orion.dedup.admin.AdminException;
+import io.orion.dedup.admin.AdminJson;
+import io.orion.dedup.admin.SessionInfo;
+import io.orion.dedup.admin.StatsReport;
+import io.orion.dedup.admin.StatusReport;
+import io.orion.dedup.admin.TargetAdminService;
+import io.orion.dedup.config.DedupSettings;
+import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.PortalGroup;
+import io.orion.dedup.config.TargetDefinition;
+import io.orion.dedup.dedup.CleanupResult;
+import io.orion.dedup.dedup.DedupPool;
+import io.orion.dedup.dedup.DedupVolume;
+import io.orion.dedup.dedup.DeviceStats;
+import io.orion.dedup.dedup.PoolStats;
+import io.orion.dedup.dedup.ScrubResult;
+import io.orion.dedup.dedup.VolumeStats;
+import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.LbaStatus;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link AdminApi} of a running server. The target half (targets, LUNs, portals, ACLs, CHAP)
+ * comes from {@link TargetAdminService}, which validates each change and saves it atomically to
+ * {@code targets/} (temp file + rename) once {@link #apply} has made the live server match: new
+ * LUNs are opened and added to the running SCSI target, so initiators see them without restart
+ * (REPORTED LUNS DATA HAS CHANGED, SPC-4 §7.9); resizes change the device and raise CAPACITY DATA
+ * HAS CHANGED; new portals start listening at once; ACL and CHAP changes apply at the next login
+ * (and mapped LUNs / write protection at the next command, {@link AclScsiTarget}). The engine half
+ * — status, stats, scrub and the management commands — runs on the live dedup pool and reports
+ * its real figures.
+ *
+ * <p>Threads: control-socket client threads. Changes are serialised by the base class; reads of
+ * the state are lock-free snapshots.
+ */
+final class AdminService extends TargetAdminService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AdminService.class);
+    /** Provisioning extents examined per file/RAM LUN when computing its used bytes. */
+    private static final int MAX_EXTENTS = 1 << 16;
+
+    private final OrionServer server;
+
+    AdminService(OrionServer server) {
+        super(server.targetDirectory());
+        this.server = server;
+    }
+
+    // ---- the live half of the target changes -------------------------------------------------
+
+    @Override
+    protected void apply(TargetDefinition previous, TargetDefinition next) throws AdminException, IOException {
+        if (next != null) {
+            String unsupported = OrionServer.unsupported(next, server.config());
+            if (unsupported != null) {
+                throw new AdminException("queue_depth: " + unsupported);
+            }
+            for (PortalGroup g : next.portalGroups()) {
+                for (HostPort p : g.portals()) {
+                    if (p.port() == 0) {
+                        throw new AdminException("portal " + p + ": a portal needs a fixed port (initiators must find it again)");
+                    }
+                }
+            }
+        }
+        if (previous == null) {
+            bindPortals(next);
+            try {
+                server.activate(next);
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new AdminException("cannot create target " + next.iqn() + ": " + e.getMessage());
+            }
+            LOG.info("target {} created", next.iqn());
+            return;
+        }
+        LiveTarget live = server.live(previous.iqn())
+                .orElseThrow(() -> new AdminException("target " + previous.iqn() + " is not running"));
+        if (next == null) {
+            server.deactivate(previous.iqn());
+            LOG.info("target {} deleted; its volumes stay in the pool", previous.iqn());
+            return;
+        }
+        bindPortals(next);
+        List<LunDefinition> added = new ArrayList<>();
+        List<LunDefinition> removed = new ArrayList<>();
+        List<LunDefinition[]> resized = new ArrayList<>();
+        for (LunDefinition n : next.luns()) {
+            Optional<LunDefinition> p = previous.lun(n.id());
+            if (p.isEmpty()) {
+                added.add(n);
+            } else if (!sameDevice(p.get(), n)) {
+                removed.add(p.get());
+                added.add(n);
+            } else if (p.get().size() != n.size()) {
+                resized.add(new LunDefinition[] {p.get(), n});
+            }
+        }
+        for (LunDefinition p : previous.luns()) {
+            if (next.lun(p.id()).isEmpty()) {
+                removed.add(p);
+            }
+        }
+        List<LunDefinition[]> done = new ArrayList<>();
+        try {
+            for (LunDefinition[] r : resized) {
+                BlockDevice dev = live.devices().get(r[1].id());
+                if (dev == null) {
+                    throw new AdminException("LUN " + r[1].id() + " of " + next.iqn() + " has no open device");
+                }
+                dev.resize(r[1].blockCount());
+                done.add(r);
+            }
+        } catch (AdminException | IOException | RuntimeException e) {
+            for (LunDefinition[] r : done) {
+                live.devices().get(r[0].id()).resize(r[0].blockCount());
+            }
+            throw e;
+        }
+        for (LunDefinition r : removed) {
+            server.detach(live, r.id());
+        }
+        List<LunDefinition> attached = new ArrayList<>();
+        try {
+            for (LunDefinition a : added) {
+                server.attach(live, a);
+                attached.add(a);
+            }
+        } catch (IOException | RuntimeException e) {
+            for (LunDefinition a : attached) {
+                server.detach(live, a.id());
+            }
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw new AdminException("cannot create LUN: " + e.getMessage());
+        }
+        live.definition(next);
+        for (LunDefinition[] r : resized) {
+            live.scsi().lunResized(r[1].id());
+            LOG.info("LUN {} of {} resized from {} to {} bytes", r[1].id(), next.iqn(), r[0].size(), r[1].size());
+        }
+        removed.forEach(r -> LOG.info("LUN {} ({}) removed from {}; its volume stays in the pool", r.id(), r.volume(),
+                next.iqn()));
+        added.forEach(a -> LOG.info("LUN {} ({}, {} bytes) added to {}", a.id(), a.volume(), a.size(), next.iqn()));
+    }
+
+    /** Same device behind the LUN: only the size may differ. */
+    private static boolean sameDevice(LunDefinition a, LunDefinition b) {
+        return a.volume().equals(b.volume()) && a.blockSize() == b.blockSize() && a.backing() == b.backing()
+                && a.readOnly() == b.readOnly() && a.dedupBlockSize() == b.dedupBlockSize()
+                && java.util.Objects.equals(a.path(), b.path());
+    }
+
+    private void bindPortals(TargetDefinition t) throws AdminException {
+        for (PortalGroup g : t.portalGroups()) {
+            for (HostPort p : g.portals()) {
+                try {
+                    server.bindPortal(p);
+                } catch (IOException e) {
+                    throw new AdminException("cannot listen on " + p + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    @Override
+    protected int sessions(String iqn) {
+        return sessionsOf(iqn).size();
+    }
+
+    /** Sessions that sent commands to the LUN (what makes a LUN "in use"). */
+    @Override
+    protected int sessionsUsing(String iqn, int lun) {
+        return (int) sessionsOf(iqn).stream().filter(s -> s.lunsInUse().contains((long) lun)).count();
+    }
+
+    @Override
+    protected List<HostPort> defaultPortals() {
+        return server.portals().stream().map(AdminService::hostPortOf).toList();
+    }
+
+    @Override
+    protected int defaultDedupBlockSize() {
+        return server.config().deduplication().hashBlockSize();
+    }
+
+    private List<io.orion.dedup.iscsi.SessionInfo> sessionsOf(String iqn) {
+        return server.iscsi().sessions().stream()
+                .filter(s -> !s.discovery() && s.targetName() != null && s.targetName().equalsIgnoreCase(iqn))
+                .toList();
+    }
+
+    private static HostPort hostPortOf(InetSocketAddress a) {
+        String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+        return new HostPort(host, a.getPort());
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        return hostPortOf(a).toString();
+    }
+
+    // ---- server ------------------------------------------------------------------------------
+
+    @Override
+    public StatusReport status() {
+        List<SessionInfo> sessions = new ArrayList<>();
+        for (io.orion.dedup.iscsi.SessionInfo s : server.iscsi().sessions()) {
+            sessions.add(new SessionInfo(s.initiatorName(), s.targetName() == null ? "" : s.targetName(),
+                    String.format("%012x", s.isid()), s.tsih(), s.connections().size(),
+                    s.connections().isEmpty() ? "" : s.connections().get(0), null));
+        }
+        int luns = server.targetDirectory().targets().stream().mapToInt(t -> t.luns().size()).sum();
+        String version = OrionServer.class.getPackage().getImplementationVersion();
+        return new StatusReport(version == null ? "dev" : version,
+                (System.currentTimeMillis() - server.startedMillis()) / 1000,
+                server.portals().stream().map(AdminService::hostPort).toList(), server.dataDir().toString(),
+                server.targetDirectory().targets().size(), luns, sessions,
+                server.metricsAddress().map(AdminService::hostPort).orElse(null));
+    }
+
+    @Override
+    public StatsReport stats(boolean verbose) throws AdminException, IOException {
+        Optional<DedupPool> pool = server.volumes().openPool();
+        PoolStats ps = pool.isPresent() ? pool.get().stats() : null;
+        List<io.orion.dedup.admin.VolumeStats> vols = new ArrayList<>();
+        for (LiveTarget live : server.liveTargets()) {
+            TargetDefinition t = live.definition();
+            for (LunDefinition l : t.luns()) {
+                BlockDevice dev = live.devices().get(l.id());
+                if (dev == null) {
+                    continue;
+                }
+                long used;
+                long stored;
+                VolumeStats vs = ps == null ? null
+                        : ps.volumes().stream().filter(v -> v.name().equals(l.volume())).findFirst().orElse(null);
+                if (dev instanceof DedupVolume && vs != null) {
+                    used = vs.logicalBytes();
+                    stored = vs.storedBytes();
+                } else {
+                    used = mappedBytes(dev);
+                    stored = used;
+                }
+                vols.add(new io.orion.dedup.admin.VolumeStats(l.volume(), t.iqn(), l.id(), dev.blockCount() * dev.blockSize(),
+                        used, stored));
+            }
+        }
+        if (ps == null) {
+            return new StatsReport(vols, null, Map.of());
+        }
+        return new StatsReport(vols, poolSpace(ps), counters(ps));
+    }
+
+    /** Bytes of mapped blocks of a file or RAM LUN (from its provisioning status). */
+    private static long mappedBytes(BlockDevice dev) throws IOException {
+        long lba = 0;
+        long mapped = 0;
+        long n = dev.blockCount();
+        for (int i = 0; lba < n && i < MAX_EXTENTS; i++) {
+            LbaStatus s = dev.status(lba, n - lba);
+            if (s.mapped()) {
+                mapped += s.blocks();
+            }
+            lba = s.lba() + s.blocks();
+        }
+        return mapped * dev.blockSize();
+    }
+
+    /** The df-like pool line: device capacity (growing files: current size + free file-system space). */
+    private static io.orion.dedup.admin.PoolStats poolSpace(PoolStats ps) {
+        long size = 0;
+        long used = 0;
+        for (DeviceStats d : ps.devices()) {
+            used += d.usedBytes();
+            if (d.capacityBytes() >= 0) {
+                size += d.capacityBytes();
+            } else {
+                long free = 0;
+                try {
+                    Path p = Path.of(d.path());
+                    Path probe = Files.exists(p) ? p : p.toAbsolutePath().getParent();
+                    free = Files.getFileStore(probe).getUsableSpace();
+                } catch (IOException | RuntimeException e) {
+                    LOG.debug("free space of {} unknown: {}", d.path(), e.toString());
+                }
+                size += d.fileBytes() + free;
+            }
+        }
+        return new io.orion.dedup.admin.PoolStats(size, used, ps.logicalBytes());
+    }
+
+    /** The engine's figures under their JSON keys: {@code pool} and {@code volumes} (by name). */
+    private static Map<String, Object> counters(PoolStats ps) {
+        Map<String, Object> pool = AdminJson.mapper().convertValue(ps, new TypeReference<LinkedHashMap<String, Object>>() {});
+        pool.remove("volumes");
+        Map<String, Object> volumes = new LinkedHashMap<>();
+        for (VolumeStats v : ps.volumes()) {
+            volumes.put(v.name(), AdminJson.mapper().convertValue(v, new TypeReference<LinkedHashMap<String, Object>>() {}));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("pool", pool);
+        out.put("volumes", volumes);
+        return out;
+    }
+
+    // ---- the product's management commands ---------------------------------------------------
+
+    /** The dedup pool (opened now if no dedup LUN has opened it yet). */
+    private DedupPool pool() throws IOException {
+        return server.volumes().pool();
+    }
+
+    private DedupSettings settings() {
+        return server.config().deduplication();
+    }
+
+    /** Blocks written through dedup (references), summed over volumes. */
+    private static long references(PoolStats ps) {
+        return ps.volumes().stream().mapToLong(VolumeStats::dataBlocks).sum();
+    }
+
+    private static long zeroBytes(PoolStats ps) {
+        return ps.volumes().stream().mapToLong(v -> v.zeroBlocks() * v.dedupBlockSize()).sum();
+    }
+
+    @Override
+    public Map<String, Object> hashInfo() throws AdminException, IOException {
+        DedupSettings d = settings();
+        PoolStats ps = pool().stats();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("hash_algorithm", d.hashAlgorithm());
+        m.put("fingerprint_bytes", 32);
+        m.put("hash_block_size", d.hashBlockSize());
+        m.put("hash_cache_size", d.hashCacheSize());
+        m.put("hash_optimization", d.hashOptimization());
+        m.put("fingerprint_cache_limit_bytes", ps.fingerprintCache().limitBytes());
+        m.put("fingerprint_cache_weight_bytes", ps.fingerprintCache().weightBytes());
+        m.put("volumes", ps.volumes().size());
+        for (VolumeStats v : ps.volumes()) {
+            m.put("volume." + v.name() + ".dedup_block_size", v.dedupBlockSize());
+        }
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> hashOptimize() throws AdminException {
+        throw new AdminException("dedup-hash-optimize is not available: the dedup engine offers no way to warm "
+                + "the fingerprint cache from the index (DedupPool has no warm-up API)");
+    }
+
+    @Override
+    public Map<String, Object> hashStats() throws AdminException, IOException {
+        PoolStats ps = pool().stats();
+        long refs = references(ps);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("hashed_bytes", ps.hashedBytes());
+        m.put("hash_mb_per_s", ps.hashMegabytesPerSecond());
+        m.put("fingerprint_cache_hits", ps.fingerprintCache().hits());
+        m.put("fingerprint_cache_misses", ps.fingerprintCache().misses());
+        m.put("fingerprint_cache_hit_rate", ps.fingerprintCache().hitRate());
+        m.put("unique_chunks", ps.uniqueChunks());
+        m.put("mapped_blocks", refs);
+        m.put("duplicate_blocks", Math.max(0, refs - ps.uniqueChunks()));
+        m.put("zero_blocks", ps.zeroBlocks());
+        m.put("dedup_ratio", ps.dedupRatio());
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> referenceInfo() throws AdminException, IOException {
+        DedupSettings d = settings();
+        PoolStats ps = pool().stats();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("reference_max_count", d.referenceMaxCount());
+        m.put("reference_cleanup_interval_seconds", d.referenceCleanupIntervalSeconds());
+        m.put("background_processing", d.backgroundProcessing());
+        m.put("reference_optimization", d.referenceOptimization());
+        m.put("reference_metadata_size", d.referenceMetadataSize());
+        m.put("metadata_bytes", ps.metadataBytes());
+        m.put("containers", ps.containers());
+        return m;
+    }
+
+    @Override
+    public synchronized Map<String, Object> referenceCleanup() throws AdminException, IOException {
+        DedupPool p = pool();
+        if (p.readOnlyReason() != null) {
+            throw new AdminException("reference cleanup refused: the pool is read-only (" + p.readOnlyReason() + ")");
+        }
+        PoolStats before = p.stats();
+        long t0 = System.nanoTime();
+        CleanupResult r = p.cleanup();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        PoolStats after = p.stats();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("containers_compacted", r.containersCompacted());
+        m.put("chunks_moved", r.chunksMoved());
+        m.put("moved_bytes", r.bytesMoved());
+        m.put("chunks_reclaimed", r.chunksReclaimed());
+        m.put("reclaimed_bytes", r.bytesReclaimed());
+        m.put("reclaimable_before_bytes", before.reclaimableBytes());
+        m.put("reclaimable_after_bytes", after.reclaimableBytes());
+        m.put("device_used_before_bytes", before.devices().stream().mapToLong(DeviceStats::usedBytes).sum());
+        m.put("device_used_after_bytes", after.devices().stream().mapToLong(DeviceStats::usedBytes).sum());
+        m.put("duration_seconds", seconds);
+        LOG.info("reference cleanup: {} containers compacted, {} bytes reclaimed in {} s", r.containersCompacted(),
+                r.bytesReclaimed(), String.format(java.util.Locale.ROOT, "%.3f", seconds));
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> referenceStats() throws AdminException, IOException {
+        PoolStats ps = pool().stats();
+        long refs = references(ps);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("unique_chunks", ps.uniqueChunks());
+        m.put("references", refs);
+        m.put("average_references_per_chunk", ps.uniqueChunks() == 0 ? 0.0 : (double) refs / ps.uniqueChunks());
+        m.put("zero_blocks", ps.zeroBlocks());
+        m.put("reclaimable_bytes", ps.reclaimableBytes());
+        m.put("metadata_bytes", ps.metadataBytes());
+        m.put("metadata_bytes_per_unique_chunk", ps.uniqueChunks() == 0 ? 0.0 : (double) ps.metadataBytes() / ps.uniqueChunks());
+        for (VolumeStats v : ps.volumes()) {
+            m.put("volume." + v.name() + ".references", v.dataBlocks());
+            m.put("volume." + v.name() + ".unique_chunks", v.uniqueChunks());
+        }
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> cacheInfo() throws AdminException, IOException {
+        DedupSettings d = settings();
+        DedupPool p = pool();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("cache_size", d.cacheSize());
+        m.put("cache_policy", d.cachePolicy());
+        m.put("cache_optimization", d.cacheOptimization());
+        m.put("cache_compression", d.cacheCompression());
+        m.put("hash_cache_size", d.hashCacheSize());
+        m.put("block_cache_limit_bytes", p.blockCacheStats().limitBytes());
+        m.put("block_cache_weight_bytes", p.blockCacheStats().weightBytes());
+        m.put("fingerprint_cache_limit_bytes", p.fingerprintCacheStats().limitBytes());
+        m.put("fingerprint_cache_weight_bytes", p.fingerprintCacheStats().weightBytes());
+        return m;
+    }
+
+    @Override
+    public synchronized Map<String, Object> cacheFlush() throws AdminException, IOException {
+        DedupPool p = pool();
+        var blockBefore = p.blockCacheStats();
+        var fpBefore = p.fingerprintCacheStats();
+        p.flushCaches();
+        var blockAfter = p.blockCacheStats();
+        var fpAfter = p.fingerprintCacheStats();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("block_cache_dropped_bytes", Math.max(0, blockBefore.weightBytes() - blockAfter.weightBytes()));
+        m.put("fingerprint_cache_dropped_bytes", Math.max(0, fpBefore.weightBytes() - fpAfter.weightBytes()));
+        m.put("block_cache_weight_bytes", blockAfter.weightBytes());
+        m.put("fingerprint_cache_weight_bytes", fpAfter.weightBytes());
+        LOG.info("caches flushed: {} block-cache bytes and {} fingerprint-cache bytes dropped",
+                m.get("block_cache_dropped_bytes"), m.get("fingerprint_cache_dropped_bytes"));
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> cacheStats() throws AdminException, IOException {
+        DedupPool p = pool();
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (var e : Map.of("block_cache", p.blockCacheStats(), "fingerprint_cache", p.fingerprintCacheStats())
+                .entrySet().stream().sorted(Map.Entry.comparingByKey()).toList()) {
+            String k = e.getKey();
+            var c = e.getValue();
+            m.put(k + "_hits", c.hits());
+            m.put(k + "_misses", c.misses());
+            m.put(k + "_hit_rate", c.hitRate());
+            m.put(k + "_evictions", c.evictions());
+            m.put(k + "_weight_bytes", c.weightBytes());
+            m.put(k + "_limit_bytes", c.limitBytes());
+        }
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> compressionInfo() throws AdminException, IOException {
+        DedupSettings d = settings();
+        PoolStats ps = pool().stats();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("compression_enabled", d.compressionEnabled());
+        m.put("compression_algorithm", d.compressionAlgorithm());
+        m.put("compression_level", d.compressionLevel());
+        m.put("compressor", d.fastCompressor() ? "lz4-fast" : "lz4-hc");
+        m.put("compression_threshold", d.compressionThreshold());
+        m.put("unique_bytes", ps.uniqueBytes());
+        m.put("stored_bytes", ps.storedBytes());
+        m.put("compression_saved_bytes", ps.uniqueBytes() - ps.storedBytes());
+        m.put("compression_ratio", ps.compressionRatio());
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> compressionOptimize() throws AdminException {
+        throw new AdminException("dedup-compression-optimize is not available: the dedup engine offers no way to "
+                + "recompress stored chunks (DedupPool has no recompress API)");
+    }
+
+    @Override
+    public Map<String, Object> performanceStats() throws AdminException, IOException {
+        double uptime = (System.currentTimeMillis() - server.startedMillis()) / 1000.0;
+        Map<String, Object> m = new LinkedHashMap<>(server.metrics().performance(uptime));
+        Optional<DedupPool> p = server.volumes().openPool();
+        if (p.isPresent()) {
+            PoolStats ps = p.get().stats();
+            m.put("hash_mb_per_s", ps.hashMegabytesPerSecond());
+            m.put("hashed_bytes", ps.hashedBytes());
+            m.put("block_cache_hit_rate", ps.blockCache().hitRate());
+            m.put("fingerprint_cache_hit_rate", ps.fingerprintCache().hitRate());
+        }
+        return m;
+    }
+
+    @Override
+    public Map<String, Object> optimizationStats() throws AdminException, IOException {
+        DedupSettings d = settings();
+        PoolStats ps = pool().stats();
+        long zero = zeroBytes(ps);
+        long dataLogical = ps.logicalBytes() - zero;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("logical_bytes", ps.logicalBytes());
+        m.put("hash_optimization", d.hashOptimization());
+        m.put("zero_block_saved_bytes", zero);
+        m.put("dedup_saved_bytes", Math.max(0, dataLogical - ps.uniqueBytes()));
+        m.put("compression_enabled", d.compressionEnabled());
+        m.put("compression_saved_bytes", ps.uniqueBytes() - ps.storedBytes());
+        m.put("stored_bytes", ps.storedBytes());
+        m.put("dedup_ratio", ps.dedupRatio());
+        m.put("compression_ratio", ps.compressionRatio());
+        m.put("saving_percent", ps.savingPercent());
+        m.put("cache_optimization", d.cacheOptimization());
+        m.put("block_cache_hit_rate", ps.blockCache().hitRate());
+        m.put("performance_optimization", d.performanceOptimization());
+        return m;
+    }
+
+    /** Reads every chunk back and checks CRC32C and fingerprint (the {@code scrub} command). */
+    @Override
+    public Map<String, Object> scrub() throws AdminException, IOException {
+        DedupPool p = pool();
+        long t0 = System.nanoTime();
+        ScrubResult r = p.verify();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("chunks_checked", r.chunksChecked());
+        m.put("checked_bytes", r.bytesChecked());
+        m.put("crc_errors", r.crcErrors());
+        m.put("fingerprint_mismatches", r.fingerprintMismatches());
+        m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
+        m.put("problems", r.problems());
+        if (!r.clean()) {
+            LOG.error("scrub found {} CRC errors and {} fingerprint mismatches: {}", r.crcErrors(),
+                    r.fingerprintMismatches(), r.problems());
+        }
+        return m;
+    }
+}

@@ -1,0 +1,129 @@
+package io.orion.dedup.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.orion.dedup.config.AclDefinition;
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.TargetAttributes;
+import io.orion.dedup.config.TargetDefinition;
+import io.orion.dedup.scsi.LunOptions;
+import io.orion.dedup.scsi.Nexus;
+import io.orion.dedup.scsi.ScsiCommand;
+import io.orion.dedup.scsi.ScsiResponse;
+import io.orion.dedup.scsi.ScsiTargetService;
+import io.orion.dedup.scsi.TaskAttribute;
+import io.orion.dedup.storage.RamBlockDevice;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What an initiator sees through its node ACL: mapped LUNs only, and no writes when write-protected. */
+class AclScsiTargetTest {
+
+    private static final String TARGET = "iqn.2026-11.io.orion:t";
+    private static final Nexus MASKED = Nexus.iscsi("iqn.2026-11.test:masked", 1, TARGET, 1);
+    private static final Nexus OPEN = Nexus.iscsi("iqn.2026-11.test:open", 2, TARGET, 1);
+
+    private ScsiTargetService scsi;
+    private final AtomicReference<TargetDefinition> definition = new AtomicReference<>();
+    private AclScsiTarget view;
+
+    @BeforeEach
+    void setUp() {
+        scsi = new ScsiTargetService(TARGET, null);
+        scsi.addLun(0, new RamBlockDevice(512, 2048), LunOptions.defaults());
+        scsi.addLun(1, new RamBlockDevice(512, 2048), LunOptions.defaults());
+        scsi.addLun(300, new RamBlockDevice(512, 2048), LunOptions.defaults());
+        define(new AclDefinition("iqn.2026-11.test:masked", List.of(1), false, null));
+        view = new AclScsiTarget(scsi, definition::get);
+    }
+
+    @AfterEach
+    void tearDown() {
+        scsi.close();
+    }
+
+    private void define(AclDefinition acl) {
+        definition.set(new TargetDefinition(TARGET, null, List.of(), List.of(
+                LunDefinition.dedup(0, "v0", 1 << 20, 512), LunDefinition.dedup(1, "v1", 1 << 20, 512),
+                LunDefinition.dedup(300, "v300", 1 << 20, 512)),
+                List.of(acl), null, null, new TargetAttributes(false, true, 0)));
+    }
+
+    private ScsiResponse run(Nexus n, long lun, byte[] cdb, byte[] out) {
+        ScsiCommand c = new ScsiCommand(n, lun, cdb, TaskAttribute.SIMPLE, out == null ? 4096 : out.length,
+                out == null, out != null, out == null ? null : ByteBuffer.wrap(out), 1);
+        return view.execute(c).join();
+    }
+
+    private static List<Integer> reportedLuns(ScsiResponse r) {
+        assertEquals(ScsiResponse.GOOD, r.status());
+        ByteBuffer b = r.dataIn().duplicate();
+        int n = b.getInt(b.position()) / 8;
+        List<Integer> luns = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int off = b.position() + 8 + 8 * i;
+            luns.add(((b.get(off) & 0x3f) << 8) | (b.get(off + 1) & 0xff));
+        }
+        return luns;
+    }
+
+    private static byte[] reportLuns() {
+        return new byte[] {(byte) 0xA0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0};
+    }
+
+    @Test
+    void reportLunsListsOnlyTheMappedLuns() {
+        assertEquals(List.of(1), reportedLuns(run(MASKED, 0, reportLuns(), null)));
+        assertEquals(List.of(0, 1, 300), reportedLuns(run(OPEN, 0, reportLuns(), null)));
+        define(new AclDefinition("iqn.2026-11.test:masked", List.of(300, 0), false, null));
+        assertEquals(List.of(0, 300), reportedLuns(run(MASKED, 0, reportLuns(), null)), "ACL changes apply at once");
+    }
+
+    @Test
+    void aHiddenLunLooksAbsent() {
+        byte[] inquiry = {0x12, 0, 0, 0, (byte) 96, 0};
+        ScsiResponse hidden = run(MASKED, 0, inquiry, null);
+        assertEquals(ScsiResponse.GOOD, hidden.status());
+        assertEquals(0x7f, hidden.dataIn().get(hidden.dataIn().position()) & 0xff, "peripheral qualifier 011b");
+        ScsiResponse visible = run(MASKED, 1, inquiry, null);
+        assertEquals(0x00, visible.dataIn().get(visible.dataIn().position()) & 0xff);
+        byte[] tur = {0, 0, 0, 0, 0, 0};
+        ScsiResponse r = run(MASKED, 0, tur, null);
+        assertEquals(ScsiResponse.CHECK_CONDITION, r.status());
+        assertEquals(0x05, r.sense()[2] & 0x0f);
+        assertEquals(0x25, r.sense()[12] & 0xff, "LOGICAL UNIT NOT SUPPORTED");
+        assertFalse(view.hasLun(MASKED, 0));
+        assertTrue(view.hasLun(MASKED, 1));
+        assertTrue(view.hasLun(OPEN, 0));
+    }
+
+    @Test
+    void writeProtectedAclGetsDataProtectAndSeesWp() {
+        define(new AclDefinition("iqn.2026-11.test:masked", List.of(), true, null));
+        byte[] write10 = {0x2A, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+        ScsiResponse r = run(MASKED, 0, write10, new byte[512]);
+        assertEquals(ScsiResponse.CHECK_CONDITION, r.status());
+        assertEquals(0x07, r.sense()[2] & 0x0f, "DATA PROTECT");
+        assertEquals(0x27, r.sense()[12] & 0xff, "WRITE PROTECTED");
+        assertEquals(512, r.dataOutLength());
+        byte[] modeSense6 = {0x1A, 0x08, 0x3f, 0, (byte) 192, 0};
+        ScsiResponse m = run(MASKED, 0, modeSense6, null);
+        if (m.status() == ScsiResponse.CHECK_CONDITION) {        // the first command reports POWER ON
+            m = run(MASKED, 0, modeSense6, null);
+        }
+        assertEquals(ScsiResponse.GOOD, m.status());
+        assertEquals(0x80, m.dataIn().get(m.dataIn().position() + 2) & 0x80, "WP bit");
+        ScsiResponse other = run(OPEN, 0, modeSense6, null);
+        if (other.status() == ScsiResponse.CHECK_CONDITION) {
+            other = run(OPEN, 0, modeSense6, null);
+        }
+        assertEquals(0, other.dataIn().get(other.dataIn().position() + 2) & 0x80, "others may write");
+    }
+}
