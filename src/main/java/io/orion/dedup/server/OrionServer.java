@@ -62,6 +62,7 @@ public final class OrionServer implements AutoCloseable {
     private volatile ControlServer control;
     private volatile MetricsEndpoint metricsEndpoint;
     private volatile boolean closed;
+    private volatile java.util.concurrent.ScheduledExecutorService background;
 
     private OrionServer(OrionConfig config, Path dataDir, TargetDirectory targetDirectory) throws IOException {
         this.config = config;
@@ -135,6 +136,7 @@ public final class OrionServer implements AutoCloseable {
                             e.getMessage());
                 }
             }
+            s.startBackgroundFlush();
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
@@ -338,6 +340,37 @@ public final class OrionServer implements AutoCloseable {
     }
 
     /**
+     * {@code background_interval}: every N seconds (with {@code background_processing}) every open
+     * volume is flushed, so an acknowledged write is durable at the latest N seconds later even if
+     * the initiator never sends SYNCHRONIZE CACHE.
+     */
+    private void startBackgroundFlush() {
+        var d = config.deduplication();
+        long every = d.backgroundIntervalSeconds();
+        if (!d.backgroundProcessing() || every <= 0) {
+            return;
+        }
+        background = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "background-flush");
+            t.setDaemon(true);
+            return t;
+        });
+        background.scheduleWithFixedDelay(this::flushAll, every, every, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    private void flushAll() {
+        for (LiveTarget t : targets.values()) {
+            for (BlockDevice dev : t.devices().values()) {
+                try {
+                    dev.flush();
+                } catch (IOException | RuntimeException e) {
+                    LOG.error("background flush of a volume of {} failed: {}", t.definition().iqn(), e.toString());
+                }
+            }
+        }
+    }
+
+    /**
      * Stops the control socket and the metrics endpoint, the portals (sessions logged out or
      * dropped), then flushes and closes every volume.
      */
@@ -355,6 +388,9 @@ public final class OrionServer implements AutoCloseable {
             MetricsEndpoint m = metricsEndpoint;
             if (m != null) {
                 m.close();
+            }
+            if (background != null) {
+                background.shutdownNow();
             }
             iscsi.close();
             for (LiveTarget t : targets.values()) {
