@@ -91,7 +91,7 @@ final class LogicalUnit {
     }
 
     private static void raiseOn(Deque<SenseReason> q, SenseReason reason) {
-        if (reason == SenseReason.POWER_ON_RESET) {
+        if (reason == SenseReason.POWER_ON_RESET || reason == SenseReason.BUS_DEVICE_RESET) {
             // A reset supersedes every older condition (SAM-5 §5.14).
             q.clear();
             q.add(reason);
@@ -136,13 +136,18 @@ final class LogicalUnit {
         attentions.remove(nexus);
     }
 
-    /** LOGICAL UNIT RESET (SAM-5 §7.7): reservation released, mode back to defaults, UA for others. */
-    synchronized void reset(Nexus issuer) {
+    /**
+     * A logical unit reset (SAM-5 §6.3.3), as part of a LOGICAL UNIT RESET (SAM-5 §7.7) or a target
+     * reset: the SCSI-2 reservation is released, mode state returns to its defaults and a unit
+     * attention {@code reason} is established for every I_T nexus that knows this LU, the one that
+     * asked for the reset included. Persistent reservations are not affected.
+     */
+    synchronized void reset(SenseReason reason) {
         reservedBy = null;
         preventRemoval = false;
         wce = DEFAULT_WCE;
         dSense = false;
         swp = false;
-        raise(SenseReason.POWER_ON_RESET, issuer);
+        raise(reason, null);
     }
 }

@@ -218,18 +218,26 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         return units.containsKey(lun);
     }
 
+    /**
+     * LOGICAL UNIT RESET (SAM-5 §7.7, §6.3.3): every I_T nexus of the LU, the issuer's included,
+     * gets BUS DEVICE RESET FUNCTION OCCURRED, so each path of a multipath initiator learns of it.
+     */
     @Override
     public void logicalUnitReset(Nexus issuer, long lun) {
         LogicalUnit lu = units.get(lun);
         if (lu != null) {
-            lu.reset(issuer);
+            lu.reset(SenseReason.BUS_DEVICE_RESET);
         }
     }
 
+    /**
+     * TARGET WARM/COLD RESET (RFC 7143 §11.5.1): a hard reset (SAM-5 §6.3.2) of every LU; every
+     * I_T nexus, the issuer's included, gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
+     */
     @Override
     public void targetReset(Nexus issuer, boolean cold) {
         for (LogicalUnit lu : units.values()) {
-            lu.reset(issuer);
+            lu.reset(SenseReason.POWER_ON_RESET);
         }
     }
 

@@ -72,15 +72,47 @@ class ModeAndResetTest {
     }
 
     @Test
-    void logicalUnitResetReleasesReservationResetsModeAndWarnsOthers() {
+    void logicalUnitResetReleasesReservationResetsModeAndWarnsEveryNexus() {
         assertGood(h.run(A, cdb(0x16, 0, 0, 0, 0, 0)));
         assertGood(selectControl(A, true));
         assertSense(h.run(B, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x2a, 0x01);
         target.logicalUnitReset(A, 0);
+        assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x29, 0x03);
         assertGood(h.run(A, cdb(0, 0, 0, 0, 0, 0)));
-        assertSense(h.run(B, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x29, 0x00);
+        assertSense(h.run(B, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x29, 0x03);
         assertGood(h.run(B, cdb(0x16, 0, 0, 0, 0, 0)));
         assertGood(h.write(B, WRITE, new byte[512]));
+    }
+
+    /**
+     * A multipath initiator (two sessions, as iscsi-test-cu MultipathIO.Reset uses) resets the LU
+     * on one path: both paths, the issuing one included, must see the reset unit attention once,
+     * and a reset on the other path must warn both again.
+     */
+    @Test
+    void logicalUnitResetWarnsEveryPathOfAMultipathInitiator() {
+        Nexus p0 = Nexus.iscsi("iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test", 0x23d000000001L,
+                "iqn.2026-11.io.orion:t", 1);
+        Nexus p1 = Nexus.iscsi("iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2", 0x23d000000001L,
+                "iqn.2026-11.io.orion:t", 1);
+        h.login(p0, 0);
+        h.login(p1, 0);
+        for (Nexus issuer : new Nexus[] {p0, p1}) {
+            target.logicalUnitReset(issuer, 0);
+            for (Nexus path : new Nexus[] {p0, p1}) {
+                assertSense(h.run(path, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x29, 0x03);
+                assertGood(h.run(path, cdb(0, 0, 0, 0, 0, 0)));
+            }
+        }
+    }
+
+    @Test
+    void targetResetWarnsEveryNexusIncludingTheIssuer() {
+        assertGood(h.run(B, cdb(0x16, 0, 0, 0, 0, 0)));
+        target.targetReset(A, false);
+        assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x29, 0x00);
+        assertSense(h.run(B, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x29, 0x00);
+        assertGood(h.run(A, cdb(0x16, 0, 0, 0, 0, 0)));
     }
 
     @Test
