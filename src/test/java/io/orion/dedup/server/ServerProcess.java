@@ -95,7 +95,10 @@ final class ServerProcess implements AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            if (process.isAlive()) {
+                throw new UncheckedIOException(e);
+            }
+            // the server is gone (stop or kill): its output stream closed under the reader
         } finally {
             ready.countDown();
         }
