@@ -137,7 +137,8 @@ public final class MetaStore implements Closeable {
 
     /** Opens the write transaction of one batch; committer thread only. */
     public MetaWriteTxn write() {
-        return new MetaWriteTxn(this, env.txnWrite());
+        // a null flag array: lmdbjava computes the mask of a non-null one with a stream per call
+        return new MetaWriteTxn(this, env.txn(null, (org.lmdbjava.TxnFlags[]) null));
     }
 
     /** Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. */

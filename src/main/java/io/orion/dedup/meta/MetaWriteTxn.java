@@ -2,10 +2,16 @@ package io.orion.dedup.meta;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import org.lmdbjava.PutFlags;
 import org.lmdbjava.Txn;
 
 /** The write transaction of one batch (committer thread only). Commit or abort exactly once. */
 public final class MetaWriteTxn extends MetaTxn {
+    /**
+     * Plain put (no flags). lmdbjava 0.9.1 computes the flag mask of a non-null varargs array with a
+     * stream on every put; for a null array MaskedFlag.mask returns 0 at once (no stream, no allocation).
+     */
+    private static final PutFlags[] NO_FLAGS = null;
     private final ByteBuffer val2;
 
     MetaWriteTxn(MetaStore store, Txn<ByteBuffer> txn) {
@@ -16,7 +22,7 @@ public final class MetaWriteTxn extends MetaTxn {
     public void putBlock(int volume, long dblock, long chunkId) {
         MetaCodec.blockKey(key, volume, dblock);
         MetaCodec.longValue(key, val, chunkId);
-        store.blocks.put(txn, key, val);
+        store.blocks.put(txn, key, val, NO_FLAGS);
     }
 
     public void deleteBlock(int volume, long dblock) {
@@ -27,7 +33,7 @@ public final class MetaWriteTxn extends MetaTxn {
     public void putChunk(ChunkRecord r) {
         MetaCodec.chunkKey(key, r.id());
         MetaCodec.chunkValue(key, val, r);
-        store.chunks.put(txn, key, val);
+        store.chunks.put(txn, key, val, NO_FLAGS);
     }
 
     public void deleteChunk(long id) {
@@ -38,7 +44,7 @@ public final class MetaWriteTxn extends MetaTxn {
     public void putIndex(byte[] fp, long chunkId) {
         MetaCodec.indexKey(key, fp);
         MetaCodec.longValue(key, val, chunkId);
-        store.index.put(txn, key, val);
+        store.index.put(txn, key, val, NO_FLAGS);
     }
 
     public void deleteIndex(byte[] fp) {
@@ -50,7 +56,7 @@ public final class MetaWriteTxn extends MetaTxn {
         key.clear();
         key.put(r.name().getBytes(StandardCharsets.UTF_8)).flip();
         MetaCodec.volumeValue(key, val2, r);
-        store.volumes.put(txn, key, val2);
+        store.volumes.put(txn, key, val2, NO_FLAGS);
     }
 
     public void deleteVolume(String name) {
@@ -62,7 +68,7 @@ public final class MetaWriteTxn extends MetaTxn {
     public void putContainer(ContainerRecord r) {
         MetaCodec.containerKey(key, r.id());
         MetaCodec.containerValue(key, val, r);
-        store.containers.put(txn, key, val);
+        store.containers.put(txn, key, val, NO_FLAGS);
     }
 
     public void deleteContainer(int id) {
@@ -74,7 +80,7 @@ public final class MetaWriteTxn extends MetaTxn {
         key.clear();
         key.put(MetaCodec.COUNTERS_KEY).flip();
         MetaCodec.countersValue(key, val2, c);
-        store.counters.put(txn, key, val2);
+        store.counters.put(txn, key, val2, NO_FLAGS);
     }
 
     public void commit() {

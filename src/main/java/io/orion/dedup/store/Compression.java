@@ -17,6 +17,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  */
 public final class Compression {
     private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[70 * 1024]);
+    /** Copy of a read-only heap source (the JNI compressor needs an array or a direct buffer). */
+    private static final ThreadLocal<byte[]> SOURCE = ThreadLocal.withInitial(() -> new byte[64 * 1024]);
     private final boolean enabled;
     private final double threshold;
     private final LZ4Compressor compressor;
@@ -52,11 +54,31 @@ public final class Compression {
             scratch = new byte[max];
             SCRATCH.set(scratch);
         }
-        int n = compressor.compress(data.duplicate(), data.position(), orig, ByteBuffer.wrap(scratch), 0, max);
+        int n = compressor.compress(source(data), 0, orig, ByteBuffer.wrap(scratch), 0, max);
         if (n <= threshold * orig && n < orig) {
             return java.util.Arrays.copyOf(scratch, n);
         }
         return null;
+    }
+
+    /**
+     * {@code data}'s remaining bytes starting at index 0 of the returned buffer. Array-backed and
+     * direct buffers are sliced; a read-only heap buffer (what the SCSI layer hands in) is copied
+     * into a per-thread array, because lz4-java's JNI compressor silently falls back to its much
+     * slower pure-Java "safe" compressor for buffers that are neither.
+     */
+    private static ByteBuffer source(ByteBuffer data) {
+        if (data.hasArray() || data.isDirect()) {
+            return data.slice();
+        }
+        int n = data.remaining();
+        byte[] src = SOURCE.get();
+        if (src.length < n) {
+            src = new byte[n];
+            SOURCE.set(src);
+        }
+        data.get(data.position(), src, 0, n);
+        return ByteBuffer.wrap(src, 0, n);
     }
 
     /**
@@ -68,8 +90,7 @@ public final class Compression {
         if (enabled) {
             int max = compressor.maxCompressedLength(orig);
             byte[] rec = new byte[RecordFormat.HEADER + max];
-            int n = compressor.compress(data.duplicate(), data.position(), orig, ByteBuffer.wrap(rec),
-                    RecordFormat.HEADER, max);
+            int n = compressor.compress(source(data), 0, orig, ByteBuffer.wrap(rec), RecordFormat.HEADER, max);
             if (n <= threshold * orig && n < orig) {
                 byte[] exact = n == max ? rec : java.util.Arrays.copyOf(rec, RecordFormat.HEADER + n);
                 RecordFormat.seal(exact, chunkId, fingerprint, RecordFormat.FLAG_LZ4, orig, n);

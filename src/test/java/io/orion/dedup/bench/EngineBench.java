@@ -91,7 +91,7 @@ public final class EngineBench {
                 for (int k = 0; k < io; k += 4096) {
                     ByteBuffer.wrap(b).putLong(k, i * 1000 + k + salt);
                 }
-                v.write(i * spb, ByteBuffer.wrap(b), false);
+                v.write(i * spb, ByteBuffer.wrap(b).asReadOnlyBuffer(), false);
             });
             pool.flush();
             timed("seq write 128K duplicate", count, threads, io, i -> {
@@ -99,7 +99,7 @@ public final class EngineBench {
                 for (int k = 0; k < io; k += 4096) {
                     ByteBuffer.wrap(b).putLong(k, i * 1000 + k + salt);
                 }
-                v.write(((long) mib << 20) / 512 + i * spb, ByteBuffer.wrap(b), false);
+                v.write(((long) mib << 20) / 512 + i * spb, ByteBuffer.wrap(b).asReadOnlyBuffer(), false);
             });
             pool.flush();
             pool.flushCaches();
@@ -108,14 +108,14 @@ public final class EngineBench {
             timed("rand write 4K", Math.min(200_000, blocks4k), threads, 4096, i -> {
                 byte[] b = new byte[4096];
                 ThreadLocalRandom.current().nextBytes(b);
-                v.write(ThreadLocalRandom.current().nextLong(blocks4k) * 8, ByteBuffer.wrap(b), false);
+                v.write(ThreadLocalRandom.current().nextLong(blocks4k) * 8, ByteBuffer.wrap(b).asReadOnlyBuffer(), false);
             });
             timed("rand read 4K", Math.min(200_000, blocks4k), threads, 4096,
                     i -> v.read(ThreadLocalRandom.current().nextLong(blocks4k) * 8, ByteBuffer.allocate(4096)));
             timed("QD1 write 4K", 20_000, 1, 4096, i -> {
                 byte[] b = new byte[4096];
                 ThreadLocalRandom.current().nextBytes(b);
-                v.write(ThreadLocalRandom.current().nextLong(blocks4k) * 8, ByteBuffer.wrap(b), false);
+                v.write(ThreadLocalRandom.current().nextLong(blocks4k) * 8, ByteBuffer.wrap(b).asReadOnlyBuffer(), false);
             });
             pool.flush();
         }
