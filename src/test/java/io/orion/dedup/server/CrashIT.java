@@ -69,8 +69,8 @@ class CrashIT {
                 t.start();
             }
             Thread.sleep(700 + rnd.nextInt(3000));
+            stop.set(true);            // first: a batch failing from here on failed because of the kill
             server.kill();
-            stop.set(true);
             for (Thread t : writers) {
                 t.join(120_000);
             }
@@ -113,7 +113,8 @@ class CrashIT {
                     model.inFlight[first + s] = Arrays.copyOfRange(content, s * SECTOR, (s + 1) * SECTOR);
                 }
             }
-            ExternalTool.Result r = ExternalTool.run(Duration.ofSeconds(90), "qemu-img", "convert", "-n", "-W",
+            ExternalTool.Result r = ExternalTool.run(Duration.ofSeconds(90), null,
+                    () -> stop.get() && !server.alive(), "qemu-img", "convert", "-n", "-W",
                     "-m", "8", "-f", "raw", "--target-image-opts", src.toString(),
                     server.rawRange(offset, content.length));
             if (r.exitCode() != 0) {

@@ -31,12 +31,25 @@ final class ExternalTool {
 
     /** Runs {@code command}, stdout and stderr merged; also copies the output to {@code log} if set. */
     static Result run(Duration limit, Path log, String... command) throws IOException, InterruptedException {
+        return run(limit, log, () -> false, command);
+    }
+
+    /**
+     * Like {@link #run(Duration, Path, String...)}, but ends the program early (as if timed out)
+     * once {@code cancel} says so, e.g. a client retrying against a server a test killed.
+     */
+    static Result run(Duration limit, Path log, java.util.function.BooleanSupplier cancel, String... command)
+            throws IOException, InterruptedException {
         Path out = Files.createTempFile("orion-tool", ".log");
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .start();
-            boolean done = p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
+            long deadline = System.nanoTime() + limit.toNanos();
+            boolean done = false;
+            while (!done && System.nanoTime() < deadline && !cancel.getAsBoolean()) {
+                done = p.waitFor(100, TimeUnit.MILLISECONDS);
+            }
             if (!done) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
