@@ -557,6 +557,14 @@ public final class DedupPool implements Closeable {
             }
             i = j;
         }
+        // cache_optimization: newly written chunks are admitted to the block cache (their id is
+        // never reused, so an entry of a chunk whose metadata never commits is merely dead weight)
+        for (int k = 0; k < n; k++) {
+            ByteBuffer d = data.get(k);
+            byte[] copy = new byte[d.remaining()];
+            d.duplicate().get(copy);
+            blockCache.put(claims.get(k).chunkId, copy);
+        }
         for (PendingChunk p : claims) {
             p.written.complete(null);
         }

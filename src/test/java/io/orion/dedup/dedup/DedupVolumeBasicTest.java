@@ -41,6 +41,21 @@ class DedupVolumeBasicTest {
     }
 
     @Test
+    void newlyWrittenChunksAreServedFromTheBlockCache() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun0", 512, 1 << 24, 4096);
+            byte[] data = new byte[64 * 1024];
+            new java.util.Random(7).nextBytes(data);
+            v.write(0, java.nio.ByteBuffer.wrap(data), false);
+            java.nio.ByteBuffer back = java.nio.ByteBuffer.allocate(data.length);
+            v.read(0, back);
+            assertArrayEquals(data, back.array());
+            assertEquals(16, pool.blockCacheStats().hits(), "all 16 chunks came from the cache");
+            assertEquals(0, pool.blockCacheStats().misses());
+        }
+    }
+
+    @Test
     void duplicatesAreStoredOnceAndZerosNotAtAll() throws Exception {
         try (DedupPool pool = PoolFixture.open(dir)) {
             DedupVolume v = pool.createVolume("lun0", 4096, 1 << 24, 4096);
