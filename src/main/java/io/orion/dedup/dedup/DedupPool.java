@@ -685,6 +685,60 @@ public final class DedupPool implements Closeable {
         return out;
     }
 
+    /** What {@link #warmFingerprintCache()} did. */
+    public record WarmResult(@com.fasterxml.jackson.annotation.JsonProperty("chunks_scanned") long chunksScanned,
+                             @com.fasterxml.jackson.annotation.JsonProperty("entries_loaded") long entriesLoaded,
+                             @com.fasterxml.jackson.annotation.JsonProperty("capacity_entries") long capacityEntries,
+                             @com.fasterxml.jackson.annotation.JsonProperty("min_refcount_loaded") long minRefcountLoaded) {
+    }
+
+    /**
+     * {@code dedup-hash-optimize}: fills the fingerprint cache with the index entries of the most
+     * referenced chunks (the likeliest duplicates of the next writes), as many as the cache holds.
+     * Reads the chunk database in pages of short read transactions; loads only fingerprints the
+     * index still maps to that chunk (a saturated chunk's newer copy takes the index entry).
+     */
+    public WarmResult warmFingerprintCache() throws IOException {
+        long capacity = Math.max(0, fpCache.stats().limitBytes() / FP_ENTRY_BYTES);
+        java.util.PriorityQueue<ChunkRecord> top =
+                new java.util.PriorityQueue<>(java.util.Comparator.comparingInt(ChunkRecord::refCount));
+        long scanned = 0;
+        long from = 0;
+        while (capacity > 0) {
+            List<ChunkRecord> page = new ArrayList<>(4096);
+            try (MetaTxn t = meta.read()) {
+                t.scanChunks(from, c -> {
+                    page.add(c);
+                    return page.size() < 4096;
+                });
+            }
+            if (page.isEmpty()) {
+                break;
+            }
+            for (ChunkRecord c : page) {
+                scanned++;
+                if (top.size() < capacity) {
+                    top.add(c);
+                } else if (top.peek().refCount() < c.refCount()) {
+                    top.poll();
+                    top.add(c);
+                }
+            }
+            from = page.get(page.size() - 1).id() + 1;
+        }
+        long loaded = 0;
+        long minRef = top.isEmpty() ? 0 : top.peek().refCount();
+        try (MetaTxn t = meta.read()) {
+            for (ChunkRecord c : top) {
+                if (t.index(c.fingerprint()) == c.id()) {
+                    fpCache.put(new Fingerprint(c.fingerprint()), c.id());
+                    loaded++;
+                }
+            }
+        }
+        return new WarmResult(scanned, loaded, capacity, minRef);
+    }
+
     private byte[] reload(ChunkRecord r) throws IOException {
         ChunkRecord now;
         try (MetaTxn t = meta.read()) {

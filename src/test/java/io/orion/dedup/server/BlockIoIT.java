@@ -73,6 +73,30 @@ class BlockIoIT {
         }
     }
 
+    /** The same with the LUN on a sparse file (backing = "file") instead of a dedup volume. */
+    @Test
+    void sparseFileLunKeepsItsDataAcrossARestart(@TempDir Path dir) throws Exception {
+        Path image = randomFile(dir, "random.img", 64L << 20, 43);
+        Path data = dir.resolve("data");
+        Path targets = ServerProcess.copyTargets(dir);
+        Path def = targets.resolve("default.toml");
+        String toml = Files.readString(def);
+        assertTrue(toml.contains("backing = \"dedup\""), toml);
+        Files.writeString(def, toml.replace("backing = \"dedup\"", "backing = \"file\""));
+        int port = ServerProcess.freePort();
+        try (ServerProcess server = ServerProcess.start(data, targets, port)) {
+            ExternalTool.run(LIMIT, "qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", image.toString(),
+                    server.url(0)).assertOk();
+            assertEquals(0, server.stop(Duration.ofSeconds(60)), server.output());
+        }
+        assertTrue(Files.exists(data.resolve("luns").resolve("default-0.img")), "the LUN lives in a sparse file");
+        try (ServerProcess server = ServerProcess.start(data, targets, port)) {
+            String cmp = ExternalTool.run(LIMIT, "qemu-img", "compare", "-f", "raw", "-F", "raw",
+                    image.toString(), server.url(0)).output();
+            assertTrue(cmp.contains("Images are identical"), "after restart: " + cmp);
+        }
+    }
+
     /**
      * 64 concurrent aio_writes from one qemu-io: overlapping writes within a 1 MiB region carry
      * that region's pattern (so the outcome is defined whatever the order), plus non-overlapping
