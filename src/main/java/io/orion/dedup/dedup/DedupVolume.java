@@ -11,6 +11,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -47,6 +48,18 @@ public final class DedupVolume implements BlockDevice {
 
     private final DedupPool pool;
     private final VolumeState st;
+    /**
+     * Bumped after every block-map change of this volume commits; a remembered status extent is
+     * valid only while the generation it was computed under is current.
+     */
+    private final AtomicLong mapGeneration = new AtomicLong();
+    /** The last extent GET LBA STATUS walked; lets the initiator's burst of queries share one walk. */
+    private volatile StatusExtent lastExtent;
+    private final Object statusWalk = new Object();
+
+    /** A run of dedup blocks {@code [start, end)} that are all mapped or all unmapped. */
+    private record StatusExtent(long generation, long start, long end, boolean mapped) {
+    }
 
     DedupVolume(DedupPool pool, VolumeState st) {
         this.pool = pool;
@@ -353,7 +366,16 @@ public final class DedupVolume implements BlockDevice {
             ownedList.forEach(pool::abandon);
             throw new IOException("a concurrent write of the same data failed", e.getCause());
         }
-        pool.committer().commitOps(ops);
+        commitMapOps(ops);
+    }
+
+    /** Commits block-map operations of this volume, then invalidates remembered status extents. */
+    private void commitMapOps(List<BlockOp> ops) throws IOException {
+        try {
+            pool.committer().commitOps(ops);
+        } finally {
+            mapGeneration.incrementAndGet();
+        }
     }
 
     private boolean verifyShared(MetaTxn t, long id, ByteBuffer content) throws IOException {
@@ -414,7 +436,7 @@ public final class DedupVolume implements BlockDevice {
                     for (long d = a; d < b; d++) {
                         ops.add(BlockOp.zero(st.id, d));
                     }
-                    pool.committer().commitOps(ops);
+                    commitMapOps(ops);
                 }
             }
         } else {
@@ -450,7 +472,7 @@ public final class DedupVolume implements BlockDevice {
                     });
                 }
                 if (!ops.isEmpty()) {
-                    pool.committer().commitOps(ops);
+                    commitMapOps(ops);
                 }
             }
             a = b;
@@ -601,7 +623,7 @@ public final class DedupVolume implements BlockDevice {
                         : r == MetaTxn.ZERO ? BlockOp.zero(st.id, dst + i)
                         : BlockOp.existing(st.id, dst + i, r, null, null));
             }
-            pool.committer().commitOps(ops);
+            commitMapOps(ops);
         }
     }
 
@@ -618,19 +640,44 @@ public final class DedupVolume implements BlockDevice {
         }
         long db = lba * lbs / dbs;
         long dbEnd = Math.min((limitLba * lbs + dbs - 1) / dbs, db + (1 << 20));
-        long[] state = {db, -1, -1};
-        boolean[] mappedFirst = new boolean[1];
+        StatusExtent x = extentAt(db);
+        if (x == null) {
+            // Initiators (qemu's allocation map, for one) send a burst of GET LBA STATUS for
+            // neighbouring LBAs at once; one walk answers them all while the map is unchanged.
+            synchronized (statusWalk) {
+                x = extentAt(db);
+                if (x == null) {
+                    long gen = mapGeneration.get();
+                    x = walkExtent(gen, db, db + (1 << 20));
+                    lastExtent = x;
+                }
+            }
+        }
+        long runEnd = Math.min(x.end(), dbEnd);
+        long endLba = Math.min(limitLba, runEnd * dbs / lbs);
+        if (endLba <= lba) {
+            endLba = lba + 1;
+        }
+        return new LbaStatus(lba, endLba - lba, x.mapped());
+    }
+
+    private StatusExtent extentAt(long db) {
+        StatusExtent x = lastExtent;
+        return x != null && x.generation() == mapGeneration.get() && db >= x.start() && db < x.end() ? x : null;
+    }
+
+    /** Walks the block map from {@code db}: the run of equally mapped blocks, at most to {@code limit}. */
+    private StatusExtent walkExtent(long gen, long db, long limit) throws IOException {
         try (MetaTxn t = pool.meta().read()) {
-            long first = t.block(st.id, db);
-            mappedFirst[0] = first > 0;
+            boolean mapped = t.block(st.id, db) > 0;
             long[] runEnd = {-1};
             long[] expect = {db};
-            t.scanBlocks(st.id, db, dbEnd, (d, c) -> {
-                if (d > expect[0] && mappedFirst[0]) {
+            t.scanBlocks(st.id, db, limit, (d, c) -> {
+                if (d > expect[0] && mapped) {
                     runEnd[0] = expect[0];
                     return false;
                 }
-                if ((c > 0) != mappedFirst[0]) {
+                if ((c > 0) != mapped) {
                     runEnd[0] = d;
                     return false;
                 }
@@ -638,18 +685,13 @@ public final class DedupVolume implements BlockDevice {
                 return true;
             });
             if (runEnd[0] < 0) {
-                runEnd[0] = mappedFirst[0] ? expect[0] : dbEnd;
+                runEnd[0] = mapped ? expect[0] : limit;
             }
-            state[1] = runEnd[0];
+            return new StatusExtent(gen, db, Math.max(db + 1, runEnd[0]), mapped);
         } catch (MetaCorruptException e) {
             pool.untrust(e.getMessage());
             throw new ChecksumMismatchException("metadata damaged: " + e.getMessage());
         }
-        long endLba = Math.min(limitLba, state[1] * dbs / lbs);
-        if (endLba <= lba) {
-            endLba = lba + 1;
-        }
-        return new LbaStatus(lba, endLba - lba, mappedFirst[0]);
     }
 
     @Override
