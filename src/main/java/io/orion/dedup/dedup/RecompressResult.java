@@ -31,6 +31,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param reclaimableAddedBytes record bytes that became garbage (old records, and new records of
  *     chunks that changed meanwhile)
  * @param limitReached the pass stopped at its chunk or byte bound before the end of the index
+ * @param nextChunkId where a following bounded pass continues (the first chunk id not examined), or
+ *     0 when this pass reached the end of the index
  * @param elapsedMillis wall-clock duration
  */
 public record RecompressResult(@JsonProperty("compression_enabled") boolean compressionEnabled,
@@ -49,10 +51,11 @@ public record RecompressResult(@JsonProperty("compression_enabled") boolean comp
                                @JsonProperty("bytes_saved") long bytesSaved,
                                @JsonProperty("reclaimable_added_bytes") long reclaimableAddedBytes,
                                @JsonProperty("limit_reached") boolean limitReached,
+                               @JsonProperty("next_chunk_id") long nextChunkId,
                                @JsonProperty("elapsed_ms") long elapsedMillis) {
 
     /** The result of a pass on a pool whose compression is disabled: nothing examined, nothing changed. */
     static RecompressResult disabled(long elapsedMillis) {
-        return new RecompressResult(false, "none", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, elapsedMillis);
+        return new RecompressResult(false, "none", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, 0, elapsedMillis);
     }
 }

@@ -89,13 +89,13 @@ final class Recompressor {
         long reclaimable;
     }
 
-    RecompressResult run(long maxChunks, long maxBytes) throws IOException {
+    RecompressResult run(long fromChunkId, long maxChunks, long maxBytes) throws IOException {
         long t0 = System.nanoTime();
         Compression comp = pool.compression();
         if (!comp.enabled()) {
             return RecompressResult.disabled((System.nanoTime() - t0) / 1_000_000);
         }
-        boolean limited = false;
+        long resume = 0;
         runLock.lock();
         try {
             pool.checkWritable();
@@ -105,7 +105,7 @@ final class Recompressor {
             List<Candidate> group = new ArrayList<>();
             int groupBytes = 0;
             boolean committed = false;
-            long next = 1;
+            long next = Math.max(1, fromChunkId);
             scan:
             while (true) {
                 List<ChunkRecord> page = new ArrayList<>(PAGE);
@@ -118,7 +118,7 @@ final class Recompressor {
                 for (ChunkRecord r : page) {
                     boolean lz4 = (r.flags() & RecordFormat.FLAG_LZ4) != 0;
                     if ((maxChunks > 0 && examined >= maxChunks) || (maxBytes > 0 && examinedBytes >= maxBytes)) {
-                        limited = true;
+                        resume = r.id();
                         break scan;
                     }
                     scanned++;
@@ -155,7 +155,7 @@ final class Recompressor {
         RecompressResult result = new RecompressResult(true,
                 comp.highCompression() ? "lz4-hc-" + Math.min(17, comp.level()) : "lz4-fast", scanned, examined,
                 rawCompressed + lz4Recompressed, rawCompressed, lz4Recompressed, leftRaw, kept, failed, changed,
-                bytesBefore, bytesAfter, bytesBefore - bytesAfter, reclaimableAdded, limited,
+                bytesBefore, bytesAfter, bytesBefore - bytesAfter, reclaimableAdded, resume != 0, resume,
                 (System.nanoTime() - t0) / 1_000_000);
         LOG.info("recompression: {}", result);
         return result;

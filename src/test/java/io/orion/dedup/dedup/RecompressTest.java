@@ -159,6 +159,7 @@ class RecompressTest {
             assertEquals(before.reclaimableBytes() + r.reclaimableAddedBytes(), after.reclaimableBytes());
             assertEquals(r.bytesBefore(), r.reclaimableAddedBytes(), "the old records are garbage now");
             assertEquals((double) after.uniqueBytes() / after.storedBytes(), after.compressionRatio(), 1e-12);
+            assertEquals(storedWhenAllCompressed(0.8), after.storedBytes(), "exactly the LZ4 sizes of the content");
             assertTrue(after.compressionRatio() > 1.5, after.toString());
             assertContent(pool);
             assertAccountingExact(pool);
@@ -203,6 +204,85 @@ class RecompressTest {
         }
     }
 
+    /** Stored bytes once every compressible chunk is an LZ4 record and every other one is raw. */
+    static long storedWhenAllCompressed(double threshold) {
+        io.orion.dedup.store.Compression lz4 = new io.orion.dedup.store.Compression(true, threshold, 1);
+        java.util.Set<ByteBuffer> seen = new java.util.HashSet<>();
+        long stored = 0;
+        for (long lba = 0; lba < BLOCKS; lba++) {
+            byte[] b = content(lba);
+            if (lba % 16 == 2 || !seen.add(ByteBuffer.wrap(b))) {
+                continue;
+            }
+            byte[] packed = lz4.tryCompress(ByteBuffer.wrap(b));
+            stored += RecordFormat.HEADER + (packed == null ? b.length : packed.length);
+        }
+        return stored;
+    }
+
+    @Test
+    void killNineDuringThePassLeavesEveryChunkReadable() throws Exception {
+        int finished = 0;
+        for (int round = 0; round < 5; round++) {
+            Path d = dir.resolve("round" + round);
+            writeRaw(d);
+            String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            java.util.List<String> cmd = java.util.List.of(javaBin, "--add-opens", "java.base/java.nio=ALL-UNNAMED",
+                    "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                    "-cp", System.getProperty("java.class.path"), RecompressCrashChild.class.getName(), d.toString());
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            AtomicLong passes = new AtomicLong();
+            AtomicBoolean started = new AtomicBoolean();
+            AtomicBoolean done = new AtomicBoolean();
+            Thread reader = new Thread(() -> {
+                try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        if (line.equals("START")) {
+                            started.set(true);
+                        } else if (line.startsWith("PASS ")) {
+                            passes.incrementAndGet();
+                        } else if (line.equals("DONE")) {
+                            done.set(true);
+                        }
+                    }
+                } catch (java.io.IOException e) {
+                    // the child died
+                }
+            });
+            reader.start();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!started.get() && p.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertTrue(started.get(), "child opened the pool");
+            // somewhere in the middle of the passes (a few passes take a few ms each)
+            Thread.sleep(ThreadLocalRandom.current().nextInt(5, 400));
+            p.destroyForcibly();
+            p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            reader.join(10_000);
+            if (done.get()) {
+                finished++;
+            }
+            try (DedupPool pool = DedupPool.open(PoolFixture.options(d).compressionEnabled(true).build())) {
+                assertNull(pool.readOnlyReason());
+                assertContent(pool);
+                assertAccountingExact(pool);
+                ScrubResult s = pool.verify();
+                assertTrue(s.clean(), "round " + round + " after " + passes.get() + " passes: " + s);
+                RecompressResult rest = pool.recompress();
+                assertEquals(0, rest.chunksFailedCheck());
+                assertEquals(storedWhenAllCompressed(0.9), pool.stats().storedBytes(),
+                        "round " + round + ": every compressible chunk compressed exactly once");
+                assertContent(pool);
+                assertAccountingExact(pool);
+                assertTrue(pool.verify().clean());
+            }
+        }
+        assertTrue(finished < 5, "at least one child was killed before it finished");
+    }
+
     @Test
     void withCompressionDisabledThePassDoesNothingAndSaysSo() throws Exception {
         writeRaw(dir);
@@ -225,19 +305,23 @@ class RecompressTest {
         writeRaw(dir);
         try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).compressionEnabled(true).build())) {
             long stored0 = pool.stats().storedBytes();
-            RecompressResult first = pool.recompress(100, 0);
+            RecompressResult first = pool.recompress(1, 100, 0);
             assertTrue(first.limitReached());
+            assertTrue(first.nextChunkId() > 1);
             assertEquals(100, first.chunksExamined());
             assertEquals(100, first.chunksRecompressed() + first.chunksLeftRaw());
             assertTrue(first.chunksRecompressed() > 0);
             assertEquals(stored0 - first.bytesSaved(), pool.stats().storedBytes());
-            RecompressResult bytes = pool.recompress(0, 40 * 4096);
+            RecompressResult bytes = pool.recompress(first.nextChunkId(), 0, 40 * 4096);
             assertTrue(bytes.limitReached());
             assertEquals(40, bytes.chunksExamined());
-            RecompressResult rest = pool.recompress();
+            assertEquals(40, bytes.chunksRecompressed() + bytes.chunksLeftRaw(), "no chunk examined twice");
+            RecompressResult rest = pool.recompress(bytes.nextChunkId(), 0, 0);
             assertFalse(rest.limitReached());
+            assertEquals(0, rest.nextChunkId());
             assertEquals(distinctCompressible(),
                     first.chunksRecompressed() + bytes.chunksRecompressed() + rest.chunksRecompressed());
+            assertEquals(distinctRandom(), first.chunksLeftRaw() + bytes.chunksLeftRaw() + rest.chunksLeftRaw());
             assertEquals(stored0 - first.bytesSaved() - bytes.bytesSaved() - rest.bytesSaved(),
                     pool.stats().storedBytes());
             assertContent(pool);
