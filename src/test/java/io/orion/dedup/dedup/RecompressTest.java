@@ -284,6 +284,52 @@ class RecompressTest {
     }
 
     @Test
+    void aDamagedRecordIsCountedAndLeftAsItIs() throws Exception {
+        writeRaw(dir);
+        PoolOptions on = PoolFixture.options(dir).compressionEnabled(true).build();
+        io.orion.dedup.meta.ChunkRecord victim;
+        long deviceOffset;
+        try (DedupPool pool = DedupPool.open(on)) {
+            long id;
+            try (MetaTxn t = pool.meta().read()) {
+                // the chunk of block 5 (compressible, unique)
+                id = t.block(pool.openVolume("lun").orElseThrow().state().id, 5);
+                victim = t.chunk(id);
+            }
+            Container c = pool.store().container(victim.containerId());
+            deviceOffset = c.device().slotBase(c.slot()) + victim.offset() + RecordFormat.HEADER + 100;
+        }
+        try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(dir.resolve("data/dev0.img"),
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            f.read(b, deviceOffset);
+            b.put(0, (byte) (b.get(0) ^ 0x40)).rewind();
+            f.write(b, deviceOffset);
+        }
+        try (DedupPool pool = DedupPool.open(on)) {
+            PoolStats before = pool.stats();
+            RecompressResult r = pool.recompress();
+            assertEquals(1, r.chunksFailedCheck(), r.toString());
+            assertEquals(distinctCompressible() - 1, r.rawChunksCompressed(), r.toString());
+            assertEquals(before.checksumErrors() + 1, pool.stats().checksumErrors());
+            assertEquals(before.storedBytes() - r.bytesSaved(), pool.stats().storedBytes());
+            try (MetaTxn t = pool.meta().read()) {
+                assertEquals(victim.location(), t.chunk(victim.id()).location(), "the damaged chunk was not moved");
+            }
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            org.junit.jupiter.api.Assertions.assertThrows(io.orion.dedup.storage.ChecksumMismatchException.class,
+                    () -> PoolFixture.read(v, 5, 1), "the damage is still reported, never laundered");
+            for (int lba = 0; lba < BLOCKS; lba++) {
+                if (lba != 5) {
+                    assertArrayEquals(content(lba), PoolFixture.read(v, lba, 1).array(), "lba " + lba);
+                }
+            }
+            assertAccountingExact(pool);
+            assertEquals(1, pool.verify().crcErrors());
+        }
+    }
+
+    @Test
     void withCompressionDisabledThePassDoesNothingAndSaysSo() throws Exception {
         writeRaw(dir);
         try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).compressionEnabled(false).build())) {
