@@ -642,6 +642,24 @@ final class Committer implements AutoCloseable {
             d[3] += 1;
         }
 
+        /**
+         * Points a live chunk at a new record of another size and form (recompression): the old
+         * record's bytes become dead in their container (reclaimable), the new record's are live,
+         * and the pool's stored bytes change by the difference.
+         */
+        void restore(ChunkRecord r, Location to, int flags) {
+            putChunk(r.withStorage(to, flags));
+            long[] from = containerDelta(r.containerId());
+            from[0] -= r.length();
+            from[1] -= 1;
+            long[] d = containerDelta(to.containerId());
+            d[0] += to.length();
+            d[1] += 1;
+            d[2] = Math.max(d[2], to.end());
+            d[3] += 1;
+            dStoredBytes += to.length() - r.length();
+        }
+
         int nextVolumeId(Committer c) {
             return newNextVolumeId > 0 ? newNextVolumeId : c.nextVolumeId;
         }

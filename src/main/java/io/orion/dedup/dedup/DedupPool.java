@@ -288,6 +288,32 @@ public final class DedupPool implements Closeable {
         return gc.run();
     }
 
+    /**
+     * {@code dedup-compression-optimize}: recompresses, online and crash-safely, the chunks whose
+     * stored form the pool's current compression settings now beat (see {@link Recompressor}):
+     * chunks stored raw become LZ4 records when the result is at most {@code compression_threshold}
+     * of the original; with LZ4 HC configured, LZ4 records are re-encoded when HC is smaller. Stored
+     * bytes drop by exactly {@link RecompressResult#bytesSaved()}; the old records become reclaimable
+     * until cleanup compacts them. With compression disabled the pass does nothing and says so.
+     *
+     * @param fromChunkId first chunk id to look at (1, or a previous bounded pass's
+     *     {@link RecompressResult#nextChunkId()})
+     * @param maxChunks stop after examining this many candidates (0: no bound)
+     * @param maxBytes stop after examining this many original bytes (0: no bound)
+     */
+    public RecompressResult recompress(long fromChunkId, long maxChunks, long maxBytes) throws IOException {
+        if (fromChunkId < 0 || maxChunks < 0 || maxBytes < 0) {
+            throw new IllegalArgumentException("recompression start and bounds must be >= 0: " + fromChunkId + ", "
+                    + maxChunks + ", " + maxBytes);
+        }
+        return new Recompressor(this, gc.runLock()).run(fromChunkId, maxChunks, maxBytes);
+    }
+
+    /** As {@link #recompress(long, long, long)} over the whole chunk index, without bounds. */
+    public RecompressResult recompress() throws IOException {
+        return recompress(1, 0, 0);
+    }
+
     /** Reads every chunk back and checks its CRC32C and fingerprint. */
     public ScrubResult verify() throws IOException {
         return new Scrubber(this).run();

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * metadata no longer references the victims. Readers that looked up an old location while it moved
  * detect the reused slot by the record's chunk id and CRC and look the chunk up again.
  *
- * <p>Threads: one run at a time (a lock); foreground I/O continues throughout.
+ * <p>Threads: one run at a time (a lock, shared with {@link Recompressor}); foreground I/O continues
+ * throughout.
  */
 final class GarbageCollector {
     private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
@@ -53,6 +54,11 @@ final class GarbageCollector {
 
     void stop() {
         stopped = true;
+    }
+
+    /** Held by a cleanup run; other passes that move records (recompression) take it too. */
+    ReentrantLock runLock() {
+        return running;
     }
 
     CleanupResult run() throws IOException {

@@ -21,4 +21,10 @@ public record ChunkRecord(long id, byte[] fingerprint, int containerId, int offs
         return new ChunkRecord(id, fingerprint, loc.containerId(), loc.offset(), loc.length(), originalLength, flags,
                 refCount);
     }
+
+    /** The same chunk stored in another record of another form (recompression): new location and flags. */
+    public ChunkRecord withStorage(Location loc, int newFlags) {
+        return new ChunkRecord(id, fingerprint, loc.containerId(), loc.offset(), loc.length(), originalLength, newFlags,
+                refCount);
+    }
 }

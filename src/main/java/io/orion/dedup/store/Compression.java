@@ -21,6 +21,7 @@ public final class Compression {
     private static final ThreadLocal<byte[]> SOURCE = ThreadLocal.withInitial(() -> new byte[64 * 1024]);
     private final boolean enabled;
     private final double threshold;
+    private final int level;
     private final LZ4Compressor compressor;
     private final LZ4SafeDecompressor decompressor;
 
@@ -31,12 +32,28 @@ public final class Compression {
         LZ4Factory f = LZ4Factory.fastestInstance();
         this.enabled = enabled;
         this.threshold = threshold;
+        this.level = level;
         this.compressor = level <= 1 ? f.fastCompressor() : f.highCompressor(Math.min(17, level));
         this.decompressor = f.safeDecompressor();
     }
 
     public boolean enabled() {
         return enabled;
+    }
+
+    /** The configured level ({@code <= 1}: LZ4 fast, 2..17: LZ4 HC). */
+    public int level() {
+        return level;
+    }
+
+    /** True when new payloads are compressed with LZ4 HC (level 2 or more). */
+    public boolean highCompression() {
+        return level > 1;
+    }
+
+    /** True when a compressed payload of {@code compressedLength} bytes is worth keeping for that original. */
+    public boolean pays(int compressedLength, int originalLength) {
+        return compressedLength <= threshold * originalLength && compressedLength < originalLength;
     }
 
     /**
@@ -55,7 +72,7 @@ public final class Compression {
             SCRATCH.set(scratch);
         }
         int n = compressor.compress(source(data), 0, orig, ByteBuffer.wrap(scratch), 0, max);
-        if (n <= threshold * orig && n < orig) {
+        if (pays(n, orig)) {
             return java.util.Arrays.copyOf(scratch, n);
         }
         return null;
@@ -91,7 +108,7 @@ public final class Compression {
             int max = compressor.maxCompressedLength(orig);
             byte[] rec = new byte[RecordFormat.HEADER + max];
             int n = compressor.compress(source(data), 0, orig, ByteBuffer.wrap(rec), RecordFormat.HEADER, max);
-            if (n <= threshold * orig && n < orig) {
+            if (pays(n, orig)) {
                 byte[] exact = n == max ? rec : java.util.Arrays.copyOf(rec, RecordFormat.HEADER + n);
                 RecordFormat.seal(exact, chunkId, fingerprint, RecordFormat.FLAG_LZ4, orig, n);
                 return exact;

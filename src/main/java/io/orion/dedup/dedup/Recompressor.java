@@ -1,0 +1,304 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaTxn;
+import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.store.ChunkStore;
+import io.orion.dedup.store.Compression;
+import io.orion.dedup.store.Location;
+import io.orion.dedup.store.RecordFormat;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Online recompression ({@code dedup-compression-optimize}): stores chunks written raw (compression
+ * was off, or did not pay at the time) in the pool's current compressed form when that now pays.
+ *
+ * <p>Steps, each crash-safe, in groups of at most a quarter container: (1) page through the chunk
+ * database with short read transactions and pick candidates: chunks stored raw, and, when the pool
+ * compresses with LZ4 HC ({@code compression_level >= 2}), chunks stored LZ4 (the record format does
+ * not say which LZ4 compressor wrote them, so the HC form is tried and kept only if smaller);
+ * (2) read each candidate's record, check its CRC32C, header fingerprint and the SHA-256 of its
+ * original bytes (a record that fails is left untouched and counted as a checksum error);
+ * (3) compress with the pool's current settings and keep the result only when it is at most
+ * {@code compression_threshold} times the original (and, for an LZ4 record, smaller than it was);
+ * (4) append the new records (same chunk id and fingerprint, flag LZ4) to the open containers and
+ * force the devices; (5) in one committer transaction point every chunk that is still where it was
+ * read at its new record, exactly like cleanup relocates a live record, adjusting stored bytes by
+ * the difference (the old record's bytes become reclaimable); (6) after the last group, flush.
+ * A crash before (5) leaves the chunks at their old records (the new bytes are dead or cut as a
+ * torn tail at the next open); after (5) the old records are garbage that cleanup compacts later.
+ *
+ * <p>Threads: runs on the caller's thread while I/O continues; holds the garbage collector's run
+ * lock (one record-moving pass at a time). A chunk freed, overwritten or moved while its group was
+ * being compressed keeps its current record; its new record is counted as garbage. Readers that
+ * looked up an old location still find the old record (slots are only reused after cleanup).
+ */
+final class Recompressor {
+    private static final Logger LOG = LoggerFactory.getLogger(Recompressor.class);
+    private static final int PAGE = 1024;
+
+    private final DedupPool pool;
+    private final ReentrantLock runLock;
+    private final MessageDigest sha256;
+
+    // figures of the pass
+    private long scanned;
+    private long examined;
+    private long examinedBytes;
+    private long leftRaw;
+    private long kept;
+    private long failed;
+    private long changed;
+    private long rawCompressed;
+    private long lz4Recompressed;
+    private long bytesBefore;
+    private long bytesAfter;
+    private long reclaimableAdded;
+
+    Recompressor(DedupPool pool, ReentrantLock runLock) {
+        this.pool = pool;
+        this.runLock = runLock;
+        try {
+            this.sha256 = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** One candidate whose new record is ready: the chunk as read and its new, sealed record. */
+    private record Candidate(ChunkRecord read, byte[] record, boolean wasLz4) {
+    }
+
+    /** What one group's commit did (computed inside the transaction, so a replay starts afresh). */
+    private static final class Tally {
+        long raw;
+        long lz4;
+        long changed;
+        long before;
+        long after;
+        long reclaimable;
+    }
+
+    RecompressResult run(long fromChunkId, long maxChunks, long maxBytes) throws IOException {
+        long t0 = System.nanoTime();
+        Compression comp = pool.compression();
+        if (!comp.enabled()) {
+            return RecompressResult.disabled((System.nanoTime() - t0) / 1_000_000);
+        }
+        long resume = 0;
+        runLock.lock();
+        try {
+            pool.checkWritable();
+            boolean recodeLz4 = comp.highCompression();
+            int room = (int) Math.min(pool.store().slotSize() / 4, 1 << 20);
+            long rate = pool.options().gcBytesPerSecond();
+            List<Candidate> group = new ArrayList<>();
+            int groupBytes = 0;
+            boolean committed = false;
+            long next = Math.max(1, fromChunkId);
+            scan:
+            while (true) {
+                List<ChunkRecord> page = new ArrayList<>(PAGE);
+                try (MetaTxn t = pool.meta().read()) {
+                    t.scanChunks(next, r -> {
+                        page.add(r);
+                        return page.size() < PAGE;
+                    });
+                }
+                for (ChunkRecord r : page) {
+                    boolean lz4 = (r.flags() & RecordFormat.FLAG_LZ4) != 0;
+                    if ((maxChunks > 0 && examined >= maxChunks) || (maxBytes > 0 && examinedBytes >= maxBytes)) {
+                        resume = r.id();
+                        break scan;
+                    }
+                    scanned++;
+                    if (lz4 && !recodeLz4) {
+                        continue;
+                    }
+                    examined++;
+                    examinedBytes += r.originalLength();
+                    Candidate c = prepare(r, comp);
+                    if (c == null) {
+                        continue;
+                    }
+                    if (!group.isEmpty() && groupBytes + c.record.length > room) {
+                        committed |= commit(group);
+                        group.clear();
+                        groupBytes = 0;
+                        throttle(t0, rate);
+                    }
+                    group.add(c);
+                    groupBytes += c.record.length;
+                }
+                if (page.size() < PAGE) {
+                    break;
+                }
+                next = page.get(page.size() - 1).id() + 1;
+            }
+            committed |= commit(group);
+            if (committed) {
+                pool.flush();
+            }
+        } finally {
+            runLock.unlock();
+        }
+        RecompressResult result = new RecompressResult(true,
+                comp.highCompression() ? "lz4-hc-" + Math.min(17, comp.level()) : "lz4-fast", scanned, examined,
+                rawCompressed + lz4Recompressed, rawCompressed, lz4Recompressed, leftRaw, kept, failed, changed,
+                bytesBefore, bytesAfter, bytesBefore - bytesAfter, reclaimableAdded, resume != 0, resume,
+                (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("recompression: {}", result);
+        return result;
+    }
+
+    /** Reads and checks one candidate and builds its compressed record; null when it stays as it is. */
+    private Candidate prepare(ChunkRecord r, Compression comp) throws IOException {
+        String bad;
+        byte[] data = null;
+        ByteBuffer rec = null;
+        try {
+            rec = pool.store().readRaw(r.containerId(), r.offset(), r.length());
+            bad = RecordFormat.check(rec, r.id());
+            if (bad == null && !Arrays.equals(RecordFormat.fingerprint(rec), r.fingerprint())) {
+                bad = "record fingerprint differs from the chunk's";
+            }
+            if (bad == null) {
+                data = comp.payload(rec);
+                if (data.length != r.originalLength() || !Arrays.equals(sha256.digest(data), r.fingerprint())) {
+                    bad = "content does not match its SHA-256 fingerprint";
+                }
+            }
+        } catch (ChecksumMismatchException e) {
+            bad = e.getMessage();
+        }
+        if (bad != null) {
+            if (stillAt(r)) {
+                failed++;
+                pool.countChecksumError();
+                LOG.error("recompression: chunk {} in container {} at offset {} failed its check ({}); left as it is",
+                        r.id(), r.containerId(), r.offset(), bad);
+            } else {
+                changed++;
+            }
+            return null;
+        }
+        boolean wasLz4 = (RecordFormat.flags(rec) & RecordFormat.FLAG_LZ4) != 0;
+        int oldPayload = RecordFormat.payloadLength(rec);
+        byte[] packed = comp.tryCompress(ByteBuffer.wrap(data));
+        if (packed == null || (wasLz4 && packed.length >= oldPayload)) {
+            if (wasLz4) {
+                kept++;
+            } else {
+                leftRaw++;
+            }
+            return null;
+        }
+        byte[] out = new byte[RecordFormat.HEADER + packed.length];
+        System.arraycopy(packed, 0, out, RecordFormat.HEADER, packed.length);
+        RecordFormat.seal(out, r.id(), r.fingerprint(), RecordFormat.FLAG_LZ4, data.length, packed.length);
+        return new Candidate(r, out, wasLz4);
+    }
+
+    /** True if chunk {@code r} still exists at the location it was read from. */
+    private boolean stillAt(ChunkRecord r) throws IOException {
+        try (MetaTxn t = pool.meta().read()) {
+            ChunkRecord now = t.chunk(r.id());
+            return now != null && now.location().equals(r.location());
+        }
+    }
+
+    /** Appends a group's records, forces the devices and repoints the chunks; true if anything committed. */
+    private boolean commit(List<Candidate> group) throws IOException {
+        if (group.isEmpty()) {
+            return false;
+        }
+        if (pool.isClosed()) {
+            throw new IOException("pool is closing");
+        }
+        ChunkStore store = pool.store();
+        int total = 0;
+        for (Candidate c : group) {
+            total += c.record.length;
+        }
+        byte[] joined = new byte[total];
+        int off = 0;
+        for (Candidate c : group) {
+            System.arraycopy(c.record, 0, joined, off, c.record.length);
+            off += c.record.length;
+        }
+        Location at = store.append(joined, total);
+        List<Location> to = new ArrayList<>(group.size());
+        int pos = at.offset();
+        for (int i = 0; i < group.size(); i++) {
+            if (i > 0) {
+                // the store counted one pending record for the joined write; count the rest
+                store.container(at.containerId()).pendingIncrement();
+            }
+            int len = group.get(i).record.length;
+            to.add(new Location(at.containerId(), pos, len));
+            pos += len;
+        }
+        Tally tally;
+        try {
+            store.forceAll();
+            tally = pool.committer().run(b -> {
+                Tally t = new Tally();
+                for (int i = 0; i < group.size(); i++) {
+                    Candidate c = group.get(i);
+                    Location loc = to.get(i);
+                    ChunkRecord cur = b.chunk(c.read.id());
+                    if (cur != null && cur.location().equals(c.read.location())) {
+                        b.restore(cur, loc, RecordFormat.FLAG_LZ4);
+                        if (c.wasLz4) {
+                            t.lz4++;
+                        } else {
+                            t.raw++;
+                        }
+                        t.before += cur.length();
+                        t.after += loc.length();
+                        t.reclaimable += cur.length();
+                    } else {
+                        b.noteEnd(loc);
+                        t.changed++;
+                        t.reclaimable += loc.length();
+                    }
+                }
+                b.afterCommit.add(() -> to.forEach(store::release));
+                return t;
+            });
+        } catch (IOException | RuntimeException e) {
+            to.forEach(store::release);
+            throw e;
+        }
+        rawCompressed += tally.raw;
+        lz4Recompressed += tally.lz4;
+        changed += tally.changed;
+        bytesBefore += tally.before;
+        bytesAfter += tally.after;
+        reclaimableAdded += tally.reclaimable;
+        return true;
+    }
+
+    private void throttle(long startedNanos, long rate) throws IOException {
+        long dueNanos = (long) (examinedBytes * 1e9 / rate);
+        long ahead = dueNanos - (System.nanoTime() - startedNanos);
+        if (ahead > 0) {
+            try {
+                Thread.sleep(ahead / 1_000_000, (int) (ahead % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("recompression interrupted");
+            }
+        }
+    }
+}
