@@ -9,7 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.DataInputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -35,7 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>{@code target delete} with a session is refused unless {@code --force}; forced, the
  *       target's sessions are dropped [LIO releases the TPG's sessions];</li>
  *   <li>{@code acl remove} of a logged-in initiator drops its session [LIO shuts down the
- *       sessions of a removed node ACL], and it cannot log in again.</li>
+ *       sessions of a removed node ACL], and it cannot log in again;</li>
+ *   <li>a target's own {@code queue_depth} (from its file, or set live with {@code target set
+ *       --queue-depth}) is the CmdSN window its new sessions get in the Login Response
+ *       (MaxCmdSN - ExpCmdSN + 1, RFC 7143 §3.2.2.1) [LIO's default_cmdsn_depth].</li>
  * </ul>
  */
 class LiveAdminIT {
@@ -75,6 +81,61 @@ class LiveAdminIT {
 
     private static String ls(String portal) throws Exception {
         return ExternalTool.run(LIMIT, "iscsi-ls", "-s", "iscsi://" + portal).assertOk().output();
+    }
+
+    /**
+     * Logs in to {@code target} with one Login Request straight into the operational stage and
+     * returns the CmdSN window of the Login Response, MaxCmdSN - ExpCmdSN + 1 (RFC 7143 §11.13).
+     */
+    private static int loginWindow(int port, String target) throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.setSoTimeout(10000);
+            byte[] keys = ("InitiatorName=iqn.2026-11.io.orion:depth-probe\0TargetName=" + target
+                    + "\0SessionType=Normal\0HeaderDigest=None\0DataDigest=None\0").getBytes(StandardCharsets.UTF_8);
+            ByteBuffer b = ByteBuffer.allocate(48 + (keys.length + 3) / 4 * 4);
+            b.put((byte) 0x43).put((byte) 0x87).put((byte) 0).put((byte) 0);
+            b.putInt(keys.length); // TotalAHSLength 0, DataSegmentLength
+            b.putShort((short) 0x0023).putInt(0x0d000001).putShort((short) 0); // ISID, TSIH 0
+            b.putInt(1).putShort((short) 0).putShort((short) 0).putInt(1).putInt(0); // ITT, CID, CmdSN, ExpStatSN
+            b.position(48);
+            b.put(keys);
+            s.getOutputStream().write(b.array());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] bhs = new byte[48];
+            in.readFully(bhs);
+            ByteBuffer r = ByteBuffer.wrap(bhs);
+            assertEquals(0x23, bhs[0] & 0x3f, "a Login Response");
+            assertEquals(0, r.getShort(36), "login status");
+            return r.getInt(32) - r.getInt(28) + 1;
+        }
+    }
+
+    @Test
+    void aTargetsOwnQueueDepthIsTheWindowOfItsSessions(@TempDir Path dir) throws Exception {
+        Path targets = ServerProcess.copyTargets(dir);
+        Path file = targets.resolve("default.toml");
+        Files.writeString(file, Files.readString(file).replace("queue_depth = 0\n", "queue_depth = 64\n"));
+        try (ServerProcess server = ServerProcess.start(dir.resolve("data"), targets, AdminTools.config(dir, 0),
+                ServerProcess.freePort())) {
+            assertEquals(64, loginWindow(server.port(), IQN), "the depth of targets/default.toml");
+            cli(server, "target", "create", SECOND, "--demo-mode").assertOk();
+            cli(server, "lun", "create", SECOND, "--lun", "0", "--size", "16MiB").assertOk();
+            assertEquals(128, loginWindow(server.port(), SECOND), "queue_depth 0: [server] queue_depth of conf/dedup.toml");
+
+            cli(server, "target", "set", SECOND, "--queue-depth", "16").assertOk();
+            assertEquals(16, loginWindow(server.port(), SECOND), "set live: the next session gets it");
+            JsonNode shown = AdminTools.json(cli(server, "target", "show", SECOND, "--json").assertOk());
+            assertEquals(16, shown.get("attributes").get("queueDepth").asInt(), shown.toString());
+            ExternalTool.Result tooDeep = cli(server, "target", "set", SECOND, "--queue-depth", "2000");
+            assertEquals(1, tooDeep.exitCode(), tooDeep.output());
+            assertTrue(tooDeep.output().contains("queue_depth"), tooDeep.output());
+
+            ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "read -P 0x5a 0 1M",
+                    server.url(SECOND, 0)).assertOk();
+            assertEquals(0, server.stop(Duration.ofSeconds(60)), server.output());
+        }
+        assertTrue(Files.readString(targets.resolve("default.toml")).contains("queue_depth = 64"));
     }
 
     @Test
