@@ -60,8 +60,8 @@ public final class OrionServer implements AutoCloseable {
     private final IscsiServer iscsi;
     /** Listeners of the server's own portals ([server] portals or serve --listen): never withdrawn. */
     private final List<InetSocketAddress> bound = new CopyOnWriteArrayList<>();
-    /** Listeners bound for target portals, by the portal that needed them (guarded by this). */
-    private final Map<HostPort, InetSocketAddress> targetListeners = new java.util.LinkedHashMap<>();
+    /** Listeners bound for target portals, by the portal that needed them (changed under this). */
+    private final Map<HostPort, InetSocketAddress> targetListeners = new ConcurrentHashMap<>();
     private final CountDownLatch terminated = new CountDownLatch(1);
     private final long startedMillis = System.currentTimeMillis();
     private volatile ControlServer control;
@@ -137,7 +137,7 @@ public final class OrionServer implements AutoCloseable {
     }
 
     /** The addresses the iSCSI portals listen on (ports resolved): the server's, then the targets'. */
-    public synchronized List<InetSocketAddress> portals() {
+    public List<InetSocketAddress> portals() {
         List<InetSocketAddress> all = new ArrayList<>(bound);
         for (InetSocketAddress a : targetListeners.values()) {
             if (!all.contains(a)) {
