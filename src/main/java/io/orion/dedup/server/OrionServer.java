@@ -237,6 +237,7 @@ public final class OrionServer implements AutoCloseable {
         for (Integer id : List.copyOf(live.devices().keySet())) {
             detach(live, id);
         }
+        iscsi.dropSessions(iqn); // a login that found the target just before it was hidden
         live.scsi().close();
     }
 
