@@ -37,7 +37,7 @@ final class AclCommands extends GroupCommand {
         }
     }
 
-    @Command(name = "remove", description = "Remove the ACL of an initiator.")
+    @Command(name = "remove", description = "Remove the ACL of an initiator; its sessions on the target are dropped.")
     static final class Remove extends AdminCommand {
         @Parameters(index = "0", paramLabel = "IQN")
         String iqn;

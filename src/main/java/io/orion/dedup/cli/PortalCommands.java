@@ -32,7 +32,8 @@ final class PortalCommands extends GroupCommand {
         }
     }
 
-    @Command(name = "remove", description = "Remove a portal from a portal group.")
+    @Command(name = "remove", description = "Remove a portal from a portal group; the server stops listening on it once "
+            + "no target uses it (sessions already logged in through it stay).")
     static final class Remove extends PortalCommand {
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {

@@ -95,7 +95,9 @@ final class TargetCommands extends GroupCommand {
                 description = "Open access (generated ACLs) or ACL only.")
         Boolean demoMode;
 
-        @Option(names = "--queue-depth", paramLabel = "N", description = "Commands per session, 0 = server default.")
+        @Option(names = "--queue-depth", paramLabel = "N",
+                description = "Commands per session (CmdSN window) 1..1024 for sessions that log in from now on; "
+                        + "0 = server default.")
         Integer queueDepth;
 
         @Override

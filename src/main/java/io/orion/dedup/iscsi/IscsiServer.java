@@ -22,7 +22,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Collection;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +33,12 @@ import org.slf4j.LoggerFactory;
  * The iSCSI target transport (RFC 7143, ErrorRecoveryLevel 0) on Netty: listens on one or more
  * portals, runs login, discovery and full-feature sessions, and hands SCSI commands to each
  * target's {@link io.orion.dedup.scsi.ScsiTarget}.
+ *
+ * <p>Portals (network portals, RFC 7143 §4.2.6) are added with {@link #bind} and withdrawn with
+ * {@link #unbind} at any time. Withdrawing a portal closes its listening socket, so new
+ * connections to it are refused, and ends logins still in progress through it; connections that
+ * already logged in through it keep running until they log out — what LIO does when a network
+ * portal is deleted (the login thread of the portal is reset, established connections stay).
  *
  * <p>Threads: one acceptor thread and a pool of I/O event loops (epoll when available, else NIO).
  * Each connection lives on one event loop; block I/O runs in the command layer, never here.
@@ -43,7 +51,8 @@ public final class IscsiServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final Class<? extends ServerChannel> channelClass;
-    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    /** Listening channels by the address each is bound to, with the connections each accepted. */
+    private final Map<InetSocketAddress, Listener> listeners = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     public IscsiServer(TargetCatalog catalog, IscsiServerOptions options) {
@@ -85,14 +94,19 @@ public final class IscsiServer implements AutoCloseable {
         }
     }
 
+    /** One listening channel and the connections it accepted that are still open. */
+    private record Listener(Channel channel, Set<IscsiConnection> connections) {
+    }
+
     /**
      * Starts listening on {@code address} (port 0 picks a free port). May be called for several
-     * portals. Returns the address actually bound.
+     * portals, also while the server runs. Returns the address actually bound.
      */
-    public InetSocketAddress bind(InetSocketAddress address) throws IOException {
+    public synchronized InetSocketAddress bind(InetSocketAddress address) throws IOException {
         if (closed) {
             throw new IllegalStateException("server closed");
         }
+        Set<IscsiConnection> accepted = ConcurrentHashMap.newKeySet();
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(channelClass)
@@ -109,13 +123,16 @@ public final class IscsiServer implements AutoCloseable {
                         PduDecoder decoder = new PduDecoder(framing);
                         ch.pipeline().addLast("decoder", decoder);
                         ch.pipeline().addLast("encoder", new PduEncoder(framing));
-                        ch.pipeline().addLast("iscsi", new IscsiConnection(context, framing, decoder));
+                        IscsiConnection conn = new IscsiConnection(context, framing, decoder);
+                        ch.pipeline().addLast("iscsi", conn);
+                        accepted.add(conn);
+                        ch.closeFuture().addListener(f -> accepted.remove(conn));
                     }
                 });
         try {
             Channel ch = b.bind(address).sync().channel();
-            listeners.add(ch);
             InetSocketAddress bound = (InetSocketAddress) ch.localAddress();
+            listeners.put(bound, new Listener(ch, accepted));
             LOG.info("iSCSI portal listening on {}", bound);
             return bound;
         } catch (InterruptedException e) {
@@ -124,6 +141,31 @@ public final class IscsiServer implements AutoCloseable {
         } catch (Exception e) {
             throw new IOException("cannot bind iSCSI portal " + address + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Stops listening on {@code bound} (an address {@link #bind} returned): the listening socket
+     * closes, so new connections are refused; logins still in progress through it are ended;
+     * logged-in connections accepted through it keep running. Returns false if nothing listens
+     * there.
+     */
+    public synchronized boolean unbind(InetSocketAddress bound) {
+        Listener l = listeners.remove(bound);
+        if (l == null) {
+            return false;
+        }
+        l.channel().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        for (IscsiConnection c : l.connections()) {
+            c.closeIfStillInLogin("portal " + bound + " withdrawn");
+        }
+        LOG.info("iSCSI portal {} withdrawn; {} connection(s) accepted through it stay", bound,
+                l.connections().size());
+        return true;
+    }
+
+    /** The addresses listened on now. */
+    public List<InetSocketAddress> listening() {
+        return List.copyOf(listeners.keySet());
     }
 
     /** Snapshots of the sessions now logged in. */
@@ -142,14 +184,40 @@ public final class IscsiServer implements AutoCloseable {
      * from the catalog); each session's nexus is reported lost. Returns how many were dropped.
      */
     public int dropSessions(String target) {
-        int n = 0;
+        return dropSessions(target, null);
+    }
+
+    /**
+     * Drops the sessions of {@code initiator} (every initiator if null) logged in to
+     * {@code target}: their connections are closed without a Logout exchange — what LIO does when
+     * a target portal group is deleted with force or a node ACL is removed — and each session's
+     * nexus is reported lost to the command layer. Waits up to five seconds for the sessions to
+     * end, so a caller sees them gone. Returns how many were dropped.
+     */
+    public int dropSessions(String target, String initiator) {
+        List<IscsiSession> dropped = new java.util.ArrayList<>();
         for (IscsiSession s : context.registry().sessions()) {
-            if (!s.discovery() && s.target().name().equalsIgnoreCase(target)) {
-                s.drop("target " + target + " withdrawn");
-                n++;
+            if (!s.discovery() && s.target().name().equalsIgnoreCase(target)
+                    && (initiator == null || s.initiatorName().equalsIgnoreCase(initiator))) {
+                s.drop(initiator == null ? "target " + target + " withdrawn"
+                        : "ACL of " + initiator + " on " + target + " removed");
+                dropped.add(s);
             }
         }
-        return n;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (dropped.stream().anyMatch(s -> !s.ended()) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (!dropped.isEmpty()) {
+            LOG.info("dropped {} session(s) of {}{}", dropped.size(), target,
+                    initiator == null ? "" : " from " + initiator);
+        }
+        return dropped.size();
     }
 
     /**
@@ -163,8 +231,11 @@ public final class IscsiServer implements AutoCloseable {
             return;
         }
         closed = true;
-        for (Channel ch : listeners) {
-            ch.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        synchronized (this) {
+            for (Listener l : listeners.values()) {
+                l.channel().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+            }
+            listeners.clear();
         }
         Collection<IscsiSession> sessions = context.registry().sessions();
         if (!sessions.isEmpty()) {

@@ -10,9 +10,13 @@ import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.scsi.SenseData;
 import io.orion.dedup.scsi.SenseReason;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
@@ -24,7 +28,8 @@ import java.util.function.Supplier;
  * change the medium, and MODE SENSE reports WP (SBC-4 §6.5.1). Initiators without an ACL (demo
  * mode) see the target unchanged.
  *
- * <p>The definition is read at each command, so an ACL change applies at once.
+ * <p>The definition is read at each command, so an ACL change applies at once. Commands are
+ * counted per LUN while in flight, so a LUN can be removed without closing its device under them.
  */
 final class AclScsiTarget implements ScsiTarget {
 
@@ -37,6 +42,8 @@ final class AclScsiTarget implements ScsiTarget {
 
     private final ScsiTargetService scsi;
     private final Supplier<TargetDefinition> definition;
+    /** Commands in flight per LUN number (the counters stay; there are at most 16384). */
+    private final Map<Long, AtomicInteger> inFlight = new ConcurrentHashMap<>();
 
     AclScsiTarget(ScsiTargetService scsi, Supplier<TargetDefinition> definition) {
         this.scsi = scsi;
@@ -47,8 +54,44 @@ final class AclScsiTarget implements ScsiTarget {
         return definition.get().acl(nexus.initiatorName());
     }
 
+    /**
+     * Runs a command, counting it as in flight on its LUN until its response is ready (so a LUN
+     * being removed can wait for the commands already under way, {@link #awaitIdle}).
+     */
     @Override
     public CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
+        AtomicInteger n = inFlight.computeIfAbsent(command.lun(), k -> new AtomicInteger());
+        n.incrementAndGet();
+        CompletableFuture<ScsiResponse> f;
+        try {
+            f = route(command);
+        } catch (RuntimeException e) {
+            n.decrementAndGet();
+            throw e;
+        }
+        f.whenComplete((r, t) -> n.decrementAndGet());
+        return f;
+    }
+
+    /**
+     * Waits until no command addressed to {@code lun} is in flight, at most {@code timeout}.
+     * Called after the LUN left the command layer, so no new command can reach its device — the
+     * way LIO waits for a LUN's outstanding commands before it releases the LUN. Returns false on
+     * timeout.
+     */
+    boolean awaitIdle(long lun, Duration timeout) throws InterruptedException {
+        AtomicInteger n = inFlight.get(lun);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (n != null && n.get() > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
+    private CompletableFuture<ScsiResponse> route(ScsiCommand command) {
         Optional<AclDefinition> acl = acl(command.nexus());
         if (acl.isEmpty()) {
             return scsi.execute(command);

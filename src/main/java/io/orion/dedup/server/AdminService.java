@@ -7,6 +7,7 @@ import io.orion.dedup.admin.SessionInfo;
 import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
 import io.orion.dedup.admin.TargetAdminService;
+import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.HostPort;
 import io.orion.dedup.config.LunDefinition;
@@ -39,8 +40,11 @@ import org.slf4j.LoggerFactory;
  * {@code targets/} (temp file + rename) once {@link #apply} has made the live server match: new
  * LUNs are opened and added to the running SCSI target, so initiators see them without restart
  * (REPORTED LUNS DATA HAS CHANGED, SPC-4 §7.9); resizes change the device and raise CAPACITY DATA
- * HAS CHANGED; new portals start listening at once; ACL and CHAP changes apply at the next login
- * (and mapped LUNs / write protection at the next command, {@link AclScsiTarget}). The engine half
+ * HAS CHANGED; new portals start listening at once and a removed portal stops listening once no
+ * target names it (sessions already logged in through it stay, as in LIO); a deleted target's
+ * sessions are dropped, and so are the sessions of an initiator whose ACL is removed; other ACL and
+ * CHAP changes apply at the next login (and mapped LUNs / write protection at the next command,
+ * {@link AclScsiTarget}); a queue depth change applies to sessions that log in afterwards. The engine half
  * — status, stats, scrub and the management commands — runs on the live dedup pool and reports
  * its real figures.
  *
@@ -62,13 +66,22 @@ final class AdminService extends TargetAdminService {
 
     // ---- the live half of the target changes -------------------------------------------------
 
+    /**
+     * Binds the portals the change needs first (a portal that cannot be bound refuses the change),
+     * applies it, then closes the listeners no target uses any more — also when the change failed,
+     * which undoes what it bound.
+     */
     @Override
     protected void apply(TargetDefinition previous, TargetDefinition next) throws AdminException, IOException {
+        try {
+            applyLive(previous, next);
+        } finally {
+            server.reconcilePortals();
+        }
+    }
+
+    private void applyLive(TargetDefinition previous, TargetDefinition next) throws AdminException, IOException {
         if (next != null) {
-            String unsupported = OrionServer.unsupported(next, server.config());
-            if (unsupported != null) {
-                throw new AdminException("queue_depth: " + unsupported);
-            }
             for (PortalGroup g : next.portalGroups()) {
                 for (HostPort p : g.portals()) {
                     if (p.port() == 0) {
@@ -77,8 +90,8 @@ final class AdminService extends TargetAdminService {
                 }
             }
         }
+        bindPortals(previous, next);
         if (previous == null) {
-            bindPortals(next);
             try {
                 server.activate(next);
             } catch (IllegalArgumentException | IllegalStateException e) {
@@ -94,7 +107,6 @@ final class AdminService extends TargetAdminService {
             LOG.info("target {} deleted; its volumes stay in the pool", previous.iqn());
             return;
         }
-        bindPortals(next);
         List<LunDefinition> added = new ArrayList<>();
         List<LunDefinition> removed = new ArrayList<>();
         List<LunDefinition[]> resized = new ArrayList<>();
@@ -149,6 +161,13 @@ final class AdminService extends TargetAdminService {
             throw new AdminException("cannot create LUN: " + e.getMessage());
         }
         live.definition(next);
+        for (AclDefinition gone : previous.acls()) {
+            if (next.acl(gone.initiator()).isEmpty()) {
+                // LIO ends the sessions of a removed node ACL (target_shutdown_sessions)
+                int n = server.iscsi().dropSessions(next.iqn(), gone.initiator());
+                LOG.info("ACL of {} removed from {}; {} session(s) of it dropped", gone.initiator(), next.iqn(), n);
+            }
+        }
         for (LunDefinition[] r : resized) {
             live.scsi().lunResized(r[1].id());
             LOG.info("LUN {} of {} resized from {} to {} bytes", r[1].id(), next.iqn(), r[0].size(), r[1].size());
@@ -165,15 +184,22 @@ final class AdminService extends TargetAdminService {
                 && java.util.Objects.equals(a.path(), b.path());
     }
 
-    private void bindPortals(TargetDefinition t) throws AdminException {
-        for (PortalGroup g : t.portalGroups()) {
-            for (HostPort p : g.portals()) {
-                try {
-                    server.bindPortal(p);
-                } catch (IOException e) {
-                    throw new AdminException("cannot listen on " + p + ": " + e.getMessage());
-                }
+    /** Binds what the definitions after the change need; unbinding waits for {@link #apply}'s end. */
+    private void bindPortals(TargetDefinition previous, TargetDefinition next) throws AdminException {
+        List<TargetDefinition> after = new ArrayList<>();
+        for (LiveTarget t : server.liveTargets()) {
+            if (previous == null || !t.definition().iqn().equals(previous.iqn())) {
+                after.add(t.definition());
             }
+        }
+        if (next != null) {
+            after.add(next);
+        }
+        try {
+            server.syncPortals(after, false);
+        } catch (IOException e) {
+            throw new AdminException("cannot listen on a portal of " + (next != null ? next : previous).iqn() + ": "
+                    + e.getMessage());
         }
     }
 
@@ -190,7 +216,7 @@ final class AdminService extends TargetAdminService {
 
     @Override
     protected List<HostPort> defaultPortals() {
-        return server.portals().stream().map(AdminService::hostPortOf).toList();
+        return server.serverPortals().stream().map(AdminService::hostPortOf).toList();
     }
 
     @Override

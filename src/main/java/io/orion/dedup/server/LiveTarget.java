@@ -39,16 +39,25 @@ final class LiveTarget {
         return scsi;
     }
 
+    /** The command layer as initiators reach it (with in-flight accounting per LUN). */
+    AclScsiTarget view() {
+        return aclView;
+    }
+
     Map<Integer, BlockDevice> devices() {
         return devices;
     }
 
-    /** The iSCSI view; portals empty = "the address the initiator connected to". */
+    /**
+     * The iSCSI view; portals empty = "the address the initiator connected to"; queue depth 0 =
+     * the server's (a changed depth applies to sessions that log in afterwards).
+     */
     IscsiTargetInfo iscsiInfo() {
         TargetDefinition d = definition;
         int tag = d.portalGroups().isEmpty() ? 1 : d.portalGroups().get(0).tag();
         List<String> portals = d.portalGroups().isEmpty() ? List.of()
                 : d.portalGroups().get(0).portals().stream().map(p -> p.host() + ":" + p.port()).toList();
-        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, aclView, new AclAuthorizer(d));
+        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, aclView, new AclAuthorizer(d),
+                d.attributes().queueDepth());
     }
 }

@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class OrionServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(OrionServer.class);
+    /** How long a LUN being removed waits for its commands in flight. */
+    private static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(30);
 
     private final OrionConfig config;
     private final Path dataDir;
@@ -56,7 +58,10 @@ public final class OrionServer implements AutoCloseable {
     private final Map<String, LiveTarget> targets = new ConcurrentHashMap<>();
     private final ServerMetrics metrics;
     private final IscsiServer iscsi;
+    /** Listeners of the server's own portals ([server] portals or serve --listen): never withdrawn. */
     private final List<InetSocketAddress> bound = new CopyOnWriteArrayList<>();
+    /** Listeners bound for target portals, by the portal that needed them (changed under this). */
+    private final Map<HostPort, InetSocketAddress> targetListeners = new ConcurrentHashMap<>();
     private final CountDownLatch terminated = new CountDownLatch(1);
     private final long startedMillis = System.currentTimeMillis();
     private volatile ControlServer control;
@@ -94,14 +99,6 @@ public final class OrionServer implements AutoCloseable {
                                     List<InetSocketAddress> listenOverride) throws IOException, ConfigException {
         Files.createDirectories(dataDir);
         TargetDirectory dir = TargetDirectory.load(targetsDir);
-        for (TargetDefinition t : dir.targets()) {
-            String reason = unsupported(t, config);
-            if (reason != null) {
-                Path file = dir.fileOf(t.iqn());
-                throw new ConfigException(file, lineOf(file, "queue_depth"), "attributes.queue_depth",
-                        Integer.toString(t.attributes().queueDepth()), reason);
-            }
-        }
         OrionServer s = new OrionServer(config, dataDir, dir);
         try {
             for (TargetDefinition t : dir.targets()) {
@@ -116,13 +113,7 @@ public final class OrionServer implements AutoCloseable {
             for (InetSocketAddress a : portals) {
                 s.bound.add(s.iscsi.bind(a));
             }
-            for (TargetDefinition t : dir.targets()) {
-                for (PortalGroup g : t.portalGroups()) {
-                    for (HostPort hp : g.portals()) {
-                        s.bindPortal(hp);
-                    }
-                }
-            }
+            s.syncPortals(dir.targets(), false);
             s.metrics.bindServer(s);
             AdminService admin = new AdminService(s);
             Path socket = config.control().socketPath(dataDir);
@@ -145,37 +136,19 @@ public final class OrionServer implements AutoCloseable {
         return s;
     }
 
-    /**
-     * Why this server cannot honour a target definition as written, or null. The transport sizes
-     * the CmdSN window (RFC 7143 §3.2.2.1) per server, so a per-target queue depth other than the
-     * server's cannot be honoured yet.
-     */
-    static String unsupported(TargetDefinition t, OrionConfig config) {
-        int depth = t.attributes().queueDepth();
-        if (depth != 0 && depth != config.server().queueDepth()) {
-            return "a per-target queue depth is not supported yet (the server's is " + config.server().queueDepth()
-                    + "); use 0 and set [server] queue_depth";
-        }
-        return null;
-    }
-
-    /** The 1-based line of the first {@code key = ...} line in {@code file}, or 0. */
-    private static int lineOf(Path file, String key) {
-        try {
-            List<String> lines = Files.readAllLines(file);
-            for (int i = 0; i < lines.size(); i++) {
-                if (lines.get(i).strip().matches(java.util.regex.Pattern.quote(key) + "\\s*=.*")) {
-                    return i + 1;
-                }
-            }
-        } catch (IOException e) {
-            LOG.debug("cannot read {} again: {}", file, e.toString());
-        }
-        return 0;
-    }
-
-    /** The addresses the iSCSI portals listen on (ports resolved). */
+    /** The addresses the iSCSI portals listen on (ports resolved): the server's, then the targets'. */
     public List<InetSocketAddress> portals() {
+        List<InetSocketAddress> all = new ArrayList<>(bound);
+        for (InetSocketAddress a : targetListeners.values()) {
+            if (!all.contains(a)) {
+                all.add(a);
+            }
+        }
+        return all;
+    }
+
+    /** The server's own portals, which portal groups without portals of their own use. */
+    List<InetSocketAddress> serverPortals() {
         return List.copyOf(bound);
     }
 
@@ -247,15 +220,24 @@ public final class OrionServer implements AutoCloseable {
         return live;
     }
 
-    /** Hides a target from logins and discovery, removes its LUNs and closes their devices. */
+    /**
+     * Hides a target from logins and discovery, drops its sessions (as LIO does when a target
+     * portal group is deleted with force: connections closed, each nexus reported lost), removes
+     * its LUNs and closes their devices.
+     */
     synchronized void deactivate(String iqn) {
         LiveTarget live = targets.remove(iqn);
         if (live == null) {
             return;
         }
+        int dropped = iscsi.dropSessions(iqn);
+        if (dropped > 0) {
+            LOG.info("target {} withdrawn: {} session(s) dropped", iqn, dropped);
+        }
         for (Integer id : List.copyOf(live.devices().keySet())) {
             detach(live, id);
         }
+        iscsi.dropSessions(iqn); // a login that found the target just before it was hidden
         live.scsi().close();
     }
 
@@ -272,9 +254,21 @@ public final class OrionServer implements AutoCloseable {
         return dev;
     }
 
-    /** Removes a LUN from the live target (initiators get REPORTED LUNS DATA HAS CHANGED), flushes and closes its device. */
+    /**
+     * Removes a LUN from the live target — from then on it answers LOGICAL UNIT NOT SUPPORTED and
+     * the target's other LUNs report REPORTED LUNS DATA HAS CHANGED (SPC-4 §7.9) — waits for the
+     * commands already under way on it, then flushes and closes its device.
+     */
     synchronized void detach(LiveTarget live, int id) {
         live.scsi().removeLun(id);
+        try {
+            if (!live.view().awaitIdle(id, DRAIN_TIMEOUT)) {
+                LOG.warn("LUN {} of {}: commands still in flight after {}; closing its device anyway", id,
+                        live.definition().iqn(), DRAIN_TIMEOUT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         BlockDevice dev = live.devices().remove(id);
         if (dev != null) {
             try {
@@ -287,19 +281,65 @@ public final class OrionServer implements AutoCloseable {
     }
 
     /**
-     * Starts listening on a target's portal unless a listener already covers it (same port on the
-     * same address, or on the wildcard address). Returns true if a new listener was bound.
+     * Makes the listeners match the portals {@code definitions} name, the way LIO shares a network
+     * portal between target portal groups: a portal is bound when the first target names it (unless
+     * a server portal or another listener already covers it — same port on the same address or on
+     * the wildcard address) and, with {@code unbindUnused}, its listener is closed once no target
+     * names it any more. Server portals are never closed. Unbinding happens before binding, so a
+     * wildcard listener can give way to a specific one on the same port.
+     *
+     * @throws IOException if a portal cannot be bound; portals bound before the failure stay bound
      */
-    synchronized boolean bindPortal(HostPort hp) throws IOException {
-        InetSocketAddress want = hp.toSocketAddress();
-        for (InetSocketAddress b : bound) {
-            if (b.getPort() == want.getPort() && (b.getAddress() == null || b.getAddress().isAnyLocalAddress()
-                    || want.getAddress() != null && b.getAddress().equals(want.getAddress()))) {
-                return false;
+    synchronized void syncPortals(List<TargetDefinition> definitions, boolean unbindUnused) throws IOException {
+        java.util.Set<HostPort> wanted = new java.util.LinkedHashSet<>();
+        for (TargetDefinition t : definitions) {
+            for (PortalGroup g : t.portalGroups()) {
+                wanted.addAll(g.portals());
             }
         }
-        bound.add(iscsi.bind(want));
-        return true;
+        if (unbindUnused) {
+            for (var it = targetListeners.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (!wanted.contains(e.getKey())) {
+                    iscsi.unbind(e.getValue());
+                    it.remove();
+                    LOG.info("portal {} is used by no target any more; stopped listening on it", e.getKey());
+                }
+            }
+        }
+        for (HostPort hp : wanted) {
+            if (targetListeners.containsKey(hp) || covered(hp.toSocketAddress())) {
+                continue;
+            }
+            targetListeners.put(hp, iscsi.bind(hp.toSocketAddress()));
+        }
+    }
+
+    /**
+     * {@link #syncPortals} with the definitions of the live targets, closing unused listeners;
+     * run after every admin change (also one that failed, to undo what its preparation bound).
+     * A portal that cannot be bound here is logged: the change it belongs to has happened.
+     */
+    synchronized void reconcilePortals() {
+        List<TargetDefinition> live = targets.values().stream().map(LiveTarget::definition).toList();
+        try {
+            syncPortals(live, true);
+        } catch (IOException e) {
+            LOG.error("a target portal cannot be bound: {}", e.getMessage());
+        }
+    }
+
+    /** True if a listener already accepts connections for {@code want}. */
+    private boolean covered(InetSocketAddress want) {
+        List<InetSocketAddress> all = new ArrayList<>(bound);
+        all.addAll(targetListeners.values());
+        for (InetSocketAddress b : all) {
+            if (b.getPort() == want.getPort() && (b.getAddress() == null || b.getAddress().isAnyLocalAddress()
+                    || want.getAddress() != null && b.getAddress().equals(want.getAddress()))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The target catalog the iSCSI layer consults at each login and discovery. */

@@ -280,6 +280,43 @@ class IscsiConnectionTest {
         assertTrue(maxCmdSN - expCmdSN + 1 >= 128, "queue depth at least 128");
     }
 
+    /**
+     * A target with its own queue depth: its sessions get that CmdSN window (RFC 7143 §3.2.2.1),
+     * in the Login Response and in every response after; another target keeps the server's; a
+     * command beyond the target's MaxCmdSN is dropped.
+     */
+    @Test
+    void aTargetsOwnQueueDepthSizesTheCmdSnWindowOfItsSessions() throws Exception {
+        server.close();
+        scsi = new ScriptedScsiTarget();
+        String shallow = "iqn.2026-11.io.orion:shallow";
+        server = new IscsiServer(TargetCatalog.of(List.of(
+                new IscsiTargetInfo(IQN, null, 1, List.of(), scsi, LoginAuthorizer.OPEN, 0),
+                new IscsiTargetInfo(shallow, null, 1, List.of(), scsi, LoginAuthorizer.OPEN, 4))),
+                IscsiServerOptions.defaults().withQueueDepth(32));
+        portal = server.bind(new InetSocketAddress("127.0.0.1", 0));
+
+        RawInitiator s = new RawInitiator(portal);
+        clients.add(s);
+        assertEquals(0, s.login(INITIATOR, shallow, 0x400000000101L, 0, 0, ""));
+        assertEquals(s.cmdSN + 3, s.maxCmdSN, "login: MaxCmdSN - ExpCmdSN + 1 = the target's depth 4");
+        int base = s.cmdSN;
+        s.command(0x81, false, 1, 0, base, TUR, null);
+        byte[][] r = s.read();
+        assertEquals(base + 1, u32(r, 28));
+        assertEquals(base + 4, u32(r, 32), "the window stays 4 deep");
+        s.command(0x81, false, 2, 0, base + 5, TUR, null); // beyond MaxCmdSN: dropped silently
+        s.command(0x81, false, 3, 0, base + 1, TUR, null);
+        r = s.read();
+        assertEquals(3, u32(r, 16), "only the in-window command is answered");
+        assertTrue(scsi.commands.stream().noneMatch(c -> c.taskTag() == 2), "CmdSN beyond MaxCmdSN never executed");
+
+        RawInitiator d = new RawInitiator(portal);
+        clients.add(d);
+        assertEquals(0, d.login(INITIATOR, IQN, 0x400000000102L, 0, 0, ""));
+        assertEquals(d.cmdSN + 31, d.maxCmdSN, "a target with depth 0 uses the server's 32");
+    }
+
     @Test
     void immediateCommandsBypassTheWindowAndDoNotShrinkIt() throws Exception {
         RawInitiator c = connect("");
@@ -518,6 +555,46 @@ class IscsiConnectionTest {
         Thread.sleep(100);
         assertTrue(server.sessions().isEmpty());
         assertEquals(0, server.dropSessions(IQN));
+    }
+
+    /**
+     * A portal added at run time accepts logins; withdrawn, its port refuses connections and a
+     * login still in progress through it is closed, while a session that logged in through it
+     * keeps working (as in LIO) and the other portal is untouched.
+     */
+    @Test
+    void portalsAreAddedAndWithdrawnWhileTheServerRuns() throws Exception {
+        InetSocketAddress extra = server.bind(new InetSocketAddress("127.0.0.1", 0));
+        assertEquals(2, server.listening().size());
+        RawInitiator through = new RawInitiator(extra);
+        clients.add(through);
+        assertEquals(0, through.login(INITIATOR, IQN, 0x400000000201L, 0, 0, ""));
+        RawInitiator halfway = new RawInitiator(extra);
+        clients.add(halfway);
+
+        assertTrue(server.unbind(extra));
+        assertFalse(server.unbind(extra), "already withdrawn");
+        assertEquals(List.of(portal), server.listening());
+        assertThrows(java.net.ConnectException.class, () -> new RawInitiator(extra).close());
+        assertTrue(halfway.closedByPeer(), "a login in progress through the withdrawn portal is ended");
+        assertArrayEquals(new byte[] {7}, through.ping(new byte[] {7}, 5), "a logged-in session stays");
+        assertEquals(1, server.sessions().size());
+
+        RawInitiator other = new RawInitiator(portal);
+        clients.add(other);
+        assertEquals(0, other.login(INITIATOR, IQN, 0x400000000202L, 0, 0, ""));
+    }
+
+    @Test
+    void droppingOneInitiatorsSessionsLeavesTheOthers() throws Exception {
+        RawInitiator a = connect("");
+        RawInitiator b = new RawInitiator(portal);
+        clients.add(b);
+        assertEquals(0, b.login("iqn.2026-11.test:other", IQN, 0x400000000301L, 0, 0, ""));
+        assertEquals(1, server.dropSessions(IQN, "iqn.2026-11.test:other"));
+        assertTrue(b.closedByPeer());
+        assertEquals(1, server.sessions().size(), "dropSessions waits until the session ended");
+        assertArrayEquals(new byte[] {9}, a.ping(new byte[] {9}, 6));
     }
 
     @Test

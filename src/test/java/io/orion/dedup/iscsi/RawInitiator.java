@@ -62,6 +62,8 @@ final class RawInitiator implements AutoCloseable {
     }
 
     int tsih;
+    /** MaxCmdSN of the last Login Response (RFC 7143 §11.13). */
+    int maxCmdSN;
     String loginAnswer = "";
 
     /** Logs in straight through the operational stage; returns the login status. */
@@ -83,6 +85,7 @@ final class RawInitiator implements AutoCloseable {
         byte[][] r = read();
         tsih = ByteBuffer.wrap(r[0]).getShort(14) & 0xffff;
         cmdSN = ByteBuffer.wrap(r[0]).getInt(28);
+        maxCmdSN = ByteBuffer.wrap(r[0]).getInt(32);
         loginAnswer = new String(r[1], StandardCharsets.UTF_8);
         return ((r[0][36] & 0xff) << 8) | (r[0][37] & 0xff);
     }

@@ -14,10 +14,17 @@ import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.scsi.TaskAttribute;
+import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.LbaStatus;
 import io.orion.dedup.storage.RamBlockDevice;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -125,5 +132,117 @@ class AclScsiTargetTest {
             other = run(OPEN, 0, modeSense6, null);
         }
         assertEquals(0, other.dataIn().get(other.dataIn().position() + 2) & 0x80, "others may write");
+    }
+
+    /**
+     * A LUN being removed waits for the commands already under way on it (so its device is not
+     * closed under them), and commands sent after the removal get LOGICAL UNIT NOT SUPPORTED.
+     */
+    @Test
+    void aRemovedLunIsIdleOnlyOnceItsCommandsInFlightFinished() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch started = new CountDownLatch(1);
+        scsi.addLun(7, new GatedDevice(new RamBlockDevice(512, 2048), started, release), LunOptions.defaults());
+        byte[] read10 = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+        ScsiResponse ua = run(OPEN, 7, read10, null);
+        assertEquals(ScsiResponse.CHECK_CONDITION, ua.status(), "the first command reports the UNIT ATTENTION");
+        CompletableFuture<ScsiResponse> inFlight = view.execute(new ScsiCommand(OPEN, 7, read10, TaskAttribute.SIMPLE,
+                512, true, false, null, 2));
+        assertTrue(started.await(5, TimeUnit.SECONDS), "the read reached the device");
+
+        scsi.removeLun(7);
+        assertFalse(view.awaitIdle(7, Duration.ofMillis(200)), "a read is still in flight on the removed LUN");
+        ScsiResponse late = run(OPEN, 7, read10, null);
+        assertEquals(0x25, late.sense()[12] & 0xff, "LOGICAL UNIT NOT SUPPORTED after the removal");
+
+        release.countDown();
+        assertEquals(ScsiResponse.GOOD, inFlight.get(5, TimeUnit.SECONDS).status(), "the command under way completes");
+        assertTrue(view.awaitIdle(7, Duration.ofSeconds(5)));
+        assertTrue(view.awaitIdle(12, Duration.ZERO), "a LUN never used is idle");
+    }
+
+    /** A RAM device whose reads announce themselves, then wait for a latch. */
+    private static final class GatedDevice implements BlockDevice {
+        private final RamBlockDevice ram;
+        private final CountDownLatch started;
+        private final CountDownLatch release;
+
+        GatedDevice(RamBlockDevice ram, CountDownLatch started, CountDownLatch release) {
+            this.ram = ram;
+            this.started = started;
+            this.release = release;
+        }
+
+        @Override
+        public int blockSize() {
+            return ram.blockSize();
+        }
+
+        @Override
+        public long blockCount() {
+            return ram.blockCount();
+        }
+
+        @Override
+        public boolean thin() {
+            return ram.thin();
+        }
+
+        @Override
+        public void read(long lba, ByteBuffer dst) throws IOException {
+            started.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+            ram.read(lba, dst);
+        }
+
+        @Override
+        public void write(long lba, ByteBuffer src, boolean fua) throws IOException {
+            ram.write(lba, src, fua);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            ram.flush();
+        }
+
+        @Override
+        public void unmap(long lba, long blocks) throws IOException {
+            ram.unmap(lba, blocks);
+        }
+
+        @Override
+        public void writeSame(long lba, long blocks, ByteBuffer pattern, boolean unmap) throws IOException {
+            ram.writeSame(lba, blocks, pattern, unmap);
+        }
+
+        @Override
+        public long compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data, boolean fua) throws IOException {
+            return ram.compareAndWrite(lba, expected, data, fua);
+        }
+
+        @Override
+        public LbaStatus status(long lba, long maxBlocks) throws IOException {
+            return ram.status(lba, maxBlocks);
+        }
+
+        @Override
+        public void resize(long newBlockCount) throws IOException {
+            ram.resize(newBlockCount);
+        }
+
+        @Override
+        public String uuid() {
+            return ram.uuid();
+        }
+
+        @Override
+        public void close() throws IOException {
+            ram.close();
+        }
     }
 }

@@ -89,7 +89,19 @@ final class AdminTools {
         private final StringBuffer output = new StringBuffer();
 
         HeldSession(String url) throws IOException, InterruptedException {
-            process = new ProcessBuilder("qemu-io", "-f", "raw", url).redirectErrorStream(true).start();
+            this(List.of("-f", "raw", url), url);
+        }
+
+        /** A session opened with QEMU block options ({@code driver=iscsi,...}), e.g. to set initiator-name. */
+        static HeldSession imageOpts(String opts) throws IOException, InterruptedException {
+            return new HeldSession(List.of("--image-opts", opts), opts);
+        }
+
+        private HeldSession(List<String> args, String url) throws IOException, InterruptedException {
+            List<String> cmd = new ArrayList<>();
+            cmd.add("qemu-io");
+            cmd.addAll(args);
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
             Thread pump = new Thread(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
@@ -116,8 +128,42 @@ final class AdminTools {
             }
         }
 
+        /**
+         * Sends one qemu-io command (e.g. {@code read 0 4k}) and returns what it printed: waits for a
+         * line with "bytes at offset" (done) or "failed" (error), at most {@code limit}.
+         */
+        String run(String command, Duration limit) throws IOException, InterruptedException {
+            int from = output.length();
+            in.write(command + "\n");
+            in.flush();
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (System.nanoTime() < deadline && process.isAlive()) {
+                String got = output.substring(from);
+                if (got.contains("bytes at offset") || got.contains("failed")) {
+                    Thread.sleep(50);
+                    return output.substring(from);
+                }
+                Thread.sleep(20);
+            }
+            return output.substring(from);
+        }
+
+        /** Everything qemu-io printed so far. */
+        String output() {
+            return output.toString();
+        }
+
+        /** Ends qemu-io at once (for a session the server dropped: libiscsi would keep reconnecting). */
+        void kill() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+
         @Override
         public void close() throws Exception {
+            if (!process.isAlive()) {
+                return;
+            }
             try {
                 in.write("quit\n");
                 in.flush();

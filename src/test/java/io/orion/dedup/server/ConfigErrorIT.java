@@ -13,8 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A bad configuration stops {@code serve} before anything starts: exit status 2 and one message
- * naming the file, the line and the key — for an unknown key and for an out-of-range
- * {@code compression_threshold}. Nothing is left listening and no control socket is created.
+ * naming the file, the line and the key — for an unknown key, an out-of-range
+ * {@code compression_threshold} and an out-of-range target {@code queue_depth}. Nothing is left
+ * listening and no control socket is created.
  */
 class ConfigErrorIT {
 
@@ -31,16 +32,18 @@ class ConfigErrorIT {
     }
 
     @Test
-    void aTargetSettingTheServerCannotHonourExitsTwo(@TempDir Path dir) throws Exception {
+    void aTargetQueueDepthOutOfRangeExitsTwo(@TempDir Path dir) throws Exception {
         Path targets = ServerProcess.copyTargets(dir);
         Path file = targets.resolve("default.toml");
         String text = Files.readString(file);
         assertTrue(text.contains("queue_depth = 0\n"));
-        Files.writeString(file, text.replace("queue_depth = 0\n", "queue_depth = 64\n"));
-        int line = 1 + Files.readAllLines(file).indexOf("queue_depth = 64");
+        Files.writeString(file, text.replace("queue_depth = 0\n", "queue_depth = 2000\n"));
+        int line = 1 + Files.readAllLines(file).indexOf("queue_depth = 2000");
         ExternalTool.Result r = serve(dir, AdminTools.config(dir, 0), targets);
         assertEquals(2, r.exitCode(), r.output());
-        assertTrue(r.output().contains(file + ":" + line + ": attributes.queue_depth = 64"), r.output());
+        assertTrue(r.output().contains(file + ":" + line + ":"), "file and line: " + r.output());
+        assertTrue(r.output().contains("attributes.queue_depth"), "key: " + r.output());
+        assertTrue(r.output().contains("0..1024"), "the range: " + r.output());
         assertFalse(r.output().contains("ready"), r.output());
     }
 

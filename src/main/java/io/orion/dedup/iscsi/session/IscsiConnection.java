@@ -203,6 +203,20 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Closes this connection, from any thread, if it has not reached the full-feature phase (a
+     * login still in progress through a portal that is being withdrawn). Logged-in connections
+     * are left alone.
+     */
+    public void closeIfStillInLogin(String why) {
+        onLoop(() -> {
+            if (phase == Phase.LOGIN) {
+                phase = Phase.CLOSING;
+                closeNow(why);
+            }
+        });
+    }
+
     /** Announces shutdown with an Async Message asking for logout (RFC 7143 §11.9.1, event 1). */
     void requestLogout(int seconds) {
         onLoop(() -> {
@@ -340,7 +354,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!step.complete()) {
-            sendLoginResponse(req, step, req.tsih(), req.cmdSN(), req.cmdSN() + options.queueDepth() - 1);
+            sendLoginResponse(req, step, req.tsih(), req.cmdSN(), req.cmdSN() + server.registry().queueDepth(login) - 1);
             flush();
             return;
         }

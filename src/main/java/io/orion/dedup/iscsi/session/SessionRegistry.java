@@ -94,7 +94,7 @@ public final class SessionRegistry {
             old = findSame(login);
             int tsih = allocateTsih();
             s = new IscsiSession(login.initiatorName(), login.isid(), tsih, login.target(), login.params(),
-                    initialCmdSN, options.queueDepth());
+                    initialCmdSN, queueDepth(login));
             s.connections().add(conn);
             sessions.put(tsih, s);
         }
@@ -105,6 +105,15 @@ public final class SessionRegistry {
             old.drop("session reinstated");
         }
         return s;
+    }
+
+    /**
+     * The CmdSN window of a new session (RFC 7143 §3.2.2.1): the target's own queue depth if it
+     * sets one, else the server's; discovery sessions use the server's.
+     */
+    int queueDepth(LoginNegotiator login) {
+        return login.discovery() || login.target() == null ? options.queueDepth()
+                : login.target().queueDepth(options.queueDepth());
     }
 
     private int allocateTsih() {
