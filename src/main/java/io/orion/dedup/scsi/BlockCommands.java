@@ -7,7 +7,11 @@ import static io.orion.dedup.scsi.Cdb.u8;
 
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.LbaStatus;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Parsers and executors of the SBC-4 block commands: READ, WRITE, WRITE AND VERIFY, VERIFY,
@@ -92,13 +96,27 @@ final class BlockCommands {
         r.checkRange(e.lba, e.blocks);
         BlockDevice dev = r.lu.device;
         int bytes = (int) (e.blocks * r.blockSize());
+        if (bytes == 0) {
+            return () -> Responses.data(ByteBuffer.allocate(0));
+        }
         return () -> {
-            ByteBuffer buf = ByteBuffer.allocate(bytes);
-            if (bytes > 0) {
+            // Pooled direct memory: no zeroing of a fresh array per read, and the socket sends it
+            // without another copy. The transport releases it once the Data-In PDUs are written.
+            ByteBuf pooled = PooledByteBufAllocator.DEFAULT.directBuffer(bytes, bytes);
+            try {
+                ByteBuffer buf = pooled.nioBuffer(0, bytes);
                 dev.read(e.lba, buf);
+                buf.flip();
+                AtomicBoolean released = new AtomicBoolean();
+                return new ScsiResponse(ScsiResponse.GOOD, null, buf, 0, () -> {
+                    if (released.compareAndSet(false, true)) {
+                        pooled.release();
+                    }
+                });
+            } catch (IOException | RuntimeException | Error ex) {
+                pooled.release();
+                throw ex;
             }
-            buf.flip();
-            return Responses.data(buf);
         };
     }
 

@@ -14,8 +14,23 @@ import java.nio.ByteBuffer;
  * @param dataOutLength the number of bytes the CDB asked the initiator to send (e.g. blocks ×
  *     block size for WRITE); the transport reports a residual when EDTL differs. 0 for commands
  *     that transfer no data out.
+ * @param release returns {@code dataIn}'s memory to its pool; the transport runs it exactly once,
+ *     when the data has been sent (or will never be), and must not touch {@code dataIn} after.
+ *     Null when {@code dataIn} is ordinary heap memory that needs no release.
  */
-public record ScsiResponse(int status, byte[] sense, ByteBuffer dataIn, int dataOutLength) {
+public record ScsiResponse(int status, byte[] sense, ByteBuffer dataIn, int dataOutLength, Runnable release) {
+
+    /** A response whose data (if any) is ordinary heap memory. */
+    public ScsiResponse(int status, byte[] sense, ByteBuffer dataIn, int dataOutLength) {
+        this(status, sense, dataIn, dataOutLength, null);
+    }
+
+    /** Runs {@link #release()} if there is one; for a consumer that is done with {@code dataIn}. */
+    public void releaseData() {
+        if (release != null) {
+            release.run();
+        }
+    }
 
     public static final int GOOD = 0x00;
     public static final int CHECK_CONDITION = 0x02;

@@ -169,7 +169,12 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         CompletableFuture<ScsiResponse> f = new CompletableFuture<>();
         Runnable task = () -> {
             try {
-                io.execute(() -> f.complete(run(command, lu, exec, writes)));
+                io.execute(() -> {
+                    ScsiResponse r = run(command, lu, exec, writes);
+                    if (!f.complete(r)) {
+                        r.releaseData();
+                    }
+                });
             } catch (RejectedExecutionException e) {
                 f.complete(new ScsiResponse(ScsiResponse.BUSY, null, null, edtlOut(command)));
             }

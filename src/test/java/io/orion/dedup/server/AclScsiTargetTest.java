@@ -66,7 +66,14 @@ class AclScsiTargetTest {
     private ScsiResponse run(Nexus n, long lun, byte[] cdb, byte[] out) {
         ScsiCommand c = new ScsiCommand(n, lun, cdb, TaskAttribute.SIMPLE, out == null ? 4096 : out.length,
                 out == null, out != null, out == null ? null : ByteBuffer.wrap(out), 1);
-        return view.execute(c).join();
+        ScsiResponse r = view.execute(c).join();
+        if (r.release() == null) {
+            return r;
+        }
+        ByteBuffer copy = ByteBuffer.allocate(r.dataIn().remaining());
+        copy.put(r.dataIn().duplicate()).flip();
+        r.releaseData();
+        return new ScsiResponse(r.status(), r.sense(), copy, r.dataOutLength());
     }
 
     private static List<Integer> reportedLuns(ScsiResponse r) {
@@ -156,7 +163,9 @@ class AclScsiTargetTest {
         assertEquals(0x25, late.sense()[12] & 0xff, "LOGICAL UNIT NOT SUPPORTED after the removal");
 
         release.countDown();
-        assertEquals(ScsiResponse.GOOD, inFlight.get(5, TimeUnit.SECONDS).status(), "the command under way completes");
+        ScsiResponse done = inFlight.get(5, TimeUnit.SECONDS);
+        done.releaseData();
+        assertEquals(ScsiResponse.GOOD, done.status(), "the command under way completes");
         assertTrue(view.awaitIdle(7, Duration.ofSeconds(5)));
         assertTrue(view.awaitIdle(12, Duration.ZERO), "a LUN never used is idle");
     }

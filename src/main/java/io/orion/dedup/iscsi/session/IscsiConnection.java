@@ -410,6 +410,17 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         flushPending = true;
     }
 
+    /** Sends a PDU and runs {@code after} once it has been written or has failed. */
+    private void sendThen(OutboundPdu pdu, Runnable after) {
+        if (!channel.isActive()) {
+            pdu.release();
+            after.run();
+            return;
+        }
+        ctx.write(pdu).addListener(f -> after.run());
+        flushPending = true;
+    }
+
     private void flush() {
         if (flushPending) {
             flushPending = false;
@@ -603,6 +614,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private void completed(ScsiTask t, ScsiResponse r, Throwable ex) {
         t.executing = false;
         if (t.aborted() || phase == Phase.CLOSING) {
+            if (r != null) {
+                r.releaseData();
+            }
             finish(t);
             return;
         }
@@ -654,8 +668,15 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             ByteBuffer slice = src.duplicate();
             slice.limit(base + offset + len).position(base + offset);
             boolean status = last && statusInData;
-            send(new DataIn(endOfBurst, status, r.status(), t.lunField, t.itt, status ? statSN++ : statSN,
-                    (int) (w >>> 32), (int) w, dataSN++, offset, residual, Unpooled.wrappedBuffer(slice)));
+            DataIn pdu = new DataIn(endOfBurst, status, r.status(), t.lunField, t.itt, status ? statSN++ : statSN,
+                    (int) (w >>> 32), (int) w, dataSN++, offset, residual, Unpooled.wrappedBuffer(slice));
+            if (last && r.release() != null) {
+                // Writes leave in order: once the last Data-In is written (or failed), no PDU
+                // refers to the response's memory any more.
+                sendThen(pdu, r.release());
+            } else {
+                send(pdu);
+            }
             offset += len;
             if (endOfBurst) {
                 burstStart = offset;
@@ -663,6 +684,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         if (toSend > 0) {
             metrics.bytesOut(session.target().name(), t.lun, toSend);
+        } else {
+            r.releaseData();
         }
         if (!statusInData) {
             ByteBuf sense = Unpooled.EMPTY_BUFFER;
