@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -95,7 +96,7 @@ public final class IscsiServer implements AutoCloseable {
     }
 
     /** One listening channel and the connections it accepted that are still open. */
-    private record Listener(Channel channel, Set<IscsiConnection> connections) {
+    private record Listener(Channel channel, Set<IscsiConnection> connections, AtomicBoolean withdrawn) {
     }
 
     /**
@@ -107,6 +108,7 @@ public final class IscsiServer implements AutoCloseable {
             throw new IllegalStateException("server closed");
         }
         Set<IscsiConnection> accepted = ConcurrentHashMap.newKeySet();
+        AtomicBoolean withdrawn = new AtomicBoolean();
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(channelClass)
@@ -127,12 +129,17 @@ public final class IscsiServer implements AutoCloseable {
                         ch.pipeline().addLast("iscsi", conn);
                         accepted.add(conn);
                         ch.closeFuture().addListener(f -> accepted.remove(conn));
+                        if (withdrawn.get()) {
+                            // Accepted from the socket just before it closed: unbind may not have
+                            // seen this connection, so it ends its own login here.
+                            conn.closeIfStillInLogin("portal " + ch.localAddress() + " withdrawn");
+                        }
                     }
                 });
         try {
             Channel ch = b.bind(address).sync().channel();
             InetSocketAddress bound = (InetSocketAddress) ch.localAddress();
-            listeners.put(bound, new Listener(ch, accepted));
+            listeners.put(bound, new Listener(ch, accepted, withdrawn));
             LOG.info("iSCSI portal listening on {}", bound);
             return bound;
         } catch (InterruptedException e) {
@@ -154,6 +161,7 @@ public final class IscsiServer implements AutoCloseable {
         if (l == null) {
             return false;
         }
+        l.withdrawn().set(true);
         l.channel().close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         for (IscsiConnection c : l.connections()) {
             c.closeIfStillInLogin("portal " + bound + " withdrawn");
