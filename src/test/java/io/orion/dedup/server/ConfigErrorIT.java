@@ -94,7 +94,8 @@ class ConfigErrorIT {
         int line = 1 + Files.readAllLines(config).indexOf("durable_commits = \"yes\"");
         ExternalTool.Result r = serve(dir, config);
         assertEquals(2, r.exitCode(), r.output());
-        assertTrue(r.output().contains(config + ":" + line + ": pool.durable_commits"), "file, line, key: " + r.output());
+        assertTrue(r.output().contains(config + ":" + line + ": pool.durable_commits"),
+                "file, line, key: " + r.output());
         assertTrue(r.output().contains("expected true or false"), "the reason: " + r.output());
         assertFalse(r.output().contains("ready"), r.output());
         assertFalse(Files.exists(dir.resolve("data").resolve("control.sock")));
