@@ -13,9 +13,11 @@ import java.util.List;
  * @param luns number of LUNs over all targets
  * @param sessions logged-in sessions
  * @param metrics the metrics endpoint ({@code host:port}), or null when disabled
+ * @param durableCommits {@code [pool] durable_commits} in effect: every metadata commit is durable
+ *     against power loss; false: writes become durable at flushes (SYNCHRONIZE CACHE, FUA, WCE=0)
  */
 public record StatusReport(String version, long uptimeSeconds, List<String> portals, String dataDir, int targets,
-        int luns, List<SessionInfo> sessions, String metrics) {
+        int luns, List<SessionInfo> sessions, String metrics, boolean durableCommits) {
 
     public StatusReport {
         portals = List.copyOf(portals);

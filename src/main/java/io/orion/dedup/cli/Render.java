@@ -116,6 +116,8 @@ final class Render {
         out.println("Data:      " + s.dataDir());
         out.println("Targets:   " + s.targets() + " (" + s.luns() + " LUNs)");
         out.println("Metrics:   " + (s.metrics() == null ? "disabled" : "http://" + s.metrics() + "/metrics"));
+        out.println("Commits:   " + (s.durableCommits() ? "durable at every commit (durable_commits = true)"
+                : "durable at flushes (durable_commits = false)"));
         out.println("Sessions:  " + s.sessions().size());
         if (!s.sessions().isEmpty()) {
             out.println();

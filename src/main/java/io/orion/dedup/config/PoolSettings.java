@@ -12,8 +12,13 @@ import java.util.Set;
  * @param metadataDir directory of the LMDB metadata environment, or null for {@code <data>/meta}
  * @param devices backing devices for chunk containers, in order; empty means one file that grows
  *     as needed, {@code <data>/store/chunks.0}
+ * @param durableCommits {@code durable_commits}: every group commit forces the devices and syncs
+ *     LMDB, so each commit is durable against power loss (slower writes); false (the default):
+ *     commits survive a process crash and become durable against power loss at the next flush
+ *     (SYNCHRONIZE CACHE, SBC-4 §5.26-5.27; FUA writes; every write while the caching
+ *     mode page has WCE=0)
  */
-public record PoolSettings(Path metadataDir, List<Device> devices) {
+public record PoolSettings(Path metadataDir, List<Device> devices, boolean durableCommits) {
 
     public PoolSettings {
         devices = List.copyOf(devices);
@@ -28,9 +33,12 @@ public record PoolSettings(Path metadataDir, List<Device> devices) {
      */
     public record Device(Path path, long size) {}
 
-    /** Built-in defaults: metadata under {@code <data>/meta}, chunks in one growing file. */
+    /**
+     * Built-in defaults: metadata under {@code <data>/meta}, chunks in one growing file, commits
+     * made durable at flushes.
+     */
     public static PoolSettings defaults() {
-        return new PoolSettings(null, List.of());
+        return new PoolSettings(null, List.of(), false);
     }
 
     /** The metadata directory for a given data directory. */
@@ -45,6 +53,7 @@ public record PoolSettings(Path metadataDir, List<Device> devices) {
 
     static PoolSettings read(TomlSection s) throws ConfigException {
         String meta = s.string("metadata_dir", null);
+        boolean durable = s.bool("durable_commits", false);
         List<Device> devices = new ArrayList<>();
         Set<Path> seen = new HashSet<>();
         for (TomlSection d : s.tables("devices")) {
@@ -64,6 +73,7 @@ public record PoolSettings(Path metadataDir, List<Device> devices) {
             devices.add(new Device(p, size));
         }
         s.finish();
-        return new PoolSettings(meta == null ? null : ServerSettings.nonEmptyPath(s, "metadata_dir", meta), devices);
+        return new PoolSettings(meta == null ? null : ServerSettings.nonEmptyPath(s, "metadata_dir", meta), devices,
+                durable);
     }
 }

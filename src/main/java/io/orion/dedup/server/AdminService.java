@@ -255,7 +255,8 @@ final class AdminService extends TargetAdminService {
                 (System.currentTimeMillis() - server.startedMillis()) / 1000,
                 server.portals().stream().map(AdminService::hostPort).toList(), server.dataDir().toString(),
                 server.targetDirectory().targets().size(), luns, sessions,
-                server.metricsAddress().map(AdminService::hostPort).orElse(null));
+                server.metricsAddress().map(AdminService::hostPort).orElse(null),
+                server.config().pool().durableCommits());
     }
 
     @Override

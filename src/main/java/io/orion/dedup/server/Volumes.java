@@ -72,7 +72,10 @@ final class Volumes implements Closeable {
     /** The dedup pool, opened on first use from the [pool] and [deduplication] settings. */
     synchronized DedupPool pool() throws IOException {
         if (pool == null) {
-            pool = DedupPool.open(poolOptions(config, dataDir));
+            PoolOptions o = poolOptions(config, dataDir);
+            LOG.info("opening pool {} on {} device(s); durable commits: {}", o.metadataDir(), o.devices().size(),
+                    durability(o.durableCommits()));
+            pool = DedupPool.open(o);
         }
         return pool;
     }
@@ -96,7 +99,8 @@ final class Volumes implements Closeable {
                 .compressionLevel(d.compressionLevel())
                 .referenceMaxCount((int) Math.min(Integer.MAX_VALUE, d.referenceMaxCount()))
                 .referenceCleanupIntervalSeconds(d.backgroundProcessing() ? d.referenceCleanupIntervalSeconds() : 0)
-                .metadataMapSize(d.referenceMetadataSize());
+                .metadataMapSize(d.referenceMetadataSize())
+                .durableCommits(ps.durableCommits());
         for (PoolSettings.Device dev : ps.devices(dataDir)) {
             Path parent = dev.path().toAbsolutePath().getParent();
             if (parent != null && !dev.path().startsWith("/dev/")) {
@@ -105,6 +109,12 @@ final class Volumes implements Closeable {
             b.device(dev.path(), dev.size());
         }
         return b.build();
+    }
+
+    /** How commits are made durable, as logs and {@code status} say it. */
+    static String durability(boolean durableCommits) {
+        return durableCommits ? "on (every commit forces the devices and syncs LMDB)"
+                : "off (durable at SYNCHRONIZE CACHE, FUA, WCE=0 and background flushes)";
     }
 
     static void closeQuietly(Closeable c) {

@@ -231,6 +231,7 @@ class OrionCliTest {
         admin("target", "create", IQN);
         Run s = admin("status");
         assertTrue(s.out().contains("Uptime:    00h 00m 42s"), s.out());
+        assertTrue(s.out().contains("Commits:   durable at flushes (durable_commits = false)"), s.out());
         assertTrue(s.out().contains("iqn.1994-05.com.redhat:c1"));
         Run save = admin("saveconfig");
         assertEquals(0, save.status());

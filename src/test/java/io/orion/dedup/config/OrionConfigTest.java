@@ -206,6 +206,39 @@ class OrionConfigTest {
     }
 
     @Test
+    void durableCommitsIsReadFromThePoolSection() throws Exception {
+        assertFalse(OrionConfig.defaults().pool().durableCommits(), "off by default");
+        assertFalse(OrionConfig.load(write("[pool]\nmetadata_dir = \"/m\"\n")).pool().durableCommits());
+        assertTrue(OrionConfig.load(write("[pool]\ndurable_commits = true\n")).pool().durableCommits());
+        assertFalse(OrionConfig.load(write("[pool]\ndurable_commits = false\n")).pool().durableCommits());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', quoteCharacter = '\'', value = {"\"yes\"", "1", "\"true\"", "[true]", "on"})
+    void durableCommitsOfAnotherTypeNamesFileLineAndKey(String value) throws Exception {
+        ConfigException e = fails("""
+                [pool]
+                metadata_dir = "/m"
+
+                durable_commits = %s
+                """.formatted(value));
+        assertEquals(4, e.line(), e.getMessage());
+        if (!value.equals("on")) {                  // "on" is not TOML at all: the parser's error
+            assertEquals("pool.durable_commits", e.key());
+            assertTrue(e.getMessage().startsWith(dir.resolve("dedup.toml") + ":4: pool.durable_commits"),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("expected true or false"), e.getMessage());
+        }
+    }
+
+    @Test
+    void durableCommitsBelongsToThePoolSection() throws Exception {
+        ConfigException e = fails("[deduplication]\ndurable_commits = true\n");
+        assertEquals("deduplication.durable_commits", e.key());
+        assertEquals(2, e.line());
+    }
+
+    @Test
     void defaultsResolveUnderDataDir() {
         OrionConfig c = OrionConfig.defaults();
         assertNull(c.source());

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A bad configuration stops {@code serve} before anything starts: exit status 2 and one message
  * naming the file, the line and the key — for an unknown key, an out-of-range
- * {@code compression_threshold} and an out-of-range target {@code queue_depth}. Nothing is left
+ * {@code compression_threshold}, a {@code durable_commits} that is no boolean and an out-of-range
+ * target {@code queue_depth}. Nothing is left
  * listening and no control socket is created.
  */
 class ConfigErrorIT {
@@ -82,5 +83,21 @@ class ConfigErrorIT {
         assertTrue(r.output().contains("deduplication.compression_threshold"), "key: " + r.output());
         assertTrue(r.output().contains("2.0"), "value: " + r.output());
         assertFalse(r.output().contains("ready"), r.output());
+    }
+
+    @Test
+    void durableCommitsThatIsNoBooleanExitsTwo(@TempDir Path dir) throws Exception {
+        Path config = dir.resolve("durable.toml");
+        String text = Files.readString(Path.of("conf/dedup.toml"));
+        assertTrue(text.contains("\ndurable_commits = false\n"));
+        Files.writeString(config, text.replace("\ndurable_commits = false\n", "\ndurable_commits = \"yes\"\n"));
+        int line = 1 + Files.readAllLines(config).indexOf("durable_commits = \"yes\"");
+        ExternalTool.Result r = serve(dir, config);
+        assertEquals(2, r.exitCode(), r.output());
+        assertTrue(r.output().contains(config + ":" + line + ": pool.durable_commits"),
+                "file, line, key: " + r.output());
+        assertTrue(r.output().contains("expected true or false"), "the reason: " + r.output());
+        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(Files.exists(dir.resolve("data").resolve("control.sock")));
     }
 }
