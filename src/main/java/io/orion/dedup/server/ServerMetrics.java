@@ -73,7 +73,11 @@ final class ServerMetrics implements IscsiMetrics {
                      Timer latency) {}
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final Map<String, LunMeters> lunMeters = new ConcurrentHashMap<>();
+    private final Map<MeterKey, LunMeters> lunMeters = new ConcurrentHashMap<>();
+
+    /** Key of one LUN's meters in one direction (no string building on the I/O path). */
+    private record MeterKey(String target, long lun, Direction direction) {
+    }
     private final Counter loginsOk;
     private final Counter loginsOkDiscovery;
     private final Counter loginsFailed;
@@ -259,7 +263,11 @@ final class ServerMetrics implements IscsiMetrics {
 
     LunMeters meters(String target, long lun, Direction d) {
         String t = target == null ? "" : target;
-        return lunMeters.computeIfAbsent(t + '\u0000' + lun + '\u0000' + d, k -> {
+        LunMeters known = lunMeters.get(new MeterKey(t, lun, d));
+        if (known != null) {
+            return known;
+        }
+        return lunMeters.computeIfAbsent(new MeterKey(t, lun, d), k -> {
             Tags tags = Tags.of("target", t, "lun", Long.toString(lun), "direction", d.tag());
             return new LunMeters(t, lun, d,
                     Counter.builder("orion.scsi.bytes").description("Payload bytes per LUN and direction")
