@@ -629,17 +629,9 @@ final class Committer implements AutoCloseable {
             freed.add(r);
         }
 
-        /** Moves a live chunk's location (garbage collection). */
+        /** Moves a live chunk's location (garbage collection): same record, another place. */
         void relocate(ChunkRecord r, Location to) {
-            putChunk(r.withLocation(to));
-            long[] from = containerDelta(r.containerId());
-            from[0] -= r.length();
-            from[1] -= 1;
-            long[] d = containerDelta(to.containerId());
-            d[0] += to.length();
-            d[1] += 1;
-            d[2] = Math.max(d[2], to.end());
-            d[3] += 1;
+            restore(r, to, r.flags());
         }
 
         /**

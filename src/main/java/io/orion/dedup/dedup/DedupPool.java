@@ -454,6 +454,18 @@ public final class DedupPool implements Closeable {
         return locks;
     }
 
+    /** Up to {@code max} chunk records with ids from {@code fromId} on, in id order, from one snapshot. */
+    List<ChunkRecord> chunkPage(long fromId, int max) throws IOException {
+        List<ChunkRecord> page = new ArrayList<>(max);
+        try (MetaTxn t = meta.read()) {
+            t.scanChunks(fromId, r -> {
+                page.add(r);
+                return page.size() < max;
+            });
+        }
+        return page;
+    }
+
     Committer committer() {
         return committer;
     }

@@ -140,12 +140,12 @@ final class GarbageCollector {
                     group.clear();
                     raws.clear();
                     groupBytes = 0;
-                    throttle(moved, started, rate);
+                    throttle(moved, started, rate, "cleanup");
                 }
             }
             if (!group.isEmpty()) {
                 moved += copy(group, raws, moves);
-                throttle(moved, started, rate);
+                throttle(moved, started, rate, "cleanup");
             }
         }
         if (!moves.isEmpty()) {
@@ -215,7 +215,11 @@ final class GarbageCollector {
         return total;
     }
 
-    private void throttle(long bytes, long startedNanos, long rate) throws IOException {
+    /**
+     * Sleeps as long as {@code bytes} done since {@code startedNanos} are ahead of {@code rate}
+     * bytes per second, so background work leaves the devices to foreground I/O.
+     */
+    static void throttle(long bytes, long startedNanos, long rate, String what) throws IOException {
         long dueNanos = (long) (bytes * 1e9 / rate);
         long ahead = dueNanos - (System.nanoTime() - startedNanos);
         if (ahead > 0) {
@@ -223,7 +227,7 @@ final class GarbageCollector {
                 Thread.sleep(ahead / 1_000_000, (int) (ahead % 1_000_000));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new InterruptedIOException("cleanup interrupted");
+                throw new InterruptedIOException(what + " interrupted");
             }
         }
     }

@@ -8,7 +8,6 @@ import io.orion.dedup.store.Compression;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.store.RecordFormat;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -108,13 +107,7 @@ final class Recompressor {
             long next = Math.max(1, fromChunkId);
             scan:
             while (true) {
-                List<ChunkRecord> page = new ArrayList<>(PAGE);
-                try (MetaTxn t = pool.meta().read()) {
-                    t.scanChunks(next, r -> {
-                        page.add(r);
-                        return page.size() < PAGE;
-                    });
-                }
+                List<ChunkRecord> page = pool.chunkPage(next, PAGE);
                 for (ChunkRecord r : page) {
                     boolean lz4 = (r.flags() & RecordFormat.FLAG_LZ4) != 0;
                     if ((maxChunks > 0 && examined >= maxChunks) || (maxBytes > 0 && examinedBytes >= maxBytes)) {
@@ -135,7 +128,7 @@ final class Recompressor {
                         committed |= commit(group);
                         group.clear();
                         groupBytes = 0;
-                        throttle(t0, rate);
+                        GarbageCollector.throttle(examinedBytes, t0, rate, "recompression");
                     }
                     group.add(c);
                     groupBytes += c.record.length;
@@ -289,16 +282,4 @@ final class Recompressor {
         return true;
     }
 
-    private void throttle(long startedNanos, long rate) throws IOException {
-        long dueNanos = (long) (examinedBytes * 1e9 / rate);
-        long ahead = dueNanos - (System.nanoTime() - startedNanos);
-        if (ahead > 0) {
-            try {
-                Thread.sleep(ahead / 1_000_000, (int) (ahead % 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptedIOException("recompression interrupted");
-            }
-        }
-    }
 }

@@ -42,13 +42,7 @@ final class Scrubber {
         }
         long next = 1;
         while (true) {
-            List<ChunkRecord> page = new ArrayList<>(PAGE);
-            try (MetaTxn t = pool.meta().read()) {
-                t.scanChunks(next, r -> {
-                    page.add(r);
-                    return page.size() < PAGE;
-                });
-            }
+            List<ChunkRecord> page = pool.chunkPage(next, PAGE);
             if (page.isEmpty()) {
                 break;
             }

@@ -25,6 +25,20 @@ public record ScsiResponse(int status, byte[] sense, ByteBuffer dataIn, int data
         this(status, sense, dataIn, dataOutLength, null);
     }
 
+    /**
+     * This response with its data copied to the heap and the pooled memory released at once; for
+     * consumers that keep the data (tests, tools) rather than send it.
+     */
+    public ScsiResponse detached() {
+        if (release == null) {
+            return this;
+        }
+        ByteBuffer copy = ByteBuffer.allocate(dataIn.remaining());
+        copy.put(dataIn.duplicate()).flip();
+        release.run();
+        return new ScsiResponse(status, sense, copy, dataOutLength);
+    }
+
     /** Runs {@link #release()} if there is one; for a consumer that is done with {@code dataIn}. */
     public void releaseData() {
         if (release != null) {

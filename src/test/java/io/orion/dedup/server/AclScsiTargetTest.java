@@ -67,13 +67,7 @@ class AclScsiTargetTest {
         ScsiCommand c = new ScsiCommand(n, lun, cdb, TaskAttribute.SIMPLE, out == null ? 4096 : out.length,
                 out == null, out != null, out == null ? null : ByteBuffer.wrap(out), 1);
         ScsiResponse r = view.execute(c).join();
-        if (r.release() == null) {
-            return r;
-        }
-        ByteBuffer copy = ByteBuffer.allocate(r.dataIn().remaining());
-        copy.put(r.dataIn().duplicate()).flip();
-        r.releaseData();
-        return new ScsiResponse(r.status(), r.sense(), copy, r.dataOutLength());
+        return r.detached();
     }
 
     private static List<Integer> reportedLuns(ScsiResponse r) {
