@@ -17,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -144,24 +145,24 @@ final class TomlSection {
         return out;
     }
 
-    boolean bool(String key, boolean def) throws ConfigException {
+    /** The value of {@code key}, or null when absent; a present value must pass {@code ok}. */
+    private JsonNode typed(String key, Predicate<JsonNode> ok, String expected) throws ConfigException {
         JsonNode v = get(key);
-        if (v == null) {
-            return def;
+        if (v != null && !ok.test(v)) {
+            throw error(key, expected);
         }
-        if (!v.isBoolean()) {
-            throw error(key, "expected true or false");
-        }
-        return v.booleanValue();
+        return v;
+    }
+
+    boolean bool(String key, boolean def) throws ConfigException {
+        JsonNode v = typed(key, JsonNode::isBoolean, "expected true or false");
+        return v == null ? def : v.booleanValue();
     }
 
     long integer(String key, long def, long min, long max) throws ConfigException {
-        JsonNode v = get(key);
+        JsonNode v = typed(key, x -> x.isIntegralNumber() && x.canConvertToLong(), "expected an integer");
         if (v == null) {
             return def;
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToLong()) {
-            throw error(key, "expected an integer");
         }
         long n = v.longValue();
         if (n < min || n > max) {
@@ -171,14 +172,8 @@ final class TomlSection {
     }
 
     double number(String key, double def) throws ConfigException {
-        JsonNode v = get(key);
-        if (v == null) {
-            return def;
-        }
-        if (!v.isNumber()) {
-            throw error(key, "expected a number");
-        }
-        return v.doubleValue();
+        JsonNode v = typed(key, JsonNode::isNumber, "expected a number");
+        return v == null ? def : v.doubleValue();
     }
 
     /** A byte size: an integer (bytes) or a string such as "256MB" (see {@link ByteSize}). */

@@ -107,13 +107,26 @@ public final class RamBlockDevice implements BlockDevice {
         }
     }
 
-    private void readUnlocked(long lba, ByteBuffer dst, int n) {
-        int done = 0;
+    /** One stretch of blocks inside one chunk: chunk index, first block in it, block count. */
+    @FunctionalInterface
+    private interface Piece {
+        void visit(long idx, int first, int count);
+    }
+
+    /** Cuts {@code [lba, lba + n)} at chunk boundaries and visits the pieces in order. */
+    private void pieces(long lba, long n, Piece piece) {
+        long done = 0;
         while (done < n) {
             long at = lba + done;
-            long idx = at / chunkBlocks;
             int first = (int) (at % chunkBlocks);
-            int count = Math.min(n - done, chunkBlocks - first);
+            int count = (int) Math.min(n - done, chunkBlocks - first);
+            piece.visit(at / chunkBlocks, first, count);
+            done += count;
+        }
+    }
+
+    private void readUnlocked(long lba, ByteBuffer dst, int n) {
+        pieces(lba, n, (idx, first, count) -> {
             int bytes = count * blockSize;
             Chunk c = chunks.get(idx);
             if (c == null) {
@@ -123,8 +136,7 @@ public final class RamBlockDevice implements BlockDevice {
                 from.position(first * blockSize).limit(first * blockSize + bytes);
                 dst.put(from);
             }
-            done += count;
-        }
+        });
     }
 
     @Override
@@ -136,12 +148,7 @@ public final class RamBlockDevice implements BlockDevice {
     }
 
     private void writeUnlocked(long lba, ByteBuffer src, int n) {
-        int done = 0;
-        while (done < n) {
-            long at = lba + done;
-            long idx = at / chunkBlocks;
-            int first = (int) (at % chunkBlocks);
-            int count = Math.min(n - done, chunkBlocks - first);
+        pieces(lba, n, (idx, first, count) -> {
             ByteBuffer part = src.slice();
             part.limit(count * blockSize);
             src.position(src.position() + count * blockSize);
@@ -159,8 +166,7 @@ public final class RamBlockDevice implements BlockDevice {
                 mapped.addAndGet(delta);
                 return ch;
             });
-            done += count;
-        }
+        });
     }
 
     @Override
@@ -176,12 +182,7 @@ public final class RamBlockDevice implements BlockDevice {
     }
 
     private void unmapUnlocked(long lba, long count) {
-        long done = 0;
-        while (done < count) {
-            long at = lba + done;
-            long idx = at / chunkBlocks;
-            int first = (int) (at % chunkBlocks);
-            int n = (int) Math.min(count - done, chunkBlocks - first);
+        pieces(lba, count, (idx, first, n) -> {
             chunks.computeIfPresent(idx, (k, c) -> {
                 int delta = 0;
                 boolean empty;
@@ -200,8 +201,7 @@ public final class RamBlockDevice implements BlockDevice {
                 z.put(ZEROS, 0, n * blockSize);
                 return c;
             });
-            done += n;
-        }
+        });
     }
 
     @Override
