@@ -402,22 +402,23 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     // ---------------------------------------------------------------- output helpers
 
     private void send(OutboundPdu pdu) {
-        if (!channel.isActive()) {
-            pdu.release();
-            return;
-        }
-        ctx.write(pdu, ctx.voidPromise());
-        flushPending = true;
+        sendThen(pdu, null);
     }
 
-    /** Sends a PDU and runs {@code after} once it has been written or has failed. */
+    /** Sends a PDU and runs {@code after} (if not null) once it has been written or has failed. */
     private void sendThen(OutboundPdu pdu, Runnable after) {
         if (!channel.isActive()) {
             pdu.release();
-            after.run();
+            if (after != null) {
+                after.run();
+            }
             return;
         }
-        ctx.write(pdu).addListener(f -> after.run());
+        if (after == null) {
+            ctx.write(pdu, ctx.voidPromise());
+        } else {
+            ctx.write(pdu).addListener(f -> after.run());
+        }
         flushPending = true;
     }
 
