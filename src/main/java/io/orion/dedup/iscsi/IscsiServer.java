@@ -12,6 +12,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.orion.dedup.iscsi.pdu.Framing;
 import io.orion.dedup.iscsi.pdu.PduDecoder;
 import io.orion.dedup.iscsi.pdu.PduEncoder;
@@ -123,6 +124,9 @@ public final class IscsiServer implements AutoCloseable {
                         Framing framing = new Framing(Math.max(Framing.LOGIN_SEGMENT_LIMIT,
                                 context.options().maxRecvDataSegmentLength()));
                         PduDecoder decoder = new PduDecoder(framing);
+                        // Responses completed together leave in one write: flushes during a read
+                        // wait for its end, others are merged into one task on the event loop.
+                        ch.pipeline().addLast("flush", new FlushConsolidationHandler(256, true));
                         ch.pipeline().addLast("decoder", decoder);
                         ch.pipeline().addLast("encoder", new PduEncoder(framing));
                         IscsiConnection conn = new IscsiConnection(context, framing, decoder);

@@ -7,11 +7,8 @@ import static io.orion.dedup.scsi.Cdb.u8;
 
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.LbaStatus;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Parsers and executors of the SBC-4 block commands: READ, WRITE, WRITE AND VERIFY, VERIFY,
@@ -100,21 +97,18 @@ final class BlockCommands {
             return () -> Responses.data(ByteBuffer.allocate(0));
         }
         return () -> {
-            // Pooled direct memory: no zeroing of a fresh array per read, and the socket sends it
-            // without another copy. The transport releases it once the Data-In PDUs are written.
-            ByteBuf pooled = PooledByteBufAllocator.DEFAULT.directBuffer(bytes, bytes);
+            // Recycled direct memory: no zeroing of a fresh buffer per read, and the socket sends
+            // it without another copy. The transport releases it once the Data-In PDUs are written.
+            ReadBuffers.Lease lease = ReadBuffers.lease(bytes);
             try {
-                ByteBuffer buf = pooled.nioBuffer(0, bytes);
+                ByteBuffer buf = lease.buffer();
                 dev.read(e.lba, buf);
                 buf.flip();
-                AtomicBoolean released = new AtomicBoolean();
-                return new ScsiResponse(ScsiResponse.GOOD, null, buf, 0, () -> {
-                    if (released.compareAndSet(false, true)) {
-                        pooled.release();
-                    }
-                });
+                return new ScsiResponse(ScsiResponse.GOOD, null, buf, 0, lease.release());
             } catch (IOException | RuntimeException | Error ex) {
-                pooled.release();
+                if (lease.release() != null) {
+                    lease.release().run();
+                }
                 throw ex;
             }
         };
