@@ -8,6 +8,7 @@ import io.orion.dedup.meta.MetaWriteTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.store.Container;
 import io.orion.dedup.store.Location;
+import io.orion.dedup.storage.IoBatch;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import org.lmdbjava.Env;
 import org.lmdbjava.LmdbException;
 import org.slf4j.Logger;
@@ -52,6 +54,7 @@ final class Committer implements AutoCloseable {
     private final ReentrantLock leader = new ReentrantLock();
     private final List<Container> unpersisted = new ArrayList<>();
     private volatile boolean running = true;
+    private final Runnable leadQueued = () -> leadWhileQueued(null);
 
     /** Pool counters as committed (committer thread writes; others read). */
     volatile long uniqueChunks;
@@ -79,20 +82,46 @@ final class Committer implements AutoCloseable {
 
         void complete(Object result) {
             done.complete(result);
-            LockSupport.unpark(owner);
+            then(null);
         }
 
         void fail(Throwable t) {
             done.completeExceptionally(t);
+            then(t);
+        }
+
+        /** Tells the submitter the work is done: wakes the waiting owner by default. */
+        void then(Throwable failure) {
             LockSupport.unpark(owner);
         }
     }
 
-    private static final class BlockWork extends Work {
+    private static class BlockWork extends Work {
         final List<BlockOp> ops;
 
         BlockWork(List<BlockOp> ops) {
             this.ops = ops;
+        }
+    }
+
+    /** Block-map changes whose submitter does not wait: {@code onDone} runs on the committing thread. */
+    private static final class AsyncBlockWork extends BlockWork {
+        final Consumer<Throwable> onDone;
+
+        AsyncBlockWork(List<BlockOp> ops, Consumer<Throwable> onDone) {
+            super(ops);
+            this.onDone = onDone;
+        }
+
+        @Override
+        void then(Throwable failure) {
+            // nobody waits: the owner is an I/O thread gone on to other work (or idle; an unpark
+            // would only wake it for nothing)
+            try {
+                onDone.accept(failure);
+            } catch (RuntimeException e) {
+                LOG.error("completion of an asynchronous write failed", e);
+            }
         }
     }
 
@@ -112,6 +141,25 @@ final class Committer implements AutoCloseable {
         await(enqueue(new BlockWork(ops)));
     }
 
+    /**
+     * Commits {@code ops} without waiting for it: {@code onDone} gets null once they are committed,
+     * or the failure, on the thread that committed them (this one when no other thread is
+     * committing). It must be short and must not wait for the committer.
+     */
+    void commitOpsAsync(List<BlockOp> ops, Consumer<Throwable> onDone) {
+        AsyncBlockWork w = new AsyncBlockWork(ops, onDone);
+        if (!running) {
+            abandonClaims(w);
+            w.fail(new IOException("pool is closed"));
+            return;
+        }
+        queue.add(w);
+        // inside a batch of writes (IoBatch) the commit waits for the batch's end: one for all
+        if (!IoBatch.defer(this, leadQueued)) {
+            leadWhileQueued(null);
+        }
+    }
+
     @SuppressWarnings("unchecked")
     <T> T run(Task<T> task) throws IOException {
         return (T) await(enqueue(new TaskWork(task)));
@@ -127,31 +175,53 @@ final class Committer implements AutoCloseable {
         }
         queue.add(w);
         while (!w.done.isDone()) {
-            if (leader.tryLock()) {
-                try {
-                    lead(w);
-                } finally {
-                    leader.unlock();
-                }
-                Work head = queue.peek();
-                if (head != null) {
-                    LockSupport.unpark(head.owner);
-                }
-            } else {
-                LockSupport.parkNanos(this, 1_000_000);
+            leadWhileQueued(w);
+            if (w.done.isDone()) {
+                break;
             }
+            // another thread is committing; it completes this work or, if this work arrived after
+            // its last drain, sees it queued after stepping down (see leadWhileQueued)
+            LockSupport.parkNanos(this, 1_000_000);
         }
         return w;
     }
 
-    /** Commits batches until this thread's own work is done and one more batch went out. */
-    private void lead(Work mine) {
+    /**
+     * Becomes the leader whenever no other thread is, and commits until the queue is empty (or, for
+     * a waiting caller, until the batch that completed its own work). Checking the queue
+     * again after stepping down closes the gap between a leader's last drain and its unlock: work
+     * queued in that gap is led by its submitter or by the leader's re-check. A waiting caller that
+     * steps down with work still queued hands the rest to a helper thread, so asynchronous work
+     * never waits for a submitter that is not coming.
+     */
+    private void leadWhileQueued(Work mine) {
+        while (!queue.isEmpty() && leader.tryLock()) {
+            boolean steppedDownEarly;
+            try {
+                steppedDownEarly = lead(mine);
+            } finally {
+                leader.unlock();
+            }
+            if (steppedDownEarly) {
+                if (!queue.isEmpty()) {
+                    pool.commitAssist(() -> leadWhileQueued(null));
+                }
+                return;
+            }
+        }
+    }
+
+    /**
+     * Commits batches until the queue is empty, or (with {@code mine}) until the batch that
+     * completed {@code mine}; returns true when it stopped for the latter reason.
+     */
+    private boolean lead(Work mine) {
         List<Work> drained = new ArrayList<>();
         while (true) {
             drained.clear();
             queue.drainTo(drained, MAX_BATCH);
             if (drained.isEmpty()) {
-                return;
+                return false;
             }
             try {
                 process(drained);
@@ -163,8 +233,8 @@ final class Committer implements AutoCloseable {
                     }
                 }
             }
-            if (mine.done.isDone()) {
-                return;
+            if (mine != null && mine.done.isDone()) {
+                return true;
             }
         }
     }

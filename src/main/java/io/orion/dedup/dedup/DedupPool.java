@@ -70,6 +70,13 @@ public final class DedupPool implements Closeable {
     private final Committer committer;
     private final GarbageCollector gc;
     private final ScheduledExecutorService timer;
+    /** Leads the commits a waiting caller left queued when it stepped down (see Committer). */
+    private final java.util.concurrent.ThreadPoolExecutor assist = new java.util.concurrent.ThreadPoolExecutor(
+            0, 1, 30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                Thread t = new Thread(r, "orion-commit");
+                t.setDaemon(true);
+                return t;
+            });
     private final OpenReport openReport;
     private volatile String readOnlyReason;
     private volatile boolean closed;
@@ -416,6 +423,7 @@ public final class DedupPool implements Closeable {
             failure = e;
         }
         committer.close();
+        assist.shutdown();
         hasher.close();
         try {
             store.close();
@@ -468,6 +476,15 @@ public final class DedupPool implements Closeable {
 
     Committer committer() {
         return committer;
+    }
+
+    /** Runs {@code lead} on the pool's commit helper thread (started on demand, gone when idle). */
+    void commitAssist(Runnable lead) {
+        try {
+            assist.execute(lead);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            lead.run(); // closing: the caller leads the rest itself
+        }
     }
 
     Compression compression() {

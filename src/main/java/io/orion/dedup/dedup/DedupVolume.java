@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
 /**
@@ -237,8 +238,59 @@ public final class DedupVolume implements BlockDevice {
         }
     }
 
+    /**
+     * Asynchronous {@link #write}: the block locks are taken and the data hashed and stored on this
+     * thread; the block-map commit goes to the group committer without waiting for it, and the
+     * future completes (and the locks are released) on the thread that committed the batch. A
+     * write-through (FUA) write is synchronous.
+     */
+    @Override
+    public CompletableFuture<Void> writeAsync(long lba, ByteBuffer src, boolean fua) {
+        if (fua) {
+            return BlockDevice.super.writeAsync(lba, src, true);
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        try {
+            checkWritable();
+            int len = src.remaining();
+            if (len == 0) {
+                return CompletableFuture.completedFuture(null);
+            }
+            long off = lba * st.logicalBlockSize;
+            int dbs = st.dedupBlockSize;
+            StripedLocks.Held h = pool.locks().lock(st.id, off / dbs, (off + len - 1) / dbs);
+            List<BlockOp> ops;
+            try {
+                ops = prepareLocked(off, src);
+            } catch (IOException | RuntimeException e) {
+                h.close();
+                throw e;
+            }
+            pool.committer().commitOpsAsync(ops, failure -> {
+                mapGeneration.incrementAndGet();
+                h.close();
+                if (failure == null) {
+                    done.complete(null);
+                } else {
+                    done.completeExceptionally(failure);
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            done.completeExceptionally(e);
+        }
+        return done;
+    }
+
     /** Writes {@code src} at byte offset {@code off}; the caller holds the block locks. */
     private void writeLocked(long off, ByteBuffer src) throws IOException {
+        commitMapOps(prepareLocked(off, src));
+    }
+
+    /**
+     * Hashes and stores what writing {@code src} at byte offset {@code off} needs and returns the
+     * block-map operations that install it; the caller holds the block locks and commits them.
+     */
+    private List<BlockOp> prepareLocked(long off, ByteBuffer src) throws IOException {
         int len = src.remaining();
         int dbs = st.dedupBlockSize;
         long first = off / dbs;
@@ -265,8 +317,9 @@ public final class DedupVolume implements BlockDevice {
             src.duplicate().position(srcBase + (int) (from - off)).get(merged, (int) (from - bs), (int) (to - from));
             contents[i] = ByteBuffer.wrap(merged);
         }
-        writeContents(first, contents);
+        List<BlockOp> ops = prepareContents(first, contents);
         src.position(src.limit());
+        return ops;
     }
 
     private static byte[] copy(ByteBuffer view) {
@@ -280,6 +333,15 @@ public final class DedupVolume implements BlockDevice {
 
     /** Stores whole dedup blocks {@code [first, first + contents.length)}; the caller holds the locks. */
     private void writeContents(long first, ByteBuffer[] contents) throws IOException {
+        commitMapOps(prepareContents(first, contents));
+    }
+
+    /**
+     * Hashes whole dedup blocks {@code [first, first + contents.length)}, stores the chunks this
+     * write claims, waits for chunks other writes are storing, and returns the block-map operations;
+     * the caller holds the locks and commits the operations.
+     */
+    private List<BlockOp> prepareContents(long first, ByteBuffer[] contents) throws IOException {
         int n = contents.length;
         boolean[] zero = new boolean[n];
         for (int i = 0; i < n; i++) {
@@ -366,7 +428,7 @@ public final class DedupVolume implements BlockDevice {
             ownedList.forEach(pool::abandon);
             throw new IOException("a concurrent write of the same data failed", e.getCause());
         }
-        commitMapOps(ops);
+        return ops;
     }
 
     /** Commits block-map operations of this volume, then invalidates remembered status extents. */

@@ -1,21 +1,25 @@
 package io.orion.dedup.dedup;
 
+import io.orion.dedup.storage.IoBatch;
 import java.util.BitSet;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Striped per-dedup-block locks. A write (and a compare-and-write, copy, unmap) holds the stripes
  * of every dedup block it touches from its read-modify-write until its batch committed, so
  * overlapping mutations are serialised and sub-block writes never lose each other's bytes. Stripes
- * are taken in ascending order, so two lockers never deadlock.
+ * are taken in ascending order, so two lockers never deadlock. A stripe is a binary semaphore, not
+ * an owned lock: an asynchronous write takes its stripes on an I/O thread and the thread that
+ * committed its batch releases them. Not reentrant.
  */
 final class StripedLocks {
     private static final int STRIPES = 4096;
-    private final ReentrantLock[] locks = new ReentrantLock[STRIPES];
+    private final Semaphore[] locks = new Semaphore[STRIPES];
 
     StripedLocks() {
         for (int i = 0; i < STRIPES; i++) {
-            locks[i] = new ReentrantLock();
+            locks[i] = new Semaphore(1);
         }
     }
 
@@ -29,7 +33,7 @@ final class StripedLocks {
         if (first == last && volume2 < 0) {
             int s = stripe(volume, first);
             try {
-                locks[s].lockInterruptibly();
+                acquire(locks[s]);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for a block lock", e);
@@ -48,17 +52,28 @@ final class StripedLocks {
         int taken = 0;
         try {
             for (int s : order) {
-                locks[s].lockInterruptibly();
+                acquire(locks[s]);
                 taken++;
             }
         } catch (InterruptedException e) {
             for (int i = 0; i < taken; i++) {
-                locks[order[i]].unlock();
+                locks[order[i]].release();
             }
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for a block lock", e);
         }
         return new Held(order);
+    }
+
+    /**
+     * Takes a stripe; before waiting for one, commits what this thread deferred (IoBatch), since the
+     * holder may be an earlier write of this thread's own batch waiting for that commit.
+     */
+    private static void acquire(Semaphore stripe) throws InterruptedException {
+        if (!stripe.tryAcquire()) {
+            IoBatch.runDeferred();
+            stripe.acquire();
+        }
     }
 
     Held lock(int volume, long first, long last) {
@@ -75,9 +90,10 @@ final class StripedLocks {
         }
     }
 
-    /** The stripes one caller holds; closing releases them. */
+    /** The stripes one caller holds; closing (from any thread, once or more) releases them once. */
     final class Held implements AutoCloseable {
         private final int[] order;
+        private final AtomicBoolean released = new AtomicBoolean();
 
         private Held(int[] order) {
             this.order = order;
@@ -85,8 +101,11 @@ final class StripedLocks {
 
         @Override
         public void close() {
+            if (!released.compareAndSet(false, true)) {
+                return;
+            }
             for (int i = order.length - 1; i >= 0; i--) {
-                locks[order[i]].unlock();
+                locks[order[i]].release();
             }
         }
     }

@@ -146,12 +146,13 @@ final class BlockCommands {
         int have = Math.min(src.remaining(), want) / bs * bs;
         src.limit(src.position() + have);
         BlockDevice dev = r.lu.device;
-        return () -> {
-            if (have > 0) {
-                dev.write(e.lba, src, fua);
-            }
-            return Responses.goodOut(want);
-        };
+        if (have == 0) {
+            return () -> Responses.goodOut(want);
+        }
+        // The status goes out when the device completes the write, which for a dedup volume is
+        // when the group committer committed its block-map changes, without an I/O thread waiting.
+        return (CommandSpec.AsyncExecutor) () -> dev.writeAsync(e.lba, src, fua)
+                .thenApply(v -> Responses.goodOut(want));
     }
 
     // ---- ORWRITE (SBC-4 §5.7) --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package io.orion.dedup.scsi;
 
 import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * One entry of the opcode table: how to parse a CDB (decode, validate, range-check) into an
@@ -50,5 +51,37 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
     @FunctionalInterface
     interface Executor {
         ScsiResponse run() throws IOException;
+    }
+
+    /**
+     * Work that starts on the I/O executor and may finish on another thread (a write whose
+     * metadata commit is left to the group committer). The future fails with what {@link
+     * Executor#run} would have thrown.
+     */
+    @FunctionalInterface
+    interface AsyncExecutor extends Executor {
+        CompletableFuture<ScsiResponse> start() throws IOException;
+
+        @Override
+        default ScsiResponse run() throws IOException {
+            try {
+                return start().get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while waiting for a command");
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof IOException io) {
+                    throw io;
+                }
+                if (c instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (c instanceof Error err) {
+                    throw err;
+                }
+                throw new IOException(c);
+            }
+        }
     }
 }

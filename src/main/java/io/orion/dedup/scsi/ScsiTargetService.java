@@ -1,6 +1,7 @@
 package io.orion.dedup.scsi;
 
 import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.IoBatch;
 import io.orion.dedup.storage.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -169,6 +170,16 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         CompletableFuture<ScsiResponse> f = new CompletableFuture<>();
         Runnable task = () -> {
             try {
+                if (exec instanceof CommandSpec.AsyncExecutor async) {
+                    // a burst of writes goes to one I/O thread and shares one commit (IoBatch)
+                    IoBatch.submit(io, () -> start(command, lu, async, writes).whenComplete((r, ex) -> {
+                        ScsiResponse out = ex == null ? r : outcome(command, lu, unwrap(ex), writes);
+                        if (!f.complete(out)) {
+                            out.releaseData();
+                        }
+                    }));
+                    return;
+                }
                 io.execute(() -> {
                     ScsiResponse r = run(command, lu, exec, writes);
                     if (!f.complete(r)) {
@@ -188,22 +199,46 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     }
 
     private ScsiResponse run(ScsiCommand command, LogicalUnit lu, CommandSpec.Executor exec, boolean writes) {
-        boolean desc = lu != null && lu.dSense;
         try {
             return exec.run();
-        } catch (SenseException e) {
+        } catch (IOException | RuntimeException | Error e) {
+            return outcome(command, lu, e, writes);
+        }
+    }
+
+    private CompletableFuture<ScsiResponse> start(ScsiCommand command, LogicalUnit lu,
+                                                  CommandSpec.AsyncExecutor exec, boolean writes) {
+        try {
+            return exec.start();
+        } catch (IOException | RuntimeException | Error e) {
+            return CompletableFuture.completedFuture(outcome(command, lu, e, writes));
+        }
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    /** The response for a command whose work threw {@code failure}. */
+    private ScsiResponse outcome(ScsiCommand command, LogicalUnit lu, Throwable failure, boolean writes) {
+        boolean desc = lu != null && lu.dSense;
+        if (failure instanceof SenseException e) {
             return Responses.check(SenseData.build(e, desc), edtlOut(command));
-        } catch (ReadOnlyVolumeException e) {
+        }
+        if (failure instanceof ReadOnlyVolumeException e) {
             LOG.warn("{} refused, volume is read-only: {}", describe(command), e.getMessage());
             return Responses.check(SenseData.build(SenseReason.WRITE_PROTECTED, desc), edtlOut(command));
-        } catch (IOException e) {
-            LOG.error("{} failed with an I/O error", describe(command), e);
+        }
+        if (failure instanceof IOException) {
+            LOG.error("{} failed with an I/O error", describe(command), failure);
             SenseReason r = writes ? SenseReason.WRITE_ERROR : SenseReason.UNRECOVERED_READ_ERROR;
             return Responses.check(SenseData.build(r, desc), edtlOut(command));
-        } catch (RuntimeException | Error e) {
-            LOG.error("{} failed", describe(command), e);
-            return Responses.check(SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, desc), edtlOut(command));
         }
+        LOG.error("{} failed", describe(command), failure);
+        return Responses.check(SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, desc), edtlOut(command));
     }
 
     /** For failed commands: report no residual on the data the initiator announced. */

@@ -3,6 +3,7 @@ package io.orion.dedup.storage;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The contract between the SCSI command layer and storage: a thin or thick array of fixed-size
@@ -35,6 +36,20 @@ public interface BlockDevice extends Closeable {
 
     /** Writes {@code src.remaining() / blockSize()} blocks starting at {@code lba}. */
     void write(long lba, ByteBuffer src, boolean fua) throws IOException;
+
+    /**
+     * {@link #write} that may complete later, on another thread: the returned future completes when
+     * the write is complete (or fails with its {@link IOException}). The caller keeps {@code src}
+     * unchanged until then. The default writes synchronously on the caller's thread.
+     */
+    default CompletableFuture<Void> writeAsync(long lba, ByteBuffer src, boolean fua) {
+        try {
+            write(lba, src, fua);
+            return CompletableFuture.completedFuture(null);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
 
     /** Makes every previously completed write durable. */
     void flush() throws IOException;

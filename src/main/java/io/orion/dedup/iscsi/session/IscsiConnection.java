@@ -47,6 +47,7 @@ import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTarget;
 import io.orion.dedup.scsi.TaskAttribute;
+import io.orion.dedup.storage.IoBatch;
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -151,6 +152,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        IoBatch.close();
         phase = Phase.CLOSING;
         if (ticker != null) {
             ticker.cancel(false);
@@ -190,6 +192,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         } else {
             LOG.warn("closing connection from {} after an error", remoteAddress(), cause);
         }
+        IoBatch.close();
         phase = Phase.CLOSING;
         ctx.close();
     }
@@ -239,6 +242,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         lastReadNanos = System.nanoTime();
+        // writes decoded from this socket read go to an I/O thread together (channelReadComplete)
+        IoBatch.open();
         try {
             switch (phase) {
                 case LOGIN -> {
@@ -262,6 +267,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        IoBatch.close();
         flush();
         ctx.fireChannelReadComplete();
     }
