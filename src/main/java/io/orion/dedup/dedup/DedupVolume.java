@@ -389,6 +389,20 @@ public final class DedupVolume implements BlockDevice {
                 }
                 PendingChunk mine = new PendingChunk(fp, pool.newChunkId());
                 PendingChunk winner = pool.claim(mine);
+                if (winner == mine && id == null) {
+                    // A write of this content may have committed between the lookups above and
+                    // the claim; it published its chunk to the fingerprint cache before dropping
+                    // its claim, so one more look closes the gap. Writers that found this claim
+                    // meanwhile resolve to the same chunk through it.
+                    Long again = pool.fingerprintCache().get(fp);
+                    if (again != null && (!verify || verifyShared(lookup, again, contents[i]))) {
+                        mine.committedId = again;
+                        mine.written.complete(null);
+                        pool.settle(mine);
+                        ops.add(BlockOp.existing(st.id, db, again, fp, contents[i]));
+                        continue;
+                    }
+                }
                 ops.add(BlockOp.pending(st.id, db, winner, contents[i]));
                 if (winner == mine) {
                     owned.add(mine);

@@ -20,7 +20,11 @@ final class PendingChunk {
     volatile Location location;
     int originalLength;
     int flags;
-    /** Chunk id this claim resolved to in a committed batch (committer thread), 0 before. */
+    /**
+     * Chunk id this claim resolved to: set by the committer once a batch with it committed, or by
+     * the claimer before completing {@link #written} when the content proved to be stored already
+     * (then no record is written). 0 before.
+     */
     long committedId;
 
     PendingChunk(Fingerprint fingerprint, long chunkId) {
