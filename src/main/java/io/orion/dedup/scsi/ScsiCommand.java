@@ -12,7 +12,8 @@ import java.nio.ByteBuffer;
  * @param expectedDataTransferLength the transport's expected data transfer length in bytes
  * @param read whether the initiator expects data from the target (iSCSI R bit)
  * @param write whether the initiator sends data (iSCSI W bit)
- * @param dataOut the data the initiator sent, position..limit, at most EDTL bytes; null when none
+ * @param dataOut the data the initiator sent, position..limit, at most EDTL bytes; null when none.
+ *     Valid until the command's future completes: the transport then reuses the memory.
  * @param taskTag the transport's task tag (iSCSI Initiator Task Tag), for logs and task management
  */
 public record ScsiCommand(Nexus nexus, long lun, byte[] cdb, TaskAttribute attribute,

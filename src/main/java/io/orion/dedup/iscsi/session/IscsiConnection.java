@@ -620,6 +620,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void completed(ScsiTask t, ScsiResponse r, Throwable ex) {
         t.executing = false;
+        t.recycleData();
         if (t.aborted() || phase == Phase.CLOSING) {
             if (r != null) {
                 r.releaseData();

@@ -109,7 +109,7 @@ final class ScsiTask {
         if (expectedOut == 0) {
             return true;
         }
-        buffer = ByteBuffer.allocate(expectedOut);
+        buffer = ByteBuffer.wrap(DataOutBuffers.take(expectedOut), 0, expectedOut);
         int imm = immediateData.readableBytes();
         if (imm > expectedOut) {
             return false;
@@ -204,13 +204,25 @@ final class ScsiTask {
 
     /**
      * The collected data for the command layer, or null when the command sends none. A heap buffer
-     * (hasArray) that the command layer may consume as it likes: the transport never touches it again.
+     * (hasArray) that the command layer may use as it likes until its command completes; then the
+     * transport recycles it for another command's data.
      */
     ByteBuffer dataOut() {
         if (buffer == null) {
             return null;
         }
         return ByteBuffer.wrap(buffer.array(), 0, received);
+    }
+
+    /**
+     * Recycles the data buffer; only once the command layer is done with it (its command
+     * completed). Later {@link #dataOut()} calls return null.
+     */
+    void recycleData() {
+        if (buffer != null) {
+            DataOutBuffers.give(buffer.array());
+            buffer = null;
+        }
     }
 
     /** Aborts the task (any thread); completes when it no longer executes. No response is sent. */
