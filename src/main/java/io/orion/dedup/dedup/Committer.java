@@ -37,9 +37,12 @@ import org.slf4j.LoggerFactory;
  * metadata tasks, flushes); if no other thread is committing it becomes the leader, drains
  * everything queued, applies it in <em>one</em> write transaction, commits, publishes the
  * committed state to memory (container and volume counters, caches, in-flight claims) and
- * completes the futures; otherwise it parks until a leader completed its work or stepped down.
- * At queue depth 1 a write therefore commits on its own thread with no hand-off; under load the
- * followers' work piles up and goes into the next leader's single transaction (group commit). Flushes in the drained set run
+ * completes the work. A caller of {@link #commitOps}, {@link #run} or {@link #flush} that is not
+ * the leader parks until its work is done; an asynchronous write ({@link #commitOpsAsync}) does not
+ * wait at all: the leader runs its completion. Inside an {@link IoBatch} scope the leading is
+ * deferred to the end of the burst, so a burst of writes shares one transaction. At queue depth 1
+ * a write therefore commits on its own thread with no hand-off; under load the work piles up and
+ * goes into the next leader's single transaction (group commit). Flushes in the drained set run
  * after that commit: every device is forced (data), then LMDB is synced (metadata) — data before
  * the metadata that references it. MDB_MAP_FULL aborts the transaction, grows the map and replays
  * the batch; an item that fails on its own is dropped and the rest replayed. Damaged metadata turns

@@ -62,26 +62,10 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
     interface AsyncExecutor extends Executor {
         CompletableFuture<ScsiResponse> start() throws IOException;
 
+        /** Waits for {@link #start}; a failure arrives wrapped in a CompletionException. */
         @Override
         default ScsiResponse run() throws IOException {
-            try {
-                return start().get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while waiting for a command");
-            } catch (java.util.concurrent.ExecutionException e) {
-                Throwable c = e.getCause();
-                if (c instanceof IOException io) {
-                    throw io;
-                }
-                if (c instanceof RuntimeException re) {
-                    throw re;
-                }
-                if (c instanceof Error err) {
-                    throw err;
-                }
-                throw new IOException(c);
-            }
+            return start().join();
         }
     }
 }

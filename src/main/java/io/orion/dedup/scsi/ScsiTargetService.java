@@ -202,7 +202,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         try {
             return exec.run();
         } catch (IOException | RuntimeException | Error e) {
-            return outcome(command, lu, e, writes);
+            return outcome(command, lu, unwrap(e), writes);
         }
     }
 
