@@ -1,31 +1,20 @@
 package io.orion.dedup.scsi;
 
+import io.orion.dedup.storage.BufferPool;
 import java.nio.ByteBuffer;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Direct buffers for READ data, recycled by size class (powers of two from 4 KiB to 8 MiB).
+ * Direct buffers for READ data, recycled ({@link BufferPool}, at most 64 MiB idle).
  *
  * <p>A read fills the buffer completely before it is sent, so a recycled buffer is never zeroed;
  * a fresh {@code allocateDirect} zeroes its memory, and Netty's pooled allocator, used from worker
  * threads without a thread cache, kept creating and destroying (and so zeroing) 4 MiB chunks as the
- * queue of outstanding reads rose and fell. Each class keeps at most {@link #CLASS_BYTES} of idle
- * buffers; larger requests use the heap.
+ * queue of outstanding reads rose and fell. Requests above 8 MiB use the heap.
  */
 final class ReadBuffers {
-    static final int MIN_SHIFT = 12;
-    static final int MAX_SHIFT = 23;
-    static final int CLASS_BYTES = 32 << 20;
-
-    @SuppressWarnings("unchecked")
-    private static final ArrayBlockingQueue<ByteBuffer>[] FREE = new ArrayBlockingQueue[MAX_SHIFT - MIN_SHIFT + 1];
-
-    static {
-        for (int s = MIN_SHIFT; s <= MAX_SHIFT; s++) {
-            FREE[s - MIN_SHIFT] = new ArrayBlockingQueue<>(Math.max(4, CLASS_BYTES >> s));
-        }
-    }
+    private static final BufferPool<ByteBuffer> POOL =
+            new BufferPool<>(64L << 20, ByteBuffer::allocateDirect, ByteBuffer::capacity);
 
     private ReadBuffers() {
     }
@@ -35,20 +24,14 @@ final class ReadBuffers {
     }
 
     static Lease lease(int bytes) {
-        int shift = Math.max(MIN_SHIFT, 32 - Integer.numberOfLeadingZeros(bytes - 1));
-        if (shift > MAX_SHIFT) {
+        if (!BufferPool.pooled(bytes)) {
             return new Lease(ByteBuffer.allocate(bytes), null);
         }
-        ArrayBlockingQueue<ByteBuffer> free = FREE[shift - MIN_SHIFT];
-        ByteBuffer b = free.poll();
-        if (b == null) {
-            b = ByteBuffer.allocateDirect(1 << shift);
-        }
-        ByteBuffer whole = b;
+        ByteBuffer whole = POOL.take(bytes);
         AtomicBoolean released = new AtomicBoolean();
         return new Lease(whole.clear().limit(bytes), () -> {
             if (released.compareAndSet(false, true)) {
-                free.offer(whole);
+                POOL.give(whole);
             }
         });
     }
