@@ -228,8 +228,7 @@ public final class DedupVolume implements BlockDevice {
         int len = src.remaining();
         if (len > 0) {
             long off = lba * st.logicalBlockSize;
-            int dbs = st.dedupBlockSize;
-            try (StripedLocks.Held h = pool.locks().lock(st.id, off / dbs, (off + len - 1) / dbs)) {
+            try (StripedLocks.Held h = lockBytes(off, off + len)) {
                 writeLocked(off, src);
             }
         }
@@ -257,8 +256,7 @@ public final class DedupVolume implements BlockDevice {
                 return CompletableFuture.completedFuture(null);
             }
             long off = lba * st.logicalBlockSize;
-            int dbs = st.dedupBlockSize;
-            StripedLocks.Held h = pool.locks().lock(st.id, off / dbs, (off + len - 1) / dbs);
+            StripedLocks.Held h = lockBytes(off, off + len);
             List<BlockOp> ops;
             try {
                 ops = prepareLocked(off, src);
@@ -279,6 +277,12 @@ public final class DedupVolume implements BlockDevice {
             done.completeExceptionally(e);
         }
         return done;
+    }
+
+    /** Locks the dedup blocks that byte range {@code [from, to)} of this volume touches. */
+    private StripedLocks.Held lockBytes(long from, long to) {
+        int dbs = st.dedupBlockSize;
+        return pool.locks().lock(st.id, from / dbs, (to - 1) / dbs);
     }
 
     /** Writes {@code src} at byte offset {@code off}; the caller holds the block locks. */
@@ -525,7 +529,7 @@ public final class DedupVolume implements BlockDevice {
             return;
         }
         int dbs = st.dedupBlockSize;
-        try (StripedLocks.Held h = pool.locks().lock(st.id, from / dbs, (to - 1) / dbs)) {
+        try (StripedLocks.Held h = lockBytes(from, to)) {
             writeLocked(from, ByteBuffer.allocate((int) (to - from)));
         }
     }
@@ -611,8 +615,7 @@ public final class DedupVolume implements BlockDevice {
         if (to <= from) {
             return;
         }
-        int dbs = st.dedupBlockSize;
-        try (StripedLocks.Held h = pool.locks().lock(st.id, from / dbs, (to - 1) / dbs)) {
+        try (StripedLocks.Held h = lockBytes(from, to)) {
             writeLocked(from, repeat(pattern, (int) (to - from)));
         }
     }
@@ -637,8 +640,7 @@ public final class DedupVolume implements BlockDevice {
             throw new IllegalArgumentException("compare and write buffers differ in length");
         }
         long off = lba * st.logicalBlockSize;
-        int dbs = st.dedupBlockSize;
-        try (StripedLocks.Held h = pool.locks().lock(st.id, off / dbs, (off + len - 1) / dbs)) {
+        try (StripedLocks.Held h = lockBytes(off, off + len)) {
             ByteBuffer current = ByteBuffer.allocate(len);
             readBytes(off, current);
             current.flip();
