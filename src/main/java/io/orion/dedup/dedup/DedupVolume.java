@@ -279,6 +279,15 @@ public final class DedupVolume implements BlockDevice {
         return done;
     }
 
+    /**
+     * Non-FUA writes copy into the page cache and leave the metadata to the group committer, which
+     * syncs nothing unless the pool runs with durable commits.
+     */
+    @Override
+    public boolean quickWrites() {
+        return !pool.options().durableCommits();
+    }
+
     /** Locks the dedup blocks that byte range {@code [from, to)} of this volume touches. */
     private StripedLocks.Held lockBytes(long from, long to) {
         int dbs = st.dedupBlockSize;

@@ -9,6 +9,7 @@ import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.LbaStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Parsers and executors of the SBC-4 block commands: READ, WRITE, WRITE AND VERIFY, VERIFY,
@@ -151,9 +152,26 @@ final class BlockCommands {
         }
         // The status goes out when the device completes the write, which for a dedup volume is
         // when the group committer committed its block-map changes, without an I/O thread waiting.
-        return (CommandSpec.AsyncExecutor) () -> dev.writeAsync(e.lba, src, fua)
-                .thenApply(v -> Responses.goodOut(want));
+        long light = !fua && have <= LIGHT_WRITE_BYTES && dev.quickWrites() ? have : -1;
+        return new CommandSpec.AsyncExecutor() {
+            @Override
+            public CompletableFuture<ScsiResponse> start() {
+                return dev.writeAsync(e.lba, src, fua).thenApply(v -> Responses.goodOut(want));
+            }
+
+            @Override
+            public long lightBytes() {
+                return light;
+            }
+        };
     }
+
+    /**
+     * The largest write that may run on the transport thread (when the device's writes never wait
+     * for the medium); larger ones go to the I/O threads, where a burst of them runs in parallel
+     * with the next socket read.
+     */
+    static final int LIGHT_WRITE_BYTES = 64 * 1024;
 
     // ---- ORWRITE (SBC-4 §5.7) --------------------------------------------------------------------
 

@@ -62,6 +62,14 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
     interface AsyncExecutor extends Executor {
         CompletableFuture<ScsiResponse> start() throws IOException;
 
+        /**
+         * The data bytes of light work, which the transport may run on its own thread (see {@link
+         * io.orion.dedup.storage.IoBatch}): it never waits for the medium. -1: ordinary work.
+         */
+        default long lightBytes() {
+            return -1;
+        }
+
         /** Waits for {@link #start}; a failure arrives wrapped in a CompletionException. */
         @Override
         default ScsiResponse run() throws IOException {

@@ -177,7 +177,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                         if (!f.complete(out)) {
                             out.releaseData();
                         }
-                    }));
+                    }), async.lightBytes());
                     return;
                 }
                 io.execute(() -> {

@@ -51,6 +51,15 @@ public interface BlockDevice extends Closeable {
         }
     }
 
+    /**
+     * True when a non-FUA {@link #writeAsync} never waits for the medium (it copies the data into
+     * memory or the page cache, and may take short locks), so a transport may run a small one on its
+     * own thread rather than hand it to an I/O thread.
+     */
+    default boolean quickWrites() {
+        return false;
+    }
+
     /** Makes every previously completed write durable. */
     void flush() throws IOException;
 

@@ -94,6 +94,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private int statSN;
     private int nextTtt = 1;
     private boolean flushPending;
+    /** True while channelReadComplete runs the read's batch, which flushes once after it. */
+    private boolean runningBatch;
     private final Map<Integer, ScsiTask> tasks = new HashMap<>();
     private final Map<Integer, ScsiTask> byTtt = new HashMap<>();
 
@@ -267,7 +269,13 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        IoBatch.close();
+        // a burst of small writes may run right here (IoBatch): their responses leave in one flush
+        runningBatch = true;
+        try {
+            IoBatch.close();
+        } finally {
+            runningBatch = false;
+        }
         flush();
         ctx.fireChannelReadComplete();
     }
@@ -640,7 +648,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         sendResult(t, r);
         finish(t);
-        flush();
+        if (!runningBatch) {
+            flush();
+        }
     }
 
     /**
