@@ -57,7 +57,13 @@ final class Committer implements AutoCloseable {
     private final ReentrantLock leader = new ReentrantLock();
     private final List<Container> unpersisted = new ArrayList<>();
     private volatile boolean running = true;
-    private final Runnable leadQueued = () -> leadWhileQueued(null);
+    /**
+     * Transactions a submitter of asynchronous work commits before it hands the rest to the commit
+     * helper: a transport thread that runs a burst of writes itself (IoBatch) must get back to its
+     * connections even while other connections keep the queue full.
+     */
+    private static final int SUBMITTER_ROUNDS = 4;
+    private final Runnable leadQueued = () -> leadWhileQueued(null, SUBMITTER_ROUNDS);
 
     /** Pool counters as committed (committer thread writes; others read). */
     volatile long uniqueChunks;
@@ -159,7 +165,7 @@ final class Committer implements AutoCloseable {
         queue.add(w);
         // inside a batch of writes (IoBatch) the commit waits for the batch's end: one for all
         if (!IoBatch.defer(this, leadQueued)) {
-            leadWhileQueued(null);
+            leadQueued.run();
         }
     }
 
@@ -178,7 +184,7 @@ final class Committer implements AutoCloseable {
         }
         queue.add(w);
         while (!w.done.isDone()) {
-            leadWhileQueued(w);
+            leadWhileQueued(w, Integer.MAX_VALUE);
             if (w.done.isDone()) {
                 break;
             }
@@ -191,23 +197,23 @@ final class Committer implements AutoCloseable {
 
     /**
      * Becomes the leader whenever no other thread is, and commits until the queue is empty (or, for
-     * a waiting caller, until the batch that completed its own work). Checking the queue
-     * again after stepping down closes the gap between a leader's last drain and its unlock: work
-     * queued in that gap is led by its submitter or by the leader's re-check. A waiting caller that
-     * steps down with work still queued hands the rest to a helper thread, so asynchronous work
-     * never waits for a submitter that is not coming.
+     * a waiting caller, until the batch that completed its own work; or after {@code maxRounds}
+     * transactions). Checking the queue again after stepping down closes the gap between a leader's
+     * last drain and its unlock: work queued in that gap is led by its submitter or by the leader's
+     * re-check. A caller that steps down with work still queued hands the rest to a helper thread,
+     * so asynchronous work never waits for a submitter that is not coming.
      */
-    private void leadWhileQueued(Work mine) {
+    private void leadWhileQueued(Work mine, int maxRounds) {
         while (!queue.isEmpty() && leader.tryLock()) {
             boolean steppedDownEarly;
             try {
-                steppedDownEarly = lead(mine);
+                steppedDownEarly = lead(mine, maxRounds);
             } finally {
                 leader.unlock();
             }
             if (steppedDownEarly) {
                 if (!queue.isEmpty()) {
-                    pool.commitAssist(() -> leadWhileQueued(null));
+                    pool.commitAssist(() -> leadWhileQueued(null, Integer.MAX_VALUE));
                 }
                 return;
             }
@@ -216,11 +222,12 @@ final class Committer implements AutoCloseable {
 
     /**
      * Commits batches until the queue is empty, or (with {@code mine}) until the batch that
-     * completed {@code mine}; returns true when it stopped for the latter reason.
+     * completed {@code mine}, or after {@code maxRounds} batches; returns true when it stopped
+     * for one of the latter two reasons.
      */
-    private boolean lead(Work mine) {
+    private boolean lead(Work mine, int maxRounds) {
         List<Work> drained = new ArrayList<>();
-        while (true) {
+        for (int round = 1; ; round++) {
             drained.clear();
             queue.drainTo(drained, MAX_BATCH);
             if (drained.isEmpty()) {
@@ -236,7 +243,7 @@ final class Committer implements AutoCloseable {
                     }
                 }
             }
-            if (mine != null && mine.done.isDone()) {
+            if ((mine != null && mine.done.isDone()) || round >= maxRounds) {
                 return true;
             }
         }
