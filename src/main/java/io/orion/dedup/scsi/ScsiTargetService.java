@@ -16,6 +16,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiPredicate;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +40,8 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiTargetService.class);
 
     private final String targetName;
+    /** Which LUN numbers a nexus may see ({@link #lunVisibility}). */
+    private volatile BiPredicate<Nexus, Long> visibility = (n, lun) -> true;
     private final ExecutorService io;
     private final boolean ownsIo;
     private final CommandTable table = new CommandTable();
@@ -78,7 +82,30 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
 
     // ---- LUN management ----------------------------------------------------------------------
 
-    /** Adds a logical unit; every nexus that knows the target gets REPORTED LUNS DATA HAS CHANGED. */
+    /**
+     * Says which LUN numbers a nexus may see (its ACL's mapped LUNs); until called, every nexus sees
+     * every LUN. Adding or removing a LUN raises REPORTED LUNS DATA HAS CHANGED only for the nexuses
+     * that see that LUN number: the others' inventory did not change.
+     */
+    public void lunVisibility(BiPredicate<Nexus, Long> sees) {
+        visibility = sees;
+    }
+
+    /**
+     * REPORTED LUNS DATA HAS CHANGED (SPC-4 §7.9) for the nexuses {@code who} selects, on every LUN
+     * they have addressed: their view of the inventory changed (an ACL's mapped LUNs, for instance).
+     */
+    public void reportedLunsChanged(Predicate<Nexus> who) {
+        for (LogicalUnit lu : units.values()) {
+            for (Nexus n : lu.knownNexuses()) {
+                if (who.test(n)) {
+                    lu.raiseFor(n, SenseReason.REPORTED_LUNS_DATA_CHANGED);
+                }
+            }
+        }
+    }
+
+    /** Adds a logical unit; every nexus that sees it gets REPORTED LUNS DATA HAS CHANGED. */
     public void addLun(long lun, BlockDevice device, LunOptions options) {
         if (lun < 0 || lun > 16383) {
             throw new IllegalArgumentException("LUN out of range 0..16383: " + lun);
@@ -87,13 +114,13 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         if (units.putIfAbsent(lun, lu) != null) {
             throw new IllegalStateException("LUN " + lun + " already exists");
         }
-        lunsChanged();
+        lunsChanged(lun);
     }
 
     /** Removes a logical unit (the device is not closed: its owner closes it). */
     public void removeLun(long lun) {
         if (units.remove(lun) != null) {
-            lunsChanged();
+            lunsChanged(lun);
         }
     }
 
@@ -113,10 +140,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         return new ArrayList<>(new TreeSet<>(units.keySet()));
     }
 
-    private void lunsChanged() {
-        for (LogicalUnit lu : units.values()) {
-            lu.raise(SenseReason.REPORTED_LUNS_DATA_CHANGED, null);
-        }
+    private void lunsChanged(long lun) {
+        BiPredicate<Nexus, Long> sees = visibility;
+        reportedLunsChanged(n -> sees.test(n, lun));
     }
 
     // ---- command execution -------------------------------------------------------------------

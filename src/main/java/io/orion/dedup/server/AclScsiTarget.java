@@ -171,6 +171,15 @@ final class AclScsiTarget implements ScsiTarget {
         return new ScsiResponse(r.status(), r.sense(), copy, r.dataOutLength());
     }
 
+    /**
+     * True when the nexus's ACL lets it see LUN number {@code lun}, whether or not the LUN exists
+     * (no ACL: demo mode sees everything).
+     */
+    boolean sees(Nexus nexus, long lun) {
+        Optional<AclDefinition> acl = acl(nexus);
+        return acl.isEmpty() || (lun <= Integer.MAX_VALUE && acl.get().maps((int) lun));
+    }
+
     @Override
     public boolean hasLun(Nexus nexus, long lun) {
         Optional<AclDefinition> acl = acl(nexus);

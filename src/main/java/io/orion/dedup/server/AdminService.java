@@ -10,6 +10,7 @@ import io.orion.dedup.admin.TargetAdminService;
 import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.IscsiName;
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetDefinition;
@@ -31,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * target names it (sessions already logged in through it stay, as in LIO); a deleted target's
  * sessions are dropped, and so are the sessions of an initiator whose ACL is removed; other ACL and
  * CHAP changes apply at the next login (and mapped LUNs / write protection at the next command,
- * {@link AclScsiTarget}); a queue depth change applies to sessions that log in afterwards. The engine half
+ * {@link AclScsiTarget}; a change of an initiator's mapped LUNs gives its sessions REPORTED LUNS
+ * DATA HAS CHANGED); a queue depth change applies to sessions that log in afterwards. The engine half
  * — status, stats, scrub and the management commands — runs on the live dedup pool and reports
  * its real figures.
  *
@@ -161,6 +164,11 @@ final class AdminService extends TargetAdminService {
             throw new AdminException("cannot create LUN: " + e.getMessage());
         }
         live.definition(next);
+        Set<String> rescan = viewChanged(previous, next);
+        if (!rescan.isEmpty()) {
+            // the LUNs these initiators see changed (SPC-4 §7.9): their sessions rescan
+            live.scsi().reportedLunsChanged(n -> rescan.contains(IscsiName.normalize(n.initiatorName())));
+        }
         for (AclDefinition gone : previous.acls()) {
             if (next.acl(gone.initiator()).isEmpty()) {
                 // LIO ends the sessions of a removed node ACL (target_shutdown_sessions)
@@ -175,6 +183,21 @@ final class AdminService extends TargetAdminService {
         removed.forEach(r -> LOG.info("LUN {} ({}) removed from {}; its volume stays in the pool", r.id(), r.volume(),
                 next.iqn()));
         added.forEach(a -> LOG.info("LUN {} ({}, {} bytes) added to {}", a.id(), a.volume(), a.size(), next.iqn()));
+    }
+
+    /**
+     * The initiators with an ACL in {@code next} whose mapped LUNs differ from {@code previous}
+     * (a new ACL counts: until then the initiator saw every LUN, or none).
+     */
+    static Set<String> viewChanged(TargetDefinition previous, TargetDefinition next) {
+        Set<String> out = new java.util.HashSet<>();
+        for (AclDefinition a : next.acls()) {
+            Optional<AclDefinition> before = previous.acl(a.initiator());
+            if (before.isEmpty() || !Set.copyOf(before.get().mappedLuns()).equals(Set.copyOf(a.mappedLuns()))) {
+                out.add(a.initiator());
+            }
+        }
+        return out;
     }
 
     /** Same device behind the LUN: only the size may differ. */

@@ -25,6 +25,7 @@ final class LiveTarget {
         this.definition = definition;
         this.scsi = scsi;
         this.aclView = new AclScsiTarget(scsi, this::definition);
+        scsi.lunVisibility(aclView::sees);
     }
 
     TargetDefinition definition() {

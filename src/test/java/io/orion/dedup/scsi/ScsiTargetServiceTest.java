@@ -295,6 +295,25 @@ class ScsiTargetServiceTest {
     }
 
     @Test
+    void lunChangesReachOnlyTheNexusesThatSeeTheLun() {
+        h.login(B, 0);
+        // B's ACL does not map LUN 300: adding or removing it leaves B's inventory as it was
+        target.lunVisibility((n, lun) -> !(n.equals(B) && lun == 300));
+        target.addLun(300, new RamBlockDevice(512, 8), LunOptions.defaults());
+        assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x3f, 0x0e);
+        assertGood(h.run(A, cdb(0, 0, 0, 0, 0, 0)));
+        assertGood(h.run(B, cdb(0, 0, 0, 0, 0, 0)));
+        target.removeLun(300);
+        assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x3f, 0x0e);
+        assertGood(h.run(B, cdb(0, 0, 0, 0, 0, 0)));
+        // B's own view changed (its ACL's mapped LUNs): only B is told
+        target.reportedLunsChanged(n -> n.equals(B));
+        assertSense(h.run(B, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x3f, 0x0e);
+        assertGood(h.run(B, cdb(0, 0, 0, 0, 0, 0)));
+        assertGood(h.run(A, cdb(0, 0, 0, 0, 0, 0)));
+    }
+
+    @Test
     void scsi2ReservationConflictsOtherNexusAndIsReleasedOnNexusLoss() {
         h.login(B, 0);
         assertGood(h.run(A, cdb(0x16, 0, 0, 0, 0, 0)));

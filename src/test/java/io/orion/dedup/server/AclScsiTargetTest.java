@@ -248,4 +248,42 @@ class AclScsiTargetTest {
             ram.close();
         }
     }
+
+    private static byte[] tur() {
+        return new byte[6];
+    }
+
+    @Test
+    void aLunChangeIsReportedOnlyToTheInitiatorsThatSeeIt() {
+        scsi.lunVisibility(view::sees);
+        assertTrue(view.sees(MASKED, 1));
+        assertFalse(view.sees(MASKED, 0));
+        assertTrue(view.sees(OPEN, 0), "no ACL: demo mode sees every LUN");
+        for (Nexus n : List.of(MASKED, OPEN)) {
+            long lun = n == MASKED ? 1 : 0;
+            assertEquals(ScsiResponse.CHECK_CONDITION, run(n, lun, tur(), null).status(), "power-on UA");
+            assertEquals(ScsiResponse.GOOD, run(n, lun, tur(), null).status());
+        }
+        scsi.addLun(5, new RamBlockDevice(512, 2048), LunOptions.defaults());
+        assertEquals(ScsiResponse.GOOD, run(MASKED, 1, tur(), null).status(), "LUN 5 is not mapped for MASKED");
+        ScsiResponse open = run(OPEN, 0, tur(), null);
+        assertEquals(ScsiResponse.CHECK_CONDITION, open.status());
+        assertEquals(0x3f, open.sense()[12] & 0xff, "REPORTED LUNS DATA HAS CHANGED");
+        assertEquals(0x0e, open.sense()[13] & 0xff);
+    }
+
+    @Test
+    void theInitiatorsWhoseMappedLunsChangedAreTheOnesToRescan() {
+        TargetDefinition before = definition.get();
+        assertEquals(java.util.Set.of(), AdminService.viewChanged(before, before));
+        TargetDefinition remapped = before.withAcl(new AclDefinition("iqn.2026-11.test:masked", List.of(1, 300), false,
+                null));
+        assertEquals(java.util.Set.of("iqn.2026-11.test:masked"), AdminService.viewChanged(before, remapped));
+        TargetDefinition reordered = remapped.withAcl(new AclDefinition("iqn.2026-11.test:masked", List.of(300, 1),
+                true, null));
+        assertEquals(java.util.Set.of(), AdminService.viewChanged(remapped, reordered),
+                "same LUNs in another order, write protection aside: the inventory is the same");
+        TargetDefinition added = before.withAcl(new AclDefinition("iqn.2026-11.test:open", List.of(0), false, null));
+        assertEquals(java.util.Set.of("iqn.2026-11.test:open"), AdminService.viewChanged(before, added));
+    }
 }
