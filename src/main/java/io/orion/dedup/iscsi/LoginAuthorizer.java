@@ -1,5 +1,6 @@
 package io.orion.dedup.iscsi;
 
+import java.net.InetSocketAddress;
 import java.util.Optional;
 
 /**
@@ -35,4 +36,13 @@ public interface LoginAuthorizer {
 
     /** Present when the initiator must authenticate with CHAP before a normal session. */
     Optional<ChapCredentials> chap(String initiatorName);
+
+    /**
+     * Whether a normal-session login that arrived at local address {@code local} reaches this
+     * target; false answers 0x0203, the target "does not exist at this address". Default: every
+     * portal of the server serves the target.
+     */
+    default boolean reachableThrough(InetSocketAddress local) {
+        return true;
+    }
 }

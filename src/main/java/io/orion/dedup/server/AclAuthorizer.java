@@ -2,15 +2,20 @@ package io.orion.dedup.server;
 
 import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.ChapCredentials;
+import io.orion.dedup.config.HostPort;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.LoginAuthorizer;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.List;
 import java.util.Optional;
 
 /**
  * A target definition's access rules as the iSCSI login sees them (RFC 7143 §12, the LIO model):
  * with demo mode on, every initiator may log in (generated ACL); otherwise only initiators listed in
  * an ACL. CHAP comes from the initiator's ACL entry, else from the target-wide credentials when
- * authentication is required.
+ * authentication is required. A target with portals of its own is reached only through them.
  */
 record AclAuthorizer(TargetDefinition target) implements LoginAuthorizer {
 
@@ -35,6 +40,33 @@ record AclAuthorizer(TargetDefinition target) implements LoginAuthorizer {
             c = target.chap();
         }
         return Optional.ofNullable(c).map(AclAuthorizer::toIscsi);
+    }
+
+    /**
+     * A target with portals of its own is reached only through them (LIO: through its TPG's
+     * network portals); a wildcard host (0.0.0.0, ::) stands for every address on its port. A
+     * target without portals is served by all of the server's.
+     */
+    @Override
+    public boolean reachableThrough(InetSocketAddress local) {
+        List<HostPort> own = target.portalGroups().stream().flatMap(g -> g.portals().stream()).toList();
+        if (own.isEmpty() || local == null || local.getAddress() == null) {
+            return true;
+        }
+        for (HostPort p : own) {
+            if (p.port() != local.getPort()) {
+                continue;
+            }
+            try {
+                InetAddress a = InetAddress.getByName(p.host());
+                if (a.isAnyLocalAddress() || a.equals(local.getAddress())) {
+                    return true;
+                }
+            } catch (UnknownHostException e) {
+                // a portal whose name does not resolve cannot be the one the login came through
+            }
+        }
+        return false;
     }
 
     static io.orion.dedup.iscsi.ChapCredentials toIscsi(ChapCredentials c) {

@@ -31,7 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>{@code portal add} makes the server listen on the new portal at once; {@code portal
  *       remove} closes the listener once no target names the portal any more (a portal shared by
  *       two targets stays bound while one uses it) — connecting is then refused — while a session
- *       that logged in through it keeps working [LIO keeps established connections];</li>
+ *       that logged in through it keeps working [LIO keeps established connections]; a target
+ *       with portals of its own refuses logins through the server's other portals (0x0203)
+ *       [LIO reaches a target only through its TPG's network portals];</li>
  *   <li>{@code lun delete} of a LUN in use is refused (exit 1) unless {@code --force}; forced, the
  *       LUN is gone for the session using it (its reads fail: LOGICAL UNIT NOT SUPPORTED) while the
  *       session and the other LUN keep working [LIO: the LUN leaves, sessions stay];</li>
@@ -147,6 +149,12 @@ class LiveAdminIT {
             cli(server, "portal", "add", IQN, portal).assertOk();
             String viaExtra = ls(portal);
             assertTrue(viaExtra.contains("Target:" + IQN) && viaExtra.contains("Lun:0"), viaExtra);
+            // the target now has a portal of its own: it does not exist at the server's other portals
+            ExternalTool.Result elsewhere = ExternalTool.run(LIMIT, "iscsi-inq",
+                    "iscsi://127.0.0.1:" + server.port() + "/" + IQN + "/0");
+            assertNotEquals(0, elsewhere.exitCode(), elsewhere.output());
+            assertTrue(server.output().contains("which is not one of the target's portals, refused (0x0203)"),
+                    server.output());
 
             cli(server, "target", "create", SECOND, "--demo-mode").assertOk();
             cli(server, "lun", "create", SECOND, "--lun", "0", "--size", "16MiB").assertOk();

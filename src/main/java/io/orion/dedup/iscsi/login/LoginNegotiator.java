@@ -6,6 +6,7 @@ import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.iscsi.TargetCatalog;
 import io.orion.dedup.iscsi.pdu.LoginRequest;
 import java.io.ByteArrayOutputStream;
+import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -63,6 +64,7 @@ public final class LoginNegotiator {
     private final SecureRandom random;
     private final Admission admission;
     private final KeyNegotiator keys;
+    private final InetSocketAddress arrivedAt;
 
     private boolean first = true;
     private int stage;
@@ -84,6 +86,18 @@ public final class LoginNegotiator {
 
     public LoginNegotiator(TargetCatalog catalog, IscsiServerOptions options, ChapFailureLimiter limiter,
                            SecureRandom random, Admission admission) {
+        this(catalog, options, limiter, random, admission, null);
+    }
+
+    /**
+     * A negotiator for a connection that arrived at local address {@code arrivedAt}: a normal login
+     * to a target that is not reachable there ({@link LoginAuthorizer#reachableThrough}) is refused
+     * with 0x0203, as the target "does not exist at this address" (RFC 7143 §11.13.5). Null: no
+     * portal check.
+     */
+    public LoginNegotiator(TargetCatalog catalog, IscsiServerOptions options, ChapFailureLimiter limiter,
+                           SecureRandom random, Admission admission, InetSocketAddress arrivedAt) {
+        this.arrivedAt = arrivedAt;
         this.catalog = catalog;
         this.options = options;
         this.limiter = limiter;
@@ -329,6 +343,11 @@ public final class LoginNegotiator {
             Optional<IscsiTargetInfo> t = catalog.find(targetName);
             if (t.isEmpty()) {
                 LOG.info("login from {} to unknown target {} refused (0x0203)", initiatorName, targetName);
+                return LoginStatus.NOT_FOUND;
+            }
+            if (arrivedAt != null && !t.get().authorizer().reachableThrough(arrivedAt)) {
+                LOG.info("login from {} to {} through portal {}, which is not one of the target's portals, "
+                        + "refused (0x0203)", initiatorName, targetName, arrivedAt);
                 return LoginStatus.NOT_FOUND;
             }
             target = t.get();

@@ -360,7 +360,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (login == null) {
             cid = req.cid();
             login = new LoginNegotiator(server.catalog(), options, server.chapLimiter(), server.random(),
-                    server.registry()::admit);
+                    server.registry()::admit, (InetSocketAddress) channel.localAddress());
         }
         LoginNegotiator.Step step = login.step(req, TextParams.bytes(req.data()));
         if (step.status() != 0) {

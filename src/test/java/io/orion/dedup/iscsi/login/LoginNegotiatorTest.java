@@ -17,6 +17,7 @@ import io.orion.dedup.scsi.Nexus;
 import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTarget;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -132,6 +133,41 @@ class LoginNegotiatorTest {
         assertEquals(65536, n.params().initiatorMaxRecvDataSegmentLength());
         assertEquals(262144, n.params().maxBurstLength());
         assertTrue(n.params().initialR2T());
+    }
+
+    @Test
+    void aLoginThroughAPortalTheTargetIsNotReachableAtFindsNoTarget() {
+        InetSocketAddress only = new InetSocketAddress("127.0.0.2", 3262);
+        LoginAuthorizer onePortal = new LoginAuthorizer() {
+            @Override
+            public boolean mayLogin(String initiatorName) {
+                return true;
+            }
+
+            @Override
+            public boolean visibleInDiscovery(String initiatorName) {
+                return true;
+            }
+
+            @Override
+            public Optional<ChapCredentials> chap(String initiatorName) {
+                return Optional.empty();
+            }
+
+            @Override
+            public boolean reachableThrough(InetSocketAddress local) {
+                return local.equals(only);
+            }
+        };
+        IscsiTargetInfo t = new IscsiTargetInfo(TARGET, null, 3, List.of(), NO_SCSI, onePortal);
+        byte[] login = text("InitiatorName=" + INITIATOR, "TargetName=" + TARGET, "SessionType=Normal",
+                "AuthMethod=None");
+        for (InetSocketAddress local : List.of(only, new InetSocketAddress("127.0.0.1", 3262))) {
+            LoginNegotiator n = new LoginNegotiator(TargetCatalog.of(List.of(t)), IscsiServerOptions.defaults(),
+                    limiter, new SecureRandom(), x -> 0, local);
+            assertEquals(local.equals(only) ? 0 : LoginStatus.NOT_FOUND, n.step(req(true, 0, 1), login).status(),
+                    "login through " + local);
+        }
     }
 
     @Test
