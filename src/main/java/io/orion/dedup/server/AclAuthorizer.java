@@ -3,6 +3,7 @@ package io.orion.dedup.server;
 import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.ChapCredentials;
 import io.orion.dedup.config.HostPort;
+import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.LoginAuthorizer;
 import java.net.InetAddress;
@@ -43,16 +44,19 @@ record AclAuthorizer(TargetDefinition target) implements LoginAuthorizer {
     }
 
     /**
-     * A target with portals of its own is reached only through them (LIO: through its TPG's
-     * network portals); a wildcard host (0.0.0.0, ::) stands for every address on its port. A
-     * target without portals is served by all of the server's.
+     * A target whose portal groups all list portals of their own is reached only through them
+     * (LIO: through its TPGs' network portals); a wildcard host (0.0.0.0, ::) stands for every
+     * address on its port. A target with an empty portal group (the server's portals) or none is
+     * reached through every portal of the server.
      */
     @Override
     public boolean reachableThrough(InetSocketAddress local) {
-        List<HostPort> own = target.portalGroups().stream().flatMap(g -> g.portals().stream()).toList();
-        if (own.isEmpty() || local == null || local.getAddress() == null) {
+        List<PortalGroup> groups = target.portalGroups();
+        if (groups.isEmpty() || groups.stream().anyMatch(g -> g.portals().isEmpty()) || local == null
+                || local.getAddress() == null) {
             return true;
         }
+        List<HostPort> own = groups.stream().flatMap(g -> g.portals().stream()).toList();
         for (HostPort p : own) {
             if (p.port() != local.getPort()) {
                 continue;

@@ -35,4 +35,11 @@ class AclAuthorizerTest {
         assertTrue(a.reachableThrough(new InetSocketAddress("::1", 3264)), "IPv6 literal");
         assertFalse(a.reachableThrough(new InetSocketAddress("127.0.0.1", 3264)));
     }
+
+    @Test
+    void anEmptyPortalGroupMeansTheServersPortalsServeTheTargetToo() {
+        TargetDefinition both = withPortals(new HostPort("127.0.0.2", 3262))
+                .withPortalGroup(2, g -> new PortalGroup(2, List.of()));
+        assertTrue(new AclAuthorizer(both).reachableThrough(new InetSocketAddress("127.0.0.1", 3260)));
+    }
 }
