@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 
 class LoginNegotiatorTest {
@@ -63,6 +64,10 @@ class LoginNegotiatorTest {
     };
 
     private static LoginAuthorizer chapFor(ChapCredentials c, String denied) {
+        return authorizer(c, denied, local -> true);
+    }
+
+    private static LoginAuthorizer authorizer(ChapCredentials c, String denied, Predicate<InetSocketAddress> reachable) {
         return new LoginAuthorizer() {
             @Override
             public boolean mayLogin(String initiatorName) {
@@ -77,6 +82,11 @@ class LoginNegotiatorTest {
             @Override
             public Optional<ChapCredentials> chap(String initiatorName) {
                 return Optional.ofNullable(c);
+            }
+
+            @Override
+            public boolean reachableThrough(InetSocketAddress local) {
+                return reachable.test(local);
             }
         };
     }
@@ -138,27 +148,7 @@ class LoginNegotiatorTest {
     @Test
     void aLoginThroughAPortalTheTargetIsNotReachableAtFindsNoTarget() {
         InetSocketAddress only = new InetSocketAddress("127.0.0.2", 3262);
-        LoginAuthorizer onePortal = new LoginAuthorizer() {
-            @Override
-            public boolean mayLogin(String initiatorName) {
-                return true;
-            }
-
-            @Override
-            public boolean visibleInDiscovery(String initiatorName) {
-                return true;
-            }
-
-            @Override
-            public Optional<ChapCredentials> chap(String initiatorName) {
-                return Optional.empty();
-            }
-
-            @Override
-            public boolean reachableThrough(InetSocketAddress local) {
-                return local.equals(only);
-            }
-        };
+        LoginAuthorizer onePortal = authorizer(null, "nobody", only::equals);
         IscsiTargetInfo t = new IscsiTargetInfo(TARGET, null, 3, List.of(), NO_SCSI, onePortal);
         byte[] login = text("InitiatorName=" + INITIATOR, "TargetName=" + TARGET, "SessionType=Normal",
                 "AuthMethod=None");
