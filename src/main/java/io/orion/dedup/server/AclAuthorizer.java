@@ -6,9 +6,7 @@ import io.orion.dedup.config.HostPort;
 import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.LoginAuthorizer;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Optional;
 
@@ -56,18 +54,13 @@ record AclAuthorizer(TargetDefinition target) implements LoginAuthorizer {
                 || local.getAddress() == null) {
             return true;
         }
-        List<HostPort> own = groups.stream().flatMap(g -> g.portals().stream()).toList();
-        for (HostPort p : own) {
-            if (p.port() != local.getPort()) {
-                continue;
-            }
-            try {
-                InetAddress a = InetAddress.getByName(p.host());
-                if (a.isAnyLocalAddress() || a.equals(local.getAddress())) {
+        for (PortalGroup g : groups) {
+            for (HostPort p : g.portals()) {
+                InetSocketAddress portal = p.toSocketAddress();
+                // a portal whose name does not resolve cannot be the one the login came through
+                if (!portal.isUnresolved() && OrionServer.covers(portal, local)) {
                     return true;
                 }
-            } catch (UnknownHostException e) {
-                // a portal whose name does not resolve cannot be the one the login came through
             }
         }
         return false;

@@ -182,11 +182,7 @@ final class AclScsiTarget implements ScsiTarget {
 
     @Override
     public boolean hasLun(Nexus nexus, long lun) {
-        Optional<AclDefinition> acl = acl(nexus);
-        if (acl.isPresent() && (lun > Integer.MAX_VALUE || !acl.get().maps((int) lun))) {
-            return false;
-        }
-        return scsi.hasLun(nexus, lun);
+        return sees(nexus, lun) && scsi.hasLun(nexus, lun);
     }
 
     @Override

@@ -28,6 +28,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -190,7 +191,7 @@ final class AdminService extends TargetAdminService {
      * (a new ACL counts: until then the initiator saw every LUN, or none).
      */
     static Set<String> viewChanged(TargetDefinition previous, TargetDefinition next) {
-        Set<String> out = new java.util.HashSet<>();
+        Set<String> out = new HashSet<>();
         for (AclDefinition a : next.acls()) {
             Optional<AclDefinition> before = previous.acl(a.initiator());
             if (before.isEmpty() || !Set.copyOf(before.get().mappedLuns()).equals(Set.copyOf(a.mappedLuns()))) {

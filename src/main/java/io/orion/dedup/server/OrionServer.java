@@ -334,12 +334,18 @@ public final class OrionServer implements AutoCloseable {
         List<InetSocketAddress> all = new ArrayList<>(bound);
         all.addAll(targetListeners.values());
         for (InetSocketAddress b : all) {
-            if (b.getPort() == want.getPort() && (b.getAddress() == null || b.getAddress().isAnyLocalAddress()
-                    || want.getAddress() != null && b.getAddress().equals(want.getAddress()))) {
+            if (covers(b, want)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** True if a listener on {@code listener} (a wildcard address covers every one) takes {@code want}. */
+    static boolean covers(InetSocketAddress listener, InetSocketAddress want) {
+        return listener.getPort() == want.getPort() && (listener.getAddress() == null
+                || listener.getAddress().isAnyLocalAddress()
+                || want.getAddress() != null && listener.getAddress().equals(want.getAddress()));
     }
 
     /** The target catalog the iSCSI layer consults at each login and discovery. */
