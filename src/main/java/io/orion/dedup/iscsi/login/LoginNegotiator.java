@@ -33,10 +33,15 @@ public final class LoginNegotiator {
     public static final int OPERATIONAL = 1;
     public static final int FULL_FEATURE = 3;
 
-    /** Keys that mean nothing in a discovery session (RFC 7143 §13: "Irrelevant when SessionType=Discovery"). */
+    /**
+     * Keys that mean nothing in a discovery session: exactly those RFC 7143 §13 marks "Irrelevant
+     * when: SessionType=Discovery". DefaultTime2Wait, DefaultTime2Retain and ErrorRecoveryLevel
+     * carry no such clause and are negotiated as in a normal session (as LIO and tgt answer them):
+     * open-iscsi refuses a discovery login that answers "ErrorRecoveryLevel=Irrelevant".
+     */
     private static final Set<String> IRRELEVANT_IN_DISCOVERY = Set.of("MaxConnections", "InitialR2T",
             "ImmediateData", "MaxBurstLength", "FirstBurstLength", "MaxOutstandingR2T", "DataPDUInOrder",
-            "DataSequenceInOrder", "DefaultTime2Wait", "DefaultTime2Retain", "ErrorRecoveryLevel");
+            "DataSequenceInOrder");
 
     /**
      * What to send back for one Login Request.

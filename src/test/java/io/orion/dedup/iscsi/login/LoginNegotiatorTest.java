@@ -205,6 +205,22 @@ class LoginNegotiatorTest {
         assertFalse(map(s).containsKey("TargetPortalGroupTag"));
     }
 
+    /** The keys open-iscsi's iscsiadm sends in a SendTargets discovery login, answered as LIO does. */
+    @Test
+    void discoverySessionNegotiatesRecoveryAndTimeKeys() {
+        LoginNegotiator n = negotiator(LoginAuthorizer.OPEN, IscsiServerOptions.defaults());
+        LoginNegotiator.Step s = n.step(req(true, 1, 3), text("InitiatorName=" + INITIATOR, "SessionType=Discovery",
+                "HeaderDigest=None", "DataDigest=None", "DefaultTime2Wait=2", "DefaultTime2Retain=0",
+                "IFMarker=No", "OFMarker=No", "ErrorRecoveryLevel=0", "MaxRecvDataSegmentLength=32768"));
+        assertEquals(0, s.status());
+        assertTrue(s.complete());
+        Map<String, String> a = map(s);
+        assertEquals("0", a.get("ErrorRecoveryLevel"));
+        assertEquals("2", a.get("DefaultTime2Wait"));
+        assertEquals("0", a.get("DefaultTime2Retain"));
+        assertFalse(a.containsValue("Irrelevant"), a.toString());
+    }
+
     @Test
     void continuedTextIsCollectedBeforeAnswering() {
         LoginNegotiator n = negotiator(LoginAuthorizer.OPEN, IscsiServerOptions.defaults());
