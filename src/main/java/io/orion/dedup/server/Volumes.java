@@ -105,7 +105,7 @@ final class Volumes implements Closeable {
         for (PoolSettings.Device dev : ps.devices(dataDir)) {
             Path parent = dev.path().toAbsolutePath().getParent();
             if (parent != null && !dev.path().startsWith("/dev/")) {
-                if (parent.startsWith(dataDir.toAbsolutePath())) {
+                if (parent.normalize().startsWith(dataDir.toAbsolutePath().normalize())) {
                     PrivateFiles.directory(parent); // <data>/store: ours
                 } else {
                     PrivateFiles.createDirectories(parent);
