@@ -1,9 +1,9 @@
 package io.orion.dedup.meta;
 
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.lmdbjava.Dbi;
@@ -75,7 +75,7 @@ public final class MetaStore implements Closeable {
      * (no MDB_NOSYNC), so each commit is durable against power loss.
      */
     public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
-        Files.createDirectories(dir);
+        PrivateFiles.directory(dir);
         LmdbFileCheck.check(dir.resolve("data.mdb"));
         try {
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
@@ -83,6 +83,7 @@ public final class MetaStore implements Closeable {
                             ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP}
                             : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP});
             try {
+                PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
                 return new MetaStore(dir, env, mapSize);
             } catch (LmdbException e) {
                 env.close();

@@ -8,6 +8,7 @@ import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.dedup.PoolOptions;
 import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.PrivateFiles;
 import io.orion.dedup.storage.RamBlockDevice;
 import io.orion.dedup.storage.SparseFileBlockDevice;
 import java.io.Closeable;
@@ -41,7 +42,7 @@ final class Volumes implements Closeable {
         return switch (lun.backing()) {
             case FILE -> {
                 Path file = lun.path() != null ? lun.path() : dataDir.resolve("luns").resolve(lun.volume() + ".img");
-                Files.createDirectories(file.toAbsolutePath().getParent());
+                PrivateFiles.createDirectories(file.toAbsolutePath().getParent());
                 yield SparseFileBlockDevice.open(file, lun.blockSize(), lun.blockCount());
             }
             case RAM -> new RamBlockDevice(lun.blockSize(), lun.blockCount());
@@ -89,7 +90,7 @@ final class Volumes implements Closeable {
         DedupSettings d = config.deduplication();
         PoolSettings ps = config.pool();
         Path meta = ps.metadataDir(dataDir);
-        Files.createDirectories(meta);
+        PrivateFiles.directory(meta);
         PoolOptions.Builder b = PoolOptions.builder(meta)
                 .hashAlgorithm(d.hashAlgorithm())
                 .hashCacheSize(d.hashCacheSize())
@@ -104,7 +105,11 @@ final class Volumes implements Closeable {
         for (PoolSettings.Device dev : ps.devices(dataDir)) {
             Path parent = dev.path().toAbsolutePath().getParent();
             if (parent != null && !dev.path().startsWith("/dev/")) {
-                Files.createDirectories(parent);
+                if (parent.normalize().startsWith(dataDir.toAbsolutePath().normalize())) {
+                    PrivateFiles.directory(parent); // <data>/store: ours
+                } else {
+                    PrivateFiles.createDirectories(parent);
+                }
             }
             b.device(dev.path(), dev.size());
         }
