@@ -315,10 +315,18 @@ final class AdminService extends TargetAdminService {
         return new VolumeRelease(v.volume(), v.backing(), true, v.logicalUsedBytes(), v.storedBytes());
     }
 
-    private static VolumeSummary summary(DedupVolume v) throws IOException {
-        VolumeStats s = v.stats();
-        return new VolumeSummary(s.name(), "dedup", v.blockCount() * v.blockSize(), v.blockSize(), s.dedupBlockSize(),
-                s.logicalBytes(), s.storedBytes(), null, null, null);
+    private static VolumeSummary summary(DedupVolume v) {
+        long used = -1;
+        long stored = -1;
+        try {
+            VolumeStats s = v.stats();
+            used = s.logicalBytes();
+            stored = s.storedBytes();
+        } catch (IOException e) {
+            LOG.warn("figures of volume {} unavailable: {}", v.name(), e.getMessage());
+        }
+        return new VolumeSummary(v.name(), "dedup", v.blockCount() * v.blockSize(), v.blockSize(), v.dedupBlockSize(),
+                used, stored, null, null, null);
     }
 
     private static VolumeSummary fileSummary(String name, Path f) throws IOException {
@@ -373,7 +381,17 @@ final class AdminService extends TargetAdminService {
     @Override
     public StatsReport stats(boolean verbose) throws AdminException, IOException {
         Optional<DedupPool> pool = server.volumes().existingPool();
-        PoolStats ps = pool.isPresent() ? pool.get().stats() : null;
+        PoolStats ps = null;
+        if (pool.isPresent()) {
+            try {
+                ps = pool.get().stats();
+            } catch (IOException e) {
+                // damaged metadata (the pool is then read-only): the pool figures and each LUN's
+                // mapped bytes still come; only the per-volume chunk walk is left out
+                LOG.warn("per-volume statistics unavailable: {}", e.getMessage());
+                ps = pool.get().stats(false);
+            }
+        }
         List<io.orion.dedup.admin.VolumeStats> vols = new ArrayList<>();
         for (LiveTarget live : server.liveTargets()) {
             TargetDefinition t = live.definition();

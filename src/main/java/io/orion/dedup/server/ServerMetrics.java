@@ -87,6 +87,7 @@ final class ServerMetrics implements IscsiMetrics {
     private final Counter loginsFailed;
     private final Set<String> volumeGauges = ConcurrentHashMap.newKeySet();
     private volatile OrionServer server;
+    private volatile java.util.function.Supplier<Optional<DedupPool>> pools = Optional::empty;
     private volatile PoolStats cached;
     private volatile long cachedAt;
     private volatile PoolStats cachedVolumes;
@@ -159,8 +160,9 @@ final class ServerMetrics implements IscsiMetrics {
      * be trusted; the reason is in {@code status} and the log), 0 otherwise or while no pool is open.
      */
     void bindPoolState(java.util.function.Supplier<Optional<DedupPool>> pools) {
-        Gauge.builder("orion.pool.read.only", pools, p -> p.get().map(x -> x.readOnlyReason() != null ? 1.0 : 0.0)
-                        .orElse(0.0))
+        this.pools = pools; // held here: a gauge keeps its state object only weakly
+        Gauge.builder("orion.pool.read.only", this, m -> m.pools.get()
+                        .map(x -> x.readOnlyReason() != null ? 1.0 : 0.0).orElse(0.0))
                 .description("1 while the dedup pool is read-only (writes fail with DATA PROTECT), else 0")
                 .register(registry);
     }
