@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * volume, detached; {@code lun create} for LUN 0 again (same size, then smaller) gets a fresh,
  * all-zero volume; {@code volume list} and {@code stats} show the old volume detached;
  * {@code volume delete} drops its references and {@code dedup-reference-cleanup} then really
- * lowers the pool's stored and used bytes; a restart comes back the same.
+ * lowers the pool's stored and used bytes; a restart comes back the same; {@code --attach} and
+ * {@code --destroy}; {@code target delete} and re-create follow the same rule.
  */
 class VolumeLifecycleIT {
 
@@ -111,6 +112,19 @@ class VolumeLifecycleIT {
             ExternalTool.Result destroyed = cli(server, "lun", "delete", IQN, "1", "--destroy").assertOk();
             assertTrue(destroyed.output().contains("volume default-0-2 was destroyed"), destroyed.output());
             assertEquals(java.util.Set.of("default-0-3"), volumes(server).keySet());
+
+            // target delete and re-create: the same rule
+            ExternalTool.run(LIMIT, "qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", image.toString(),
+                    server.url(0)).assertOk();
+            ExternalTool.Result targetGone = cli(server, "target", "delete", IQN).assertOk();
+            assertTrue(targetGone.output().contains("volume default-0-3 was kept, detached"), targetGone.output());
+            cli(server, "target", "create", IQN, "--demo-mode").assertOk();
+            ExternalTool.Result fresh = cli(server, "lun", "create", IQN, "--lun", "0", "--size", "64MiB").assertOk();
+            assertTrue(!fresh.output().contains("default-0-3"), fresh.output());
+            compare(zeros, port, 0).assertOk();
+            Map<String, JsonNode> left = volumes(server);
+            assertTrue(left.get("default-0-3").get("target").isNull(), left.toString());
+            assertEquals(WRITTEN, left.get("default-0-3").get("logicalUsedBytes").asLong());
         }
     }
 
