@@ -77,6 +77,15 @@ public abstract class TargetAdminService implements AdminApi {
      */
     protected abstract Optional<VolumeSummary> storedVolume(LunDefinition lun) throws AdminException, IOException;
 
+    /** The names of {@link #storedVolumes()}, without their figures (cheaper: no block map walk). */
+    protected java.util.Set<String> storedVolumeNames() throws AdminException, IOException {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        for (VolumeSummary v : storedVolumes()) {
+            out.add(v.volume());
+        }
+        return out;
+    }
+
     /** Destroys a stored volume no LUN uses any more; returns what it held. */
     protected abstract VolumeRelease destroyVolume(VolumeSummary volume) throws AdminException, IOException;
 
@@ -261,10 +270,7 @@ public abstract class TargetAdminService implements AdminApi {
      * else that with {@code -2}, {@code -3}, ... appended.
      */
     private String freshVolumeName(String iqn, int id) throws AdminException, IOException {
-        java.util.Set<String> taken = new java.util.HashSet<>();
-        for (VolumeSummary v : storedVolumes()) {
-            taken.add(v.volume());
-        }
+        java.util.Set<String> taken = new java.util.HashSet<>(storedVolumeNames());
         for (TargetDefinition t : targets.targets()) {
             for (LunDefinition l : t.luns()) {
                 taken.add(l.volume());
@@ -374,14 +380,18 @@ public abstract class TargetAdminService implements AdminApi {
                     }
                 }
             }
-            List<VolumeSummary> matches = storedVolumes().stream().filter(v -> v.volume().equals(name)).toList();
+            List<VolumeSummary> matches = new ArrayList<>();
+            if (LunDefinition.validVolumeName(name)) {
+                for (LunBacking b : List.of(LunBacking.DEDUP, LunBacking.FILE)) {
+                    storedVolume(new LunDefinition(0, name, 0, 512, 0, false, true, b, null)).ifPresent(matches::add);
+                }
+            }
             if (matches.isEmpty()) {
                 throw new AdminException("no volume " + name);
             }
             if (matches.size() > 1) {
-                throw new AdminException("volume " + name + " exists as " + matches.size()
-                        + " stored volumes (" + matches.stream().map(VolumeSummary::backing).toList()
-                        + "); attach one to a LUN, delete that LUN with --destroy, then this one");
+                throw new AdminException("both a dedup volume and the image file " + matches.get(1).path()
+                        + " are named " + name + "; remove or rename the file, then delete the dedup volume");
             }
             return destroyVolume(matches.get(0));
         }

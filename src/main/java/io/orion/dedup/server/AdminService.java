@@ -280,6 +280,21 @@ final class AdminService extends TargetAdminService {
     }
 
     @Override
+    protected Set<String> storedVolumeNames() throws IOException {
+        Set<String> out = new HashSet<>();
+        Optional<DedupPool> pool = server.volumes().existingPool();
+        pool.ifPresent(p -> p.volumes().forEach(v -> out.add(v.name())));
+        Path dir = server.volumes().lunsDir();
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".img"))
+                        .forEach(n -> out.add(n.substring(0, n.length() - ".img".length())));
+            }
+        }
+        return out;
+    }
+
+    @Override
     protected Optional<VolumeSummary> storedVolume(LunDefinition lun) throws IOException {
         return switch (lun.backing()) {
             case DEDUP -> {

@@ -69,7 +69,8 @@ class TargetAdminServiceTest {
 
         @Override
         protected java.util.Optional<VolumeSummary> storedVolume(LunDefinition lun) {
-            return java.util.Optional.ofNullable(stored.get(lun.volume()));
+            return java.util.Optional.ofNullable(stored.get(lun.volume()))
+                    .filter(v -> v.backing().equals(lun.backing().tomlName()));
         }
 
         @Override
