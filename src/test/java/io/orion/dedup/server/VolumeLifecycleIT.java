@@ -125,6 +125,23 @@ class VolumeLifecycleIT {
             Map<String, JsonNode> left = volumes(server);
             assertTrue(left.get("default-0-3").get("target").isNull(), left.toString());
             assertEquals(WRITTEN, left.get("default-0-3").get("logicalUsedBytes").asLong());
+
+            // file LUNs: the image file in <data>/luns is the volume, under the same rules
+            cli(server, "lun", "create", IQN, "--lun", "5", "--backing", "file", "--size", "16MiB").assertOk();
+            Path img = data.resolve("luns/default-5.img");
+            assertTrue(Files.exists(img), "image file created");
+            cli(server, "lun", "delete", IQN, "5").assertOk();
+            assertTrue(Files.exists(img), "lun delete keeps the file");
+            ExternalTool.Result second = cli(server, "lun", "create", IQN, "--lun", "5", "--backing", "file",
+                    "--size", "16MiB").assertOk();
+            assertTrue(second.output().contains("new volume default-5-2"), second.output());
+            JsonNode file = volumes(server).get("default-5");
+            assertEquals("file", file.get("backing").asText());
+            assertTrue(file.get("target").isNull(), file.toString());
+            cli(server, "volume", "delete", "default-5").assertOk();
+            assertTrue(!Files.exists(img), "volume delete removes the detached image file");
+            cli(server, "lun", "delete", IQN, "5", "--destroy").assertOk();
+            assertTrue(!Files.exists(data.resolve("luns/default-5-2.img")), "--destroy removes the LUN's file");
         }
     }
 
