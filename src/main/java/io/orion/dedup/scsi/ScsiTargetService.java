@@ -168,6 +168,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
             if (lu == null && !spec.has(CommandSpec.NO_LUN_OK)) {
                 throw SenseReason.LOGICAL_UNIT_NOT_SUPPORTED.ex();
             }
+            checkDirection(command, spec);
             if (lu != null && !spec.has(CommandSpec.UA_EXEMPT)) {
                 SenseReason ua = lu.takeAttention(command.nexus());
                 if (ua != null) {
@@ -265,6 +266,25 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         }
         LOG.error("{} failed", describe(command), failure);
         return Responses.check(SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, desc), edtlOut(command));
+    }
+
+    /**
+     * The transport's data direction must fit the CDB (SAM-5 §5.4.3, RFC 7143 §11.3.1): a command
+     * whose data goes to the initiator needs the R bit, one whose data comes from the initiator the
+     * W bit, whenever the expected length is not zero. Otherwise a write would report GOOD without
+     * writing and a read GOOD without returning data; LIO ends such a command with ILLEGAL REQUEST,
+     * INVALID FIELD IN CDB. A length that differs from the CDB's in the right direction is a
+     * residual, not an error.
+     */
+    private static void checkDirection(ScsiCommand command, CommandSpec spec) {
+        if (command.expectedDataTransferLength() == 0) {
+            return;
+        }
+        if ((spec.has(CommandSpec.DATA_OUT) && !command.write()) || (spec.has(CommandSpec.DATA_IN) && !command.read())) {
+            LOG.debug("{} ({}) with R={} W={}: data direction does not fit the CDB", describe(command), spec.name(),
+                    command.read() ? 1 : 0, command.write() ? 1 : 0);
+            throw SenseReason.INVALID_FIELD_IN_CDB.ex();
+        }
     }
 
     /** For failed commands: report no residual on the data the initiator announced. */

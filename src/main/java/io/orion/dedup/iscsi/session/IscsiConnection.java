@@ -469,6 +469,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         tasks.put(t.itt, t);
         session.tasks().put(t.itt, t);
         boolean ok = true;
+        boolean noDirection = !t.read && !t.write && t.edtl != 0;
         if (t.write && t.edtl > options.maxCommandDataLength()) {
             ok = false;
         } else {
@@ -477,9 +478,18 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (c.data().isReadable() && t.write) {
             metrics.bytesIn(session.target().name(), t.lun, c.data().readableBytes());
         }
-        if (!ok) {
-            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03). The CmdSN
-            // still counts, so the command goes through the window and is discarded on admission.
+        // The CmdSN of a command failed here still counts, so it goes through the window and is
+        // discarded on admission.
+        if (noDirection && ok) {
+            // RFC 7143 §11.3.1: R and W "MUST NOT both be 0" when the Expected Data Transfer Length
+            // is not 0. Executing it would answer GOOD for a write that wrote nothing or a read that
+            // returned nothing: ILLEGAL REQUEST, INVALID FIELD IN CDB, as for a direction the CDB
+            // does not have (the command layer's check).
+            LOG.debug("{}: SCSI command opcode 0x{} with EDTL {} but neither R nor W", remoteAddress(),
+                    Integer.toHexString(t.cdb[0] & 0xff), t.edtl);
+            failTask(t, 0x05, 0x24, 0x00);
+        } else if (!ok) {
+            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03).
             failTask(t, 0x05, 0x0e, 0x03);
         }
         boolean counts = !c.immediate();
