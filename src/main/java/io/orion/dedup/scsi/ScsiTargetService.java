@@ -269,18 +269,22 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     }
 
     /**
-     * The transport's data direction must fit the CDB (SAM-5 §5.4.3, RFC 7143 §11.3.1): a command
-     * whose data goes to the initiator needs the R bit, one whose data comes from the initiator the
-     * W bit, whenever the expected length is not zero. Otherwise a write would report GOOD without
-     * writing and a read GOOD without returning data; LIO ends such a command with ILLEGAL REQUEST,
-     * INVALID FIELD IN CDB. A length that differs from the CDB's in the right direction is a
-     * residual, not an error.
+     * The transport's data direction must fit the CDB (SAM-5 §5.4.3, RFC 7143 §11.3.1) whenever
+     * the expected length is not zero: a command whose data comes from the initiator needs the W
+     * bit, else it would answer GOOD without writing anything; one whose data goes to the
+     * initiator needs R or W (with neither bit the transport has nothing to carry, RFC 7143 "MUST
+     * NOT both be 0"). Both end with ILLEGAL REQUEST, INVALID FIELD IN CDB, as LIO answers. A READ
+     * flagged as a write (W=1, R=0) is still answered GOOD without Data-In: libiscsi's conformance
+     * test iSCSIResiduals.Read10Invalid requires exactly that. A length that differs from the
+     * CDB's in the right direction is a residual, not an error.
      */
     private static void checkDirection(ScsiCommand command, CommandSpec spec) {
         if (command.expectedDataTransferLength() == 0) {
             return;
         }
-        if ((spec.has(CommandSpec.DATA_OUT) && !command.write()) || (spec.has(CommandSpec.DATA_IN) && !command.read())) {
+        boolean wrong = (spec.has(CommandSpec.DATA_OUT) && !command.write())
+                || (spec.has(CommandSpec.DATA_IN) && !command.read() && !command.write());
+        if (wrong) {
             LOG.debug("{} ({}) with R={} W={}: data direction does not fit the CDB", describe(command), spec.name(),
                     command.read() ? 1 : 0, command.write() ? 1 : 0);
             throw SenseReason.INVALID_FIELD_IN_CDB.ex();

@@ -413,9 +413,9 @@ class ScsiTargetServiceTest {
 
     /**
      * The transport's R/W bits must fit the CDB's data direction (RFC 7143 §11.3.1, SAM-5): a
-     * WRITE(16) flagged as a read answered GOOD and wrote nothing; a READ(16) flagged as a write
-     * answered GOOD without data. Both are ILLEGAL REQUEST / INVALID FIELD IN CDB now; a length
-     * mismatch in the right direction stays a residual.
+     * WRITE(16) flagged as a read (or with neither bit) answered GOOD and wrote nothing; a READ(16)
+     * with neither bit answered GOOD without data. Both are ILLEGAL REQUEST / INVALID FIELD IN CDB
+     * now; a length mismatch in the right direction stays a residual.
      */
     @Test
     void dataDirectionMustFitTheCdb() {
@@ -427,11 +427,18 @@ class ScsiTargetServiceTest {
                 ByteBuffer.wrap(data), 1)).join().detached();
         assertSense(w, 0x5, 0x24, 0x00);
         assertArrayEquals(new byte[4096], bytes(h.run(A, 0, read16, null, 4096)));
-        // READ with R=0 W=1: refused, no data
-        ScsiResponse r = target.execute(new ScsiCommand(A, 0, read16, TaskAttribute.SIMPLE, 4096, false, true,
-                ByteBuffer.allocate(0), 2)).join().detached();
+        // WRITE with neither bit but an expected length: refused as well
+        assertSense(target.execute(new ScsiCommand(A, 0, write16, TaskAttribute.SIMPLE, 4096, false, false,
+                null, 2)).join().detached(), 0x5, 0x24, 0x00);
+        assertArrayEquals(new byte[4096], bytes(h.run(A, 0, read16, null, 4096)));
+        // READ with R=0 W=0 and an expected length: refused, no data
+        ScsiResponse r = target.execute(new ScsiCommand(A, 0, read16, TaskAttribute.SIMPLE, 4096, false, false,
+                null, 2)).join().detached();
         assertSense(r, 0x5, 0x24, 0x00);
         assertEquals(null, r.dataIn());
+        // a READ flagged as a write (W=1, R=0) stays GOOD: libiscsi's iSCSIResiduals.Read10Invalid requires it
+        assertGood(target.execute(new ScsiCommand(A, 0, read16, TaskAttribute.SIMPLE, 4096, false, true,
+                ByteBuffer.wrap(data), 4)).join().detached());
         // the right direction with a shorter expected length is a residual, not an error
         assertGood(h.write(A, write16, filled(2048, 0x5a)));
         byte[] back = bytes(h.run(A, 0, read16, null, 4096));
