@@ -250,6 +250,19 @@ class LoginHardeningTest {
     }
 
     @Test
+    void discoveryLoginLinesShareTheRateLimit() throws Exception {
+        // discovery needs no authentication here: its login lines must not flood the log either
+        for (int i = 0; i < 12; i++) {
+            RawInitiator c = connect("127.0.0.7");
+            assertEquals(0, c.login(INITIATOR, null, 0x400000000500L + i));
+            c.close();
+        }
+        Thread.sleep(200);
+        long lines = lines().stream().filter(l -> l.contains("127.0.0.7") && l.contains("discovery")).count();
+        assertTrue(lines >= 1 && lines <= 5, lines + " discovery lines: " + lines());
+    }
+
+    @Test
     void unfinishedLoginsArePerSourceCapped() throws Exception {
         // the default allows 8 connections in login per source address
         for (int i = 0; i < 8; i++) {

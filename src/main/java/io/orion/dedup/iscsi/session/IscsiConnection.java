@@ -419,10 +419,16 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         leavePendingLogins();
         login = null;
         metrics.loginSucceeded(s.initiatorName(), s.discovery() ? null : s.target().name(), s.discovery());
-        LOG.info("login: {} ISID {} TSIH {} CID {} {} from {}{}{}", s.initiatorName(),
-                String.format("%012x", s.isid()), s.tsih(), cid,
-                s.discovery() ? "discovery" : "target " + s.target().name(), remoteAddress(),
-                params.headerDigest() ? " HeaderDigest=CRC32C" : "", params.dataDigest() ? " DataDigest=CRC32C" : "");
+        String line = "login: {} ISID {} TSIH {} CID {} {} from {}{}{}";
+        Object[] args = {s.initiatorName(), String.format("%012x", s.isid()), s.tsih(), cid,
+            s.discovery() ? "discovery" : "target " + s.target().name(), remoteAddress(),
+            params.headerDigest() ? " HeaderDigest=CRC32C" : "", params.dataDigest() ? " DataDigest=CRC32C" : ""};
+        if (s.discovery()) {
+            // discovery may need no authentication: its lines share the per-source rate limit
+            server.loginLog().info(source, line, args);
+        } else {
+            LOG.info(line, args);
+        }
         startTicker();
     }
 
@@ -1085,8 +1091,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                     long w = session.window().snapshot();
                     ctx.writeAndFlush(new LogoutResponse(LogoutResponse.CLOSED, l.itt(), statSN++, (int) (w >>> 32),
                             (int) w, 0, 0)).addListener(ChannelFutureListener.CLOSE);
-                    LOG.info("logout: {} TSIH {} CID {} ({})", session.initiatorName(), session.tsih(), cid,
-                            reason == LogoutRequest.CLOSE_SESSION ? "session" : "connection");
+                    String line = "logout: {} TSIH {} CID {} ({})";
+                    Object[] args = {session.initiatorName(), session.tsih(), cid,
+                        reason == LogoutRequest.CLOSE_SESSION ? "session" : "connection"};
+                    if (session.discovery()) {
+                        server.loginLog().info(source, line, args);
+                    } else {
+                        LOG.info(line, args);
+                    }
                     if (reason == LogoutRequest.CLOSE_SESSION) {
                         for (IscsiConnection c : session.connections()) {
                             if (c != this) {

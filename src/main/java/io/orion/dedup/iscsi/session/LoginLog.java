@@ -7,8 +7,8 @@ import java.util.Map;
 import org.slf4j.Logger;
 
 /**
- * Rate limit for the log lines of failed or refused logins, so unauthenticated traffic cannot
- * flood the log: per source address, {@code burst} lines per {@code window}; the lines beyond are
+ * Rate limit for the log lines of failed or refused logins (and of discovery sessions, which may
+ * need no authentication), so unauthenticated traffic cannot flood the log: per source address, {@code burst} lines per {@code window}; the lines beyond are
  * counted, and the next line after the window is preceded by "N more ... suppressed". Sources
  * beyond {@code maxSources} share one budget (the table stays bounded). Thread-safe.
  */
@@ -66,7 +66,7 @@ final class LoginLog {
             b.lines++;
         }
         if (suppressed > 0) {
-            log.info("{} more login failure line(s) from {} suppressed in the last {} s", suppressed,
+            log.info("{} more login line(s) from {} suppressed in the last {} s", suppressed,
                     label, windowNanos / 1_000_000_000L);
         }
         log.info(message, args);

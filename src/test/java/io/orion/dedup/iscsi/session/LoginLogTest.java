@@ -35,7 +35,7 @@ class LoginLogTest {
         log.info(a, "failure {}", 10);
         lines = list.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
         assertEquals(6, lines.size(), lines.toString());
-        assertTrue(lines.get(4).startsWith("7 more login failure line(s) from 192.0.2.1 suppressed"), lines.get(4));
+        assertTrue(lines.get(4).startsWith("7 more login line(s) from 192.0.2.1 suppressed"), lines.get(4));
         assertEquals("failure 10", lines.get(5));
         // beyond the table's size, sources share one budget: the table stays bounded
         for (int i = 0; i < 100; i++) {
