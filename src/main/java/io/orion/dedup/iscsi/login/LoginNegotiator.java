@@ -417,7 +417,12 @@ public final class LoginNegotiator {
         }
         int admitted = admission.check(this);
         if (admitted != 0) {
-            failure = "not admitted (session limits, TSIH)";
+            failure = switch (admitted) {
+                case LoginStatus.OUT_OF_RESOURCES -> "the server's session limit is reached";
+                case LoginStatus.TOO_MANY_CONNECTIONS -> "the session's connection limit is reached";
+                case LoginStatus.SESSION_DOES_NOT_EXIST -> "no session with TSIH " + tsih;
+                default -> "not admitted";
+            };
         }
         return admitted;
     }
