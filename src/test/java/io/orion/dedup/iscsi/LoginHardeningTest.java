@@ -263,6 +263,22 @@ class LoginHardeningTest {
     }
 
     @Test
+    void protocolErrorsInADiscoverySessionShareTheRateLimit() throws Exception {
+        RawInitiator c = connect("127.0.0.8");
+        assertEquals(0, c.login(INITIATOR, null, 0x400000000600L));
+        for (int i = 0; i < 12; i++) {
+            byte[] bhs = new byte[48];
+            bhs[0] = 0x1c; // a vendor-specific opcode: rejected
+            bhs[1] = (byte) 0x80;
+            ByteBuffer.wrap(bhs).putInt(16, 700 + i);
+            c.send(bhs, null);
+            assertEquals(0x3f, c.read()[0][0] & 0x3f, "Reject");
+        }
+        long lines = lines().stream().filter(l -> l.contains("127.0.0.8")).count();
+        assertTrue(lines >= 1 && lines <= 5, lines + " lines: " + lines());
+    }
+
+    @Test
     void unfinishedLoginsArePerSourceCapped() throws Exception {
         // the default allows 8 connections in login per source address
         for (int i = 0; i < 8; i++) {

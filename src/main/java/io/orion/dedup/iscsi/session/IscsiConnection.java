@@ -311,7 +311,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void dispatch(InboundPdu pdu) {
         if (pdu instanceof UnknownPdu u) {
-            LOG.info("{} sent unknown opcode 0x{}; rejected", remoteAddress(), Integer.toHexString(u.code()));
+            protocolLog("{} sent unknown opcode 0x{}; rejected", remoteAddress(), Integer.toHexString(u.code()));
             reject(Reject.COMMAND_NOT_SUPPORTED, u.header());
             return;
         }
@@ -341,6 +341,18 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             reject(Reject.SNACK_REJECT, s.header());
         } else if (pdu instanceof LoginRequest) {
             reject(Reject.PROTOCOL_ERROR, decoder.lastHeader());
+        }
+    }
+
+    /**
+     * Logs a protocol error of the peer: rate-limited per source in a discovery session (which may
+     * be unauthenticated), at INFO otherwise.
+     */
+    private void protocolLog(String format, Object... args) {
+        if (session != null && session.discovery()) {
+            server.loginLog().info(source, format, args);
+        } else {
+            LOG.info(format, args);
         }
     }
 
@@ -637,7 +649,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onDigestError(DigestErrorPdu d) {
-        LOG.warn("{}: data digest error on {} ITT {}", remoteAddress(), d.received(), d.itt());
+        protocolLog("{}: data digest error on {} ITT {}", remoteAddress(), d.received(), d.itt());
         reject(Reject.DATA_DIGEST_ERROR, d.header());
         if (d.received() == Opcode.SCSI_DATA_OUT || d.received() == Opcode.SCSI_COMMAND) {
             ScsiTask t = tasks.get(d.itt());
