@@ -49,6 +49,9 @@ public final class MetaStore implements Closeable {
             new java.util.concurrent.ConcurrentLinkedDeque<>();
     private final Path dir;
     private volatile long mapSize;
+    /** What the last integrity check found (never null; empty when sound). */
+    private volatile MetaDamage damage = new MetaDamage();
+    private volatile LmdbVerifier.Report lastCheck;
 
     private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize) {
         this.dir = dir;
@@ -63,8 +66,11 @@ public final class MetaStore implements Closeable {
     }
 
     /**
-     * Opens (creating if needed) the environment in {@code dir}. A damaged or truncated file is
-     * reported as {@link MetaCorruptException} before LMDB maps it.
+     * Opens (creating if needed) the environment in {@code dir}. The file is checked first
+     * ({@link LmdbVerifier}): damage to what everything hangs on (meta pages, the main database) is
+     * reported as {@link MetaCorruptException} before LMDB maps it; damage inside the databases
+     * opens the store with {@link #damage()} telling which key ranges cannot be trusted (lookups
+     * there fail with {@link MetaCorruptException}, and LMDB is never led into a damaged page).
      */
     public static MetaStore open(Path dir, long mapSize) throws IOException {
         return open(dir, mapSize, false);
@@ -76,14 +82,28 @@ public final class MetaStore implements Closeable {
      */
     public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
         Files.createDirectories(dir);
-        LmdbFileCheck.check(dir.resolve("data.mdb"));
+        LmdbVerifier.Report check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
+        if (check.damage().fatal() != null) {
+            throw new MetaCorruptException("metadata file " + dir.resolve("data.mdb") + " is damaged: "
+                    + check.damage().fatal());
+        }
+        if (!check.damage().isEmpty()) {
+            LOG.error("metadata in {} is damaged ({} ms to check {} pages): {}", dir, check.millis(), check.pages(),
+                    check.damage().problems());
+        } else {
+            LOG.info("metadata in {} checked: {} pages, {} entries, {} ms", dir, check.pages(), check.entries(),
+                    check.millis());
+        }
         try {
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
                     .open(dir.toFile(), durableCommits
                             ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP}
                             : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP});
             try {
-                return new MetaStore(dir, env, mapSize);
+                MetaStore m = new MetaStore(dir, env, mapSize);
+                m.damage = check.damage();
+                m.lastCheck = check;
+                return m;
             } catch (LmdbException e) {
                 env.close();
                 throw e;
@@ -91,6 +111,38 @@ public final class MetaStore implements Closeable {
         } catch (LmdbException e) {
             throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /** What the last integrity check found: empty when the metadata is sound. */
+    public MetaDamage damage() {
+        return damage;
+    }
+
+    /** Figures of the last integrity check. */
+    public LmdbVerifier.Report lastCheck() {
+        return lastCheck;
+    }
+
+    /**
+     * Checks the whole file again against one read snapshot (its pages cannot be reused while the
+     * check runs, so writes may go on). Damage found is kept for every later lookup; returns it.
+     */
+    public MetaDamage verify() throws IOException {
+        for (int attempt = 0; attempt < 5; attempt++) {
+            LmdbVerifier.Report r;
+            try (MetaTxn t = read()) {
+                r = LmdbVerifier.check(dir.resolve("data.mdb"), t.txn.getId());
+            }
+            if (r.damage().problems().size() == 1 && r.damage().problems().get(0).startsWith("snapshot ")) {
+                continue; // two commits went by before the meta page was read: take a newer snapshot
+            }
+            lastCheck = r;
+            if (!r.damage().isEmpty() || damage.isEmpty()) {
+                damage = r.damage();
+            }
+            return damage;
+        }
+        return damage;
     }
 
     public Path dir() {
