@@ -15,9 +15,11 @@ import java.util.List;
  * @param metrics the metrics endpoint ({@code host:port}), or null when disabled
  * @param durableCommits {@code [pool] durable_commits} in effect: every metadata commit is durable
  *     against power loss; false: writes become durable at flushes (SYNCHRONIZE CACHE, FUA, WCE=0)
+ * @param poolReadOnly why the pool refuses writes (damaged metadata, ...), or null while it accepts them
  */
 public record StatusReport(String version, long uptimeSeconds, List<String> portals, String dataDir, int targets,
-        int luns, List<SessionInfo> sessions, String metrics, boolean durableCommits) {
+        int luns, List<SessionInfo> sessions, String metrics, boolean durableCommits,
+        String poolReadOnly) {
 
     public StatusReport {
         portals = List.copyOf(portals);

@@ -118,6 +118,9 @@ final class Render {
         out.println("Metrics:   " + (s.metrics() == null ? "disabled" : "http://" + s.metrics() + "/metrics"));
         out.println("Commits:   " + (s.durableCommits() ? "durable at every commit (durable_commits = true)"
                 : "durable at flushes (durable_commits = false)"));
+        if (s.poolReadOnly() != null) {
+            out.println("Pool:      READ-ONLY (degraded): " + s.poolReadOnly());
+        }
         out.println("Sessions:  " + s.sessions().size());
         if (!s.sessions().isEmpty()) {
             out.println();
@@ -143,6 +146,10 @@ final class Render {
     static void stats(PrintWriter out, StatsReport r, boolean verbose) {
         Table t = new Table("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE", "USE%", "SAVING%");
         for (VolumeStats v : r.volumes()) {
+            if (v.logicalUsedBytes() < 0) {
+                t.row(v.volume(), v.target(), v.lun(), ByteSize.format(v.sizeBytes()), "?", "?", "?", "?");
+                continue;
+            }
             t.row(v.volume(), v.target(), v.lun(), ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
                     ByteSize.format(v.availableBytes()), percent(v.usePercent()), percent(v.savingPercent()));
         }
@@ -152,6 +159,9 @@ final class Render {
                     ByteSize.format(p.availableBytes()), percent(p.usePercent()), percent(p.savingPercent()));
         }
         t.print(out);
+        if (r.counters().get("pool") instanceof Map<?, ?> m && m.get("read_only_reason") != null) {
+            out.println("Pool is READ-ONLY (degraded): " + m.get("read_only_reason"));
+        }
         if (verbose && !r.counters().isEmpty()) {
             out.println();
             figures(out, r.counters());

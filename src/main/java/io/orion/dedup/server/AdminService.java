@@ -280,7 +280,8 @@ final class AdminService extends TargetAdminService {
                 server.portals().stream().map(AdminService::hostPort).toList(), server.dataDir().toString(),
                 server.targetDirectory().targets().size(), luns, sessions,
                 server.metricsAddress().map(AdminService::hostPort).orElse(null),
-                server.config().pool().durableCommits());
+                server.config().pool().durableCommits(),
+                server.volumes().openPool().map(DedupPool::readOnlyReason).orElse(null));
     }
 
     @Override
@@ -302,6 +303,9 @@ final class AdminService extends TargetAdminService {
                 if (dev instanceof DedupVolume && vs != null) {
                     used = vs.logicalBytes();
                     stored = vs.storedBytes();
+                } else if (dev instanceof DedupVolume) {
+                    used = -1; // its block map cannot be walked (damaged metadata): unknown
+                    stored = -1;
                 } else {
                     used = mappedBytes(dev);
                     stored = used;

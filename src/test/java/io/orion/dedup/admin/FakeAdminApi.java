@@ -155,7 +155,7 @@ public class FakeAdminApi implements AdminApi {
                 targets.targets().stream().mapToInt(t -> t.luns().size()).sum(),
                 List.of(new SessionInfo("iqn.1994-05.com.redhat:c1", "iqn.2026-11.io.orion:default", "400001370000", 1,
                         1, "127.0.0.1:51000", null)),
-                "127.0.0.1:9572", false);
+                "127.0.0.1:9572", false, null);
     }
 
     @Override
