@@ -2,6 +2,7 @@ package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaCorruptException;
+import io.orion.dedup.meta.MetaCrossCheck;
 import io.orion.dedup.meta.MetaDamage;
 import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
@@ -17,7 +18,9 @@ import java.util.List;
 
 /**
  * Verification pass (scrub): first checks the metadata file's integrity ({@link MetaStore#verify()}:
- * every page and entry of {@code data.mdb}; damage found turns the pool read-only) and reports the
+ * every page and entry of {@code data.mdb}) and the cross-table invariants ({@link MetaCrossCheck}:
+ * refcounts, volume counters, index; in one read snapshot); damage found turns the pool read-only.
+ * It reports the
  * containers found damaged at open (slot headers), then reads every chunk record the metadata
  * references, checks its CRC32C and header, decompresses it and recomputes its SHA-256
  * fingerprint. Pages through the chunk database with short read transactions while I/O and cleanup
@@ -55,6 +58,20 @@ final class Scrubber {
         }
         if (!damage.isEmpty()) {
             pool.untrust(damage.summary());
+        }
+        try (MetaTxn t = pool.meta().read()) {
+            MetaCrossCheck.Report x = MetaCrossCheck.run(t);
+            for (String p : x.problems()) {
+                metaErrors++;
+                problem("metadata: " + p);
+            }
+            if (!x.problems().isEmpty()) {
+                pool.untrust("metadata tables disagree: " + x.problems().get(0));
+            }
+        } catch (MetaCorruptException e) {
+            metaErrors++;
+            problem("metadata: " + e.getMessage());
+            pool.untrust(e.getMessage());
         }
         for (String d : pool.openReport().damage()) {
             containerErrors++;

@@ -129,6 +129,45 @@ public class MetaTxn implements AutoCloseable {
         });
     }
 
+    /** Visits every block-map entry of every volume (damaged ranges already known are left out). */
+    public void scanAllBlocks(AllBlocksVisitor visitor) throws MetaCorruptException {
+        scan(store.blocks, "blocks", new byte[0], (k, v) -> {
+            if (k.remaining() != MetaCodec.BLOCK_KEY) {
+                throw new MetaCorruptException("block map key has " + k.remaining() + " bytes");
+            }
+            int vol = k.getInt(0);
+            long db = k.getLong(4);
+            MetaCodec.check("block map entry " + vol + "/" + db, k, v, MetaCodec.BLOCK_VAL);
+            return visitor.visit(vol, db, v.getLong(0));
+        });
+    }
+
+    /** Visits every fingerprint-index entry (damaged ranges already known are left out). */
+    public void scanIndex(IndexVisitor visitor) throws MetaCorruptException {
+        List<byte[]> fps = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        scan(store.index, "index", new byte[0], (k, v) -> {
+            MetaCodec.check("fingerprint index entry", k, v, MetaCodec.INDEX_VAL);
+            fps.add(MetaDamage.bytes(k));
+            ids.add(v.getLong(0));
+            if (fps.size() == 4096) {
+                for (int i = 0; i < fps.size(); i++) {
+                    if (!visitor.visit(fps.get(i), ids.get(i))) {
+                        return false;
+                    }
+                }
+                fps.clear();
+                ids.clear();
+            }
+            return true;
+        });
+        for (int i = 0; i < fps.size(); i++) {
+            if (!visitor.visit(fps.get(i), ids.get(i))) {
+                return;
+            }
+        }
+    }
+
     /** The chunk id indexed under a fingerprint, or 0. */
     public long index(byte[] fingerprint) throws MetaCorruptException {
         MetaCodec.indexKey(key, fingerprint);
@@ -314,6 +353,18 @@ public class MetaTxn implements AutoCloseable {
     @FunctionalInterface
     public interface BlockVisitor {
         boolean visit(long dblock, long chunkId) throws MetaCorruptException;
+    }
+
+    /** Visitor of every volume's block-map entries. */
+    @FunctionalInterface
+    public interface AllBlocksVisitor {
+        boolean visit(int volume, long dblock, long chunkId) throws MetaCorruptException;
+    }
+
+    /** Visitor of fingerprint-index entries. */
+    @FunctionalInterface
+    public interface IndexVisitor {
+        boolean visit(byte[] fingerprint, long chunkId) throws MetaCorruptException;
     }
 
     /** Visitor of chunk records. */

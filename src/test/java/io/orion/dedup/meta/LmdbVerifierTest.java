@@ -119,6 +119,35 @@ class LmdbVerifierTest {
                     + r.pages() + " pages, " + r.entries() + " entries, " + r.millis() + " ms");
             assertNotNull(r);
             assertNull(m.damage().fatal());
+            try (MetaTxn t = m.read()) {
+                MetaCrossCheck.Report x = MetaCrossCheck.run(t);
+                System.out.println("cross-table check: " + x.blocks() + " blocks, " + x.chunks() + " chunks, "
+                        + x.indexEntries() + " index entries: " + x.millis() + " ms");
+                assertTrue(x.problems().isEmpty(), x.problems().toString());
+                assertEquals(blocks, x.blocks());
+            }
+        }
+    }
+
+    @Test
+    void crossTableCheckFindsARefcountThatDisagrees() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            fill(m, 400, 1);
+            try (MetaTxn t = m.read()) {
+                assertTrue(MetaCrossCheck.run(t).problems().isEmpty());
+            }
+            try (MetaWriteTxn w = m.write()) {
+                w.putChunk(new ChunkRecord(7, new byte[32], 1, 64, 4156, 4096, 0, 5)); // 4 references
+                w.deleteBlock(1, 100);
+                w.commit();
+            }
+            try (MetaTxn t = m.read()) {
+                List<String> p = MetaCrossCheck.run(t).problems();
+                assertEquals(4, p.size(), p.toString()); // block 100 named chunk 26: its refcount is off too
+                assertTrue(p.toString().contains("chunk 7: refcount 5, block map references 4"), p.toString());
+                assertTrue(p.toString().contains("volume 'v'"), p.toString());
+                assertTrue(p.toString().contains("fingerprint differs"), p.toString());
+            }
         }
     }
 
