@@ -60,8 +60,11 @@ public final class LmdbVerifier {
             "volumes", new Spec(0, MetaCodec.VOLUME_VAL),
             "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL));
 
-    /** Outcome of one check, with figures. */
-    public record Report(MetaDamage damage, long pages, long entries, long millis) {
+    /**
+     * Outcome of one check, with figures; {@code stable} is false when a live file's meta page
+     * changed while it was checked (the result may mix two states and is not to be used).
+     */
+    public record Report(MetaDamage damage, long pages, long entries, long millis, boolean stable) {
     }
 
     private final FileChannel ch;
@@ -73,6 +76,7 @@ public final class LmdbVerifier {
     private BitSet free;
     private long pagesRead;
     private long entries;
+    private boolean stable = true;
 
     private LmdbVerifier(FileChannel ch, long fileSize) {
         this.ch = ch;
@@ -80,19 +84,19 @@ public final class LmdbVerifier {
     }
 
     /**
-     * Checks {@code dataFile}; {@code txnId} is the transaction whose snapshot to check (a read
-     * transaction held open while checking a live file keeps its pages from being reused), or -1 for
-     * the newest on a closed file. A missing file is sound (nothing to check).
+     * Checks {@code dataFile}; {@code txnId} is -1 for a closed file, or the id of a read transaction
+     * held open while a live file is checked (which keeps every snapshot on the meta pages from
+     * having its pages reused). A missing file is sound (nothing to check).
      */
     public static Report check(Path dataFile, long txnId) throws IOException {
         long t0 = System.nanoTime();
         if (!Files.exists(dataFile)) {
-            return new Report(new MetaDamage(), 0, 0, 0);
+            return new Report(new MetaDamage(), 0, 0, 0, true);
         }
         try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
             LmdbVerifier v = new LmdbVerifier(ch, ch.size());
             v.run(txnId);
-            return new Report(v.damage, v.pagesRead, v.entries, (System.nanoTime() - t0) / 1_000_000);
+            return new Report(v.damage, v.pagesRead, v.entries, (System.nanoTime() - t0) / 1_000_000, v.stable);
         }
     }
 
@@ -107,31 +111,9 @@ public final class LmdbVerifier {
             ps = 4096;
         }
         ByteBuffer m1 = readMetaPage(1, ps);
-        String bad0 = metaProblem(m0, 0, ps);
-        String bad1 = metaProblem(m1, 1, ps);
-        if (bad0 != null && bad1 != null) {
-            damage.fatal("no valid LMDB meta page (damaged header): page 0 " + bad0 + "; page 1 " + bad1);
+        ByteBuffer m = txnId >= 0 ? liveMeta(ps) : closedMeta(m0, m1, ps);
+        if (m == null) {
             return;
-        }
-        if (bad0 != null || bad1 != null) {
-            damage.fatal("LMDB meta page " + (bad0 != null ? 0 : 1) + " is damaged: " + (bad0 != null ? bad0 : bad1));
-            return;
-        }
-        long t0 = m0.getLong(144);
-        long t1 = m1.getLong(144);
-        boolean fresh = t0 == 0 && t1 == 0;
-        if (!fresh && (Math.abs(t0 - t1) != 1 || (t0 & 1) != 0 || (t1 & 1) != 1)) {
-            damage.fatal("LMDB meta pages disagree: transaction ids " + t0 + " (page 0) and " + t1
-                    + " (page 1) are not consecutive");
-            return;
-        }
-        ByteBuffer m = t1 > t0 ? m1 : m0;
-        if (txnId >= 0) {
-            m = m0.getLong(144) == txnId ? m0 : (m1.getLong(144) == txnId ? m1 : null);
-            if (m == null) {
-                damage.problem("snapshot " + txnId + " is no longer on a meta page; not checked");
-                return;
-            }
         }
         psize = ps;
         lastPg = m.getLong(136);
@@ -196,6 +178,59 @@ public final class LmdbVerifier {
                         + all.nextClearBit(0) + "): a database root or record may be damaged");
             }
         }
+    }
+
+    /** The newest meta page of a closed file, both pages checked; null (and fatal damage) if unsound. */
+    private ByteBuffer closedMeta(ByteBuffer m0, ByteBuffer m1, int ps) {
+        String bad0 = metaProblem(m0, 0, ps);
+        String bad1 = metaProblem(m1, 1, ps);
+        if (bad0 != null && bad1 != null) {
+            damage.fatal("no valid LMDB meta page (damaged header): page 0 " + bad0 + "; page 1 " + bad1);
+            return null;
+        }
+        if (bad0 != null || bad1 != null) {
+            damage.fatal("LMDB meta page " + (bad0 != null ? 0 : 1) + " is damaged: " + (bad0 != null ? bad0 : bad1));
+            return null;
+        }
+        long t0 = m0.getLong(144);
+        long t1 = m1.getLong(144);
+        boolean fresh = t0 == 0 && t1 == 0;
+        if (!fresh && (Math.abs(t0 - t1) != 1 || (t0 & 1) != 0 || (t1 & 1) != 1)) {
+            damage.fatal("LMDB meta pages disagree: transaction ids " + t0 + " (page 0) and " + t1
+                    + " (page 1) are not consecutive");
+            return null;
+        }
+        return t1 > t0 ? m1 : m0;
+    }
+
+    /**
+     * The newest meta page of a live file that was read whole. Commits may rewrite a meta page while
+     * it is read (LMDB writes the transaction id last); the meta of transaction x is rewritten by
+     * x + 2, which needs x + 1 committed on the other page, so a meta page read before the other page
+     * still showed x - 1 was not being rewritten. Any snapshot on a meta page while the caller's read
+     * transaction is open keeps its pages. Null (and {@link #stable} false) when none was found.
+     */
+    private ByteBuffer liveMeta(int ps) throws IOException {
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            ByteBuffer p0 = readMetaPage(0, ps);
+            ByteBuffer p1 = readMetaPage(1, ps);
+            ByteBuffer q0 = readMetaPage(0, ps);
+            if (p0 == null || p1 == null || q0 == null) {
+                break;
+            }
+            ByteBuffer m = q0.getLong(144) == p1.getLong(144) - 1 ? p1
+                    : p1.getLong(144) == p0.getLong(144) - 1 ? p0 : null;
+            if (m != null) {
+                String bad = metaProblem(m, m.getLong(0), ps);
+                if (bad != null) {
+                    damage.problem("LMDB meta page " + m.getLong(0) + " is damaged: " + bad);
+                    return null;
+                }
+                return m;
+            }
+        }
+        stable = false;
+        return null;
     }
 
     /** Callback for each leaf entry of the main or free database. */

@@ -73,6 +73,41 @@ class LmdbVerifierTest {
     }
 
     @Test
+    void liveCheckWhileCommitsGoOnFindsNothing() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 256L << 20)) {
+            fill(m, 20_000, 1);
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread writer = new Thread(() -> {
+                long round = 0;
+                while (!stop.get()) {
+                    try (MetaWriteTxn w = m.write()) {
+                        for (int i = 0; i < 500; i++) {
+                            long db = (round * 7919 + i * 31) % 40_000;
+                            if ((round & 1) == 0) {
+                                w.putBlock(1, db, db / 4 + 1);
+                            } else {
+                                w.deleteBlock(1, db);
+                            }
+                        }
+                        w.commit();
+                    }
+                    round++;
+                }
+            });
+            writer.start();
+            try {
+                for (int i = 0; i < 15; i++) {
+                    MetaDamage d = m.verify();
+                    assertTrue(d.isEmpty(), d.problems().toString());
+                }
+            } finally {
+                stop.set(true);
+                writer.join();
+            }
+        }
+    }
+
+    @Test
     void flippedKeyBitThatKeepsOrderFailsTheOriginalLookup() throws Exception {
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             try (MetaWriteTxn w = m.write()) {
