@@ -430,13 +430,14 @@ public final class LmdbVerifier {
             sizes[i] = size;
         }
         // the nodes tile [upper, psize) exactly (LMDB keeps them packed)
-        Integer[] order = new Integer[out.length];
+        long[] order = new long[out.length];
         for (int i = 0; i < order.length; i++) {
-            order[i] = i;
+            order[i] = (long) offs[i] << 32 | i;
         }
-        Arrays.sort(order, (a, b) -> Integer.compare(offs[a], offs[b]));
+        Arrays.sort(order);
         int at = upper;
-        for (Integer i : order) {
+        for (long o : order) {
+            int i = (int) o;
             if (offs[i] != at) {
                 return "nodes do not tile the page (node " + i + " at " + offs[i] + ", expected " + at + ")";
             }
