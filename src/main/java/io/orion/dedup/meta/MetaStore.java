@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
@@ -88,8 +89,9 @@ public final class MetaStore implements Closeable {
                     + check.damage().fatal());
         }
         if (!check.damage().isEmpty()) {
-            LOG.error("metadata in {} is damaged ({} ms to check {} pages): {}", dir, check.millis(), check.pages(),
-                    check.damage().problems());
+            List<String> p = check.damage().problems();
+            LOG.error("metadata in {} is damaged ({} ms to check {} pages), {} problem(s){}: {}", dir, check.millis(),
+                    check.pages(), p.size(), p.size() > 20 ? ", the first 20" : "", p.subList(0, Math.min(20, p.size())));
         } else {
             LOG.info("metadata in {} checked: {} pages, {} entries, {} ms", dir, check.pages(), check.entries(),
                     check.millis());
