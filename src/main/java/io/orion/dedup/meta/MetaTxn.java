@@ -237,8 +237,8 @@ public class MetaTxn implements AutoCloseable {
 
     /** Number of entries in the block map, chunk and index databases (for format docs and tests). */
     public long[] entryCounts() {
-        return new long[] {store.blocks.stat(txn).entries, store.chunks.stat(txn).entries,
-            store.index.stat(txn).entries};
+        return new long[] {stat(store.blocks, "blocks")[0], stat(store.chunks, "chunks")[0],
+            stat(store.index, "index")[0]};
     }
 
     /**
@@ -248,9 +248,10 @@ public class MetaTxn implements AutoCloseable {
     public long[] pageBytes() {
         long[] out = new long[3];
         int i = 0;
+        String[] names = {"blocks", "chunks", "index"};
         for (org.lmdbjava.Dbi<ByteBuffer> d : List.of(store.blocks, store.chunks, store.index)) {
-            org.lmdbjava.Stat st = d.stat(txn);
-            out[i++] = (st.branchPages + st.leafPages + st.overflowPages) * (long) st.pageSize;
+            out[i] = stat(d, names[i])[1];
+            i++;
         }
         return out;
     }
@@ -277,18 +278,18 @@ public class MetaTxn implements AutoCloseable {
         MetaDamage d = store.damage();
         boolean clean = d.isEmpty();
         byte[] at = start;
+        if (!clean && skip(d, name, at) == null) {
+            // nothing sound to visit: do not even open a cursor (LMDB reads the root page then, and a
+            // root page number out of range marks the whole transaction failed)
+            return;
+        }
         try (Cursor<ByteBuffer> c = dbi.openCursor(txn)) {
             while (true) {
-                MetaDamage.Range s = clean ? null : d.nextStructural(name, at);
-                if (s != null && (s.lo() == null || java.util.Arrays.compareUnsigned(s.lo(), at) <= 0
-                        || s.lastGoodBefore() == null
-                        || java.util.Arrays.compareUnsigned(at, s.lastGoodBefore()) > 0)) {
-                    if (s.hi() == null) {
-                        return; // no sound entry between here and a damaged page that runs to the end
-                    }
-                    at = s.hi();
-                    continue;
+                at = clean ? at : skip(d, name, at);
+                if (at == null) {
+                    return;
                 }
+                MetaDamage.Range s = clean ? null : d.nextStructural(name, at);
                 boolean found;
                 if (at.length == 0) {
                     found = c.first();
@@ -324,10 +325,43 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
+    /**
+     * The first key from {@code at} on where a cursor may be positioned without meeting a damaged
+     * page (jumping over damaged ranges with no sound entry before them), or null for none.
+     */
+    private static byte[] skip(MetaDamage d, String name, byte[] at) {
+        while (true) {
+            MetaDamage.Range s = d.nextStructural(name, at);
+            if (s != null && (s.lo() == null || java.util.Arrays.compareUnsigned(s.lo(), at) <= 0
+                    || s.lastGoodBefore() == null
+                    || java.util.Arrays.compareUnsigned(at, s.lastGoodBefore()) > 0)) {
+                if (s.hi() == null) {
+                    return null; // no sound entry between here and a damaged page that runs to the end
+                }
+                at = s.hi();
+                continue;
+            }
+            return at;
+        }
+    }
+
     /** Visitor of raw entries. */
     @FunctionalInterface
     private interface RawVisitor {
         boolean visit(ByteBuffer key, ByteBuffer val) throws MetaCorruptException;
+    }
+
+    /**
+     * LMDB's entries and page bytes of a database; zeros when its root cannot be trusted (LMDB would
+     * read it, and a root page number out of range marks the whole transaction failed).
+     */
+    private long[] stat(org.lmdbjava.Dbi<ByteBuffer> dbi, String name) {
+        MetaDamage d = store.damage();
+        if (!d.isEmpty() && skip(d, name, new byte[0]) == null) {
+            return new long[2];
+        }
+        org.lmdbjava.Stat st = dbi.stat(txn);
+        return new long[] {st.entries, (st.branchPages + st.leafPages + st.overflowPages) * (long) st.pageSize};
     }
 
     @Override

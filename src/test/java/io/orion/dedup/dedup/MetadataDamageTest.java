@@ -48,7 +48,10 @@ class MetadataDamageTest {
         System.out.println("seed " + seed + ": " + o);
     }
 
-    /** Many more seeds, by hand: {@code -Ddamage.seeds=200} runs seeds 1000..1199 and prints the totals. */
+    /**
+     * Many more seeds, by hand: {@code -Ddamage.seeds=200} runs seeds 1000..1199 and prints the totals
+     * ({@code -Ddamage.first=N} starts at seed N).
+     */
     @org.junit.jupiter.api.Test
     @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "damage.seeds", matches = "\\d+")
     void manySeeds() throws Exception {
@@ -56,7 +59,9 @@ class MetadataDamageTest {
         long good = 0;
         long errors = 0;
         int openFailed = 0;
-        for (long seed = 1000; seed < 1000 + n; seed++) {
+        long first = Long.getLong("damage.first", 1000);
+        for (long seed = first; seed < first + n; seed++) {
+            System.out.println("seed " + seed);
             Outcome o = run(java.nio.file.Files.createTempDirectory(dir, "s" + seed), seed);
             good += o.good();
             errors += o.errors();
