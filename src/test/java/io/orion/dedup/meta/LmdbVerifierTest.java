@@ -142,6 +142,45 @@ class LmdbVerifierTest {
     }
 
     @Test
+    void damagedDatabaseRootLeavesTheOtherDatabasesUsable() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            fill(m, 400, 1);
+        }
+        // the root page number in the main database's record of 'volumes' gets bit 21 set
+        try (FileChannel ch = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
+            ByteBuffer meta = ByteBuffer.allocate(8192).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(meta, 0);
+            int newest = meta.getLong(4096 + 144) > meta.getLong(144) ? 4096 : 0;
+            long mainRoot = meta.getLong(newest + 88 + 40);
+            ByteBuffer page = ByteBuffer.allocate(4096);
+            ch.read(page, mainRoot * 4096);
+            long pos = -1;
+            byte[] p = page.array();
+            for (int i = 16; i < 4096 - 7 && pos < 0; i++) {
+                if (new String(p, i, 7, java.nio.charset.StandardCharsets.US_ASCII).equals("volumes")) {
+                    pos = mainRoot * 4096 + i;
+                }
+            }
+            assertTrue(pos > 0);
+            ByteBuffer b = ByteBuffer.allocate(1);
+            ch.read(b, pos + 7 + 40 + 2);
+            b.put(0, (byte) (b.get(0) ^ 0x20));
+            ch.write(b.flip(), pos + 7 + 40 + 2);
+        }
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            assertTrue(m.damage().problems().toString().contains("volumes keys [start, end)"),
+                    m.damage().problems().toString());
+            try (MetaTxn t = m.read()) {
+                assertTrue(t.volumes().isEmpty());
+                assertThrows(MetaCorruptException.class, () -> t.volume("v"));
+                assertEquals(400, t.entryCounts()[0], "LMDB stats still work");
+                assertEquals(6, t.block(1, 20)); // the transaction is still good
+            }
+        }
+    }
+
+    @Test
     void checkTimeForALargeBlockMap() throws Exception {
         int blocks = Integer.getInteger("verifier.blocks", 200_000);
         try (MetaStore m = MetaStore.open(dir, 2L << 30)) {
