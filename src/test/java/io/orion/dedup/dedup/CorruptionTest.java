@@ -215,15 +215,21 @@ class CorruptionTest {
                 v.write(10 + i, ByteBuffer.wrap(PoolFixture.random(1000 + i, 4096)), false);
             }
         }
-        // three chunk records' refcount bytes (each followed by the value's CRC32C) flipped
+        // three chunk records' refcount bytes (each followed by the value's CRC32C) flipped, in the
+        // chunk database's pages in use (stale copies of old pages hold the same bytes)
         byte[] meta = Files.readAllBytes(mdb());
+        java.util.List<Long> leaves = io.orion.dedup.meta.LmdbPages.of(mdb()).leaves.get("chunks");
         int hits = 0;
-        for (int i = 0; i + 57 < meta.length && hits < 3; i++) {
-            byte[] fp = MessageDigest.getInstance("SHA-256").digest(PoolFixture.random(1000 + 50 * hits, 4096));
-            if (regionEquals(meta, i, fp) && meta[i + 52] == 1) {
-                meta[i + 52] ^= 0x02;
-                hits++;
-                i = -1;
+        for (int n = 0; n < 3; n++) {
+            byte[] fp = MessageDigest.getInstance("SHA-256").digest(PoolFixture.random(1000 + 50 * n, 4096));
+            for (long pg : leaves) {
+                int upper = (meta[(int) pg * 4096 + 14] & 0xff) | (meta[(int) pg * 4096 + 15] & 0xff) << 8;
+                for (int i = (int) pg * 4096 + upper; i < (pg + 1) * 4096 - 57; i++) { // the nodes, not free space
+                    if (regionEquals(meta, i, fp) && meta[i + 52] == 1) {
+                        meta[i + 52] ^= 0x02;
+                        hits++;
+                    }
+                }
             }
         }
         assertEquals(3, hits);
