@@ -7,7 +7,8 @@ package io.orion.dedup.admin;
  * @param target target name, or null for a detached volume (no LUN; its data still uses the pool)
  * @param lun logical unit number, or null for a detached volume
  * @param sizeBytes logical capacity
- * @param logicalUsedBytes bytes of mapped (written, not unmapped) blocks
+ * @param logicalUsedBytes bytes of mapped (written, not unmapped) blocks; -1 when unknown (the
+ *     volume's block map cannot be walked: damaged metadata)
  * @param storedBytes physical bytes this volume's mapped blocks occupy in the pool after
  *     deduplication and compression (shared chunks counted once per volume)
  */

@@ -164,8 +164,13 @@ final class Render {
     static void stats(PrintWriter out, StatsReport r, boolean verbose) {
         Table t = new Table("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE", "USE%", "SAVING%");
         for (VolumeStats v : r.volumes()) {
-            t.row(v.volume(), v.target() == null ? "(detached)" : v.target(), v.lun() == null ? "-" : v.lun(),
-                    ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
+            String target = v.target() == null ? "(detached)" : v.target();
+            String lun = v.lun() == null ? "-" : String.valueOf(v.lun());
+            if (v.logicalUsedBytes() < 0) { // its block map could not be walked (damaged metadata)
+                t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?");
+                continue;
+            }
+            t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
                     ByteSize.format(v.availableBytes()), percent(v.usePercent()), percent(v.savingPercent()));
         }
         PoolStats p = r.pool();

@@ -62,8 +62,8 @@ final class ServerCommands {
     }
 
     @Command(name = "scrub", description = {
-        "Read every stored chunk back and check its CRC32C and fingerprint.",
-        "Exit 1 when any chunk fails."})
+        "Check the metadata file's integrity and the containers' slot headers, then read every stored",
+        "chunk back and check its CRC32C and fingerprint. Exit 1 when anything is found damaged."})
     static final class Scrub extends AdminCommand {
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
@@ -76,8 +76,11 @@ final class ServerCommands {
             }
             long crc = ((Number) figures.getOrDefault("crc_errors", 0)).longValue();
             long fp = ((Number) figures.getOrDefault("fingerprint_mismatches", 0)).longValue();
-            if (crc != 0 || fp != 0) {
-                throw new AdminException("scrub found " + crc + " CRC errors and " + fp + " fingerprint mismatches");
+            long meta = ((Number) figures.getOrDefault("metadata_errors", 0)).longValue();
+            long cont = ((Number) figures.getOrDefault("container_errors", 0)).longValue();
+            if (crc != 0 || fp != 0 || meta != 0 || cont != 0) {
+                throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
+                        + meta + " metadata errors and " + cont + " damaged containers");
             }
         }
     }

@@ -123,7 +123,8 @@ public final class DedupPool implements Closeable {
             PoolCounters counters;
             List<ContainerRecord> containers;
             List<VolumeRecord> vols;
-            String readOnly = null;
+            // damage the integrity check found inside the databases opens the pool read-only
+            String readOnly = meta.damage().summary();
             try (MetaTxn t = meta.read()) {
                 counters = t.counters();
                 containers = t.containers();
@@ -373,7 +374,12 @@ public final class DedupPool implements Closeable {
             for (VolumeInfo vi : volumes()) {
                 Optional<DedupVolume> v = openVolume(vi.name());
                 if (v.isPresent()) {
-                    vols.add(v.get().stats());
+                    try {
+                        vols.add(v.get().stats());
+                    } catch (MetaCorruptException e) {
+                        // degraded: the pool is read-only with the reason; report the volumes that can be
+                        LOG.warn("no statistics for volume '{}': {}", vi.name(), e.getMessage());
+                    }
                 }
             }
         }

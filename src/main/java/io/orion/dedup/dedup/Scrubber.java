@@ -1,6 +1,10 @@
 package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaCorruptException;
+import io.orion.dedup.meta.MetaCrossCheck;
+import io.orion.dedup.meta.MetaDamage;
+import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.storage.ChecksumMismatchException;
 import io.orion.dedup.store.RecordFormat;
@@ -13,10 +17,15 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Verification pass (scrub): reads every chunk record the metadata references, checks its CRC32C
- * and header, decompresses it and recomputes its SHA-256 fingerprint. Pages through the chunk
- * database with short read transactions while I/O and cleanup continue; a chunk that moved or
- * vanished between page and read is looked up again rather than reported.
+ * Verification pass (scrub): first checks the metadata file's integrity ({@link MetaStore#verify()}:
+ * every page and entry of {@code data.mdb}) and the cross-table invariants ({@link MetaCrossCheck}:
+ * refcounts, volume counters, index; in one read snapshot); damage found turns the pool read-only.
+ * It reports the
+ * containers found damaged at open (slot headers), then reads every chunk record the metadata
+ * references, checks its CRC32C and header, decompresses it and recomputes its SHA-256
+ * fingerprint. Pages through the chunk database with short read transactions while I/O and cleanup
+ * continue (damaged key ranges are skipped, not walked); a chunk that moved or vanished between
+ * page and read is looked up again rather than reported. Every error is counted and the pass goes on.
  */
 final class Scrubber {
     private static final int PAGE = 1024;
@@ -27,6 +36,8 @@ final class Scrubber {
     private long bytes;
     private long crcErrors;
     private long fpMismatches;
+    private long metaErrors;
+    private long containerErrors;
     private final List<String> problems = new ArrayList<>();
 
     Scrubber(DedupPool pool) {
@@ -40,9 +51,45 @@ final class Scrubber {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+        MetaDamage damage = pool.meta().verify();
+        for (String p : damage.problems()) {
+            metaErrors++;
+            problem("metadata: " + p);
+        }
+        if (!damage.isEmpty()) {
+            pool.untrust(damage.summary());
+        }
+        // with damaged ranges left out, the tables cannot agree: the cross-check would only echo them
+        try (MetaTxn t = damage.isEmpty() ? pool.meta().read() : null) {
+            MetaCrossCheck.Report x = t == null ? new MetaCrossCheck.Report(List.of(), 0, 0, 0, 0)
+                    : MetaCrossCheck.run(t);
+            for (String p : x.problems()) {
+                metaErrors++;
+                problem("metadata: " + p);
+            }
+            if (!x.problems().isEmpty()) {
+                pool.untrust("metadata tables disagree: " + x.problems().get(0));
+            }
+        } catch (MetaCorruptException e) {
+            metaErrors++;
+            problem("metadata: " + e.getMessage());
+            pool.untrust(e.getMessage());
+        }
+        for (String d : pool.openReport().damage()) {
+            containerErrors++;
+            problem("container: " + d);
+        }
         long next = 1;
         while (true) {
-            List<ChunkRecord> page = pool.chunkPage(next, PAGE);
+            List<ChunkRecord> page;
+            try {
+                page = pool.chunkPage(next, PAGE);
+            } catch (MetaCorruptException e) {
+                metaErrors++;
+                problem("metadata: " + e.getMessage());
+                pool.untrust(e.getMessage());
+                break; // the damage was not known to the integrity check: the chunks after it are not walked
+            }
             if (page.isEmpty()) {
                 break;
             }
@@ -54,7 +101,8 @@ final class Scrubber {
                 break;
             }
         }
-        return new ScrubResult(checked, bytes, crcErrors, fpMismatches, List.copyOf(problems));
+        return new ScrubResult(checked, bytes, crcErrors, fpMismatches, metaErrors, containerErrors,
+                List.copyOf(problems));
     }
 
     private void check(ChunkRecord r, MessageDigest md, boolean retry) throws IOException {
@@ -73,6 +121,8 @@ final class Scrubber {
             ChunkRecord now;
             try (MetaTxn t = pool.meta().read()) {
                 now = t.chunk(r.id());
+            } catch (MetaCorruptException e) {
+                now = r;
             }
             if (now == null) {
                 return;

@@ -5,6 +5,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
@@ -49,6 +50,9 @@ public final class MetaStore implements Closeable {
             new java.util.concurrent.ConcurrentLinkedDeque<>();
     private final Path dir;
     private volatile long mapSize;
+    /** What the last integrity check found (never null; empty when sound). */
+    private volatile MetaDamage damage = new MetaDamage();
+    private volatile LmdbVerifier.Report lastCheck;
 
     private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize) {
         this.dir = dir;
@@ -63,8 +67,11 @@ public final class MetaStore implements Closeable {
     }
 
     /**
-     * Opens (creating if needed) the environment in {@code dir}. A damaged or truncated file is
-     * reported as {@link MetaCorruptException} before LMDB maps it.
+     * Opens (creating if needed) the environment in {@code dir}. The file is checked first
+     * ({@link LmdbVerifier}): damage to what everything hangs on (meta pages, the main database) is
+     * reported as {@link MetaCorruptException} before LMDB maps it; damage inside the databases
+     * opens the store with {@link #damage()} telling which key ranges cannot be trusted (lookups
+     * there fail with {@link MetaCorruptException}, and LMDB is never led into a damaged page).
      */
     public static MetaStore open(Path dir, long mapSize) throws IOException {
         return open(dir, mapSize, false);
@@ -76,7 +83,19 @@ public final class MetaStore implements Closeable {
      */
     public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
         PrivateFiles.directory(dir);
-        LmdbFileCheck.check(dir.resolve("data.mdb"));
+        LmdbVerifier.Report check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
+        if (check.damage().fatal() != null) {
+            throw new MetaCorruptException("metadata file " + dir.resolve("data.mdb") + " is damaged: "
+                    + check.damage().fatal());
+        }
+        if (!check.damage().isEmpty()) {
+            List<String> p = check.damage().problems();
+            LOG.error("metadata in {} is damaged ({} ms to check {} pages), {} problem(s){}: {}", dir, check.millis(),
+                    check.pages(), p.size(), p.size() > 20 ? ", the first 20" : "", p.subList(0, Math.min(20, p.size())));
+        } else {
+            LOG.info("metadata in {} checked: {} pages, {} entries, {} ms", dir, check.pages(), check.entries(),
+                    check.millis());
+        }
         try {
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
                     .open(dir.toFile(), durableCommits
@@ -84,7 +103,10 @@ public final class MetaStore implements Closeable {
                             : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP});
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
-                return new MetaStore(dir, env, mapSize);
+                MetaStore m = new MetaStore(dir, env, mapSize);
+                m.damage = check.damage();
+                m.lastCheck = check;
+                return m;
             } catch (LmdbException e) {
                 env.close();
                 throw e;
@@ -92,6 +114,39 @@ public final class MetaStore implements Closeable {
         } catch (LmdbException e) {
             throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /** What the last integrity check found: empty when the metadata is sound. */
+    public MetaDamage damage() {
+        return damage;
+    }
+
+    /** Figures of the last integrity check. */
+    public LmdbVerifier.Report lastCheck() {
+        return lastCheck;
+    }
+
+    /**
+     * Checks the whole file again against one read snapshot (its pages cannot be reused while the
+     * check runs, so writes may go on). Damage found is kept for every later lookup; returns it.
+     */
+    public MetaDamage verify() throws IOException {
+        for (int attempt = 0; attempt < 5; attempt++) {
+            LmdbVerifier.Report r;
+            try (MetaTxn t = read()) {
+                r = LmdbVerifier.check(dir.resolve("data.mdb"), t.txn.getId());
+            }
+            if (!r.stable()) {
+                continue; // commits kept rewriting the meta pages while they were read
+            }
+            lastCheck = r;
+            if (!r.damage().isEmpty() || damage.isEmpty()) {
+                damage = r.damage();
+            }
+            return damage;
+        }
+        LOG.warn("metadata integrity check skipped: the meta pages kept changing under 5 attempts");
+        return damage;
     }
 
     public Path dir() {

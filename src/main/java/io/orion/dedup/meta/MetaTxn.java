@@ -45,6 +45,7 @@ public class MetaTxn implements AutoCloseable {
     /** The chunk id mapped at a dedup block, {@link #ZERO}, or {@link #ABSENT}. */
     public long block(int volume, long dblock) throws MetaCorruptException {
         MetaCodec.blockKey(key, volume, dblock);
+        guard("blocks", "block map entry " + volume + "/" + dblock);
         ByteBuffer v = store.blocks.get(txn, key);
         if (v == null) {
             return ABSENT;
@@ -59,6 +60,17 @@ public class MetaTxn implements AutoCloseable {
 
     /** Visits the block-map entries of a volume in {@code [from, to)} in ascending order. */
     public void scanBlocks(int volume, long from, long to, BlockVisitor visitor) throws MetaCorruptException {
+        MetaDamage d = store.damage();
+        if (!d.isEmpty()) {
+            MetaCodec.blockKey(key, volume, to);
+            byte[] end = MetaDamage.bytes(key);
+            MetaCodec.blockKey(key, volume, from);
+            MetaDamage.Range r = d.meets("blocks", MetaDamage.bytes(key), end);
+            if (r != null) {
+                throw new MetaCorruptException("block map of volume " + volume + " from block " + from
+                        + " meets damaged metadata: " + r);
+            }
+        }
         MetaCodec.blockKey(key, volume, from);
         try (Cursor<ByteBuffer> c = store.blocks.openCursor(txn)) {
             if (!c.get(key, GetOp.MDB_SET_RANGE)) {
@@ -87,6 +99,7 @@ public class MetaTxn implements AutoCloseable {
 
     public ChunkRecord chunk(long id) throws MetaCorruptException {
         MetaCodec.chunkKey(key, id);
+        guard("chunks", "chunk " + id);
         ByteBuffer v = store.chunks.get(txn, key);
         if (v == null) {
             return null;
@@ -99,31 +112,66 @@ public class MetaTxn implements AutoCloseable {
         return MetaCodec.chunk(id, v);
     }
 
-    /** Visits chunk records with id >= {@code from} in ascending id order until the visitor says stop. */
+    /**
+     * Visits chunk records with id >= {@code from} in ascending id order until the visitor says
+     * stop. Damaged ranges already known ({@link MetaStore#damage()}) are skipped, never walked.
+     */
     public void scanChunks(long from, ChunkVisitor visitor) throws MetaCorruptException {
         MetaCodec.chunkKey(key, from);
-        try (Cursor<ByteBuffer> c = store.chunks.openCursor(txn)) {
-            if (!c.get(key, GetOp.MDB_SET_RANGE)) {
+        scan(store.chunks, "chunks", MetaDamage.bytes(key), (k, v) -> {
+            long id = k.getLong(0);
+            String bad = k.remaining() == MetaCodec.CHUNK_KEY ? MetaCodec.check(k, v, MetaCodec.CHUNK_VAL)
+                    : "key has " + k.remaining() + " bytes";
+            if (bad != null) {
+                throw new MetaCorruptException("chunk " + id + ": " + bad);
+            }
+            return visitor.visit(MetaCodec.chunk(id, v));
+        });
+    }
+
+    /** Visits every block-map entry of every volume (damaged ranges already known are left out). */
+    public void scanAllBlocks(AllBlocksVisitor visitor) throws MetaCorruptException {
+        scan(store.blocks, "blocks", new byte[0], (k, v) -> {
+            if (k.remaining() != MetaCodec.BLOCK_KEY) {
+                throw new MetaCorruptException("block map key has " + k.remaining() + " bytes");
+            }
+            int vol = k.getInt(0);
+            long db = k.getLong(4);
+            MetaCodec.check("block map entry " + vol + "/" + db, k, v, MetaCodec.BLOCK_VAL);
+            return visitor.visit(vol, db, v.getLong(0));
+        });
+    }
+
+    /** Visits every fingerprint-index entry (damaged ranges already known are left out). */
+    public void scanIndex(IndexVisitor visitor) throws MetaCorruptException {
+        List<byte[]> fps = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        scan(store.index, "index", new byte[0], (k, v) -> {
+            MetaCodec.check("fingerprint index entry", k, v, MetaCodec.INDEX_VAL);
+            fps.add(MetaDamage.bytes(k));
+            ids.add(v.getLong(0));
+            if (fps.size() == 4096) {
+                for (int i = 0; i < fps.size(); i++) {
+                    if (!visitor.visit(fps.get(i), ids.get(i))) {
+                        return false;
+                    }
+                }
+                fps.clear();
+                ids.clear();
+            }
+            return true;
+        });
+        for (int i = 0; i < fps.size(); i++) {
+            if (!visitor.visit(fps.get(i), ids.get(i))) {
                 return;
             }
-            do {
-                ByteBuffer k = MetaCodec.be(c.key());
-                long id = k.getLong(0);
-                ByteBuffer v = MetaCodec.be(c.val());
-                String bad = MetaCodec.check(k, v, MetaCodec.CHUNK_VAL);
-                if (bad != null) {
-                    throw new MetaCorruptException("chunk " + id + ": " + bad);
-                }
-                if (!visitor.visit(MetaCodec.chunk(id, v))) {
-                    return;
-                }
-            } while (c.next());
         }
     }
 
     /** The chunk id indexed under a fingerprint, or 0. */
     public long index(byte[] fingerprint) throws MetaCorruptException {
         MetaCodec.indexKey(key, fingerprint);
+        guard("index", "fingerprint index entry");
         ByteBuffer v = store.index.get(txn, key);
         if (v == null) {
             return 0;
@@ -133,22 +181,17 @@ public class MetaTxn implements AutoCloseable {
         return v.getLong(0);
     }
 
+    /** The volumes whose records are sound (damaged ones are left out: see {@link MetaStore#damage()}). */
     public List<VolumeRecord> volumes() throws MetaCorruptException {
         List<VolumeRecord> out = new ArrayList<>();
-        try (Cursor<ByteBuffer> c = store.volumes.openCursor(txn)) {
-            if (!c.first()) {
-                return out;
-            }
-            do {
-                ByteBuffer k = c.key();
-                byte[] name = new byte[k.remaining()];
-                k.duplicate().get(name);
-                ByteBuffer v = MetaCodec.be(c.val());
-                String n = new String(name, StandardCharsets.UTF_8);
-                MetaCodec.check("volume " + n, k, v, MetaCodec.VOLUME_VAL);
-                out.add(MetaCodec.volume(n, v));
-            } while (c.next());
-        }
+        scan(store.volumes, "volumes", new byte[0], (k, v) -> {
+            byte[] name = new byte[k.remaining()];
+            k.duplicate().get(name);
+            String n = new String(name, StandardCharsets.UTF_8);
+            MetaCodec.check("volume " + n, k, v, MetaCodec.VOLUME_VAL);
+            out.add(MetaCodec.volume(n, v));
+            return true;
+        });
         return out;
     }
 
@@ -156,6 +199,7 @@ public class MetaTxn implements AutoCloseable {
     public VolumeRecord volume(String name) throws MetaCorruptException {
         key.clear();
         key.put(name.getBytes(StandardCharsets.UTF_8)).flip();
+        guard("volumes", "volume " + name);
         ByteBuffer v = store.volumes.get(txn, key);
         if (v == null) {
             return null;
@@ -165,20 +209,15 @@ public class MetaTxn implements AutoCloseable {
         return MetaCodec.volume(name, v);
     }
 
+    /** The containers whose records are sound (damaged ones are left out: see {@link MetaStore#damage()}). */
     public List<ContainerRecord> containers() throws MetaCorruptException {
         List<ContainerRecord> out = new ArrayList<>();
-        try (Cursor<ByteBuffer> c = store.containers.openCursor(txn)) {
-            if (!c.first()) {
-                return out;
-            }
-            do {
-                ByteBuffer k = MetaCodec.be(c.key());
-                int id = k.getInt(0);
-                ByteBuffer v = MetaCodec.be(c.val());
-                MetaCodec.check("container " + id, k, v, MetaCodec.CONTAINER_VAL);
-                out.add(MetaCodec.container(id, v));
-            } while (c.next());
-        }
+        scan(store.containers, "containers", new byte[0], (k, v) -> {
+            int id = k.getInt(0);
+            MetaCodec.check("container " + id, k, v, MetaCodec.CONTAINER_VAL);
+            out.add(MetaCodec.container(id, v));
+            return true;
+        });
         return out;
     }
 
@@ -186,6 +225,7 @@ public class MetaTxn implements AutoCloseable {
     public PoolCounters counters() throws MetaCorruptException {
         key.clear();
         key.put(MetaCodec.COUNTERS_KEY).flip();
+        guard("counters", "pool counters");
         ByteBuffer v = store.counters.get(txn, key);
         if (v == null) {
             return null;
@@ -197,8 +237,8 @@ public class MetaTxn implements AutoCloseable {
 
     /** Number of entries in the block map, chunk and index databases (for format docs and tests). */
     public long[] entryCounts() {
-        return new long[] {store.blocks.stat(txn).entries, store.chunks.stat(txn).entries,
-            store.index.stat(txn).entries};
+        return new long[] {stat(store.blocks, "blocks")[0], stat(store.chunks, "chunks")[0],
+            stat(store.index, "index")[0]};
     }
 
     /**
@@ -208,11 +248,120 @@ public class MetaTxn implements AutoCloseable {
     public long[] pageBytes() {
         long[] out = new long[3];
         int i = 0;
+        String[] names = {"blocks", "chunks", "index"};
         for (org.lmdbjava.Dbi<ByteBuffer> d : List.of(store.blocks, store.chunks, store.index)) {
-            org.lmdbjava.Stat st = d.stat(txn);
-            out[i++] = (st.branchPages + st.leafPages + st.overflowPages) * (long) st.pageSize;
+            out[i] = stat(d, names[i])[1];
+            i++;
         }
         return out;
+    }
+
+    /** Fails a lookup of {@link #key} that lies in a damaged range: absent there proves nothing. */
+    private void guard(String db, String what) throws MetaCorruptException {
+        MetaDamage d = store.damage();
+        if (!d.isEmpty()) {
+            MetaDamage.Range r = d.at(db, key);
+            if (r != null) {
+                throw new MetaCorruptException(what + " lies in damaged metadata: " + r);
+            }
+        }
+    }
+
+    /**
+     * Visits the entries of {@code dbi} from {@code start} on (big-endian views). With damage known,
+     * entries in damaged ranges are left out and the cursor is never led into a damaged page: it is
+     * positioned only where a sound entry lies before the next damaged page, stops on the last
+     * sound key before it ({@link MetaDamage.Range#lastGoodBefore()}) and jumps past it.
+     */
+    private void scan(org.lmdbjava.Dbi<ByteBuffer> dbi, String name, byte[] start, RawVisitor visitor)
+            throws MetaCorruptException {
+        MetaDamage d = store.damage();
+        boolean clean = d.isEmpty();
+        byte[] at = start;
+        if (!clean && skip(d, name, at) == null) {
+            // nothing sound to visit: do not even open a cursor (LMDB reads the root page then, and a
+            // root page number out of range marks the whole transaction failed)
+            return;
+        }
+        try (Cursor<ByteBuffer> c = dbi.openCursor(txn)) {
+            while (true) {
+                at = clean ? at : skip(d, name, at);
+                if (at == null) {
+                    return;
+                }
+                MetaDamage.Range s = clean ? null : d.nextStructural(name, at);
+                boolean found;
+                if (at.length == 0) {
+                    found = c.first();
+                } else {
+                    key.clear();
+                    key.put(at).flip();
+                    found = c.get(key, GetOp.MDB_SET_RANGE);
+                }
+                if (!found) {
+                    return;
+                }
+                boolean jumped = false;
+                do {
+                    ByteBuffer k = MetaCodec.be(c.key());
+                    if (clean || d.at(name, k) == null) {
+                        if (!visitor.visit(k, MetaCodec.be(c.val()))) {
+                            return;
+                        }
+                    }
+                    if (s != null && java.util.Arrays.equals(MetaDamage.bytes(k), s.lastGoodBefore())) {
+                        if (s.hi() == null) {
+                            return;
+                        }
+                        at = s.hi();
+                        jumped = true;
+                        break;
+                    }
+                } while (c.next());
+                if (!jumped) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * The first key from {@code at} on where a cursor may be positioned without meeting a damaged
+     * page (jumping over damaged ranges with no sound entry before them), or null for none.
+     */
+    private static byte[] skip(MetaDamage d, String name, byte[] at) {
+        while (true) {
+            MetaDamage.Range s = d.nextStructural(name, at);
+            if (s != null && (s.lo() == null || java.util.Arrays.compareUnsigned(s.lo(), at) <= 0
+                    || s.lastGoodBefore() == null
+                    || java.util.Arrays.compareUnsigned(at, s.lastGoodBefore()) > 0)) {
+                if (s.hi() == null) {
+                    return null; // no sound entry between here and a damaged page that runs to the end
+                }
+                at = s.hi();
+                continue;
+            }
+            return at;
+        }
+    }
+
+    /** Visitor of raw entries. */
+    @FunctionalInterface
+    private interface RawVisitor {
+        boolean visit(ByteBuffer key, ByteBuffer val) throws MetaCorruptException;
+    }
+
+    /**
+     * LMDB's entries and page bytes of a database; zeros when its root cannot be trusted (LMDB would
+     * read it, and a root page number out of range marks the whole transaction failed).
+     */
+    private long[] stat(org.lmdbjava.Dbi<ByteBuffer> dbi, String name) {
+        MetaDamage d = store.damage();
+        if (!d.isEmpty() && skip(d, name, new byte[0]) == null) {
+            return new long[2];
+        }
+        org.lmdbjava.Stat st = dbi.stat(txn);
+        return new long[] {st.entries, (st.branchPages + st.leafPages + st.overflowPages) * (long) st.pageSize};
     }
 
     @Override
@@ -238,6 +387,18 @@ public class MetaTxn implements AutoCloseable {
     @FunctionalInterface
     public interface BlockVisitor {
         boolean visit(long dblock, long chunkId) throws MetaCorruptException;
+    }
+
+    /** Visitor of every volume's block-map entries. */
+    @FunctionalInterface
+    public interface AllBlocksVisitor {
+        boolean visit(int volume, long dblock, long chunkId) throws MetaCorruptException;
+    }
+
+    /** Visitor of fingerprint-index entries. */
+    @FunctionalInterface
+    public interface IndexVisitor {
+        boolean visit(byte[] fingerprint, long chunkId) throws MetaCorruptException;
     }
 
     /** Visitor of chunk records. */

@@ -422,6 +422,9 @@ final class AdminService extends TargetAdminService {
                 if (dev instanceof DedupVolume && vs != null) {
                     used = vs.logicalBytes();
                     stored = vs.storedBytes();
+                } else if (dev instanceof DedupVolume) {
+                    used = -1; // its block map cannot be walked (damaged metadata): unknown
+                    stored = -1;
                 } else {
                     used = mappedBytes(dev);
                     stored = used;
@@ -799,11 +802,14 @@ final class AdminService extends TargetAdminService {
         m.put("checked_bytes", r.bytesChecked());
         m.put("crc_errors", r.crcErrors());
         m.put("fingerprint_mismatches", r.fingerprintMismatches());
+        m.put("metadata_errors", r.metadataErrors());
+        m.put("container_errors", r.containerErrors());
         m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
         m.put("problems", r.problems());
         if (!r.clean()) {
-            LOG.error("scrub found {} CRC errors and {} fingerprint mismatches: {}", r.crcErrors(),
-                    r.fingerprintMismatches(), r.problems());
+            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} metadata errors and {} damaged"
+                    + " containers: {}", r.crcErrors(), r.fingerprintMismatches(), r.metadataErrors(),
+                    r.containerErrors(), r.problems());
         }
         return m;
     }

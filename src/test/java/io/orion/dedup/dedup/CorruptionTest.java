@@ -196,6 +196,54 @@ class CorruptionTest {
         }
     }
 
+    @Test
+    void damagedSlotHeaderMakesScrubReportIt() throws Exception {
+        flip(device(), 9); // container id in the slot header: its CRC32C no longer matches
+        try (DedupPool pool = reopen()) {
+            ScrubResult s = pool.verify();
+            assertEquals(1, s.containerErrors(), s.toString());
+            assertFalse(s.clean(), "a damaged slot header is a finding: scrub exits non-zero");
+            assertTrue(s.problems().stream().anyMatch(p -> p.startsWith("container")), s.problems().toString());
+        }
+    }
+
+    @Test
+    void scrubGoesOnPastEveryDamagedMetadataEntry() throws Exception {
+        try (DedupPool pool = reopen()) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            for (int i = 0; i < 200; i++) {
+                v.write(10 + i, ByteBuffer.wrap(PoolFixture.random(1000 + i, 4096)), false);
+            }
+        }
+        // three chunk records' refcount bytes (each followed by the value's CRC32C) flipped, in the
+        // chunk database's pages in use (stale copies of old pages hold the same bytes)
+        byte[] meta = Files.readAllBytes(mdb());
+        java.util.List<Long> leaves = io.orion.dedup.meta.LmdbPages.of(mdb()).leaves.get("chunks");
+        int hits = 0;
+        for (int n = 0; n < 3; n++) {
+            byte[] fp = MessageDigest.getInstance("SHA-256").digest(PoolFixture.random(1000 + 50 * n, 4096));
+            for (long pg : leaves) {
+                int upper = (meta[(int) pg * 4096 + 14] & 0xff) | (meta[(int) pg * 4096 + 15] & 0xff) << 8;
+                for (int i = (int) pg * 4096 + upper; i < (pg + 1) * 4096 - 57; i++) { // the nodes, not free space
+                    if (regionEquals(meta, i, fp) && meta[i + 52] == 1) {
+                        meta[i + 52] ^= 0x02;
+                        hits++;
+                    }
+                }
+            }
+        }
+        assertEquals(3, hits);
+        Files.write(mdb(), meta);
+        try (DedupPool pool = reopen()) {
+            assertNotNull(pool.readOnlyReason());
+            ScrubResult s = pool.verify();
+            assertTrue(s.metadataErrors() >= 3, s.toString());
+            assertEquals(3, s.problems().stream().filter(p -> p.contains("CRC32C mismatch")).count(), s.toString());
+            assertFalse(s.clean());
+            assertNotNull(pool.stats().readOnlyReason(), "stats works on the damaged pool and says why");
+        }
+    }
+
     private static boolean regionEquals(byte[] hay, int at, byte[] needle) {
         for (int j = 0; j < needle.length; j++) {
             if (hay[at + j] != needle[j]) {

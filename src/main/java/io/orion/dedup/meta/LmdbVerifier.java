@@ -1,0 +1,598 @@
+package io.orion.dedup.meta;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Integrity check of an LMDB {@code data.mdb} that reads LMDB's file format itself (64-bit,
+ * little-endian), so damage is found before LMDB walks a bad page and before a damaged page can
+ * make a present key look absent. LMDB pages carry no checksum; what is checked:
+ *
+ * <ul>
+ *   <li>meta pages 0 and 1: magic, version, page size, the newest one's last page inside the file,
+ *       transaction ids consecutive with meta page {@code txnid & 1} holding each (LMDB writes the
+ *       meta of transaction t to page t &amp; 1), the free and main database records;</li>
+ *   <li>every page reachable from the roots (free pages, main database, each named database):
+ *       its pgno field equals its position, flags are those of a committed branch, leaf or overflow
+ *       page, lower/upper bounds sane, node offsets even and inside the page, the nodes exactly
+ *       tiling {@code [upper, page size)}, keys strictly ascending and bracketed by the parent's
+ *       separators, all leaves at the recorded depth, child pgnos inside the file, each page
+ *       reached once and none of them on the free list;</li>
+ *   <li>the orion databases' fixed key and value sizes and every value's CRC32C (which covers the
+ *       key, so a flipped key bit is a mismatch);</li>
+ *   <li>entry and page counts equal to the database records; every page in use or free.</li>
+ * </ul>
+ *
+ * A damaged page becomes a damaged key range (see {@link MetaDamage}); damage to the meta pages or
+ * the main database is fatal (nothing can be found without them).
+ */
+public final class LmdbVerifier {
+    static final int PAGEHDR = 16;
+    static final int P_BRANCH = 0x01;
+    static final int P_LEAF = 0x02;
+    static final int P_OVERFLOW = 0x04;
+    static final int F_BIGDATA = 0x01;
+    static final int F_SUBDATA = 0x02;
+    static final long P_INVALID = -1L;
+    static final int MAGIC = 0xBEEFC0DE;
+    private static final int DB_RECORD = 48;
+
+    /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
+    private record Spec(int key, int value) {
+    }
+
+    static final Map<String, Spec> SPECS = Map.of(
+            "blocks", new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
+            "chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL),
+            "index", new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
+            "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
+            "volumes", new Spec(0, MetaCodec.VOLUME_VAL),
+            "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL));
+
+    /**
+     * Outcome of one check, with figures; {@code stable} is false when a live file's meta page
+     * changed while it was checked (the result may mix two states and is not to be used).
+     */
+    public record Report(MetaDamage damage, long pages, long entries, long millis, boolean stable) {
+    }
+
+    private final FileChannel ch;
+    private final long fileSize;
+    private final MetaDamage damage = new MetaDamage();
+    private int psize;
+    private long lastPg;
+    private BitSet used;
+    private BitSet free;
+    private long pagesRead;
+    private long entries;
+    private boolean stable = true;
+
+    private LmdbVerifier(FileChannel ch, long fileSize) {
+        this.ch = ch;
+        this.fileSize = fileSize;
+    }
+
+    /**
+     * Checks {@code dataFile}; {@code txnId} is -1 for a closed file, or the id of a read transaction
+     * held open while a live file is checked (which keeps every snapshot on the meta pages from
+     * having its pages reused). A missing file is sound (nothing to check).
+     */
+    public static Report check(Path dataFile, long txnId) throws IOException {
+        long t0 = System.nanoTime();
+        if (!Files.exists(dataFile)) {
+            return new Report(new MetaDamage(), 0, 0, 0, true);
+        }
+        try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
+            LmdbVerifier v = new LmdbVerifier(ch, ch.size());
+            v.run(txnId);
+            return new Report(v.damage, v.pagesRead, v.entries, (System.nanoTime() - t0) / 1_000_000, v.stable);
+        }
+    }
+
+    private void run(long txnId) throws IOException {
+        ByteBuffer m0 = readMetaPage(0, 4096);
+        if (m0 == null && fileSize == 0) {
+            damage.fatal("metadata file is empty (truncated)");
+            return;
+        }
+        int ps = m0 != null && m0.getInt(16) == MAGIC ? m0.getInt(40) : 4096;
+        if (ps < 512 || ps > 65536 || Integer.bitCount(ps) != 1) {
+            ps = 4096;
+        }
+        ByteBuffer m1 = readMetaPage(1, ps);
+        ByteBuffer m = txnId >= 0 ? liveMeta(ps) : closedMeta(m0, m1, ps);
+        if (m == null) {
+            return;
+        }
+        psize = ps;
+        lastPg = m.getLong(136);
+        if ((lastPg + 1) * psize > fileSize) {
+            damage.fatal("metadata file is truncated: " + fileSize + " bytes, its last committed page needs "
+                    + (lastPg + 1) * psize);
+            return;
+        }
+        used = new BitSet();
+        free = new BitSet();
+        used.set(0, 2);
+        // free pages first, so that a tree reaching a free page is seen as damaged
+        Db freeDb = new Db("free pages", null, m, 40);
+        boolean freeSound = walk(freeDb) && freeDb.agrees();
+        if (!freeSound) {
+            damage.problem("free-page database damaged: the metadata must not be written");
+        }
+        Db main = new Db("main", null, m, 88);
+        List<byte[]> names = new ArrayList<>();
+        List<ByteBuffer> records = new ArrayList<>();
+        main.leafVisitor = (k, v) -> {
+            names.add(k);
+            records.add(v);
+        };
+        if (!walk(main) || !main.agrees()) {
+            damage.fatal("LMDB main database (the named databases' records) is damaged");
+            return;
+        }
+        boolean hasCounters = false;
+        for (int i = 0; i < names.size(); i++) {
+            String n = new String(names.get(i), StandardCharsets.UTF_8);
+            hasCounters |= n.equals("counters");
+            if (!SPECS.containsKey(n)) {
+                damage.fatal("unknown database '" + n + "' in the LMDB main database (damaged name)");
+                return;
+            }
+        }
+        if (hasCounters && names.size() != SPECS.size()) {
+            damage.fatal("LMDB main database holds " + names.size() + " of the " + SPECS.size()
+                    + " databases (a name is damaged)");
+            return;
+        }
+        for (int i = 0; i < names.size(); i++) {
+            String n = new String(names.get(i), StandardCharsets.UTF_8);
+            Db d = new Db(n, SPECS.get(n), records.get(i), 0);
+            if (d.flags != 0) {
+                d.wholeDamaged("database record has flags " + d.flags + " (damaged)");
+                continue;
+            }
+            if (walk(d) && !d.agrees()) {
+                d.wholeDamaged("database record says " + d.entries + " entries, " + d.depth + " levels, "
+                        + d.branch + "/" + d.leaf + "/" + d.overflow + " pages; the tree has " + d.seenEntries
+                        + " entries, " + d.seenBranch + "/" + d.seenLeaf + "/" + d.seenOverflow + " pages");
+            }
+        }
+        if (freeSound && damage.isEmpty()) {
+            BitSet all = (BitSet) used.clone();
+            all.or(free);
+            int missing = (int) (lastPg + 1) - all.cardinality();
+            if (missing != 0) {
+                damage.problem(missing + " page(s) of data.mdb are neither in use nor free (first: page "
+                        + all.nextClearBit(0) + "): a database root or record may be damaged");
+            }
+        }
+    }
+
+    /** The newest meta page of a closed file, both pages checked; null (and fatal damage) if unsound. */
+    private ByteBuffer closedMeta(ByteBuffer m0, ByteBuffer m1, int ps) {
+        String bad0 = metaProblem(m0, 0, ps);
+        String bad1 = metaProblem(m1, 1, ps);
+        if (bad0 != null && bad1 != null) {
+            damage.fatal("no valid LMDB meta page (damaged header): page 0 " + bad0 + "; page 1 " + bad1);
+            return null;
+        }
+        if (bad0 != null || bad1 != null) {
+            damage.fatal("LMDB meta page " + (bad0 != null ? 0 : 1) + " is damaged: " + (bad0 != null ? bad0 : bad1));
+            return null;
+        }
+        long t0 = m0.getLong(144);
+        long t1 = m1.getLong(144);
+        boolean fresh = t0 == 0 && t1 == 0;
+        if (!fresh && (Math.abs(t0 - t1) != 1 || (t0 & 1) != 0 || (t1 & 1) != 1)) {
+            damage.fatal("LMDB meta pages disagree: transaction ids " + t0 + " (page 0) and " + t1
+                    + " (page 1) are not consecutive");
+            return null;
+        }
+        return t1 > t0 ? m1 : m0;
+    }
+
+    /**
+     * The newest meta page of a live file that was read whole. Commits may rewrite a meta page while
+     * it is read (LMDB writes the transaction id last); the meta of transaction x is rewritten by
+     * x + 2, which needs x + 1 committed on the other page, so a meta page read before the other page
+     * still showed x - 1 was not being rewritten. Any snapshot on a meta page while the caller's read
+     * transaction is open keeps its pages. Null (and {@link #stable} false) when none was found.
+     */
+    private ByteBuffer liveMeta(int ps) throws IOException {
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            ByteBuffer p0 = readMetaPage(0, ps);
+            ByteBuffer p1 = readMetaPage(1, ps);
+            ByteBuffer q0 = readMetaPage(0, ps);
+            if (p0 == null || p1 == null || q0 == null) {
+                break;
+            }
+            ByteBuffer m = q0.getLong(144) == p1.getLong(144) - 1 ? p1
+                    : p1.getLong(144) == p0.getLong(144) - 1 ? p0 : null;
+            if (m != null) {
+                String bad = metaProblem(m, m.getLong(0), ps);
+                if (bad != null) {
+                    damage.problem("LMDB meta page " + m.getLong(0) + " is damaged: " + bad);
+                    return null;
+                }
+                return m;
+            }
+        }
+        stable = false;
+        return null;
+    }
+
+    /** Callback for each leaf entry of the main or free database. */
+    private interface LeafVisitor {
+        void visit(byte[] key, ByteBuffer value) throws IOException;
+    }
+
+    /** One database being walked: its record and what the walk has seen. */
+    private final class Db {
+        final String name;
+        final Spec spec;
+        final int flags;
+        final int depth;
+        final long branch;
+        final long leaf;
+        final long overflow;
+        final long entries;
+        final long root;
+        long seenBranch;
+        long seenLeaf;
+        long seenOverflow;
+        long seenEntries;
+        boolean damaged;
+        byte[] lastGood;
+        LeafVisitor leafVisitor;
+
+        Db(String name, Spec spec, ByteBuffer rec, int at) {
+            this.name = name;
+            this.spec = spec;
+            this.flags = rec.getShort(at + 4) & 0xffff;
+            this.depth = rec.getShort(at + 6) & 0xffff;
+            this.branch = rec.getLong(at + 8);
+            this.leaf = rec.getLong(at + 16);
+            this.overflow = rec.getLong(at + 24);
+            this.entries = rec.getLong(at + 32);
+            this.root = rec.getLong(at + 40);
+        }
+
+        boolean agrees() {
+            return damaged || (seenEntries == entries && seenBranch == branch && seenLeaf == leaf
+                    && seenOverflow == overflow);
+        }
+
+        void wholeDamaged(String why) {
+            damaged = true;
+            damage.add(new MetaDamage.Range(name, null, null, null, true, why));
+        }
+
+        void damaged(byte[] lo, byte[] hi, String why, long pgno) {
+            damaged = true;
+            damage.add(new MetaDamage.Range(name, lo, hi, lastGood, true, "page " + pgno + ": " + why));
+        }
+    }
+
+    private boolean walk(Db d) throws IOException {
+        if (d.root == P_INVALID) {
+            if (d.entries != 0 || d.depth != 0) {
+                d.wholeDamaged("empty root but " + d.entries + " entries recorded");
+                return false;
+            }
+            return true;
+        }
+        if (d.depth < 1 || d.depth > 32) {
+            d.wholeDamaged("recorded depth " + d.depth);
+            return false;
+        }
+        visit(d, d.root, 1, null, null);
+        return !d.damaged;
+    }
+
+    private void visit(Db d, long pgno, int level, byte[] lo, byte[] hi) throws IOException {
+        if (pgno < 2 || pgno > lastPg) {
+            d.damaged(lo, hi, "child page number outside the file (last page " + lastPg + ")", pgno);
+            return;
+        }
+        if (used.get((int) pgno) || free.get((int) pgno)) {
+            d.damaged(lo, hi, used.get((int) pgno) ? "reached twice" : "in use but on the free list", pgno);
+            return;
+        }
+        ByteBuffer p = page(pgno);
+        String why = pageProblem(p, pgno, level == d.depth ? P_LEAF : P_BRANCH);
+        Node[] nodes = null;
+        if (why == null) {
+            nodes = new Node[(p.getShort(12) & 0xffff) - PAGEHDR >> 1];
+            why = nodes(d, p, nodes, level == d.depth, lo, hi);
+        }
+        if (why != null) {
+            d.damaged(lo, hi, why, pgno);
+            return;
+        }
+        used.set((int) pgno);
+        if (level < d.depth) {
+            d.seenBranch++;
+            for (int i = 0; i < nodes.length; i++) {
+                byte[] clo = i == 0 ? lo : nodes[i].key;
+                byte[] chi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
+                visit(d, nodes[i].child, level + 1, clo, chi);
+            }
+            return;
+        }
+        d.seenLeaf++;
+        for (int i = 0; i < nodes.length; i++) {
+            Node n = nodes[i];
+            d.seenEntries++;
+            entries++;
+            ByteBuffer val;
+            if ((n.flags & F_BIGDATA) != 0) {
+                val = overflow(d, n.child, n.dsize, lo, hi);
+                if (val == null) {
+                    return;
+                }
+            } else {
+                val = p.duplicate().position(n.off + 8 + n.key.length).limit(n.off + 8 + n.key.length + n.dsize)
+                        .slice().order(ByteOrder.LITTLE_ENDIAN);
+            }
+            if (d.leafVisitor != null) {
+                d.leafVisitor.visit(n.key, val);
+            }
+            if (d.name.equals("free pages")) {
+                freeList(d, val, lo, hi);
+            } else if (d.spec != null) {
+                String bad = MetaCodec.check(ByteBuffer.wrap(n.key), val.order(ByteOrder.BIG_ENDIAN), d.spec.value);
+                if (bad != null) {
+                    byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
+                    byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
+                    d.damaged = true;
+                    damage.add(new MetaDamage.Range(d.name, elo, ehi, null, false, "page " + pgno + " entry " + i
+                            + " (key " + java.util.HexFormat.of().formatHex(n.key) + "): " + bad));
+                }
+            }
+        }
+        d.lastGood = nodes[nodes.length - 1].key;
+    }
+
+    private record Node(int off, int flags, byte[] key, int dsize, long child) {
+    }
+
+    /** Parses and checks the nodes of a branch or leaf page; null when sound, else why not. */
+    private String nodes(Db d, ByteBuffer p, Node[] out, boolean leaf, byte[] lo, byte[] hi) {
+        int upper = p.getShort(14) & 0xffff;
+        int[] offs = new int[out.length];
+        int[] sizes = new int[out.length];
+        for (int i = 0; i < out.length; i++) {
+            int off = p.getShort(PAGEHDR + 2 * i) & 0xffff;
+            if ((off & 1) != 0 || off < upper || off + 8 > psize) {
+                return "node " + i + " offset " + off + " outside [" + upper + ", " + psize + ")";
+            }
+            int lo16 = p.getShort(off) & 0xffff;
+            int hi16 = p.getShort(off + 2) & 0xffff;
+            int flags = p.getShort(off + 4) & 0xffff;
+            int ksize = p.getShort(off + 6) & 0xffff;
+            int size;
+            long child = 0;
+            int dsize = 0;
+            if (leaf) {
+                dsize = lo16 | hi16 << 16;
+                boolean big = (flags & F_BIGDATA) != 0;
+                int allowed = d.name.equals("main") ? F_SUBDATA : d.name.equals("free pages") ? F_BIGDATA : 0;
+                if ((flags & ~allowed) != 0 || (d.name.equals("main") && flags != F_SUBDATA)) {
+                    return "node " + i + " has flags " + flags;
+                }
+                if (dsize < 0) {
+                    return "node " + i + " data size " + dsize;
+                }
+                if (big) {
+                    if (off + 16 + ksize > psize) {
+                        return "node " + i + " runs past the page";
+                    }
+                    child = p.getLong(off + 8 + ksize);
+                }
+                size = 8 + ksize + (big ? 8 : dsize);
+                if (d.spec != null && (d.spec.value != dsize || (d.spec.key != 0 ? ksize != d.spec.key
+                        : ksize < 1 || ksize > 200))) {
+                    return "node " + i + " has a " + ksize + "-byte key and a " + dsize + "-byte value";
+                }
+                if (d.name.equals("main") && (dsize != DB_RECORD || ksize < 1 || ksize > 511)) {
+                    return "database record " + i + " has a " + ksize + "-byte key and a " + dsize + "-byte value";
+                }
+                if (d.name.equals("free pages") && (ksize != 8 || dsize < 8 || (dsize & 7) != 0)) {
+                    return "free-list node " + i + " has a " + ksize + "-byte key and a " + dsize + "-byte value";
+                }
+            } else {
+                child = (lo16 & 0xffffL) | (hi16 & 0xffffL) << 16 | (flags & 0xffffL) << 32;
+                size = 8 + ksize;
+                if (i > 0 && ksize == 0) {
+                    return "separator " + i + " is empty";
+                }
+            }
+            size += size & 1;
+            if (off + size > psize || size > psize) {
+                return "node " + i + " (" + size + " bytes at " + off + ") runs past the page";
+            }
+            byte[] key = new byte[ksize];
+            p.get(off + 8, key);
+            out[i] = new Node(off, flags, key, dsize, child);
+            offs[i] = off;
+            sizes[i] = size;
+        }
+        // the nodes tile [upper, psize) exactly (LMDB keeps them packed)
+        long[] order = new long[out.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = (long) offs[i] << 32 | i;
+        }
+        Arrays.sort(order);
+        int at = upper;
+        for (long o : order) {
+            int i = (int) o;
+            if (offs[i] != at) {
+                return "nodes do not tile the page (node " + i + " at " + offs[i] + ", expected " + at + ")";
+            }
+            at += sizes[i];
+        }
+        if (at != psize) {
+            return "nodes end at " + at + ", not at the page end " + psize;
+        }
+        boolean intKeys = d.name.equals("free pages");
+        for (int i = leaf ? 0 : 1; i < out.length; i++) {
+            byte[] k = out[i].key;
+            if (i > (leaf ? 0 : 1) && compare(out[i - 1].key, k, intKeys) >= 0) {
+                return "keys out of order at node " + i;
+            }
+            if (lo != null && compare(k, lo, intKeys) < 0 || hi != null && compare(k, hi, intKeys) >= 0) {
+                return "key of node " + i + " outside the range its parent gives";
+            }
+        }
+        return null;
+    }
+
+    private static int compare(byte[] a, byte[] b, boolean intKeys) {
+        if (intKeys && a.length == 8 && b.length == 8) {
+            return Long.compareUnsigned(ByteBuffer.wrap(a).order(ByteOrder.LITTLE_ENDIAN).getLong(),
+                    ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong());
+        }
+        return Arrays.compareUnsigned(a, b);
+    }
+
+    /** The value of a big node, read from its overflow pages; null (and damage) when unsound. */
+    private ByteBuffer overflow(Db d, long pgno, int dsize, byte[] lo, byte[] hi) throws IOException {
+        long need = (PAGEHDR + (long) dsize + psize - 1) / psize;
+        if (pgno < 2 || pgno + need - 1 > lastPg || used.get((int) pgno)) {
+            d.damaged(lo, hi, "overflow page " + pgno + " out of range or reached twice", pgno);
+            return null;
+        }
+        ByteBuffer p = page(pgno);
+        int count = p.getInt(12);
+        if (p.getLong(0) != pgno || (p.getShort(10) & 0xffff) != P_OVERFLOW || count != need) {
+            d.damaged(lo, hi, "overflow page header damaged", pgno);
+            return null;
+        }
+        for (long i = pgno; i < pgno + count; i++) {
+            if (used.get((int) i) || free.get((int) i)) {
+                d.damaged(lo, hi, "overflow page " + i + " reached twice", pgno);
+                return null;
+            }
+        }
+        used.set((int) pgno, (int) (pgno + count));
+        d.seenOverflow += count;
+        ByteBuffer all = ByteBuffer.allocate(PAGEHDR + dsize).order(ByteOrder.LITTLE_ENDIAN);
+        read(all, pgno * psize);
+        return all.position(PAGEHDR).slice().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Marks the pages of one free-list value (count, then page numbers). */
+    private void freeList(Db d, ByteBuffer v, byte[] lo, byte[] hi) {
+        v.order(ByteOrder.LITTLE_ENDIAN);
+        long n = v.getLong(0);
+        if (n < 0 || n * 8 + 8 > v.remaining()) {
+            d.damaged(lo, hi, "free list of " + n + " pages in a " + v.remaining() + "-byte value", -1);
+            return;
+        }
+        for (int i = 1; i <= n; i++) {
+            long pg = v.getLong(i * 8);
+            if (pg < 2 || pg > lastPg || free.get((int) pg) || used.get((int) pg)) {
+                d.damaged(lo, hi, "free page " + pg + " out of range or listed twice", -1);
+                return;
+            }
+            free.set((int) pg);
+        }
+    }
+
+    private String pageProblem(ByteBuffer p, long pgno, int kind) {
+        long stored = p.getLong(0);
+        if (stored != pgno) {
+            return "page number field says " + stored;
+        }
+        int flags = p.getShort(10) & 0xffff;
+        if (flags != kind) {
+            return "flags " + Integer.toHexString(flags) + ", expected a " + (kind == P_LEAF ? "leaf" : "branch");
+        }
+        int lower = p.getShort(12) & 0xffff;
+        int upper = p.getShort(14) & 0xffff;
+        if (lower < PAGEHDR + 2 || (lower & 1) != 0 || upper > psize || lower > upper) {
+            return "bounds lower " + lower + ", upper " + upper;
+        }
+        return null;
+    }
+
+    private String metaProblem(ByteBuffer m, long pgno, int ps) {
+        if (m == null) {
+            return "missing";
+        }
+        if (m.getLong(0) != pgno) {
+            return "page number field says " + m.getLong(0);
+        }
+        if ((m.getShort(10) & 0xffff) != 0x08) {
+            return "flags " + Integer.toHexString(m.getShort(10) & 0xffff);
+        }
+        if (m.getInt(16) != MAGIC) {
+            return "bad magic";
+        }
+        if (m.getInt(20) != 1) {
+            return "version " + m.getInt(20);
+        }
+        if (m.getInt(40) != ps) {
+            return "page size " + m.getInt(40);
+        }
+        long last = m.getLong(136);
+        if (last < 1) {
+            return "last page " + last;
+        }
+        if ((m.getShort(40 + 4) & 0xffff) != 0x08) {
+            return "free database flags " + (m.getShort(44) & 0xffff);
+        }
+        if ((m.getShort(88 + 4) & 0xffff) != 0) {
+            return "main database flags " + (m.getShort(92) & 0xffff);
+        }
+        for (int at : new int[] {40, 88}) {
+            long root = m.getLong(at + 40);
+            if (root != P_INVALID && (root < 2 || root > last)) {
+                return "database root " + root + " outside the file";
+            }
+        }
+        return null;
+    }
+
+    private ByteBuffer readMetaPage(long pgno, int ps) throws IOException {
+        if ((pgno + 1) * ps > fileSize) {
+            return null;
+        }
+        ByteBuffer b = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
+        read(b, pgno * ps);
+        return b;
+    }
+
+    private ByteBuffer page(long pgno) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(psize).order(ByteOrder.LITTLE_ENDIAN);
+        read(b, pgno * psize);
+        pagesRead++;
+        return b;
+    }
+
+    private void read(ByteBuffer b, long pos) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b, pos + b.position()) < 0) {
+                throw new MetaCorruptException("data.mdb ends at " + (pos + b.position()));
+            }
+        }
+        b.clear();
+    }
+
+    /** The smallest key greater than {@code k} in memcmp order. */
+    private static byte[] successor(byte[] k) {
+        return Arrays.copyOf(k, k.length + 1);
+    }
+}
