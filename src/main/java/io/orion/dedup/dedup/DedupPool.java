@@ -568,6 +568,11 @@ public final class DedupPool implements Closeable {
      * possible (records of one call land back to back in one container when they fit).
      */
     void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
+        if (meta.lowSpace()) {
+            // the commit would refuse these chunks (see Committer.applyOps): don't append them
+            throw new io.orion.dedup.storage.OutOfSpaceException("metadata file system of " + meta.dir()
+                    + " is full (its reserve is kept for freeing space)");
+        }
         int n = claims.size();
         byte[][] packed = new byte[n][];
         int[] lens = new int[n];

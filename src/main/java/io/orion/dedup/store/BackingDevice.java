@@ -2,6 +2,7 @@ package io.orion.dedup.store;
 
 import java.io.Closeable;
 import java.io.EOFException;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -158,10 +159,21 @@ public final class BackingDevice implements Closeable {
         return maxSlots == Integer.MAX_VALUE ? Long.MAX_VALUE : (maxSlots - top) + freeBelowTop.size();
     }
 
-    /** Writes all of {@code src} at {@code pos}. */
+    /**
+     * Writes all of {@code src} at {@code pos}. A full file system (ENOSPC, EDQUOT) is reported as
+     * {@link OutOfSpaceException} naming the device, so the initiator gets DATA PROTECT, SPACE
+     * ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
+     */
     public void write(ByteBuffer src, long pos) throws IOException {
-        while (src.hasRemaining()) {
-            pos += channel.write(src, pos);
+        try {
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+        } catch (IOException e) {
+            if (!(e instanceof OutOfSpaceException) && OutOfSpaceException.isNoSpace(e)) {
+                throw new OutOfSpaceException("backing device " + path + ": " + e.getMessage(), e);
+            }
+            throw e;
         }
     }
 
