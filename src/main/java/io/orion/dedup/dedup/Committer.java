@@ -3,7 +3,6 @@ package io.orion.dedup.dedup;
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.ContainerRecord;
 import io.orion.dedup.meta.MetaCorruptException;
-import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.MetaWriteTxn;
 import io.orion.dedup.meta.PoolCounters;
@@ -344,7 +343,7 @@ final class Committer implements AutoCloseable {
                 pool.untrust(e.getMessage());
             } catch (LmdbException e) {
                 abort(b);
-                if (!MetaStore.isNoSpace(e)) {
+                if (!pool.meta().isNoSpace(e)) {
                     pool.untrust("LMDB error: " + e.getMessage());
                     continue;
                 }

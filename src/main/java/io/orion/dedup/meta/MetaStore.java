@@ -315,10 +315,27 @@ public final class MetaStore implements Closeable {
         }
     }
 
-    /** True for an LMDB failure that means the file system is full (ENOSPC, EDQUOT). */
-    public static boolean isNoSpace(RuntimeException e) {
-        return e instanceof org.lmdbjava.LmdbNativeException n
-                && (n.getResultCode() == 28 || n.getResultCode() == 122);
+    /**
+     * True for an LMDB failure that means the file system is full: ENOSPC or EDQUOT, or EIO while
+     * the file system has less free space than the reserve target (LMDB reports a short
+     * {@code pwrite}, which is how a nearly full file system answers, as EIO).
+     */
+    public boolean isNoSpace(RuntimeException e) {
+        if (!(e instanceof org.lmdbjava.LmdbNativeException n)) {
+            return false;
+        }
+        int rc = n.getResultCode();
+        if (rc == 28 || rc == 122) {
+            return true;
+        }
+        if (rc == 5) {
+            try {
+                return Files.getFileStore(dir).getUsableSpace() < MIN_RESERVE;
+            } catch (IOException io) {
+                return false;
+            }
+        }
+        return false;
     }
 
     /** Forces every committed transaction to disk. */
