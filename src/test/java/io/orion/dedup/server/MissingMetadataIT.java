@@ -53,7 +53,7 @@ class MissingMetadataIT {
                 "--listen", "127.0.0.1:" + ServerProcess.freePort());
         assertEquals(1, r.exitCode(), r.output());
         assertFalse(r.timedOut(), r.output());
-        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(r.output().contains("orion-dedup ready"), r.output());
         assertTrue(r.output().contains("orion-dedup: refusing to create a new pool: device " + device), r.output());
         assertTrue(r.output().contains("container slot header of pool "), "what it found: " + r.output());
         assertTrue(r.output().contains("restore that metadata directory"), "what to do: " + r.output());
