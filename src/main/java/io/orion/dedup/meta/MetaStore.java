@@ -72,6 +72,7 @@ public final class MetaStore implements Closeable {
     private volatile boolean lowSpace;
     private long lastTopUpFailure;
     private long lastCheck;
+    private long lastLook;
 
     private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize, FileChannel file) {
         this.dir = dir;
@@ -216,6 +217,7 @@ public final class MetaStore implements Closeable {
         }
         lastTopUpFailure = System.nanoTime() - 2_000_000_000L;
         lastCheck = lastTopUpFailure;
+        lastLook = lastTopUpFailure;
         keepReserve();
     }
 
@@ -227,6 +229,13 @@ public final class MetaStore implements Closeable {
      * false again once the reserve is back.
      */
     public void keepReserve() {
+        long now = System.nanoTime();
+        if (!lowSpace && now - lastLook < 50_000_000L) {
+            // at most 20 looks a second: the reserve (>= 16 MiB) outlasts the commits in between,
+            // and one that finds no space anyway fails cleanly (ENOSPC) and marks the store low
+            return;
+        }
+        lastLook = now;
         long used;
         long size;
         try {
@@ -240,7 +249,6 @@ public final class MetaStore implements Closeable {
         if (size - used >= target / 2 && !lowSpace) {
             return;
         }
-        long now = System.nanoTime();
         if (!lowSpace && now - lastCheck < 1_000_000_000L) {
             return; // checked a moment ago and not low: a commit that finds no space says so itself
         }
