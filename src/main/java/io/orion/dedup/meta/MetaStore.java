@@ -71,7 +71,6 @@ public final class MetaStore implements Closeable {
     private final long pageSize;
     private volatile boolean lowSpace;
     private long lastTopUpFailure;
-    private long lastCheck;
     private long lastLook;
 
     private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize, FileChannel file) {
@@ -216,7 +215,6 @@ public final class MetaStore implements Closeable {
             throw e;
         }
         lastTopUpFailure = System.nanoTime() - 2_000_000_000L;
-        lastCheck = lastTopUpFailure;
         lastLook = lastTopUpFailure;
         keepReserve();
     }
@@ -249,10 +247,6 @@ public final class MetaStore implements Closeable {
         if (size - used >= target / 2 && !lowSpace) {
             return;
         }
-        if (!lowSpace && now - lastCheck < 1_000_000_000L) {
-            return; // checked a moment ago and not low: a commit that finds no space says so itself
-        }
-        lastCheck = now;
         if (size - used < target && now - lastTopUpFailure >= 1_000_000_000L) {
             try {
                 ByteBuffer zeros = ByteBuffer.allocate(ZERO_CHUNK);

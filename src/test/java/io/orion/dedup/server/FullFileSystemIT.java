@@ -112,7 +112,10 @@ class FullFileSystemIT {
             assertTrue(server.alive(), "server alive after reads on the full pool:\n" + server.output());
 
             // 3. the host frees the space: UNMAP of everything (used to SIGBUS), then cleanup
-            ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "discard 0 " + FILL, server.url(0)).assertOk();
+            ExternalTool.Result discard = ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "discard 0 " + FILL,
+                    server.url(0)).assertOk();
+            assertTrue(discard.output().contains("discard " + FILL + "/" + FILL + " bytes"), discard.output());
+            assertTrue(!discard.output().contains("failed") && !discard.output().contains("error"), discard.output());
             assertTrue(server.alive(), "server alive after UNMAP on the full pool:\n" + server.output());
             AdminTools.script(server, "dedup-reference-cleanup").assertOk();
             assertTrue(server.alive(), "server alive after cleanup:\n" + server.output());
