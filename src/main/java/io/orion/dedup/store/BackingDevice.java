@@ -136,7 +136,10 @@ public final class BackingDevice implements Closeable {
         return top++;
     }
 
-    /** Returns a slot; a plain file is truncated past its highest used slot. */
+    /**
+     * Returns a slot; a plain file is truncated past its highest used slot, and a freed slot below
+     * it has its blocks punched out (given back to the file system).
+     */
     public synchronized void freeSlot(int slot) throws IOException {
         freeBelowTop.add(slot);
         while (top > 0 && freeBelowTop.contains(top - 1)) {
@@ -147,6 +150,10 @@ public final class BackingDevice implements Closeable {
             long keep = top * slotSize;
             if (channel.size() > keep) {
                 channel.truncate(keep);
+            }
+            if (slot < top) {
+                // below the top the slot keeps its place; its blocks go back to the file system
+                HolePunch.punch(path, slotBase(slot), slotSize);
             }
         }
     }
