@@ -46,28 +46,62 @@ public interface AdminApi {
     TargetDefinition setAttributes(String iqn, TargetAttributes attributes) throws AdminException, IOException;
 
     /**
-     * Deletes a target and its definition file. Volumes stay in the pool. Refused while sessions
-     * are logged in unless {@code force} (then they are dropped).
+     * Deletes a target and its definition file. Refused while sessions are logged in unless
+     * {@code force} (then they are dropped). The LUNs' volumes are kept, detached, unless
+     * {@code destroy}; returns what became of each.
      */
-    void deleteTarget(String iqn, boolean force) throws AdminException, IOException;
+    List<VolumeRelease> deleteTarget(String iqn, boolean force, boolean destroy) throws AdminException, IOException;
+
+    /** {@link #deleteTarget(String, boolean, boolean)} keeping the volumes. */
+    default void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
+        deleteTarget(iqn, force, false);
+    }
 
     // --- LUNs ---------------------------------------------------------------------------------
 
-    /** Adds a LUN (creating its volume when new); initiators see it without restart. */
-    LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException;
+    /**
+     * Adds a LUN; initiators see it without restart. Without {@code attach} the LUN gets a new,
+     * empty volume: {@code lun.volume()} null picks a fresh name no volume has, and a name that
+     * exists is refused. With {@code attach} the named volume must exist and not back another
+     * LUN; its data is kept; {@code size} 0 (or {@code blockSize}/{@code dedupBlockSize} 0) take
+     * the volume's, a smaller size is refused, a larger one grows it.
+     */
+    LunInfo createLun(String iqn, LunDefinition lun, boolean attach) throws AdminException, IOException;
+
+    /** {@link #createLun(String, LunDefinition, boolean)} with a new volume. */
+    default LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
+        return createLun(iqn, lun, false);
+    }
 
     /**
      * Removes a LUN from a target. Refused while a session can reach it unless {@code force}.
-     * The volume's data stays in the pool until a volume with that name is created again or
-     * reference cleanup reclaims it (implementation-defined; reported in the reason).
+     * Its volume is kept, detached ({@code volume list} shows it, {@code volume delete} destroys
+     * it), unless {@code destroy}.
      */
-    void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException;
+    VolumeRelease deleteLun(String iqn, int lun, boolean force, boolean destroy) throws AdminException, IOException;
+
+    /** {@link #deleteLun(String, int, boolean, boolean)} keeping the volume. */
+    default void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException {
+        deleteLun(iqn, lun, force, false);
+    }
 
     /** Changes a LUN's capacity; raises CAPACITY DATA HAS CHANGED (SPC-4 §7.9) for its nexuses. */
     LunInfo resizeLun(String iqn, int lun, long newSizeBytes) throws AdminException, IOException;
 
     /** The LUNs of one target, or of all targets when {@code iqn} is null. */
     List<LunInfo> listLuns(String iqn) throws AdminException, IOException;
+
+    // --- volumes ------------------------------------------------------------------------------
+
+    /** Every volume: attached ones with their LUN, detached ones (kept data) too. */
+    List<VolumeSummary> listVolumes() throws AdminException, IOException;
+
+    /**
+     * Destroys a detached volume: a dedup volume's chunk references are dropped (reference
+     * cleanup then reclaims the bytes no other volume shares), an image file is removed. Refused
+     * for a volume a LUN uses. Persistent.
+     */
+    VolumeRelease deleteVolume(String name) throws AdminException, IOException;
 
     // --- portals, ACLs, CHAP ------------------------------------------------------------------
 

@@ -140,18 +140,32 @@ public final class AdminClient implements AdminApi, Closeable {
     }
 
     @Override
-    public void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
-        call(AdminProtocol.TARGET_DELETE, params("iqn", iqn, "force", force));
+    public List<VolumeRelease> deleteTarget(String iqn, boolean force, boolean destroy)
+            throws AdminException, IOException {
+        return callList(AdminProtocol.TARGET_DELETE, params("iqn", iqn, "force", force, "destroy", destroy),
+                VolumeRelease.class);
     }
 
     @Override
-    public LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
-        return call(AdminProtocol.LUN_CREATE, params("iqn", iqn, "lun", lun), LunInfo.class);
+    public LunInfo createLun(String iqn, LunDefinition lun, boolean attach) throws AdminException, IOException {
+        return call(AdminProtocol.LUN_CREATE, params("iqn", iqn, "lun", lun, "attach", attach), LunInfo.class);
     }
 
     @Override
-    public void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException {
-        call(AdminProtocol.LUN_DELETE, params("iqn", iqn, "lun", lun, "force", force));
+    public VolumeRelease deleteLun(String iqn, int lun, boolean force, boolean destroy)
+            throws AdminException, IOException {
+        return call(AdminProtocol.LUN_DELETE, params("iqn", iqn, "lun", lun, "force", force, "destroy", destroy),
+                VolumeRelease.class);
+    }
+
+    @Override
+    public List<VolumeSummary> listVolumes() throws AdminException, IOException {
+        return callList(AdminProtocol.VOLUME_LIST, Map.of(), VolumeSummary.class);
+    }
+
+    @Override
+    public VolumeRelease deleteVolume(String name) throws AdminException, IOException {
+        return call(AdminProtocol.VOLUME_DELETE, params("name", name), VolumeRelease.class);
     }
 
     @Override

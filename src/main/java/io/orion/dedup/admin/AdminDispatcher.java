@@ -35,15 +35,14 @@ final class AdminDispatcher {
                     p.path("demoMode").asBoolean(false)).masked();
             case AdminProtocol.TARGET_SET -> api.setAttributes(text(p, "iqn"), value(p, "attributes", TargetAttributes.class))
                     .masked();
-            case AdminProtocol.TARGET_DELETE -> {
-                api.deleteTarget(text(p, "iqn"), p.path("force").asBoolean(false));
-                yield null;
-            }
-            case AdminProtocol.LUN_CREATE -> api.createLun(text(p, "iqn"), value(p, "lun", LunDefinition.class));
-            case AdminProtocol.LUN_DELETE -> {
-                api.deleteLun(text(p, "iqn"), integer(p, "lun"), p.path("force").asBoolean(false));
-                yield null;
-            }
+            case AdminProtocol.TARGET_DELETE -> api.deleteTarget(text(p, "iqn"), p.path("force").asBoolean(false),
+                    p.path("destroy").asBoolean(false));
+            case AdminProtocol.LUN_CREATE -> api.createLun(text(p, "iqn"), value(p, "lun", LunDefinition.class),
+                    p.path("attach").asBoolean(false));
+            case AdminProtocol.LUN_DELETE -> api.deleteLun(text(p, "iqn"), integer(p, "lun"),
+                    p.path("force").asBoolean(false), p.path("destroy").asBoolean(false));
+            case AdminProtocol.VOLUME_LIST -> api.listVolumes();
+            case AdminProtocol.VOLUME_DELETE -> api.deleteVolume(text(p, "name"));
             case AdminProtocol.LUN_RESIZE -> api.resizeLun(text(p, "iqn"), integer(p, "lun"), longValue(p, "sizeBytes"));
             case AdminProtocol.LUN_LIST -> api.listLuns(optText(p, "iqn"));
             case AdminProtocol.PORTAL_ADD -> {

@@ -25,6 +25,8 @@ public final class AdminProtocol {
     public static final String LUN_DELETE = "lun.delete";
     public static final String LUN_RESIZE = "lun.resize";
     public static final String LUN_LIST = "lun.list";
+    public static final String VOLUME_LIST = "volume.list";
+    public static final String VOLUME_DELETE = "volume.delete";
     public static final String PORTAL_ADD = "portal.add";
     public static final String PORTAL_REMOVE = "portal.remove";
     public static final String ACL_ADD = "acl.add";

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -58,6 +59,15 @@ public final class ControlServer implements Closeable {
      * @throws IOException when another server is already listening there, or binding fails
      */
     public static ControlServer start(AdminApi api, Path socket, Set<PosixFilePermission> mode) throws IOException {
+        return start(api, socket, mode, null);
+    }
+
+    /**
+     * As {@link #start(AdminApi, Path, Set)}, and gives the socket to {@code group} (null: the
+     * server's own group).
+     */
+    public static ControlServer start(AdminApi api, Path socket, Set<PosixFilePermission> mode, String group)
+            throws IOException {
         Path parent = socket.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         if (Files.exists(socket)) {
@@ -70,6 +80,9 @@ public final class ControlServer implements Closeable {
         try {
             ch.bind(UnixDomainSocketAddress.of(socket));
             Files.setPosixFilePermissions(socket, mode);
+            if (group != null) {
+                PrivateFiles.setGroup(socket, group, mode);
+            }
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;

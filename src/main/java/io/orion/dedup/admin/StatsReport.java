@@ -11,8 +11,10 @@ import java.util.Map;
  * @param volumes one entry per volume
  * @param pool the pool
  * @param counters named engine counters (empty unless verbose), values numbers or strings
+ * @param poolReadOnlyReason why the pool refuses writes (read-only), or null while it accepts them
  */
-public record StatsReport(List<VolumeStats> volumes, PoolStats pool, Map<String, Object> counters) {
+public record StatsReport(List<VolumeStats> volumes, PoolStats pool, Map<String, Object> counters,
+        String poolReadOnlyReason) {
 
     public StatsReport {
         volumes = List.copyOf(volumes);

@@ -10,10 +10,12 @@ import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetAttributes;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.config.TargetDirectory;
+import io.orion.dedup.config.TargetFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The target, LUN, portal, ACL and CHAP half of {@link AdminApi}, for the server to extend. Each
@@ -63,6 +65,30 @@ public abstract class TargetAdminService implements AdminApi {
     /** The chunk size of dedup LUNs that do not choose one ({@code hash_block_size}). */
     protected abstract int defaultDedupBlockSize();
 
+    /**
+     * The volumes kept in storage, attached or not (the pool's dedup volumes, image files in the
+     * default place); {@code target}/{@code lun} are filled in by this class.
+     */
+    protected abstract List<VolumeSummary> storedVolumes() throws AdminException, IOException;
+
+    /**
+     * The stored volume a LUN definition would use (dedup: the pool volume of that name; file:
+     * the file at its path or default place), or empty when there is none (always for RAM).
+     */
+    protected abstract Optional<VolumeSummary> storedVolume(LunDefinition lun) throws AdminException, IOException;
+
+    /** The names of {@link #storedVolumes()}, without their figures (cheaper: no block map walk). */
+    protected java.util.Set<String> storedVolumeNames() throws AdminException, IOException {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        for (VolumeSummary v : storedVolumes()) {
+            out.add(v.volume());
+        }
+        return out;
+    }
+
+    /** Destroys a stored volume no LUN uses any more; returns what it held. */
+    protected abstract VolumeRelease destroyVolume(VolumeSummary volume) throws AdminException, IOException;
+
     private TargetDefinition commit(TargetDefinition previous, TargetDefinition next) throws AdminException, IOException {
         apply(previous, next);
         if (next == null) {
@@ -86,7 +112,7 @@ public abstract class TargetAdminService implements AdminApi {
 
     @FunctionalInterface
     private interface Change {
-        TargetDefinition compute() throws AdminException;
+        TargetDefinition compute() throws AdminException, IOException;
     }
 
     /** A LUN as {@code lun list} shows it. */
@@ -130,7 +156,8 @@ public abstract class TargetAdminService implements AdminApi {
     }
 
     @Override
-    public void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
+    public List<VolumeRelease> deleteTarget(String iqn, boolean force, boolean destroy)
+            throws AdminException, IOException {
         synchronized (lock) {
             TargetDefinition t = changes.get(iqn);
             int n = sessions(t.iqn());
@@ -138,27 +165,236 @@ public abstract class TargetAdminService implements AdminApi {
                 throw new AdminException("target " + t.iqn() + " has " + n + " session" + (n == 1 ? "" : "s")
                         + "; use --force to delete it anyway");
             }
+            if (destroy) {
+                for (LunDefinition l : t.luns()) {
+                    checkDestroyable(t, l);
+                }
+            }
+            List<Optional<VolumeSummary>> stored = new ArrayList<>();
+            for (LunDefinition l : t.luns()) {
+                stored.add(storedVolume(l));
+            }
             commit(t, null);
+            List<VolumeRelease> out = new ArrayList<>();
+            for (int i = 0; i < t.luns().size(); i++) {
+                out.add(release(t, t.luns().get(i), stored.get(i), destroy));
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Adds a LUN on a new volume, or (with {@code attach}) on an existing detached one; see
+     * {@link AdminApi#createLun(String, LunDefinition, boolean)}.
+     */
+    @Override
+    public LunInfo createLun(String iqn, LunDefinition lun, boolean attach) throws AdminException, IOException {
+        if (lun == null) {
+            throw new AdminException("a LUN definition is required");
+        }
+        TargetDefinition t = change(iqn, () -> {
+            TargetDefinition before = changes.get(iqn);
+            return changes.addLun(iqn, resolveVolume(before, lun, attach));
+        });
+        return info(t, TargetChanges.lun(t, lun.id()));
+    }
+
+    /** The LUN with its volume chosen and its geometry complete, or a refusal. */
+    private LunDefinition resolveVolume(TargetDefinition t, LunDefinition lun, boolean attach)
+            throws AdminException, IOException {
+        if (t.lun(lun.id()).isPresent()) {
+            throw new AdminException("LUN " + lun.id() + " already exists in " + t.iqn());
+        }
+        String name = lun.volume();
+        if (name == null) {
+            if (attach) {
+                throw new AdminException("--attach needs the volume to attach: --volume NAME");
+            }
+            name = freshVolumeName(t.iqn(), lun.id());
+        } else {
+            for (TargetDefinition other : targets.targets()) {
+                for (LunDefinition o : other.luns()) {
+                    if (o.volume().equals(name)) {
+                        throw new AdminException("volume " + name + " already backs LUN " + o.id() + " of " + other.iqn()
+                                + "; a volume backs one LUN only");
+                    }
+                }
+            }
+        }
+        LunDefinition named = lun.withVolume(name, lun.size(), lun.blockSize(), lun.dedupBlockSize());
+        Optional<VolumeSummary> existing = LunDefinition.validVolumeName(name) ? storedVolume(named) : Optional.empty();
+        if (!attach) {
+            if (existing.isPresent()) {
+                VolumeSummary v = existing.get();
+                throw new AdminException("volume " + name + " already exists (" + v.backing() + ", " + v.sizeBytes()
+                        + " bytes, detached, its data kept); use --attach to give it to this LUN with its data,"
+                        + " volume delete " + name + " to destroy it, or another --volume name");
+            }
+            if (lun.size() <= 0) {
+                throw new AdminException("a size is required for a new volume: --size SIZE");
+            }
+            return named.withVolume(name, lun.size(), lun.blockSize() == 0 ? 512 : lun.blockSize(),
+                    lun.dedupBlockSize());
+        }
+        if (existing.isEmpty()) {
+            throw new AdminException("no volume " + name + " to attach (volume list shows the volumes)");
+        }
+        VolumeSummary v = existing.get();
+        if (!v.backing().equals(lun.backing().tomlName())) {
+            throw new AdminException("volume " + name + " is a " + v.backing() + " volume, not " + lun.backing().tomlName());
+        }
+        long size = lun.size() == 0 ? v.sizeBytes() : lun.size();
+        if (size < v.sizeBytes()) {
+            throw new AdminException("volume " + name + " is " + v.sizeBytes() + " bytes; attaching it as a "
+                    + size + "-byte LUN would cut off its data; give --size " + v.sizeBytes()
+                    + " (or more, which grows it) or leave --size out");
+        }
+        int block = lun.blockSize() == 0 ? (v.blockSize() == 0 ? 512 : v.blockSize()) : lun.blockSize();
+        if (v.blockSize() != 0 && block != v.blockSize()) {
+            throw new AdminException("volume " + name + " has " + v.blockSize() + "-byte blocks, not " + block
+                    + "; leave --block-size out or give " + v.blockSize());
+        }
+        int dedupBlock = lun.dedupBlockSize();
+        if (v.dedupBlockSize() != 0) {
+            if (dedupBlock != 0 && dedupBlock != v.dedupBlockSize()) {
+                throw new AdminException("volume " + name + " has " + v.dedupBlockSize() + "-byte dedup blocks, not "
+                        + dedupBlock + "; leave --dedup-block-size out");
+            }
+            dedupBlock = v.dedupBlockSize() == defaultDedupBlockSize() ? 0 : v.dedupBlockSize();
+        }
+        return named.withVolume(name, size, block, dedupBlock);
+    }
+
+    /**
+     * A volume name no LUN definition and no stored volume has: {@code <target-suffix>-<lun>},
+     * else that with {@code -2}, {@code -3}, ... appended.
+     */
+    private String freshVolumeName(String iqn, int id) throws AdminException, IOException {
+        java.util.Set<String> taken = new java.util.HashSet<>(storedVolumeNames());
+        for (TargetDefinition t : targets.targets()) {
+            for (LunDefinition l : t.luns()) {
+                taken.add(l.volume());
+            }
+        }
+        String base = TargetFiles.defaultVolumeName(iqn, id);
+        if (base.length() > 56) {
+            base = base.substring(0, 56);
+        }
+        String name = base;
+        for (int n = 2; taken.contains(name); n++) {
+            name = base + "-" + n;
+        }
+        return name;
+    }
+
+    /** Refuses a destroy this server will not do, before anything changes. */
+    private static void checkDestroyable(TargetDefinition t, LunDefinition l) throws AdminException {
+        if (l.backing() == LunBacking.FILE && l.path() != null) {
+            throw new AdminException("LUN " + l.id() + " of " + t.iqn() + " uses the file " + l.path()
+                    + ", which was given with --path; orion-dedup only deletes files it created"
+                    + " (delete without --destroy, then remove the file yourself)");
+        }
+    }
+
+    /** Destroys (or keeps) the volume of a LUN that was just removed. */
+    private VolumeRelease release(TargetDefinition t, LunDefinition l, Optional<VolumeSummary> stored, boolean destroy)
+            throws AdminException, IOException {
+        if (stored.isEmpty()) {
+            return new VolumeRelease(l.volume(), l.backing().tomlName(), l.backing() == LunBacking.RAM, -1, -1);
+        }
+        if (!destroy) {
+            return new VolumeRelease(l.volume(), l.backing().tomlName(), false, stored.get().logicalUsedBytes(),
+                    stored.get().storedBytes());
+        }
+        try {
+            return destroyVolume(stored.get());
+        } catch (AdminException | IOException e) {
+            throw new AdminException("LUN " + l.id() + " was deleted from " + t.iqn() + ", but its volume " + l.volume()
+                    + " could not be destroyed and is kept, detached: " + e.getMessage());
         }
     }
 
     @Override
-    public LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
-        TargetDefinition t = change(iqn, () -> changes.addLun(iqn, lun));
-        return info(t, TargetChanges.lun(t, lun.id()));
-    }
-
-    @Override
-    public void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException {
-        change(iqn, () -> {
+    public VolumeRelease deleteLun(String iqn, int lun, boolean force, boolean destroy)
+            throws AdminException, IOException {
+        synchronized (lock) {
+            TargetDefinition t = changes.get(iqn);
+            LunDefinition l = TargetChanges.lun(t, lun);
             TargetDefinition next = changes.removeLun(iqn, lun);
             int n = sessionsUsing(next.iqn(), lun);
             if (n > 0 && !force) {
                 throw new AdminException("LUN " + lun + " of " + next.iqn() + " is in use by " + n + " session"
                         + (n == 1 ? "" : "s") + "; use --force to delete it anyway");
             }
-            return next;
-        });
+            if (destroy) {
+                checkDestroyable(t, l);
+            }
+            Optional<VolumeSummary> stored = storedVolume(l);
+            commit(t, next);
+            return release(t, l, stored, destroy);
+        }
+    }
+
+    @Override
+    public List<VolumeSummary> listVolumes() throws AdminException, IOException {
+        synchronized (lock) {
+            List<VolumeSummary> out = new ArrayList<>();
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (VolumeSummary v : storedVolumes()) {
+                VolumeSummary a = v.attachedTo(null, null);
+                for (TargetDefinition t : targets.targets()) {
+                    for (LunDefinition l : t.luns()) {
+                        if (l.volume().equals(v.volume()) && l.backing().tomlName().equals(v.backing())) {
+                            a = v.attachedTo(t.iqn(), l.id());
+                        }
+                    }
+                }
+                seen.add(a.backing() + "/" + a.volume());
+                out.add(a);
+            }
+            for (TargetDefinition t : targets.targets()) {
+                for (LunDefinition l : t.luns()) {
+                    if (!seen.contains(l.backing().tomlName() + "/" + l.volume())) {
+                        out.add(new VolumeSummary(l.volume(), l.backing().tomlName(), l.size(), l.blockSize(),
+                                l.backing() == LunBacking.DEDUP ? l.dedupBlockSize(defaultDedupBlockSize()) : 0, -1, -1,
+                                l.path() == null ? null : l.path().toString(), t.iqn(), l.id()));
+                    }
+                }
+            }
+            out.sort(java.util.Comparator.comparing(VolumeSummary::volume).thenComparing(VolumeSummary::backing));
+            return out;
+        }
+    }
+
+    @Override
+    public VolumeRelease deleteVolume(String name) throws AdminException, IOException {
+        if (name == null) {
+            throw new AdminException("a volume name is required");
+        }
+        synchronized (lock) {
+            for (TargetDefinition t : targets.targets()) {
+                for (LunDefinition l : t.luns()) {
+                    if (l.volume().equals(name)) {
+                        throw new AdminException("volume " + name + " backs LUN " + l.id() + " of " + t.iqn()
+                                + "; delete the LUN first (lun delete " + t.iqn() + " " + l.id() + " --destroy does both)");
+                    }
+                }
+            }
+            List<VolumeSummary> matches = new ArrayList<>();
+            if (LunDefinition.validVolumeName(name)) {
+                for (LunBacking b : List.of(LunBacking.DEDUP, LunBacking.FILE)) {
+                    storedVolume(new LunDefinition(0, name, 0, 512, 0, false, true, b, null)).ifPresent(matches::add);
+                }
+            }
+            if (matches.isEmpty()) {
+                throw new AdminException("no volume " + name);
+            }
+            if (matches.size() > 1) {
+                throw new AdminException("both a dedup volume and the image file " + matches.get(1).path()
+                        + " are named " + name + "; remove or rename the file, then delete the dedup volume");
+            }
+            return destroyVolume(matches.get(0));
+        }
     }
 
     @Override

@@ -4,14 +4,14 @@ package io.orion.dedup.admin;
  * Space accounting of one volume, as {@code stats} shows it (like {@code vdostats}).
  *
  * @param volume volume name
- * @param target target name
- * @param lun logical unit number
+ * @param target target name, or null for a detached volume (no LUN; its data still uses the pool)
+ * @param lun logical unit number, or null for a detached volume
  * @param sizeBytes logical capacity
  * @param logicalUsedBytes bytes of mapped (written, not unmapped) blocks
  * @param storedBytes physical bytes this volume's mapped blocks occupy in the pool after
  *     deduplication and compression (shared chunks counted once per volume)
  */
-public record VolumeStats(String volume, String target, int lun, long sizeBytes, long logicalUsedBytes,
+public record VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
         long storedBytes) {
 
     /** Logical capacity not yet written. */

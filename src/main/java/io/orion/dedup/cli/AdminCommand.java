@@ -23,11 +23,15 @@ abstract class AdminCommand implements Callable<Integer> {
 
     @Override
     public final Integer call() throws Exception {
+        validate();
         try (AdminClient client = AdminClient.connect(connection.socketPath())) {
             run(client, out());
             return 0;
         }
     }
+
+    /** Checks the options together before connecting; a bad combination is a ParameterException (exit 2). */
+    void validate() {}
 
     /** Does the work; refusals are AdminExceptions, transport failures IOExceptions. */
     abstract void run(AdminApi api, PrintWriter out) throws Exception;

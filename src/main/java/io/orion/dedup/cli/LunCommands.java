@@ -2,16 +2,17 @@ package io.orion.dedup.cli;
 
 import io.orion.dedup.admin.AdminApi;
 import io.orion.dedup.admin.LunInfo;
+import io.orion.dedup.admin.VolumeRelease;
 import io.orion.dedup.config.ByteSize;
 import io.orion.dedup.config.LunBacking;
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.TargetDefinition;
-import io.orion.dedup.config.TargetFiles;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 /** {@code lun create|delete|resize|list}. */
@@ -28,19 +29,25 @@ final class LunCommands extends GroupCommand {
         @Parameters(index = "0", paramLabel = "IQN")
         String iqn;
 
-        @Option(names = "--size", required = true, paramLabel = "SIZE", converter = SizeArg.Converter.class,
-                description = "Capacity, e.g. 16GiB, 512M.")
+        @Option(names = "--size", paramLabel = "SIZE", converter = SizeArg.Converter.class,
+                description = "Capacity, e.g. 16GiB, 512M (required for a new volume; with --attach: default the"
+                        + " volume's size, larger grows it, smaller is refused).")
         SizeArg size;
 
         @Option(names = "--lun", paramLabel = "N", description = "LUN number (default: the lowest free one).")
         Integer lun;
 
-        @Option(names = "--volume", paramLabel = "NAME", description = "Volume name (default: <target-suffix>-<lun>).")
+        @Option(names = "--volume", paramLabel = "NAME", description = {
+            "Name of the new volume; refused if a volume of that name exists, unless --attach.",
+            "Default: a fresh name no volume has, <target-suffix>-<lun>[-N]."})
         String volume;
 
-        @Option(names = "--block-size", paramLabel = "512|4096", defaultValue = "512",
-                description = "Logical block size (default: ${DEFAULT-VALUE}).")
-        int blockSize;
+        @Option(names = "--attach", description = "Give the LUN the existing, detached volume --volume NAME, with its data.")
+        boolean attach;
+
+        @Option(names = "--block-size", paramLabel = "512|4096",
+                description = "Logical block size (default: 512, or the attached volume's).")
+        Integer blockSize;
 
         @Option(names = "--dedup-block-size", paramLabel = "SIZE", converter = SizeArg.Converter.class,
                 description = "Chunk size of a dedup volume, 4KiB..64KiB (default: hash_block_size).")
@@ -60,6 +67,16 @@ final class LunCommands extends GroupCommand {
         boolean readOnly;
 
         @Override
+        void validate() {
+            if (attach && volume == null) {
+                throw new ParameterException(spec.commandLine(), "--attach needs --volume NAME (the volume to attach)");
+            }
+            if (!attach && size == null) {
+                throw new ParameterException(spec.commandLine(), "Missing required option: '--size=SIZE'");
+            }
+        }
+
+        @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
             int id;
             if (lun != null) {
@@ -71,21 +88,23 @@ final class LunCommands extends GroupCommand {
                     id++;
                 }
             }
-            String name = volume != null ? volume : TargetFiles.defaultVolumeName(iqn, id);
-            LunDefinition d = new LunDefinition(id, name, size.bytes(), blockSize,
+            LunDefinition d = new LunDefinition(id, volume, size == null ? 0 : size.bytes(),
+                    blockSize == null ? 0 : blockSize,
                     dedupBlockSize == null ? 0 : (int) Math.min(Integer.MAX_VALUE, dedupBlockSize.bytes()), readOnly,
                     !thick, LunBacking.fromToml(backing.name()), path);
-            LunInfo info = api.createLun(iqn, d);
+            LunInfo info = api.createLun(iqn, d, attach);
             if (json()) {
                 printJson(info);
             } else {
-                out.println("Created LUN " + info.lun() + " (" + info.volume() + ", " + ByteSize.format(info.sizeBytes())
-                        + ", " + info.blockSize() + "-byte blocks) in " + info.target() + ".");
+                out.println("Created LUN " + info.lun() + " (" + (attach ? "attached volume " : "new volume ")
+                        + info.volume() + ", " + ByteSize.format(info.sizeBytes()) + ", " + info.blockSize()
+                        + "-byte blocks) in " + info.target() + ".");
             }
         }
     }
 
-    @Command(name = "delete", description = "Remove a LUN; refused while a session uses it unless --force.")
+    @Command(name = "delete", description = {"Remove a LUN; refused while a session uses it unless --force.",
+        "Its volume is kept, detached (volume list), unless --destroy."})
     static final class Delete extends AdminCommand {
         @Parameters(index = "0", paramLabel = "IQN")
         String iqn;
@@ -96,10 +115,17 @@ final class LunCommands extends GroupCommand {
         @Option(names = "--force", description = "Remove even while sessions use it.")
         boolean force;
 
+        @Option(names = "--destroy", description = "Also destroy its volume (its data is gone; cleanup reclaims the space).")
+        boolean destroy;
+
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
-            api.deleteLun(iqn, lun, force);
-            done("Deleted LUN " + lun + " from " + iqn + ".");
+            VolumeRelease r = api.deleteLun(iqn, lun, force, destroy);
+            if (json()) {
+                printJson(r);
+            } else {
+                out.println("Deleted LUN " + lun + " from " + iqn + "; " + r.describe() + ".");
+            }
         }
     }
 

@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "orion-dedup", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
         versionProvider = OrionCli.Version.class,
         description = "Orion Dedup: an iSCSI target that deduplicates every block inline.",
-        subcommands = {ServeCommand.class, TargetCommands.class, LunCommands.class, PortalCommands.class,
+        subcommands = {ServeCommand.class, TargetCommands.class, LunCommands.class, VolumeCommands.class, PortalCommands.class,
             AclCommands.class, ChapCommands.class, ServerCommands.Status.class, ServerCommands.SaveConfig.class,
             ServerCommands.Stats.class, ServerCommands.Scrub.class})
 public final class OrionCli implements Callable<Integer> {

@@ -6,6 +6,7 @@ import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
 import io.orion.dedup.admin.TargetSummary;
 import io.orion.dedup.admin.VolumeStats;
+import io.orion.dedup.admin.VolumeSummary;
 import io.orion.dedup.admin.SessionInfo;
 import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.ByteSize;
@@ -109,6 +110,24 @@ final class Render {
         t.print(out);
     }
 
+    static void volumes(PrintWriter out, List<VolumeSummary> volumes) {
+        if (volumes.isEmpty()) {
+            out.println("No volumes.");
+            out.flush();
+            return;
+        }
+        Table t = new Table("VOLUME", "BACKING", "SIZE", "USED", "STORED", "ATTACHED TO");
+        for (VolumeSummary v : volumes) {
+            t.row(v.volume(), v.backing(), ByteSize.format(v.sizeBytes()), bytesOrDash(v.logicalUsedBytes()),
+                    bytesOrDash(v.storedBytes()), v.attached() ? v.target() + " LUN " + v.lun() : "detached");
+        }
+        t.print(out);
+    }
+
+    private static String bytesOrDash(long b) {
+        return b < 0 ? "-" : ByteSize.format(b);
+    }
+
     static void status(PrintWriter out, StatusReport s) {
         out.println("Version:   " + s.version());
         out.println("Uptime:    " + uptime(s.uptimeSeconds()));
@@ -118,6 +137,8 @@ final class Render {
         out.println("Metrics:   " + (s.metrics() == null ? "disabled" : "http://" + s.metrics() + "/metrics"));
         out.println("Commits:   " + (s.durableCommits() ? "durable at every commit (durable_commits = true)"
                 : "durable at flushes (durable_commits = false)"));
+        out.println("Pool:      " + (s.pool() == null ? "-" : s.poolReadOnly()
+                ? "READ-ONLY: " + s.poolReadOnlyReason() + " (writes fail with DATA PROTECT; reads go on)" : s.pool()));
         out.println("Sessions:  " + s.sessions().size());
         if (!s.sessions().isEmpty()) {
             out.println();
@@ -143,7 +164,8 @@ final class Render {
     static void stats(PrintWriter out, StatsReport r, boolean verbose) {
         Table t = new Table("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE", "USE%", "SAVING%");
         for (VolumeStats v : r.volumes()) {
-            t.row(v.volume(), v.target(), v.lun(), ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
+            t.row(v.volume(), v.target() == null ? "(detached)" : v.target(), v.lun() == null ? "-" : v.lun(),
+                    ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
                     ByteSize.format(v.availableBytes()), percent(v.usePercent()), percent(v.savingPercent()));
         }
         PoolStats p = r.pool();
@@ -152,6 +174,10 @@ final class Render {
                     ByteSize.format(p.availableBytes()), percent(p.usePercent()), percent(p.savingPercent()));
         }
         t.print(out);
+        if (r.poolReadOnlyReason() != null) {
+            out.println();
+            out.println("The pool is READ-ONLY: " + r.poolReadOnlyReason() + " (writes fail with DATA PROTECT; reads go on)");
+        }
         if (verbose && !r.counters().isEmpty()) {
             out.println();
             figures(out, r.counters());

@@ -36,7 +36,8 @@ final class TargetCommands extends GroupCommand {
         }
     }
 
-    @Command(name = "delete", description = "Delete a target and its definition file (volumes stay in the pool).")
+    @Command(name = "delete", description = {"Delete a target and its definition file.",
+        "Its LUNs' volumes are kept, detached (volume list), unless --destroy."})
     static final class Delete extends AdminCommand {
         @Parameters(index = "0", paramLabel = "IQN")
         String iqn;
@@ -44,10 +45,18 @@ final class TargetCommands extends GroupCommand {
         @Option(names = "--force", description = "Delete even while sessions are logged in (they are dropped).")
         boolean force;
 
+        @Option(names = "--destroy", description = "Also destroy the LUNs' volumes.")
+        boolean destroy;
+
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
-            api.deleteTarget(iqn, force);
-            done("Deleted target " + iqn + ".");
+            java.util.List<io.orion.dedup.admin.VolumeRelease> r = api.deleteTarget(iqn, force, destroy);
+            if (json()) {
+                printJson(r);
+            } else {
+                out.println("Deleted target " + iqn + ".");
+                r.forEach(v -> out.println("  " + v.describe() + "."));
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.orion.dedup.config;
 
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -13,17 +14,18 @@ import java.nio.file.StandardOpenOption;
 /**
  * Replaces a file so that a crash leaves either the old or the new content, never a mix: write a
  * temporary file in the same directory, fsync it, rename it over the target, fsync the directory.
+ * The new file is mode 0600 whatever the umask (target files hold CHAP secrets).
  */
 public final class AtomicFiles {
 
     private AtomicFiles() {}
 
-    /** Atomically replaces {@code file} with {@code text} (UTF-8). */
+    /** Atomically replaces {@code file} with {@code text} (UTF-8), as a file of mode 0600. */
     public static void write(Path file, String text) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
+        PrivateFiles.createDirectories(dir);
         Path tmp = dir.resolve("." + file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        try (FileChannel ch = PrivateFiles.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer buf = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
             while (buf.hasRemaining()) {

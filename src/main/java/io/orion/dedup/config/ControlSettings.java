@@ -12,15 +12,18 @@ import java.util.Set;
  *
  * @param socket socket path, or null for {@code <data>/control.sock}
  * @param mode file permission bits of the socket (default 0660)
+ * @param group group the socket is given to (an existing system group), or null for the server's
+ *     own group; when the socket is in the data directory, that directory then becomes 0710 of
+ *     this group so its members can reach the socket, and nothing else
  */
-public record ControlSettings(Path socket, int mode) {
+public record ControlSettings(Path socket, int mode, String group) {
 
     /** The socket's file name inside the data directory. */
     public static final String SOCKET_NAME = "control.sock";
 
     /** Built-in defaults: {@code <data>/control.sock}, mode 0660. */
     public static ControlSettings defaults() {
-        return new ControlSettings(null, 0660);
+        return new ControlSettings(null, 0660, null);
     }
 
     /** The socket path for a given data directory. */
@@ -45,6 +48,14 @@ public record ControlSettings(Path socket, int mode) {
 
     static ControlSettings read(TomlSection s) throws ConfigException {
         String socket = s.string("socket", null);
+        String group = s.string("group", null);
+        if (group != null) {
+            try {
+                java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByGroupName(group);
+            } catch (java.io.IOException e) {
+                throw s.error("group", "no such group on this system");
+            }
+        }
         int mode = 0660;
         if (s.has("mode")) {
             try {
@@ -60,6 +71,7 @@ public record ControlSettings(Path socket, int mode) {
             }
         }
         s.finish();
-        return new ControlSettings(socket == null ? null : ServerSettings.nonEmptyPath(s, "socket", socket), mode);
+        return new ControlSettings(socket == null ? null : ServerSettings.nonEmptyPath(s, "socket", socket), mode,
+                group);
     }
 }

@@ -54,6 +54,11 @@ public record LunDefinition(
         return new LunDefinition(id, volume, newSize, blockSize, dedupBlockSize, readOnly, thin, backing, path);
     }
 
+    /** This LUN on another volume with another geometry. */
+    public LunDefinition withVolume(String newVolume, long newSize, int newBlockSize, int newDedupBlockSize) {
+        return new LunDefinition(id, newVolume, newSize, newBlockSize, newDedupBlockSize, readOnly, thin, backing, path);
+    }
+
     /** True if the name is a valid volume name. */
     public static boolean validVolumeName(String name) {
         return name != null && name.matches("[A-Za-z0-9._-]{1,64}") && !name.startsWith(".");

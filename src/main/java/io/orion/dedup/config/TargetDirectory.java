@@ -1,5 +1,6 @@
 package io.orion.dedup.config;
 
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -18,6 +19,8 @@ import java.util.Optional;
  * restart comes back the same. Thread-safe.
  */
 public final class TargetDirectory {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetDirectory.class);
 
     private final Path dir;
     private final Map<String, TargetDefinition> targets = new LinkedHashMap<>();
@@ -49,6 +52,11 @@ public final class TargetDirectory {
         paths.sort(Comparator.comparing(p -> p.getFileName().toString()));
         Map<String, Path> volumes = new HashMap<>();
         for (Path p : paths) {
+            try {
+                PrivateFiles.restrictFile(p); // CHAP secrets: 0600, also for files written by older versions
+            } catch (IOException e) {
+                LOG.warn("{} holds CHAP secrets but its mode cannot be set to 0600: {}", p, e.toString());
+            }
             TargetDefinition t = TargetFiles.read(p);
             if (d.targets.containsKey(t.iqn())) {
                 throw new ConfigException(p, 1, "iqn", '"' + t.iqn() + '"',
@@ -126,7 +134,7 @@ public final class TargetDirectory {
                 }
             }
         }
-        Files.createDirectories(dir);
+        PrivateFiles.createDirectories(dir);
         TargetFiles.write(file, t);
         targets.put(t.iqn(), t);
         files.put(t.iqn(), file);
@@ -136,7 +144,7 @@ public final class TargetDirectory {
     /** Saves every target again (the {@code saveconfig} command); returns the files written. */
     public synchronized List<Path> saveAll() throws IOException {
         List<Path> written = new ArrayList<>();
-        Files.createDirectories(dir);
+        PrivateFiles.createDirectories(dir);
         for (TargetDefinition t : targets.values()) {
             Path file = fileOf(t.iqn());
             TargetFiles.write(file, t);

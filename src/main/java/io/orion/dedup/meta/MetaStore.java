@@ -1,5 +1,6 @@
 package io.orion.dedup.meta;
 
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -100,7 +101,7 @@ public final class MetaStore implements Closeable {
      * (no MDB_NOSYNC), so each commit is durable against power loss.
      */
     public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
-        Files.createDirectories(dir);
+        PrivateFiles.directory(dir);
         LmdbFileCheck.check(dir.resolve("data.mdb"));
         MetaStore m;
         try {
@@ -111,6 +112,7 @@ public final class MetaStore implements Closeable {
                             : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS});
             FileChannel file = null;
             try {
+                PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
                 file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.WRITE);
                 m = new MetaStore(dir, env, mapSize, file);
             } catch (LmdbException | IOException e) {

@@ -13,7 +13,7 @@ import java.util.concurrent.CompletableFuture;
  * @param usage the CDB usage data bitmap reported by REPORT SUPPORTED OPERATION CODES (SPC-4
  *     §6.35.3); its length is the CDB length
  * @param flags {@link #UA_EXEMPT}, {@link #CONFLICT_EXEMPT}, {@link #NO_LUN_OK}, {@link #WRITES},
- *     {@link #READS}
+ *     {@link #READS}, {@link #DATA_IN}, {@link #DATA_OUT}
  * @param parser the parser
  */
 record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int flags, Parser parser) {
@@ -28,6 +28,10 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
     static final int WRITES = 8;
     /** Reads the medium or LU state: a read under persistent reservations (SPC-4 Table 43). */
     static final int READS = 16;
+    /** Any data this command transfers goes to the initiator (Data-In): needs the transport's R bit. */
+    static final int DATA_IN = 32;
+    /** Any data this command transfers comes from the initiator (Data-Out): needs the W bit. */
+    static final int DATA_OUT = 64;
 
     boolean has(int flag) {
         return (flags & flag) != 0;

@@ -170,6 +170,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
             if (lu == null && !spec.has(CommandSpec.NO_LUN_OK)) {
                 throw SenseReason.LOGICAL_UNIT_NOT_SUPPORTED.ex();
             }
+            checkDirection(command, spec);
             if (lu != null && !spec.has(CommandSpec.UA_EXEMPT)) {
                 SenseReason ua = lu.takeAttention(command.nexus());
                 if (ua != null) {
@@ -272,6 +273,29 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         }
         LOG.error("{} failed", describe(command), failure);
         return Responses.check(SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, desc), edtlOut(command));
+    }
+
+    /**
+     * The transport's data direction must fit the CDB (SAM-5 §5.4.3, RFC 7143 §11.3.1) whenever
+     * the expected length is not zero: a command whose data comes from the initiator needs the W
+     * bit, else it would answer GOOD without writing anything; one whose data goes to the
+     * initiator needs R or W (with neither bit the transport has nothing to carry, RFC 7143 "MUST
+     * NOT both be 0"). Both end with ILLEGAL REQUEST, INVALID FIELD IN CDB, as LIO answers. A READ
+     * flagged as a write (W=1, R=0) is still answered GOOD without Data-In: libiscsi's conformance
+     * test iSCSIResiduals.Read10Invalid requires exactly that. A length that differs from the
+     * CDB's in the right direction is a residual, not an error.
+     */
+    private static void checkDirection(ScsiCommand command, CommandSpec spec) {
+        if (command.expectedDataTransferLength() == 0) {
+            return;
+        }
+        boolean wrong = (spec.has(CommandSpec.DATA_OUT) && !command.write())
+                || (spec.has(CommandSpec.DATA_IN) && !command.read() && !command.write());
+        if (wrong) {
+            LOG.debug("{} ({}) with R={} W={}: data direction does not fit the CDB", describe(command), spec.name(),
+                    command.read() ? 1 : 0, command.write() ? 1 : 0);
+            throw SenseReason.INVALID_FIELD_IN_CDB.ex();
+        }
     }
 
     /** For failed commands: report no residual on the data the initiator announced. */

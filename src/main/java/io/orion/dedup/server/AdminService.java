@@ -7,6 +7,8 @@ import io.orion.dedup.admin.SessionInfo;
 import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
 import io.orion.dedup.admin.TargetAdminService;
+import io.orion.dedup.admin.VolumeRelease;
+import io.orion.dedup.admin.VolumeSummary;
 import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.HostPort;
@@ -108,7 +110,7 @@ final class AdminService extends TargetAdminService {
                 .orElseThrow(() -> new AdminException("target " + previous.iqn() + " is not running"));
         if (next == null) {
             server.deactivate(previous.iqn());
-            LOG.info("target {} deleted; its volumes stay in the pool", previous.iqn());
+            LOG.info("target {} deleted", previous.iqn());
             return;
         }
         List<LunDefinition> added = new ArrayList<>();
@@ -181,8 +183,7 @@ final class AdminService extends TargetAdminService {
             live.scsi().lunResized(r[1].id());
             LOG.info("LUN {} of {} resized from {} to {} bytes", r[1].id(), next.iqn(), r[0].size(), r[1].size());
         }
-        removed.forEach(r -> LOG.info("LUN {} ({}) removed from {}; its volume stays in the pool", r.id(), r.volume(),
-                next.iqn()));
+        removed.forEach(r -> LOG.info("LUN {} ({}) removed from {}", r.id(), r.volume(), next.iqn()));
         added.forEach(a -> LOG.info("LUN {} ({}, {} bytes) added to {}", a.id(), a.volume(), a.size(), next.iqn()));
     }
 
@@ -248,6 +249,112 @@ final class AdminService extends TargetAdminService {
         return server.config().deduplication().hashBlockSize();
     }
 
+    // ---- volumes -----------------------------------------------------------------------------
+
+    /** The pool's dedup volumes (opening a pool that exists on disk) and the image files in {@code <data>/luns}. */
+    @Override
+    protected List<VolumeSummary> storedVolumes() throws IOException {
+        List<VolumeSummary> out = new ArrayList<>();
+        Optional<DedupPool> pool = server.volumes().existingPool();
+        if (pool.isPresent()) {
+            for (io.orion.dedup.dedup.VolumeInfo v : pool.get().volumes()) {
+                Optional<DedupVolume> vol = pool.get().openVolume(v.name());
+                if (vol.isPresent()) {
+                    out.add(summary(vol.get()));
+                }
+            }
+        }
+        Path dir = server.volumes().lunsDir();
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".img")).sorted().toList()) {
+                    String n = f.getFileName().toString();
+                    String name = n.substring(0, n.length() - ".img".length());
+                    if (LunDefinition.validVolumeName(name)) {
+                        out.add(fileSummary(name, f));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    protected Set<String> storedVolumeNames() throws IOException {
+        Set<String> out = new HashSet<>();
+        Optional<DedupPool> pool = server.volumes().existingPool();
+        pool.ifPresent(p -> p.volumes().forEach(v -> out.add(v.name())));
+        Path dir = server.volumes().lunsDir();
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".img"))
+                        .forEach(n -> out.add(n.substring(0, n.length() - ".img".length())));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    protected Optional<VolumeSummary> storedVolume(LunDefinition lun) throws IOException {
+        return switch (lun.backing()) {
+            case DEDUP -> {
+                Optional<DedupPool> pool = server.volumes().existingPool();
+                Optional<DedupVolume> v = pool.isEmpty() ? Optional.empty() : pool.get().openVolume(lun.volume());
+                yield v.isEmpty() ? Optional.empty() : Optional.of(summary(v.get()));
+            }
+            case FILE -> {
+                Path f = server.volumes().imageFile(lun);
+                yield Files.exists(f) ? Optional.of(fileSummary(lun.volume(), f)) : Optional.empty();
+            }
+            case RAM -> Optional.empty();
+        };
+    }
+
+    @Override
+    protected VolumeRelease destroyVolume(VolumeSummary v) throws AdminException, IOException {
+        if (v.backing().equals("dedup")) {
+            DedupPool pool = server.volumes().existingPool()
+                    .orElseThrow(() -> new AdminException("no volume " + v.volume()));
+            if (pool.readOnlyReason() != null) {
+                throw new AdminException("the pool is read-only (" + pool.readOnlyReason() + ")");
+            }
+            if (!pool.deleteVolume(v.volume())) {
+                throw new AdminException("no volume " + v.volume());
+            }
+            LOG.info("volume {} destroyed: {} mapped bytes, {} stored bytes of references dropped", v.volume(),
+                    v.logicalUsedBytes(), v.storedBytes());
+        } else if (v.backing().equals("file") && v.path() != null) {
+            Files.deleteIfExists(Path.of(v.path()));
+            LOG.info("volume {} destroyed: image file {} removed", v.volume(), v.path());
+        }
+        return new VolumeRelease(v.volume(), v.backing(), true, v.logicalUsedBytes(), v.storedBytes());
+    }
+
+    private static VolumeSummary summary(DedupVolume v) {
+        long used = -1;
+        long stored = -1;
+        try {
+            VolumeStats s = v.stats();
+            used = s.logicalBytes();
+            stored = s.storedBytes();
+        } catch (IOException e) {
+            LOG.warn("figures of volume {} unavailable: {}", v.name(), e.getMessage());
+        }
+        return new VolumeSummary(v.name(), "dedup", v.blockCount() * v.blockSize(), v.blockSize(), v.dedupBlockSize(),
+                used, stored, null, null, null);
+    }
+
+    private static VolumeSummary fileSummary(String name, Path f) throws IOException {
+        long allocated = -1;
+        try {
+            Object blocks = Files.getAttribute(f, "unix:blocks");
+            allocated = ((Number) blocks).longValue() * 512;
+        } catch (UnsupportedOperationException | IllegalArgumentException | IOException e) {
+            LOG.debug("allocated size of {} unknown: {}", f, e.toString());
+        }
+        return new VolumeSummary(name, "file", Files.size(f), 0, 0, allocated, allocated, f.toString(), null, null);
+    }
+
     private List<io.orion.dedup.iscsi.SessionInfo> sessionsOf(String iqn) {
         return server.iscsi().sessions().stream()
                 .filter(s -> !s.discovery() && s.targetName() != null && s.targetName().equalsIgnoreCase(iqn))
@@ -275,18 +382,31 @@ final class AdminService extends TargetAdminService {
         }
         int luns = server.targetDirectory().targets().stream().mapToInt(t -> t.luns().size()).sum();
         String version = OrionServer.class.getPackage().getImplementationVersion();
+        Optional<DedupPool> pool = server.volumes().openPool();
         return new StatusReport(version == null ? "dev" : version,
                 (System.currentTimeMillis() - server.startedMillis()) / 1000,
                 server.portals().stream().map(AdminService::hostPort).toList(), server.dataDir().toString(),
                 server.targetDirectory().targets().size(), luns, sessions,
                 server.metricsAddress().map(AdminService::hostPort).orElse(null),
-                server.config().pool().durableCommits());
+                server.config().pool().durableCommits(), pool.map(p -> p.readOnlyReason() == null
+                        ? StatusReport.POOL_READ_WRITE : StatusReport.POOL_READ_ONLY).orElse(StatusReport.POOL_NOT_OPEN),
+                pool.map(DedupPool::readOnlyReason).orElse(null));
     }
 
     @Override
     public StatsReport stats(boolean verbose) throws AdminException, IOException {
-        Optional<DedupPool> pool = server.volumes().openPool();
-        PoolStats ps = pool.isPresent() ? pool.get().stats() : null;
+        Optional<DedupPool> pool = server.volumes().existingPool();
+        PoolStats ps = null;
+        if (pool.isPresent()) {
+            try {
+                ps = pool.get().stats();
+            } catch (IOException e) {
+                // damaged metadata (the pool is then read-only): the pool figures and each LUN's
+                // mapped bytes still come; only the per-volume chunk walk is left out
+                LOG.warn("per-volume statistics unavailable: {}", e.getMessage());
+                ps = pool.get().stats(false);
+            }
+        }
         List<io.orion.dedup.admin.VolumeStats> vols = new ArrayList<>();
         for (LiveTarget live : server.liveTargets()) {
             TargetDefinition t = live.definition();
@@ -310,10 +430,24 @@ final class AdminService extends TargetAdminService {
                         used, stored));
             }
         }
-        if (ps == null) {
-            return new StatsReport(vols, null, Map.of());
+        if (ps != null) {
+            // detached volumes: no LUN, but their chunks still take pool space
+            Set<String> attached = new HashSet<>();
+            for (TargetDefinition t : server.targetDirectory().targets()) {
+                t.luns().stream().filter(l -> l.backing() == io.orion.dedup.config.LunBacking.DEDUP)
+                        .forEach(l -> attached.add(l.volume()));
+            }
+            for (VolumeStats v : ps.volumes()) {
+                if (!attached.contains(v.name())) {
+                    vols.add(new io.orion.dedup.admin.VolumeStats(v.name(), null, null, v.capacityBytes(),
+                            v.logicalBytes(), v.storedBytes()));
+                }
+            }
         }
-        return new StatsReport(vols, poolSpace(ps), counters(ps));
+        if (ps == null) {
+            return new StatsReport(vols, null, Map.of(), null);
+        }
+        return new StatsReport(vols, poolSpace(ps), counters(ps), ps.readOnlyReason());
     }
 
     /** Bytes of mapped blocks of a file or RAM LUN (from its provisioning status). */

@@ -18,6 +18,7 @@ import io.orion.dedup.iscsi.TargetCatalog;
 import io.orion.dedup.scsi.LunOptions;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -97,7 +98,7 @@ public final class OrionServer implements AutoCloseable {
      */
     public static OrionServer start(OrionConfig config, Path configFile, Path targetsDir, Path dataDir,
                                     List<InetSocketAddress> listenOverride) throws IOException, ConfigException {
-        Files.createDirectories(dataDir);
+        PrivateFiles.directory(dataDir);
         TargetDirectory dir = TargetDirectory.load(targetsDir);
         OrionServer s = new OrionServer(config, dataDir, dir);
         try {
@@ -117,7 +118,12 @@ public final class OrionServer implements AutoCloseable {
             s.metrics.bindServer(s);
             AdminService admin = new AdminService(s);
             Path socket = config.control().socketPath(dataDir);
-            s.control = ControlServer.start(admin, socket, config.control().permissions());
+            String group = config.control().group();
+            s.control = ControlServer.start(admin, socket, config.control().permissions(), group);
+            if (group != null && socket.toAbsolutePath().normalize().getParent().equals(dataDir.toAbsolutePath().normalize())) {
+                // the group may pass through the data directory to the socket, and list or read nothing
+                PrivateFiles.setGroup(dataDir, group, PrivateFiles.DIRECTORY_GROUP_PASS);
+            }
             if (config.metrics().enabled()) {
                 try {
                     s.metricsEndpoint = MetricsEndpoint.start(config.metrics().listen(), s.metrics);

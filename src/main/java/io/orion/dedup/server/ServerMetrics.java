@@ -68,9 +68,13 @@ final class ServerMetrics implements IscsiMetrics {
         }
     }
 
-    /** The meters of one (target, LUN, direction). */
+    /**
+     * The meters of one (target, LUN, direction): Micrometer's (exported) plus the lifetime
+     * maximum latency and the last minute's commands and bytes ({@code dedup-performance-stats}).
+     */
     record LunMeters(String target, long lun, Direction direction, Counter bytes, Counter commands, Counter errors,
-                     Timer latency) {}
+                     Timer latency, java.util.concurrent.atomic.LongAccumulator maxNanos, RecentRate recentCommands,
+                     RecentRate recentBytes) {}
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<MeterKey, LunMeters> lunMeters = new ConcurrentHashMap<>();
@@ -83,12 +87,23 @@ final class ServerMetrics implements IscsiMetrics {
     private final Counter loginsFailed;
     private final Set<String> volumeGauges = ConcurrentHashMap.newKeySet();
     private volatile OrionServer server;
+    private volatile java.util.function.Supplier<Optional<DedupPool>> pools = Optional::empty;
     private volatile PoolStats cached;
     private volatile long cachedAt;
     private volatile PoolStats cachedVolumes;
     private volatile long cachedVolumesAt;
 
+    /** Nanosecond clock (System::nanoTime; tests move it). */
+    private final java.util.function.LongSupplier clock;
+    private final long startNanos;
+
     ServerMetrics() {
+        this(System::nanoTime);
+    }
+
+    ServerMetrics(java.util.function.LongSupplier clock) {
+        this.clock = clock;
+        this.startNanos = clock.getAsLong();
         loginsOk = Counter.builder("orion.iscsi.logins").description("iSCSI logins by outcome")
                 .tags("result", "success", "type", "normal").register(registry);
         loginsOkDiscovery = Counter.builder("orion.iscsi.logins").description("iSCSI logins by outcome")
@@ -108,6 +123,7 @@ final class ServerMetrics implements IscsiMetrics {
                 .description("Logged-in iSCSI sessions").tags("type", "normal").register(registry);
         Gauge.builder("orion.iscsi.sessions", s, x -> x.iscsi().sessions().stream().filter(i -> i.discovery()).count())
                 .description("Logged-in iSCSI sessions").tags("type", "discovery").register(registry);
+        bindPoolState(() -> s.volumes().openPool());
         poolGauge("orion.dedup.logical.bytes", "Logical bytes mapped by all volumes", PoolStats::logicalBytes);
         poolGauge("orion.dedup.zero.blocks", "Dedup blocks written as zeros", PoolStats::zeroBlocks);
         poolGauge("orion.dedup.unique.chunks", "Chunks with at least one reference", PoolStats::uniqueChunks);
@@ -137,6 +153,18 @@ final class ServerMetrics implements IscsiMetrics {
                     m -> m.pool().map(p -> (double) (block ? p.blockCache() : p.fingerprintCache()).misses()).orElse(0.0))
                     .tags("cache", cache).register(registry);
         }
+    }
+
+    /**
+     * {@code orion_pool_read_only}: 1 while the pool refuses writes (metadata or a device could not
+     * be trusted; the reason is in {@code status} and the log), 0 otherwise or while no pool is open.
+     */
+    void bindPoolState(java.util.function.Supplier<Optional<DedupPool>> pools) {
+        this.pools = pools; // held here: a gauge keeps its state object only weakly
+        Gauge.builder("orion.pool.read.only", this, m -> m.pools.get()
+                        .map(x -> x.readOnlyReason() != null ? 1.0 : 0.0).orElse(0.0))
+                .description("1 while the dedup pool is read-only (writes fail with DATA PROTECT), else 0")
+                .register(registry);
     }
 
     private void poolGauge(String name, String help, ToDoubleFunction<PoolStats> f) {
@@ -243,12 +271,21 @@ final class ServerMetrics implements IscsiMetrics {
 
     @Override
     public void bytesIn(String targetName, long lun, long bytes) {
-        meters(targetName, lun, Direction.WRITE).bytes().increment(bytes);
+        LunMeters m = meters(targetName, lun, Direction.WRITE);
+        m.bytes().increment(bytes);
+        m.recentBytes().add(second(), bytes);
     }
 
     @Override
     public void bytesOut(String targetName, long lun, long bytes) {
-        meters(targetName, lun, Direction.READ).bytes().increment(bytes);
+        LunMeters m = meters(targetName, lun, Direction.READ);
+        m.bytes().increment(bytes);
+        m.recentBytes().add(second(), bytes);
+    }
+
+    /** Seconds since this registry started (the recent-rate clock). */
+    private long second() {
+        return (clock.getAsLong() - startNanos) / 1_000_000_000L;
     }
 
     @Override
@@ -256,6 +293,8 @@ final class ServerMetrics implements IscsiMetrics {
         LunMeters m = meters(targetName, lun, Direction.of(opcode));
         m.commands().increment();
         m.latency().record(nanos, TimeUnit.NANOSECONDS);
+        m.maxNanos().accumulate(nanos);
+        m.recentCommands().add(second(), 1);
         if (status != 0) {
             m.errors().increment();
         }
@@ -279,59 +318,93 @@ final class ServerMetrics implements IscsiMetrics {
                     Timer.builder("orion.scsi.latency").description("Command latency, arrival to response")
                             .tags(tags).publishPercentileHistogram()
                             .minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(30))
-                            .register(registry));
+                            .register(registry),
+                    new java.util.concurrent.atomic.LongAccumulator(Math::max, 0), new RecentRate(), new RecentRate());
         });
     }
 
     /**
-     * Per-LUN figures for {@code dedup-performance-stats}: commands, bytes, mean/99th/max latency
-     * per direction, and rates averaged over {@code uptimeSeconds}.
+     * Figures for {@code dedup-performance-stats}: totals and, per LUN and direction, commands,
+     * bytes, errors; rates both averaged over {@code uptimeSeconds} ({@code average_*}) and over
+     * the last {@link RecentRate#WINDOW_SECONDS} seconds ({@code recent_*}; the window is shorter
+     * right after start: {@code recent_window_seconds}); latency mean, p50, p99 and max over the
+     * lifetime. The percentiles come from one snapshot of the latency histogram, interpolated in
+     * their bucket and never above the largest latency seen, so p50 <= p99 <= max.
      */
     Map<String, Object> performance(double uptimeSeconds) {
         Map<String, Object> out = new LinkedHashMap<>();
+        long now = second();
+        double window = Math.min(RecentRate.WINDOW_SECONDS, Math.max(1.0, (clock.getAsLong() - startNanos) / 1e9));
         long totalCommands = 0;
         double totalBytes = 0;
+        long recentCommands = 0;
+        long recentBytes = 0;
         Map<String, Object> perLun = new java.util.TreeMap<>();
         for (LunMeters m : lunMeters.values()) {
-            long cmds = (long) m.commands().count();
+            HistogramSnapshot snap = m.latency().takeSnapshot();
+            long cmds = snap.count();
+            long bytes = (long) m.bytes().count();
+            long rc = m.recentCommands().sum(now);
+            long rb = m.recentBytes().sum(now);
             totalCommands += cmds;
-            totalBytes += m.bytes().count();
+            totalBytes += bytes;
+            recentCommands += rc;
+            recentBytes += rb;
             if (cmds == 0) {
                 continue;
             }
             String p = "lun." + m.target() + "/" + m.lun() + "." + m.direction().tag() + "_";
-            HistogramSnapshot snap = m.latency().takeSnapshot();
+            double max = m.maxNanos().get() / 1000.0;
+            double p50 = Math.min(percentile(snap, 0.50), max);
+            double p99 = Math.min(percentile(snap, 0.99), max);
             perLun.put(p + "commands", cmds);
-            perLun.put(p + "bytes", (long) m.bytes().count());
+            perLun.put(p + "bytes", bytes);
             perLun.put(p + "errors", (long) m.errors().count());
-            perLun.put(p + "iops", uptimeSeconds > 0 ? cmds / uptimeSeconds : 0.0);
-            perLun.put(p + "mb_per_s", uptimeSeconds > 0 ? m.bytes().count() / 1e6 / uptimeSeconds : 0.0);
+            perLun.put(p + "average_iops", uptimeSeconds > 0 ? cmds / uptimeSeconds : 0.0);
+            perLun.put(p + "average_mb_per_s", uptimeSeconds > 0 ? bytes / 1e6 / uptimeSeconds : 0.0);
+            perLun.put(p + "recent_iops", rc / window);
+            perLun.put(p + "recent_mb_per_s", rb / 1e6 / window);
             perLun.put(p + "latency_mean_micros", snap.mean(TimeUnit.MICROSECONDS));
-            perLun.put(p + "latency_p99_micros", percentile(snap, 0.99));
-            perLun.put(p + "latency_max_micros", snap.max(TimeUnit.MICROSECONDS));
+            perLun.put(p + "latency_p50_micros", p50);
+            perLun.put(p + "latency_p99_micros", Math.max(p50, p99));
+            perLun.put(p + "latency_max_micros", max);
         }
         out.put("uptime_seconds", (long) uptimeSeconds);
         out.put("commands", totalCommands);
         out.put("transferred_bytes", (long) totalBytes);
         out.put("average_iops", uptimeSeconds > 0 ? totalCommands / uptimeSeconds : 0.0);
         out.put("average_mb_per_s", uptimeSeconds > 0 ? totalBytes / 1e6 / uptimeSeconds : 0.0);
+        out.put("recent_window_seconds", window);
+        out.put("recent_iops", recentCommands / window);
+        out.put("recent_mb_per_s", recentBytes / 1e6 / window);
         out.put("logins_succeeded", (long) (loginsOk.count() + loginsOkDiscovery.count()));
         out.put("logins_failed", (long) loginsFailed.count());
         out.putAll(perLun);
         return out;
     }
 
-    /** Upper bound of the histogram bucket holding quantile {@code q}, in microseconds (0 without samples). */
+    /**
+     * Quantile {@code q} of a histogram snapshot in microseconds, interpolated linearly inside the
+     * bucket that holds it (0 without samples; beyond the last bucket: the snapshot's maximum).
+     * Callers cap it at the largest latency seen.
+     */
     static double percentile(HistogramSnapshot snap, double q) {
         long n = snap.count();
         if (n == 0) {
             return 0;
         }
         double rank = q * n;
+        double lower = 0;
+        double below = 0;
         for (CountAtBucket b : snap.histogramCounts()) {
+            double upper = b.bucket(TimeUnit.MICROSECONDS);
             if (b.count() >= rank) {
-                return b.bucket(TimeUnit.MICROSECONDS);
+                double inBucket = b.count() - below;
+                double f = inBucket <= 0 ? 1 : (rank - below) / inBucket;
+                return lower + Math.max(0, Math.min(1, f)) * (upper - lower);
             }
+            lower = upper;
+            below = b.count();
         }
         return snap.max(TimeUnit.MICROSECONDS);
     }

@@ -8,6 +8,7 @@ import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.dedup.PoolOptions;
 import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.PrivateFiles;
 import io.orion.dedup.storage.RamBlockDevice;
 import io.orion.dedup.storage.SparseFileBlockDevice;
 import java.io.Closeable;
@@ -40,8 +41,8 @@ final class Volumes implements Closeable {
     BlockDevice open(LunDefinition lun) throws IOException {
         return switch (lun.backing()) {
             case FILE -> {
-                Path file = lun.path() != null ? lun.path() : dataDir.resolve("luns").resolve(lun.volume() + ".img");
-                Files.createDirectories(file.toAbsolutePath().getParent());
+                Path file = imageFile(lun);
+                PrivateFiles.createDirectories(file.toAbsolutePath().getParent());
                 yield SparseFileBlockDevice.open(file, lun.blockSize(), lun.blockCount());
             }
             case RAM -> new RamBlockDevice(lun.blockSize(), lun.blockCount());
@@ -57,6 +58,11 @@ final class Volumes implements Closeable {
             if (v.blockSize() != lun.blockSize()) {
                 throw new IOException("volume " + lun.volume() + " has " + v.blockSize()
                         + "-byte blocks but its LUN definition says " + lun.blockSize());
+            }
+            if (v.blockCount() > lun.blockCount()) {
+                // never cut off a volume's data because a definition says less (resize only grows)
+                throw new IOException("volume " + lun.volume() + " holds " + v.blockCount() * v.blockSize()
+                        + " bytes but its LUN definition says " + lun.size() + "; refusing to shrink it");
             }
             if (v.blockCount() != lun.blockCount()) {
                 LOG.info("volume {}: capacity {} -> {} blocks, as its LUN definition says", lun.volume(),
@@ -80,6 +86,27 @@ final class Volumes implements Closeable {
         return pool;
     }
 
+    /**
+     * The pool if it exists: open, or on disk (then opened now; detached volumes live in a pool
+     * no LUN has opened). Empty when no pool was ever created here.
+     */
+    synchronized Optional<DedupPool> existingPool() throws IOException {
+        if (pool == null && !Files.exists(config.pool().metadataDir(dataDir).resolve("data.mdb"))) {
+            return Optional.empty();
+        }
+        return Optional.of(pool());
+    }
+
+    /** The image file of a file LUN: its path, or {@code <data>/luns/<volume>.img}. */
+    Path imageFile(LunDefinition lun) {
+        return lun.path() != null ? lun.path() : lunsDir().resolve(lun.volume() + ".img");
+    }
+
+    /** Where file LUNs without a path keep their images. */
+    Path lunsDir() {
+        return dataDir.resolve("luns");
+    }
+
     /** The pool if it is open (no dedup LUN yet: empty). */
     synchronized Optional<DedupPool> openPool() {
         return Optional.ofNullable(pool);
@@ -89,7 +116,7 @@ final class Volumes implements Closeable {
         DedupSettings d = config.deduplication();
         PoolSettings ps = config.pool();
         Path meta = ps.metadataDir(dataDir);
-        Files.createDirectories(meta);
+        PrivateFiles.directory(meta);
         PoolOptions.Builder b = PoolOptions.builder(meta)
                 .hashAlgorithm(d.hashAlgorithm())
                 .hashCacheSize(d.hashCacheSize())
@@ -104,7 +131,11 @@ final class Volumes implements Closeable {
         for (PoolSettings.Device dev : ps.devices(dataDir)) {
             Path parent = dev.path().toAbsolutePath().getParent();
             if (parent != null && !dev.path().startsWith("/dev/")) {
-                Files.createDirectories(parent);
+                if (parent.normalize().startsWith(dataDir.toAbsolutePath().normalize())) {
+                    PrivateFiles.directory(parent); // <data>/store: ours
+                } else {
+                    PrivateFiles.createDirectories(parent);
+                }
             }
             b.device(dev.path(), dev.size());
         }

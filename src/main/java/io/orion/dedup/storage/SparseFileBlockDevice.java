@@ -59,10 +59,10 @@ public final class SparseFileBlockDevice implements BlockDevice {
         }
         Path abs = file.toAbsolutePath();
         if (abs.getParent() != null) {
-            Files.createDirectories(abs.getParent());
+            PrivateFiles.createDirectories(abs.getParent());
         }
         String id = loadOrCreateUuid(uuidPath(abs));
-        FileChannel ch = FileChannel.open(abs, StandardOpenOption.CREATE, StandardOpenOption.READ,
+        FileChannel ch = PrivateFiles.open(abs, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         try {
             long want = Math.multiplyExact(blockCount, (long) blockSize);

@@ -1,5 +1,6 @@
 package io.orion.dedup.store;
 
+import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.EOFException;
 import io.orion.dedup.storage.OutOfSpaceException;
@@ -49,11 +50,11 @@ public final class BackingDevice implements Closeable {
         if (!exists) {
             Path parent = p.toAbsolutePath().getParent();
             if (parent != null) {
-                Files.createDirectories(parent);
+                PrivateFiles.createDirectories(parent);
             }
         }
         FileChannel ch = regular
-                ? FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                ? PrivateFiles.open(p, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
         long capacity;
         if (regular) {

@@ -76,23 +76,84 @@ public class FakeAdminApi implements AdminApi {
     }
 
     @Override
-    public void deleteTarget(String iqn, boolean force) throws AdminException, IOException {
-        editor.deleteTarget(iqn);
+    public List<VolumeRelease> deleteTarget(String iqn, boolean force, boolean destroy)
+            throws AdminException, IOException {
+        record("target.delete " + iqn + (destroy ? " destroy" : ""));
+        TargetDefinition t = editor.deleteTarget(iqn);
+        List<VolumeRelease> out = new ArrayList<>();
+        for (LunDefinition l : t.luns()) {
+            out.add(release(l, destroy));
+        }
+        return out;
+    }
+
+    /** Volumes kept by this fake's "pool": detached ones the test put here and those of deleted LUNs. */
+    public final Map<String, VolumeSummary> detached = new LinkedHashMap<>();
+    /** The pool's read-only reason as status and stats report it (null: read-write). */
+    public volatile String poolReadOnly;
+
+    private VolumeRelease release(LunDefinition l, boolean destroy) {
+        if (!destroy) {
+            detached.put(l.volume(), new VolumeSummary(l.volume(), l.backing().tomlName(), l.size(), l.blockSize(),
+                    l.dedupBlockSize(4096), 0, 0, null, null, null));
+        }
+        return new VolumeRelease(l.volume(), l.backing().tomlName(), destroy, 0, 0);
     }
 
     @Override
-    public LunInfo createLun(String iqn, LunDefinition lun) throws AdminException, IOException {
-        editor.addLun(iqn, lun);
-        return info(IscsiName.normalize(iqn), lun);
+    public LunInfo createLun(String iqn, LunDefinition lun, boolean attach) throws AdminException, IOException {
+        record("lun.create " + lun.volume() + (attach ? " attach" : "") + " size=" + lun.size() + " block=" + lun.blockSize());
+        String name = lun.volume() != null ? lun.volume()
+                : io.orion.dedup.config.TargetFiles.defaultVolumeName(IscsiName.normalize(iqn), lun.id());
+        VolumeSummary v = detached.get(name);
+        if (v != null && !attach) {
+            throw new AdminException("volume " + name + " already exists; use --attach");
+        }
+        if (v == null && attach) {
+            throw new AdminException("no volume " + name + " to attach");
+        }
+        LunDefinition d = lun.withVolume(name, lun.size() == 0 && v != null ? v.sizeBytes() : lun.size(),
+                lun.blockSize() == 0 ? (v != null ? v.blockSize() : 512) : lun.blockSize(), lun.dedupBlockSize());
+        editor.addLun(iqn, d);
+        detached.remove(name);
+        return info(IscsiName.normalize(iqn), d);
     }
 
     @Override
-    public void deleteLun(String iqn, int lun, boolean force) throws AdminException, IOException {
-        TargetEditor.lun(target(iqn), lun);
+    public VolumeRelease deleteLun(String iqn, int lun, boolean force, boolean destroy)
+            throws AdminException, IOException {
+        LunDefinition l = TargetEditor.lun(target(iqn), lun);
         if (busyLuns.contains(iqn + "/" + lun) && !force) {
             throw new AdminException("LUN " + lun + " is in use by 1 session; use --force to delete it anyway");
         }
         editor.removeLun(iqn, lun);
+        return release(l, destroy);
+    }
+
+    @Override
+    public List<VolumeSummary> listVolumes() {
+        List<VolumeSummary> out = new ArrayList<>(detached.values());
+        for (TargetDefinition t : targets.targets()) {
+            for (LunDefinition l : t.luns()) {
+                out.add(new VolumeSummary(l.volume(), l.backing().tomlName(), l.size(), l.blockSize(),
+                        l.dedupBlockSize(4096), 0, 0, null, t.iqn(), l.id()));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public VolumeRelease deleteVolume(String name) throws AdminException {
+        for (VolumeSummary v : listVolumes()) {
+            if (v.volume().equals(name) && v.attached()) {
+                throw new AdminException("volume " + name + " backs " + v.where() + "; delete the LUN first");
+            }
+        }
+        VolumeSummary v = detached.remove(name);
+        if (v == null) {
+            throw new AdminException("no volume " + name);
+        }
+        return new VolumeRelease(name, v.backing(), true, v.logicalUsedBytes(), v.storedBytes());
     }
 
     @Override
@@ -155,7 +216,8 @@ public class FakeAdminApi implements AdminApi {
                 targets.targets().stream().mapToInt(t -> t.luns().size()).sum(),
                 List.of(new SessionInfo("iqn.1994-05.com.redhat:c1", "iqn.2026-11.io.orion:default", "400001370000", 1,
                         1, "127.0.0.1:51000", null)),
-                "127.0.0.1:9572", false);
+                "127.0.0.1:9572", false, poolReadOnly == null ? StatusReport.POOL_READ_WRITE : StatusReport.POOL_READ_ONLY,
+                poolReadOnly);
     }
 
     @Override
@@ -173,7 +235,7 @@ public class FakeAdminApi implements AdminApi {
         }
         return new StatsReport(List.of(new VolumeStats("default-0", "iqn.2026-11.io.orion:default", 0, 16L << 30,
                         8L << 30, 2L << 30)),
-                new PoolStats(100L << 30, 2L << 30, 8L << 30), counters);
+                new PoolStats(100L << 30, 2L << 30, 8L << 30), counters, poolReadOnly);
     }
 
     private static Map<String, Object> figures(Object... kv) {

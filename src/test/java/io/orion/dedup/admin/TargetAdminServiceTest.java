@@ -46,6 +46,39 @@ class TargetAdminServiceTest {
                 throw e;
             }
             applied.add((previous == null ? "-" : previous.luns().size() + "L") + ">" + (next == null ? "-" : next.luns().size() + "L"));
+            if (next != null) {
+                // like the server: opening a LUN creates its volume when new, grows it when larger
+                for (LunDefinition l : next.luns()) {
+                    VolumeSummary v = stored.get(l.volume());
+                    if (v == null || v.sizeBytes() < l.size()) {
+                        stored.put(l.volume(), new VolumeSummary(l.volume(), l.backing().tomlName(), l.size(),
+                                l.blockSize(), l.dedupBlockSize(8192), v == null ? 0 : v.logicalUsedBytes(),
+                                v == null ? 0 : v.storedBytes(), null, null, null));
+                    }
+                }
+            }
+        }
+
+        /** The volumes in "storage", by name. */
+        final Map<String, VolumeSummary> stored = new java.util.TreeMap<>();
+
+        @Override
+        protected List<VolumeSummary> storedVolumes() {
+            return List.copyOf(stored.values());
+        }
+
+        @Override
+        protected java.util.Optional<VolumeSummary> storedVolume(LunDefinition lun) {
+            return java.util.Optional.ofNullable(stored.get(lun.volume()))
+                    .filter(v -> v.backing().equals(lun.backing().tomlName()));
+        }
+
+        @Override
+        protected VolumeRelease destroyVolume(VolumeSummary v) throws AdminException {
+            if (stored.remove(v.volume()) == null) {
+                throw new AdminException("no volume " + v.volume());
+            }
+            return new VolumeRelease(v.volume(), v.backing(), true, v.logicalUsedBytes(), v.storedBytes());
         }
 
         @Override
@@ -138,5 +171,87 @@ class TargetAdminServiceTest {
         assertNull(svc.showTarget(IQN).discoveryChap());
         assertThrows(AdminException.class, () -> svc.setChap(IQN, ChapScope.TARGET, null, null));
         assertEquals(1, svc.saveConfig().files().size());
+    }
+
+    private static LunDefinition newLun(int id, long size) {
+        return new LunDefinition(id, null, size, 0, 0, false, true, io.orion.dedup.config.LunBacking.DEDUP, null);
+    }
+
+    private static LunDefinition attachLun(int id, String volume, long size) {
+        return new LunDefinition(id, volume, size, 0, 0, false, true, io.orion.dedup.config.LunBacking.DEDUP, null);
+    }
+
+    /** Issue item 2: a deleted LUN's volume never comes back behind a new LUN unless asked. */
+    @Test
+    void aNewLunGetsAFreshVolumeAndADeletedLunsVolumeIsKeptDetached() throws Exception {
+        Recording svc = new Recording(TargetDirectory.load(dir));
+        svc.createTarget(IQN, null, true);
+        assertEquals("svc-0", svc.createLun(IQN, newLun(0, 1L << 30)).volume());
+
+        VolumeRelease kept = svc.deleteLun(IQN, 0, false, false);
+        assertFalse(kept.destroyed());
+        assertEquals("svc-0", kept.volume());
+        assertTrue(kept.describe().contains("kept, detached"), kept.describe());
+
+        // same LUN number, same (default) name, smaller size: a new empty volume, not the old one
+        LunInfo again = svc.createLun(IQN, newLun(0, 1L << 20));
+        assertEquals("svc-0-2", again.volume());
+        assertEquals(1L << 30, svc.stored.get("svc-0").sizeBytes(), "the old volume is not shrunk");
+        List<VolumeSummary> vols = svc.listVolumes();
+        assertEquals(List.of("svc-0", "svc-0-2"), vols.stream().map(VolumeSummary::volume).toList());
+        assertNull(vols.get(0).target(), "svc-0 is detached");
+        assertEquals(IQN, vols.get(1).target());
+        assertEquals(0, vols.get(1).lun());
+
+        // naming an existing volume without --attach is refused
+        AdminException exists = assertThrows(AdminException.class,
+                () -> svc.createLun(IQN, attachLun(1, "svc-0", 1L << 30)));
+        assertTrue(exists.getMessage().contains("volume svc-0 already exists") && exists.getMessage().contains("--attach"),
+                exists.getMessage());
+        // attaching as a smaller LUN would cut off data: refused
+        AdminException smaller = assertThrows(AdminException.class,
+                () -> svc.createLun(IQN, attachLun(1, "svc-0", 1L << 20), true));
+        assertTrue(smaller.getMessage().contains("cut off"), smaller.getMessage());
+        // a volume backs one LUN only
+        AdminException twice = assertThrows(AdminException.class,
+                () -> svc.createLun(IQN, attachLun(1, "svc-0-2", 0), true));
+        assertTrue(twice.getMessage().contains("already backs LUN 0"), twice.getMessage());
+        assertThrows(AdminException.class, () -> svc.createLun(IQN, attachLun(1, "nope", 0), true));
+        assertEquals(1, svc.listLuns(IQN).size(), "no refused change was applied");
+
+        // --attach with no size takes the volume's geometry
+        LunInfo attached = svc.createLun(IQN, attachLun(1, "svc-0", 0), true);
+        assertEquals(1L << 30, attached.sizeBytes());
+        assertEquals(512, attached.blockSize());
+    }
+
+    @Test
+    void volumeDeleteRefusesAttachedVolumesAndDestroyDeletesWithTheLun() throws Exception {
+        Recording svc = new Recording(TargetDirectory.load(dir));
+        svc.createTarget(IQN, null, true);
+        svc.createLun(IQN, newLun(0, 1L << 30));
+        svc.createLun(IQN, newLun(1, 1L << 30));
+        AdminException attached = assertThrows(AdminException.class, () -> svc.deleteVolume("svc-0"));
+        assertTrue(attached.getMessage().contains("backs LUN 0 of " + IQN), attached.getMessage());
+        assertEquals("no volume gone", assertThrows(AdminException.class, () -> svc.deleteVolume("gone")).getMessage());
+
+        VolumeRelease destroyed = svc.deleteLun(IQN, 1, false, true);
+        assertTrue(destroyed.destroyed());
+        assertFalse(svc.stored.containsKey("svc-1"));
+
+        svc.deleteLun(IQN, 0, false, false);
+        assertTrue(svc.deleteVolume("svc-0").destroyed());
+        assertTrue(svc.listVolumes().isEmpty());
+
+        svc.createLun(IQN, newLun(0, 1L << 30));
+        svc.createLun(IQN, newLun(1, 1L << 30));
+        List<VolumeRelease> r = svc.deleteTarget(IQN, false, false);
+        assertEquals(2, r.size());
+        assertEquals(2, svc.stored.size(), "target delete keeps the volumes");
+        assertTrue(svc.listVolumes().stream().noneMatch(VolumeSummary::attached));
+        svc.createTarget(IQN, null, true);
+        assertEquals("svc-0-2", svc.createLun(IQN, newLun(0, 1L << 30)).volume(), "a re-created target gets new volumes");
+        assertEquals(List.of(true), svc.deleteTarget(IQN, false, true).stream().map(VolumeRelease::destroyed).toList());
+        assertEquals(List.of("svc-0", "svc-1"), List.copyOf(svc.stored.keySet()));
     }
 }

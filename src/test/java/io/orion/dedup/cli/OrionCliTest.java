@@ -117,7 +117,7 @@ class OrionCliTest {
         assertEquals(0, admin("target", "create", IQN, "--alias", "CLI test").status());
         Run lun = admin("lun", "create", IQN, "--size", "16GiB");
         assertEquals(0, lun.status(), lun.err());
-        assertEquals("Created LUN 0 (cli-0, 16.0 GiB, 512-byte blocks) in " + IQN + "." + System.lineSeparator(), lun.out());
+        assertEquals("Created LUN 0 (new volume cli-0, 16.0 GiB, 512-byte blocks) in " + IQN + "." + System.lineSeparator(), lun.out());
         assertEquals(0, admin("lun", "create", IQN, "--size", "1G", "--block-size", "4096", "--volume", "big").status());
 
         Run list = admin("lun", "list", IQN);
@@ -148,6 +148,69 @@ class OrionCliTest {
         assertTrue(admin("target", "show", IQN).out().contains("open (demo mode"));
         assertEquals(0, admin("target", "delete", IQN).status());
         assertFalse(Files.exists(dir.resolve("targets/cli.toml")));
+    }
+
+    /** Issue item 2: the volume lifecycle on the command line. */
+    @Test
+    void lunDeleteKeepsTheVolumeDetachedAndVolumeCommandsManageIt() throws Exception {
+        assertEquals(0, admin("target", "create", IQN).status());
+        assertEquals(0, admin("lun", "create", IQN, "--size", "1GiB").status());
+        Run deleted = admin("lun", "delete", IQN, "0");
+        assertEquals(0, deleted.status(), deleted.err());
+        assertEquals("Deleted LUN 0 from " + IQN + "; volume cli-0 was kept, detached (volume delete cli-0 destroys it)."
+                + System.lineSeparator(), deleted.out());
+
+        Run list = admin("volume", "list");
+        assertEquals(0, list.status(), list.err());
+        String[] lines = list.out().split("\\R");
+        assertTrue(lines[0].matches("VOLUME\\s+BACKING\\s+SIZE\\s+USED\\s+STORED\\s+ATTACHED TO"), lines[0]);
+        assertTrue(lines[1].matches("cli-0\\s+dedup\\s+1\\.0 GiB\\s+.*detached"), lines[1]);
+
+        Run exists = admin("lun", "create", IQN, "--size", "1GiB", "--volume", "cli-0");
+        assertEquals(1, exists.status());
+        assertTrue(exists.err().contains("already exists") && exists.err().contains("--attach"), exists.err());
+        Run noName = admin("lun", "create", IQN, "--attach");
+        assertEquals(2, noName.status(), "--attach without --volume is a usage error");
+        assertTrue(noName.err().contains("--attach needs --volume NAME"), noName.err());
+        assertEquals(2, admin("lun", "create", IQN).status(), "--size is required for a new volume");
+
+        Run attach = admin("lun", "create", IQN, "--volume", "cli-0", "--attach");
+        assertEquals(0, attach.status(), attach.err());
+        assertTrue(attach.out().startsWith("Created LUN 0 (attached volume cli-0, 1.0 GiB"), attach.out());
+        assertTrue(api.calls.contains("lun.create cli-0 attach size=0 block=0"), api.calls.toString());
+        Run busy = admin("volume", "delete", "cli-0");
+        assertEquals(1, busy.status());
+        assertTrue(busy.err().contains("backs LUN 0 of " + IQN), busy.err());
+
+        JsonNode destroyed = AdminJson.mapper().readTree(admin("lun", "delete", IQN, "0", "--destroy", "--json").out());
+        assertTrue(destroyed.get("destroyed").asBoolean(), destroyed.toString());
+        assertEquals("No volumes." + System.lineSeparator(), admin("volume", "list").out());
+
+        assertEquals(0, admin("lun", "create", IQN, "--size", "1GiB").status());
+        Run target = admin("target", "delete", IQN);
+        assertEquals(0, target.status(), target.err());
+        assertTrue(target.out().contains("volume cli-0 was kept, detached"), target.out());
+        Run gone = admin("volume", "delete", "cli-0");
+        assertEquals(0, gone.status(), gone.err());
+        assertTrue(gone.out().startsWith("Volume cli-0 was destroyed"), gone.out());
+        assertEquals(1, admin("volume", "delete", "cli-0").status());
+    }
+
+    /** Issue item 14: status and stats say when the pool is read-only. */
+    @Test
+    void statusAndStatsShowAReadOnlyPool() throws Exception {
+        data();
+        assertTrue(admin("status").out().contains("Pool:      read-write"), admin("status").out());
+        api.poolReadOnly = "metadata damaged: volume record of lun0 fails its check";
+        Run status = admin("status");
+        assertTrue(status.out().contains("Pool:      READ-ONLY: metadata damaged: volume record of lun0 fails its check"),
+                status.out());
+        JsonNode json = AdminJson.mapper().readTree(admin("status", "--json").out());
+        assertEquals("read-only", json.get("pool").asText());
+        assertTrue(json.get("poolReadOnly").asBoolean());
+        assertEquals(api.poolReadOnly, json.get("poolReadOnlyReason").asText());
+        Run stats = admin("stats");
+        assertTrue(stats.out().contains("The pool is READ-ONLY: metadata damaged"), stats.out());
     }
 
     @Test

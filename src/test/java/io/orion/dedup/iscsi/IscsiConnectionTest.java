@@ -334,6 +334,39 @@ class IscsiConnectionTest {
         assertEquals(base + 128, u32(r, 32));
     }
 
+    static final byte[] WRITE16_8 = {(byte) 0x8a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0};
+    static final byte[] READ16_8 = {(byte) 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0};
+
+    /**
+     * RFC 7143 §11.3.1: R and W must not both be 0 with a nonzero Expected Data Transfer Length.
+     * Such a WRITE(16) answered GOOD with residual 0 and wrote nothing; such a READ(16) answered
+     * GOOD without Data-In. Both now end with CHECK CONDITION ILLEGAL REQUEST / INVALID FIELD IN CDB,
+     * never reach the command layer, and their CmdSN still counts.
+     */
+    @Test
+    void commandWithDataLengthButNeitherReadNorWriteBitIsRefused() throws Exception {
+        RawInitiator c = connect("");
+        int base = c.cmdSN;
+        byte[][] cmds = {WRITE16_8, READ16_8};
+        for (int i = 0; i < cmds.length; i++) {
+            c.command(0x81, false, 130 + i, 4096, base + i, cmds[i], null);
+            byte[][] r = c.read();
+            assertEquals(0x21, opcode(r), "a SCSI Response, no Data-In");
+            assertEquals(130 + i, u32(r, 16));
+            assertEquals(ScsiResponse.CHECK_CONDITION, r[0][3]);
+            assertEquals(0x05, r[1][4] & 0x0f, "ILLEGAL REQUEST");
+            assertEquals(0x24, r[1][14] & 0xff, "INVALID FIELD IN CDB");
+            assertEquals(0x00, r[1][15] & 0xff);
+        }
+        assertEquals(0, scsi.commands.size(), "nothing reached the command layer");
+        c.command(0x81, false, 132, 0, base + 2, TUR, null);
+        byte[][] next = c.read();
+        assertEquals(132, u32(next, 16));
+        assertEquals(0, next[0][3]);
+        // R=0 W=0 with EDTL 0 is allowed (a mismatch in length only) and is executed
+        assertEquals(1, scsi.commands.size());
+    }
+
     @Test
     void oversizeWriteIsRefusedAndTheCmdSnStillCounts() throws Exception {
         RawInitiator c = connect("");

@@ -18,7 +18,15 @@ final class RawInitiator implements AutoCloseable {
     int expStatSN;
 
     RawInitiator(InetSocketAddress target) throws IOException {
+        this(target, null);
+    }
+
+    /** Connects from local address {@code local} (any loopback address 127.x.y.z works), or any if null. */
+    RawInitiator(InetSocketAddress target, java.net.InetAddress local) throws IOException {
         socket = new Socket();
+        if (local != null) {
+            socket.bind(new InetSocketAddress(local, 0));
+        }
         socket.connect(target, 5000);
         socket.setSoTimeout(5000);
         in = new DataInputStream(socket.getInputStream());

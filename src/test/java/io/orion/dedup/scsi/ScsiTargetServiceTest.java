@@ -412,4 +412,42 @@ class ScsiTargetServiceTest {
         assertEquals(4, dd.length);
         assertEquals(0, ByteBuffer.wrap(dd).getShort(2));
     }
+
+    /**
+     * The transport's R/W bits must fit the CDB's data direction (RFC 7143 §11.3.1, SAM-5): a
+     * WRITE(16) flagged as a read (or with neither bit) answered GOOD and wrote nothing; a READ(16)
+     * with neither bit answered GOOD without data. Both are ILLEGAL REQUEST / INVALID FIELD IN CDB
+     * now; a length mismatch in the right direction stays a residual.
+     */
+    @Test
+    void dataDirectionMustFitTheCdb() {
+        byte[] write16 = cdb(0x8a, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 8, 0, 0);
+        byte[] read16 = cdb(0x88, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 8, 0, 0);
+        byte[] data = filled(4096, 0x5a);
+        // WRITE with R=1 W=0: refused, the blocks stay zero
+        ScsiResponse w = target.execute(new ScsiCommand(A, 0, write16, TaskAttribute.SIMPLE, 4096, true, false,
+                ByteBuffer.wrap(data), 1)).join().detached();
+        assertSense(w, 0x5, 0x24, 0x00);
+        assertArrayEquals(new byte[4096], bytes(h.run(A, 0, read16, null, 4096)));
+        // WRITE with neither bit but an expected length: refused as well
+        assertSense(target.execute(new ScsiCommand(A, 0, write16, TaskAttribute.SIMPLE, 4096, false, false,
+                null, 2)).join().detached(), 0x5, 0x24, 0x00);
+        assertArrayEquals(new byte[4096], bytes(h.run(A, 0, read16, null, 4096)));
+        // READ with R=0 W=0 and an expected length: refused, no data
+        ScsiResponse r = target.execute(new ScsiCommand(A, 0, read16, TaskAttribute.SIMPLE, 4096, false, false,
+                null, 2)).join().detached();
+        assertSense(r, 0x5, 0x24, 0x00);
+        assertEquals(null, r.dataIn());
+        // a READ flagged as a write (W=1, R=0) stays GOOD: libiscsi's iSCSIResiduals.Read10Invalid requires it
+        assertGood(target.execute(new ScsiCommand(A, 0, read16, TaskAttribute.SIMPLE, 4096, false, true,
+                ByteBuffer.wrap(data), 4)).join().detached());
+        // the right direction with a shorter expected length is a residual, not an error
+        assertGood(h.write(A, write16, filled(2048, 0x5a)));
+        byte[] back = bytes(h.run(A, 0, read16, null, 4096));
+        assertArrayEquals(filled(2048, 0x5a), Arrays.copyOf(back, 2048));
+        assertArrayEquals(new byte[2048], Arrays.copyOfRange(back, 2048, 4096));
+        // no bits and no expected length: nothing to check (RFC 7143 allows R=W=0 with EDTL 0)
+        assertGood(target.execute(new ScsiCommand(A, 0, cdb(0, 0, 0, 0, 0, 0), TaskAttribute.SIMPLE, 0, false, false,
+                null, 3)).join().detached());
+    }
 }

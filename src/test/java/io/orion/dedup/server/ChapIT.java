@@ -104,6 +104,10 @@ class ChapIT {
             assertFalse(metrics.contains(SECRET) || metrics.contains("alice"), "metrics carry no CHAP data");
             assertFalse(server.output().contains(SECRET) || server.output().contains(MUTUAL_SECRET),
                     "the server log shows no secret");
+            // the failed CHAP login is logged with its source address, never with the CHAP name
+            assertTrue(server.output().lines().anyMatch(l -> l.contains("login from 127.0.0.1:")
+                    && l.contains("0x0201") && l.contains("CHAP")), server.output());
+            assertFalse(server.output().contains("alice"), "the server log shows a CHAP name");
             try (Stream<Path> files = Files.list(targets)) {
                 assertEquals(1, files.count(), "one definition file for the new target");
             }

@@ -37,7 +37,70 @@ class ServerMetricsTest {
         assertEquals(1L, perf.get("lun." + t + "/3.write_commands"));
         double p99 = (Double) perf.get("lun." + t + "/3.write_latency_p99_micros");
         assertTrue(p99 >= 2000 && p99 < 4000, "p99 bucket bound near 2 ms: " + p99);
-        assertEquals(0.1, (Double) perf.get("lun." + t + "/3.write_iops"), 1e-9);
+        assertEquals(0.1, (Double) perf.get("lun." + t + "/3.write_average_iops"), 1e-9);
+    }
+
+    /** Issue item 13: the percentiles never exceed the maximum (the histogram bucket bound did). */
+    @Test
+    void percentilesComeFromOneSnapshotAndNeverExceedTheMaximum() {
+        ServerMetrics m = new ServerMetrics();
+        String t = "iqn.2026-11.io.orion:t";
+        for (int i = 0; i < 100; i++) {
+            m.commandCompleted(t, 0, 0x2A, 0, 324_491_000L);   // 324.491 ms: in the bucket up to 357.9 ms
+        }
+        for (int i = 0; i < 900; i++) {
+            m.commandCompleted(t, 0, 0x2A, 0, 1_000_000L + i * 1000L);   // 1..1.9 ms
+        }
+        Map<String, Object> perf = m.performance(10.0);
+        String p = "lun." + t + "/0.write_";
+        double p50 = (Double) perf.get(p + "latency_p50_micros");
+        double p99 = (Double) perf.get(p + "latency_p99_micros");
+        double max = (Double) perf.get(p + "latency_max_micros");
+        assertEquals(324_491.0, max, 1e-6);
+        assertTrue(p99 <= max, "p99 " + p99 + " <= max " + max);
+        assertTrue(p99 > 200_000, "p99 is in the slow group: " + p99);
+        assertTrue(p50 <= p99 && p50 >= 1000 && p50 < 2500, "p50 in the fast group: " + p50);
+        assertEquals(1000L, perf.get(p + "commands"));
+    }
+
+    /** Issue item 13: recent rates over the last minute, next to the lifetime averages. */
+    @Test
+    void recentRatesCoverTheLastMinuteOnly() {
+        long[] now = {0};
+        ServerMetrics m = new ServerMetrics(() -> now[0]);
+        String t = "iqn.2026-11.io.orion:t";
+        for (int s = 0; s < 10; s++) {
+            now[0] = s * 1_000_000_000L;
+            for (int i = 0; i < 60; i++) {
+                m.bytesIn(t, 1, 1_000_000);
+                m.commandCompleted(t, 1, 0x2A, 0, 100_000);
+            }
+        }
+        now[0] = 10_000_000_000L;
+        Map<String, Object> busy = m.performance(10.0);
+        assertEquals(10.0, (Double) busy.get("recent_window_seconds"), 1e-9);
+        assertEquals(60.0, (Double) busy.get("recent_iops"), 1e-9);
+        assertEquals(60.0, (Double) busy.get("recent_mb_per_s"), 1e-9);
+        assertEquals(60.0, (Double) busy.get("lun." + t + "/1.write_recent_iops"), 1e-9);
+
+        now[0] = 200_000_000_000L;   // idle for over a minute
+        Map<String, Object> idle = m.performance(200.0);
+        assertEquals(60.0, (Double) idle.get("recent_window_seconds"), 1e-9);
+        assertEquals(0.0, (Double) idle.get("recent_iops"), 1e-9, "nothing in the last minute");
+        assertEquals(3.0, (Double) idle.get("average_iops"), 1e-9, "600 commands over 200 s");
+        assertEquals(600L, idle.get("commands"));
+    }
+
+    /** Issue item 14: the Prometheus endpoint shows a read-only pool. */
+    @Test
+    void aReadOnlyPoolIsAGauge(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        ServerMetrics m = new ServerMetrics();
+        try (io.orion.dedup.dedup.DedupPool pool = io.orion.dedup.dedup.PoolFaults.open(dir)) {
+            m.bindPoolState(() -> java.util.Optional.of(pool));
+            assertTrue(m.registry().scrape().contains("\norion_pool_read_only 0.0"), m.registry().scrape());
+            io.orion.dedup.dedup.PoolFaults.untrust(pool, "chunk 7 failed its CRC32C check");
+            assertTrue(m.registry().scrape().contains("\norion_pool_read_only 1.0"), m.registry().scrape());
+        }
     }
 
     @Test

@@ -20,7 +20,7 @@ import java.util.Optional;
  *     challenged, answer CHAP_N and CHAP_R computed with the mutual secret.</li>
  * </ol>
  * Binary values are accepted in hex (0x) and base64 (0b) and sent in hex. Secrets never leave this
- * class, not even in exceptions.
+ * class, not even in exceptions, and failure texts (which are logged) hold no CHAP name.
  */
 public final class ChapAuthenticator {
 
@@ -74,7 +74,7 @@ public final class ChapAuthenticator {
                 }
                 if (algorithm == null) {
                     return new Result(List.of(Map.entry("CHAP_A", KeyNegotiator.REJECT)), false,
-                            "no supported CHAP_A in " + offered);
+                            "no supported CHAP_A in " + io.orion.dedup.iscsi.LogText.of(offered, 64));
                 }
                 identifier = random.nextInt(256);
                 challenge = new byte[Math.max(16, algorithm.length())];
@@ -95,7 +95,8 @@ public final class ChapAuthenticator {
                 boolean nameOk = MessageDigest.isEqual(name.getBytes(StandardCharsets.UTF_8),
                         credentials.user().getBytes(StandardCharsets.UTF_8));
                 if (r == null || !MessageDigest.isEqual(r, expected) || !nameOk) {
-                    return Result.fail("CHAP response does not match for user " + name);
+                    // the name is not logged: it is a credential, and the client chooses it
+                    return Result.fail(nameOk ? "wrong CHAP response" : "unknown CHAP name or wrong response");
                 }
                 List<Map.Entry<String, String>> answer = new ArrayList<>();
                 String mutualI = keys.get("CHAP_I");

@@ -3,6 +3,7 @@ package io.orion.dedup.iscsi.login;
 import io.orion.dedup.iscsi.ChapCredentials;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
+import io.orion.dedup.iscsi.LogText;
 import io.orion.dedup.iscsi.TargetCatalog;
 import io.orion.dedup.iscsi.pdu.LoginRequest;
 import java.io.ByteArrayOutputStream;
@@ -15,8 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The target side of the login phase of one connection (RFC 7143 §6.3, §11.12): stages
@@ -26,12 +25,17 @@ import org.slf4j.LoggerFactory;
  */
 public final class LoginNegotiator {
 
-    private static final Logger LOG = LoggerFactory.getLogger(LoginNegotiator.class);
-
     /** Stage numbers of CSG/NSG. */
     public static final int SECURITY = 0;
     public static final int OPERATIONAL = 1;
     public static final int FULL_FEATURE = 3;
+
+    /**
+     * Keys an initiator may send again in a later Login Request of the same login, with the same
+     * value: libiscsi repeats its names and session type in the operational stage.
+     */
+    private static final Set<String> REPEATABLE = Set.of("InitiatorName", "TargetName", "SessionType",
+            "InitiatorAlias");
 
     /**
      * Keys that mean nothing in a discovery session: exactly those RFC 7143 §13 marks "Irrelevant
@@ -70,6 +74,10 @@ public final class LoginNegotiator {
     private final Admission admission;
     private final KeyNegotiator keys;
     private final InetSocketAddress arrivedAt;
+    private final InetSocketAddress remote;
+    /** Every key received in this login with its value (RFC 7143 §6.1: each at most once). */
+    private final Map<String, String> received = new HashMap<>();
+    private String failure;
 
     private boolean first = true;
     private int stage;
@@ -102,7 +110,18 @@ public final class LoginNegotiator {
      */
     public LoginNegotiator(TargetCatalog catalog, IscsiServerOptions options, ChapFailureLimiter limiter,
                            SecureRandom random, Admission admission, InetSocketAddress arrivedAt) {
+        this(catalog, options, limiter, random, admission, arrivedAt, null);
+    }
+
+    /**
+     * A negotiator for a connection from {@code remote} (null: unknown) that arrived at local address
+     * {@code arrivedAt}. CHAP failures are counted per source address ({@link ChapFailureLimiter}).
+     */
+    public LoginNegotiator(TargetCatalog catalog, IscsiServerOptions options, ChapFailureLimiter limiter,
+                           SecureRandom random, Admission admission, InetSocketAddress arrivedAt,
+                           InetSocketAddress remote) {
         this.arrivedAt = arrivedAt;
+        this.remote = remote;
         this.catalog = catalog;
         this.options = options;
         this.limiter = limiter;
@@ -148,6 +167,14 @@ public final class LoginNegotiator {
         return initiatorAlias;
     }
 
+    /**
+     * Why the login failed, for the log: client-supplied text in it is escaped and truncated
+     * ({@link LogText}), and it never holds a CHAP name or secret. Null while nothing failed.
+     */
+    public String failure() {
+        return failure;
+    }
+
     public boolean discovery() {
         return discovery;
     }
@@ -175,39 +202,44 @@ public final class LoginNegotiator {
             tsih = req.tsih();
             cid = req.cid();
             if (req.versionMin() > 0) {
-                return fail(LoginStatus.UNSUPPORTED_VERSION, req);
+                return fail(LoginStatus.UNSUPPORTED_VERSION, req, "Version-min " + req.versionMin());
             }
             if (req.csg() != SECURITY && req.csg() != OPERATIONAL) {
-                return fail(LoginStatus.INITIATOR_ERROR, req);
+                return fail(LoginStatus.INITIATOR_ERROR, req, "first request in stage " + req.csg());
             }
             stage = req.csg();
         } else if (req.isid() != isid || req.tsih() != tsih || req.cid() != cid) {
-            return fail(LoginStatus.INITIATOR_ERROR, req);
+            return fail(LoginStatus.INITIATOR_ERROR, req, "ISID, TSIH or CID changed during login");
         }
         if (req.csg() != stage) {
-            return fail(LoginStatus.INITIATOR_ERROR, req);
+            return fail(LoginStatus.INITIATOR_ERROR, req, "CSG " + req.csg() + " in stage " + stage);
         }
         if (req.transit() && (req.nsg() <= req.csg() || req.nsg() == 2)) {
-            return fail(LoginStatus.INITIATOR_ERROR, req);
+            return fail(LoginStatus.INITIATOR_ERROR, req, "transit from stage " + req.csg() + " to " + req.nsg());
         }
         pendingText.writeBytes(text);
         if (pendingText.size() > 65536) {
-            return fail(LoginStatus.OUT_OF_RESOURCES, req);
+            return fail(LoginStatus.OUT_OF_RESOURCES, req, "more than 64 KiB of login text");
         }
         if (req.cont()) {
             if (req.transit()) {
-                return fail(LoginStatus.INITIATOR_ERROR, req);
+                return fail(LoginStatus.INITIATOR_ERROR, req, "C and T both set");
             }
             return new Step(0, false, stage, 0, List.of(), false);
         }
         List<Map.Entry<String, String>> pairs = io.orion.dedup.iscsi.pdu.TextParams.parse(pendingText.toByteArray());
         pendingText.reset();
+        String repeated = repeatedKey(pairs);
+        if (repeated != null) {
+            // RFC 7143 §6.1: a key negotiated or declared more than once is an initiator error.
+            return fail(LoginStatus.INITIATOR_ERROR, req, "key " + LogText.of(repeated, 64) + " sent more than once");
+        }
         List<Map.Entry<String, String>> answer = new ArrayList<>();
         if (first) {
             first = false;
             int status = identify(pairs, req);
             if (status != 0) {
-                return fail(status, req);
+                return fail(status, req, failure);
             }
             if (!discovery) {
                 answer.add(Map.entry("TargetPortalGroupTag", Integer.toString(target.portalGroupTag())));
@@ -243,7 +275,7 @@ public final class LoginNegotiator {
                 }
                 int status = authMethod(value, answer);
                 if (status != 0) {
-                    return fail(status, req);
+                    return fail(status, req, failure);
                 }
                 continue;
             }
@@ -260,7 +292,8 @@ public final class LoginNegotiator {
                 continue;
             }
             if ("InitiatorAlias".equals(name)) {
-                initiatorAlias = value;
+                // kept only when printable and short: it is shown in session lists
+                initiatorAlias = LoginNames.aliasOk(value) ? value : null;
                 continue;
             }
             KeyNegotiator.Outcome o = keys.negotiate(name, key, value);
@@ -274,7 +307,7 @@ public final class LoginNegotiator {
         if (!chapKeys.isEmpty()) {
             int status = chapStep(chapKeys, answer);
             if (status != 0) {
-                return fail(status, req);
+                return fail(status, req, failure);
             }
         }
         if (stage == OPERATIONAL || (req.transit() && req.nsg() == FULL_FEATURE)) {
@@ -289,8 +322,7 @@ public final class LoginNegotiator {
         if (stage == SECURITY) {
             if (chapRequired != null && !authDone) {
                 if (chap == null && !authMethodAgreed) {
-                    LOG.warn("login from {} skipped CHAP authentication", initiatorName);
-                    return fail(LoginStatus.AUTHENTICATION_FAILURE, req);
+                    return fail(LoginStatus.AUTHENTICATION_FAILURE, req, "CHAP required but not negotiated");
                 }
                 return new Step(0, false, stage, 0, answer, false);
             }
@@ -334,56 +366,78 @@ public final class LoginNegotiator {
             }
         }
         if (initiatorName == null || initiatorName.isEmpty()) {
-            LOG.info("login without InitiatorName refused (0x0207)");
+            initiatorName = null;
+            failure = "no InitiatorName";
             return LoginStatus.MISSING_PARAMETER;
+        }
+        String nameProblem = LoginNames.problem(initiatorName);
+        if (nameProblem != null) {
+            failure = "InitiatorName " + LogText.of(initiatorName) + " is not a valid iSCSI name: " + nameProblem;
+            initiatorName = null;
+            return LoginStatus.INITIATOR_ERROR;
         }
         if ("Discovery".equals(sessionType)) {
             discovery = true;
             chapRequired = options.discoveryAuth().chap(initiatorName).orElse(null);
         } else if ("Normal".equals(sessionType)) {
             if (targetName == null || targetName.isEmpty()) {
-                LOG.info("login from {} without TargetName refused (0x0207)", initiatorName);
+                failure = "no TargetName";
                 return LoginStatus.MISSING_PARAMETER;
+            }
+            String targetProblem = LoginNames.problem(targetName);
+            if (targetProblem != null) {
+                failure = "TargetName " + LogText.of(targetName) + " is not a valid iSCSI name: " + targetProblem;
+                return LoginStatus.INITIATOR_ERROR;
             }
             Optional<IscsiTargetInfo> t = catalog.find(targetName);
             if (t.isEmpty()) {
-                LOG.info("login from {} to unknown target {} refused (0x0203)", initiatorName, targetName);
+                failure = "unknown target " + LogText.of(targetName);
                 return LoginStatus.NOT_FOUND;
             }
             if (arrivedAt != null && !t.get().authorizer().reachableThrough(arrivedAt)) {
-                LOG.info("login from {} to {} through portal {}, which is not one of the target's portals, "
-                        + "refused (0x0203)", initiatorName, targetName, arrivedAt);
+                failure = "target " + LogText.of(targetName) + " is not reachable through portal " + arrivedAt;
                 return LoginStatus.NOT_FOUND;
             }
             target = t.get();
             if (!target.authorizer().mayLogin(initiatorName)) {
-                LOG.warn("login from {} to {} not authorized (0x0202)", initiatorName, targetName);
+                failure = "not authorized for " + LogText.of(targetName);
                 return LoginStatus.AUTHORIZATION_FAILURE;
             }
             chapRequired = target.authorizer().chap(initiatorName).orElse(null);
         } else {
+            failure = "SessionType " + LogText.of(sessionType, 32) + " not supported";
             return LoginStatus.SESSION_TYPE_NOT_SUPPORTED;
         }
         if (chapRequired != null && req.csg() != SECURITY) {
-            LOG.warn("login from {} skipped the security stage but CHAP is required (0x0201)", initiatorName);
+            failure = "skipped the security stage but CHAP is required";
             return LoginStatus.AUTHENTICATION_FAILURE;
         }
         if (chapRequired == null && req.csg() != SECURITY) {
             authDone = true;
         }
-        return admission.check(this);
+        int admitted = admission.check(this);
+        if (admitted != 0) {
+            failure = switch (admitted) {
+                case LoginStatus.OUT_OF_RESOURCES -> "the server's session limit is reached";
+                case LoginStatus.TOO_MANY_CONNECTIONS -> "the session's connection limit is reached";
+                case LoginStatus.SESSION_DOES_NOT_EXIST -> "no session with TSIH " + tsih;
+                default -> "not admitted";
+            };
+        }
+        return admitted;
     }
 
     private int authMethod(String value, List<Map.Entry<String, String>> answer) {
         if (value == null) {
             answer.add(Map.entry("AuthMethod", KeyNegotiator.REJECT));
+            failure = "AuthMethod without a value";
             return LoginStatus.AUTHENTICATION_FAILURE;
         }
         List<String> offered = List.of(value.split(","));
         String wanted = chapRequired != null ? "CHAP" : "None";
         if (!offered.contains(wanted)) {
             answer.add(Map.entry("AuthMethod", KeyNegotiator.REJECT));
-            LOG.warn("login from {}: AuthMethod={} but this target needs {} (0x0201)", initiatorName, value, wanted);
+            failure = "AuthMethod=" + LogText.of(value, 64) + " but this target needs " + wanted;
             return LoginStatus.AUTHENTICATION_FAILURE;
         }
         answer.add(Map.entry("AuthMethod", wanted));
@@ -398,25 +452,49 @@ public final class LoginNegotiator {
 
     private int chapStep(Map<String, String> chapKeys, List<Map.Entry<String, String>> answer) {
         long now = System.nanoTime();
-        if (chapKeys.containsKey("CHAP_R") && limiter.blocked(initiatorName, now)) {
-            LOG.warn("CHAP login from {} refused: too many recent authentication failures", initiatorName);
+        java.net.InetAddress source = remote == null ? null : remote.getAddress();
+        if (chapKeys.containsKey("CHAP_R") && limiter.blocked(source, now)) {
+            failure = "CHAP refused without a check: too many recent authentication failures from this address";
             return LoginStatus.AUTHENTICATION_FAILURE;
         }
         ChapAuthenticator.Result r = chap.step(chapKeys);
         answer.addAll(r.answer());
         if (r.failure() != null) {
-            int n = limiter.failed(initiatorName, now);
-            LOG.warn("CHAP authentication of {} failed ({} recent failures): {}", initiatorName, n, r.failure());
+            int n = limiter.failed(source, now);
+            failure = "CHAP authentication failed (" + n + " recent failure(s) from this address): " + r.failure();
             return LoginStatus.AUTHENTICATION_FAILURE;
         }
         if (r.done()) {
             authDone = true;
-            limiter.succeeded(initiatorName);
         }
         return 0;
     }
 
-    private Step fail(int status, LoginRequest req) {
+    /**
+     * The key of {@code pairs} that repeats one of the same text, or one received earlier in this
+     * login (other than a name sent again with the same value); null if none. Records the keys.
+     */
+    private String repeatedKey(List<Map.Entry<String, String>> pairs) {
+        Set<String> here = new java.util.HashSet<>();
+        for (Map.Entry<String, String> e : pairs) {
+            String name = e.getKey();
+            if (!here.add(name)) {
+                return name;
+            }
+            if (received.containsKey(name)) {
+                if (!REPEATABLE.contains(name) || !java.util.Objects.equals(received.get(name), e.getValue())) {
+                    return name;
+                }
+            }
+        }
+        for (Map.Entry<String, String> e : pairs) {
+            received.putIfAbsent(e.getKey(), e.getValue());
+        }
+        return null;
+    }
+
+    private Step fail(int status, LoginRequest req, String why) {
+        failure = why;
         return new Step(status, false, req.csg(), 0, List.of(), false);
     }
 }

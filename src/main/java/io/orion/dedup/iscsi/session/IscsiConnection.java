@@ -49,6 +49,7 @@ import io.orion.dedup.scsi.ScsiTarget;
 import io.orion.dedup.scsi.TaskAttribute;
 import io.orion.dedup.storage.IoBatch;
 import java.io.ByteArrayOutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -74,7 +75,6 @@ import org.slf4j.LoggerFactory;
 public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LoggerFactory.getLogger(IscsiConnection.class);
-    private static final long LOGIN_TIMEOUT_SECONDS = 30;
 
     private enum Phase { LOGIN, FULL_FEATURE, CLOSING }
 
@@ -110,6 +110,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private long pingSentNanos;
     private ScheduledFuture<?> ticker;
     private ScheduledFuture<?> loginTimer;
+    /** The remote address (null when not an IP socket); login limits and CHAP failures count per source. */
+    private InetAddress source;
+    /** True while this connection counts in {@link ServerContext#pendingLogins()}. */
+    private boolean pendingLogin;
 
     public IscsiConnection(ServerContext server, Framing framing, PduDecoder decoder) {
         this.server = server;
@@ -143,18 +147,39 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        source = channel.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
+        String refused = server.pendingLogins().tryAcquire(source);
+        if (refused != null) {
+            server.loginLog().info(source, "connection from {} closed before login: {}", remoteAddress(), refused);
+            phase = Phase.CLOSING;
+            ctx.fireChannelActive();
+            channel.close();
+            return;
+        }
+        pendingLogin = true;
         loginTimer = loop.schedule(() -> {
             if (phase == Phase.LOGIN) {
-                LOG.info("login from {} timed out", remoteAddress());
+                server.loginLog().info(source, "login from {} timed out after {} s", remoteAddress(),
+                        options.loginTimeout().toSeconds());
+                phase = Phase.CLOSING;
                 channel.close();
             }
-        }, LOGIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        }, options.loginTimeout().toMillis(), TimeUnit.MILLISECONDS);
         ctx.fireChannelActive();
+    }
+
+    /** This connection no longer counts as one in login (it finished its login or closed). */
+    private void leavePendingLogins() {
+        if (pendingLogin) {
+            pendingLogin = false;
+            server.pendingLogins().release(source);
+        }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         IoBatch.close();
+        leavePendingLogins();
         phase = Phase.CLOSING;
         if (ticker != null) {
             ticker.cancel(false);
@@ -187,7 +212,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Throwable root = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
                 ? cause.getCause() : cause;
-        if (root instanceof PduFormatException || cause instanceof PduFormatException) {
+        if ((root instanceof PduFormatException || cause instanceof PduFormatException) && phase == Phase.LOGIN) {
+            server.loginLog().info(source, "closing connection from {} in login: {}", remoteAddress(),
+                    io.orion.dedup.iscsi.LogText.of(root.getMessage(), 200));
+        } else if (root instanceof PduFormatException || cause instanceof PduFormatException) {
             LOG.warn("closing connection from {}: {}", remoteAddress(), root.getMessage());
         } else if (root instanceof java.io.IOException) {
             LOG.debug("connection from {} failed: {}", remoteAddress(), root.toString());
@@ -252,7 +280,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                     if (pdu instanceof LoginRequest req) {
                         onLogin(req);
                     } else {
-                        LOG.warn("{} sent {} during login; closing", remoteAddress(), describe(pdu));
+                        server.loginLog().info(source, "{} sent {} during login; closing", remoteAddress(),
+                                describe(pdu));
                         phase = Phase.CLOSING;
                         channel.close();
                     }
@@ -282,7 +311,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void dispatch(InboundPdu pdu) {
         if (pdu instanceof UnknownPdu u) {
-            LOG.info("{} sent unknown opcode 0x{}; rejected", remoteAddress(), Integer.toHexString(u.code()));
+            protocolLog("{} sent unknown opcode 0x{}; rejected", remoteAddress(), Integer.toHexString(u.code()));
             reject(Reject.COMMAND_NOT_SUPPORTED, u.header());
             return;
         }
@@ -312,6 +341,18 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             reject(Reject.SNACK_REJECT, s.header());
         } else if (pdu instanceof LoginRequest) {
             reject(Reject.PROTOCOL_ERROR, decoder.lastHeader());
+        }
+    }
+
+    /**
+     * Logs a protocol error of the peer: rate-limited per source in a discovery session (which may
+     * be unauthenticated), at INFO otherwise.
+     */
+    private void protocolLog(String format, Object... args) {
+        if (session != null && session.discovery()) {
+            server.loginLog().info(source, format, args);
+        } else {
+            LOG.info(format, args);
         }
     }
 
@@ -360,7 +401,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (login == null) {
             cid = req.cid();
             login = new LoginNegotiator(server.catalog(), options, server.chapLimiter(), server.random(),
-                    server.registry()::admit, (InetSocketAddress) channel.localAddress());
+                    server.registry()::admit, (InetSocketAddress) channel.localAddress(),
+                    channel.remoteAddress() instanceof InetSocketAddress a ? a : null);
         }
         LoginNegotiator.Step step = login.step(req, TextParams.bytes(req.data()));
         if (step.status() != 0) {
@@ -386,12 +428,19 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         framing.maxInboundSegment(params.targetMaxRecvDataSegmentLength());
         phase = Phase.FULL_FEATURE;
         loginTimer.cancel(false);
+        leavePendingLogins();
         login = null;
         metrics.loginSucceeded(s.initiatorName(), s.discovery() ? null : s.target().name(), s.discovery());
-        LOG.info("login: {} ISID {} TSIH {} CID {} {} from {}{}{}", s.initiatorName(),
-                String.format("%012x", s.isid()), s.tsih(), cid,
-                s.discovery() ? "discovery" : "target " + s.target().name(), remoteAddress(),
-                params.headerDigest() ? " HeaderDigest=CRC32C" : "", params.dataDigest() ? " DataDigest=CRC32C" : "");
+        String line = "login: {} ISID {} TSIH {} CID {} {} from {}{}{}";
+        Object[] args = {s.initiatorName(), String.format("%012x", s.isid()), s.tsih(), cid,
+            s.discovery() ? "discovery" : "target " + s.target().name(), remoteAddress(),
+            params.headerDigest() ? " HeaderDigest=CRC32C" : "", params.dataDigest() ? " DataDigest=CRC32C" : ""};
+        if (s.discovery()) {
+            // discovery may need no authentication: its lines share the per-source rate limit
+            server.loginLog().info(source, line, args);
+        } else {
+            LOG.info(line, args);
+        }
         startTicker();
     }
 
@@ -405,8 +454,11 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         String initiator = login == null ? null : login.initiatorName();
         String target = login == null || login.target() == null ? null : login.target().name();
         metrics.loginFailed(initiator, target, status);
-        LOG.info("login from {} ({}) failed with status 0x{}", remoteAddress(), initiator,
-                String.format("%04x", status));
+        // One line per failed login, rate-limited per source address; the name is escaped and the
+        // reason holds no CHAP name or secret.
+        server.loginLog().info(source, "login from {} (InitiatorName {}) failed with status 0x{}: {}",
+                remoteAddress(), io.orion.dedup.iscsi.LogText.of(initiator),
+                String.format("%04x", status), login == null || login.failure() == null ? "-" : login.failure());
         phase = Phase.CLOSING;
         ctx.writeAndFlush(new LoginResponse(false, false, req.csg(), 0, 0, 0, req.isid(), req.tsih(), req.itt(),
                 statSN++, req.cmdSN(), req.cmdSN(), status >> 8, status & 0xff, Unpooled.EMPTY_BUFFER))
@@ -469,6 +521,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         tasks.put(t.itt, t);
         session.tasks().put(t.itt, t);
         boolean ok = true;
+        boolean noDirection = !t.read && !t.write && t.edtl != 0;
         if (t.write && t.edtl > options.maxCommandDataLength()) {
             ok = false;
         } else {
@@ -477,9 +530,18 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (c.data().isReadable() && t.write) {
             metrics.bytesIn(session.target().name(), t.lun, c.data().readableBytes());
         }
-        if (!ok) {
-            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03). The CmdSN
-            // still counts, so the command goes through the window and is discarded on admission.
+        // The CmdSN of a command failed here still counts, so it goes through the window and is
+        // discarded on admission.
+        if (noDirection && ok) {
+            // RFC 7143 §11.3.1: R and W "MUST NOT both be 0" when the Expected Data Transfer Length
+            // is not 0. Executing it would answer GOOD for a write that wrote nothing or a read that
+            // returned nothing: ILLEGAL REQUEST, INVALID FIELD IN CDB, as for a direction the CDB
+            // does not have (the command layer's check).
+            LOG.debug("{}: SCSI command opcode 0x{} with EDTL {} but neither R nor W", remoteAddress(),
+                    Integer.toHexString(t.cdb[0] & 0xff), t.edtl);
+            failTask(t, 0x05, 0x24, 0x00);
+        } else if (!ok) {
+            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03).
             failTask(t, 0x05, 0x0e, 0x03);
         }
         boolean counts = !c.immediate();
@@ -587,7 +649,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onDigestError(DigestErrorPdu d) {
-        LOG.warn("{}: data digest error on {} ITT {}", remoteAddress(), d.received(), d.itt());
+        protocolLog("{}: data digest error on {} ITT {}", remoteAddress(), d.received(), d.itt());
         reject(Reject.DATA_DIGEST_ERROR, d.header());
         if (d.received() == Opcode.SCSI_DATA_OUT || d.received() == Opcode.SCSI_COMMAND) {
             ScsiTask t = tasks.get(d.itt());
@@ -1041,8 +1103,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                     long w = session.window().snapshot();
                     ctx.writeAndFlush(new LogoutResponse(LogoutResponse.CLOSED, l.itt(), statSN++, (int) (w >>> 32),
                             (int) w, 0, 0)).addListener(ChannelFutureListener.CLOSE);
-                    LOG.info("logout: {} TSIH {} CID {} ({})", session.initiatorName(), session.tsih(), cid,
-                            reason == LogoutRequest.CLOSE_SESSION ? "session" : "connection");
+                    String line = "logout: {} TSIH {} CID {} ({})";
+                    Object[] args = {session.initiatorName(), session.tsih(), cid,
+                        reason == LogoutRequest.CLOSE_SESSION ? "session" : "connection"};
+                    if (session.discovery()) {
+                        server.loginLog().info(source, line, args);
+                    } else {
+                        LOG.info(line, args);
+                    }
                     if (reason == LogoutRequest.CLOSE_SESSION) {
                         for (IscsiConnection c : session.connections()) {
                             if (c != this) {

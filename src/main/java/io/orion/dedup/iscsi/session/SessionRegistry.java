@@ -37,7 +37,8 @@ public final class SessionRegistry {
         if (login.tsih() == 0) {
             boolean reinstating = findSame(login) != null;
             if (!reinstating && sessions.size() >= options.maxSessions()) {
-                LOG.warn("login from {} refused: {} sessions already", login.initiatorName(), sessions.size());
+                // the connection logs the refusal (rate-limited per source address)
+                LOG.debug("login from {} refused: {} sessions already", login.initiatorName(), sessions.size());
                 return LoginStatus.OUT_OF_RESOURCES;
             }
             return 0;
@@ -151,7 +152,13 @@ public final class SessionRegistry {
                 LOG.error("nexusLost failed for {}", s.nexus(), e);
             }
         }
-        LOG.info("session ended: {} ISID {} TSIH {} target {}", s.initiatorName(), String.format("%012x", s.isid()),
-                s.tsih(), s.discovery() ? "(discovery)" : s.target().name());
+        if (s.discovery()) {
+            // discovery may be unauthenticated: its login line is rate-limited, its end is not logged
+            LOG.debug("session ended: {} ISID {} TSIH {} (discovery)", s.initiatorName(),
+                    String.format("%012x", s.isid()), s.tsih());
+        } else {
+            LOG.info("session ended: {} ISID {} TSIH {} target {}", s.initiatorName(), String.format("%012x", s.isid()),
+                    s.tsih(), s.target().name());
+        }
     }
 }

@@ -1,0 +1,44 @@
+package io.orion.dedup.server;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.orion.dedup.config.LunDefinition;
+import io.orion.dedup.config.OrionConfig;
+import io.orion.dedup.storage.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Opening LUN definitions against the volumes that exist (what a start-up does). */
+class VolumesTest {
+
+    @TempDir
+    Path dir;
+
+    /** Issue item 2: a definition smaller than its volume never shrinks it silently. */
+    @Test
+    void aDefinitionSmallerThanItsVolumeIsRefusedAndTheDataStays() throws Exception {
+        byte[] tail = new byte[512];
+        Arrays.fill(tail, (byte) 0x5A);
+        long big = 64L << 20;
+        try (Volumes v = new Volumes(OrionConfig.defaults(), dir)) {
+            BlockDevice d = v.open(LunDefinition.dedup(0, "vol", big, 512));
+            d.write(big / 512 - 1, ByteBuffer.wrap(tail), true);
+        }
+        try (Volumes v = new Volumes(OrionConfig.defaults(), dir)) {
+            IOException e = assertThrows(IOException.class, () -> v.open(LunDefinition.dedup(0, "vol", 1L << 20, 512)));
+            assertTrue(e.getMessage().contains("refusing to shrink"), e.getMessage());
+            BlockDevice d = v.open(LunDefinition.dedup(0, "vol", 2 * big, 512));
+            assertEquals(2 * big / 512, d.blockCount(), "a larger definition grows it");
+            ByteBuffer back = ByteBuffer.allocate(512);
+            d.read(big / 512 - 1, back);
+            assertArrayEquals(tail, back.array(), "the last block written is still there");
+        }
+    }
+}
