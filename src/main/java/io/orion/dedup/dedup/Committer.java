@@ -9,6 +9,7 @@ import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.store.Container;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.storage.IoBatch;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
@@ -295,6 +296,7 @@ final class Committer implements AutoCloseable {
     private void commitItems(List<Work> items) {
         Set<Work> failed = new HashSet<>();
         Map<Work, Throwable> failures = new IdentityHashMap<>();
+        boolean noSpace = false;
         for (int attempt = 0; attempt < 64; attempt++) {
             String readOnly = pool.readOnlyReason();
             if (readOnly != null) {
@@ -331,6 +333,7 @@ final class Committer implements AutoCloseable {
                 b.txn.close();
                 publish(b);
                 unpersisted.clear();
+                pool.meta().keepReserve();
                 break;
             } catch (Env.MapFullException e) {
                 abort(b);
@@ -340,7 +343,23 @@ final class Committer implements AutoCloseable {
                 pool.untrust(e.getMessage());
             } catch (LmdbException e) {
                 abort(b);
-                pool.untrust("LMDB error: " + e.getMessage());
+                if (!pool.meta().isNoSpace(e)) {
+                    pool.untrust("LMDB error: " + e.getMessage());
+                    continue;
+                }
+                // the file system is full (the transaction was aborted, nothing changed): replay once
+                // without the work that needs new space (applyOps refuses it now); if even that finds
+                // no space, every remaining item fails with it - the pool stays writable
+                pool.meta().markLowSpace();
+                if (noSpace) {
+                    for (Work w : items) {
+                        if (failed.add(w)) {
+                            failures.put(w, new OutOfSpaceException("metadata file system is full: " + e.getMessage()));
+                        }
+                    }
+                    break;
+                }
+                noSpace = true;
             } catch (IOException | RuntimeException e) {
                 abort(b);
                 if (current == null) {
@@ -385,9 +404,17 @@ final class Committer implements AutoCloseable {
     private void applyOps(Batch b, List<BlockOp> ops) throws IOException {
         int n = ops.size();
         long[] old = new long[n];
+        boolean lowSpace = pool.meta().lowSpace();
         for (int i = 0; i < n; i++) {
             BlockOp op = ops.get(i);
             old[i] = b.txn.block(op.volume, op.dblock);
+            // on a full metadata file system only changes that need no new space go through: UNMAP,
+            // and overwrites of mapped blocks with existing chunks or zeros
+            if (lowSpace && (op.kind == BlockOp.Kind.NEW
+                    || (op.kind != BlockOp.Kind.UNMAP && old[i] == MetaTxn.ABSENT))) {
+                throw new OutOfSpaceException("metadata file system of " + pool.meta().dir()
+                        + " is full (its reserve is kept for freeing space)");
+            }
         }
         long[] target = new long[n];
         for (int i = 0; i < n; i++) {

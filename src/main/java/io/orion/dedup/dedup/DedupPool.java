@@ -14,11 +14,14 @@ import io.orion.dedup.store.BackingDevice;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Compression;
 import io.orion.dedup.store.Container;
+import io.orion.dedup.store.DeviceProbe;
+import io.orion.dedup.store.DeviceSpec;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.store.RecordFormat;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -117,6 +120,7 @@ public final class DedupPool implements Closeable {
      */
     public static DedupPool open(PoolOptions o) throws IOException {
         long t0 = System.nanoTime();
+        boolean metaExisted = Files.exists(o.metadataDir().resolve("data.mdb"));
         MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize(), o.durableCommits());
         List<BackingDevice> devices = new ArrayList<>();
         try {
@@ -146,6 +150,7 @@ public final class DedupPool implements Closeable {
             } else if (counters.formatVersion() != PoolCounters.FORMAT_VERSION) {
                 throw new MetaCorruptException("pool metadata format " + counters.formatVersion() + " is not supported");
             }
+            refuseForeignDevices(o, fresh ? null : counters.poolUuid(), counters.slotSize(), metaExisted);
             long slotSize = counters.slotSize();
             if (!fresh && slotSize != o.containerSize()) {
                 LOG.warn("pool was created with container size {}; keeping it (configured {})", slotSize,
@@ -185,6 +190,48 @@ public final class DedupPool implements Closeable {
             }
             meta.close();
             throw e;
+        }
+    }
+
+    /**
+     * A device that holds data is never initialised over (ARCHITECTURE.md, rule 5): with new
+     * metadata ({@code pool} null) every device must be empty; with existing metadata no device may
+     * carry another pool's slot headers. Refusing, it leaves the metadata directory as it found it.
+     */
+    private static void refuseForeignDevices(PoolOptions o, UUID pool, long slotSize, boolean metaExisted)
+            throws IOException {
+        for (DeviceSpec d : o.devices()) {
+            DeviceProbe.Found f = pool == null ? DeviceProbe.probe(d.path()) : DeviceProbe.foreign(d.path(), slotSize, pool);
+            if (f == null) {
+                continue;
+            }
+            String msg;
+            if (pool == null) {
+                if (!metaExisted) {
+                    Files.deleteIfExists(o.metadataDir().resolve("data.mdb"));
+                    Files.deleteIfExists(o.metadataDir().resolve("lock.mdb"));
+                }
+                msg = "refusing to create a new pool: device " + d.path() + " already holds data (" + f.what()
+                        + ") but the pool metadata in " + o.metadataDir() + " is "
+                        + (metaExisted ? "empty" : "missing") + "; restore that metadata directory (from a backup, or"
+                        + " check [pool] metadata_dir), or, to discard the old data for good, remove or wipe "
+                        + d.path() + " first";
+            } else {
+                msg = "refusing to open the pool: device " + d.path() + " holds " + f.what() + ", but the metadata in "
+                        + o.metadataDir() + " belongs to pool " + pool + "; check [pool] devices and metadata_dir"
+                        + " (each device belongs to one pool)";
+            }
+            LOG.error(msg);
+            throw new PoolRefusedException(msg);
+        }
+    }
+
+    /** The pool refuses to open over devices that hold data it cannot account for. */
+    public static final class PoolRefusedException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        PoolRefusedException(String message) {
+            super(message);
         }
     }
 
@@ -574,6 +621,11 @@ public final class DedupPool implements Closeable {
      * possible (records of one call land back to back in one container when they fit).
      */
     void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
+        if (meta.lowSpace()) {
+            // the commit would refuse these chunks (see Committer.applyOps): don't append them
+            throw new io.orion.dedup.storage.OutOfSpaceException("metadata file system of " + meta.dir()
+                    + " is full (its reserve is kept for freeing space)");
+        }
         int n = claims.size();
         byte[][] packed = new byte[n][];
         int[] lens = new int[n];

@@ -7,6 +7,7 @@ import io.orion.dedup.store.Container;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.store.RecordFormat;
 import io.orion.dedup.store.SlotHeader;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -105,9 +106,18 @@ final class GarbageCollector {
         long moved = 0;
         long started = System.nanoTime();
         long rate = pool.options().gcBytesPerSecond();
+        boolean noSpace = false;
         for (Container c : victims) {
             if (stopped) {
                 throw new IOException("pool is closing");
+            }
+            if (noSpace) {
+                // no room for copies: the containers left keep their records (emptied ones, which
+                // need no copying, sort first and are still freed)
+                if (c.liveCount() != 0) {
+                    skipped.add(c.id());
+                }
+                continue;
             }
             List<ChunkRecord> chunks = new ArrayList<>(live.getOrDefault(c.id(), List.of()));
             chunks.sort(Comparator.comparingInt(ChunkRecord::offset));
@@ -136,15 +146,28 @@ final class GarbageCollector {
                 raws.add(raw);
                 groupBytes += r.length();
                 if (groupBytes >= (1 << 20)) {
-                    moved += copy(group, raws, moves);
+                    try {
+                        moved += copy(group, raws, moves);
+                    } catch (OutOfSpaceException e) {
+                        LOG.warn("cleanup: no space to copy live chunks of container {}: {}", c.id(), e.getMessage());
+                        noSpace = true;
+                        skipped.add(c.id());
+                        break;
+                    }
                     group.clear();
                     raws.clear();
                     groupBytes = 0;
                     throttle(moved, started, rate, "cleanup");
                 }
             }
-            if (!group.isEmpty()) {
-                moved += copy(group, raws, moves);
+            if (!group.isEmpty() && !noSpace) {
+                try {
+                    moved += copy(group, raws, moves);
+                } catch (OutOfSpaceException e) {
+                    LOG.warn("cleanup: no space to copy live chunks of container {}: {}", c.id(), e.getMessage());
+                    noSpace = true;
+                    skipped.add(c.id());
+                }
                 throttle(moved, started, rate, "cleanup");
             }
         }

@@ -4,7 +4,10 @@ import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.lmdbjava.Dbi;
@@ -25,10 +28,21 @@ import org.slf4j.LoggerFactory;
  * grown ({@link #grow()}) when a write hits MDB_MAP_FULL: growing waits until no read transaction
  * is open (LMDB requires that), so readers hold a shared lock for their short lifetime.
  *
- * <p>Durability: the environment runs with MDB_WRITEMAP | MDB_NOSYNC (commits write into the shared
- * mapping, no copies), so a commit is atomic and survives a process crash but is made durable
- * against power loss only by {@link #sync()}, which the pool calls after
- * forcing the chunk data to the devices (data before the metadata that references it).
+ * <p>Durability: the environment runs with MDB_NOSYNC (and without MDB_WRITEMAP: LMDB builds a
+ * transaction's pages in memory and writes them with {@code pwrite} at commit), so a commit is
+ * atomic and survives a process crash but is made durable against power loss only by
+ * {@link #sync()}, which the pool calls after forcing the chunk data to the devices (data before the
+ * metadata that references it).
+ *
+ * <p>Space: a full file system must never crash the server. With MDB_WRITEMAP a transaction writes
+ * straight into a mapping of a sparse file, and a page the file system cannot back kills the
+ * process with SIGBUS; without it a write that finds no space fails the commit with ENOSPC, the
+ * transaction is aborted and nothing changes. So that a full file system still lets the pool free
+ * space (UNMAP, cleanup, LUN deletion all commit metadata), {@code data.mdb} is kept allocated
+ * (written with zeros) {@link #reserveTarget(long) a reserve} past its last used page, topped up
+ * after commits ({@link #keepReserve()}). When the reserve cannot be kept above half its target the
+ * store reports {@link #lowSpace()}: the committer then refuses changes that need new space (DATA
+ * PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT) and lets the ones that free space use the rest.
  */
 public final class MetaStore implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(MetaStore.class);
@@ -53,10 +67,21 @@ public final class MetaStore implements Closeable {
     /** What the last integrity check found (never null; empty when sound). */
     private volatile MetaDamage damage = new MetaDamage();
     private volatile LmdbVerifier.Report lastCheck;
+    /** Smallest reserve kept allocated past the last used page of {@code data.mdb}. */
+    public static final long MIN_RESERVE = 16L << 20;
+    private static final int ZERO_CHUNK = 1 << 20;
+    /** {@code data.mdb}, written only to extend the reserve (committer thread). */
+    private final FileChannel file;
+    private final long pageSize;
+    private volatile boolean lowSpace;
+    private long lastTopUpFailure;
+    private long lastLook;
 
-    private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize) {
+    private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize, FileChannel file) {
         this.dir = dir;
         this.env = env;
+        this.file = file;
+        this.pageSize = env.stat().pageSize;
         this.mapSize = Math.max(mapSize, env.info().mapSize);
         this.volumes = env.openDbi("volumes", DbiFlags.MDB_CREATE);
         this.blocks = env.openDbi("blocks", DbiFlags.MDB_CREATE);
@@ -96,24 +121,32 @@ public final class MetaStore implements Closeable {
             LOG.info("metadata in {} checked: {} pages, {} entries, {} ms", dir, check.pages(), check.entries(),
                     check.millis());
         }
+        MetaStore m;
         try {
+            // no MDB_WRITEMAP: see "Space" above
             Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
                     .open(dir.toFile(), durableCommits
-                            ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP}
-                            : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS, EnvFlags.MDB_WRITEMAP});
+                            ? new EnvFlags[] {EnvFlags.MDB_NOTLS}
+                            : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS});
+            FileChannel file = null;
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
-                MetaStore m = new MetaStore(dir, env, mapSize);
+                file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.WRITE);
+                m = new MetaStore(dir, env, mapSize, file);
                 m.damage = check.damage();
                 m.lastCheck = check;
-                return m;
-            } catch (LmdbException e) {
+            } catch (LmdbException | IOException e) {
+                if (file != null) {
+                    file.close();
+                }
                 env.close();
                 throw e;
             }
         } catch (LmdbException e) {
             throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
         }
+        m.openReserve();
+        return m;
     }
 
     /** What the last integrity check found: empty when the metadata is sound. */
@@ -210,14 +243,166 @@ public final class MetaStore implements Closeable {
         }
     }
 
+    /** Bytes of {@code data.mdb} up to its last used page (as of the last commit). */
+    private long usedEnd() {
+        return (env.info().lastPageNumber + 1) * pageSize;
+    }
+
+    /** The reserve kept past {@code used} bytes: 1/16 of the metadata, at least {@link #MIN_RESERVE}. */
+    static long reserveTarget(long used) {
+        long t = Math.max(MIN_RESERVE, used / 16);
+        return (t + ZERO_CHUNK - 1) / ZERO_CHUNK * ZERO_CHUNK;
+    }
+
+    /**
+     * At open: a file written by an older build with MDB_WRITEMAP is as large as the map and sparse
+     * past its used pages (holes reserve nothing), so it is cut back to its used pages and the
+     * reserve written afresh. Pages past the last used one are never read by LMDB.
+     */
+    private void openReserve() throws IOException {
+        long used = usedEnd();
+        try {
+            if (file.size() > used + reserveTarget(used)) {
+                file.truncate(used);
+            }
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
+        lastTopUpFailure = System.nanoTime() - 2_000_000_000L;
+        lastLook = lastTopUpFailure;
+        keepReserve();
+    }
+
+    /**
+     * Keeps {@code data.mdb} allocated {@link #reserveTarget(long)} bytes past its last used page:
+     * called after every commit, on the committer thread (the only LMDB writer, so nothing else
+     * extends the file meanwhile). When the file system cannot give the space (retried at most once
+     * a second) and less than half the target is left, {@link #lowSpace()} turns true; it turns
+     * false again once the reserve is back.
+     */
+    public void keepReserve() {
+        long now = System.nanoTime();
+        if (!lowSpace && now - lastLook < 50_000_000L) {
+            // at most 20 looks a second: the reserve (>= 16 MiB) outlasts the commits in between,
+            // and one that finds no space anyway fails cleanly (ENOSPC) and marks the store low
+            return;
+        }
+        lastLook = now;
+        long used;
+        long size;
+        try {
+            used = usedEnd();
+            size = file.size();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot check the metadata reserve: {}", e.toString());
+            return;
+        }
+        long target = reserveTarget(used);
+        if (size - used >= target / 2 && !lowSpace) {
+            return;
+        }
+        if (size - used < target && now - lastTopUpFailure >= 1_000_000_000L) {
+            try {
+                ByteBuffer zeros = ByteBuffer.allocate(ZERO_CHUNK);
+                long pos = size;
+                while (pos < used + target) {
+                    zeros.clear().limit((int) Math.min(ZERO_CHUNK, used + target - pos));
+                    pos += file.write(zeros, pos);
+                }
+            } catch (IOException e) {
+                lastTopUpFailure = now;
+                if (!io.orion.dedup.storage.OutOfSpaceException.isNoSpace(e)) {
+                    LOG.warn("cannot extend the metadata reserve in {}: {}", dir, e.toString());
+                }
+            }
+        }
+        long have;
+        try {
+            // room left: the allocated tail plus the pages LMDB has freed (reused before the file grows)
+            have = file.size() - used + freePages() * pageSize;
+        } catch (IOException | RuntimeException e) {
+            have = 0;
+        }
+        boolean low = have < target / 2;
+        if (low != lowSpace) {
+            lowSpace = low;
+            if (low) {
+                LOG.error("metadata file system of {} is full: {} bytes of reserve left (target {}); writes that need"
+                        + " new space are refused until space is freed (UNMAP, cleanup, deleting LUNs)", dir, have,
+                        target);
+            } else {
+                LOG.info("metadata reserve in {} restored ({} bytes); writes accepted again", dir, have);
+            }
+        }
+    }
+
+    /**
+     * Pages of {@code data.mdb} below its last used page that no database holds: LMDB's free list
+     * (slightly over-counted by the free list's own few pages).
+     */
+    private long freePages() {
+        long inUse = 2; // the two meta pages
+        org.lmdbjava.Stat main = env.stat();
+        inUse += main.branchPages + main.leafPages + main.overflowPages;
+        try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
+            for (Dbi<ByteBuffer> d : List.of(volumes, blocks, chunks, index, containers, counters)) {
+                org.lmdbjava.Stat st = d.stat(t);
+                inUse += st.branchPages + st.leafPages + st.overflowPages;
+            }
+        }
+        return Math.max(0, env.info().lastPageNumber + 1 - inUse);
+    }
+
+    /**
+     * True when the metadata file system is full and the reserve is below half its target: only
+     * changes that free space (or need none) should be committed.
+     */
+    public boolean lowSpace() {
+        return lowSpace;
+    }
+
+    /** Notes that a commit failed for want of space (ENOSPC): low until a top-up succeeds. */
+    public void markLowSpace() {
+        if (!lowSpace) {
+            lowSpace = true;
+            lastTopUpFailure = System.nanoTime();
+            LOG.error("metadata commit in {} failed: no space left on its file system; writes that need new"
+                    + " space are refused until space is freed", dir);
+        }
+    }
+
+    /**
+     * True for an LMDB failure that means the file system is full: ENOSPC or EDQUOT, or EIO while
+     * the file system has less free space than the reserve target (LMDB reports a short
+     * {@code pwrite}, which is how a nearly full file system answers, as EIO).
+     */
+    public boolean isNoSpace(RuntimeException e) {
+        if (!(e instanceof org.lmdbjava.LmdbNativeException n)) {
+            return false;
+        }
+        int rc = n.getResultCode();
+        if (rc == 28 || rc == 122) {
+            return true;
+        }
+        if (rc == 5) {
+            try {
+                return Files.getFileStore(dir).getUsableSpace() < MIN_RESERVE;
+            } catch (IOException io) {
+                return false;
+            }
+        }
+        return false;
+    }
+
     /** Forces every committed transaction to disk. */
     public void sync() {
         env.sync(true);
     }
 
     /**
-     * Bytes of the metadata file in use (up to its last used page; with MDB_WRITEMAP the file itself
-     * is as large as the map, sparse).
+     * Bytes of the metadata file in use (up to its last used page; the file itself is larger by the
+     * reserve, see "Space" above).
      */
     public long fileSize() throws IOException {
         mapLock.readLock().lock();
@@ -238,6 +423,11 @@ public final class MetaStore implements Closeable {
             }
             if (!env.isClosed()) {
                 env.close();
+            }
+            try {
+                file.close();
+            } catch (IOException e) {
+                LOG.warn("closing {}: {}", dir, e.toString());
             }
         } finally {
             mapLock.writeLock().unlock();

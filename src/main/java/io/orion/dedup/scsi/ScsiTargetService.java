@@ -2,6 +2,7 @@ package io.orion.dedup.scsi;
 
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.IoBatch;
+import io.orion.dedup.storage.OutOfSpaceException;
 import io.orion.dedup.storage.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -29,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * POWER ON, RESET unit attention), look up the opcode, report a pending unit attention, check
  * reservations, then parse (decode, validate, range check). The parsed executor runs on the I/O
  * executor; its outcome — data, a {@link SenseException}, or an {@link IOException} (MEDIUM ERROR;
- * {@link ReadOnlyVolumeException} becomes DATA PROTECT) — completes the future, which never completes
+ * {@link ReadOnlyVolumeException} becomes DATA PROTECT, {@link OutOfSpaceException} DATA PROTECT / SPACE
+ * ALLOCATION FAILED WRITE PROTECT) — completes the future, which never completes
  * exceptionally.
  *
  * <p>Threads: callers (transport threads) and the I/O pool. LU and nexus state are concurrent maps
@@ -258,6 +260,11 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         if (failure instanceof ReadOnlyVolumeException e) {
             LOG.warn("{} refused, volume is read-only: {}", describe(command), e.getMessage());
             return Responses.check(SenseData.build(SenseReason.WRITE_PROTECTED, desc), edtlOut(command));
+        }
+        if (failure instanceof OutOfSpaceException e) {
+            LOG.warn("{} refused, out of space: {}", describe(command), e.getMessage());
+            return Responses.check(SenseData.build(SenseReason.SPACE_ALLOCATION_FAILED_WRITE_PROTECT, desc),
+                    edtlOut(command));
         }
         if (failure instanceof IOException) {
             LOG.error("{} failed with an I/O error", describe(command), failure);

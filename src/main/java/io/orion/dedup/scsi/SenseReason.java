@@ -19,6 +19,8 @@ public enum SenseReason {
     INSUFFICIENT_REGISTRATION_RESOURCES(0x5, 0x55, 0x04),
     // DATA PROTECT (7h)
     WRITE_PROTECTED(0x7, 0x27, 0x00),
+    /** A thin-provisioned LU whose pool cannot supply the space a write needs (SBC-4 §4.7.3.6). */
+    SPACE_ALLOCATION_FAILED_WRITE_PROTECT(0x7, 0x27, 0x07),
     // MEDIUM ERROR (3h)
     UNRECOVERED_READ_ERROR(0x3, 0x11, 0x00),
     WRITE_ERROR(0x3, 0x0c, 0x00),

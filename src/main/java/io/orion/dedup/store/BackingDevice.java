@@ -3,6 +3,7 @@ package io.orion.dedup.store;
 import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.EOFException;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -136,7 +137,10 @@ public final class BackingDevice implements Closeable {
         return top++;
     }
 
-    /** Returns a slot; a plain file is truncated past its highest used slot. */
+    /**
+     * Returns a slot; a plain file is truncated past its highest used slot, and a freed slot below
+     * it has its blocks punched out (given back to the file system).
+     */
     public synchronized void freeSlot(int slot) throws IOException {
         freeBelowTop.add(slot);
         while (top > 0 && freeBelowTop.contains(top - 1)) {
@@ -147,6 +151,10 @@ public final class BackingDevice implements Closeable {
             long keep = top * slotSize;
             if (channel.size() > keep) {
                 channel.truncate(keep);
+            }
+            if (slot < top) {
+                // below the top the slot keeps its place; its blocks go back to the file system
+                HolePunch.punch(path, slotBase(slot), slotSize);
             }
         }
     }
@@ -159,10 +167,21 @@ public final class BackingDevice implements Closeable {
         return maxSlots == Integer.MAX_VALUE ? Long.MAX_VALUE : (maxSlots - top) + freeBelowTop.size();
     }
 
-    /** Writes all of {@code src} at {@code pos}. */
+    /**
+     * Writes all of {@code src} at {@code pos}. A full file system (ENOSPC, EDQUOT) is reported as
+     * {@link OutOfSpaceException} naming the device, so the initiator gets DATA PROTECT, SPACE
+     * ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
+     */
     public void write(ByteBuffer src, long pos) throws IOException {
-        while (src.hasRemaining()) {
-            pos += channel.write(src, pos);
+        try {
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+        } catch (IOException e) {
+            if (!(e instanceof OutOfSpaceException) && OutOfSpaceException.isNoSpace(e)) {
+                throw new OutOfSpaceException("backing device " + path + ": " + e.getMessage(), e);
+            }
+            throw e;
         }
     }
 

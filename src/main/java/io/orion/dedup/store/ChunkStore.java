@@ -1,6 +1,7 @@
 package io.orion.dedup.store;
 
 import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
@@ -172,13 +173,17 @@ public final class ChunkStore implements Closeable {
                 }
             } catch (IOException e) {
                 last = e;
-                LOG.warn("append to {} failed: {}", devices.get(d).path(), e.toString());
+                if (e instanceof OutOfSpaceException) {
+                    LOG.debug("append to {} failed: {}", devices.get(d).path(), e.toString());
+                } else {
+                    LOG.warn("append to {} failed: {}", devices.get(d).path(), e.toString());
+                }
             }
         }
         if (last != null) {
             throw last;
         }
-        throw new IOException("pool is full: no free container slot on any backing device");
+        throw new OutOfSpaceException("pool is full: no free container slot on any backing device");
     }
 
     private Location tryAppend(int d, ByteBuffer record, int length) throws IOException {
@@ -201,7 +206,14 @@ public final class ChunkStore implements Closeable {
                     return null;
                 }
                 int id = nextContainerId.getAndIncrement();
-                dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
+                try {
+                    dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
+                } catch (IOException e) {
+                    // the slot never became a container (a full file system, typically): give it back
+                    open[d] = null;
+                    dev.freeSlot(slot);
+                    throw e;
+                }
                 c = new Container(id, dev, slot, SlotHeader.SIZE, false);
                 c.restore(SlotHeader.SIZE, 0, 0, 0);
                 containers.put(id, c);

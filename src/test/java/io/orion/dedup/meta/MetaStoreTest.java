@@ -89,6 +89,38 @@ class MetaStoreTest {
     }
 
     @Test
+    void dataFileKeepsAnAllocatedReserveAndASparseWritemapFileIsCutBack() throws Exception {
+        java.nio.file.Path f = dir.resolve("data.mdb");
+        long used;
+        try (MetaStore m = MetaStore.open(dir, 256L << 20)) {
+            try (MetaWriteTxn w = m.write()) {
+                for (int i = 0; i < 20_000; i++) {
+                    w.putBlock(1, i, i + 1);
+                }
+                w.commit();
+            }
+            m.keepReserve();
+            used = m.fileSize();
+            // no MDB_WRITEMAP: the file is not as large as the map, it ends with the reserve
+            long size = java.nio.file.Files.size(f);
+            assertTrue(size >= used + MetaStore.MIN_RESERVE / 2 && size < 256L << 20, "size " + size + ", used " + used);
+            assertTrue(!m.lowSpace());
+        }
+        // what an MDB_WRITEMAP build left: the file as large as the map, sparse past its pages
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate(1), (1L << 30) - 1);
+        }
+        try (MetaStore m = MetaStore.open(dir, 256L << 20)) {
+            long size = java.nio.file.Files.size(f);
+            assertTrue(size < 64L << 20, "cut back to its pages and the reserve: " + size);
+            try (MetaTxn r = m.read()) {
+                assertEquals(20_000, r.block(1, 19_999));
+            }
+        }
+    }
+
+    @Test
     void aFileThatIsNotLmdbIsRejected() throws Exception {
         java.nio.file.Files.write(dir.resolve("data.mdb"), new byte[8192]);
         assertThrows(MetaCorruptException.class, () -> MetaStore.open(dir, 1 << 20));

@@ -2,6 +2,7 @@ package io.orion.dedup.scsi;
 
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.LbaStatus;
+import io.orion.dedup.storage.OutOfSpaceException;
 import io.orion.dedup.storage.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -27,6 +28,9 @@ final class FailingDevice implements BlockDevice {
     public void write(long lba, ByteBuffer src, boolean fua) throws IOException {
         if (lba == 1) {
             throw new ReadOnlyVolumeException("metadata untrusted");
+        }
+        if (lba == 2) {
+            throw new OutOfSpaceException("backing device x: No space left on device");
         }
         throw new IOException("disk gone");
     }

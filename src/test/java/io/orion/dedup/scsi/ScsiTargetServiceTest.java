@@ -397,6 +397,8 @@ class ScsiTargetServiceTest {
         assertSense(h.run(A, 2, read10(0, 1), null, 512), 0x3, 0x11, 0);
         assertSense(h.run(A, 2, write10(0, 1, 0), new byte[512], 512), 0x3, 0x0c, 0);
         assertSense(h.run(A, 2, write10(1, 1, 0), new byte[512], 512), 0x7, 0x27, 0);
+        // a thin LU out of space: DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT (SBC-4 §4.7.3.6)
+        assertSense(h.run(A, 2, write10(2, 1, 0), new byte[512], 512), 0x7, 0x27, 0x07);
     }
 
     @Test

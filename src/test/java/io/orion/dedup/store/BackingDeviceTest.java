@@ -16,6 +16,37 @@ class BackingDeviceTest {
     @TempDir
     Path dir;
 
+    /** Bytes the file system holds for {@code f} ({@code stat %b}, 512-byte blocks). */
+    private static long allocated(Path f) throws Exception {
+        Process p = new ProcessBuilder("stat", "-c", "%b", f.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).trim();
+        assertEquals(0, p.waitFor(), out);
+        return Long.parseLong(out) * 512;
+    }
+
+    @Test
+    void aFreedSlotBelowTheTopGivesItsBlocksBackToTheFileSystem() throws Exception {
+        long slot = 1 << 20;
+        Path f = dir.resolve("d.img");
+        byte[] full = new byte[(int) slot];
+        java.util.Arrays.fill(full, (byte) 7);
+        try (BackingDevice d = BackingDevice.open(0, new DeviceSpec(f, 0), slot)) {
+            for (int i = 0; i < 3; i++) {
+                assertEquals(i, d.allocateSlot());
+                d.write(ByteBuffer.wrap(full), d.slotBase(i));
+            }
+            d.force();
+            long before = allocated(f);
+            assertTrue(before >= 3 * slot, "three slots written: " + before);
+            d.freeSlot(0);
+            assertEquals(3 * slot, Files.size(f), "the slot keeps its place");
+            assertTrue(allocated(f) <= before - slot, "slot 0's blocks are free: " + allocated(f) + " of " + before);
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            d.read(b, d.slotBase(1));
+            assertEquals(7, b.get(4095), "the other slots keep their bytes");
+        }
+    }
+
     @Test
     void slotsAreReusedLowestFirstAndTheFileShrinks() throws Exception {
         long slot = 1 << 20;
