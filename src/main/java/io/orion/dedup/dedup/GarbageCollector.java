@@ -146,14 +146,13 @@ final class GarbageCollector {
                 raws.add(raw);
                 groupBytes += r.length();
                 if (groupBytes >= (1 << 20)) {
-                    try {
-                        moved += copy(group, raws, moves);
-                    } catch (OutOfSpaceException e) {
-                        LOG.warn("cleanup: no space to copy live chunks of container {}: {}", c.id(), e.getMessage());
+                    long n = copyUnlessFull(c, group, raws, moves);
+                    if (n < 0) {
                         noSpace = true;
                         skipped.add(c.id());
                         break;
                     }
+                    moved += n;
                     group.clear();
                     raws.clear();
                     groupBytes = 0;
@@ -161,12 +160,12 @@ final class GarbageCollector {
                 }
             }
             if (!group.isEmpty() && !noSpace) {
-                try {
-                    moved += copy(group, raws, moves);
-                } catch (OutOfSpaceException e) {
-                    LOG.warn("cleanup: no space to copy live chunks of container {}: {}", c.id(), e.getMessage());
+                long n = copyUnlessFull(c, group, raws, moves);
+                if (n < 0) {
                     noSpace = true;
                     skipped.add(c.id());
+                } else {
+                    moved += n;
                 }
                 throttle(moved, started, rate, "cleanup");
             }
@@ -213,6 +212,17 @@ final class GarbageCollector {
     }
 
     /** Copies a group of records with one append; returns the bytes copied. */
+    /** {@link #copy}, or -1 (logged) when the pool has no room for the copies: the container is kept. */
+    private long copyUnlessFull(Container c, List<ChunkRecord> group, List<ByteBuffer> raws, List<Move> moves)
+            throws IOException {
+        try {
+            return copy(group, raws, moves);
+        } catch (OutOfSpaceException e) {
+            LOG.warn("cleanup: no space to copy live chunks of container {}: {}", c.id(), e.getMessage());
+            return -1;
+        }
+    }
+
     private long copy(List<ChunkRecord> group, List<ByteBuffer> raws, List<Move> moves) throws IOException {
         int total = 0;
         for (ByteBuffer r : raws) {

@@ -68,7 +68,8 @@ public final class LmdbVerifier {
     }
 
     private final FileChannel ch;
-    private final long fileSize;
+    /** The file's size; re-read after the meta page of a live file (it grows under the check). */
+    private long fileSize;
     private final MetaDamage damage = new MetaDamage();
     private int psize;
     private long lastPg;
@@ -117,6 +118,11 @@ public final class LmdbVerifier {
         }
         psize = ps;
         lastPg = m.getLong(136);
+        if (txnId >= 0) {
+            // LMDB (without MDB_WRITEMAP) extends the file with pwrite, data pages before the meta
+            // page: every page a meta page we have read names is in the file by now
+            fileSize = ch.size();
+        }
         if ((lastPg + 1) * psize > fileSize) {
             damage.fatal("metadata file is truncated: " + fileSize + " bytes, its last committed page needs "
                     + (lastPg + 1) * psize);
