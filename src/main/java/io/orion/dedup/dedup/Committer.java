@@ -297,6 +297,7 @@ final class Committer implements AutoCloseable {
         Set<Work> failed = new HashSet<>();
         Map<Work, Throwable> failures = new IdentityHashMap<>();
         boolean noSpace = false;
+        boolean committed = false;
         for (int attempt = 0; attempt < 64; attempt++) {
             String readOnly = pool.readOnlyReason();
             if (readOnly != null) {
@@ -319,6 +320,12 @@ final class Committer implements AutoCloseable {
                     }
                     current = w;
                     if (w instanceof BlockWork bw) {
+                        if (needsSpace(b, bw.ops)) {
+                            // refused before it changes anything: the rest of the batch goes on
+                            failed.add(w);
+                            failures.put(w, pool.meta().noSpaceError());
+                            continue;
+                        }
                         applyOps(b, bw.ops);
                     } else if (w instanceof TaskWork tw) {
                         tw.result = tw.task.apply(b);
@@ -333,6 +340,7 @@ final class Committer implements AutoCloseable {
                 b.txn.close();
                 publish(b);
                 unpersisted.clear();
+                committed = true;
                 pool.meta().keepReserve();
                 break;
             } catch (Env.MapFullException e) {
@@ -370,6 +378,15 @@ final class Committer implements AutoCloseable {
                 failures.put(current, e);
             }
         }
+        if (!committed) {
+            // no attempt committed: whatever was not failed on its own fails now, never a GOOD
+            // for a write that is not in the metadata
+            for (Work w : items) {
+                if (failed.add(w)) {
+                    failures.put(w, new IOException("metadata commit did not complete"));
+                }
+            }
+        }
         for (Work w : items) {
             if (failed.contains(w)) {
                 abandonClaims(w);
@@ -401,20 +418,29 @@ final class Committer implements AutoCloseable {
         b.txn.close();
     }
 
+    /**
+     * True if the metadata file system is low on space and these ops need new space: on a full
+     * metadata file system only changes that need none go through (UNMAP, and overwrites of mapped
+     * blocks with existing chunks or zeros). Reads only.
+     */
+    private boolean needsSpace(Batch b, List<BlockOp> ops) throws IOException {
+        if (!pool.meta().lowSpace()) {
+            return false;
+        }
+        for (BlockOp op : ops) {
+            if (op.kind == BlockOp.Kind.NEW
+                    || (op.kind != BlockOp.Kind.UNMAP && b.txn.block(op.volume, op.dblock) == MetaTxn.ABSENT)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void applyOps(Batch b, List<BlockOp> ops) throws IOException {
         int n = ops.size();
         long[] old = new long[n];
-        boolean lowSpace = pool.meta().lowSpace();
         for (int i = 0; i < n; i++) {
-            BlockOp op = ops.get(i);
-            old[i] = b.txn.block(op.volume, op.dblock);
-            // on a full metadata file system only changes that need no new space go through: UNMAP,
-            // and overwrites of mapped blocks with existing chunks or zeros
-            if (lowSpace && (op.kind == BlockOp.Kind.NEW
-                    || (op.kind != BlockOp.Kind.UNMAP && old[i] == MetaTxn.ABSENT))) {
-                throw new OutOfSpaceException("metadata file system of " + pool.meta().dir()
-                        + " is full (its reserve is kept for freeing space)");
-            }
+            old[i] = b.txn.block(ops.get(i).volume, ops.get(i).dblock);
         }
         long[] target = new long[n];
         for (int i = 0; i < n; i++) {

@@ -623,8 +623,7 @@ public final class DedupPool implements Closeable {
     void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
         if (meta.lowSpace()) {
             // the commit would refuse these chunks (see Committer.applyOps): don't append them
-            throw new io.orion.dedup.storage.OutOfSpaceException("metadata file system of " + meta.dir()
-                    + " is full (its reserve is kept for freeing space)");
+            throw meta.noSpaceError();
         }
         int n = claims.size();
         byte[][] packed = new byte[n][];

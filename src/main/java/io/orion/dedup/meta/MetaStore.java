@@ -362,6 +362,12 @@ public final class MetaStore implements Closeable {
         return lowSpace;
     }
 
+    /** The error for work that needs new space while {@link #lowSpace()} (answered 07/27/07). */
+    public io.orion.dedup.storage.OutOfSpaceException noSpaceError() {
+        return new io.orion.dedup.storage.OutOfSpaceException("metadata file system of " + dir
+                + " is full (its reserve is kept for freeing space)");
+    }
+
     /** Notes that a commit failed for want of space (ENOSPC): low until a top-up succeeds. */
     public void markLowSpace() {
         if (!lowSpace) {
