@@ -45,7 +45,9 @@ public class MetaTxn implements AutoCloseable {
     /** The chunk id mapped at a dedup block, {@link #ZERO}, or {@link #ABSENT}. */
     public long block(int volume, long dblock) throws MetaCorruptException {
         MetaCodec.blockKey(key, volume, dblock);
-        guard("blocks", "block map entry " + volume + "/" + dblock);
+        if (!store.damage().isEmpty()) {
+            guard("blocks", "block map entry " + volume + "/" + dblock);
+        }
         ByteBuffer v = store.blocks.get(txn, key);
         if (v == null) {
             return ABSENT;
@@ -99,7 +101,9 @@ public class MetaTxn implements AutoCloseable {
 
     public ChunkRecord chunk(long id) throws MetaCorruptException {
         MetaCodec.chunkKey(key, id);
-        guard("chunks", "chunk " + id);
+        if (!store.damage().isEmpty()) {
+            guard("chunks", "chunk " + id);
+        }
         ByteBuffer v = store.chunks.get(txn, key);
         if (v == null) {
             return null;
@@ -171,7 +175,9 @@ public class MetaTxn implements AutoCloseable {
     /** The chunk id indexed under a fingerprint, or 0. */
     public long index(byte[] fingerprint) throws MetaCorruptException {
         MetaCodec.indexKey(key, fingerprint);
-        guard("index", "fingerprint index entry");
+        if (!store.damage().isEmpty()) {
+            guard("index", "fingerprint index entry");
+        }
         ByteBuffer v = store.index.get(txn, key);
         if (v == null) {
             return 0;
@@ -199,7 +205,9 @@ public class MetaTxn implements AutoCloseable {
     public VolumeRecord volume(String name) throws MetaCorruptException {
         key.clear();
         key.put(name.getBytes(StandardCharsets.UTF_8)).flip();
-        guard("volumes", "volume " + name);
+        if (!store.damage().isEmpty()) {
+            guard("volumes", "volume " + name);
+        }
         ByteBuffer v = store.volumes.get(txn, key);
         if (v == null) {
             return null;
@@ -225,7 +233,9 @@ public class MetaTxn implements AutoCloseable {
     public PoolCounters counters() throws MetaCorruptException {
         key.clear();
         key.put(MetaCodec.COUNTERS_KEY).flip();
-        guard("counters", "pool counters");
+        if (!store.damage().isEmpty()) {
+            guard("counters", "pool counters");
+        }
         ByteBuffer v = store.counters.get(txn, key);
         if (v == null) {
             return null;
@@ -256,14 +266,14 @@ public class MetaTxn implements AutoCloseable {
         return out;
     }
 
-    /** Fails a lookup of {@link #key} that lies in a damaged range: absent there proves nothing. */
+    /**
+     * Fails a lookup of {@link #key} that lies in a damaged range: absent there proves nothing.
+     * Lookups call it only when damage is known, so on sound metadata (every I/O) no message is built.
+     */
     private void guard(String db, String what) throws MetaCorruptException {
-        MetaDamage d = store.damage();
-        if (!d.isEmpty()) {
-            MetaDamage.Range r = d.at(db, key);
-            if (r != null) {
-                throw new MetaCorruptException(what + " lies in damaged metadata: " + r);
-            }
+        MetaDamage.Range r = store.damage().at(db, key);
+        if (r != null) {
+            throw new MetaCorruptException(what + " lies in damaged metadata: " + r);
         }
     }
 
