@@ -1,6 +1,5 @@
 package io.orion.dedup.meta;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -114,9 +113,5 @@ public final class MetaCrossCheck {
         if (problems.size() < MAX_PROBLEMS) {
             problems.add(s);
         }
-    }
-
-    static byte[] copy(ByteBuffer b) {
-        return MetaDamage.bytes(b);
     }
 }
