@@ -398,6 +398,54 @@ public final class DedupPool implements Closeable {
         return openReport;
     }
 
+    /** Soft threshold of the pool's space, percent ({@code [pool] space_warning_percent}); 0 = none. */
+    private volatile int spaceWarningPercent = 90;
+    private volatile io.orion.dedup.storage.Provisioning space;
+    private volatile long spaceAt;
+    /** How long {@link #space()} reuses its last figures (it runs on command paths). */
+    static final long SPACE_REFRESH_NANOS = 100_000_000L;
+
+    /** Sets the soft threshold ({@code [pool] space_warning_percent}, 1..100; 0 turns it off). */
+    public void spaceWarningPercent(int percent) {
+        if (percent < 0 || percent > 100) {
+            throw new IllegalArgumentException("space warning percent must be 0..100: " + percent);
+        }
+        spaceWarningPercent = percent;
+        spaceAt = 0;
+    }
+
+    /**
+     * The pool's space as provisioning resources: capacity and use of its backing devices (a
+     * device with a size: its container slots; a growing file: its length plus what its file
+     * system still has), shared by every volume. Cheap: the figures are reused for 100 ms.
+     */
+    public io.orion.dedup.storage.Provisioning space() throws IOException {
+        long now = System.nanoTime();
+        io.orion.dedup.storage.Provisioning s = space;
+        if (s != null && spaceAt != 0 && now - spaceAt < SPACE_REFRESH_NANOS) {
+            return s;
+        }
+        long cap = 0;
+        long used = 0;
+        for (BackingDevice d : store.devices()) {
+            if (d.capacityBytes() != Long.MAX_VALUE) {
+                cap += d.capacityBytes();
+                used += d.usedSlots() * d.slotSize();
+            } else {
+                long len = d.length();
+                java.nio.file.Path p = d.path().toAbsolutePath();
+                long free = java.nio.file.Files.getFileStore(java.nio.file.Files.exists(p) ? p : p.getParent())
+                        .getUsableSpace();
+                cap += len + free;
+                used += len;
+            }
+        }
+        s = new io.orion.dedup.storage.Provisioning(cap, used, Math.max(0, cap - used), spaceWarningPercent, false);
+        space = s;
+        spaceAt = now == 0 ? 1 : now;
+        return s;
+    }
+
     /** Exact pool statistics, including each volume's (which walks every volume's block map). */
     public PoolStats stats() throws IOException {
         return stats(true);

@@ -101,6 +101,18 @@ public final class DedupVolume implements BlockDevice {
         return true;
     }
 
+    /** The dedup block, the unit the volume stores: hosts that align to it avoid read-modify-write. */
+    @Override
+    public int physicalBlockSize() {
+        return Math.max(st.dedupBlockSize, st.logicalBlockSize);
+    }
+
+    /** The pool's space: shared by every volume of the pool. */
+    @Override
+    public io.orion.dedup.storage.Provisioning provisioning() throws IOException {
+        return pool.space();
+    }
+
     @Override
     public String uuid() {
         return st.uuid.toString();

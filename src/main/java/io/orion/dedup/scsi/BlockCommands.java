@@ -173,6 +173,35 @@ final class BlockCommands {
      */
     static final int LIGHT_WRITE_BYTES = 64 * 1024;
 
+    // ---- WRITE ATOMIC(16) (SBC-4 §5.48) ------------------------------------------------------
+
+    /**
+     * Largest WRITE ATOMIC(16), in blocks (the Block Limits VPD page's MAXIMUM ATOMIC TRANSFER
+     * LENGTH): every device commits one write whole. A dedup volume installs a write's block-map
+     * changes in one metadata transaction while it holds the block locks of the whole range; RAM
+     * and file LUNs hold a range lock over it. So any write up to the maximum transfer length is
+     * atomic, at any alignment (ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY 0).
+     */
+    static long maxAtomicBlocks(int blockSize) {
+        return Math.min(0xffff, maxTransferBlocks(blockSize));
+    }
+
+    static CommandSpec.Executor writeAtomic(Request r) {
+        r.checkWritable();
+        noProtection(r.cdb);
+        long lba = u64(r.cdb, 2);
+        if (u16(r.cdb, 10) != 0) {
+            // ATOMIC BOUNDARY: writes with a boundary are not supported (MAXIMUM ATOMIC BOUNDARY SIZE 0)
+            throw SenseException.cdb(10, -1);
+        }
+        long blocks = u16(r.cdb, 12);
+        if (blocks > maxAtomicBlocks(r.blockSize())) {
+            throw SenseException.cdb(12, -1);
+        }
+        r.checkRange(lba, blocks);
+        return writeExecutor(r, new Extent(lba, blocks), fua(r));
+    }
+
     // ---- ORWRITE (SBC-4 §5.7) --------------------------------------------------------------------
 
     /** Attempts of the read / COMPARE AND WRITE loop before ORWRITE reports a target failure. */
@@ -439,10 +468,25 @@ final class BlockCommands {
         byte[] d = new byte[32];
         Cdb.put64(d, 0, r.blockCount() - 1);
         Cdb.put32(d, 8, r.blockSize());
+        d[13] = (byte) physicalExponent(r.lu.device); // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
         if (r.lu.device.thin()) {
             d[14] = (byte) 0xc0; // LBPME, LBPRZ
         }
         return () -> Responses.data(d, alloc);
+    }
+
+    /**
+     * log2 of the logical blocks in one physical block: the dedup block of a dedup volume (4 KiB
+     * under 512-byte blocks: 3), 0 when they are equal (SBC-4 §5.16.2).
+     */
+    static int physicalExponent(BlockDevice dev) {
+        int per = Math.max(1, dev.physicalBlockSize() / dev.blockSize());
+        return 31 - Integer.numberOfLeadingZeros(per);
+    }
+
+    /** Logical blocks per physical block (dedup block), at least 1. */
+    static int blocksPerPhysical(BlockDevice dev) {
+        return 1 << physicalExponent(dev);
     }
 
     static CommandSpec.Executor getLbaStatus(Request r) {
