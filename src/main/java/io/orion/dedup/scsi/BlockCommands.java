@@ -31,6 +31,8 @@ final class BlockCommands {
     static final int MAX_COMPARE_AND_WRITE_BLOCKS = 255;
     /** Largest extent one GET LBA STATUS descriptor reports (keeps status scans bounded). */
     static final long MAX_STATUS_EXTENT = 8192;
+    /** Device status calls one GET LBA STATUS may make while it joins neighbouring extents. */
+    static final int MAX_STATUS_CALLS = 4096;
 
     private BlockCommands() {
     }
@@ -503,13 +505,29 @@ final class BlockCommands {
             out.position(8);
             long at = lba;
             int n = 0;
+            int budget = MAX_STATUS_CALLS;
+            LbaStatus next = null;
             while (n < max && at < cap) {
-                LbaStatus s = dev.status(at, Math.min(MAX_STATUS_EXTENT, cap - at));
+                LbaStatus s = next != null ? next : dev.status(at, Math.min(MAX_STATUS_EXTENT, cap - at));
+                next = null;
+                budget--;
+                // neighbouring extents of one status are one descriptor: a sanitized or fresh LUN is
+                // one deallocated extent, which hosts (and libiscsi's Sanitize tests) expect
+                long blocks = s.blocks();
+                while (budget > 0 && at + blocks < cap && blocks < 0xffffffffL - MAX_STATUS_EXTENT) {
+                    LbaStatus t = dev.status(at + blocks, Math.min(MAX_STATUS_EXTENT, cap - at - blocks));
+                    budget--;
+                    if (t.mapped() != s.mapped()) {
+                        next = t;
+                        break;
+                    }
+                    blocks += t.blocks();
+                }
                 out.putLong(at);
-                out.putInt((int) Math.min(s.blocks(), 0xffffffffL));
+                out.putInt((int) Math.min(blocks, 0xffffffffL));
                 out.put((byte) (s.mapped() ? 0 : 1));
                 out.put(new byte[3]);
-                at += s.blocks();
+                at += blocks;
                 n++;
             }
             out.putInt(0, 4 + 16 * n);

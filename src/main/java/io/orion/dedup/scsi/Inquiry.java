@@ -183,6 +183,7 @@ final class Inquiry {
     private static byte[] characteristics() {
         byte[] b = new byte[0x3c];
         Cdb.put16(b, 0, 1); // MEDIUM ROTATION RATE: non-rotating
+        b[3] = 0x40; // WABEREQ 01b: reads after a SANITIZE BLOCK ERASE succeed (they return zeros)
         return b;
     }
 

@@ -40,9 +40,15 @@ final class SanitizeCommands {
         byte[] cdb = r.cdb;
         int sa = u8(cdb, 1) & 0x1f;
         boolean immed = (u8(cdb, 1) & 0x80) != 0;
-        if ((u8(cdb, 1) & 0x20) != 0) {
-            throw SenseException.cdb(1, 5); // AUSE: there is no failure mode to allow
+        if ((u8(cdb, 1) & 0x40) != 0) {
+            throw SenseException.cdb(1, 6); // reserved
         }
+        for (int i = 2; i <= 6; i++) {
+            if (cdb[i] != 0) {
+                throw SenseException.cdb(i, -1); // reserved
+            }
+        }
+        // AUSE (bit 5) may be set: a sanitize here never ends in failure mode, so it changes nothing
         int listLen = u16(cdb, 7);
         if (sa != OVERWRITE) {
             if (listLen != 0) {

@@ -83,6 +83,14 @@ class SanitizeTest {
             assertEquals(false, s.mapped());
             assertEquals(v.blockCount(), s.blocks(), "every block deallocated");
             assertEquals(0, pool.stats(false).logicalBytes(), "no block maps a chunk");
+            // GET LBA STATUS: one deallocated extent covers the whole LUN (libiscsi's check_unmap)
+            byte[] st = bytes(h.run(A, 0, cdb(0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 0, 0), null, 24));
+            assertEquals(20, Cdb.u32(st, 0), "one descriptor");
+            assertEquals(0, Cdb.u64(st, 8));
+            assertEquals(v.blockCount(), Cdb.u32(st, 16));
+            assertEquals(1, st[20], "deallocated");
+            // WABEREQ 01b: reads after BLOCK ERASE succeed
+            assertEquals(0x40, bytes(h.run(A, 0, cdb(0x12, 1, 0xb1, 0, 64, 0), null, 64))[7] & 0xc0);
 
             assertGood(h.write(A, write16(0, 256), data));
             byte[] p = overwrite(new byte[] {(byte) 0xaa, 0x55, 0x01}, 1, false);
@@ -134,6 +142,15 @@ class SanitizeTest {
         byte[] zeroLen = overwrite(new byte[4], 1, false);
         Cdb.put16(zeroLen, 2, 0);
         assertSense(h.write(A, sanitize(0x01, false, 8), zeroLen), 0x5, 0x24, 0x00);
+        // reserved bits and bytes of the CDB
+        byte[] reserved = sanitize(0x02, false, 0);
+        reserved[1] |= 0x40;
+        assertSense(h.run(A, 0, reserved, null, 0), 0x5, 0x24, 0x00);
+        for (int i = 2; i <= 6; i++) {
+            reserved = sanitize(0x02, false, 0);
+            reserved[i] = 1;
+            assertSense(h.run(A, 0, reserved, null, 0), 0x5, 0x24, 0x00);
+        }
         // a write-protected LU, and another initiator's reservation
         assertSense(h.run(A, 1, sanitize(0x02, false, 0), null, 0), 0x7, 0x27, 0x00);
         assertGood(h.run(B, 0, cdb(0x16, 0, 0, 0, 0, 0), null, 0));
