@@ -10,6 +10,7 @@ import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
 import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.storage.OutOfSpaceException;
 import io.orion.dedup.store.BackingDevice;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Compression;
@@ -652,9 +653,20 @@ public final class DedupPool implements Closeable {
 
     /** Drops a claim that will never commit. */
     void abandon(PendingChunk p) {
+        abandon(p, null);
+    }
+
+    /**
+     * Drops a claim that will never commit because of {@code cause} (may be null). Writers waiting
+     * for the chunk fail too; when the cause is a want of space, they fail with that, so their
+     * initiators get SPACE ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
+     */
+    void abandon(PendingChunk p, Throwable cause) {
         inflight.remove(p.fingerprint, p);
         p.release(store);
-        p.written.completeExceptionally(new IOException("the write that stored this chunk failed"));
+        p.written.completeExceptionally(cause instanceof OutOfSpaceException
+                ? new OutOfSpaceException("the write that stored this chunk found no space: " + cause.getMessage(), cause)
+                : new IOException("the write that stored this chunk failed"));
     }
 
     /** Compresses and appends one new chunk (used by the committer for fresh copies). */

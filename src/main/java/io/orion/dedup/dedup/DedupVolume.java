@@ -457,14 +457,19 @@ public final class DedupVolume implements BlockDevice {
                 w.written.get();
             }
         } catch (IOException | RuntimeException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(p -> pool.abandon(p, e));
             throw e;
         } catch (InterruptedException e) {
             ownedList.forEach(pool::abandon);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for a coalesced write");
         } catch (ExecutionException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(p -> pool.abandon(p, e.getCause()));
+            if (e.getCause() instanceof io.orion.dedup.storage.OutOfSpaceException oos) {
+                // the write storing this data found no space: so does this one (07/27/07, not 03/0C/00)
+                throw new io.orion.dedup.storage.OutOfSpaceException("a concurrent write of the same data found no space: "
+                        + oos.getMessage(), oos);
+            }
             throw new IOException("a concurrent write of the same data failed", e.getCause());
         }
         return ops;

@@ -187,6 +187,82 @@ class ThinProvisioningTest {
         assertEquals(1, warnedAgain, "crossing the threshold again warns again");
     }
 
+    /** Fills the pool with random writes through the SCSI layer until one answers 07/27/07. */
+    private long fill(int lun) {
+        Random rnd = new Random(11);
+        long lba = 0;
+        for (int i = 0; i < 2000; i++) {
+            byte[] data = new byte[256 * 512];
+            rnd.nextBytes(data);
+            ScsiResponse r = h.run(A, lun, write16(lba, 256), data, data.length);
+            if (r.status() == ScsiResponse.GOOD) {
+                lba += 256;
+            } else if ((r.sense()[2] & 0xf) != 0x6) {
+                assertSense(r, 0x7, 0x27, 0x07);
+                return lba;
+            }
+        }
+        throw new AssertionError("the pool never filled");
+    }
+
+    @Test
+    void everyWritingCommandOnAFullPoolAnswersSpaceAllocationFailedNeverMediumError() throws Exception {
+        pool.spaceWarningPercent(0);
+        DedupVolume v = pool.createVolume("v", 512, 64L << 20, 4096);
+        target.addLun(0, v, LunOptions.defaults());
+        h.login(A, 0);
+        long end = fill(0);
+        Random rnd = new Random(99);
+        byte[] block = new byte[512];
+        rnd.nextBytes(block);
+        byte[] many = new byte[64 * 512];
+        rnd.nextBytes(many);
+        long at = end + 4096;
+        // WRITE SAME(10) and (16) of a new pattern
+        assertSense(h.write(A, cdb(0x41, 0, 0, 0, (int) (at >> 8), (int) at, 0, 0, 64, 0), block), 0x7, 0x27, 0x07);
+        byte[] ws16 = write16(at, 64);
+        ws16[0] = (byte) 0x93;
+        assertSense(h.write(A, ws16, block), 0x7, 0x27, 0x07);
+        // COMPARE AND WRITE of unmapped (zero) blocks with new data
+        byte[] caw = cdb(0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0);
+        Cdb.put64(caw, 2, at);
+        byte[] cawData = new byte[16 * 512];
+        System.arraycopy(many, 0, cawData, 8 * 512, 8 * 512);
+        assertSense(h.write(A, caw, cawData), 0x7, 0x27, 0x07);
+        // ORWRITE, WRITE AND VERIFY(16), WRITE ATOMIC(16), WRITE(16) of new data
+        byte[] orw = write16(at, 64);
+        orw[0] = (byte) 0x8b;
+        assertSense(h.write(A, orw, many), 0x7, 0x27, 0x07);
+        byte[] wv = write16(at, 64);
+        wv[0] = (byte) 0x8e;
+        assertSense(h.write(A, wv, many), 0x7, 0x27, 0x07);
+        byte[] wa = cdb(0x9c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0);
+        Cdb.put64(wa, 2, at);
+        assertSense(h.write(A, wa, many), 0x7, 0x27, 0x07);
+        assertSense(h.write(A, write16(at, 64), many), 0x7, 0x27, 0x07);
+        // SANITIZE OVERWRITE with a new pattern
+        byte[] p = new byte[4 + 512];
+        p[0] = 1;
+        Cdb.put16(p, 2, 512);
+        System.arraycopy(block, 0, p, 4, 512);
+        byte[] san = cdb(0x48, 0x01, 0, 0, 0, 0, 0, (4 + 512) >> 8, (4 + 512) & 0xff, 0);
+        assertSense(h.write(A, san, p), 0x7, 0x27, 0x07);
+        // what needs no new space still works: reads, UNMAP of whole dedup blocks, WRITE SAME of
+        // zeros; an UNMAP of part of a dedup block rewrites the rest of it, a new chunk: 07/27/07
+        assertGood(h.run(A, 0, read16(0, 256), null, 256 * 512));
+        byte[] unmap = new byte[24];
+        Cdb.put16(unmap, 0, 22);
+        Cdb.put16(unmap, 2, 16);
+        Cdb.put64(unmap, 8, 8);
+        Cdb.put32(unmap, 16, 128);
+        assertGood(h.write(A, cdb(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0), unmap));
+        Cdb.put64(unmap, 8, 259);
+        Cdb.put32(unmap, 16, 2);
+        assertSense(h.write(A, cdb(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0), unmap), 0x7, 0x27, 0x07);
+        assertArrayEquals(new byte[128 * 512], bytes(h.run(A, 0, read16(8, 128), null, 128 * 512)));
+        assertGood(h.write(A, cdb(0x41, 0, 0, 0, 0x10, 0, 0, 0, 64, 0), new byte[512]));
+    }
+
     @Test
     void supportedLogPagesAndRamLunProvisioning() throws Exception {
         RamBlockDevice ram = new RamBlockDevice(512, 2048);
