@@ -401,10 +401,9 @@ public final class DedupPool implements Closeable {
 
     /** Soft threshold of the pool's space, percent ({@code [pool] space_warning_percent}); 0 = none. */
     private volatile int spaceWarningPercent = 90;
-    private volatile io.orion.dedup.storage.Provisioning space;
-    private volatile long spaceAt;
-    /** How long {@link #space()} reuses its last figures (it runs on command paths). */
-    static final long SPACE_REFRESH_NANOS = 100_000_000L;
+    /** Usable bytes of the file system under each growing device file and when looked at (a statfs). */
+    private final java.util.Map<java.nio.file.Path, long[]> fsFree = new java.util.concurrent.ConcurrentHashMap<>();
+    static final long FS_FREE_REFRESH_NANOS = 100_000_000L;
 
     /** Sets the soft threshold ({@code [pool] space_warning_percent}, 1..100; 0 turns it off). */
     public void spaceWarningPercent(int percent) {
@@ -412,20 +411,15 @@ public final class DedupPool implements Closeable {
             throw new IllegalArgumentException("space warning percent must be 0..100: " + percent);
         }
         spaceWarningPercent = percent;
-        spaceAt = 0;
     }
 
     /**
      * The pool's space as provisioning resources: capacity and use of its backing devices (a
      * device with a size: its container slots; a growing file: its length plus what its file
-     * system still has), shared by every volume. Cheap: the figures are reused for 100 ms.
+     * system still has), shared by every volume. Cheap: slot counts, a file length, and the file
+     * system's free space at most every 100 ms.
      */
     public io.orion.dedup.storage.Provisioning space() throws IOException {
-        long now = System.nanoTime();
-        io.orion.dedup.storage.Provisioning s = space;
-        if (s != null && spaceAt != 0 && now - spaceAt < SPACE_REFRESH_NANOS) {
-            return s;
-        }
         long cap = 0;
         long used = 0;
         for (BackingDevice d : store.devices()) {
@@ -434,17 +428,23 @@ public final class DedupPool implements Closeable {
                 used += d.usedSlots() * d.slotSize();
             } else {
                 long len = d.length();
-                java.nio.file.Path p = d.path().toAbsolutePath();
-                long free = java.nio.file.Files.getFileStore(java.nio.file.Files.exists(p) ? p : p.getParent())
-                        .getUsableSpace();
-                cap += len + free;
+                cap += len + fileSystemFree(d);
                 used += len;
             }
         }
-        s = new io.orion.dedup.storage.Provisioning(cap, used, Math.max(0, cap - used), spaceWarningPercent, false);
-        space = s;
-        spaceAt = now == 0 ? 1 : now;
-        return s;
+        return new io.orion.dedup.storage.Provisioning(cap, used, Math.max(0, cap - used), spaceWarningPercent, false);
+    }
+
+    private long fileSystemFree(BackingDevice d) throws IOException {
+        long now = System.nanoTime();
+        java.nio.file.Path p = d.path().toAbsolutePath();
+        long[] seen = fsFree.get(p);
+        if (seen != null && now - seen[1] < FS_FREE_REFRESH_NANOS) {
+            return seen[0];
+        }
+        long free = Files.getFileStore(Files.exists(p) ? p : p.getParent()).getUsableSpace();
+        fsFree.put(p, new long[] {free, now});
+        return free;
     }
 
     /** Exact pool statistics, including each volume's (which walks every volume's block map). */
