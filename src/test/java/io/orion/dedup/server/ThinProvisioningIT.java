@@ -84,10 +84,10 @@ class ThinProvisioningIT {
     void fullPoolAnswersSpaceAllocationFailedWarnsOnceAndRecoversAfterDelete(@TempDir Path dir) throws Exception {
         Path config = AdminTools.config(dir, 0);
         String text = Files.readString(config);
-        String pool = "durable_commits = false\nspace_warning_percent = 60\ndevices = [ { path = \""
+        String pool = "space_warning_percent = 60\ndevices = [ { path = \""
                 + dir.resolve("chunks.0") + "\", size = \"256MiB\" } ]\n";
-        assertTrue(text.contains("durable_commits = false\n"));
-        Files.writeString(config, text.replace("durable_commits = false\n", pool));
+        assertTrue(text.contains("space_warning_percent = 90\n"), "conf/dedup.toml sets the default threshold");
+        Files.writeString(config, text.replace("space_warning_percent = 90\n", pool));
         Path targets = ServerProcess.copyTargets(dir);
         int port = ServerProcess.freePort();
         SplittableRandom rnd = new SplittableRandom(12);
