@@ -17,11 +17,21 @@ import java.util.Set;
  *     commits survive a process crash and become durable against power loss at the next flush
  *     (SYNCHRONIZE CACHE, SBC-4 §5.26-5.27; FUA writes; every write while the caching
  *     mode page has WCE=0)
+ * @param spaceWarningPercent {@code space_warning_percent}: the soft threshold (1..100) of the
+ *     pool's used space; crossing it raises THIN PROVISIONING SOFT THRESHOLD REACHED (SBC-4
+ *     §4.7.3.7.3) once on every I_T nexus of every dedup LUN; 0 turns the warning off
  */
-public record PoolSettings(Path metadataDir, List<Device> devices, boolean durableCommits) {
+public record PoolSettings(Path metadataDir, List<Device> devices, boolean durableCommits, int spaceWarningPercent) {
+
+    /** Default of {@code space_warning_percent}. */
+    public static final int DEFAULT_SPACE_WARNING_PERCENT = 90;
 
     public PoolSettings {
         devices = List.copyOf(devices);
+    }
+
+    public PoolSettings(Path metadataDir, List<Device> devices, boolean durableCommits) {
+        this(metadataDir, devices, durableCommits, DEFAULT_SPACE_WARNING_PERCENT);
     }
 
     /**
@@ -54,6 +64,7 @@ public record PoolSettings(Path metadataDir, List<Device> devices, boolean durab
     static PoolSettings read(TomlSection s) throws ConfigException {
         String meta = s.string("metadata_dir", null);
         boolean durable = s.bool("durable_commits", false);
+        int warning = (int) s.integer("space_warning_percent", DEFAULT_SPACE_WARNING_PERCENT, 0, 100);
         List<Device> devices = new ArrayList<>();
         Set<Path> seen = new HashSet<>();
         for (TomlSection d : s.tables("devices")) {
@@ -74,6 +85,6 @@ public record PoolSettings(Path metadataDir, List<Device> devices, boolean durab
         }
         s.finish();
         return new PoolSettings(meta == null ? null : ServerSettings.nonEmptyPath(s, "metadata_dir", meta), devices,
-                durable);
+                durable, warning);
     }
 }

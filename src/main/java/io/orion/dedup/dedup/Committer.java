@@ -389,7 +389,7 @@ final class Committer implements AutoCloseable {
         }
         for (Work w : items) {
             if (failed.contains(w)) {
-                abandonClaims(w);
+                abandonClaims(w, failures.get(w));
                 w.fail(failures.get(w));
             } else if (w instanceof TaskWork tw) {
                 tw.complete(tw.result);
@@ -400,10 +400,14 @@ final class Committer implements AutoCloseable {
     }
 
     private void abandonClaims(Work w) {
+        abandonClaims(w, null);
+    }
+
+    private void abandonClaims(Work w, Throwable cause) {
         if (w instanceof BlockWork bw) {
             for (BlockOp op : bw.ops) {
                 if (op.pending != null && op.pending.committedId == 0) {
-                    pool.abandon(op.pending);
+                    pool.abandon(op.pending, cause);
                 }
             }
         }

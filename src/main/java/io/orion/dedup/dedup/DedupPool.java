@@ -10,6 +10,7 @@ import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
 import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.storage.OutOfSpaceException;
 import io.orion.dedup.store.BackingDevice;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Compression;
@@ -428,6 +429,54 @@ public final class DedupPool implements Closeable {
         return openReport;
     }
 
+    /** Soft threshold of the pool's space, percent ({@code [pool] space_warning_percent}); 0 = none. */
+    private volatile int spaceWarningPercent = 90;
+    /** Usable bytes of the file system under each growing device file and when looked at (a statfs). */
+    private final java.util.Map<java.nio.file.Path, long[]> fsFree = new java.util.concurrent.ConcurrentHashMap<>();
+    static final long FS_FREE_REFRESH_NANOS = 100_000_000L;
+
+    /** Sets the soft threshold ({@code [pool] space_warning_percent}, 1..100; 0 turns it off). */
+    public void spaceWarningPercent(int percent) {
+        if (percent < 0 || percent > 100) {
+            throw new IllegalArgumentException("space warning percent must be 0..100: " + percent);
+        }
+        spaceWarningPercent = percent;
+    }
+
+    /**
+     * The pool's space as provisioning resources: capacity and use of its backing devices (a
+     * device with a size: its container slots; a growing file: its length plus what its file
+     * system still has), shared by every volume. Cheap: slot counts, a file length, and the file
+     * system's free space at most every 100 ms.
+     */
+    public io.orion.dedup.storage.Provisioning space() throws IOException {
+        long cap = 0;
+        long used = 0;
+        for (BackingDevice d : store.devices()) {
+            if (d.capacityBytes() != Long.MAX_VALUE) {
+                cap += d.capacityBytes();
+                used += d.usedSlots() * d.slotSize();
+            } else {
+                long len = d.length();
+                cap += len + fileSystemFree(d);
+                used += len;
+            }
+        }
+        return new io.orion.dedup.storage.Provisioning(cap, used, Math.max(0, cap - used), spaceWarningPercent, false);
+    }
+
+    private long fileSystemFree(BackingDevice d) throws IOException {
+        long now = System.nanoTime();
+        java.nio.file.Path p = d.path().toAbsolutePath();
+        long[] seen = fsFree.get(p);
+        if (seen != null && now - seen[1] < FS_FREE_REFRESH_NANOS) {
+            return seen[0];
+        }
+        long free = Files.getFileStore(Files.exists(p) ? p : p.getParent()).getUsableSpace();
+        fsFree.put(p, new long[] {free, now});
+        return free;
+    }
+
     /** Exact pool statistics, including each volume's (which walks every volume's block map). */
     public PoolStats stats() throws IOException {
         return stats(true);
@@ -634,9 +683,20 @@ public final class DedupPool implements Closeable {
 
     /** Drops a claim that will never commit. */
     void abandon(PendingChunk p) {
+        abandon(p, null);
+    }
+
+    /**
+     * Drops a claim that will never commit because of {@code cause} (may be null). Writers waiting
+     * for the chunk fail too; when the cause is a want of space, they fail with that, so their
+     * initiators get SPACE ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
+     */
+    void abandon(PendingChunk p, Throwable cause) {
         inflight.remove(p.fingerprint, p);
         p.release(store);
-        p.written.completeExceptionally(new IOException("the write that stored this chunk failed"));
+        p.written.completeExceptionally(cause instanceof OutOfSpaceException
+                ? new OutOfSpaceException("the write that stored this chunk found no space: " + cause.getMessage(), cause)
+                : new IOException("the write that stored this chunk failed"));
     }
 
     /** Compresses and appends one new chunk (used by the committer for fresh copies). */

@@ -101,6 +101,18 @@ public final class DedupVolume implements BlockDevice {
         return true;
     }
 
+    /** The dedup block, the unit the volume stores: hosts that align to it avoid read-modify-write. */
+    @Override
+    public int physicalBlockSize() {
+        return Math.max(st.dedupBlockSize, st.logicalBlockSize);
+    }
+
+    /** The pool's space: shared by every volume of the pool. */
+    @Override
+    public io.orion.dedup.storage.Provisioning provisioning() throws IOException {
+        return pool.space();
+    }
+
     @Override
     public String uuid() {
         return st.uuid.toString();
@@ -445,14 +457,19 @@ public final class DedupVolume implements BlockDevice {
                 w.written.get();
             }
         } catch (IOException | RuntimeException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(p -> pool.abandon(p, e));
             throw e;
         } catch (InterruptedException e) {
             ownedList.forEach(pool::abandon);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for a coalesced write");
         } catch (ExecutionException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(p -> pool.abandon(p, e.getCause()));
+            if (e.getCause() instanceof io.orion.dedup.storage.OutOfSpaceException oos) {
+                // the write storing this data found no space: so does this one (07/27/07, not 03/0C/00)
+                throw new io.orion.dedup.storage.OutOfSpaceException("a concurrent write of the same data found no space: "
+                        + oos.getMessage(), oos);
+            }
             throw new IOException("a concurrent write of the same data failed", e.getCause());
         }
         return ops;

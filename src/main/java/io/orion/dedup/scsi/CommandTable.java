@@ -54,6 +54,14 @@ final class CommandTable {
                 ControlCommands::readDefectData);
         add(0x41, -1, "WRITE SAME(10)", u(0x41, 0x08, h, h, h, h, 0x1f, h, h, 0), WRITES | DATA_OUT, BlockCommands::writeSame);
         add(0x42, -1, "UNMAP", u(0x42, 0, 0, 0, 0, 0, 0x1f, h, h, 0), WRITES | DATA_OUT, BlockCommands::unmap);
+        String[] sanitize = {null, "OVERWRITE", "BLOCK ERASE"};
+        for (int sa = 1; sa < sanitize.length; sa++) {
+            add(0x48, sa, "SANITIZE / " + sanitize[sa], u(0x48, 0xa0 | sa, 0, 0, 0, 0, 0, h, h, 0), WRITES | DATA_OUT,
+                    SanitizeCommands::sanitize);
+        }
+        add(0x48, 0x1f, "SANITIZE / EXIT FAILURE MODE", u(0x48, 0xbf, 0, 0, 0, 0, 0, h, h, 0), WRITES | DATA_OUT,
+                SanitizeCommands::sanitize);
+        add(0x4d, -1, "LOG SENSE", u(0x4d, 0x01, h, h, 0, h, h, h, h, 0), DATA_IN, LogPages::sense);
         add(0x55, -1, "MODE SELECT(10)", u(0x55, 0x11, 0, 0, 0, 0, 0, h, h, 0), WRITES | DATA_OUT, ModePages::select);
         add(0x56, -1, "RESERVE(10)", u(0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0), none, ControlCommands::reserve);
         add(0x57, -1, "RELEASE(10)", u(0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0), CONFLICT_EXEMPT, ControlCommands::release);
@@ -89,6 +97,8 @@ final class CommandTable {
                 BlockCommands::synchronizeCache);
         add(0x93, -1, "WRITE SAME(16)", u(0x93, 0x09, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES | DATA_OUT,
                 BlockCommands::writeSame);
+        add(0x9c, -1, "WRITE ATOMIC(16)", u(0x9c, 0x18, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES | DATA_OUT,
+                BlockCommands::writeAtomic);
         add(0x9e, 0x10, "READ CAPACITY(16)", u(0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), DATA_IN,
                 BlockCommands::readCapacity16);
         add(0x9e, 0x12, "GET LBA STATUS", u(0x9e, 0x12, h, h, h, h, h, h, h, h, h, h, h, h, 0, 0), READS | DATA_IN,

@@ -160,31 +160,40 @@ final class Inquiry {
 
     private static byte[] blockLimits(LogicalUnit lu) {
         int bs = lu.device.blockSize();
+        int per = BlockCommands.blocksPerPhysical(lu.device);
         byte[] b = new byte[0x3c];
         b[1] = (byte) BlockCommands.MAX_COMPARE_AND_WRITE_BLOCKS;
-        Cdb.put16(b, 2, Math.max(1, 4096 / bs));
+        // OPTIMAL TRANSFER LENGTH GRANULARITY: the dedup block (smaller writes read-modify-write)
+        Cdb.put16(b, 2, per);
         Cdb.put32(b, 4, BlockCommands.maxTransferBlocks(bs));
         Cdb.put32(b, 8, (128 << 10) / bs);
         if (lu.device.thin()) {
             Cdb.put32(b, 16, BlockCommands.MAX_UNMAP_BLOCKS);
             Cdb.put32(b, 20, BlockCommands.MAX_UNMAP_DESCRIPTORS);
-            Cdb.put32(b, 24, Math.max(1, 4096 / bs));
+            Cdb.put32(b, 24, per); // OPTIMAL UNMAP GRANULARITY: only whole dedup blocks free space
+            Cdb.put32(b, 28, 0x80000000); // UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
         }
         Cdb.put64(b, 32, BlockCommands.maxWriteSameBlocks(bs));
+        // MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT, ATOMIC TRANSFER LENGTH GRANULARITY and the
+        // atomic boundary fields stay 0: any aligned or unaligned write up to the maximum is atomic
+        Cdb.put32(b, 40, BlockCommands.maxAtomicBlocks(bs));
         return b;
     }
 
     private static byte[] characteristics() {
         byte[] b = new byte[0x3c];
         Cdb.put16(b, 0, 1); // MEDIUM ROTATION RATE: non-rotating
+        b[3] = 0x40; // WABEREQ 01b: reads after a SANITIZE BLOCK ERASE succeed (they return zeros)
         return b;
     }
 
     private static byte[] provisioning(LogicalUnit lu) {
         byte[] b = new byte[4];
         if (lu.device.thin()) {
+            b[0] = (byte) LogPages.thresholdExponent(lu.device); // THRESHOLD EXPONENT
             b[1] = (byte) (0x80 | 0x40 | 0x20 | 0x04); // LBPU, LBPWS, LBPWS10, LBPRZ=001b
-            b[2] = 0x02; // provisioning type: thin
+            b[2] = 0x02; // MINIMUM PERCENTAGE 0, provisioning type: thin
+            b[3] = (byte) lu.warningPercent(); // THRESHOLD PERCENTAGE: the soft threshold
         }
         return b;
     }

@@ -1,6 +1,7 @@
 package io.orion.dedup.scsi;
 
 import io.orion.dedup.storage.BlockDevice;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Map;
@@ -33,6 +34,14 @@ final class LogicalUnit {
     private final Map<Nexus, Deque<SenseReason>> attentions = new ConcurrentHashMap<>();
     private Nexus reservedBy;
 
+    /** A SANITIZE runs: other commands get NOT READY, SANITIZE IN PROGRESS (SBC-4 §4.11). */
+    volatile boolean sanitizing;
+    /** The soft threshold was reached and reported; re-armed when usage falls below it. */
+    private boolean spaceWarned;
+    private long spaceCheckedAt;
+    /** How often {@link #checkSpace} looks at the device's provisioning figures. */
+    static volatile long spaceCheckNanos = 100_000_000L;
+
     LogicalUnit(long lun, BlockDevice device, LunOptions options) {
         this.lun = lun;
         this.device = device;
@@ -51,6 +60,46 @@ final class LogicalUnit {
     /** True when writes must fail with DATA PROTECT: read-only LUN or SWP set in the control page. */
     boolean writeProtected() {
         return options.readOnly() || swp;
+    }
+
+    // ---- soft threshold (SBC-4 §4.7.3.7) --------------------------------------------------------
+
+    /** The device's soft threshold in percent, 0 when it has none (or its figures are unavailable). */
+    int warningPercent() {
+        try {
+            return device.provisioning().warningPercent();
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /**
+     * Looks at the device's provisioning figures (at most every {@link #spaceCheckNanos}): when the
+     * used space reaches the soft threshold, every nexus that knows this LU gets THIN PROVISIONING
+     * SOFT THRESHOLD REACHED once; the threshold re-arms only after usage falls below it again.
+     */
+    void checkSpace() {
+        long now = System.nanoTime();
+        synchronized (this) {
+            if (spaceCheckedAt != 0 && now - spaceCheckedAt < spaceCheckNanos) {
+                return;
+            }
+            spaceCheckedAt = now == 0 ? 1 : now;
+        }
+        boolean above;
+        try {
+            above = device.provisioning().aboveWarning();
+        } catch (IOException | RuntimeException e) {
+            return;
+        }
+        synchronized (this) {
+            if (above && !spaceWarned) {
+                spaceWarned = true;
+                raise(SenseReason.THIN_PROVISIONING_SOFT_THRESHOLD_REACHED, null);
+            } else if (!above && spaceWarned) {
+                spaceWarned = false;
+            }
+        }
     }
 
     // ---- unit attentions -------------------------------------------------------------------

@@ -185,6 +185,12 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                 throw SenseReason.LOGICAL_UNIT_NOT_SUPPORTED.ex();
             }
             checkDirection(command, spec);
+            if (lu != null && lu.sanitizing && !spec.has(CommandSpec.UA_EXEMPT)) {
+                throw SenseReason.SANITIZE_IN_PROGRESS.ex(); // SBC-4 §4.11.2
+            }
+            if (lu != null) {
+                lu.checkSpace(); // the soft threshold's unit attention (SBC-4 §4.7.3.7.3)
+            }
             if (lu != null && !spec.has(CommandSpec.UA_EXEMPT)) {
                 SenseReason ua = lu.takeAttention(command.nexus());
                 if (ua != null) {

@@ -6,6 +6,9 @@ package io.orion.dedup.scsi;
  */
 public enum SenseReason {
     NO_SENSE(0x0, 0x00, 0x00),
+    // NOT READY (2h)
+    /** A SANITIZE runs on the logical unit (SBC-4 §4.11). */
+    SANITIZE_IN_PROGRESS(0x2, 0x04, 0x1b),
     // ILLEGAL REQUEST (5h)
     INVALID_COMMAND_OPERATION_CODE(0x5, 0x20, 0x00),
     INVALID_FIELD_IN_CDB(0x5, 0x24, 0x00),
@@ -37,6 +40,8 @@ public enum SenseReason {
     RESERVATIONS_RELEASED(0x6, 0x2a, 0x04),
     REGISTRATIONS_PREEMPTED(0x6, 0x2a, 0x05),
     CAPACITY_DATA_CHANGED(0x6, 0x2a, 0x09),
+    /** The pool's used space crossed {@code [pool] space_warning_percent} (SBC-4 §4.7.3.7.3). */
+    THIN_PROVISIONING_SOFT_THRESHOLD_REACHED(0x6, 0x38, 0x07),
     COMMANDS_CLEARED_BY_ANOTHER_INITIATOR(0x6, 0x2f, 0x00),
     REPORTED_LUNS_DATA_CHANGED(0x6, 0x3f, 0x0e);
 

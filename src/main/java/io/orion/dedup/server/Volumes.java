@@ -99,6 +99,7 @@ final class Volumes implements Closeable {
             LOG.info("opening pool {} on {} device(s); durable commits: {}", o.metadataDir(), o.devices().size(),
                     durability(o.durableCommits()));
             pool = DedupPool.open(o);
+            pool.spaceWarningPercent(config.pool().spaceWarningPercent());
         }
         return pool;
     }

@@ -31,6 +31,25 @@ public interface BlockDevice extends Closeable {
     /** True if the device is thin-provisioned: unmapped blocks take no space and read as zeros. */
     boolean thin();
 
+    /**
+     * The unit the device stores and deduplicates, in bytes: a multiple of {@link #blockSize()}
+     * (READ CAPACITY(16) reports it as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT; writes aligned to
+     * it need no read-modify-write). The default is the logical block size.
+     */
+    default int physicalBlockSize() {
+        return blockSize();
+    }
+
+    /**
+     * The provisioning resources behind this device (the Logical Block Provisioning log page, the
+     * soft threshold). The default: resources dedicated to the device, its whole capacity, usage
+     * unknown, no threshold.
+     */
+    default Provisioning provisioning() throws IOException {
+        long cap = blockCount() * blockSize();
+        return new Provisioning(cap, -1, cap, 0, true);
+    }
+
     /** Reads {@code dst.remaining() / blockSize()} blocks starting at {@code lba} into {@code dst}. */
     void read(long lba, ByteBuffer dst) throws IOException;
 

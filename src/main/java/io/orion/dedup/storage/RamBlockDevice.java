@@ -94,6 +94,14 @@ public final class RamBlockDevice implements BlockDevice {
         return true;
     }
 
+    /** Memory is the store: the capacity, the mapped blocks as used, no soft threshold. */
+    @Override
+    public Provisioning provisioning() {
+        long cap = blockCount * blockSize;
+        long used = mapped.get() * blockSize;
+        return new Provisioning(cap, used, Math.max(0, cap - used), 0, true);
+    }
+
     /** Number of blocks that currently hold data. */
     public long mappedBlocks() {
         return mapped.get();

@@ -47,6 +47,18 @@ public final class SparseFileBlockDevice implements BlockDevice {
     }
 
     /**
+     * The image's file system is the store: what the LUN may still allocate is the smaller of its
+     * capacity and the file system's usable space (how much of the sparse file is allocated is not
+     * known to Java, so usage is reported as unknown).
+     */
+    @Override
+    public Provisioning provisioning() throws IOException {
+        long cap = blockCount * blockSize;
+        long free = java.nio.file.Files.getFileStore(file.toAbsolutePath()).getUsableSpace();
+        return new Provisioning(cap, -1, Math.min(cap, free), 0, true);
+    }
+
+    /**
      * Opens (creating if needed) {@code file} as a device of {@code blockCount} blocks. An existing
      * file keeps its data and identity; its length is set to the requested capacity.
      */

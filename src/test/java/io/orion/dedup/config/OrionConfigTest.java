@@ -232,6 +232,19 @@ class OrionConfigTest {
     }
 
     @Test
+    void spaceWarningPercentDefaultsTo90AndIsValidated() throws Exception {
+        assertEquals(90, OrionConfig.defaults().pool().spaceWarningPercent());
+        assertEquals(90, OrionConfig.load(write("[pool]\ndurable_commits = true\n")).pool().spaceWarningPercent());
+        assertEquals(75, OrionConfig.load(write("[pool]\nspace_warning_percent = 75\n")).pool().spaceWarningPercent());
+        assertEquals(0, OrionConfig.load(write("[pool]\nspace_warning_percent = 0\n")).pool().spaceWarningPercent());
+        for (String bad : new String[] {"101", "-1", "\"90%\"", "90.5"}) {
+            ConfigException e = fails("[pool]\nspace_warning_percent = " + bad + "\n");
+            assertEquals("pool.space_warning_percent", e.key(), bad);
+            assertEquals(2, e.line(), bad);
+        }
+    }
+
+    @Test
     void durableCommitsBelongsToThePoolSection() throws Exception {
         ConfigException e = fails("[deduplication]\ndurable_commits = true\n");
         assertEquals("deduplication.durable_commits", e.key());

@@ -9,7 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /** A minimal hand-rolled initiator for integration tests: login, NOP-Out, raw bytes. */
-final class RawInitiator implements AutoCloseable {
+public final class RawInitiator implements AutoCloseable {
 
     final Socket socket;
     private final DataInputStream in;
@@ -17,7 +17,7 @@ final class RawInitiator implements AutoCloseable {
     int cmdSN = 1;
     int expStatSN;
 
-    RawInitiator(InetSocketAddress target) throws IOException {
+    public RawInitiator(InetSocketAddress target) throws IOException {
         this(target, null);
     }
 
@@ -80,7 +80,7 @@ final class RawInitiator implements AutoCloseable {
     }
 
     /** Login with extra operational keys ("K=V\0..."), a TSIH and CID; returns the login status. */
-    int login(String initiator, String target, long isid, int tsihIn, int cid, String extraKeys)
+    public int login(String initiator, String target, long isid, int tsihIn, int cid, String extraKeys)
             throws IOException {
         String text = "InitiatorName=" + initiator + "\0"
                 + (target == null ? "SessionType=Discovery\0" : "TargetName=" + target + "\0SessionType=Normal\0")
@@ -178,6 +178,76 @@ final class RawInitiator implements AutoCloseable {
             }
         } catch (IOException e) {
             return e instanceof java.net.SocketException;
+        }
+    }
+
+    /** The outcome of one SCSI command: status, sense key/ASC/ASCQ (-1 when none) and the Data-In. */
+    public record Outcome(int status, int key, int asc, int ascq, byte[] data) {
+        /** "GOOD", or the status and sense as "status 0x02 sense 7/27/07". */
+        public String describe() {
+            return status == 0 ? "GOOD" : String.format("status 0x%02x sense %x/%02x/%02x", status, key, asc, ascq);
+        }
+
+        public boolean sense(int k, int a, int q) {
+            return status == 2 && key == k && asc == a && ascq == q;
+        }
+    }
+
+    private int nextItt = 0x1000;
+
+    /**
+     * Runs one SCSI command on {@code lun} (SIMPLE; {@code dataOut}, if any, goes as immediate data,
+     * so it must fit the negotiated FirstBurstLength) and waits for its status, answering the
+     * target's NOP-In pings meanwhile.
+     */
+    public Outcome scsi(int lun, byte[] cdb, byte[] dataOut, int readLength) throws IOException {
+        int itt = nextItt++;
+        int edtl = dataOut != null ? dataOut.length : readLength;
+        ByteBuffer b = ByteBuffer.allocate(48);
+        int flags = 0x80 | 0x01 | (dataOut != null ? 0x20 : readLength > 0 ? 0x40 : 0);
+        b.put((byte) 0x01).put((byte) flags).putShort((short) 0).putInt(0);
+        b.put((byte) (lun >> 8)).put((byte) lun).putShort((short) 0).putInt(0);
+        b.putInt(itt).putInt(edtl).putInt(cmdSN++).putInt(expStatSN);
+        byte[] c = new byte[16];
+        System.arraycopy(cdb, 0, c, 0, cdb.length);
+        b.put(c);
+        send(b.array(), dataOut);
+        byte[] in = new byte[Math.max(0, readLength)];
+        while (true) {
+            byte[][] r = read();
+            int op = opcode(r);
+            if (op == 0x20) {
+                int ttt = u32(r, 20);
+                if (ttt != -1) {
+                    ByteBuffer n = ByteBuffer.allocate(48);
+                    n.put((byte) 0x40).put((byte) 0x80).putShort((short) 0).putInt(0).putLong(0);
+                    n.putInt(-1).putInt(ttt).putInt(cmdSN).putInt(expStatSN);
+                    send(n.array(), null);
+                }
+                continue;
+            }
+            if (op == 0x25 && u32(r, 16) == itt) {
+                int off = u32(r, 40);
+                System.arraycopy(r[1], 0, in, off, Math.min(r[1].length, in.length - off));
+                if ((r[0][1] & 0x01) != 0) {
+                    return new Outcome(r[0][3] & 0xff, -1, -1, -1, in);
+                }
+                continue;
+            }
+            if (op == 0x21 && u32(r, 16) == itt) {
+                int status = r[0][3] & 0xff;
+                if (r[1].length >= 2 + 14) {
+                    byte[] sense = java.util.Arrays.copyOfRange(r[1], 2, r[1].length);
+                    boolean desc = (sense[0] & 0x7f) >= 0x72;
+                    return new Outcome(status, (desc ? sense[1] : sense[2]) & 0x0f, (desc ? sense[2] : sense[12]) & 0xff,
+                            (desc ? sense[3] : sense[13]) & 0xff, in);
+                }
+                return new Outcome(status, -1, -1, -1, in);
+            }
+            if (op == 0x32) {
+                continue; // asynchronous message
+            }
+            throw new AssertionError(String.format("unexpected PDU opcode 0x%02x while waiting for ITT 0x%x", op, itt));
         }
     }
 

@@ -1,0 +1,130 @@
+package io.orion.dedup.scsi;
+
+import static io.orion.dedup.scsi.Cdb.u16;
+import static io.orion.dedup.scsi.Cdb.u8;
+
+import io.orion.dedup.storage.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SANITIZE (SBC-4 §5.30) with the service actions OVERWRITE (01h), BLOCK ERASE (02h) and EXIT
+ * FAILURE MODE (1Fh). CRYPTOGRAPHIC ERASE (03h) is not supported: the data is not encrypted, so
+ * there is no key to destroy; it answers INVALID FIELD IN CDB and REPORT SUPPORTED OPERATION
+ * CODES does not list it.
+ *
+ * <p>BLOCK ERASE deallocates every block of the LU (they then read as zeros, LBPRZ). OVERWRITE
+ * writes the initialization pattern (repeated to a block, inverted between passes when INVERT is
+ * set) to every block with WRITE SAME semantics: on a dedup volume every block then references one
+ * chunk. Either way the LU no longer references any of its former chunks, so what only it held is
+ * reclaimed by the next reference cleanup.
+ *
+ * <p>While a sanitize runs, every command but INQUIRY, REPORT LUNS and REQUEST SENSE gets NOT
+ * READY, SANITIZE IN PROGRESS (SBC-4 §4.11.2), on every nexus. With IMMED the command returns GOOD
+ * once its CDB and parameters are checked and the sanitize continues in the background.
+ */
+final class SanitizeCommands {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SanitizeCommands.class);
+    static final int OVERWRITE = 0x01;
+    static final int BLOCK_ERASE = 0x02;
+    static final int EXIT_FAILURE_MODE = 0x1f;
+
+    private SanitizeCommands() {
+    }
+
+    static CommandSpec.Executor sanitize(Request r) {
+        r.checkWritable();
+        byte[] cdb = r.cdb;
+        int sa = u8(cdb, 1) & 0x1f;
+        boolean immed = (u8(cdb, 1) & 0x80) != 0;
+        if ((u8(cdb, 1) & 0x40) != 0) {
+            throw SenseException.cdb(1, 6); // reserved
+        }
+        for (int i = 2; i <= 6; i++) {
+            if (cdb[i] != 0) {
+                throw SenseException.cdb(i, -1); // reserved
+            }
+        }
+        // AUSE (bit 5) may be set: a sanitize here never ends in failure mode, so it changes nothing
+        int listLen = u16(cdb, 7);
+        if (sa != OVERWRITE) {
+            if (listLen != 0) {
+                throw SenseException.cdb(7, -1); // BLOCK ERASE and EXIT FAILURE MODE take no parameters
+            }
+            if (sa == EXIT_FAILURE_MODE) {
+                return Responses::good; // a sanitize never leaves the LU in failure mode
+            }
+            return run(r, immed, 0, dev -> dev.unmap(0, dev.blockCount()));
+        }
+        int bs = r.blockSize();
+        if (listLen < 5 || listLen > bs + 4) {
+            throw SenseException.cdb(7, -1);
+        }
+        if (r.dataOutLength() < listLen) {
+            throw SenseReason.PARAMETER_LIST_LENGTH_ERROR.ex();
+        }
+        byte[] p = r.parameters(listLen);
+        boolean invert = (u8(p, 0) & 0x80) != 0;
+        if ((u8(p, 0) & 0x60) != 0) {
+            throw SenseException.param(0); // TEST: vendor-specific tests are not supported
+        }
+        int count = u8(p, 0) & 0x1f;
+        int patternLen = u16(p, 2);
+        if (count == 0 || patternLen == 0 || patternLen > bs || patternLen != listLen - 4) {
+            // libiscsi (Sanitize.Overwrite) expects these as INVALID FIELD IN CDB
+            throw SenseException.cdb(7, -1);
+        }
+        byte[] block = new byte[bs];
+        for (int i = 0; i < bs; i++) {
+            block[i] = p[4 + i % patternLen];
+        }
+        if (invert && count % 2 == 0) {
+            // the last of an even number of passes writes the inverted pattern
+            for (int i = 0; i < bs; i++) {
+                block[i] = (byte) ~block[i];
+            }
+        }
+        return run(r, immed, listLen, dev -> dev.writeSame(0, dev.blockCount(), ByteBuffer.wrap(block), false));
+    }
+
+    private interface Work {
+        void apply(BlockDevice dev) throws IOException;
+    }
+
+    private static CommandSpec.Executor run(Request r, boolean immed, int outLen, Work work) {
+        LogicalUnit lu = r.lu;
+        BlockDevice dev = lu.device;
+        if (immed) {
+            return () -> {
+                lu.sanitizing = true;
+                Thread t = new Thread(() -> {
+                    try {
+                        apply(lu, dev, work);
+                    } catch (IOException | RuntimeException e) {
+                        LOG.error("SANITIZE of LUN {} failed", lu.lun, e);
+                    }
+                }, "sanitize-lun-" + lu.lun);
+                t.setDaemon(true);
+                t.start();
+                return Responses.goodOut(outLen);
+            };
+        }
+        return () -> {
+            lu.sanitizing = true;
+            apply(lu, dev, work);
+            return Responses.goodOut(outLen);
+        };
+    }
+
+    private static void apply(LogicalUnit lu, BlockDevice dev, Work work) throws IOException {
+        try {
+            work.apply(dev);
+            dev.flush();
+        } finally {
+            lu.sanitizing = false;
+        }
+    }
+}
