@@ -436,6 +436,14 @@ final class Committer implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Applies block-map changes from inside a task's batch ({@link VolumeCopies}: a whole-volume
+     * clone or rollback is one task, so it commits in one transaction with exact refcounts).
+     */
+    void applyInTask(Batch b, List<BlockOp> ops) throws IOException {
+        applyOps(b, ops);
+    }
+
     private void applyOps(Batch b, List<BlockOp> ops) throws IOException {
         int n = ops.size();
         long[] old = new long[n];

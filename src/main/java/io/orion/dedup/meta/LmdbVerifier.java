@@ -48,7 +48,10 @@ public final class LmdbVerifier {
     static final int MAGIC = 0xBEEFC0DE;
     private static final int DB_RECORD = 48;
 
-    /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
+    /** Value length of the volumes database: version 1 or 2 layout, checked by {@code MetaCodec.checkVolume}. */
+    private static final int VARIABLE = -1;
+
+    /** Key and value sizes of one orion database (key size 0: 1..200 bytes; value {@link #VARIABLE}). */
     private record Spec(int key, int value) {
     }
 
@@ -57,7 +60,7 @@ public final class LmdbVerifier {
             "chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL),
             "index", new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
             "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
-            "volumes", new Spec(0, MetaCodec.VOLUME_VAL),
+            "volumes", new Spec(0, VARIABLE),
             "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL));
 
     /**
@@ -358,7 +361,9 @@ public final class LmdbVerifier {
             if (d.name.equals("free pages")) {
                 freeList(d, val, lo, hi);
             } else if (d.spec != null) {
-                String bad = MetaCodec.check(ByteBuffer.wrap(n.key), val.order(ByteOrder.BIG_ENDIAN), d.spec.value);
+                ByteBuffer k = ByteBuffer.wrap(n.key);
+                ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
+                String bad = d.spec.value == VARIABLE ? MetaCodec.checkVolume(k, v) : MetaCodec.check(k, v, d.spec.value);
                 if (bad != null) {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
@@ -408,7 +413,8 @@ public final class LmdbVerifier {
                     child = p.getLong(off + 8 + ksize);
                 }
                 size = 8 + ksize + (big ? 8 : dsize);
-                if (d.spec != null && (d.spec.value != dsize || (d.spec.key != 0 ? ksize != d.spec.key
+                if (d.spec != null && ((d.spec.value != VARIABLE ? d.spec.value != dsize
+                        : dsize < MetaCodec.VOLUME_VAL || dsize > MetaCodec.VOLUME_VAL_V2 + 200) || (d.spec.key != 0 ? ksize != d.spec.key
                         : ksize < 1 || ksize > 200))) {
                     return "node " + i + " has a " + ksize + "-byte key and a " + dsize + "-byte value";
                 }
