@@ -199,8 +199,12 @@ class VolumeCloneTest {
             a.resize(2 * BLOCKS);
             a.write(BLOCKS + 1, ByteBuffer.wrap(PoolFixture.random(77, BS)), false);
             pool.cloneVolume("a", "copy", false);
+            a.write(30, ByteBuffer.wrap(PoolFixture.random(30, BS)), false);
+            assertTrue(a.status(30, 1).mapped());
             pool.rollbackVolume("a", "a@small");
             assertEquals(BLOCKS, a.blockCount());
+            assertFalse(a.status(30, 1).mapped(), "GET LBA STATUS sees the restored map, not a remembered extent");
+            assertArrayEquals(new byte[BS], PoolFixture.read(a, 30, 1).array());
             assertEquals(12, statsOf(pool, "a").dataBlocks() + statsOf(pool, "a").zeroBlocks());
         }
         try (DedupPool pool = PoolFixture.open(dir)) {
@@ -212,6 +216,41 @@ class VolumeCloneTest {
             assertFalse(c.readOnly());
             assertArrayEquals(PoolFixture.random(77, BS), PoolFixture.read(c, BLOCKS + 1, 1).array());
             assertArrayEquals(PoolFixture.read(a, 0, BLOCKS).array(), PoolFixture.read(c, 0, BLOCKS).array());
+            assertTrue(pool.verify().clean(), pool.verify().problems().toString());
+        }
+    }
+
+    /**
+     * A clone larger than the metadata map: MDB_MAP_FULL aborts its transaction, the map grows and
+     * the whole clone is replayed in a new one (nothing of the aborted attempt remains).
+     */
+    @Test
+    void aCloneThatOverflowsTheMapIsReplayedWhole() throws Exception {
+        PoolOptions o = PoolFixture.options(dir).metadataMapSize(128 << 10).compressionEnabled(false).build();
+        int blocks = 6000;
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume v = pool.createVolume("big", BS, blocks * (long) BS, BS);
+            for (int lba = 0; lba < blocks; lba += 8) {
+                ByteBuffer buf = ByteBuffer.allocate(8 * BS);
+                for (int i = 0; i < 8; i++) {
+                    buf.put(PoolFixture.random(lba + i, BS));
+                }
+                v.write(lba, buf.flip(), false);
+            }
+            pool.flush();
+            long map = pool.meta().mapSize();
+            long stored = pool.stats().storedBytes();
+            DedupVolume c = pool.cloneVolume("big", "big-clone", false);
+            assertTrue(pool.meta().mapSize() > map, "the clone needed a bigger map: " + map);
+            assertNull(pool.readOnlyReason());
+            assertEquals(stored, pool.stats().storedBytes());
+            assertEquals(blocks, statsOf(pool, "big-clone").dataBlocks());
+            for (int refs : refcounts(pool).values()) {
+                assertEquals(2, refs);
+            }
+            for (int lba = 0; lba < blocks; lba += 97) {
+                assertArrayEquals(PoolFixture.random(lba, BS), PoolFixture.read(c, lba, 1).array());
+            }
             assertTrue(pool.verify().clean(), pool.verify().problems().toString());
         }
     }
