@@ -71,6 +71,8 @@ final class Committer implements AutoCloseable {
     volatile long uniqueBytes;
     volatile long storedBytes;
     volatile int nextVolumeId;
+    /** Bumped after every commit: figures computed under an older generation may be stale. */
+    volatile long generation;
 
     Committer(DedupPool pool, PoolCounters c) {
         this.pool = pool;
@@ -612,6 +614,7 @@ final class Committer implements AutoCloseable {
     }
 
     private void publish(Batch b) {
+        generation++;
         for (Map.Entry<Integer, long[]> e : b.containerDelta.entrySet()) {
             Container c = pool.store().container(e.getKey());
             if (c != null) {
@@ -708,6 +711,22 @@ final class Committer implements AutoCloseable {
 
         void putChunk(ChunkRecord r) {
             chunks.put(r.id(), r);
+        }
+
+        /**
+         * Writes the dirty chunk records into the transaction now and forgets them (reads fall back
+         * to the transaction, so nothing changes but the heap a long task needs: a whole-volume
+         * clone spills after each piece instead of holding every chunk it touched).
+         */
+        void spillChunks() {
+            for (Map.Entry<Long, ChunkRecord> e : chunks.entrySet()) {
+                if (e.getValue() == null) {
+                    txn.deleteChunk(e.getKey());
+                } else {
+                    txn.putChunk(e.getValue());
+                }
+            }
+            chunks.clear();
         }
 
         long[] volumeDelta(int volume) {

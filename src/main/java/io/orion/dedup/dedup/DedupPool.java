@@ -73,6 +73,13 @@ public final class DedupPool implements Closeable {
     private final Committer committer;
     private final GarbageCollector gc;
     private final VolumeCopies copies;
+    /** Per-volume statistics with the commit generation they were computed under. */
+    private final ConcurrentHashMap<Integer, CachedStats> statsCache = new ConcurrentHashMap<>();
+    /** Block-map walks done for statistics (tests see the cache at work). */
+    final java.util.concurrent.atomic.LongAdder statsWalks = new java.util.concurrent.atomic.LongAdder();
+
+    private record CachedStats(long generation, VolumeStats stats) {
+    }
     private final ScheduledExecutorService timer;
     /** Leads the commits a waiting caller left queued when it stepped down (see Committer). */
     private final java.util.concurrent.ThreadPoolExecutor assist = new java.util.concurrent.ThreadPoolExecutor(
@@ -309,6 +316,23 @@ public final class DedupPool implements Closeable {
         return openVolume(name).orElseThrow();
     }
 
+    /**
+     * A volume's statistics, walked again only when some commit happened since they were last
+     * computed (every metadata commit bumps the generation): {@code stats}, {@code volume list}
+     * and metrics on an idle pool cost no walk; under writes each call walks the block map once.
+     */
+    VolumeStats volumeStats(DedupVolume v) throws IOException {
+        long gen = committer.generation; // read before the walk: a commit during it makes the result stale
+        CachedStats c = statsCache.get(v.state().id);
+        if (c != null && c.generation() == gen) {
+            return c.stats();
+        }
+        statsWalks.increment();
+        VolumeStats s = v.computeStats();
+        statsCache.put(v.state().id, new CachedStats(gen, s));
+        return s;
+    }
+
     /** Makes a volume committed by a clone visible (committer thread, after the commit). */
     void publishVolume(VolumeRecord r) {
         volumesById.put(r.id(), new VolumeState(r));
@@ -365,6 +389,7 @@ public final class DedupPool implements Closeable {
             b.afterCommit.add(() -> {
                 st.deleted = true;
                 volumesById.remove(st.id);
+                statsCache.remove(st.id);
                 handles.remove(name);
             });
             return null;

@@ -837,6 +837,12 @@ public final class DedupVolume implements BlockDevice {
      */
     public VolumeStats stats() throws IOException {
         checkOpen();
+        return pool.volumeStats(this);
+    }
+
+    /** {@link #stats()} computed now: one walk of the block map. */
+    VolumeStats computeStats() throws IOException {
+        checkOpen();
         long[] ids = new long[1024];
         int[] count = {0};
         long[] zero = {0};

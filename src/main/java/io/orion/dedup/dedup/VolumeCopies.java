@@ -16,10 +16,12 @@ import java.util.UUID;
  *
  * <p>Crash safety: each operation is <em>one</em> committer task, so its block-map entries,
  * refcounts, volume record and pool counters commit in one LMDB transaction, or not at all; a
- * crash leaves either the old state or the new one, never a half-copied volume. The price is that
- * the transaction holds the source's whole block map in pieces of {@link #PIECE} entries and the
- * touched chunk records in memory, and the single committer (so every write to the pool) waits
- * for it: about the cost of walking the map once (measured in docs/administration.md).
+ * crash leaves either the old state or the new one, never a half-copied volume (MDB_MAP_FULL
+ * replays the whole task in a grown map). The task walks the maps in pieces of {@link #PIECE}
+ * entries and spills each piece's chunk records into the transaction, so its heap stays bounded
+ * whatever the volume's size. The price: the single committer, so every write to the pool (not
+ * the reads), waits while the transaction runs, about 5 µs per mapped block measured
+ * (docs/administration.md).
  *
  * <p>Consistency: a clone sees the source's map as committed at one point in the commit order
  * (writes acknowledged before the clone started are in it; writes still in flight land on one side
@@ -66,6 +68,7 @@ final class VolumeCopies {
                     break;
                 }
                 committer.applyInTask(b, ops);
+                b.spillChunks();
                 from = last[0] + 1;
             }
             // the new volume has no state yet: its counters go into its record here, not via finish()
@@ -142,6 +145,7 @@ final class VolumeCopies {
                     }
                     if (!ops.isEmpty()) {
                         committer.applyInTask(b, ops);
+                        b.spillChunks();
                     }
                     if (end == Long.MAX_VALUE) {
                         break;

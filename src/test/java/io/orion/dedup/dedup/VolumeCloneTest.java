@@ -254,4 +254,24 @@ class VolumeCloneTest {
             assertTrue(pool.verify().clean(), pool.verify().problems().toString());
         }
     }
+
+    /** Exclusive bytes come with the one walk stats does, and an unchanged pool is not walked again. */
+    @Test
+    void statisticsAreWalkedAgainOnlyAfterACommit() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            fill(pool);
+            pool.cloneVolume("a", "b", false);
+            pool.flush();
+            PoolStats first = pool.stats();
+            long walks = pool.statsWalks.sum();
+            assertEquals(first, pool.stats(), "same figures");
+            pool.openVolume("a").orElseThrow().stats();
+            assertEquals(walks, pool.statsWalks.sum(), "no commit since: no walk");
+            DedupVolume b = pool.openVolume("b").orElseThrow();
+            b.write(0, ByteBuffer.wrap(PoolFixture.random(99, BS)), false);
+            VolumeStats after = statsOf(pool, "b");
+            assertEquals(walks + 2, pool.statsWalks.sum(), "a commit: each volume walked once more");
+            assertEquals(chunkAt(pool, b, 0).length(), after.exclusiveBytes(), "and the figures are current");
+        }
+    }
 }
