@@ -399,7 +399,13 @@ public abstract class TargetAdminService implements AdminApi {
             }
             dedupBlock = v.dedupBlockSize() == defaultDedupBlockSize() ? 0 : v.dedupBlockSize();
         }
-        return named.withVolume(name, size, block, dedupBlock);
+        LunDefinition attached = named.withVolume(name, size, block, dedupBlock);
+        if (v.readOnly() && !attached.readOnly()) {
+            // a snapshot refuses writes anyway: say so to initiators up front (MODE SENSE WP)
+            attached = new LunDefinition(attached.id(), attached.volume(), attached.size(), attached.blockSize(),
+                    attached.dedupBlockSize(), true, attached.thin(), attached.backing(), attached.path());
+        }
+        return attached;
     }
 
     /**

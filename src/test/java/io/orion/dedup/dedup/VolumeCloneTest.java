@@ -182,6 +182,20 @@ class VolumeCloneTest {
             assertTrue(pool.verify().clean(), pool.verify().problems().toString());
         }
         try (DedupPool pool = PoolFixture.open(dir)) {
+            // a snapshot is deleted like any volume, and frees exactly its exclusive bytes
+            DedupVolume a = pool.openVolume("a").orElseThrow();
+            a.write(0, ByteBuffer.wrap(PoolFixture.random(4242, BS)), false);
+            pool.cloneVolume("a", "a@2", true);
+            long old0 = chunkAt(pool, a, 0).length();
+            a.write(0, ByteBuffer.wrap(PoolFixture.random(41, BS)), false);
+            long stored = pool.stats().storedBytes();
+            long exclusive = statsOf(pool, "a@2").exclusiveBytes();
+            assertEquals(old0, exclusive, "a@2 alone holds block 0's old chunk");
+            assertTrue(pool.deleteVolume("a@2"));
+            assertEquals(stored - exclusive, pool.stats().storedBytes());
+            a.write(0, ByteBuffer.wrap(PoolFixture.random(7, BS)), false);
+        }
+        try (DedupPool pool = PoolFixture.open(dir)) {
             DedupVolume a = pool.openVolume("a").orElseThrow();
             byte[] expect = original.clone();
             System.arraycopy(PoolFixture.random(7, BS), 0, expect, 0, BS);

@@ -98,9 +98,10 @@ class CloneIT {
 
             // a snapshot attached to a LUN is read-only
             cli(server, "lun", "create", IQN, "--lun", "2", "--volume", "snap1", "--attach").assertOk();
+            assertTrue(luns(server).get(2).get("readOnly").asBoolean(), "a snapshot's LUN is write-protected");
             ExternalTool.Result refused = ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "write -P 7 0 4k",
                     server.url(2));
-            assertTrue(refused.output().contains("failed"), refused.output());
+            assertTrue(refused.output().contains("LUN is write protected"), refused.output());
             compare(image, port, 2).assertOk();
 
             // refusals: one line, exit status 1 (the CLI's convention for refused requests)
@@ -128,7 +129,7 @@ class CloneIT {
             assertTrue(sv.get("readOnly").asBoolean(), "still a snapshot after the restart: " + sv);
             ExternalTool.Result refused = ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "write -P 7 0 4k",
                     server.url(2));
-            assertTrue(refused.output().contains("failed"), refused.output());
+            assertTrue(refused.output().contains("LUN is write protected"), refused.output());
 
             // deleting the clone frees exactly its exclusive bytes
             Map<String, JsonNode> st = statsByVolume(server);
