@@ -833,7 +833,8 @@ public final class DedupVolume implements BlockDevice {
      * Exact statistics of this volume from one snapshot of its block map, including its exclusive
      * bytes: the stored bytes of the chunks no other volume references (a chunk whose refcount
      * equals the number of this volume's blocks naming it), i.e. what deleting the volume would
-     * free. Costs one walk of the block map and one chunk lookup per distinct chunk.
+     * free. Costs one walk of the block map and one chunk lookup per distinct chunk; the pool
+     * reuses the result until its next metadata commit ({@link DedupPool#volumeStats}).
      */
     public VolumeStats stats() throws IOException {
         checkOpen();
