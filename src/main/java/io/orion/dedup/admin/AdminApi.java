@@ -91,6 +91,36 @@ public interface AdminApi {
     /** The LUNs of one target, or of all targets when {@code iqn} is null. */
     List<LunInfo> listLuns(String iqn) throws AdminException, IOException;
 
+    /**
+     * Clones a dedup LUN: a new LUN {@code toLun} (null: the lowest free number) of target
+     * {@code toIqn} on a new volume that references the source volume's chunks (instant, no bytes
+     * copied, stored bytes do not grow; the volume records its origin). The source may be in use
+     * (the clone is crash-consistent: the source's state at one commit). File and RAM LUNs are
+     * refused. Initiators of {@code toIqn} see the new LUN without restart.
+     */
+    default LunInfo cloneLun(String iqn, int lun, String toIqn, Integer toLun) throws AdminException, IOException {
+        throw new AdminException("this server cannot clone LUNs");
+    }
+
+    /**
+     * Snapshots a dedup LUN: a read-only clone of its volume, detached, named {@code name} (null:
+     * {@code <volume>.snap-<UTC time>}); {@code volume list} shows it; it can be attached to a LUN
+     * (writes get DATA PROTECT) or used by {@link #rollbackLun}.
+     */
+    default VolumeSummary snapshotLun(String iqn, int lun, String name) throws AdminException, IOException {
+        throw new AdminException("this server cannot snapshot LUNs");
+    }
+
+    /**
+     * Replaces a dedup LUN's contents by those of {@code snapshot}, a snapshot of its volume, in
+     * one metadata transaction while no write to it is in flight; the LUN takes the snapshot's
+     * size. Initiators get NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED (and CAPACITY DATA HAS
+     * CHANGED when the size changed). Refused while a session uses the LUN unless {@code force}.
+     */
+    default LunInfo rollbackLun(String iqn, int lun, String snapshot, boolean force) throws AdminException, IOException {
+        throw new AdminException("this server cannot roll LUNs back");
+    }
+
     // --- volumes ------------------------------------------------------------------------------
 
     /** Every volume: attached ones with their LUN, detached ones (kept data) too. */

@@ -159,6 +159,23 @@ public final class AdminClient implements AdminApi, Closeable {
     }
 
     @Override
+    public LunInfo cloneLun(String iqn, int lun, String toIqn, Integer toLun) throws AdminException, IOException {
+        return call(AdminProtocol.LUN_CLONE, params("iqn", iqn, "lun", lun, "toIqn", toIqn, "toLun", toLun),
+                LunInfo.class);
+    }
+
+    @Override
+    public VolumeSummary snapshotLun(String iqn, int lun, String name) throws AdminException, IOException {
+        return call(AdminProtocol.LUN_SNAPSHOT, params("iqn", iqn, "lun", lun, "name", name), VolumeSummary.class);
+    }
+
+    @Override
+    public LunInfo rollbackLun(String iqn, int lun, String snapshot, boolean force) throws AdminException, IOException {
+        return call(AdminProtocol.LUN_ROLLBACK, params("iqn", iqn, "lun", lun, "snapshot", snapshot, "force", force),
+                LunInfo.class);
+    }
+
+    @Override
     public List<VolumeSummary> listVolumes() throws AdminException, IOException {
         return callList(AdminProtocol.VOLUME_LIST, Map.of(), VolumeSummary.class);
     }

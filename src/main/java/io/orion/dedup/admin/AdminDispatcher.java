@@ -45,6 +45,11 @@ final class AdminDispatcher {
             case AdminProtocol.VOLUME_DELETE -> api.deleteVolume(text(p, "name"));
             case AdminProtocol.LUN_RESIZE -> api.resizeLun(text(p, "iqn"), integer(p, "lun"), longValue(p, "sizeBytes"));
             case AdminProtocol.LUN_LIST -> api.listLuns(optText(p, "iqn"));
+            case AdminProtocol.LUN_CLONE -> api.cloneLun(text(p, "iqn"), integer(p, "lun"), text(p, "toIqn"),
+                    p.hasNonNull("toLun") ? integer(p, "toLun") : null);
+            case AdminProtocol.LUN_SNAPSHOT -> api.snapshotLun(text(p, "iqn"), integer(p, "lun"), optText(p, "name"));
+            case AdminProtocol.LUN_ROLLBACK -> api.rollbackLun(text(p, "iqn"), integer(p, "lun"), text(p, "snapshot"),
+                    p.path("force").asBoolean(false));
             case AdminProtocol.PORTAL_ADD -> {
                 api.addPortal(text(p, "iqn"), integer(p, "tag"), value(p, "portal", HostPort.class));
                 yield null;

@@ -25,6 +25,9 @@ public final class AdminProtocol {
     public static final String LUN_DELETE = "lun.delete";
     public static final String LUN_RESIZE = "lun.resize";
     public static final String LUN_LIST = "lun.list";
+    public static final String LUN_CLONE = "lun.clone";
+    public static final String LUN_SNAPSHOT = "lun.snapshot";
+    public static final String LUN_ROLLBACK = "lun.rollback";
     public static final String VOLUME_LIST = "volume.list";
     public static final String VOLUME_DELETE = "volume.delete";
     public static final String PORTAL_ADD = "portal.add";

@@ -13,6 +13,20 @@ package io.orion.dedup.admin;
  * @param thin thin-provisioned
  * @param backing {@code dedup}, {@code file} or {@code ram}
  * @param sessions sessions that can currently reach this LUN
+ * @param origin the volume this LUN's volume was cloned from ({@code lun clone}), or null
+ * @param originTime when (ISO-8601, UTC), or null
  */
 public record LunInfo(String target, int lun, String volume, long sizeBytes, int blockSize, int dedupBlockSize,
-        boolean readOnly, boolean thin, String backing, int sessions) {}
+        boolean readOnly, boolean thin, String backing, int sessions, String origin, String originTime) {
+
+    /** A LUN whose volume has no origin. */
+    public LunInfo(String target, int lun, String volume, long sizeBytes, int blockSize, int dedupBlockSize,
+            boolean readOnly, boolean thin, String backing, int sessions) {
+        this(target, lun, volume, sizeBytes, blockSize, dedupBlockSize, readOnly, thin, backing, sessions, null, null);
+    }
+
+    /** "VOLUME @ TIME" of the origin, or "-". */
+    public String originText() {
+        return origin == null ? "-" : origin + (originTime == null ? "" : " @ " + originTime);
+    }
+}

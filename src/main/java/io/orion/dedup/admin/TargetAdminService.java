@@ -89,6 +89,28 @@ public abstract class TargetAdminService implements AdminApi {
     /** Destroys a stored volume no LUN uses any more; returns what it held. */
     protected abstract VolumeRelease destroyVolume(VolumeSummary volume) throws AdminException, IOException;
 
+    /**
+     * Creates dedup volume {@code name} as a reference copy of dedup volume {@code source}
+     * (read-only: a snapshot); see {@link AdminApi#cloneLun}. The default refuses.
+     */
+    protected VolumeSummary cloneVolume(String source, String name, boolean readOnly) throws AdminException, IOException {
+        throw new AdminException("this server cannot clone volumes");
+    }
+
+    /**
+     * Rolls the volume of LUN {@code l} of {@code t} back to {@code snapshot} and tells the LUN's
+     * initiators; returns the volume's capacity afterwards (the snapshot's). The default refuses.
+     */
+    protected long rollbackVolume(TargetDefinition t, LunDefinition l, String snapshot)
+            throws AdminException, IOException {
+        throw new AdminException("this server cannot roll volumes back");
+    }
+
+    /** The origin (volume name, ISO-8601 time) of a LUN's volume, or null. */
+    protected String[] volumeOrigin(LunDefinition l) {
+        return null;
+    }
+
     private TargetDefinition commit(TargetDefinition previous, TargetDefinition next) throws AdminException, IOException {
         apply(previous, next);
         if (next == null) {
@@ -117,9 +139,124 @@ public abstract class TargetAdminService implements AdminApi {
 
     /** A LUN as {@code lun list} shows it. */
     protected LunInfo info(TargetDefinition t, LunDefinition l) {
+        String[] origin = l.backing() == LunBacking.DEDUP ? volumeOrigin(l) : null;
         return new LunInfo(t.iqn(), l.id(), l.volume(), l.size(), l.blockSize(),
                 l.backing() == LunBacking.DEDUP ? l.dedupBlockSize(defaultDedupBlockSize()) : 0, l.readOnly(), l.thin(),
-                l.backing().tomlName(), sessionsUsing(t.iqn(), l.id()));
+                l.backing().tomlName(), sessionsUsing(t.iqn(), l.id()), origin == null ? null : origin[0],
+                origin == null ? null : origin[1]);
+    }
+
+    /** The dedup LUN {@code lun} of {@code t}, or a refusal naming what it is instead. */
+    private static LunDefinition dedupLun(TargetDefinition t, int lun, String what) throws AdminException {
+        LunDefinition l = TargetChanges.lun(t, lun);
+        if (l.backing() != LunBacking.DEDUP) {
+            throw new AdminException("LUN " + lun + " of " + t.iqn() + " is a " + l.backing().tomlName() + " LUN; only"
+                    + " dedup LUNs can be " + what + " (a reference copy inside the pool, no bytes copied)");
+        }
+        return l;
+    }
+
+    @Override
+    public LunInfo cloneLun(String iqn, int lun, String toIqn, Integer toLun) throws AdminException, IOException {
+        if (toIqn == null) {
+            throw new AdminException("the target of the clone is required: --to IQN");
+        }
+        synchronized (lock) {
+            TargetDefinition t = changes.get(iqn);
+            LunDefinition l = dedupLun(t, lun, "cloned");
+            TargetDefinition dest = changes.get(toIqn);
+            int id;
+            if (toLun != null) {
+                id = toLun;
+                if (dest.lun(id).isPresent()) {
+                    throw new AdminException("LUN " + id + " already exists in " + dest.iqn());
+                }
+            } else {
+                id = 0;
+                while (dest.lun(id).isPresent()) {
+                    id++;
+                }
+            }
+            String name = freshVolumeName(dest.iqn(), id);
+            cloneVolume(l.volume(), name, false);
+            LunDefinition copy = new LunDefinition(id, name, l.size(), l.blockSize(), l.dedupBlockSize(), false,
+                    l.thin(), LunBacking.DEDUP, null);
+            TargetDefinition next;
+            try {
+                next = change(dest.iqn(), () -> changes.addLun(dest.iqn(), copy));
+            } catch (AdminException | IOException | RuntimeException e) {
+                // the LUN could not be added: the new volume goes again (it is nobody's yet)
+                try {
+                    storedVolume(copy).ifPresent(v -> {
+                        try {
+                            destroyVolume(v);
+                        } catch (AdminException | IOException x) {
+                            e.addSuppressed(x);
+                        }
+                    });
+                } catch (AdminException | IOException x) {
+                    e.addSuppressed(x);
+                }
+                throw e;
+            }
+            return info(next, TargetChanges.lun(next, id));
+        }
+    }
+
+    @Override
+    public VolumeSummary snapshotLun(String iqn, int lun, String name) throws AdminException, IOException {
+        synchronized (lock) {
+            TargetDefinition t = changes.get(iqn);
+            LunDefinition l = dedupLun(t, lun, "snapshotted");
+            String snap = name;
+            if (snap == null) {
+                String stamp = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+                        .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now());
+                String base = l.volume();
+                int room = 64 - ".snap-".length() - stamp.length();
+                snap = (base.length() > room ? base.substring(0, room) : base) + ".snap-" + stamp;
+            }
+            if (!LunDefinition.validVolumeName(snap)) {
+                throw new AdminException("invalid snapshot name '" + snap + "': 1-64 of A-Z a-z 0-9 . _ -, not starting"
+                        + " with '.'");
+            }
+            if (storedVolumeNames().contains(snap)) {
+                throw new AdminException("a volume named " + snap + " already exists; give another --name");
+            }
+            for (TargetDefinition o : targets.targets()) {
+                for (LunDefinition x : o.luns()) {
+                    if (x.volume().equals(snap)) {
+                        throw new AdminException("volume " + snap + " is the volume of LUN " + x.id() + " of " + o.iqn()
+                                + "; give another --name");
+                    }
+                }
+            }
+            return cloneVolume(l.volume(), snap, true);
+        }
+    }
+
+    @Override
+    public LunInfo rollbackLun(String iqn, int lun, String snapshot, boolean force) throws AdminException, IOException {
+        if (snapshot == null) {
+            throw new AdminException("the snapshot to roll back to is required: --to SNAPSHOT");
+        }
+        synchronized (lock) {
+            TargetDefinition t = changes.get(iqn);
+            LunDefinition l = dedupLun(t, lun, "rolled back");
+            int n = sessionsUsing(t.iqn(), lun);
+            if (n > 0 && !force) {
+                throw new AdminException("LUN " + lun + " of " + t.iqn() + " is in use by " + n + " session"
+                        + (n == 1 ? "" : "s") + " (a mounted file system would see its blocks change under it);"
+                        + " log them out first, or use --force");
+            }
+            long size = rollbackVolume(t, l, snapshot);
+            TargetDefinition now = t;
+            if (size != l.size()) {
+                // the LUN takes the snapshot's size: saved, and CAPACITY DATA HAS CHANGED for its nexuses
+                now = commit(t, t.withLun(l.withSize(size)));
+            }
+            return info(now, TargetChanges.lun(now, lun));
+        }
     }
 
     @Override
@@ -262,7 +399,13 @@ public abstract class TargetAdminService implements AdminApi {
             }
             dedupBlock = v.dedupBlockSize() == defaultDedupBlockSize() ? 0 : v.dedupBlockSize();
         }
-        return named.withVolume(name, size, block, dedupBlock);
+        LunDefinition attached = named.withVolume(name, size, block, dedupBlock);
+        if (v.readOnly() && !attached.readOnly()) {
+            // a snapshot refuses writes anyway: say so to initiators up front (MODE SENSE WP)
+            attached = new LunDefinition(attached.id(), attached.volume(), attached.size(), attached.blockSize(),
+                    attached.dedupBlockSize(), true, attached.thin(), attached.backing(), attached.path());
+        }
+        return attached;
     }
 
     /**

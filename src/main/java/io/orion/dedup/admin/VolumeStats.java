@@ -11,9 +11,17 @@ package io.orion.dedup.admin;
  *     volume's block map cannot be walked: damaged metadata)
  * @param storedBytes physical bytes this volume's mapped blocks occupy in the pool after
  *     deduplication and compression (shared chunks counted once per volume)
+ * @param exclusiveBytes stored bytes of the chunks no other volume references: what deleting this
+ *     volume (then cleanup) frees; -1 when not known (file/RAM LUNs, damaged metadata)
  */
 public record VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
-        long storedBytes) {
+        long storedBytes, long exclusiveBytes) {
+
+    /** Figures without exclusive bytes (file/RAM LUNs). */
+    public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
+            long storedBytes) {
+        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, -1);
+    }
 
     /** Logical capacity not yet written. */
     public long availableBytes() {

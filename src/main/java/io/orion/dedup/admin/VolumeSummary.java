@@ -15,9 +15,27 @@ package io.orion.dedup.admin;
  * @param path backing file of a file volume, else null
  * @param target target of the LUN it backs, or null when detached
  * @param lun that LUN, or null when detached
+ * @param readOnly a snapshot (a read-only clone: writes get DATA PROTECT)
+ * @param origin the volume it was cloned or snapshotted from, or null
+ * @param originTime when (ISO-8601, UTC), or null
+ * @param exclusiveBytes stored bytes only this volume references (what deleting it frees), -1 when not known
  */
 public record VolumeSummary(String volume, String backing, long sizeBytes, int blockSize, int dedupBlockSize,
-        long logicalUsedBytes, long storedBytes, String path, String target, Integer lun) {
+        long logicalUsedBytes, long storedBytes, String path, String target, Integer lun, boolean readOnly,
+        String origin, String originTime, long exclusiveBytes) {
+
+    /** A volume without origin (created empty). */
+    public VolumeSummary(String volume, String backing, long sizeBytes, int blockSize, int dedupBlockSize,
+            long logicalUsedBytes, long storedBytes, String path, String target, Integer lun) {
+        this(volume, backing, sizeBytes, blockSize, dedupBlockSize, logicalUsedBytes, storedBytes, path, target, lun,
+                false, null, null, -1);
+    }
+
+    /** "VOLUME @ TIME" of the origin (with "(snapshot)" for a read-only one), or "-". */
+    public String originText() {
+        String o = origin == null ? "-" : origin + (originTime == null ? "" : " @ " + originTime);
+        return readOnly ? "(snapshot) " + o : o;
+    }
 
     /** True while a LUN uses it. */
     public boolean attached() {
@@ -27,7 +45,7 @@ public record VolumeSummary(String volume, String backing, long sizeBytes, int b
     /** The same volume attached to a LUN (or detached with nulls). */
     public VolumeSummary attachedTo(String iqn, Integer id) {
         return new VolumeSummary(volume, backing, sizeBytes, blockSize, dedupBlockSize, logicalUsedBytes, storedBytes,
-                path, iqn, id);
+                path, iqn, id, readOnly, origin, originTime, exclusiveBytes);
     }
 
     /** "LUN n of iqn" or "detached". */

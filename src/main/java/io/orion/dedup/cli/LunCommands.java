@@ -3,6 +3,7 @@ package io.orion.dedup.cli;
 import io.orion.dedup.admin.AdminApi;
 import io.orion.dedup.admin.LunInfo;
 import io.orion.dedup.admin.VolumeRelease;
+import io.orion.dedup.admin.VolumeSummary;
 import io.orion.dedup.config.ByteSize;
 import io.orion.dedup.config.LunBacking;
 import io.orion.dedup.config.LunDefinition;
@@ -15,10 +16,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-/** {@code lun create|delete|resize|list}. */
-@Command(name = "lun", description = "Create, delete, resize and list LUNs.",
+/** {@code lun create|delete|resize|list|clone|snapshot|rollback}. */
+@Command(name = "lun", description = "Create, delete, resize, list, clone, snapshot and roll back LUNs.",
         subcommands = {LunCommands.Create.class, LunCommands.Delete.class, LunCommands.Resize.class,
-            LunCommands.ListLuns.class})
+            LunCommands.ListLuns.class, LunCommands.CloneLun.class, LunCommands.Snapshot.class,
+            LunCommands.Rollback.class})
 final class LunCommands extends GroupCommand {
 
     /** Backing choices as typed. */
@@ -149,6 +151,87 @@ final class LunCommands extends GroupCommand {
             } else {
                 out.println("Resized LUN " + info.lun() + " of " + info.target() + " to " + ByteSize.format(info.sizeBytes())
                         + ".");
+            }
+        }
+    }
+
+    @Command(name = "clone", description = {"Copy a dedup LUN to a new LUN, instantly and without using space:",
+        "the new volume references the source's chunks (no bytes copied; stored bytes do not grow)."})
+    static final class CloneLun extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN", description = "Target of the source LUN.")
+        String iqn;
+
+        @Parameters(index = "1", paramLabel = "LUN", description = "The source LUN.")
+        int lun;
+
+        @Option(names = "--to", required = true, paramLabel = "IQN2", description = "Target that gets the new LUN.")
+        String to;
+
+        @Option(names = "--lun", paramLabel = "N", description = "LUN number in IQN2 (default: the lowest free one).")
+        Integer toLun;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            LunInfo info = api.cloneLun(iqn, lun, to, toLun);
+            if (json()) {
+                printJson(info);
+            } else {
+                out.println("Cloned LUN " + lun + " of " + iqn + " to LUN " + info.lun() + " of " + info.target()
+                        + " (volume " + info.volume() + ", " + ByteSize.format(info.sizeBytes()) + ", origin "
+                        + info.originText() + ").");
+            }
+        }
+    }
+
+    @Command(name = "snapshot", description = {"Take a read-only, space-free copy of a dedup LUN's volume.",
+        "It is a detached volume (volume list); lun rollback returns the LUN to it."})
+    static final class Snapshot extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN")
+        String iqn;
+
+        @Parameters(index = "1", paramLabel = "LUN")
+        int lun;
+
+        @Option(names = "--name", paramLabel = "NAME",
+                description = "Snapshot volume name (default: <volume>.snap-<UTC yyyyMMdd-HHmmss>).")
+        String name;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            VolumeSummary v = api.snapshotLun(iqn, lun, name);
+            if (json()) {
+                printJson(v);
+            } else {
+                out.println("Snapshot " + v.volume() + " of LUN " + lun + " of " + iqn + " taken ("
+                        + ByteSize.format(v.sizeBytes()) + ", read-only, origin " + v.origin() + " @ " + v.originTime()
+                        + ").");
+            }
+        }
+    }
+
+    @Command(name = "rollback", description = {"Replace a dedup LUN's contents by a snapshot of it (and its size).",
+        "Refused while a session uses the LUN unless --force; initiators get a unit attention."})
+    static final class Rollback extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "IQN")
+        String iqn;
+
+        @Parameters(index = "1", paramLabel = "LUN")
+        int lun;
+
+        @Option(names = "--to", required = true, paramLabel = "SNAPSHOT", description = "Snapshot volume name.")
+        String snapshot;
+
+        @Option(names = "--force", description = "Roll back even while sessions use the LUN.")
+        boolean force;
+
+        @Override
+        void run(AdminApi api, PrintWriter out) throws Exception {
+            LunInfo info = api.rollbackLun(iqn, lun, snapshot, force);
+            if (json()) {
+                printJson(info);
+            } else {
+                out.println("Rolled LUN " + info.lun() + " of " + info.target() + " back to " + snapshot + " ("
+                        + ByteSize.format(info.sizeBytes()) + ").");
             }
         }
     }

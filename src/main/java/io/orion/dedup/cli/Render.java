@@ -101,11 +101,11 @@ final class Render {
             return;
         }
         Table t = new Table("TARGET", "LUN", "VOLUME", "SIZE", "BLOCK", "DEDUP BLOCK", "BACKING", "THIN", "READ-ONLY",
-                "SESSIONS");
+                "SESSIONS", "ORIGIN");
         for (LunInfo l : luns) {
             t.row(l.target(), l.lun(), l.volume(), ByteSize.format(l.sizeBytes()), l.blockSize(),
                     l.dedupBlockSize() == 0 ? "-" : String.valueOf(l.dedupBlockSize()), l.backing(), yes(l.thin()),
-                    yes(l.readOnly()), l.sessions());
+                    yes(l.readOnly()), l.sessions(), l.originText());
         }
         t.print(out);
     }
@@ -116,10 +116,11 @@ final class Render {
             out.flush();
             return;
         }
-        Table t = new Table("VOLUME", "BACKING", "SIZE", "USED", "STORED", "ATTACHED TO");
+        Table t = new Table("VOLUME", "BACKING", "SIZE", "USED", "STORED", "EXCLUSIVE", "ATTACHED TO", "ORIGIN");
         for (VolumeSummary v : volumes) {
             t.row(v.volume(), v.backing(), ByteSize.format(v.sizeBytes()), bytesOrDash(v.logicalUsedBytes()),
-                    bytesOrDash(v.storedBytes()), v.attached() ? v.target() + " LUN " + v.lun() : "detached");
+                    bytesOrDash(v.storedBytes()), bytesOrDash(v.exclusiveBytes()),
+                    v.attached() ? v.target() + " LUN " + v.lun() : "detached", v.originText());
         }
         t.print(out);
     }
@@ -162,21 +163,22 @@ final class Render {
 
     /** The df-like table of {@code stats}, like {@code vdostats --human-readable}. */
     static void stats(PrintWriter out, StatsReport r, boolean verbose) {
-        Table t = new Table("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE", "USE%", "SAVING%");
+        Table t = new Table("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE", "USE%", "SAVING%", "EXCLUSIVE");
         for (VolumeStats v : r.volumes()) {
             String target = v.target() == null ? "(detached)" : v.target();
             String lun = v.lun() == null ? "-" : String.valueOf(v.lun());
             if (v.logicalUsedBytes() < 0) { // its block map could not be walked (damaged metadata)
-                t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?");
+                t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?", "?");
                 continue;
             }
             t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
-                    ByteSize.format(v.availableBytes()), percent(v.usePercent()), percent(v.savingPercent()));
+                    ByteSize.format(v.availableBytes()), percent(v.usePercent()), percent(v.savingPercent()),
+                    bytesOrDash(v.exclusiveBytes()));
         }
         PoolStats p = r.pool();
         if (p != null) {
             t.row("(pool)", "-", "-", ByteSize.format(p.sizeBytes()), ByteSize.format(p.usedBytes()),
-                    ByteSize.format(p.availableBytes()), percent(p.usePercent()), percent(p.savingPercent()));
+                    ByteSize.format(p.availableBytes()), percent(p.usePercent()), percent(p.savingPercent()), "-");
         }
         t.print(out);
         if (r.poolReadOnlyReason() != null) {

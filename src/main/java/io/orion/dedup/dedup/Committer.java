@@ -71,6 +71,8 @@ final class Committer implements AutoCloseable {
     volatile long uniqueBytes;
     volatile long storedBytes;
     volatile int nextVolumeId;
+    /** Bumped after every commit: figures computed under an older generation may be stale. */
+    volatile long generation;
 
     Committer(DedupPool pool, PoolCounters c) {
         this.pool = pool;
@@ -440,6 +442,14 @@ final class Committer implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Applies block-map changes from inside a task's batch ({@link VolumeCopies}: a whole-volume
+     * clone or rollback is one task, so it commits in one transaction with exact refcounts).
+     */
+    void applyInTask(Batch b, List<BlockOp> ops) throws IOException {
+        applyOps(b, ops);
+    }
+
     private void applyOps(Batch b, List<BlockOp> ops) throws IOException {
         int n = ops.size();
         long[] old = new long[n];
@@ -608,6 +618,7 @@ final class Committer implements AutoCloseable {
     }
 
     private void publish(Batch b) {
+        generation++;
         for (Map.Entry<Integer, long[]> e : b.containerDelta.entrySet()) {
             Container c = pool.store().container(e.getKey());
             if (c != null) {
@@ -704,6 +715,22 @@ final class Committer implements AutoCloseable {
 
         void putChunk(ChunkRecord r) {
             chunks.put(r.id(), r);
+        }
+
+        /**
+         * Writes the dirty chunk records into the transaction now and forgets them (reads fall back
+         * to the transaction, so nothing changes but the heap a long task needs: a whole-volume
+         * clone spills after each piece instead of holding every chunk it touched).
+         */
+        void spillChunks() {
+            for (Map.Entry<Long, ChunkRecord> e : chunks.entrySet()) {
+                if (e.getValue() == null) {
+                    txn.deleteChunk(e.getKey());
+                } else {
+                    txn.putChunk(e.getValue());
+                }
+            }
+            chunks.clear();
         }
 
         long[] volumeDelta(int volume) {

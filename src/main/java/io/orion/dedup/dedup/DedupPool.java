@@ -73,6 +73,14 @@ public final class DedupPool implements Closeable {
     private final LongAdder checksumErrors = new LongAdder();
     private final Committer committer;
     private final GarbageCollector gc;
+    private final VolumeCopies copies;
+    /** Per-volume statistics with the commit generation they were computed under. */
+    private final ConcurrentHashMap<Integer, CachedStats> statsCache = new ConcurrentHashMap<>();
+    /** Block-map walks done for statistics (tests see the cache at work). */
+    final java.util.concurrent.atomic.LongAdder statsWalks = new java.util.concurrent.atomic.LongAdder();
+
+    private record CachedStats(long generation, VolumeStats stats) {
+    }
     private final ScheduledExecutorService timer;
     /** Leads the commits a waiting caller left queued when it stepped down (see Committer). */
     private final java.util.concurrent.ThreadPoolExecutor assist = new java.util.concurrent.ThreadPoolExecutor(
@@ -103,6 +111,7 @@ public final class DedupPool implements Closeable {
         }
         this.committer = new Committer(this, counters);
         this.gc = new GarbageCollector(this);
+        this.copies = new VolumeCopies(this, committer);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "orion-gc");
             t.setDaemon(true);
@@ -248,9 +257,7 @@ public final class DedupPool implements Closeable {
      */
     public DedupVolume createVolume(String name, int logicalBlockSize, long capacityBytes, int dedupBlockSize)
             throws IOException {
-        if (name == null || name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 200) {
-            throw new IllegalArgumentException("volume name must be 1..200 bytes");
-        }
+        checkName(name);
         if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
             throw new IllegalArgumentException("logical block size must be 512 or 4096: " + logicalBlockSize);
         }
@@ -276,6 +283,78 @@ public final class DedupPool implements Closeable {
         });
         committer.flush();
         return handle(volumesById.get(rec.id()));
+    }
+
+    static void checkName(String name) {
+        if (name == null || name.isEmpty() || name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 200) {
+            throw new IllegalArgumentException("volume name must be 1..200 bytes");
+        }
+    }
+
+    /**
+     * Creates volume {@code name} as an instant, space-free copy of volume {@code source}: its
+     * block map names the source's chunks (refcounts raised exactly, no data read or written,
+     * stored bytes unchanged), in one LMDB transaction (see {@link VolumeCopies}). The new volume
+     * records its origin (source name and time); with {@code readOnly} it is a snapshot, whose
+     * writes are refused ({@link io.orion.dedup.storage.ReadOnlyVolumeException}).
+     *
+     * @throws IllegalArgumentException no such source, or the name is taken or invalid
+     */
+    public DedupVolume cloneVolume(String source, String name, boolean readOnly) throws IOException {
+        VolumeRecord r = copies.cloneVolume(source, name, readOnly);
+        return handle(volumesById.get(r.id()));
+    }
+
+    /**
+     * Replaces volume {@code name}'s block map by that of {@code snapshot}, a snapshot of it, in one
+     * LMDB transaction while no write to the volume is in flight (see {@link VolumeCopies}); the
+     * volume takes the snapshot's capacity. Chunks only the old map referenced become reclaimable.
+     *
+     * @throws IllegalArgumentException no such volume, or {@code snapshot} is not a snapshot of it
+     */
+    public DedupVolume rollbackVolume(String name, String snapshot) throws IOException {
+        copies.rollback(name, snapshot);
+        return openVolume(name).orElseThrow();
+    }
+
+    /**
+     * A volume's statistics, walked again only when some commit happened since they were last
+     * computed (every metadata commit bumps the generation): {@code stats}, {@code volume list}
+     * and metrics on an idle pool cost no walk; under writes each call walks the block map once.
+     */
+    VolumeStats volumeStats(DedupVolume v) throws IOException {
+        long gen = committer.generation; // read before the walk: a commit during it makes the result stale
+        CachedStats c = statsCache.get(v.state().id);
+        if (c != null && c.generation() == gen) {
+            return c.stats();
+        }
+        statsWalks.increment();
+        VolumeStats s = v.computeStats();
+        statsCache.put(v.state().id, new CachedStats(gen, s));
+        return s;
+    }
+
+    /** Makes a volume committed by a clone visible (committer thread, after the commit). */
+    void publishVolume(VolumeRecord r) {
+        volumesById.put(r.id(), new VolumeState(r));
+    }
+
+    /** The state of the live volume {@code name}, or null. */
+    VolumeState liveState(String name) {
+        for (VolumeState v : volumesById.values()) {
+            if (v.name.equals(name) && !v.deleted) {
+                return v;
+            }
+        }
+        return null;
+    }
+
+    /** Tells the open handle of {@code name} (if any) that its block map was replaced. */
+    void mapChanged(String name) {
+        DedupVolume h = handles.get(name);
+        if (h != null) {
+            h.mapChanged();
+        }
     }
 
     /** The volume named {@code name}, if it exists. */
@@ -312,6 +391,7 @@ public final class DedupPool implements Closeable {
             b.afterCommit.add(() -> {
                 st.deleted = true;
                 volumesById.remove(st.id);
+                statsCache.remove(st.id);
                 handles.remove(name);
             });
             return null;
@@ -355,7 +435,7 @@ public final class DedupPool implements Closeable {
         for (VolumeState v : volumesById.values()) {
             if (!v.deleted) {
                 out.add(new VolumeInfo(v.name, v.uuid.toString(), v.logicalBlockSize, v.dedupBlockSize,
-                        v.capacityBytes));
+                        v.capacityBytes, v.readOnly, v.origin, v.originMillis));
             }
         }
         out.sort(Comparator.comparing(VolumeInfo::name));

@@ -129,7 +129,31 @@ public final class DedupVolume implements BlockDevice {
 
     private void checkWritable() throws IOException {
         checkOpen();
+        if (st.readOnly) {
+            throw new io.orion.dedup.storage.ReadOnlyVolumeException("volume '" + st.name + "' is a read-only snapshot");
+        }
         pool.checkWritable();
+    }
+
+    /** True for a snapshot (a read-only clone): every write is refused. */
+    public boolean readOnly() {
+        return st.readOnly;
+    }
+
+    /** The volume this one was cloned or snapshotted from, or null. */
+    public String origin() {
+        return st.origin;
+    }
+
+    /** When it was cloned (epoch milliseconds), 0 without an origin. */
+    public long originMillis() {
+        return st.originMillis;
+    }
+
+    /** Its block map was replaced as a whole (rollback): remembered extents are stale. */
+    void mapChanged() {
+        mapGeneration.incrementAndGet();
+        lastExtent = null;
     }
 
     // ---- read ------------------------------------------------------------------------------------
@@ -822,8 +846,20 @@ public final class DedupVolume implements BlockDevice {
         pool.flush();
     }
 
-    /** Exact statistics of this volume from one snapshot of its block map. */
+    /**
+     * Exact statistics of this volume from one snapshot of its block map, including its exclusive
+     * bytes: the stored bytes of the chunks no other volume references (a chunk whose refcount
+     * equals the number of this volume's blocks naming it), i.e. what deleting the volume would
+     * free. Costs one walk of the block map and one chunk lookup per distinct chunk; the pool
+     * reuses the result until its next metadata commit ({@link DedupPool#volumeStats}).
+     */
     public VolumeStats stats() throws IOException {
+        checkOpen();
+        return pool.volumeStats(this);
+    }
+
+    /** {@link #stats()} computed now: one walk of the block map. */
+    VolumeStats computeStats() throws IOException {
         checkOpen();
         long[] ids = new long[1024];
         int[] count = {0};
@@ -832,6 +868,7 @@ public final class DedupVolume implements BlockDevice {
         long unique = 0;
         long uniqueBytes = 0;
         long stored = 0;
+        long exclusive = 0;
         try (MetaTxn t = pool.meta().read()) {
             t.scanBlocks(st.id, 0, Long.MAX_VALUE / 2, (db, c) -> {
                 if (c == MetaTxn.ZERO) {
@@ -847,9 +884,10 @@ public final class DedupVolume implements BlockDevice {
             long[] all = holder[0];
             int n = count[0];
             Arrays.sort(all, 0, n);
-            for (int i = 0; i < n; i++) {
-                if (i > 0 && all[i] == all[i - 1]) {
-                    continue;
+            for (int i = 0; i < n; ) {
+                int j = i + 1;
+                while (j < n && all[j] == all[i]) {
+                    j++;
                 }
                 ChunkRecord r = t.chunk(all[i]);
                 if (r == null) {
@@ -858,6 +896,11 @@ public final class DedupVolume implements BlockDevice {
                 unique++;
                 uniqueBytes += r.originalLength();
                 stored += r.length();
+                if (r.refCount() <= j - i) {
+                    // every reference to this chunk is one of this volume's blocks
+                    exclusive += r.length();
+                }
+                i = j;
             }
         } catch (MetaCorruptException e) {
             pool.untrust(e.getMessage());
@@ -867,7 +910,7 @@ public final class DedupVolume implements BlockDevice {
         long logical = (data + zero[0]) * st.dedupBlockSize;
         return new VolumeStats(st.name, logical, zero[0], data, unique, uniqueBytes, stored, 0,
                 SpaceFigures.dedupRatio(logical, uniqueBytes), SpaceFigures.compressionRatio(uniqueBytes, stored),
-                SpaceFigures.savingPercent(logical, stored), st.capacityBytes, st.dedupBlockSize);
+                SpaceFigures.savingPercent(logical, stored), st.capacityBytes, st.dedupBlockSize, exclusive);
     }
 
     /** Flushes the pool (the volume itself holds nothing to release; the pool owns the resources). */

@@ -17,6 +17,12 @@ final class VolumeState {
     volatile long dataBlocks;
     volatile long zeroBlocks;
     volatile boolean deleted;
+    /** A snapshot: writes are refused. */
+    final boolean readOnly;
+    /** The volume it was cloned from, or null. */
+    final String origin;
+    /** When it was cloned (epoch ms), 0 without an origin. */
+    final long originMillis;
 
     VolumeState(VolumeRecord r) {
         this.name = r.name();
@@ -27,11 +33,14 @@ final class VolumeState {
         this.capacityBytes = r.capacityBytes();
         this.dataBlocks = r.dataBlocks();
         this.zeroBlocks = r.zeroBlocks();
+        this.readOnly = r.readOnly();
+        this.origin = r.origin();
+        this.originMillis = r.originMillis();
     }
 
     VolumeRecord record(long dataDelta, long zeroDelta, long capacity) {
         return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacity, dataBlocks + dataDelta,
-                zeroBlocks + zeroDelta);
+                zeroBlocks + zeroDelta, readOnly, origin, originMillis);
     }
 
     /** Number of dedup blocks covering the capacity (the last may be partial). */

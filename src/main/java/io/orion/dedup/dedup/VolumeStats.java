@@ -12,6 +12,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param uniqueBytes their original bytes
  * @param storedBytes their record bytes in containers (header + compressed payload)
  * @param reclaimableBytes always 0 for a volume: garbage belongs to the pool
+ * @param exclusiveBytes stored bytes of the chunks only this volume references: what deleting it
+ *     (and cleanup) would free
  */
 public record VolumeStats(@JsonProperty("name") String name,
                           @JsonProperty("logical_bytes") long logicalBytes,
@@ -25,5 +27,6 @@ public record VolumeStats(@JsonProperty("name") String name,
                           @JsonProperty("compression_ratio") double compressionRatio,
                           @JsonProperty("saving_percent") double savingPercent,
                           @JsonProperty("capacity_bytes") long capacityBytes,
-                          @JsonProperty("dedup_block_size") int dedupBlockSize) {
+                          @JsonProperty("dedup_block_size") int dedupBlockSize,
+                          @JsonProperty("exclusive_bytes") long exclusiveBytes) {
 }

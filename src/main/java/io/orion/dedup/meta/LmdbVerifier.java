@@ -48,17 +48,23 @@ public final class LmdbVerifier {
     static final int MAGIC = 0xBEEFC0DE;
     private static final int DB_RECORD = 48;
 
-    /**
-     * Key and value sizes of one orion database (key size 0: 1..200 bytes; value size
-     * {@link #VARIABLE}: 5..{@code RESERVATION_FRAGMENT + 4} bytes, the CRC in the last four).
-     */
+    /** Values whose length varies: volumes (version 1 or 2 layout, checked by {@code MetaCodec.checkVolume}). */
+    private static final int VOLUME = -1;
+    /** Values whose length varies: reservation fragments, 5..{@code RESERVATION_FRAGMENT + 4} bytes, CRC last. */
+    private static final int RESERVATION = -2;
+
+    /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
     private record Spec(int key, int value) {
-        int valueFor(int dsize) {
-            return value == VARIABLE && dsize >= 5 && dsize <= MetaCodec.RESERVATION_FRAGMENT + 4 ? dsize : value;
+        /** Whether a value of {@code dsize} bytes can belong to this database. */
+        boolean fits(int dsize) {
+            return switch (value) {
+                case VOLUME -> dsize >= MetaCodec.VOLUME_VAL && dsize <= MetaCodec.VOLUME_VAL_V2 + 200;
+                case RESERVATION -> dsize >= 5 && dsize <= MetaCodec.RESERVATION_FRAGMENT + 4;
+                default -> dsize == value;
+            };
         }
     }
 
-    private static final int VARIABLE = -1;
     /** Databases an older pool may not have yet (created at the first open by this version). */
     private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations");
 
@@ -67,9 +73,9 @@ public final class LmdbVerifier {
             "chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL),
             "index", new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
             "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
-            "volumes", new Spec(0, MetaCodec.VOLUME_VAL),
+            "volumes", new Spec(0, VOLUME),
             "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL),
-            "reservations", new Spec(MetaCodec.RESERVATION_KEY, VARIABLE));
+            "reservations", new Spec(MetaCodec.RESERVATION_KEY, RESERVATION));
 
     /**
      * Outcome of one check, with figures; {@code stable} is false when a live file's meta page
@@ -371,8 +377,10 @@ public final class LmdbVerifier {
             if (d.name.equals("free pages")) {
                 freeList(d, val, lo, hi);
             } else if (d.spec != null) {
-                String bad = MetaCodec.check(ByteBuffer.wrap(n.key), val.order(ByteOrder.BIG_ENDIAN),
-                        d.spec.valueFor(val.remaining()));
+                ByteBuffer k = ByteBuffer.wrap(n.key);
+                ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
+                String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
+                        : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining() : d.spec.value);
                 if (bad != null) {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
@@ -422,7 +430,7 @@ public final class LmdbVerifier {
                     child = p.getLong(off + 8 + ksize);
                 }
                 size = 8 + ksize + (big ? 8 : dsize);
-                if (d.spec != null && (d.spec.valueFor(dsize) != dsize || (d.spec.key != 0 ? ksize != d.spec.key
+                if (d.spec != null && (!d.spec.fits(dsize) || (d.spec.key != 0 ? ksize != d.spec.key
                         : ksize < 1 || ksize > 200))) {
                     return "node " + i + " has a " + ksize + "-byte key and a " + dsize + "-byte value";
                 }

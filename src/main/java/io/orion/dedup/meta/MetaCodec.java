@@ -20,7 +20,12 @@ final class MetaCodec {
     static final int INDEX_VAL = 12;
     static final int CONTAINER_KEY = 4;
     static final int CONTAINER_VAL = 45;
+    /** Length of a version 1 volume value (no flags, no origin). */
     static final int VOLUME_VAL = 56;
+    /** Length of a version 2 volume value without its origin name bytes. */
+    static final int VOLUME_VAL_V2 = 67;
+    /** Version 2 volume flag: read-only (a snapshot). */
+    static final int VOLUME_READ_ONLY = 1;
     static final int COUNTERS_VAL = 72;
     static final byte[] COUNTERS_KEY = "pool".getBytes(StandardCharsets.US_ASCII);
     /** Persistent reservation fragments: volume id (4) + fragment number (2). */
@@ -132,17 +137,64 @@ final class MetaCodec {
                 v.getLong(25), v.getLong(33));
     }
 
+    /**
+     * Version 1 (56 bytes) for a volume without flags and origin, so pools that never cloned keep
+     * byte-identical records; version 2 (67 + origin name bytes) otherwise: the version 1 fields,
+     * flags u8, origin time u64 (epoch ms), origin name length u16, origin name (UTF-8), CRC.
+     */
     static void volumeValue(ByteBuffer key, ByteBuffer v, VolumeRecord r) {
         v.clear();
         v.putInt(r.id()).putLong(r.uuid().getMostSignificantBits()).putLong(r.uuid().getLeastSignificantBits())
                 .putInt(r.logicalBlockSize()).putInt(r.dedupBlockSize()).putLong(r.capacityBytes())
                 .putLong(r.dataBlocks()).putLong(r.zeroBlocks());
+        if (r.extended()) {
+            byte[] origin = r.origin() == null ? new byte[0] : r.origin().getBytes(StandardCharsets.UTF_8);
+            v.put((byte) (r.readOnly() ? VOLUME_READ_ONLY : 0)).putLong(r.originMillis()).putShort((short) origin.length)
+                    .put(origin);
+        }
         seal(key, v);
     }
 
+    /** Null when {@code val} is a sound version 1 or 2 volume value, else why not. */
+    static String checkVolume(ByteBuffer key, ByteBuffer val) {
+        int n = val.remaining();
+        if (n == VOLUME_VAL) {
+            return check(key, val, VOLUME_VAL);
+        }
+        if (n < VOLUME_VAL_V2) {
+            return "value has " + n + " bytes, expected " + VOLUME_VAL + " or at least " + VOLUME_VAL_V2;
+        }
+        int originLen = val.getShort(61) & 0xffff;
+        if (n != VOLUME_VAL_V2 + originLen) {
+            return "value has " + n + " bytes, expected " + (VOLUME_VAL_V2 + originLen) + " for a " + originLen
+                    + "-byte origin name";
+        }
+        return check(key, val, n);
+    }
+
+    static void checkVolume(String what, ByteBuffer key, ByteBuffer val) throws MetaCorruptException {
+        String bad = checkVolume(key, val);
+        if (bad != null) {
+            throw new MetaCorruptException(what + ": " + bad);
+        }
+    }
+
     static VolumeRecord volume(String name, ByteBuffer v) {
+        boolean readOnly = false;
+        String origin = null;
+        long originMillis = 0;
+        if (v.remaining() >= VOLUME_VAL_V2) {
+            readOnly = (v.get(52) & VOLUME_READ_ONLY) != 0;
+            originMillis = v.getLong(53);
+            int len = v.getShort(61) & 0xffff;
+            if (len > 0) {
+                byte[] b = new byte[len];
+                v.get(63, b);
+                origin = new String(b, StandardCharsets.UTF_8);
+            }
+        }
         return new VolumeRecord(name, v.getInt(0), new UUID(v.getLong(4), v.getLong(12)), v.getInt(20), v.getInt(24),
-                v.getLong(28), v.getLong(36), v.getLong(44));
+                v.getLong(28), v.getLong(36), v.getLong(44), readOnly, origin, originMillis);
     }
 
     static void countersValue(ByteBuffer key, ByteBuffer v, PoolCounters c) {

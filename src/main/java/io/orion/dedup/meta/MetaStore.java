@@ -60,7 +60,7 @@ public final class MetaStore implements Closeable {
     /** Key/value buffers of the (single) write transaction. */
     final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
     final ByteBuffer writerVal = ByteBuffer.allocateDirect(128);
-    final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(128);
+    final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(512);
     /** Reset read transactions kept for reuse (MDB_NOTLS: not bound to a thread). */
     private final java.util.concurrent.ConcurrentLinkedDeque<org.lmdbjava.Txn<ByteBuffer>> idle =
             new java.util.concurrent.ConcurrentLinkedDeque<>();

@@ -194,7 +194,7 @@ public class MetaTxn implements AutoCloseable {
             byte[] name = new byte[k.remaining()];
             k.duplicate().get(name);
             String n = new String(name, StandardCharsets.UTF_8);
-            MetaCodec.check("volume " + n, k, v, MetaCodec.VOLUME_VAL);
+            MetaCodec.checkVolume("volume " + n, k, v);
             out.add(MetaCodec.volume(n, v));
             return true;
         });
@@ -213,7 +213,7 @@ public class MetaTxn implements AutoCloseable {
             return null;
         }
         v = MetaCodec.be(v);
-        MetaCodec.check("volume " + name, key, v, MetaCodec.VOLUME_VAL);
+        MetaCodec.checkVolume("volume " + name, key, v);
         return MetaCodec.volume(name, v);
     }
 

@@ -8,15 +8,32 @@ import java.util.UUID;
  *
  * @param dataBlocks dedup blocks mapped to a stored chunk
  * @param zeroBlocks dedup blocks written as all zeros (mapped, but no chunk)
+ * @param readOnly a snapshot: writes are refused (DATA PROTECT)
+ * @param origin the volume this one was cloned or snapshotted from, or null for a volume created empty
+ * @param originMillis when it was cloned (epoch milliseconds), 0 without an origin
  */
 public record VolumeRecord(String name, int id, UUID uuid, int logicalBlockSize, int dedupBlockSize,
-                           long capacityBytes, long dataBlocks, long zeroBlocks) {
+                           long capacityBytes, long dataBlocks, long zeroBlocks, boolean readOnly, String origin,
+                           long originMillis) {
+
+    /** A writable volume created empty (no origin). */
+    public VolumeRecord(String name, int id, UUID uuid, int logicalBlockSize, int dedupBlockSize, long capacityBytes,
+                        long dataBlocks, long zeroBlocks) {
+        this(name, id, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, dataBlocks, zeroBlocks, false, null, 0);
+    }
 
     public VolumeRecord withCounters(long data, long zero) {
-        return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, data, zero);
+        return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, data, zero, readOnly,
+                origin, originMillis);
     }
 
     public VolumeRecord withCapacity(long bytes) {
-        return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, bytes, dataBlocks, zeroBlocks);
+        return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, bytes, dataBlocks, zeroBlocks,
+                readOnly, origin, originMillis);
+    }
+
+    /** True when the record needs the version 2 layout (read-only flag or origin; see on-disk-format.md). */
+    public boolean extended() {
+        return readOnly || origin != null;
     }
 }

@@ -148,6 +148,17 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         }
     }
 
+    /**
+     * The device behind {@code lun} holds other contents (a rollback): NOT READY TO READY CHANGE,
+     * MEDIUM MAY HAVE CHANGED (SPC-4 §7.9 / SBC-4 §4.8) for every nexus, so hosts drop cached data.
+     */
+    public void lunMediumChanged(long lun) {
+        LogicalUnit lu = units.get(lun);
+        if (lu != null) {
+            lu.raise(SenseReason.MEDIUM_MAY_HAVE_CHANGED, null);
+        }
+    }
+
     public Set<Long> luns() {
         return Set.copyOf(units.keySet());
     }

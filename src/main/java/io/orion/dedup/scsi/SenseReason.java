@@ -32,6 +32,7 @@ public enum SenseReason {
     // MISCOMPARE (Eh)
     MISCOMPARE_DURING_VERIFY(0xe, 0x1d, 0x00),
     // UNIT ATTENTION (6h)
+    MEDIUM_MAY_HAVE_CHANGED(0x6, 0x28, 0x00),
     POWER_ON_RESET(0x6, 0x29, 0x00),
     BUS_DEVICE_RESET(0x6, 0x29, 0x03),
     I_T_NEXUS_LOSS(0x6, 0x29, 0x07),

@@ -334,15 +334,74 @@ final class AdminService extends TargetAdminService {
     private static VolumeSummary summary(DedupVolume v) {
         long used = -1;
         long stored = -1;
+        long exclusive = -1;
         try {
             VolumeStats s = v.stats();
             used = s.logicalBytes();
             stored = s.storedBytes();
+            exclusive = s.exclusiveBytes();
         } catch (IOException e) {
             LOG.warn("figures of volume {} unavailable: {}", v.name(), e.getMessage());
         }
         return new VolumeSummary(v.name(), "dedup", v.blockCount() * v.blockSize(), v.blockSize(), v.dedupBlockSize(),
-                used, stored, null, null, null);
+                used, stored, null, null, null, v.readOnly(), v.origin(), isoTime(v.originMillis(), v.origin()),
+                exclusive);
+    }
+
+    private static String isoTime(long millis, String origin) {
+        return origin == null ? null : java.time.Instant.ofEpochMilli(millis).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                .toString();
+    }
+
+    @Override
+    protected String[] volumeOrigin(LunDefinition l) {
+        try {
+            Optional<DedupPool> pool = server.volumes().existingPool();
+            Optional<DedupVolume> v = pool.isEmpty() ? Optional.empty() : pool.get().openVolume(l.volume());
+            if (v.isEmpty() || v.get().origin() == null) {
+                return null;
+            }
+            return new String[] {v.get().origin(), isoTime(v.get().originMillis(), v.get().origin())};
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private DedupPool writablePool() throws AdminException, IOException {
+        DedupPool pool = server.volumes().existingPool()
+                .orElseThrow(() -> new AdminException("no dedup pool: no dedup volume was ever created here"));
+        if (pool.readOnlyReason() != null) {
+            throw new AdminException("the pool is read-only (" + pool.readOnlyReason() + ")");
+        }
+        return pool;
+    }
+
+    @Override
+    protected VolumeSummary cloneVolume(String source, String name, boolean readOnly) throws AdminException, IOException {
+        DedupPool pool = writablePool();
+        DedupVolume v;
+        try {
+            v = pool.cloneVolume(source, name, readOnly);
+        } catch (IllegalArgumentException e) {
+            throw new AdminException(e.getMessage());
+        }
+        LOG.info("volume {} {} from {}", name, readOnly ? "snapshotted" : "cloned", source);
+        return summary(v);
+    }
+
+    @Override
+    protected long rollbackVolume(TargetDefinition t, LunDefinition l, String snapshot)
+            throws AdminException, IOException {
+        DedupPool pool = writablePool();
+        DedupVolume v;
+        try {
+            v = pool.rollbackVolume(l.volume(), snapshot);
+        } catch (IllegalArgumentException e) {
+            throw new AdminException(e.getMessage());
+        }
+        server.live(t.iqn()).ifPresent(live -> live.scsi().lunMediumChanged(l.id()));
+        LOG.info("LUN {} of {} (volume {}) rolled back to snapshot {}", l.id(), t.iqn(), l.volume(), snapshot);
+        return v.blockCount() * v.blockSize();
     }
 
     private static VolumeSummary fileSummary(String name, Path f) throws IOException {
@@ -418,11 +477,13 @@ final class AdminService extends TargetAdminService {
                 }
                 long used;
                 long stored;
+                long exclusive = -1;
                 VolumeStats vs = ps == null ? null
                         : ps.volumes().stream().filter(v -> v.name().equals(l.volume())).findFirst().orElse(null);
                 if (dev instanceof DedupVolume && vs != null) {
                     used = vs.logicalBytes();
                     stored = vs.storedBytes();
+                    exclusive = vs.exclusiveBytes();
                 } else if (dev instanceof DedupVolume) {
                     used = -1; // its block map cannot be walked (damaged metadata): unknown
                     stored = -1;
@@ -431,7 +492,7 @@ final class AdminService extends TargetAdminService {
                     stored = used;
                 }
                 vols.add(new io.orion.dedup.admin.VolumeStats(l.volume(), t.iqn(), l.id(), dev.blockCount() * dev.blockSize(),
-                        used, stored));
+                        used, stored, exclusive));
             }
         }
         if (ps != null) {
@@ -444,7 +505,7 @@ final class AdminService extends TargetAdminService {
             for (VolumeStats v : ps.volumes()) {
                 if (!attached.contains(v.name())) {
                     vols.add(new io.orion.dedup.admin.VolumeStats(v.name(), null, null, v.capacityBytes(),
-                            v.logicalBytes(), v.storedBytes()));
+                            v.logicalBytes(), v.storedBytes(), v.exclusiveBytes()));
                 }
             }
         }

@@ -234,7 +234,7 @@ public class FakeAdminApi implements AdminApi {
             counters.put("stored_bytes", 4L << 20);
         }
         return new StatsReport(List.of(new VolumeStats("default-0", "iqn.2026-11.io.orion:default", 0, 16L << 30,
-                        8L << 30, 2L << 30)),
+                        8L << 30, 2L << 30, 1L << 30)),
                 new PoolStats(100L << 30, 2L << 30, 8L << 30), counters, poolReadOnly);
     }
 

@@ -58,6 +58,35 @@ class MetaStoreTest {
     }
 
     @Test
+    void volumeRecordsOfBothVersionsRoundTripAndPassTheOpenCheck() throws Exception {
+        UUID u = UUID.randomUUID();
+        String origin = "o".repeat(200);
+        try (MetaStore m = MetaStore.open(dir, 1 << 20)) {
+            try (MetaWriteTxn w = m.write()) {
+                w.putVolume(new VolumeRecord("plain", 1, u, 512, 4096, 1 << 20, 3, 1));
+                w.putVolume(new VolumeRecord("snap", 2, u, 4096, 8192, 1 << 21, 5, 2, true, origin, 1234567890123L));
+                w.putVolume(new VolumeRecord("clone", 3, u, 512, 4096, 1 << 20, 0, 0, false, "plain", 42));
+                w.commit();
+            }
+        }
+        try (MetaStore m = MetaStore.open(dir, 1 << 20)) {
+            assertTrue(m.damage().isEmpty(), m.damage().summary());
+            try (MetaTxn r = m.read()) {
+                VolumeRecord plain = r.volume("plain");
+                assertEquals(new VolumeRecord("plain", 1, u, 512, 4096, 1 << 20, 3, 1), plain);
+                assertEquals(new VolumeRecord("snap", 2, u, 4096, 8192, 1 << 21, 5, 2, true, origin, 1234567890123L),
+                        r.volume("snap"));
+                assertEquals(new VolumeRecord("clone", 3, u, 512, 4096, 1 << 20, 0, 0, false, "plain", 42),
+                        r.volume("clone"));
+                assertEquals(3, r.volumes().size());
+                // a volume without origin keeps the version 1 layout, byte for byte
+                java.nio.ByteBuffer k = java.nio.ByteBuffer.allocateDirect(16).put("plain".getBytes()).flip();
+                assertEquals(MetaCodec.VOLUME_VAL, m.volumes.get(r.txn, k).remaining());
+            }
+        }
+    }
+
+    @Test
     void mapFullIsSignalledAndGrowingFixesIt() throws Exception {
         try (MetaStore m = MetaStore.open(dir, 64 << 10)) {
             long size = m.mapSize();

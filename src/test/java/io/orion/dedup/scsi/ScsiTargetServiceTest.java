@@ -359,6 +359,13 @@ class ScsiTargetServiceTest {
     }
 
     @Test
+    void replacedContentsRaiseMediumMayHaveChangedOnce() {
+        target.lunMediumChanged(0);
+        assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x28, 0x00);
+        assertGood(h.run(A, cdb(0, 0, 0, 0, 0, 0)));
+    }
+
+    @Test
     void requestSenseReturnsAndClearsTheUnitAttention() {
         target.lunResized(0);
         byte[] s = bytes(h.run(A, cdb(0x03, 0, 0, 0, 252, 0)));

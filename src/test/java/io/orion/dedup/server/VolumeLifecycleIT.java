@@ -64,7 +64,7 @@ class VolumeLifecycleIT {
             assertTrue(vols.get("default-0-2").get("target").isNull());
             assertEquals(IQN, vols.get("default-0-3").get("target").asText());
             String table = cli(server, "volume", "list").assertOk().output();
-            assertTrue(table.matches("(?s).*default-0\\s+dedup\\s+16\\.0 GiB\\s+8\\.0 MiB\\s+\\S+ \\S+\\s+detached.*"), table);
+            assertTrue(table.matches("(?s).*default-0\\s+dedup\\s+16\\.0 GiB\\s+8\\.0 MiB\\s+\\S+ \\S+\\s+\\S+ \\S+\\s+detached\\s+-.*"), table);
 
             JsonNode stats = AdminTools.json(cli(server, "stats", "--json").assertOk());
             boolean listed = false;
