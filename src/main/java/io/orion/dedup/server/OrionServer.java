@@ -15,6 +15,7 @@ import io.orion.dedup.iscsi.IscsiServer;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.iscsi.TargetCatalog;
+import io.orion.dedup.scsi.CopyManager;
 import io.orion.dedup.scsi.LunOptions;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.storage.BlockDevice;
@@ -57,6 +58,8 @@ public final class OrionServer implements AutoCloseable {
     private final Volumes volumes;
     private final ExecutorService io;
     private final Map<String, LiveTarget> targets = new ConcurrentHashMap<>();
+    /** One third-party copy manager for every target: copies may go from any LUN to any LUN. */
+    private final CopyManager copies = new CopyManager();
     private final ServerMetrics metrics;
     private final IscsiServer iscsi;
     /** Listeners of the server's own portals ([server] portals or serve --listen): never withdrawn. */
@@ -214,6 +217,7 @@ public final class OrionServer implements AutoCloseable {
     /** Opens every LUN of {@code t} and makes the target visible to logins and discovery. */
     synchronized LiveTarget activate(TargetDefinition t) throws IOException {
         LiveTarget live = new LiveTarget(t, new ScsiTargetService(t.iqn(), io));
+        live.scsi().useCopyManager(copies); // EXTENDED COPY / WRITE USING TOKEN across all targets
         try {
             for (LunDefinition lun : t.luns()) {
                 attach(live, lun);
