@@ -21,9 +21,15 @@ import java.util.concurrent.ConcurrentMap;
 public final class CopyManager {
 
     private final ConcurrentMap<String, LogicalUnit> byNaa = new ConcurrentHashMap<>();
-    private final RodTokens tokens = new RodTokens();
+    private final RodTokens tokens;
 
     public CopyManager() {
+        this(new RodTokens());
+    }
+
+    /** With a token store of the caller's (tests pass one with their own clock). */
+    CopyManager(RodTokens tokens) {
+        this.tokens = tokens;
     }
 
     RodTokens tokens() {
