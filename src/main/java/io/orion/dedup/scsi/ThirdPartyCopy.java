@@ -479,7 +479,7 @@ final class ThirdPartyCopy {
         int[] implemented = {SEGMENT_BLOCK_TO_BLOCK, CSCD_IDENTIFICATION};
         byte[] d = new byte[44 + implemented.length];
         Cdb.put32(d, 0, d.length - 4);
-        d[4] = 0x01;                                    // SNLID: LID4 list identifiers for POPULATE/WRITE USING TOKEN
+        d[4] = 0x01;                                    // SNLID: LIST ID USAGE 11b (no list identifier) is supported
         Cdb.put16(d, 8, MAX_TARGET_DESCRIPTORS);
         Cdb.put16(d, 10, MAX_SEGMENT_DESCRIPTORS);
         Cdb.put32(d, 12, MAX_DESCRIPTOR_LIST_LENGTH);

@@ -210,6 +210,27 @@ class ThirdPartyCopyTest {
     }
 
     @Test
+    void heldResultsFollowListIdUsageAndGoWithTheNexus() {
+        byte[] self = cscd(naa(h1, 0));
+        byte[] noHold = xcopyList(5, List.of(self), List.of(segment(0, 0, 8, 0, 64)));
+        noHold[1] = 0x18;                                            // LIST ID USAGE 11b: nothing held
+        assertGood(xcopy(h1, 0, noHold));
+        assertSense(h1.run(A, 0, receive(0x00, 5), null, 4096), 0x5, 0x24, 0x00);
+        assertGood(xcopy(h1, 0, xcopyList(6, List.of(self), List.of(segment(0xffff, 0xffff, 8, 0, 64)))));
+        one.nexusLost(A);                                            // logout: held data is discarded
+        h1.login(A, 0);
+        assertSense(h1.run(A, 0, receive(0x00, 6), null, 4096), 0x5, 0x24, 0x00);
+    }
+
+    @Test
+    void aTokenDiesWithItsSourceLun() {
+        byte[] token = populate(1, 0, 0, 8);
+        one.removeLun(0);
+        assertSense(writeUsing(h2, 2, writeUsingList(token, 0, 0, 100, 8)), 0x5, 0x23, 0x06);
+        assertEquals(0, copies.tokens().liveTokens());
+    }
+
+    @Test
     void operatingParametersAndTheThirdPartyCopyPage() {
         byte[] op = bytes(h1.run(A, 0, receive(0x03, 0), null, 4096));
         assertEquals(op.length - 4, Cdb.u32(op, 0));
