@@ -20,8 +20,22 @@ import java.util.concurrent.ConcurrentMap;
  */
 public final class CopyManager {
 
-    private final ConcurrentMap<String, LogicalUnit> byNaa = new ConcurrentHashMap<>();
+    /**
+     * Whether an initiator may name a LUN as a copy source ({@code write} false) or destination: the
+     * server answers from the target's ACLs, as if the initiator had logged in to that target.
+     */
+    @FunctionalInterface
+    public interface Access {
+        boolean allows(String initiatorName, String targetName, long lun, boolean write);
+    }
+
+    /** A registered logical unit and the target that serves it. */
+    record Served(LogicalUnit lu, String targetName) {
+    }
+
+    private final ConcurrentMap<String, Served> byNaa = new ConcurrentHashMap<>();
     private final RodTokens tokens;
+    private volatile Access access = (initiator, target, lun, write) -> true;
 
     public CopyManager() {
         this(new RodTokens());
@@ -36,26 +50,39 @@ public final class CopyManager {
         return tokens;
     }
 
-    void register(LogicalUnit lu) {
-        byNaa.put(key(Inquiry.naa(lu)), lu);
+    /** Sets who may copy from and to which LUN (until called: anyone, to any LUN registered here). */
+    public void access(Access policy) {
+        access = policy;
+    }
+
+    void register(LogicalUnit lu, String targetName) {
+        byNaa.put(key(Inquiry.naa(lu)), new Served(lu, targetName));
     }
 
     /** The LUN is gone: it can no longer be named as a copy target, and its tokens are revoked. */
     void unregister(LogicalUnit lu) {
-        byNaa.remove(key(Inquiry.naa(lu)), lu);
-        if (!byNaa.containsValue(lu)) {
-            tokens.revokeAll(lu.device);
-        }
+        byNaa.values().removeIf(s -> s.lu == lu);
+        tokens.revokeAll(lu.device);
     }
 
-    /** The logical unit whose NAA designator is {@code naa}, or null when no target serves it. */
-    LogicalUnit find(byte[] naa) {
+    /** The logical unit whose NAA designator is {@code naa} and the target serving it, or null. */
+    Served find(byte[] naa) {
         return byNaa.get(key(naa));
+    }
+
+    /** True when {@code nexus}'s initiator may read ({@code write} false) or write the served LU. */
+    boolean allows(Nexus nexus, Served s, boolean write) {
+        return access.allows(nexus.initiatorName(), s.targetName, s.lu.lun, write);
     }
 
     /** True while {@code lu} is still served (a token's source may have been removed since). */
     boolean serves(LogicalUnit lu) {
-        return byNaa.containsValue(lu);
+        for (Served s : byNaa.values()) {
+            if (s.lu == lu) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

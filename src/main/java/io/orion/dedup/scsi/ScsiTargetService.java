@@ -92,7 +92,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         copies = manager;
         units.values().forEach(lu -> {
             old.unregister(lu);
-            manager.register(lu);
+            manager.register(lu, targetName);
         });
     }
 
@@ -134,7 +134,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         if (units.putIfAbsent(lun, lu) != null) {
             throw new IllegalStateException("LUN " + lun + " already exists");
         }
-        copies.register(lu);
+        copies.register(lu, targetName);
         lunsChanged(lun);
     }
 

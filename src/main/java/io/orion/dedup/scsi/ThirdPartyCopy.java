@@ -140,8 +140,8 @@ final class ThirdPartyCopy {
             CopyResults.Entry e = self.copyResults.start(nexus, listId, SA_EXTENDED_COPY_LID1, hold);
             try {
                 for (Segment s : segments) {
-                    LogicalUnit src = resolve(copies, self, targets, s.src);
-                    LogicalUnit dst = resolve(copies, self, targets, s.dst);
+                    LogicalUnit src = resolve(copies, nexus, self, targets, s.src, false);
+                    LogicalUnit dst = resolve(copies, nexus, self, targets, s.dst, true);
                     int bs = dst.device.blockSize();
                     if (src.device.blockSize() != bs) {
                         throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
@@ -175,8 +175,13 @@ final class ThirdPartyCopy {
         };
     }
 
-    /** The logical unit a segment's CSCD index names; COPY ABORTED when it names none. */
-    private static LogicalUnit resolve(CopyManager copies, LogicalUnit self, List<Cscd> targets, int index) {
+    /**
+     * The logical unit a segment's CSCD index names: COPY ABORTED when it names none, or one the
+     * initiator's ACL does not map; DATA PROTECT when its ACL maps it write-protected and it is the
+     * destination.
+     */
+    private static LogicalUnit resolve(CopyManager copies, Nexus nexus, LogicalUnit self, List<Cscd> targets,
+                                       int index, boolean write) {
         if (index == THIS_LU) {
             return self;
         }
@@ -187,10 +192,14 @@ final class ThirdPartyCopy {
         if (c.peripheralType != 0) {
             throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
         }
-        LogicalUnit lu = c.designatorType == 3 && c.association == 0 ? copies.find(c.designator) : null;
-        if (lu == null) {
+        CopyManager.Served served = c.designatorType == 3 && c.association == 0 ? copies.find(c.designator) : null;
+        if (served == null || !copies.allows(nexus, served, false)) {
             throw SenseReason.COPY_TARGET_DEVICE_NOT_REACHABLE.ex();
         }
+        if (write && !copies.allows(nexus, served, true)) {
+            throw SenseReason.WRITE_PROTECTED.ex();
+        }
+        LogicalUnit lu = served.lu();
         if (c.blockSize != 0 && c.blockSize != lu.device.blockSize()) {
             throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
         }

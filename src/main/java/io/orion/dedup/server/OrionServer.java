@@ -86,6 +86,7 @@ public final class OrionServer implements AutoCloseable {
             return t;
         });
         this.metrics = new ServerMetrics();
+        copies.access(this::mayCopy);
         this.iscsi = new IscsiServer(new Catalog(), IscsiServerOptions.defaults()
                 .withQueueDepth(config.server().queueDepth())
                 .withNopIn(java.time.Duration.ofSeconds(config.server().nopInIntervalSeconds()),
@@ -200,6 +201,24 @@ public final class OrionServer implements AutoCloseable {
     /** The live target of that (normalised) name. */
     Optional<LiveTarget> live(String iqn) {
         return Optional.ofNullable(targets.get(iqn));
+    }
+
+    /**
+     * Whether {@code initiator} may name LUN {@code lun} of target {@code iqn} in a third-party
+     * copy: what that target's ACLs would let it do after a login (demo mode: any LUN; an ACL: its
+     * mapped LUNs, read-only when write-protected; neither: nothing).
+     */
+    private boolean mayCopy(String initiator, String iqn, long lun, boolean write) {
+        LiveTarget t = targets.get(iqn);
+        if (t == null) {
+            return false;
+        }
+        TargetDefinition d = t.definition();
+        Optional<io.orion.dedup.config.AclDefinition> acl = d.acl(initiator);
+        if (acl.isEmpty()) {
+            return d.attributes().demoMode();
+        }
+        return lun <= Integer.MAX_VALUE && acl.get().maps((int) lun) && !(write && acl.get().writeProtect());
     }
 
     /** Every live target, in definition order. */
