@@ -143,6 +143,8 @@ final class ThirdPartyCopy {
                 for (Segment s : segments) {
                     LogicalUnit src = resolve(copies, nexus, self, targets, s.src, false);
                     LogicalUnit dst = resolve(copies, nexus, self, targets, s.dst, true);
+                    checkReservations(src, self, nexus, false);
+                    checkReservations(dst, self, nexus, true);
                     int bs = dst.device.blockSize();
                     if (src.device.blockSize() != bs) {
                         throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
@@ -167,6 +169,9 @@ final class ThirdPartyCopy {
                 e.sense = SenseData.build(ex, false);
                 e.status = CopyResults.FAILED;
                 throw ex;
+            } catch (Conflict ex) {
+                e.status = CopyResults.FAILED;
+                return Responses.conflict(n);
             } catch (IOException | RuntimeException ex) {
                 e.sense = SenseData.build(SenseReason.COPY_ABORTED, false);
                 e.status = CopyResults.FAILED;
@@ -174,6 +179,32 @@ final class ThirdPartyCopy {
             }
             return Responses.goodOut(n);
         };
+    }
+
+    /** A copy target other than the addressed LU is reserved by another I_T nexus: RESERVATION CONFLICT. */
+    private static final class Conflict extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Conflict() {
+            super("reservation conflict on a copy target", null, false, false);
+        }
+    }
+
+    /**
+     * Throws {@link Conflict} when {@code lu} (not the LU the command was sent to, which the command
+     * layer checked already) is held by a SCSI-2 reservation of another nexus, or its persistent
+     * reservation keeps {@code nexus} from reading or writing it (SPC-4 Table 43). A nexus of another
+     * target is never the holder: a reserved LU of another target is not a copy target.
+     */
+    private static void checkReservations(LogicalUnit lu, LogicalUnit self, Nexus nexus, boolean write) {
+        if (lu == self) {
+            return;
+        }
+        Nexus holder = lu.reservedBy();
+        if ((holder != null && !holder.equals(nexus)) || lu.pr.conflicts(nexus,
+                write ? PersistentReservations.Access.WRITE : PersistentReservations.Access.READ)) {
+            throw new Conflict();
+        }
     }
 
     /**
@@ -342,6 +373,9 @@ final class ThirdPartyCopy {
         return () -> {
             CopyResults.Entry e = lu.copyResults.start(nexus, listId, SA_WRITE_USING_TOKEN, true);
             try {
+                if (source != null) {
+                    checkReservations(source.source, lu, nexus, false);
+                }
                 long written = source == null ? zero(copies, lu, ranges) : copy(copies, source, offset, lu, ranges);
                 if (source != null && deleteToken) {
                     copies.tokens().delete(source);
@@ -353,6 +387,9 @@ final class ThirdPartyCopy {
                 e.sense = SenseData.build(ex, false);
                 e.status = CopyResults.FAILED;
                 throw ex;
+            } catch (Conflict ex) {
+                e.status = CopyResults.FAILED;
+                return Responses.conflict(n);
             } catch (IOException | RuntimeException ex) {
                 e.sense = SenseData.build(SenseReason.COPY_ABORTED, false);
                 e.status = CopyResults.FAILED;

@@ -247,6 +247,40 @@ class ThirdPartyCopyTest {
     }
 
     @Test
+    void aCopyTargetReservedByAnotherNexusIsAReservationConflict() throws Exception {
+        byte[] self = cscd(naa(h1, 0));
+        byte[] other = cscd(naa(h2, 0));
+        byte[] into = xcopyList(1, List.of(self, other), List.of(segment(0, 1, 8, 0, 64)));
+        byte[] from = xcopyList(2, List.of(self, other), List.of(segment(1, 0, 8, 0, 64)));
+        h2.login(ScsiHarness.B, 0);
+        // SCSI-2 RESERVE by another initiator: neither read nor written
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x16, 0, 0, 0, 0, 0), null, 0));
+        assertEquals(ScsiResponse.RESERVATION_CONFLICT, xcopy(h1, 0, into).status());
+        assertEquals(ScsiResponse.RESERVATION_CONFLICT, xcopy(h1, 0, from).status());
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x17, 0, 0, 0, 0, 0), null, 0));
+        // PERSISTENT RESERVE, WRITE EXCLUSIVE, held by another initiator: read, not written
+        ByteBuffer key = ByteBuffer.allocate(24);
+        key.putLong(8, 0xabcdL);
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0), key.array(), 24));
+        ByteBuffer reserve = ByteBuffer.allocate(24);
+        reserve.putLong(0, 0xabcdL);
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x5f, 1, 1, 0, 0, 0, 0, 0, 24, 0), reserve.array(), 24));
+        assertEquals(ScsiResponse.RESERVATION_CONFLICT, xcopy(h1, 0, into).status());
+        assertGood(xcopy(h1, 0, from));
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x5f, 3, 0, 0, 0, 0, 0, 0, 24, 0), reserve.array(), 24)); // CLEAR
+        // WRITE USING TOKEN reads the token's source: not while another nexus holds it reserved
+        byte[] p = populateList(0, 0, 8);
+        assertGood(h2.run(A, 0, tokenCdb(0x10, 3, p.length), p, p.length));
+        byte[] info = bytes(h2.run(A, 0, receive(0x07, 3), null, 4096));
+        byte[] token = Arrays.copyOfRange(info, 32 + 4 + 2, 32 + 4 + 2 + 512);
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x16, 0, 0, 0, 0, 0), null, 0));
+        assertEquals(ScsiResponse.RESERVATION_CONFLICT, h1.run(A, 0, tokenCdb(0x11, 4, 552),
+                writeUsingList(token, 0, 0, 100, 8), 552).status());
+        assertGood(h2.run(ScsiHarness.B, 0, cdb(0x17, 0, 0, 0, 0, 0), null, 0));
+        assertGood(h1.run(A, 0, tokenCdb(0x11, 5, 552), writeUsingList(token, 0, 0, 100, 8), 552));
+    }
+
+    @Test
     void operatingParametersAndTheThirdPartyCopyPage() {
         byte[] op = bytes(h1.run(A, 0, receive(0x03, 0), null, 4096));
         assertEquals(op.length - 4, Cdb.u32(op, 0));
