@@ -70,12 +70,12 @@ final class CommandTable {
         }
         add(0x5a, -1, "MODE SENSE(10)", u(0x5a, 0x18, h, h, 0, 0, 0, h, h, 0), READS | DATA_IN, ModePages::sense);
         add(0x83, ThirdPartyCopy.SA_EXTENDED_COPY_LID1, "EXTENDED COPY(LID1)",
-                u(0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), WRITES | DATA_OUT, ThirdPartyCopy::extendedCopy);
+                u(0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), WRITES | DATA_OUT, ExtendedCopy::parse);
         add(0x83, ThirdPartyCopy.SA_POPULATE_TOKEN, "POPULATE TOKEN",
-                u(0x83, 0x10, 0, 0, 0, 0, h, h, h, h, h, h, h, h, 0x1f, 0), READS | DATA_OUT, ThirdPartyCopy::populateToken);
+                u(0x83, 0x10, 0, 0, 0, 0, h, h, h, h, h, h, h, h, 0x1f, 0), READS | DATA_OUT, TokenCopy::populate);
         add(0x83, ThirdPartyCopy.SA_WRITE_USING_TOKEN, "WRITE USING TOKEN",
                 u(0x83, 0x11, 0, 0, 0, 0, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES | DATA_OUT,
-                ThirdPartyCopy::writeUsingToken);
+                TokenCopy::writeUsing);
         add(0x84, ThirdPartyCopy.SA_COPY_STATUS, "RECEIVE COPY RESULTS / COPY STATUS",
                 u(0x84, 0x00, h, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), DATA_IN, ThirdPartyCopy::receiveCopyResults);
         add(0x84, ThirdPartyCopy.SA_OPERATING_PARAMETERS, "RECEIVE COPY RESULTS / OPERATING PARAMETERS",
