@@ -191,7 +191,7 @@ final class ThirdPartyCopy {
         // ROD Token Features, with the block ROD device type specific features descriptor
         byte[] features = new byte[44 + 48];
         Cdb.put32(features, 12, 1);                                  // minimum token lifetime
-        Cdb.put32(features, 16, 2 * RodTokens.MAX_INACTIVITY_SECONDS); // maximum token lifetime
+        Cdb.put32(features, 16, 0xffffffffL);                         // maximum token lifetime: none while used
         Cdb.put32(features, 20, RodTokens.MAX_INACTIVITY_SECONDS);    // maximum inactivity timeout
         Cdb.put16(features, 42, 48);
         int b = 44;
