@@ -57,6 +57,7 @@ final class SanitizeCommands {
             if (sa == EXIT_FAILURE_MODE) {
                 return Responses::good; // a sanitize never leaves the LU in failure mode
             }
+            r.changing(0, 0); // every ROD token of this LU now names changed data
             return run(r, immed, 0, dev -> dev.unmap(0, dev.blockCount()));
         }
         int bs = r.blockSize();
@@ -87,6 +88,7 @@ final class SanitizeCommands {
                 block[i] = (byte) ~block[i];
             }
         }
+        r.changing(0, 0); // every ROD token of this LU now names changed data
         return run(r, immed, listLen, dev -> dev.writeSame(0, dev.blockCount(), ByteBuffer.wrap(block), false));
     }
 

@@ -435,6 +435,15 @@ class ThirdPartyCopyTest {
     }
 
     @Test
+    void aSanitizeRevokesEveryTokenOfItsLu() {
+        byte[] token = populate(1, 0, 200, 8);
+        // SANITIZE BLOCK ERASE (48h/02h) of LU 0 on target one: every block changes
+        assertGood(h1.run(A, 0, cdb(0x48, 0x02, 0, 0, 0, 0, 0, 0, 0, 0), null, 0));
+        assertSense(writeUsing(h2, 2, writeUsingList(token, 0, 0, 100, 8)), 0x5, 0x23, 0x06);
+        assertEquals(0, copies.tokens().liveTokens());
+    }
+
+    @Test
     void tokensExpireAfterTheirInactivityTimeoutAndCanBeDeleted() {
         byte[] token = populate(1, 5, 0, 8);
         clock.addAndGet(4_000_000_000L);
