@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
 /**
  * Answers SendTargets (RFC 7143 §13.3 SendTargets, §13.8 TargetAddress): "All" lists every
  * target the initiator may see, an iSCSI name lists that target, an empty value lists the
- * session's own target. Each target is followed by its TargetAddress=host:port,tpgt entries.
+ * session's own target. Each target is followed by its TargetAddress=host:port,tpgt entries: every
+ * portal of every portal group, each with its own group's tag.
  */
 final class SendTargets {
 
@@ -48,9 +49,15 @@ final class SendTargets {
         List<Map.Entry<String, String>> out = new ArrayList<>();
         for (IscsiTargetInfo t : chosen) {
             out.add(Map.entry("TargetName", t.name()));
-            List<String> portals = t.portals().isEmpty() ? List.of(format(local)) : t.portals();
-            for (String p : portals) {
-                out.add(Map.entry("TargetAddress", p + "," + t.portalGroupTag()));
+            IscsiTargetInfo.PortalGroup here = t.groupAt(local);
+            for (IscsiTargetInfo.PortalGroup g : t.groups()) {
+                // a group on the server's portals is reached at the address the initiator used,
+                // unless another group's own portal takes that address
+                List<String> portals = !g.portals().isEmpty() ? g.portals()
+                        : g == here ? List.of(format(local)) : List.of();
+                for (String p : portals) {
+                    out.add(Map.entry("TargetAddress", p + "," + g.tag()));
+                }
             }
         }
         return out;
