@@ -56,11 +56,30 @@ final class SendTargets {
                 List<String> portals = !g.portals().isEmpty() ? g.portals()
                         : g == here ? List.of(format(local)) : List.of();
                 for (String p : portals) {
-                    out.add(Map.entry("TargetAddress", p + "," + g.tag()));
+                    out.add(Map.entry("TargetAddress", advertised(p, local) + "," + g.tag()));
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * A portal as an initiator can reach it: a wildcard host (0.0.0.0, [::]) is no address to connect
+     * to, so it is given as the address the initiator used with the portal's port, as LIO does.
+     */
+    static String advertised(String portal, InetSocketAddress local) {
+        int colon = portal.lastIndexOf(':');
+        String host = colon < 0 ? portal : portal.substring(0, colon);
+        boolean wildcard = host.equals("0.0.0.0") || host.equals("[::]") || host.equals("::")
+                || host.equals("[0:0:0:0:0:0:0:0]");
+        if (!wildcard || local == null || local.getAddress() == null) {
+            return portal;
+        }
+        try {
+            return format(new InetSocketAddress(local.getAddress(), Integer.parseInt(portal.substring(colon + 1))));
+        } catch (NumberFormatException e) {
+            return portal;
+        }
     }
 
     static String format(InetSocketAddress a) {

@@ -40,6 +40,16 @@ class SendTargetsTest {
         }
     }
 
+    /** A wildcard portal is advertised with the address the initiator used: 0.0.0.0 is no address to dial. */
+    @Test
+    void aWildcardPortalIsAdvertisedAtTheAddressTheInitiatorUsed() {
+        IscsiTargetInfo t = new IscsiTargetInfo(IQN, null, scsi, LoginAuthorizer.OPEN, 0, List.of(
+                new IscsiTargetInfo.PortalGroup(1, List.of("0.0.0.0:3260")),
+                new IscsiTargetInfo.PortalGroup(2, List.of("0.0.0.0:3261", "[::]:3262"))));
+        assertEquals(List.of("192.0.2.7:3260,1", "192.0.2.7:3261,2", "192.0.2.7:3262,2"),
+                addresses(t, new InetSocketAddress("192.0.2.7", 3261)));
+    }
+
     @Test
     void aGroupOnTheServersPortalsIsTheAddressUsedUnlessAnotherGroupOwnsIt() {
         IscsiTargetInfo t = new IscsiTargetInfo(IQN, null, scsi, LoginAuthorizer.OPEN, 0, List.of(
