@@ -75,16 +75,19 @@ public record IscsiTargetInfo(String name, String alias, int portalGroupTag, Lis
 
     /**
      * The portal group a connection that arrived at local address {@code local} belongs to: the
-     * group one of whose portals takes that address (a wildcard host takes every address on its
-     * port), else the first group on the server's portals (no portals of its own), else the first
-     * group. Null {@code local}: the first group.
+     * group one of whose portals is that address, else one with a wildcard portal (0.0.0.0, ::) on
+     * that port, else the first group on the server's portals (no portals of its own), else the
+     * first group. Null {@code local}: the first group.
      */
     public PortalGroup groupAt(InetSocketAddress local) {
         if (local != null) {
-            for (PortalGroup g : groups) {
-                for (String p : g.portals()) {
-                    if (takes(p, local)) {
-                        return g;
+            // a portal on the very address beats a wildcard one on the same port
+            for (boolean wildcard : new boolean[] {false, true}) {
+                for (PortalGroup g : groups) {
+                    for (String p : g.portals()) {
+                        if (takes(p, local, wildcard)) {
+                            return g;
+                        }
                     }
                 }
             }
@@ -105,8 +108,11 @@ public record IscsiTargetInfo(String name, String alias, int portalGroupTag, Lis
         return new IscsiTargetInfo(name, alias, g.tag(), g.portals(), scsi, authorizer, queueDepth, groups);
     }
 
-    /** True if portal "host:port" ("[v6]:port"; 0.0.0.0 or :: for every address) takes {@code local}. */
-    static boolean takes(String portal, InetSocketAddress local) {
+    /**
+     * True if portal "host:port" ("[v6]:port") takes {@code local}: a portal on that very address,
+     * or with {@code wildcard} one on 0.0.0.0 or :: (every address) and that port.
+     */
+    static boolean takes(String portal, InetSocketAddress local, boolean wildcard) {
         int colon = portal.lastIndexOf(':');
         if (colon < 0 || local.getAddress() == null) {
             return false;
@@ -126,7 +132,7 @@ public record IscsiTargetInfo(String name, String alias, int portalGroupTag, Lis
         }
         try {
             InetAddress a = InetAddress.getByName(host);
-            return a.isAnyLocalAddress() || a.equals(local.getAddress());
+            return wildcard ? a.isAnyLocalAddress() : a.equals(local.getAddress());
         } catch (UnknownHostException e) {
             return false; // a portal whose name does not resolve cannot be the one the login came through
         }

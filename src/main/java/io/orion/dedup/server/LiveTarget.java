@@ -1,10 +1,10 @@
 package io.orion.dedup.server;
 
-import io.orion.dedup.config.HostPort;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.storage.BlockDevice;
+import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,27 +56,38 @@ final class LiveTarget {
      * the server's (a changed depth applies to sessions that log in afterwards).
      */
     IscsiTargetInfo iscsiInfo() {
+        return iscsiInfo(List.of());
+    }
+
+    /**
+     * The iSCSI view, a portal group without portals of its own listing {@code serverPortals} (the
+     * server's listen addresses), so SendTargets through any portal names every path.
+     */
+    IscsiTargetInfo iscsiInfo(List<InetSocketAddress> serverPortals) {
         TargetDefinition d = definition;
         return new IscsiTargetInfo(d.iqn(), d.alias(), aclView, new AclAuthorizer(d), d.attributes().queueDepth(),
-                groups(d));
+                groups(d, serverPortals.stream().map(a -> portal(a.getAddress() == null ? a.getHostString()
+                        : a.getAddress().getHostAddress(), a.getPort())).toList()));
     }
 
-    /** The target's portal groups as the iSCSI layer lists them (group 1 on the server's portals if none). */
-    static List<IscsiTargetInfo.PortalGroup> groups(TargetDefinition d) {
+    /**
+     * The target's portal groups as the iSCSI layer lists them (group 1 on the server's portals if
+     * none); a group without portals of its own gets {@code serverPortals}.
+     */
+    static List<IscsiTargetInfo.PortalGroup> groups(TargetDefinition d, List<String> serverPortals) {
         if (d.portalGroups().isEmpty()) {
-            return List.of(new IscsiTargetInfo.PortalGroup(1, List.of()));
+            return List.of(new IscsiTargetInfo.PortalGroup(1, serverPortals));
         }
-        return d.portalGroups().stream().map(g -> new IscsiTargetInfo.PortalGroup(g.tag(),
-                g.portals().stream().map(LiveTarget::portal).toList())).toList();
+        return d.portalGroups().stream().map(g -> new IscsiTargetInfo.PortalGroup(g.tag(), g.portals().isEmpty()
+                ? serverPortals : g.portals().stream().map(p -> portal(p.host(), p.port())).toList())).toList();
     }
 
-    private static String portal(HostPort p) {
-        return p.host().contains(":") && !p.host().startsWith("[") ? "[" + p.host() + "]:" + p.port()
-                : p.host() + ":" + p.port();
+    private static String portal(String host, int port) {
+        return host.contains(":") && !host.startsWith("[") ? "[" + host + "]:" + port : host + ":" + port;
     }
 
     /** The tags of the target's portal groups: its SCSI target port groups (REPORT TARGET PORT GROUPS). */
     int[] portGroupTags() {
-        return groups(definition).stream().mapToInt(IscsiTargetInfo.PortalGroup::tag).toArray();
+        return groups(definition, List.of()).stream().mapToInt(IscsiTargetInfo.PortalGroup::tag).toArray();
     }
 }

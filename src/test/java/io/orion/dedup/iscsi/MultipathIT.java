@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * gets TargetPortalGroupTag 2 and the target port "...,t,0x0002", the device identification page
  * names relative port and port group 2 there, REPORT TARGET PORT GROUPS lists both groups
  * active/optimized on both paths, the LUN has one NAA, and a reservation made on one path binds the
- * other. (iscsiadm discovery needs iscsid and the iscsi_tcp module, which a container lacks; the
+ * other; a portal group added live is a path at once. (iscsiadm discovery needs iscsid and the iscsi_tcp module, which a container lacks; the
  * raw initiator's text request is the same SendTargets.)
  */
 class MultipathIT {
@@ -112,6 +112,50 @@ class MultipathIT {
         return new byte[] {0x5f, (byte) sa, (byte) type, 0, 0, 0, 0, 0, 24, 0};
     }
 
+    /** SendTargets=All through 127.0.0.1:{@code port}: the text answer. */
+    String discover(int port) throws IOException {
+        RawInitiator d = connect(port);
+        assertEquals(0, d.login(A, null, 0x23d0000d0000L + port));
+        d.text(10, -1, false, "SendTargets=All\0");
+        return new String(d.read()[1], StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The default target (group 1 on the server's portal) gets a second portal group live with
+     * {@code portal add --tag 2}: discovery through the new portal lists the server's portal for
+     * group 1 as well, a login there is group 2, and REPORT TARGET PORT GROUPS shows both groups
+     * on the old path.
+     */
+    @Test
+    void aPortalGroupAddedLiveIsASecondPath(@TempDir Path dir) throws Exception {
+        int p1 = ServerProcess.freePort();
+        int p2 = ServerProcess.freePort();
+        Path data = dir.resolve("data");
+        try (ServerProcess server = ServerProcess.start(data, ServerProcess.copyTargets(dir), p1)) {
+            try {
+                RawInitiator a1 = path(p1, A, ISID_A, 1);
+                IscsiServerIT.Run add = IscsiServerIT.run(120, "scripts/orion-dedup", "portal", "add", "--tag", "2",
+                        IQN, "127.0.0.1:" + p2, "--data", data.toString());
+                assertEquals(0, add.exit(), add.output());
+                for (int port : new int[] {p1, p2}) {
+                    String text = discover(port);
+                    assertTrue(text.contains("TargetAddress=127.0.0.1:" + p1 + ",1\0"), "through " + port + ": " + text);
+                    assertTrue(text.contains("TargetAddress=127.0.0.1:" + p2 + ",2\0"), "through " + port + ": " + text);
+                }
+                RawInitiator a2 = path(p2, A, ISID_A, 2);
+                Map<Integer, Integer> d2 = portDesignators(a2.scsi(20, VPD83, 256, null), new HashMap<>());
+                assertEquals(Map.of(4, 2, 5, 2), d2);
+                ByteBuffer r = ByteBuffer.wrap(a1.scsi(30, RTPG, 0x1000, null));
+                assertEquals(24, r.getInt(0), "two groups seen through the path that was there first");
+                assertEquals(2, r.getShort(4 + 12 + 2));
+            } finally {
+                for (RawInitiator c : clients) {
+                    c.close();
+                }
+            }
+        }
+    }
+
     @Test
     void twoPortalGroupsAreTwoPathsToOneLun(@TempDir Path dir) throws Exception {
         int p1 = ServerProcess.freePort();
@@ -121,10 +165,7 @@ class MultipathIT {
             try {
                 // discovery through either portal: both portals, each with its own group's tag
                 for (int port : new int[] {p1, p2}) {
-                    RawInitiator d = connect(port);
-                    assertEquals(0, d.login(A, null, 0x23d0000d0000L + port));
-                    d.text(10, -1, false, "SendTargets=All\0");
-                    String text = new String(d.read()[1], StandardCharsets.UTF_8);
+                    String text = discover(port);
                     assertTrue(text.contains("TargetName=" + IQN + "\0"), text);
                     assertTrue(text.contains("TargetAddress=127.0.0.1:" + p1 + ",1\0"), "through " + port + ": " + text);
                     assertTrue(text.contains("TargetAddress=127.0.0.1:" + p2 + ",2\0"), "through " + port + ": " + text);

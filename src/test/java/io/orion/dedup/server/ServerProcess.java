@@ -38,7 +38,7 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     /** A fresh copy of the repository's targets/ in {@code dir}, so tests never change the checkout. */
-    static Path copyTargets(Path dir) throws IOException {
+    public static Path copyTargets(Path dir) throws IOException {
         Path src = Path.of("targets");
         Path dst = dir.resolve("targets");
         Files.createDirectories(dst);

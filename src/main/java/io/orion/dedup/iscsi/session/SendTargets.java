@@ -50,14 +50,26 @@ final class SendTargets {
         for (IscsiTargetInfo t : chosen) {
             out.add(Map.entry("TargetName", t.name()));
             IscsiTargetInfo.PortalGroup here = t.groupAt(local);
+            java.util.Set<String> listed = new java.util.LinkedHashSet<>();
             for (IscsiTargetInfo.PortalGroup g : t.groups()) {
-                // a group on the server's portals is reached at the address the initiator used,
-                // unless another group's own portal takes that address
-                List<String> portals = !g.portals().isEmpty() ? g.portals()
-                        : g == here ? List.of(format(local)) : List.of();
-                for (String p : portals) {
-                    out.add(Map.entry("TargetAddress", advertised(p, local) + "," + g.tag()));
+                if (g.portals().isEmpty()) {
+                    // the server's portals, unknown here: the address the initiator used, unless
+                    // another group's own portal takes that address
+                    if (g == here) {
+                        listed.add(format(local) + "," + g.tag());
+                    }
+                    continue;
                 }
+                for (String p : g.portals()) {
+                    String address = advertised(p, local);
+                    // a wildcard portal stands for the address used, unless another group owns it
+                    if (address.equals(p) || t.groupAt(parse(address)) == g) {
+                        listed.add(address + "," + g.tag());
+                    }
+                }
+            }
+            for (String a : listed) {
+                out.add(Map.entry("TargetAddress", a));
             }
         }
         return out;
@@ -80,6 +92,13 @@ final class SendTargets {
         } catch (NumberFormatException e) {
             return portal;
         }
+    }
+
+    /** "host:port" or "[v6]:port" of a literal address, as {@link #format} writes it. */
+    private static InetSocketAddress parse(String address) {
+        int colon = address.lastIndexOf(':');
+        String host = address.substring(0, colon).replace("[", "").replace("]", "");
+        return new InetSocketAddress(host, Integer.parseInt(address.substring(colon + 1)));
     }
 
     static String format(InetSocketAddress a) {

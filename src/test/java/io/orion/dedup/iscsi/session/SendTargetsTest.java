@@ -50,6 +50,21 @@ class SendTargetsTest {
                 addresses(t, new InetSocketAddress("192.0.2.7", 3261)));
     }
 
+    /**
+     * The server on 0.0.0.0:3260 (group 1) and group 2 on 10.0.2.5:3260: a login at 10.0.2.5 is
+     * group 2's (the very address beats the wildcard), so group 1 is not advertised there too.
+     */
+    @Test
+    void aPortalOnTheVeryAddressBeatsAWildcardOnTheSamePort() {
+        IscsiTargetInfo t = new IscsiTargetInfo(IQN, null, scsi, LoginAuthorizer.OPEN, 0, List.of(
+                new IscsiTargetInfo.PortalGroup(1, List.of("0.0.0.0:3260")),
+                new IscsiTargetInfo.PortalGroup(2, List.of("10.0.2.5:3260"))));
+        assertEquals(2, t.through(new InetSocketAddress("10.0.2.5", 3260)).portalGroupTag());
+        assertEquals(1, t.through(new InetSocketAddress("10.0.1.5", 3260)).portalGroupTag());
+        assertEquals(List.of("10.0.1.5:3260,1", "10.0.2.5:3260,2"), addresses(t, new InetSocketAddress("10.0.1.5", 3260)));
+        assertEquals(List.of("10.0.2.5:3260,2"), addresses(t, new InetSocketAddress("10.0.2.5", 3260)));
+    }
+
     @Test
     void aGroupOnTheServersPortalsIsTheAddressUsedUnlessAnotherGroupOwnsIt() {
         IscsiTargetInfo t = new IscsiTargetInfo(IQN, null, scsi, LoginAuthorizer.OPEN, 0, List.of(
