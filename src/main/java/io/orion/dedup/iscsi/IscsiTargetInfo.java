@@ -28,15 +28,25 @@ public record IscsiTargetInfo(String name, String alias, int portalGroupTag, Lis
                               LoginAuthorizer authorizer, int queueDepth, List<PortalGroup> groups) {
 
     /**
-     * One target portal group: its tag and its "host:port" portals (empty: the server's portals,
-     * that is, whatever address the initiator connected to).
+     * One target portal group: its tag and its "host:port" portals.
+     *
+     * @param serverPortals true for a group on the server's portals (no portals of its own): it is
+     *     also reached through any other portal of the server that no group of the target names;
+     *     {@code portals} are then the server's portals, or empty for "the address the initiator
+     *     connected to"
      */
-    public record PortalGroup(int tag, List<String> portals) {
+    public record PortalGroup(int tag, List<String> portals, boolean serverPortals) {
         public PortalGroup {
             portals = List.copyOf(portals == null ? List.of() : portals);
             if (tag < 1 || tag > 65535) {
                 throw new IllegalArgumentException("portal group tag must be 1..65535: " + tag);
             }
+            serverPortals = serverPortals || portals.isEmpty();
+        }
+
+        /** A group with portals of its own ({@code portals} empty: on the server's portals). */
+        public PortalGroup(int tag, List<String> portals) {
+            this(tag, portals, false);
         }
     }
 
@@ -92,7 +102,7 @@ public record IscsiTargetInfo(String name, String alias, int portalGroupTag, Lis
                 }
             }
         }
-        return groups.stream().filter(g -> g.portals().isEmpty()).findFirst().orElse(groups.get(0));
+        return groups.stream().filter(PortalGroup::serverPortals).findFirst().orElse(groups.get(0));
     }
 
     /**

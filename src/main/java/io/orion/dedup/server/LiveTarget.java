@@ -76,10 +76,12 @@ final class LiveTarget {
      */
     static List<IscsiTargetInfo.PortalGroup> groups(TargetDefinition d, List<String> serverPortals) {
         if (d.portalGroups().isEmpty()) {
-            return List.of(new IscsiTargetInfo.PortalGroup(1, serverPortals));
+            return List.of(new IscsiTargetInfo.PortalGroup(1, serverPortals, true));
         }
-        return d.portalGroups().stream().map(g -> new IscsiTargetInfo.PortalGroup(g.tag(), g.portals().isEmpty()
-                ? serverPortals : g.portals().stream().map(p -> portal(p.host(), p.port())).toList())).toList();
+        return d.portalGroups().stream().map(g -> g.portals().isEmpty()
+                ? new IscsiTargetInfo.PortalGroup(g.tag(), serverPortals, true)
+                : new IscsiTargetInfo.PortalGroup(g.tag(), g.portals().stream().map(p -> portal(p.host(), p.port()))
+                        .toList())).toList();
     }
 
     private static String portal(String host, int port) {

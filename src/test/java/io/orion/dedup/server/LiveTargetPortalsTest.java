@@ -30,11 +30,29 @@ class LiveTargetPortalsTest {
         try (ScsiTargetService scsi = new ScsiTargetService(IQN, null)) {
             LiveTarget live = new LiveTarget(d, scsi);
             IscsiTargetInfo info = live.iscsiInfo(List.of(new InetSocketAddress("127.0.0.1", 3260)));
-            assertEquals(List.of(new IscsiTargetInfo.PortalGroup(1, List.of("127.0.0.1:3260")),
+            assertEquals(List.of(new IscsiTargetInfo.PortalGroup(1, List.of("127.0.0.1:3260"), true),
                     new IscsiTargetInfo.PortalGroup(2, List.of("127.0.0.1:3261", "[::1]:3261"))), info.groups());
             assertEquals(2, info.through(new InetSocketAddress("127.0.0.1", 3261)).portalGroupTag());
             assertEquals(1, info.through(new InetSocketAddress("127.0.0.1", 3260)).portalGroupTag());
             assertArrayEquals(new int[] {1, 2}, live.portGroupTags());
+        }
+    }
+
+    /**
+     * A login through a portal of the server that no group of this target names (another target's
+     * portal; reachable because a group is on the server's portals) belongs to the group on the
+     * server's portals, wherever it stands in the list; discovery there lists that address for it.
+     */
+    @Test
+    void aPortalNoGroupNamesBelongsToTheGroupOnTheServersPortals() {
+        TargetDefinition d = TargetDefinition.create(IQN, null, true)
+                .withPortalGroup(1, g -> new PortalGroup(1, List.of(new HostPort("127.0.0.1", 3261))))
+                .withPortalGroup(3, g -> new PortalGroup(3, List.of()));
+        try (ScsiTargetService scsi = new ScsiTargetService(IQN, null)) {
+            IscsiTargetInfo info = new LiveTarget(d, scsi).iscsiInfo(List.of(new InetSocketAddress("127.0.0.1", 3260)));
+            assertEquals(3, info.through(new InetSocketAddress("127.0.0.1", 3999)).portalGroupTag());
+            assertEquals(3, info.through(new InetSocketAddress("127.0.0.1", 3260)).portalGroupTag());
+            assertEquals(1, info.through(new InetSocketAddress("127.0.0.1", 3261)).portalGroupTag());
         }
     }
 }

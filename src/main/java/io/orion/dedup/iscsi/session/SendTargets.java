@@ -52,13 +52,10 @@ final class SendTargets {
             IscsiTargetInfo.PortalGroup here = t.groupAt(local);
             java.util.Set<String> listed = new java.util.LinkedHashSet<>();
             for (IscsiTargetInfo.PortalGroup g : t.groups()) {
-                if (g.portals().isEmpty()) {
-                    // the server's portals, unknown here: the address the initiator used, unless
-                    // another group's own portal takes that address
-                    if (g == here) {
-                        listed.add(format(local) + "," + g.tag());
-                    }
-                    continue;
+                if (g.serverPortals() && g == here) {
+                    // a group on the server's portals is reached at the address the initiator used
+                    // (unless another group's own portal takes that address: then g is not here)
+                    listed.add(format(local) + "," + g.tag());
                 }
                 for (String p : g.portals()) {
                     String address = advertised(p, local);

@@ -65,6 +65,17 @@ class SendTargetsTest {
         assertEquals(List.of("10.0.2.5:3260,2"), addresses(t, new InetSocketAddress("10.0.2.5", 3260)));
     }
 
+    /** A group on the server's portals lists them, and the address used when that reaches it too. */
+    @Test
+    void aGroupOnTheServersPortalsListsThemAndTheAddressUsed() {
+        IscsiTargetInfo t = new IscsiTargetInfo(IQN, null, scsi, LoginAuthorizer.OPEN, 0, List.of(
+                new IscsiTargetInfo.PortalGroup(1, List.of("127.0.0.1:3261")),
+                new IscsiTargetInfo.PortalGroup(2, List.of("127.0.0.1:3260"), true)));
+        assertEquals(List.of("127.0.0.1:3261,1", "127.0.0.1:3260,2"), addresses(t, new InetSocketAddress("127.0.0.1", 3261)));
+        assertEquals(List.of("127.0.0.1:3261,1", "127.0.0.1:3999,2", "127.0.0.1:3260,2"),
+                addresses(t, new InetSocketAddress("127.0.0.1", 3999)), "another target's portal reaches group 2");
+    }
+
     @Test
     void aGroupOnTheServersPortalsIsTheAddressUsedUnlessAnotherGroupOwnsIt() {
         IscsiTargetInfo t = new IscsiTargetInfo(IQN, null, scsi, LoginAuthorizer.OPEN, 0, List.of(
