@@ -52,16 +52,10 @@ final class LiveTarget {
     }
 
     /**
-     * The iSCSI view; portals empty = "the address the initiator connected to"; queue depth 0 =
-     * the server's (a changed depth applies to sessions that log in afterwards).
-     */
-    IscsiTargetInfo iscsiInfo() {
-        return iscsiInfo(List.of());
-    }
-
-    /**
-     * The iSCSI view, a portal group without portals of its own listing {@code serverPortals} (the
-     * server's listen addresses), so SendTargets through any portal names every path.
+     * The iSCSI view: every portal group, a group without portals of its own listing
+     * {@code serverPortals} (the server's listen addresses), so SendTargets through any portal names
+     * every path; queue depth 0 = the server's (a changed depth applies to sessions that log in
+     * afterwards).
      */
     IscsiTargetInfo iscsiInfo(List<InetSocketAddress> serverPortals) {
         TargetDefinition d = definition;
