@@ -4,6 +4,7 @@ import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.storage.BlockDevice;
+import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,6 +27,7 @@ final class LiveTarget {
         this.scsi = scsi;
         this.aclView = new AclScsiTarget(scsi, this::definition);
         scsi.lunVisibility(aclView::sees);
+        scsi.targetPortGroups(this::portGroupTags);
     }
 
     TargetDefinition definition() {
@@ -50,15 +52,38 @@ final class LiveTarget {
     }
 
     /**
-     * The iSCSI view; portals empty = "the address the initiator connected to"; queue depth 0 =
-     * the server's (a changed depth applies to sessions that log in afterwards).
+     * The iSCSI view: every portal group, a group without portals of its own listing
+     * {@code serverPortals} (the server's listen addresses), so SendTargets through any portal names
+     * every path; queue depth 0 = the server's (a changed depth applies to sessions that log in
+     * afterwards).
      */
-    IscsiTargetInfo iscsiInfo() {
+    IscsiTargetInfo iscsiInfo(List<InetSocketAddress> serverPortals) {
         TargetDefinition d = definition;
-        int tag = d.portalGroups().isEmpty() ? 1 : d.portalGroups().get(0).tag();
-        List<String> portals = d.portalGroups().isEmpty() ? List.of()
-                : d.portalGroups().get(0).portals().stream().map(p -> p.host() + ":" + p.port()).toList();
-        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, aclView, new AclAuthorizer(d),
-                d.attributes().queueDepth());
+        return new IscsiTargetInfo(d.iqn(), d.alias(), aclView, new AclAuthorizer(d), d.attributes().queueDepth(),
+                groups(d, serverPortals.stream().map(a -> portal(a.getAddress() == null ? a.getHostString()
+                        : a.getAddress().getHostAddress(), a.getPort())).toList()));
+    }
+
+    /**
+     * The target's portal groups as the iSCSI layer lists them (group 1 on the server's portals if
+     * none); a group without portals of its own gets {@code serverPortals}.
+     */
+    static List<IscsiTargetInfo.PortalGroup> groups(TargetDefinition d, List<String> serverPortals) {
+        if (d.portalGroups().isEmpty()) {
+            return List.of(new IscsiTargetInfo.PortalGroup(1, serverPortals, true));
+        }
+        return d.portalGroups().stream().map(g -> g.portals().isEmpty()
+                ? new IscsiTargetInfo.PortalGroup(g.tag(), serverPortals, true)
+                : new IscsiTargetInfo.PortalGroup(g.tag(), g.portals().stream().map(p -> portal(p.host(), p.port()))
+                        .toList())).toList();
+    }
+
+    private static String portal(String host, int port) {
+        return host.contains(":") && !host.startsWith("[") ? "[" + host + "]:" + port : host + ":" + port;
+    }
+
+    /** The tags of the target's portal groups: its SCSI target port groups (REPORT TARGET PORT GROUPS). */
+    int[] portGroupTags() {
+        return groups(definition, List.of()).stream().mapToInt(IscsiTargetInfo.PortalGroup::tag).toArray();
     }
 }

@@ -381,13 +381,14 @@ public final class OrionServer implements AutoCloseable {
     private final class Catalog implements TargetCatalog {
         @Override
         public List<IscsiTargetInfo> targets() {
-            return liveTargets().stream().map(LiveTarget::iscsiInfo).toList();
+            List<InetSocketAddress> own = serverPortals();
+            return liveTargets().stream().map(t -> t.iscsiInfo(own)).toList();
         }
 
         @Override
         public Optional<IscsiTargetInfo> find(String iqn) {
             LiveTarget t = targets.get(IscsiName.normalize(iqn));
-            return t == null ? Optional.empty() : Optional.of(t.iscsiInfo());
+            return t == null ? Optional.empty() : Optional.of(t.iscsiInfo(serverPortals()));
         }
     }
 
