@@ -92,6 +92,8 @@ final class CommandTable {
         add(0x9e, 0x12, "GET LBA STATUS", u(0x9e, 0x12, h, h, h, h, h, h, h, h, h, h, h, h, 0, 0), READS | DATA_IN,
                 BlockCommands::getLbaStatus);
         add(0xa0, -1, "REPORT LUNS", u(0xa0, 0, h, 0, 0, 0, h, h, h, h, 0, 0), exempt | DATA_IN, ControlCommands::reportLuns);
+        add(0xa3, 0x0a, "REPORT TARGET PORT GROUPS", u(0xa3, 0xea, 0, 0, 0, 0, h, h, h, h, 0, 0), CONFLICT_EXEMPT | DATA_IN,
+                TargetPortGroups::report);
         add(0xa3, 0x0c, "REPORT SUPPORTED OPERATION CODES", u(0xa3, 0x0c, 0x87, h, h, h, h, h, h, h, 0, 0), DATA_IN,
                 ControlCommands::reportSupportedOpcodes);
         add(0xa8, -1, "READ(12)", u(0xa8, 0x1a, h, h, h, h, h, h, h, h, 0x1f, 0), READS | DATA_IN, BlockCommands::read);

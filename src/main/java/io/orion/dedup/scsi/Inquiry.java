@@ -50,6 +50,7 @@ final class Inquiry {
         d[2] = 0x06; // SPC-4
         d[3] = 0x12; // HISUP, response data format 2
         d[4] = (byte) (d.length - 5);
+        d[5] = 0x10; // TPGS 01b: implicit asymmetric logical unit access (REPORT TARGET PORT GROUPS)
         d[7] = 0x02; // CMDQUE
         String vendor = lu == null ? LunOptions.DEFAULT_VENDOR : lu.options.vendorOrDefault();
         String product = lu == null ? LunOptions.DEFAULT_PRODUCT : lu.options.productOrDefault();
@@ -124,8 +125,10 @@ final class Inquiry {
         byte[] rel = new byte[4];
         Cdb.put16(rel, 2, n.relativeTargetPort());
         designator(out, 0x51, 0x80 | 0x10 | 0x04, rel);
+        // The target port group of the path the command came through: one group per portal group,
+        // numbered by its tag, as the relative target port is (TargetPortGroups).
         byte[] tpg = new byte[4];
-        Cdb.put16(tpg, 2, 1);
+        Cdb.put16(tpg, 2, n.relativeTargetPort());
         designator(out, 0x01, 0x10 | 0x05, tpg);
         designator(out, 0x53, 0x80 | 0x10 | 0x08, scsiName(n.targetPort()));
         // Target device name (association 10b).

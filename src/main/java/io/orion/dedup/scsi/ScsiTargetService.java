@@ -19,6 +19,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiPredicate;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +45,8 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     private final String targetName;
     /** Which LUN numbers a nexus may see ({@link #lunVisibility}). */
     private volatile BiPredicate<Nexus, Long> visibility = (n, lun) -> true;
+    /** The target's port groups, one target port each ({@link #targetPortGroups(Supplier)}). */
+    private volatile Supplier<int[]> portGroups = () -> new int[] {1};
     private final ExecutorService io;
     private final boolean ownsIo;
     private final CommandTable table = new CommandTable();
@@ -91,6 +94,15 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
      */
     public void lunVisibility(BiPredicate<Nexus, Long> sees) {
         visibility = sees;
+    }
+
+    /** Names the target's port groups (the iSCSI portal group tags) for REPORT TARGET PORT GROUPS. */
+    public void targetPortGroups(Supplier<int[]> tags) {
+        portGroups = tags;
+    }
+
+    int[] targetPortGroups() {
+        return portGroups.get();
     }
 
     /**

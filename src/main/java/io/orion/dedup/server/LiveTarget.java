@@ -1,5 +1,6 @@
 package io.orion.dedup.server;
 
+import io.orion.dedup.config.HostPort;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.scsi.ScsiTargetService;
@@ -26,6 +27,7 @@ final class LiveTarget {
         this.scsi = scsi;
         this.aclView = new AclScsiTarget(scsi, this::definition);
         scsi.lunVisibility(aclView::sees);
+        scsi.targetPortGroups(this::portGroupTags);
     }
 
     TargetDefinition definition() {
@@ -55,10 +57,26 @@ final class LiveTarget {
      */
     IscsiTargetInfo iscsiInfo() {
         TargetDefinition d = definition;
-        int tag = d.portalGroups().isEmpty() ? 1 : d.portalGroups().get(0).tag();
-        List<String> portals = d.portalGroups().isEmpty() ? List.of()
-                : d.portalGroups().get(0).portals().stream().map(p -> p.host() + ":" + p.port()).toList();
-        return new IscsiTargetInfo(d.iqn(), d.alias(), tag, portals, aclView, new AclAuthorizer(d),
-                d.attributes().queueDepth());
+        return new IscsiTargetInfo(d.iqn(), d.alias(), aclView, new AclAuthorizer(d), d.attributes().queueDepth(),
+                groups(d));
+    }
+
+    /** The target's portal groups as the iSCSI layer lists them (group 1 on the server's portals if none). */
+    static List<IscsiTargetInfo.PortalGroup> groups(TargetDefinition d) {
+        if (d.portalGroups().isEmpty()) {
+            return List.of(new IscsiTargetInfo.PortalGroup(1, List.of()));
+        }
+        return d.portalGroups().stream().map(g -> new IscsiTargetInfo.PortalGroup(g.tag(),
+                g.portals().stream().map(LiveTarget::portal).toList())).toList();
+    }
+
+    private static String portal(HostPort p) {
+        return p.host().contains(":") && !p.host().startsWith("[") ? "[" + p.host() + "]:" + p.port()
+                : p.host() + ":" + p.port();
+    }
+
+    /** The tags of the target's portal groups: its SCSI target port groups (REPORT TARGET PORT GROUPS). */
+    int[] portGroupTags() {
+        return groups(definition).stream().mapToInt(IscsiTargetInfo.PortalGroup::tag).toArray();
     }
 }

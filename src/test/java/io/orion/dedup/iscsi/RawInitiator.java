@@ -108,6 +108,44 @@ final class RawInitiator implements AutoCloseable {
         send(b.array(), immediateData);
     }
 
+    /** SCSI status and sense of the last {@link #scsi} command. */
+    int status;
+    byte[] sense = new byte[0];
+
+    /**
+     * Runs one SCSI command on LUN 0 (simple task, next CmdSN): {@code dataOut} (may be null) goes
+     * as immediate data; returns the Data-In bytes, with {@link #status} and {@link #sense} set.
+     * Target NOP-In pings are skipped.
+     */
+    byte[] scsi(int itt, byte[] cdb, int allocation, byte[] dataOut) throws IOException {
+        int flags = 0x80 | 0x01 | (dataOut != null ? 0x20 : 0) | (allocation > 0 ? 0x40 : 0);
+        command(flags, false, itt, dataOut != null ? dataOut.length : allocation, cmdSN, cdb, dataOut);
+        cmdSN++;
+        java.io.ByteArrayOutputStream in = new java.io.ByteArrayOutputStream();
+        while (true) {
+            byte[][] r = read();
+            int op = opcode(r);
+            if (op == 0x20) {
+                continue; // a target ping; it needs no answer within a test
+            }
+            if (op == 0x25) {
+                in.write(r[1]);
+                if ((r[0][1] & 0x01) != 0) {
+                    status = r[0][3] & 0xff;
+                    sense = new byte[0];
+                    return in.toByteArray();
+                }
+                continue;
+            }
+            if (op == 0x21) {
+                status = r[0][3] & 0xff;
+                sense = r[1].length >= 2 ? java.util.Arrays.copyOfRange(r[1], 2, r[1].length) : new byte[0];
+                return in.toByteArray();
+            }
+            throw new AssertionError(String.format("unexpected opcode 0x%02x", op));
+        }
+    }
+
     /** Sends one Data-Out PDU. */
     void dataOut(boolean fin, int itt, int ttt, int dataSN, int offset, byte[] data) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(48);

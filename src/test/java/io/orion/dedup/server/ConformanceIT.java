@@ -10,8 +10,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * libiscsi's conformance suite ({@code iscsi-test-cu}, the one LIO, SCST and tgt are tested with)
- * against LUN 0 of a freshly started server, destructive tests allowed. The second URL (the same
- * LUN through another session) lets the multipath tests run. The full log lands in
+ * against LUN 0 of a freshly started server, destructive tests (and SANITIZE) allowed. The second URL
+ * is the same LUN through the target's second portal group (another portal, another target port),
+ * so the multipath tests run over two real paths. The full log lands in
  * {@code target/iscsi-test-cu.log}.
  */
 class ConformanceIT {
@@ -22,9 +23,12 @@ class ConformanceIT {
     @Test
     void libiscsiSuiteHasNoFailure(@TempDir Path dir) throws Exception {
         int port = ServerProcess.freePort();
-        try (ServerProcess server = ServerProcess.start(dir.resolve("data"), ServerProcess.copyTargets(dir), port)) {
+        int second = ServerProcess.freePort();
+        Path targets = ServerProcess.copyTargetsTwoPortals(dir, port, second);
+        try (ServerProcess server = ServerProcess.start(dir.resolve("data"), targets, port)) {
             ExternalTool.Result r = ExternalTool.run(Duration.ofMinutes(15), Path.of("target/iscsi-test-cu.log"),
-                    "iscsi-test-cu", "-d", "-v", "-t", "ALL", server.url(0), server.url(0));
+                    "iscsi-test-cu", "-d", "-v", "--allow-sanitize", "-t", "ALL", server.url(0, port),
+                    server.url(0, second));
             CunitReport report = CunitReport.parse(r.output());
             System.out.println(report.summary());
             assertTrue(!r.timedOut(), "iscsi-test-cu timed out; see target/iscsi-test-cu.log");

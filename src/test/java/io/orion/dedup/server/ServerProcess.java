@@ -20,9 +20,9 @@ import java.util.stream.Stream;
  * The real server, started from the shaded jar as its own process ({@code orion-dedup serve}), as an
  * admin would run it; integration tests talk to it only through real clients and sockets.
  */
-final class ServerProcess implements AutoCloseable {
+public final class ServerProcess implements AutoCloseable {
 
-    static final String DEFAULT_IQN = "iqn.2026-11.io.orion:default";
+    public static final String DEFAULT_IQN = "iqn.2026-11.io.orion:default";
 
     private final Process process;
     private final int port;
@@ -50,14 +50,33 @@ final class ServerProcess implements AutoCloseable {
         return dst;
     }
 
-    static int freePort() throws IOException {
+    /**
+     * {@link #copyTargets}, with the default target on two target portal groups: group 1 on
+     * 127.0.0.1:{@code port1} (the port the server is started with) and group 2 on
+     * 127.0.0.1:{@code port2}, so its LUNs are reached through two paths.
+     */
+    public static Path copyTargetsTwoPortals(Path dir, int port1, int port2) throws IOException {
+        Path targets = copyTargets(dir);
+        Path f = targets.resolve("default.toml");
+        String text = Files.readString(f);
+        String groups = "portals = [\"127.0.0.1:" + port1 + "\"]\n\n[[portal_group]]\ntag = 2\nportals = [\"127.0.0.1:"
+                + port2 + "\"]\n";
+        String changed = text.replaceFirst("(?m)^portals = \\[\\]\n", java.util.regex.Matcher.quoteReplacement(groups));
+        if (changed.equals(text)) {
+            throw new IllegalStateException("no 'portals = []' line in " + f);
+        }
+        Files.writeString(f, changed);
+        return targets;
+    }
+
+    public static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
 
     /** Starts {@code orion-dedup serve} and waits for its {@code ready} line. */
-    static ServerProcess start(Path data, Path targets, int port, String... extra) throws IOException, InterruptedException {
+    public static ServerProcess start(Path data, Path targets, int port, String... extra) throws IOException, InterruptedException {
         return start(data, targets, Path.of("conf/dedup.toml"), port, extra);
     }
 
@@ -112,7 +131,7 @@ final class ServerProcess implements AutoCloseable {
         return data;
     }
 
-    String output() {
+    public String output() {
         return output.toString();
     }
 
@@ -122,6 +141,11 @@ final class ServerProcess implements AutoCloseable {
 
     String url(String iqn, int lun) {
         return "iscsi://127.0.0.1:" + port + "/" + iqn + "/" + lun;
+    }
+
+    /** LUN {@code lun} of the default target through the portal 127.0.0.1:{@code portalPort}. */
+    public String url(int lun, int portalPort) {
+        return "iscsi://127.0.0.1:" + portalPort + "/" + DEFAULT_IQN + "/" + lun;
     }
 
     /**
@@ -149,7 +173,7 @@ final class ServerProcess implements AutoCloseable {
         process.waitFor(30, TimeUnit.SECONDS);
     }
 
-    boolean alive() {
+    public boolean alive() {
         return process.isAlive();
     }
 

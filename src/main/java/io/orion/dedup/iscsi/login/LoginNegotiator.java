@@ -398,7 +398,9 @@ public final class LoginNegotiator {
                 failure = "target " + LogText.of(targetName) + " is not reachable through portal " + arrivedAt;
                 return LoginStatus.NOT_FOUND;
             }
-            target = t.get();
+            // the portal group of the portal this connection came through: its tag is this
+            // login's TargetPortalGroupTag and the session's SCSI target port
+            target = t.get().through(arrivedAt);
             if (!target.authorizer().mayLogin(initiatorName)) {
                 failure = "not authorized for " + LogText.of(targetName);
                 return LoginStatus.AUTHORIZATION_FAILURE;

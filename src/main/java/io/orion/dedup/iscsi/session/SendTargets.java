@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
 /**
  * Answers SendTargets (RFC 7143 §13.3 SendTargets, §13.8 TargetAddress): "All" lists every
  * target the initiator may see, an iSCSI name lists that target, an empty value lists the
- * session's own target. Each target is followed by its TargetAddress=host:port,tpgt entries.
+ * session's own target. Each target is followed by its TargetAddress=host:port,tpgt entries: every
+ * portal of every portal group, each with its own group's tag.
  */
 final class SendTargets {
 
@@ -48,12 +49,37 @@ final class SendTargets {
         List<Map.Entry<String, String>> out = new ArrayList<>();
         for (IscsiTargetInfo t : chosen) {
             out.add(Map.entry("TargetName", t.name()));
-            List<String> portals = t.portals().isEmpty() ? List.of(format(local)) : t.portals();
-            for (String p : portals) {
-                out.add(Map.entry("TargetAddress", p + "," + t.portalGroupTag()));
+            IscsiTargetInfo.PortalGroup here = t.groupAt(local);
+            for (IscsiTargetInfo.PortalGroup g : t.groups()) {
+                // a group on the server's portals is reached at the address the initiator used,
+                // unless another group's own portal takes that address
+                List<String> portals = !g.portals().isEmpty() ? g.portals()
+                        : g == here ? List.of(format(local)) : List.of();
+                for (String p : portals) {
+                    out.add(Map.entry("TargetAddress", advertised(p, local) + "," + g.tag()));
+                }
             }
         }
         return out;
+    }
+
+    /**
+     * A portal as an initiator can reach it: a wildcard host (0.0.0.0, [::]) is no address to connect
+     * to, so it is given as the address the initiator used with the portal's port, as LIO does.
+     */
+    static String advertised(String portal, InetSocketAddress local) {
+        int colon = portal.lastIndexOf(':');
+        String host = colon < 0 ? portal : portal.substring(0, colon);
+        boolean wildcard = host.equals("0.0.0.0") || host.equals("[::]") || host.equals("::")
+                || host.equals("[0:0:0:0:0:0:0:0]");
+        if (!wildcard || local == null || local.getAddress() == null) {
+            return portal;
+        }
+        try {
+            return format(new InetSocketAddress(local.getAddress(), Integer.parseInt(portal.substring(colon + 1))));
+        } catch (NumberFormatException e) {
+            return portal;
+        }
     }
 
     static String format(InetSocketAddress a) {

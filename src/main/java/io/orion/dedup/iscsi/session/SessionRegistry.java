@@ -13,8 +13,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * All sessions of one server, by TSIH (RFC 7143 §4.4, §6.3.5): admission checks, TSIH allocation,
- * session reinstatement (same InitiatorName and ISID with TSIH 0 replaces the old session), adding
- * connections to a session, and ending sessions (which tells the command layer the nexus is gone).
+ * session reinstatement (same InitiatorName, ISID and target portal group with TSIH 0 replaces the
+ * old session), adding connections to a session, and ending sessions (which tells the command layer
+ * the nexus is gone).
  */
 public final class SessionRegistry {
 
@@ -46,7 +47,7 @@ public final class SessionRegistry {
         IscsiSession s = sessions.get(login.tsih());
         if (s == null || s.ended() || s.isid() != login.isid() || !s.initiatorName().equals(login.initiatorName())
                 || s.discovery() != login.discovery()
-                || (!s.discovery() && !s.target().name().equalsIgnoreCase(login.target().name()))) {
+                || (!s.discovery() && !sameTargetPort(s, login))) {
             return LoginStatus.SESSION_DOES_NOT_EXIST;
         }
         boolean sameCid = s.connections().stream().anyMatch(c -> c.cid() == login.cid());
@@ -61,11 +62,21 @@ public final class SessionRegistry {
         for (IscsiSession s : sessions.values()) {
             if (!s.ended() && s.isid() == login.isid() && s.initiatorName().equals(login.initiatorName())
                     && s.discovery() == login.discovery()
-                    && (s.discovery() || s.target().name().equalsIgnoreCase(login.target().name()))) {
+                    && (s.discovery() || sameTargetPort(s, login))) {
                 return s;
             }
         }
         return null;
+    }
+
+    /**
+     * Same target and same portal group: a session is identified by ISID and target portal group
+     * (RFC 7143 §4.4, SSID), so the same ISID through another portal group is another session (a
+     * second path, another I_T nexus), and all connections of a session use one portal group.
+     */
+    private static boolean sameTargetPort(IscsiSession s, LoginNegotiator login) {
+        return s.target().name().equalsIgnoreCase(login.target().name())
+                && s.target().portalGroupTag() == login.target().portalGroupTag();
     }
 
     /**

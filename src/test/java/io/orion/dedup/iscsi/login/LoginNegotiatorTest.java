@@ -117,6 +117,32 @@ class LoginNegotiatorTest {
         return m;
     }
 
+    /**
+     * A target on two portal groups: the login answers the TargetPortalGroupTag of the group whose
+     * portal the connection arrived at (a wildcard portal takes every address on its port), and
+     * the session's target port is that group's.
+     */
+    @Test
+    void targetPortalGroupTagIsTheGroupOfThePortalTheLoginArrivedAt() {
+        IscsiTargetInfo t = new IscsiTargetInfo(TARGET, null, NO_SCSI, LoginAuthorizer.OPEN, 0, List.of(
+                new IscsiTargetInfo.PortalGroup(1, List.of("127.0.0.1:3260")),
+                new IscsiTargetInfo.PortalGroup(2, List.of("127.0.0.1:3261", "0.0.0.0:3262"))));
+        Map<InetSocketAddress, String> expect = Map.of(
+                new InetSocketAddress("127.0.0.1", 3260), "1",
+                new InetSocketAddress("127.0.0.1", 3261), "2",
+                new InetSocketAddress("127.0.0.2", 3262), "2",
+                new InetSocketAddress("127.0.0.1", 3999), "1");
+        for (Map.Entry<InetSocketAddress, String> e : expect.entrySet()) {
+            LoginNegotiator n = new LoginNegotiator(TargetCatalog.of(List.of(t)), IscsiServerOptions.defaults(), limiter,
+                    new SecureRandom(), x -> 0, e.getKey());
+            LoginNegotiator.Step s = n.step(req(true, 0, 1), text("InitiatorName=" + INITIATOR, "TargetName=" + TARGET,
+                    "SessionType=Normal", "AuthMethod=None"));
+            assertEquals(0, s.status());
+            assertEquals(e.getValue(), map(s).get("TargetPortalGroupTag"), "login at " + e.getKey());
+            assertEquals(Integer.parseInt(e.getValue()), n.target().portalGroupTag());
+        }
+    }
+
     @Test
     void noAuthThenOperationalToFullFeature() {
         LoginNegotiator n = negotiator(LoginAuthorizer.OPEN, IscsiServerOptions.defaults());
