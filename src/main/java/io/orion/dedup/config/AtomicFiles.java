@@ -22,12 +22,17 @@ public final class AtomicFiles {
 
     /** Atomically replaces {@code file} with {@code text} (UTF-8), as a file of mode 0600. */
     public static void write(Path file, String text) throws IOException {
+        write(file, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Atomically replaces {@code file} with {@code bytes}, as a file of mode 0600. */
+    public static void write(Path file, byte[] bytes) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         PrivateFiles.createDirectories(dir);
         Path tmp = dir.resolve("." + file.getFileName() + ".tmp");
         try (FileChannel ch = PrivateFiles.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buf = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+            ByteBuffer buf = ByteBuffer.wrap(bytes);
             while (buf.hasRemaining()) {
                 ch.write(buf);
             }

@@ -306,6 +306,7 @@ public final class DedupPool implements Closeable {
         VolumeState st = v.state();
         committer.run(b -> {
             b.txn.deleteVolume(name);
+            b.txn.deleteReservations(st.id); // its persistent reservations go with it
             b.deletedVolumes.add(st.id);
             b.afterCommit.add(() -> {
                 st.deleted = true;
@@ -316,6 +317,35 @@ public final class DedupPool implements Closeable {
         });
         committer.flush();
         return true;
+    }
+
+    /**
+     * The persistent reservation image saved for {@code volume} (SPC-4 §5.14.5, APTPL), or null.
+     * Kept by volume id, which is never reused: a volume created again under the same name starts
+     * without reservations.
+     */
+    public byte[] reservationState(DedupVolume volume) throws IOException {
+        try (MetaTxn t = meta.read()) {
+            return t.reservations(volume.state().id);
+        }
+    }
+
+    /**
+     * Replaces the persistent reservation image of {@code volume} (null: removes it) in its own
+     * commit, and returns only once it is durable (devices forced, LMDB synced): a PERSISTENT
+     * RESERVE OUT with APTPL completes GOOD only after this.
+     */
+    public void saveReservationState(DedupVolume volume, byte[] image) throws IOException {
+        checkWritable();
+        VolumeState st = volume.state();
+        committer.run(b -> {
+            if (st.deleted) {
+                throw new IOException("volume " + st.name + " was deleted");
+            }
+            b.txn.putReservations(st.id, image);
+            return null;
+        });
+        committer.flush();
     }
 
     /** Every volume, by name. */

@@ -48,9 +48,19 @@ public final class LmdbVerifier {
     static final int MAGIC = 0xBEEFC0DE;
     private static final int DB_RECORD = 48;
 
-    /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
+    /**
+     * Key and value sizes of one orion database (key size 0: 1..200 bytes; value size
+     * {@link #VARIABLE}: 5..{@code RESERVATION_FRAGMENT + 4} bytes, the CRC in the last four).
+     */
     private record Spec(int key, int value) {
+        int valueFor(int dsize) {
+            return value == VARIABLE && dsize >= 5 && dsize <= MetaCodec.RESERVATION_FRAGMENT + 4 ? dsize : value;
+        }
     }
+
+    private static final int VARIABLE = -1;
+    /** Databases an older pool may not have yet (created at the first open by this version). */
+    private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations");
 
     static final Map<String, Spec> SPECS = Map.of(
             "blocks", new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
@@ -58,7 +68,8 @@ public final class LmdbVerifier {
             "index", new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
             "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
             "volumes", new Spec(0, MetaCodec.VOLUME_VAL),
-            "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL));
+            "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL),
+            "reservations", new Spec(MetaCodec.RESERVATION_KEY, VARIABLE));
 
     /**
      * Outcome of one check, with figures; {@code stable} is false when a live file's meta page
@@ -149,15 +160,17 @@ public final class LmdbVerifier {
             return;
         }
         boolean hasCounters = false;
+        int optional = 0;
         for (int i = 0; i < names.size(); i++) {
             String n = new String(names.get(i), StandardCharsets.UTF_8);
             hasCounters |= n.equals("counters");
+            optional += OPTIONAL.contains(n) ? 1 : 0;
             if (!SPECS.containsKey(n)) {
                 damage.fatal("unknown database '" + n + "' in the LMDB main database (damaged name)");
                 return;
             }
         }
-        if (hasCounters && names.size() != SPECS.size()) {
+        if (hasCounters && names.size() - optional != SPECS.size() - OPTIONAL.size()) {
             damage.fatal("LMDB main database holds " + names.size() + " of the " + SPECS.size()
                     + " databases (a name is damaged)");
             return;
@@ -358,7 +371,8 @@ public final class LmdbVerifier {
             if (d.name.equals("free pages")) {
                 freeList(d, val, lo, hi);
             } else if (d.spec != null) {
-                String bad = MetaCodec.check(ByteBuffer.wrap(n.key), val.order(ByteOrder.BIG_ENDIAN), d.spec.value);
+                String bad = MetaCodec.check(ByteBuffer.wrap(n.key), val.order(ByteOrder.BIG_ENDIAN),
+                        d.spec.valueFor(val.remaining()));
                 if (bad != null) {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
@@ -408,7 +422,7 @@ public final class LmdbVerifier {
                     child = p.getLong(off + 8 + ksize);
                 }
                 size = 8 + ksize + (big ? 8 : dsize);
-                if (d.spec != null && (d.spec.value != dsize || (d.spec.key != 0 ? ksize != d.spec.key
+                if (d.spec != null && (d.spec.valueFor(dsize) != dsize || (d.spec.key != 0 ? ksize != d.spec.key
                         : ksize < 1 || ksize > 200))) {
                     return "node " + i + " has a " + ksize + "-byte key and a " + dsize + "-byte value";
                 }

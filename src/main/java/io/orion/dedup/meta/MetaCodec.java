@@ -23,6 +23,15 @@ final class MetaCodec {
     static final int VOLUME_VAL = 56;
     static final int COUNTERS_VAL = 72;
     static final byte[] COUNTERS_KEY = "pool".getBytes(StandardCharsets.US_ASCII);
+    /** Persistent reservation fragments: volume id (4) + fragment number (2). */
+    static final int RESERVATION_KEY = 6;
+    /** Largest fragment payload: a value stays well inside a leaf page (no overflow pages). */
+    static final int RESERVATION_FRAGMENT = 1024;
+
+    static void reservationKey(ByteBuffer k, int volume, int fragment) {
+        k.clear();
+        k.putInt(volume).putShort((short) fragment).flip();
+    }
 
     private MetaCodec() {
     }

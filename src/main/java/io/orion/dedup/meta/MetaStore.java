@@ -19,8 +19,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one owner of the pool's LMDB environment and its six databases ({@code volumes},
- * {@code blocks}, {@code chunks}, {@code index}, {@code containers}, {@code counters}; layouts in
+ * The one owner of the pool's LMDB environment and its databases ({@code volumes},
+ * {@code blocks}, {@code chunks}, {@code index}, {@code containers}, {@code counters} and
+ * {@code reservations}, the persistent reservations of volumes saved with APTPL; layouts in
  * docs/on-disk-format.md).
  *
  * <p>Threads: any thread may open short read transactions ({@link #read()}); exactly one thread
@@ -54,6 +55,7 @@ public final class MetaStore implements Closeable {
     final Dbi<ByteBuffer> index;
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
+    final Dbi<ByteBuffer> reservations;
     final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
     /** Key/value buffers of the (single) write transaction. */
     final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
@@ -89,6 +91,7 @@ public final class MetaStore implements Closeable {
         this.index = env.openDbi("index", DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
         this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
+        this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
     }
 
     /**
@@ -346,7 +349,7 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            for (Dbi<ByteBuffer> d : List.of(volumes, blocks, chunks, index, containers, counters)) {
+            for (Dbi<ByteBuffer> d : List.of(volumes, blocks, chunks, index, containers, counters, reservations)) {
                 org.lmdbjava.Stat st = d.stat(t);
                 inUse += st.branchPages + st.leafPages + st.overflowPages;
             }

@@ -245,6 +245,34 @@ public class MetaTxn implements AutoCloseable {
         return MetaCodec.counters(v);
     }
 
+    /**
+     * The persistent reservation image saved for volume {@code volume} (its fragments joined), or
+     * null when none is saved.
+     */
+    public byte[] reservations(int volume) throws MetaCorruptException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (int f = 0; ; f++) {
+            MetaCodec.reservationKey(key, volume, f);
+            if (!store.damage().isEmpty()) {
+                guard("reservations", "reservations of volume " + volume);
+            }
+            ByteBuffer v = store.reservations.get(txn, key);
+            if (v == null) {
+                return f == 0 ? null : out.toByteArray();
+            }
+            v = MetaCodec.be(v);
+            int n = v.remaining();
+            if (n < 5 || n > MetaCodec.RESERVATION_FRAGMENT + 4) {
+                throw new MetaCorruptException("reservations of volume " + volume + ": fragment " + f + " has "
+                        + n + " bytes");
+            }
+            MetaCodec.check("reservations of volume " + volume, key, v, n);
+            byte[] b = new byte[n - 4];
+            v.duplicate().get(b);
+            out.writeBytes(b);
+        }
+    }
+
     /** Number of entries in the block map, chunk and index databases (for format docs and tests). */
     public long[] entryCounts() {
         return new long[] {stat(store.blocks, "blocks")[0], stat(store.chunks, "chunks")[0],

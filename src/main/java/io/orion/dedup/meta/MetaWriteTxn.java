@@ -65,6 +65,36 @@ public final class MetaWriteTxn extends MetaTxn {
         store.volumes.delete(txn, key);
     }
 
+    /**
+     * Replaces the persistent reservation image of volume {@code volume} (null: removes it), cut
+     * into fragments of at most {@link MetaCodec#RESERVATION_FRAGMENT} bytes, each with its CRC.
+     */
+    public void putReservations(int volume, byte[] image) {
+        deleteReservations(volume);
+        if (image == null) {
+            return;
+        }
+        ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.RESERVATION_FRAGMENT + 4);
+        for (int f = 0, at = 0; at < image.length || f == 0; f++, at += MetaCodec.RESERVATION_FRAGMENT) {
+            int n = Math.min(MetaCodec.RESERVATION_FRAGMENT, image.length - at);
+            MetaCodec.reservationKey(key, volume, f);
+            v.clear();
+            v.put(image, at, n);
+            MetaCodec.seal(key, v);
+            store.reservations.put(txn, key, v, NO_FLAGS);
+        }
+    }
+
+    /** Removes the persistent reservation image of volume {@code volume}, if any. */
+    public void deleteReservations(int volume) {
+        for (int f = 0; ; f++) {
+            MetaCodec.reservationKey(key, volume, f);
+            if (!store.reservations.delete(txn, key)) {
+                return;
+            }
+        }
+    }
+
     public void putContainer(ContainerRecord r) {
         MetaCodec.containerKey(key, r.id());
         MetaCodec.containerValue(key, val, r);

@@ -68,6 +68,8 @@ final class CommandTable {
             add(0x5f, sa, "PERSISTENT RESERVE OUT / " + prOut[sa], u(0x5f, sa, h, 0, 0, h, h, h, h, 0), DATA_OUT,
                     PrCommands::out);
         }
+        add(0x5f, 7, "PERSISTENT RESERVE OUT / REGISTER AND MOVE", u(0x5f, 7, h, 0, 0, h, h, h, h, 0), DATA_OUT,
+                PrCommands::out);
         add(0x5a, -1, "MODE SENSE(10)", u(0x5a, 0x18, h, h, 0, 0, 0, h, h, 0), READS | DATA_IN, ModePages::sense);
         add(0x88, -1, "READ(16)", u(0x88, 0x1a, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), READS | DATA_IN,
                 BlockCommands::read);

@@ -22,7 +22,7 @@ final class LogicalUnit {
     final long lun;
     final BlockDevice device;
     final LunOptions options;
-    final PersistentReservations pr = new PersistentReservations();
+    final PersistentReservations pr;
     final TaskSet tasks = new TaskSet();
 
     volatile boolean wce = DEFAULT_WCE;
@@ -37,6 +37,15 @@ final class LogicalUnit {
         this.lun = lun;
         this.device = device;
         this.options = options;
+        this.pr = new PersistentReservations();
+    }
+
+    /** With {@code prStore}: persistent reservations saved with APTPL are restored from it. */
+    LogicalUnit(long lun, BlockDevice device, LunOptions options, PrStore prStore) throws java.io.IOException {
+        this.lun = lun;
+        this.device = device;
+        this.options = options;
+        this.pr = new PersistentReservations(prStore);
     }
 
     /** True when writes must fail with DATA PROTECT: read-only LUN or SWP set in the control page. */

@@ -1,17 +1,23 @@
 package io.orion.dedup.scsi;
 
+import io.orion.dedup.scsi.PrState.Registration;
+import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
- * Persistent reservation state of one logical unit (SPC-4 §5.9): the registered I_T nexuses with
- * their reservation keys, the PR generation, and the reservation (holder and type), if any.
- * Registrations survive nexus loss; they are not persisted across restarts (PTPL_C is 0).
+ * Persistent reservation state of one logical unit (SPC-4 §5.14): registrations (an I_T nexus, or
+ * with ALL_TG_PT every target port of an initiator port, or with a format 00b TransportID every
+ * initiator port of an initiator name) with their keys, the reservation, the PR generation and the
+ * APTPL flag. With APTPL = 1 every change is saved through the logical unit's {@link PrStore}
+ * before the command completes, and the state is restored when the LU is created again after a
+ * restart (SPC-4 §5.14.5); with APTPL = 0 it lives in memory and is lost at restart.
  *
- * <p>Concurrency: guarded by this object's monitor. Methods return the nexuses that must see a
- * unit attention; the caller establishes them outside this monitor.
+ * <p>Concurrency: the current {@link PrState} is an immutable published version read without
+ * locks (every command's conflict check reads it). PERSISTENT RESERVE OUT service actions are
+ * serialised by {@link #writeLock}: each works on a copy, saves it when needed, and publishes it
+ * only after the save succeeded — a failed save changes nothing. Methods return the registrations
+ * that must see a unit attention; the caller establishes them.
  */
 final class PersistentReservations {
 
@@ -26,64 +32,71 @@ final class PersistentReservations {
     /** How a command is affected by a persistent reservation (SPC-4 §5.9.1, Table 43). */
     enum Access { ALWAYS, READ, WRITE }
 
-    /** A registered nexus and its key, in registration order. */
-    record Registration(Nexus nexus, long key) {
+    /** Outcome of a PERSISTENT RESERVE OUT service action. */
+    enum Result { GOOD, CONFLICT, INVALID_RELEASE, INVALID_PARAMETER, INVALID_TRANSPORT_ID, INVALID_CDB }
+
+    /** A service action applied to a copy of the state; adds registrations to notify to {@code ua}. */
+    @FunctionalInterface
+    interface Change {
+        Result apply(PrState s, List<Registration> ua);
     }
 
-    /** A reservation: its holder (null for all-registrants types) and type. */
-    record Reservation(Nexus holder, int type) {
-        boolean allRegistrants() {
-            return type == WRITE_EXCLUSIVE_AR || type == EXCLUSIVE_ACCESS_AR;
+    private final PrStore store;
+    private final Object writeLock = new Object();
+    private volatile PrState current = new PrState();
+
+    PersistentReservations() {
+        this.store = PrStore.NONE;
+    }
+
+    /**
+     * @param store where APTPL state is kept; its saved state is restored here when it was saved
+     *              with APTPL = 1
+     * @throws IOException if the saved state cannot be read or is damaged
+     */
+    PersistentReservations(PrStore store) throws IOException {
+        this.store = store;
+        byte[] image = store.load();
+        if (image != null) {
+            PrState saved = PrState.decode(image);
+            if (saved.aptpl) {
+                current = saved;
+            }
         }
     }
-
-    private final Map<Nexus, Long> registrations = new LinkedHashMap<>();
-    private Reservation reservation;
-    private int generation;
 
     static boolean validType(int type) {
         return type == WRITE_EXCLUSIVE || type == EXCLUSIVE_ACCESS || type == WRITE_EXCLUSIVE_RO
                 || type == EXCLUSIVE_ACCESS_RO || type == WRITE_EXCLUSIVE_AR || type == EXCLUSIVE_ACCESS_AR;
     }
 
+    /** PTPL_C: whether APTPL = 1 can be honoured on this LU. */
+    boolean canPersist() {
+        return store.persistent();
+    }
+
+    /** The current state (never modified; read it once per command for a consistent view). */
+    PrState snapshot() {
+        return current;
+    }
+
     /** True when any registration exists: SCSI-2 RESERVE/RELEASE then conflict (SPC-4 §5.9.3). */
-    synchronized boolean active() {
-        return !registrations.isEmpty();
-    }
-
-    synchronized int generation() {
-        return generation;
-    }
-
-    synchronized List<Registration> registrations() {
-        List<Registration> out = new ArrayList<>();
-        registrations.forEach((n, k) -> out.add(new Registration(n, k)));
-        return out;
-    }
-
-    synchronized Reservation reservation() {
-        return reservation;
-    }
-
-    synchronized Long keyOf(Nexus nexus) {
-        return registrations.get(nexus);
-    }
-
-    /** True if {@code nexus} holds the reservation (any registrant, for all-registrants types). */
-    synchronized boolean isHolder(Nexus nexus) {
-        if (reservation == null) {
-            return false;
-        }
-        return reservation.allRegistrants() ? registrations.containsKey(nexus) : nexus.equals(reservation.holder());
+    boolean active() {
+        return !current.registrations.isEmpty();
     }
 
     /** Whether a command of class {@code access} from {@code nexus} conflicts (SPC-4 Table 43). */
-    synchronized boolean conflicts(Nexus nexus, Access access) {
-        if (reservation == null || access == Access.ALWAYS || isHolder(nexus)) {
+    boolean conflicts(Nexus nexus, Access access) {
+        PrState s = current;
+        if (!s.reserved() || access == Access.ALWAYS) {
             return false;
         }
-        boolean registered = registrations.containsKey(nexus);
-        return switch (reservation.type()) {
+        Registration r = s.registrationOf(nexus);
+        if (s.holds(r)) {
+            return false;
+        }
+        boolean registered = r != null;
+        return switch (s.type) {
             case WRITE_EXCLUSIVE -> access == Access.WRITE;
             case EXCLUSIVE_ACCESS -> true;
             case WRITE_EXCLUSIVE_RO, WRITE_EXCLUSIVE_AR -> !registered && access == Access.WRITE;
@@ -92,160 +105,286 @@ final class PersistentReservations {
         };
     }
 
-    /** Outcome of a PERSISTENT RESERVE OUT service action. */
-    enum Result { GOOD, CONFLICT, INVALID_RELEASE, INVALID_PARAMETER }
-
-    /** REGISTER / REGISTER AND IGNORE EXISTING KEY (SPC-4 §5.9.5). */
-    synchronized Result register(Nexus nexus, long key, long newKey, boolean ignoreExisting, List<Nexus> ua) {
-        Long current = registrations.get(nexus);
-        if (current == null) {
-            if (!ignoreExisting && key != 0) {
-                return Result.CONFLICT;
+    /**
+     * Applies {@code change} to a copy of the state; when it succeeds and APTPL is (or was) set, the
+     * new state is saved (or, APTPL turned off, the saved one removed) before it is published.
+     *
+     * @throws IOException if saving failed: the state is unchanged
+     */
+    Result apply(Change change, List<Registration> ua) throws IOException {
+        synchronized (writeLock) {
+            PrState before = current;
+            PrState next = before.copy();
+            List<Registration> notify = new ArrayList<>();
+            Result r = change.apply(next, notify);
+            if (r != Result.GOOD) {
+                return r;
             }
-            if (newKey != 0) {
-                registrations.put(nexus, newKey);
-                generation++;
-            }
-            return Result.GOOD;
-        }
-        if (!ignoreExisting && current != key) {
-            return Result.CONFLICT;
-        }
-        if (newKey == 0) {
-            unregister(nexus, ua);
-        } else {
-            registrations.put(nexus, newKey);
-        }
-        generation++;
-        return Result.GOOD;
-    }
-
-    /** Removes a registration; releases the reservation it held (SPC-4 §5.9.11.2). */
-    private void unregister(Nexus nexus, List<Nexus> releasedUa) {
-        registrations.remove(nexus);
-        if (reservation == null) {
-            return;
-        }
-        if (reservation.allRegistrants()) {
-            if (registrations.isEmpty()) {
-                reservation = null;
-            }
-        } else if (nexus.equals(reservation.holder())) {
-            int type = reservation.type();
-            reservation = null;
-            if (type == WRITE_EXCLUSIVE_RO || type == EXCLUSIVE_ACCESS_RO) {
-                releasedUa.addAll(registrations.keySet());
-            }
-        }
-    }
-
-    private boolean keyMatches(Nexus nexus, long key) {
-        Long current = registrations.get(nexus);
-        return current != null && current == key;
-    }
-
-    /** RESERVE (SPC-4 §5.9.7). */
-    synchronized Result reserve(Nexus nexus, long key, int type) {
-        if (!keyMatches(nexus, key)) {
-            return Result.CONFLICT;
-        }
-        if (reservation == null) {
-            reservation = new Reservation(nexus, type);
-            return Result.GOOD;
-        }
-        if (isHolder(nexus) && reservation.type() == type) {
-            return Result.GOOD;
-        }
-        return Result.CONFLICT;
-    }
-
-    /** RELEASE (SPC-4 §5.9.11.2); {@code ua} receives registrants to notify. */
-    synchronized Result release(Nexus nexus, long key, int type, List<Nexus> ua) {
-        if (!keyMatches(nexus, key)) {
-            return Result.CONFLICT;
-        }
-        if (reservation == null || !isHolder(nexus)) {
-            return Result.GOOD;
-        }
-        if (reservation.type() != type) {
-            return Result.INVALID_RELEASE;
-        }
-        int old = reservation.type();
-        reservation = null;
-        if (old != WRITE_EXCLUSIVE && old != EXCLUSIVE_ACCESS) {
-            for (Nexus n : registrations.keySet()) {
-                if (!n.equals(nexus)) {
-                    ua.add(n);
+            if (store.persistent() && (next.aptpl || before.aptpl)) {
+                byte[] image = next.aptpl ? next.encode() : null;
+                boolean same = image != null && before.aptpl && java.util.Arrays.equals(image, before.encode());
+                if (!same) {
+                    store.save(image);
                 }
             }
+            current = next;
+            ua.addAll(notify);
+            return r;
         }
-        return Result.GOOD;
     }
 
-    /** CLEAR (SPC-4 §5.9.11.6); {@code ua} receives the other registrants. */
-    synchronized Result clear(Nexus nexus, long key, List<Nexus> ua) {
-        if (!keyMatches(nexus, key)) {
-            return Result.CONFLICT;
-        }
-        for (Nexus n : registrations.keySet()) {
-            if (!n.equals(nexus)) {
-                ua.add(n);
-            }
-        }
-        registrations.clear();
-        reservation = null;
-        generation++;
-        return Result.GOOD;
-    }
+    // ---- service actions (SPC-4 §5.14.7 - §5.14.11), each on a copy of the state ----------------
 
-    /** PREEMPT (SPC-4 §5.9.11.4); {@code ua} receives the nexuses whose registrations were removed. */
-    synchronized Result preempt(Nexus nexus, long key, long victim, int type, List<Nexus> ua) {
-        if (!keyMatches(nexus, key)) {
-            return Result.CONFLICT;
-        }
-        if (reservation != null && reservation.allRegistrants()) {
-            if (victim == 0) {
-                for (Nexus n : new ArrayList<>(registrations.keySet())) {
-                    if (!n.equals(nexus)) {
-                        registrations.remove(n);
-                        ua.add(n);
+    /**
+     * REGISTER / REGISTER AND IGNORE EXISTING KEY (SPC-4 §5.14.7); {@code others} are the
+     * registrations SPEC_I_PT asked for (null without SPEC_I_PT), already carrying {@code newKey}.
+     */
+    static Change register(Nexus nexus, long key, long newKey, boolean ignoreExisting, boolean allTgPt,
+                           boolean aptpl, List<Registration> others) {
+        List<Registration> specified = others == null ? List.of() : others;
+        return (s, ua) -> {
+            Registration current = s.registrationOf(nexus);
+            if (current == null) {
+                if (!ignoreExisting && key != 0) {
+                    return Result.CONFLICT;
+                }
+                if (newKey == 0) {
+                    return Result.GOOD; // nothing to register
+                }
+                Registration mine = Registration.of(nexus, allTgPt, newKey);
+                List<Registration> added = new ArrayList<>();
+                added.add(mine);
+                for (Registration o : specified) {
+                    if (o.matches(nexus)) {
+                        continue; // the issuing I_T nexus itself: registered anyway
                     }
+                    for (Registration r : s.registrations) {
+                        if (r.overlaps(o)) {
+                            return Result.INVALID_TRANSPORT_ID; // already registered (SPC-4 §5.14.7)
+                        }
+                    }
+                    for (Registration r : added) {
+                        if (r.overlaps(o)) {
+                            return Result.INVALID_TRANSPORT_ID; // named twice
+                        }
+                    }
+                    added.add(o);
                 }
-                reservation = new Reservation(nexus, type);
-                generation++;
+                s.registrations.addAll(added);
+                s.generation++;
+                s.aptpl = aptpl;
                 return Result.GOOD;
             }
-            removeKey(nexus, victim, ua);
-            if (ua.isEmpty()) {
+            if (!ignoreExisting && current.key != key) {
                 return Result.CONFLICT;
             }
-            generation++;
+            if (others != null) {
+                return Result.INVALID_CDB; // SPEC_I_PT from a registered I_T nexus (SPC-4 Table 47)
+            }
+            if (newKey == 0) {
+                unregister(s, current, ua);
+            } else {
+                current.key = newKey;
+            }
+            s.generation++;
+            s.aptpl = aptpl;
             return Result.GOOD;
-        }
-        if (reservation != null && registrations.get(reservation.holder()) != null
-                && registrations.get(reservation.holder()) == victim) {
-            removeKey(nexus, victim, ua);
-            reservation = new Reservation(nexus, type);
-            generation++;
-            return Result.GOOD;
-        }
-        if (victim == 0) {
-            return Result.INVALID_PARAMETER;
-        }
-        removeKey(nexus, victim, ua);
-        if (ua.isEmpty()) {
-            return Result.CONFLICT;
-        }
-        generation++;
-        return Result.GOOD;
+        };
     }
 
-    private void removeKey(Nexus issuer, long victim, List<Nexus> removed) {
-        for (Map.Entry<Nexus, Long> e : new ArrayList<>(registrations.entrySet())) {
-            if (e.getValue() == victim && !e.getKey().equals(issuer)) {
-                registrations.remove(e.getKey());
-                removed.add(e.getKey());
+    /** Removes a registration; releases the reservation it held (SPC-4 §5.14.11.2.2). */
+    private static void unregister(PrState s, Registration r, List<Registration> releasedUa) {
+        s.registrations.remove(r);
+        if (!s.reserved()) {
+            return;
+        }
+        if (s.allRegistrants()) {
+            if (s.registrations.isEmpty()) {
+                s.type = 0;
+            }
+        } else if (r == s.holder) {
+            int type = s.type;
+            s.type = 0;
+            s.holder = null;
+            if (type == WRITE_EXCLUSIVE_RO || type == EXCLUSIVE_ACCESS_RO) {
+                releasedUa.addAll(s.registrations);
             }
         }
+    }
+
+    private static Registration keyed(PrState s, Nexus nexus, long key) {
+        Registration r = s.registrationOf(nexus);
+        return r != null && r.key == key ? r : null;
+    }
+
+    private static void reserveFor(PrState s, Registration r, int type) {
+        s.type = type;
+        s.holder = s.allRegistrants() ? null : r;
+    }
+
+    /** RESERVE (SPC-4 §5.14.9). */
+    static Change reserve(Nexus nexus, long key, int type) {
+        return (s, ua) -> {
+            Registration r = keyed(s, nexus, key);
+            if (r == null) {
+                return Result.CONFLICT;
+            }
+            if (!s.reserved()) {
+                reserveFor(s, r, type);
+                return Result.GOOD;
+            }
+            return s.holds(r) && s.type == type ? Result.GOOD : Result.CONFLICT;
+        };
+    }
+
+    /** RELEASE (SPC-4 §5.14.11.2); {@code ua} receives registrants to notify. */
+    static Change release(Nexus nexus, long key, int type) {
+        return (s, ua) -> {
+            Registration r = keyed(s, nexus, key);
+            if (r == null) {
+                return Result.CONFLICT;
+            }
+            if (!s.reserved() || !s.holds(r)) {
+                return Result.GOOD;
+            }
+            if (s.type != type) {
+                return Result.INVALID_RELEASE;
+            }
+            int old = s.type;
+            s.type = 0;
+            s.holder = null;
+            if (old != WRITE_EXCLUSIVE && old != EXCLUSIVE_ACCESS) {
+                for (Registration o : s.registrations) {
+                    if (o != r) {
+                        ua.add(o);
+                    }
+                }
+            }
+            return Result.GOOD;
+        };
+    }
+
+    /** CLEAR (SPC-4 §5.14.11.6); {@code ua} receives the other registrants. */
+    static Change clear(Nexus nexus, long key) {
+        return (s, ua) -> {
+            Registration r = keyed(s, nexus, key);
+            if (r == null) {
+                return Result.CONFLICT;
+            }
+            for (Registration o : s.registrations) {
+                if (o != r) {
+                    ua.add(o);
+                }
+            }
+            s.registrations.clear();
+            s.type = 0;
+            s.holder = null;
+            s.generation++;
+            return Result.GOOD;
+        };
+    }
+
+    /** PREEMPT (SPC-4 §5.14.11.4); {@code ua} receives the registrations removed. */
+    static Change preempt(Nexus nexus, long key, long victim, int type) {
+        return (s, ua) -> {
+            Registration me = keyed(s, nexus, key);
+            if (me == null) {
+                return Result.CONFLICT;
+            }
+            if (s.reserved() && s.allRegistrants()) {
+                if (victim == 0) {
+                    for (Registration o : new ArrayList<>(s.registrations)) {
+                        if (o != me) {
+                            s.registrations.remove(o);
+                            ua.add(o);
+                        }
+                    }
+                    reserveFor(s, me, type);
+                    s.generation++;
+                    return Result.GOOD;
+                }
+                if (!removeKey(s, me, victim, ua)) {
+                    return Result.CONFLICT;
+                }
+                s.generation++;
+                return Result.GOOD;
+            }
+            if (s.reserved() && s.holder.key == victim) {
+                removeKey(s, me, victim, ua);
+                reserveFor(s, me, type);
+                s.generation++;
+                return Result.GOOD;
+            }
+            if (victim == 0) {
+                return Result.INVALID_PARAMETER;
+            }
+            if (!removeKey(s, me, victim, ua)) {
+                return Result.CONFLICT;
+            }
+            s.generation++;
+            return Result.GOOD;
+        };
+    }
+
+    private static boolean removeKey(PrState s, Registration issuer, long victim, List<Registration> removed) {
+        boolean any = false;
+        for (Registration r : new ArrayList<>(s.registrations)) {
+            if (r.key == victim && r != issuer) {
+                s.registrations.remove(r);
+                if (r == s.holder) {
+                    s.holder = null;
+                    s.type = 0;
+                }
+                removed.add(r);
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    /**
+     * REGISTER AND MOVE (SPC-4 §5.14.8): the reservation held through {@code nexus} moves to the
+     * I_T nexus {@code dest} names (registered with {@code newKey}); with {@code unreg} the issuing
+     * I_T nexus is unregistered. The reservation keeps its type; the CDB's TYPE is ignored.
+     */
+    static Change registerAndMove(Nexus nexus, long key, long newKey, Registration dest, boolean unreg,
+                                  boolean aptpl) {
+        return (s, ua) -> {
+            Registration me = keyed(s, nexus, key);
+            if (me == null) {
+                return Result.CONFLICT;
+            }
+            if (newKey == 0) {
+                return Result.INVALID_PARAMETER;
+            }
+            if (dest.matches(nexus) || me.overlaps(dest)) {
+                return Result.INVALID_TRANSPORT_ID; // the destination is the issuing I_T nexus
+            }
+            if (!s.reserved()) {
+                return Result.INVALID_CDB;
+            }
+            if (s.allRegistrants() || !s.holds(me)) {
+                return Result.CONFLICT;
+            }
+            Registration target = null;
+            for (Registration r : s.registrations) {
+                if (r.overlaps(dest)) {
+                    target = r;
+                    break;
+                }
+            }
+            if (target == null) {
+                target = dest;
+                s.registrations.add(target);
+            }
+            target.key = newKey;
+            s.holder = target;
+            if (unreg) {
+                s.registrations.remove(me);
+            }
+            s.generation++;
+            s.aptpl = aptpl;
+            return Result.GOOD;
+        };
     }
 }

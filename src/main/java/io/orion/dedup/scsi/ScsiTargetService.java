@@ -121,10 +121,24 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
 
     /** Adds a logical unit; every nexus that sees it gets REPORTED LUNS DATA HAS CHANGED. */
     public void addLun(long lun, BlockDevice device, LunOptions options) {
+        try {
+            addLun(lun, device, options, PrStore.NONE);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // PrStore.NONE has nothing to read
+        }
+    }
+
+    /**
+     * Adds a logical unit whose persistent reservations are kept in {@code prStore} (SPC-4 §5.14.5):
+     * state saved there with APTPL = 1 is restored now.
+     *
+     * @throws IOException if the saved reservations cannot be read (the LU is not added)
+     */
+    public void addLun(long lun, BlockDevice device, LunOptions options, PrStore prStore) throws IOException {
         if (lun < 0 || lun > 16383) {
             throw new IllegalArgumentException("LUN out of range 0..16383: " + lun);
         }
-        LogicalUnit lu = new LogicalUnit(lun, device, options == null ? LunOptions.defaults() : options);
+        LogicalUnit lu = new LogicalUnit(lun, device, options == null ? LunOptions.defaults() : options, prStore);
         if (units.putIfAbsent(lun, lu) != null) {
             throw new IllegalStateException("LUN " + lun + " already exists");
         }

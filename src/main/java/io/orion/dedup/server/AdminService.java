@@ -325,6 +325,7 @@ final class AdminService extends TargetAdminService {
                     v.logicalUsedBytes(), v.storedBytes());
         } else if (v.backing().equals("file") && v.path() != null) {
             Files.deleteIfExists(Path.of(v.path()));
+            Files.deleteIfExists(server.volumes().reservationsFile(v.volume())); // its persistent reservations
             LOG.info("volume {} destroyed: image file {} removed", v.volume(), v.path());
         }
         return new VolumeRelease(v.volume(), v.backing(), true, v.logicalUsedBytes(), v.storedBytes());

@@ -251,8 +251,8 @@ public final class OrionServer implements AutoCloseable {
     synchronized BlockDevice attach(LiveTarget live, LunDefinition lun) throws IOException {
         BlockDevice dev = volumes.open(lun);
         try {
-            live.scsi().addLun(lun.id(), dev, new LunOptions(lun.readOnly(), null, null));
-        } catch (RuntimeException e) {
+            live.scsi().addLun(lun.id(), dev, new LunOptions(lun.readOnly(), null, null), volumes.prStore(lun, dev));
+        } catch (IOException | RuntimeException e) {
             Volumes.closeQuietly(dev);
             throw e;
         }

@@ -50,6 +50,23 @@ final class Volumes implements Closeable {
         };
     }
 
+    /**
+     * Where the persistent reservations of {@code lun} (opened as {@code dev}) are kept: with its
+     * volume (see {@link VolumePrStores}).
+     */
+    io.orion.dedup.scsi.PrStore prStore(LunDefinition lun, BlockDevice dev) throws IOException {
+        return switch (lun.backing()) {
+            case DEDUP -> VolumePrStores.pool(pool(), (DedupVolume) dev);
+            case FILE -> VolumePrStores.file(VolumePrStores.file(dataDir, lun.volume()));
+            case RAM -> io.orion.dedup.scsi.PrStore.NONE;
+        };
+    }
+
+    /** The file that keeps the persistent reservations of file volume {@code volume}. */
+    Path reservationsFile(String volume) {
+        return VolumePrStores.file(dataDir, volume);
+    }
+
     private DedupVolume openDedup(LunDefinition lun) throws IOException {
         DedupPool p = pool();
         Optional<DedupVolume> existing = p.openVolume(lun.volume());
