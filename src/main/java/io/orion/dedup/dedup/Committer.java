@@ -490,6 +490,18 @@ final class Committer implements AutoCloseable {
             return newCopy(b, op, null);
         }
         if (r.refCount() >= pool.options().referenceMaxCount()) {
+            // A newer copy of the same content (the index points at it once one was made, in this
+            // batch too) takes the reference, so N references to a saturated chunk (a reference
+            // copy of N such blocks) add one copy, not N.
+            long idx = b.txn.index(r.fingerprint());
+            ChunkRecord e = idx > 0 && idx != id ? b.chunk(idx) : null;
+            if (e != null && Arrays.equals(e.fingerprint(), r.fingerprint())
+                    && e.refCount() < pool.options().referenceMaxCount()) {
+                if (idx != old) {
+                    b.putChunk(e.withRefCount(e.refCount() + 1));
+                }
+                return idx;
+            }
             return newCopy(b, op, r);
         }
         b.putChunk(r.withRefCount(r.refCount() + 1));

@@ -351,6 +351,11 @@ final class BlockCommands {
                 throw SenseException.param(at + 8);
             }
         }
+        for (int i = 0; i < count; i++) {
+            if (lens[i] > 0) {
+                r.changing(lbas[i], lens[i]);
+            }
+        }
         BlockDevice dev = r.lu.device;
         int out = listLen;
         return () -> {

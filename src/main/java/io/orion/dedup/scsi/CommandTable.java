@@ -71,6 +71,21 @@ final class CommandTable {
         add(0x5f, 7, "PERSISTENT RESERVE OUT / REGISTER AND MOVE", u(0x5f, 7, h, 0, 0, h, h, h, h, 0), DATA_OUT,
                 PrCommands::out);
         add(0x5a, -1, "MODE SENSE(10)", u(0x5a, 0x18, h, h, 0, 0, 0, h, h, 0), READS | DATA_IN, ModePages::sense);
+        add(0x83, ThirdPartyCopy.SA_EXTENDED_COPY_LID1, "EXTENDED COPY(LID1)",
+                u(0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), WRITES | DATA_OUT, ThirdPartyCopy::extendedCopy);
+        add(0x83, ThirdPartyCopy.SA_POPULATE_TOKEN, "POPULATE TOKEN",
+                u(0x83, 0x10, 0, 0, 0, 0, h, h, h, h, h, h, h, h, 0x1f, 0), READS | DATA_OUT, ThirdPartyCopy::populateToken);
+        add(0x83, ThirdPartyCopy.SA_WRITE_USING_TOKEN, "WRITE USING TOKEN",
+                u(0x83, 0x11, 0, 0, 0, 0, h, h, h, h, h, h, h, h, 0x1f, 0), WRITES | DATA_OUT,
+                ThirdPartyCopy::writeUsingToken);
+        add(0x84, ThirdPartyCopy.SA_COPY_STATUS, "RECEIVE COPY RESULTS / COPY STATUS",
+                u(0x84, 0x00, h, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), DATA_IN, ThirdPartyCopy::receiveCopyResults);
+        add(0x84, ThirdPartyCopy.SA_OPERATING_PARAMETERS, "RECEIVE COPY RESULTS / OPERATING PARAMETERS",
+                u(0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), DATA_IN, ThirdPartyCopy::receiveCopyResults);
+        add(0x84, ThirdPartyCopy.SA_FAILED_SEGMENT_DETAILS, "RECEIVE COPY RESULTS / FAILED SEGMENT DETAILS",
+                u(0x84, 0x04, h, 0, 0, 0, 0, 0, 0, 0, h, h, h, h, 0, 0), DATA_IN, ThirdPartyCopy::receiveCopyResults);
+        add(0x84, ThirdPartyCopy.SA_RECEIVE_ROD_TOKEN_INFORMATION, "RECEIVE ROD TOKEN INFORMATION",
+                u(0x84, 0x07, h, h, h, h, 0, 0, 0, 0, h, h, h, h, 0, 0), DATA_IN, ThirdPartyCopy::receiveCopyResults);
         add(0x88, -1, "READ(16)", u(0x88, 0x1a, h, h, h, h, h, h, h, h, h, h, h, h, 0x1f, 0), READS | DATA_IN,
                 BlockCommands::read);
         add(0x89, -1, "COMPARE AND WRITE", u(0x89, 0x18, h, h, h, h, h, h, h, h, 0, 0, 0, h, 0x1f, 0), WRITES | DATA_OUT,

@@ -10,13 +10,14 @@ import java.security.NoSuchAlgorithmException;
 
 /**
  * INQUIRY (SPC-4 §6.6): standard data and the vital product data pages 00h, 80h, 83h (SPC-4
- * §7.8.6, with an NAA type 6 designator derived from the device's stable UUID), 86h, and the SBC
+ * §7.8.6, with an NAA type 6 designator derived from the device's stable UUID), 86h, 8Fh (third-party
+ * copy, built by {@link ThirdPartyCopy}), and the SBC
  * pages B0h (block limits), B1h (block device characteristics), B2h (logical block provisioning).
  */
 final class Inquiry {
 
-    static final byte[] SUPPORTED_PAGES = {0x00, (byte) 0x80, (byte) 0x83, (byte) 0x86, (byte) 0xb0,
-        (byte) 0xb1, (byte) 0xb2};
+    static final byte[] SUPPORTED_PAGES = {0x00, (byte) 0x80, (byte) 0x83, (byte) 0x86, (byte) 0x8f,
+        (byte) 0xb0, (byte) 0xb1, (byte) 0xb2};
     static final String REVISION = "0001";
 
     private Inquiry() {
@@ -50,7 +51,7 @@ final class Inquiry {
         d[2] = 0x06; // SPC-4
         d[3] = 0x12; // HISUP, response data format 2
         d[4] = (byte) (d.length - 5);
-        d[5] = 0x10; // TPGS 01b: implicit asymmetric logical unit access (REPORT TARGET PORT GROUPS)
+        d[5] = 0x10 | 0x08; // TPGS 01b: implicit ALUA (REPORT TARGET PORT GROUPS); 3PC: third-party copy
         d[7] = 0x02; // CMDQUE
         String vendor = lu == null ? LunOptions.DEFAULT_VENDOR : lu.options.vendorOrDefault();
         String product = lu == null ? LunOptions.DEFAULT_PRODUCT : lu.options.productOrDefault();
@@ -78,6 +79,7 @@ final class Inquiry {
             case 0x80 -> serial(lu).getBytes(StandardCharsets.US_ASCII);
             case 0x83 -> identification(r);
             case 0x86 -> extended();
+            case 0x8f -> ThirdPartyCopy.vpdDescriptors(lu);
             case 0xb0 -> blockLimits(lu);
             case 0xb1 -> characteristics();
             case 0xb2 -> provisioning(lu);

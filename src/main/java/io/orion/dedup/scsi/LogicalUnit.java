@@ -24,6 +24,8 @@ final class LogicalUnit {
     final LunOptions options;
     final PersistentReservations pr;
     final TaskSet tasks = new TaskSet();
+    /** Results of this LU's third-party copies, for RECEIVE COPY RESULTS / ROD TOKEN INFORMATION. */
+    final CopyResults copyResults = new CopyResults();
 
     volatile boolean wce = DEFAULT_WCE;
     volatile boolean dSense;
@@ -143,6 +145,7 @@ final class LogicalUnit {
             reservedBy = null;
         }
         attentions.remove(nexus);
+        copyResults.forget(nexus);
     }
 
     /**

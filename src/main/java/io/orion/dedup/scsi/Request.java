@@ -38,12 +38,27 @@ final class Request {
         if (Long.compareUnsigned(lba, cap) > 0 || Long.compareUnsigned(blocks, cap - lba) > 0) {
             throw SenseReason.LBA_OUT_OF_RANGE.ex();
         }
+        if (writing) {
+            changing(lba, blocks);
+        }
     }
+
+    /** Set by {@link #checkWritable}: the ranges this command's parser checks are about to change. */
+    private boolean writing;
 
     void checkWritable() {
         if (lu.writeProtected()) {
             throw SenseReason.WRITE_PROTECTED.ex();
         }
+        writing = true;
+    }
+
+    /**
+     * Blocks {@code [lba, lba + blocks)} ({@code blocks} 0: to the end) of this LU will change: the
+     * ROD tokens representing any of them are revoked (SBC-3 §5.8; see {@link CopyManager#changing}).
+     */
+    void changing(long lba, long blocks) {
+        target.copies().changing(lu, lba, blocks);
     }
 
     /** The initiator's data as a read-only view; empty when none was sent. */

@@ -51,6 +51,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     private final boolean ownsIo;
     private final CommandTable table = new CommandTable();
     private final ConcurrentMap<Long, LogicalUnit> units = new ConcurrentHashMap<>();
+    private volatile CopyManager copies = new CopyManager();
 
     /**
      * @param targetName the target's iSCSI name (used in the device identification VPD page)
@@ -83,6 +84,23 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
 
     CommandTable table() {
         return table;
+    }
+
+    /**
+     * Shares {@code manager} with the server's other targets, so third-party copies (EXTENDED COPY,
+     * WRITE USING TOKEN) may name their LUNs; until called, this target has a manager of its own.
+     */
+    public void useCopyManager(CopyManager manager) {
+        CopyManager old = copies;
+        copies = manager;
+        units.values().forEach(lu -> {
+            old.unregister(lu);
+            manager.register(lu, targetName);
+        });
+    }
+
+    CopyManager copies() {
+        return copies;
     }
 
     // ---- LUN management ----------------------------------------------------------------------
@@ -142,12 +160,15 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         if (units.putIfAbsent(lun, lu) != null) {
             throw new IllegalStateException("LUN " + lun + " already exists");
         }
+        copies.register(lu, targetName);
         lunsChanged(lun);
     }
 
     /** Removes a logical unit (the device is not closed: its owner closes it). */
     public void removeLun(long lun) {
-        if (units.remove(lun) != null) {
+        LogicalUnit lu = units.remove(lun);
+        if (lu != null) {
+            copies.unregister(lu);
             lunsChanged(lun);
         }
     }

@@ -15,6 +15,7 @@ import io.orion.dedup.iscsi.IscsiServer;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.iscsi.TargetCatalog;
+import io.orion.dedup.scsi.CopyManager;
 import io.orion.dedup.scsi.LunOptions;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.storage.BlockDevice;
@@ -57,6 +58,8 @@ public final class OrionServer implements AutoCloseable {
     private final Volumes volumes;
     private final ExecutorService io;
     private final Map<String, LiveTarget> targets = new ConcurrentHashMap<>();
+    /** One third-party copy manager for every target: copies may go from any LUN to any LUN. */
+    private final CopyManager copies = new CopyManager();
     private final ServerMetrics metrics;
     private final IscsiServer iscsi;
     /** Listeners of the server's own portals ([server] portals or serve --listen): never withdrawn. */
@@ -83,6 +86,7 @@ public final class OrionServer implements AutoCloseable {
             return t;
         });
         this.metrics = new ServerMetrics();
+        copies.access(this::mayCopy);
         this.iscsi = new IscsiServer(new Catalog(), IscsiServerOptions.defaults()
                 .withQueueDepth(config.server().queueDepth())
                 .withNopIn(java.time.Duration.ofSeconds(config.server().nopInIntervalSeconds()),
@@ -199,6 +203,24 @@ public final class OrionServer implements AutoCloseable {
         return Optional.ofNullable(targets.get(iqn));
     }
 
+    /**
+     * Whether {@code initiator} may name LUN {@code lun} of target {@code iqn} in a third-party
+     * copy: what that target's ACLs would let it do after a login (demo mode: any LUN; an ACL: its
+     * mapped LUNs, read-only when write-protected; neither: nothing).
+     */
+    private boolean mayCopy(String initiator, String iqn, long lun, boolean write) {
+        LiveTarget t = targets.get(iqn);
+        if (t == null) {
+            return false;
+        }
+        TargetDefinition d = t.definition();
+        Optional<io.orion.dedup.config.AclDefinition> acl = d.acl(initiator);
+        if (acl.isEmpty()) {
+            return d.attributes().demoMode();
+        }
+        return lun <= Integer.MAX_VALUE && acl.get().maps((int) lun) && !(write && acl.get().writeProtect());
+    }
+
     /** Every live target, in definition order. */
     List<LiveTarget> liveTargets() {
         List<LiveTarget> out = new ArrayList<>();
@@ -214,6 +236,7 @@ public final class OrionServer implements AutoCloseable {
     /** Opens every LUN of {@code t} and makes the target visible to logins and discovery. */
     synchronized LiveTarget activate(TargetDefinition t) throws IOException {
         LiveTarget live = new LiveTarget(t, new ScsiTargetService(t.iqn(), io));
+        live.scsi().useCopyManager(copies); // EXTENDED COPY / WRITE USING TOKEN across all targets
         try {
             for (LunDefinition lun : t.luns()) {
                 attach(live, lun);

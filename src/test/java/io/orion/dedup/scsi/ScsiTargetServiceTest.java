@@ -62,8 +62,8 @@ class ScsiTargetServiceTest {
     @Test
     void unknownOpcodeIsInvalidCommandOperationCode() {
         assertSense(h.run(A, cdb(0xff, 0, 0, 0, 0, 0)), 0x5, 0x20, 0x00);
-        // EXTENDED COPY is not implemented yet
-        assertSense(h.run(A, cdb(0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), 0x5, 0x20, 0x00);
+        // EXTENDED COPY(LID4) is not implemented: an unknown service action of 83h
+        assertSense(h.run(A, cdb(0x83, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), 0x5, 0x24, 0x00);
     }
 
     @Test
@@ -117,7 +117,8 @@ class ScsiTargetServiceTest {
     @Test
     void vpdPagesListedAndThinProvisioningAdvertised() {
         byte[] pages = bytes(h.run(A, cdb(0x12, 1, 0x00, 0, 255, 0)));
-        assertArrayEquals(new byte[] {0, (byte) 0x80, (byte) 0x83, (byte) 0x86, (byte) 0xb0, (byte) 0xb1, (byte) 0xb2},
+        assertArrayEquals(new byte[] {0, (byte) 0x80, (byte) 0x83, (byte) 0x86, (byte) 0x8f, (byte) 0xb0, (byte) 0xb1,
+            (byte) 0xb2},
                 Arrays.copyOfRange(pages, 4, pages.length));
         byte[] lbp = bytes(h.run(A, cdb(0x12, 1, 0xb2, 0, 255, 0)));
         assertEquals(0xe0, lbp[5] & 0xe0);
