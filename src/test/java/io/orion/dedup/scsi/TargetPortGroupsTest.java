@@ -138,10 +138,16 @@ class TargetPortGroupsTest {
 
     @Test
     void setTargetPortGroupsIsNotOfferedAndReportTargetPortGroupsIsListed() {
-        // SET TARGET PORT GROUPS (MAINTENANCE OUT 0xA4 / 0x0A): explicit ALUA is not there
+        // SET TARGET PORT GROUPS (MAINTENANCE OUT 0xA4 / 0x0A): explicit ALUA is not there. With no
+        // MAINTENANCE OUT service action at all that is INVALID COMMAND OPERATION CODE; once another
+        // MAINTENANCE OUT service action exists, the service-action table answers INVALID FIELD IN CDB.
         ScsiResponse stpg = h.write(A1, cdb(0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0), new byte[8]);
         assertEquals(ScsiResponse.CHECK_CONDITION, stpg.status());
-        assertSense(stpg, 0x5, 0x20, 0x00);
+        if (!target.table().hasServiceActions(0xa4)) {
+            assertSense(stpg, 0x5, 0x20, 0x00);
+        } else {
+            assertSense(stpg, 0x5, 0x24, 0x00);
+        }
         byte[] one = bytes(h.run(A1, cdb(0xa3, 0x0c, 0x02, 0xa3, 0, 0x0a, 0, 0, 1, 0, 0, 0)));
         assertEquals(3, one[1] & 7, "REPORT TARGET PORT GROUPS supported");
         assertEquals(12, ByteBuffer.wrap(one).getShort(2));
