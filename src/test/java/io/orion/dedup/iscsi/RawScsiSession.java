@@ -35,6 +35,7 @@ public final class RawScsiSession implements AutoCloseable {
             throw new IOException("login of " + initiator + " to " + target + " failed: status 0x"
                     + Integer.toHexString(status) + " " + r.loginAnswer);
         }
+        r.socket.setTcpNoDelay(true); // header and data go in two writes: no Nagle delay between them
         return new RawScsiSession(r);
     }
 

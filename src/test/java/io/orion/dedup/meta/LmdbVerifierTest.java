@@ -242,4 +242,42 @@ class LmdbVerifierTest {
         }
         throw new AssertionError("key not found");
     }
+
+    /**
+     * A pool written before the {@code reservations} database existed has six named databases: it
+     * must pass the check (the database is created at the next open); one missing a required
+     * database does not. Reservation fragments of any size up to 1 KiB pass, with their CRCs.
+     */
+    @Test
+    void reservationsDatabaseIsOptionalAndItsFragmentsAreChecked() throws Exception {
+        Path old = dir.resolve("old");
+        Path broken = dir.resolve("broken");
+        for (Path p : List.of(old, broken)) {
+            java.nio.file.Files.createDirectories(p);
+            try (org.lmdbjava.Env<ByteBuffer> env = org.lmdbjava.Env.create().setMapSize(16L << 20).setMaxDbs(8)
+                    .open(p.toFile())) {
+                for (String n : List.of("volumes", "blocks", "chunks", "index", "containers", "counters")) {
+                    if (p == broken && n.equals("chunks")) {
+                        continue;
+                    }
+                    env.openDbi(n, org.lmdbjava.DbiFlags.MDB_CREATE);
+                }
+            }
+        }
+        assertTrue(LmdbVerifier.check(old.resolve("data.mdb"), -1).damage().isEmpty(), "a pool of the older format");
+        assertNotNull(LmdbVerifier.check(broken.resolve("data.mdb"), -1).damage().fatal(), "a required database missing");
+        try (MetaStore m = MetaStore.open(old, 64L << 20)) {
+            try (MetaWriteTxn w = m.write()) {
+                w.putReservations(7, new byte[2500]);
+                w.putReservations(8, new byte[] {1, 2, 3});
+                w.commit();
+            }
+            try (MetaTxn t = m.read()) {
+                assertEquals(2500, t.reservations(7).length);
+                assertNull(t.reservations(9));
+            }
+        }
+        LmdbVerifier.Report r = LmdbVerifier.check(old.resolve("data.mdb"), -1);
+        assertTrue(r.damage().isEmpty(), () -> r.damage().problems().toString());
+    }
 }

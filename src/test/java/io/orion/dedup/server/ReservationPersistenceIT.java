@@ -19,7 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
  * and a file LUN; the server is killed (kill -9) and started again; READ FULL STATUS still shows
  * the registration and the reservation, through portal group 1 and through portal group 2 (another
  * target port), X writes through both, initiator Y gets RESERVATION CONFLICT through both. A
- * registration made with APTPL 0 is gone after the restart; a RAM LUN refuses APTPL 1.
+ * registration made with APTPL 0 is gone after the restart; a RAM LUN refuses APTPL 1. The state
+ * belongs to the volume: LUN 1 re-created over a new volume has none, the old volume attached
+ * again brings it back, a destroyed volume's state does not pass to a new volume of its name.
  */
 class ReservationPersistenceIT {
 
@@ -147,6 +149,24 @@ class ReservationPersistenceIT {
             assertEquals(0, ByteBuffer.wrap(y.run(DEDUP, PR_IN_KEYS, null, 4096).data()).getInt(4));
             assertStatus(GOOD, write(y, DEDUP), "after unregistering");
             assertStatus(CONFLICT, write(y, FILE), "the file LUN still reserved");
+
+            // reservations belong to the volume, not to the LUN number
+            AdminTools.cli(server, "lun", "delete", IQN, "1", "--force").assertOk();
+            AdminTools.cli(server, "lun", "create", IQN, "--lun", "1", "--size", "16MiB", "--backing", "file")
+                    .assertOk();
+            y.clearAttentions(FILE);
+            assertStatus(GOOD, write(y, FILE), "LUN 1 over a new volume: no reservation");
+            AdminTools.cli(server, "lun", "delete", IQN, "1", "--destroy", "--force").assertOk();
+            AdminTools.cli(server, "lun", "create", IQN, "--lun", "1", "--attach", "--volume", "pr-file",
+                    "--backing", "file").assertOk();
+            y.clearAttentions(FILE);
+            assertStatus(CONFLICT, write(y, FILE), "the reserved volume attached again");
+            AdminTools.cli(server, "lun", "delete", IQN, "1", "--destroy", "--force").assertOk();
+            AdminTools.cli(server, "lun", "create", IQN, "--lun", "1", "--volume", "pr-file", "--size", "16MiB",
+                    "--backing", "file").assertOk();
+            y.clearAttentions(FILE);
+            assertStatus(GOOD, write(y, FILE), "a destroyed volume's reservations do not pass to its namesake");
+            assertTrue(!Files.exists(data.resolve("reservations/pr-file.pr")), "its file is gone");
         }
     }
 }
