@@ -666,8 +666,11 @@ public final class DedupVolume implements BlockDevice {
     }
 
     /**
-     * Copies blocks; from a volume of the same pool with the same geometry and dedup-block-aligned
-     * ranges it copies references (no data moves), otherwise bytes.
+     * Copies blocks; from a volume of the same pool with the same geometry it copies references (no
+     * data moves) for the whole dedup blocks of the range, and bytes for the partial ones at either
+     * end — when source and destination sit at the same offset within their dedup blocks; otherwise
+     * (another pool or device, a different phase, an overlapping copy within one volume that is not
+     * aligned) bytes.
      */
     @Override
     public void copyFrom(BlockDevice source, long srcLba, long dstLba, long blocks) throws IOException {
@@ -675,9 +678,24 @@ public final class DedupVolume implements BlockDevice {
         int lbs = st.logicalBlockSize;
         int dbs = st.dedupBlockSize;
         if (!(source instanceof DedupVolume sv) || sv.pool != pool || sv.st.dedupBlockSize != dbs
-                || sv.st.logicalBlockSize != lbs || (srcLba * lbs) % dbs != 0 || (dstLba * lbs) % dbs != 0
-                || (blocks * lbs) % dbs != 0) {
+                || sv.st.logicalBlockSize != lbs) {
             BlockDevice.super.copyFrom(source, srcLba, dstLba, blocks);
+            return;
+        }
+        long per = dbs / lbs;
+        if ((srcLba % per != 0 || dstLba % per != 0 || blocks % per != 0)) {
+            long head = Math.min(blocks, (per - dstLba % per) % per);
+            long mid = (blocks - head) / per * per;
+            boolean samePhase = srcLba % per == dstLba % per;
+            boolean overlapping = sv == this && srcLba < dstLba + blocks && dstLba < srcLba + blocks;
+            if (!samePhase || mid == 0 || overlapping) {
+                BlockDevice.super.copyFrom(source, srcLba, dstLba, blocks);
+                return;
+            }
+            BlockDevice.super.copyFrom(source, srcLba, dstLba, head);
+            copyFrom(source, srcLba + head, dstLba + head, mid);
+            long tail = blocks - head - mid;
+            BlockDevice.super.copyFrom(source, srcLba + head + mid, dstLba + head + mid, tail);
             return;
         }
         long src = srcLba * lbs / dbs;

@@ -98,9 +98,31 @@ class CrossVolumeCopyTest {
             for (ChunkRecord r : AccountingTest.chunks(pool)) {
                 assertTrue(r.refCount() <= 16);
             }
-            // not dedup-block aligned: bytes are copied, and read back the same
+            // not dedup-block aligned, other phase: bytes are copied, and read back the same
             b.copyFrom(a, 3, 5000, 37);
             assertArrayEquals(PoolFixture.read(a, 3, 37).array(), PoolFixture.read(b, 5000, 37).array());
+            assertTrue(pool.verify().clean());
+        }
+    }
+
+    @Test
+    void unalignedRangesInTheSamePhaseCopyOnlyTheirPartialEndsAsBytes() throws Exception {
+        byte[] data = content();
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume a = pool.createVolume("a", 512, 1 << 20, 4096);
+            DedupVolume b = pool.createVolume("b", 512, 1 << 20, 4096);
+            a.write(0, ByteBuffer.wrap(data), false);
+            long hashed = pool.stats().hashedBytes();
+            // LBA 3 .. 3+500 to LBA 8003: 5 blocks of a partial dedup block, 61 whole ones, 7 blocks
+            b.copyFrom(a, 3, 8003, 500);
+            assertArrayEquals(PoolFixture.read(a, 3, 500).array(), PoolFixture.read(b, 8003, 500).array());
+            long rehashed = pool.stats().hashedBytes() - hashed;
+            assertTrue(rehashed <= 2 * 4096, "only the two partial dedup blocks went through the write path: "
+                    + rehashed);
+            // within one volume, overlapping and unaligned: bytes, backwards where it must
+            byte[] before = PoolFixture.read(a, 0, 300).array();
+            a.copyFrom(a, 0, 5, 300);
+            assertArrayEquals(before, PoolFixture.read(a, 5, 300).array());
             assertTrue(pool.verify().clean());
         }
     }

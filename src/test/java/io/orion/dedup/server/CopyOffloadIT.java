@@ -45,7 +45,16 @@ class CopyOffloadIT {
         }
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("copy.toml"), t.toString());
+        // A target whose ACL lets the test's initiator see LUN 0 write-protected, and nobody else in.
+        Files.writeString(dir.resolve("guarded.toml"), "iqn = \"" + GUARDED + "\"\n\n[attributes]\n"
+                + "authentication = false\ndemo_mode = false\n\n[[portal_group]]\ntag = 1\nportals = []\n\n"
+                + "[[lun]]\nid = 0\nvolume = \"guarded-0\"\nsize = \"16MiB\"\nblock_size = 512\nthin = true\n"
+                + "backing = \"dedup\"\n\n[[acl]]\ninitiator = \"" + INITIATOR + "\"\nmapped_luns = [0]\n"
+                + "write_protect = true\n");
     }
+
+    private static final String GUARDED = "iqn.2026-11.io.orion:guarded";
+    private static final String INITIATOR = "iqn.2026-11.test:copy-offload";
 
     @Test
     void extendedCopyAndOdxCloneA256MiBLunWithoutStoringData(@TempDir Path dir) throws Exception {
@@ -72,7 +81,7 @@ class CopyOffloadIT {
             JsonNode before = StatsJson.pool(StatsJson.fetch(data));
 
             try (Initiator i = new Initiator(port)) {
-                assertEquals(0, i.login("iqn.2026-11.test:copy-offload", IQN));
+                assertEquals(0, i.login(INITIATOR, IQN));
                 i.clearUnitAttentions(3);
                 byte[] src = i.naa(0);
                 byte[] dst = i.naa(1);
@@ -149,7 +158,55 @@ class CopyOffloadIT {
             ExternalTool.Result cmpFile = ExternalTool.run(Duration.ofMinutes(3), "qemu-img", "compare", "-f", "raw",
                     "-F", "raw", image.toString(), server.url(IQN, 2));
             assertTrue(cmpFile.output().contains("Images are identical"), cmpFile.output());
+
+            // The ACLs of the other target decide: its write-protected LUN is a source, never a
+            // destination, and an initiator without an ACL there cannot name it at all.
+            byte[] guarded;
+            try (Initiator g = new Initiator(port)) {
+                assertEquals(0, g.login(INITIATOR, GUARDED));
+                g.clearUnitAttentions(1);
+                guarded = g.naa(0);
+            }
+            try (Initiator i = new Initiator(port); Initiator stranger = new Initiator(port)) {
+                assertEquals(0, i.login(INITIATOR, IQN));
+                i.clearUnitAttentions(3);
+                byte[] lun1 = i.naa(1);
+                Result intoGuarded = i.scsi(1, xcopyCdb(108), oneSegment(lun1, guarded), 0);
+                assertEquals(2, intoGuarded.status, intoGuarded.toString());
+                assertEquals("7/27/00", senseKey(intoGuarded.sense), "write-protected by the ACL");
+                Result fromGuarded = i.scsi(1, xcopyCdb(108), oneSegment(guarded, lun1), 0);
+                assertEquals(0, fromGuarded.status, fromGuarded.toString());
+                assertEquals(0, stranger.login("iqn.2026-11.test:stranger", IQN));
+                stranger.clearUnitAttentions(3);
+                Result denied = stranger.scsi(1, xcopyCdb(108), oneSegment(guarded, lun1), 0);
+                assertEquals(2, denied.status, denied.toString());
+                assertEquals("a/0d/02", senseKey(denied.sense), "no ACL: not reachable");
+            }
         }
+    }
+
+    private static byte[] xcopyCdb(int length) {
+        byte[] c = new byte[16];
+        c[0] = (byte) 0x83;
+        ByteBuffer.wrap(c).putInt(10, length);
+        return c;
+    }
+
+    /** EXTENDED COPY parameters: 8 blocks from LBA 0 of {@code from} to LBA 0 of {@code to}. */
+    private static byte[] oneSegment(byte[] from, byte[] to) {
+        ByteBuffer list = ByteBuffer.allocate(16 + 64 + 28);
+        list.put((byte) 9).put((byte) 0).putShort((short) 64).putInt(0).putInt(28).putInt(0);
+        list.put(cscd(from)).put(cscd(to));
+        list.put((byte) 0x02).put((byte) 0).putShort((short) 0x18).putShort((short) 0).putShort((short) 1)
+                .putShort((short) 0).putShort((short) 8).putLong(0).putLong(0);
+        return list.array();
+    }
+
+    /** "key/asc/ascq" of fixed or descriptor sense. */
+    private static String senseKey(byte[] s) {
+        boolean desc = (s[0] & 0x7f) == 0x72;
+        return String.format("%x/%02x/%02x", desc ? s[1] & 0xf : s[2] & 0xf, s[desc ? 2 : 12] & 0xff,
+                s[desc ? 3 : 13] & 0xff);
     }
 
     private static byte[] cscd(byte[] naa) {
