@@ -46,6 +46,8 @@ import io.orion.dedup.iscsi.pdu.UnknownPdu;
 import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTarget;
+import io.orion.dedup.scsi.SenseData;
+import io.orion.dedup.scsi.SenseReason;
 import io.orion.dedup.scsi.TaskAttribute;
 import io.orion.dedup.storage.IoBatch;
 import java.io.ByteArrayOutputStream;
@@ -539,10 +541,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             // does not have (the command layer's check).
             LOG.debug("{}: SCSI command opcode 0x{} with EDTL {} but neither R nor W", remoteAddress(),
                     Integer.toHexString(t.cdb[0] & 0xff), t.edtl);
-            failTask(t, 0x05, 0x24, 0x00);
+            failTask(t, SenseReason.INVALID_FIELD_IN_CDB);
         } else if (!ok) {
-            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03).
-            failTask(t, 0x05, 0x0e, 0x03);
+            failTask(t, SenseReason.INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT);
         }
         boolean counts = !c.immediate();
         gate(c.immediate(), c.cmdSN(), true, () -> session.order().admitted(t), () -> onAdmitted(t, counts),
@@ -626,18 +627,17 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             }
             case BAD_DATASN -> {
                 LOG.info("{}: Data-Out DataSN {} out of order for ITT {}", remoteAddress(), d.dataSN(), t.itt);
-                // ABORTED COMMAND, DATA PHASE ERROR? SPC-4 0x4B/0x00.
-                failTask(t, 0x0b, 0x4b, 0x00);
+                failTask(t, SenseReason.DATA_PHASE_ERROR);
                 return;
             }
             case BAD_OFFSET -> {
                 LOG.info("{}: Data-Out offset {} unexpected for ITT {}", remoteAddress(), d.bufferOffset(), t.itt);
-                failTask(t, 0x0b, 0x4b, 0x05);
+                failTask(t, SenseReason.DATA_OFFSET_ERROR);
                 return;
             }
             case OVERRUN -> {
                 LOG.info("{}: Data-Out beyond the expected data for ITT {}", remoteAddress(), t.itt);
-                failTask(t, 0x0b, 0x4b, 0x00);
+                failTask(t, SenseReason.DATA_PHASE_ERROR);
                 return;
             }
             default -> throw new IllegalStateException(v.name());
@@ -654,8 +654,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (d.received() == Opcode.SCSI_DATA_OUT || d.received() == Opcode.SCSI_COMMAND) {
             ScsiTask t = tasks.get(d.itt());
             if (t != null && !t.finished && !t.executing) {
-                // ABORTED COMMAND, PROTOCOL SERVICE CRC ERROR (SPC-4 0x47/0x05).
-                failTask(t, 0x0b, 0x47, 0x05);
+                failTask(t, SenseReason.PROTOCOL_SERVICE_CRC_ERROR);
             }
         }
     }
@@ -700,8 +699,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         if (ex != null || r == null) {
             LOG.error("SCSI command 0x{} failed without sense", Integer.toHexString(t.cdb[0] & 0xff), ex);
-            // HARDWARE ERROR, INTERNAL TARGET FAILURE (SPC-4 0x44/0x00).
-            r = new ScsiResponse(ScsiResponse.CHECK_CONDITION, fixedSense(0x04, 0x44, 0x00), null, 0);
+            r = new ScsiResponse(ScsiResponse.CHECK_CONDITION,
+                    SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, false), null, 0);
         }
         if (t.counted) {
             // The slot opens before the response leaves, so the response already carries the new MaxCmdSN.
@@ -780,30 +779,23 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 System.nanoTime() - t.startNanos);
     }
 
-    /** Ends a task with CHECK CONDITION detected by the transport itself. */
-    private void failTask(ScsiTask t, int key, int asc, int ascq) {
+    /**
+     * Ends a task with CHECK CONDITION detected by the transport itself; the sense bytes come from
+     * the SCSI core's one table (fixed format: the LU's D_SENSE is not the transport's to know).
+     */
+    private void failTask(ScsiTask t, SenseReason reason) {
         if (t.finished) {
             return;
         }
         if (!t.aborted()) {
             long w = session.window().snapshot();
             ByteBuf sense = Unpooled.buffer(20);
-            byte[] s = fixedSense(key, asc, ascq);
+            byte[] s = SenseData.build(reason, false);
             sense.writeShort(s.length).writeBytes(s);
             send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, statSN++, (int) (w >>> 32), (int) w,
                     t.nextR2tSN, t.edtl, sense));
         }
         finish(t);
-    }
-
-    static byte[] fixedSense(int key, int asc, int ascq) {
-        byte[] s = new byte[18];
-        s[0] = 0x70;
-        s[2] = (byte) key;
-        s[7] = 10;
-        s[12] = (byte) asc;
-        s[13] = (byte) ascq;
-        return s;
     }
 
     private void finish(ScsiTask t) {
