@@ -37,6 +37,14 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
         return (flags & flag) != 0;
     }
 
+    /**
+     * Changes the medium (a write of data, UNMAP, WRITE SAME, COMPARE AND WRITE...): refused on a LUN
+     * the nexus may only read. MODE SELECT writes parameters, not the medium.
+     */
+    boolean changesMedium() {
+        return has(WRITES) && has(DATA_OUT) && opcode != 0x15 && opcode != 0x55;
+    }
+
     /** How persistent reservations restrict this command. */
     PersistentReservations.Access access() {
         if (has(WRITES)) {

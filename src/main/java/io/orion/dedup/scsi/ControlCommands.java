@@ -44,13 +44,13 @@ final class ControlCommands {
         }
         List<Long> luns;
         switch (select) {
-            case 0x00, 0x02 -> luns = r.target.sortedLuns();
+            case 0x00, 0x02 -> luns = r.target.sortedLuns(r.nexus());
             case 0x01 -> luns = List.of();
             case 0x11 -> {
                 if (r.command.lun() != 0) {
                     throw SenseException.cdb(2, -1);
                 }
-                luns = r.target.sortedLuns();
+                luns = r.target.sortedLuns(r.nexus());
             }
             default -> throw SenseException.cdb(2, -1);
         }

@@ -98,7 +98,7 @@ final class ModePages {
             pages.writeBytes(page(r.lu, code, pc));
         }
         LogicalUnit lu = r.lu;
-        int deviceSpecific = (lu.writeProtected() ? 0x80 : 0) | 0x10; // WP, DPOFUA
+        int deviceSpecific = (r.writeProtected() ? 0x80 : 0) | 0x10; // WP, DPOFUA
         byte[] bd = dbd ? new byte[0] : blockDescriptor(lu, llbaa);
         byte[] body = pages.toByteArray();
         int header = ten ? 8 : 4;

@@ -46,8 +46,16 @@ final class Request {
     /** Set by {@link #checkWritable}: the ranges this command's parser checks are about to change. */
     private boolean writing;
 
+    /**
+     * True when this command's nexus may not write the LU: the LU is read-only (or SWP is set), or
+     * the access table lets this nexus only read it. MODE SENSE's WP bit and the write check.
+     */
+    boolean writeProtected() {
+        return lu.writeProtected() || target.access().readOnly(nexus(), lu.lun);
+    }
+
     void checkWritable() {
-        if (lu.writeProtected()) {
+        if (writeProtected()) {
             throw SenseReason.WRITE_PROTECTED.ex();
         }
         writing = true;

@@ -5,6 +5,7 @@ import io.orion.dedup.storage.IoBatch;
 import io.orion.dedup.storage.OutOfSpaceException;
 import io.orion.dedup.storage.ReadOnlyVolumeException;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -17,7 +18,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BiPredicate;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -43,8 +43,10 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiTargetService.class);
 
     private final String targetName;
-    /** Which LUN numbers a nexus may see ({@link #lunVisibility}). */
-    private volatile BiPredicate<Nexus, Long> visibility = (n, lun) -> true;
+    /** Which LUNs each nexus sees and which it may only read (LUN masking, filled from the ACLs). */
+    private final NexusAccess access = new NexusAccess();
+    /** Commands in flight per LUN number (the counters stay; there are at most 16384). */
+    private final ConcurrentMap<Long, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     /** The target's port groups, one target port each ({@link #targetPortGroups(Supplier)}). */
     private volatile Supplier<int[]> portGroups = () -> new int[] {1};
     private final ExecutorService io;
@@ -106,12 +108,12 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     // ---- LUN management ----------------------------------------------------------------------
 
     /**
-     * Says which LUN numbers a nexus may see (its ACL's mapped LUNs); until called, every nexus sees
-     * every LUN. Adding or removing a LUN raises REPORTED LUNS DATA HAS CHANGED only for the nexuses
-     * that see that LUN number: the others' inventory did not change.
+     * The per-nexus access table (LUN masking, read-only LUNs); until filled, every nexus sees every
+     * LUN read-write. Adding or removing a LUN raises REPORTED LUNS DATA HAS CHANGED only for the
+     * nexuses that see that LUN number: the others' inventory did not change.
      */
-    public void lunVisibility(BiPredicate<Nexus, Long> sees) {
-        visibility = sees;
+    public NexusAccess access() {
+        return access;
     }
 
     /** Names the target's port groups (the iSCSI portal group tags) for REPORT TARGET PORT GROUPS. */
@@ -200,16 +202,56 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         return new ArrayList<>(new TreeSet<>(units.keySet()));
     }
 
+    /** The LUNs {@code nexus} sees, ascending (REPORT LUNS). */
+    List<Long> sortedLuns(Nexus nexus) {
+        return access.visible(nexus, units.keySet());
+    }
+
     private void lunsChanged(long lun) {
-        BiPredicate<Nexus, Long> sees = visibility;
-        reportedLunsChanged(n -> sees.test(n, lun));
+        reportedLunsChanged(n -> access.sees(n, lun));
+    }
+
+    /**
+     * Waits until no command addressed to {@code lun} is in flight, at most {@code timeout}.
+     * Called after {@link #removeLun}, so no new command can reach its device — the way LIO waits
+     * for a LUN's outstanding commands before it releases the LUN. Returns false on timeout.
+     */
+    public boolean awaitIdle(long lun, Duration timeout) throws InterruptedException {
+        AtomicInteger n = inFlight.get(lun);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (n != null && n.get() > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
     }
 
     // ---- command execution -------------------------------------------------------------------
 
+    /**
+     * Runs a command, counted as in flight on its LUN until its response is ready (so a LUN being
+     * removed can wait for the commands already under way, {@link #awaitIdle}).
+     */
     @Override
     public CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
-        LogicalUnit lu = units.get(command.lun());
+        AtomicInteger n = inFlight.computeIfAbsent(command.lun(), k -> new AtomicInteger());
+        n.incrementAndGet();
+        CompletableFuture<ScsiResponse> f;
+        try {
+            f = dispatch(command);
+        } catch (RuntimeException e) {
+            n.decrementAndGet();
+            throw e;
+        }
+        f.whenComplete((r, t) -> n.decrementAndGet());
+        return f;
+    }
+
+    private CompletableFuture<ScsiResponse> dispatch(ScsiCommand command) {
+        // a LUN the nexus does not see is answered exactly as one that does not exist
+        LogicalUnit lu = access.sees(command.nexus(), command.lun()) ? units.get(command.lun()) : null;
         boolean desc = lu != null && lu.dSense;
         CommandSpec spec = null;
         CommandSpec.Executor exec;
@@ -229,6 +271,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                 throw SenseReason.LOGICAL_UNIT_NOT_SUPPORTED.ex();
             }
             checkDirection(command, spec);
+            if (lu != null && spec.changesMedium() && access.readOnly(command.nexus(), command.lun())) {
+                throw SenseReason.WRITE_PROTECTED.ex(); // before unit attentions, as LIO's LUN lookup
+            }
             if (lu != null && lu.sanitizing && !spec.has(CommandSpec.UA_EXEMPT)) {
                 throw SenseReason.SANITIZE_IN_PROGRESS.ex(); // SBC-4 §4.11.2
             }
@@ -376,7 +421,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
 
     @Override
     public boolean hasLun(Nexus nexus, long lun) {
-        return units.containsKey(lun);
+        return access.sees(nexus, lun) && units.containsKey(lun);
     }
 
     /**

@@ -16,6 +16,8 @@ public enum SenseReason {
     PARAMETER_LIST_LENGTH_ERROR(0x5, 0x1a, 0x00),
     LBA_OUT_OF_RANGE(0x5, 0x21, 0x00),
     LOGICAL_UNIT_NOT_SUPPORTED(0x5, 0x25, 0x00),
+    /** The transport found the command PDU itself invalid (iSCSI: RFC 7143 §11.3). */
+    INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT(0x5, 0x0e, 0x03),
     SAVING_PARAMETERS_NOT_SUPPORTED(0x5, 0x39, 0x00),
     MEDIUM_REMOVAL_PREVENTED(0x5, 0x53, 0x02),
     INVALID_RELEASE_OF_PERSISTENT_RESERVATION(0x5, 0x26, 0x04),
@@ -47,6 +49,10 @@ public enum SenseReason {
     WRITE_ERROR(0x3, 0x0c, 0x00),
     // HARDWARE ERROR (4h)
     INTERNAL_TARGET_FAILURE(0x4, 0x44, 0x00),
+    // ABORTED COMMAND (Bh), detected by the transport (iSCSI Data-Out sequence, offsets, digests)
+    DATA_PHASE_ERROR(0xb, 0x4b, 0x00),
+    DATA_OFFSET_ERROR(0xb, 0x4b, 0x05),
+    PROTOCOL_SERVICE_CRC_ERROR(0xb, 0x47, 0x05),
     // MISCOMPARE (Eh)
     MISCOMPARE_DURING_VERIFY(0xe, 0x1d, 0x00),
     // UNIT ATTENTION (6h)

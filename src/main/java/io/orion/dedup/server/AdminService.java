@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * target names it (sessions already logged in through it stay, as in LIO); a deleted target's
  * sessions are dropped, and so are the sessions of an initiator whose ACL is removed; other ACL and
  * CHAP changes apply at the next login (and mapped LUNs / write protection at the next command,
- * {@link AclScsiTarget}; a change of an initiator's mapped LUNs gives its sessions REPORTED LUNS
+ * the SCSI core's access table, which {@link LiveTarget} fills from the ACLs; a change of an initiator's mapped LUNs gives its sessions REPORTED LUNS
  * DATA HAS CHANGED); a queue depth change applies to sessions that log in afterwards. The engine half
  * — status, stats, scrub and the management commands — runs on the live dedup pool and reports
  * its real figures.

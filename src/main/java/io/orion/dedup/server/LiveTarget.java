@@ -1,7 +1,9 @@
 package io.orion.dedup.server;
 
+import io.orion.dedup.config.AclDefinition;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
+import io.orion.dedup.scsi.NexusAccess;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.storage.BlockDevice;
 import java.net.InetSocketAddress;
@@ -11,22 +13,20 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One target as it runs: its current definition, its SCSI command layer with the opened LUN
- * devices, and the iSCSI view (name, portal group, authorizer, and the command layer as each
- * initiator's ACL lets it see it) the login and discovery consult.
- * The definition is replaced as a whole when an admin changes it; the devices stay open.
+ * devices, and the iSCSI view (name, portal group, authorizer, command layer) the login and
+ * discovery consult. The definition is replaced as a whole when an admin changes it; the devices
+ * stay open. Each definition fills the command layer's per-nexus access table from its ACLs (mapped
+ * LUNs, write protection): the masking itself is the SCSI core's ({@link NexusAccess}).
  */
 final class LiveTarget {
 
     private volatile TargetDefinition definition;
     private final ScsiTargetService scsi;
-    private final AclScsiTarget aclView;
     private final Map<Integer, BlockDevice> devices = new ConcurrentHashMap<>();
 
     LiveTarget(TargetDefinition definition, ScsiTargetService scsi) {
-        this.definition = definition;
         this.scsi = scsi;
-        this.aclView = new AclScsiTarget(scsi, this::definition);
-        scsi.lunVisibility(aclView::sees);
+        definition(definition);
         scsi.targetPortGroups(this::portGroupTags);
     }
 
@@ -36,15 +36,20 @@ final class LiveTarget {
 
     void definition(TargetDefinition d) {
         this.definition = d;
+        scsi.access().replace(access(d));
+    }
+
+    /** The access table of a definition: each ACL's initiator sees its mapped LUNs, read-only if write-protected. */
+    static Map<String, NexusAccess.View> access(TargetDefinition d) {
+        Map<String, NexusAccess.View> views = new java.util.HashMap<>();
+        for (AclDefinition a : d.acls()) {
+            views.put(a.initiator(), NexusAccess.View.of(a.mappedLuns(), a.writeProtect()));
+        }
+        return views;
     }
 
     ScsiTargetService scsi() {
         return scsi;
-    }
-
-    /** The command layer as initiators reach it (with in-flight accounting per LUN). */
-    AclScsiTarget view() {
-        return aclView;
     }
 
     Map<Integer, BlockDevice> devices() {
@@ -59,7 +64,7 @@ final class LiveTarget {
      */
     IscsiTargetInfo iscsiInfo(List<InetSocketAddress> serverPortals) {
         TargetDefinition d = definition;
-        return new IscsiTargetInfo(d.iqn(), d.alias(), aclView, new AclAuthorizer(d), d.attributes().queueDepth(),
+        return new IscsiTargetInfo(d.iqn(), d.alias(), scsi, new AclAuthorizer(d), d.attributes().queueDepth(),
                 groups(d, serverPortals.stream().map(a -> portal(a.getAddress() == null ? a.getHostString()
                         : a.getAddress().getHostAddress(), a.getPort())).toList()));
     }

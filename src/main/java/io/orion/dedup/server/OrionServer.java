@@ -291,7 +291,7 @@ public final class OrionServer implements AutoCloseable {
     synchronized void detach(LiveTarget live, int id) {
         live.scsi().removeLun(id);
         try {
-            if (!live.view().awaitIdle(id, DRAIN_TIMEOUT)) {
+            if (!live.scsi().awaitIdle(id, DRAIN_TIMEOUT)) {
                 LOG.warn("LUN {} of {}: commands still in flight after {}; closing its device anyway", id,
                         live.definition().iqn(), DRAIN_TIMEOUT);
             }

@@ -299,7 +299,8 @@ class ScsiTargetServiceTest {
     void lunChangesReachOnlyTheNexusesThatSeeTheLun() {
         h.login(B, 0);
         // B's ACL does not map LUN 300: adding or removing it leaves B's inventory as it was
-        target.lunVisibility((n, lun) -> !(n.equals(B) && lun == 300));
+        target.access().replace(java.util.Map.of(B.initiatorName(),
+                new NexusAccess.View(java.util.Set.of(0L), java.util.Set.of())));
         target.addLun(300, new RamBlockDevice(512, 8), LunOptions.defaults());
         assertSense(h.run(A, cdb(0, 0, 0, 0, 0, 0)), 0x6, 0x3f, 0x0e);
         assertGood(h.run(A, cdb(0, 0, 0, 0, 0, 0)));

@@ -1,6 +1,5 @@
 package io.orion.dedup.iscsi.session;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -10,22 +9,15 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.orion.dedup.iscsi.IscsiMetrics;
 import io.orion.dedup.iscsi.IscsiServerOptions;
-import io.orion.dedup.iscsi.login.KeyNegotiator;
-import io.orion.dedup.iscsi.login.LoginKey;
-import io.orion.dedup.iscsi.login.LoginNegotiator;
-import io.orion.dedup.iscsi.login.LoginStatus;
 import io.orion.dedup.iscsi.login.SessionParams;
 import io.orion.dedup.iscsi.pdu.AsyncMessage;
-import io.orion.dedup.iscsi.pdu.DataIn;
 import io.orion.dedup.iscsi.pdu.DataOut;
 import io.orion.dedup.iscsi.pdu.DigestErrorPdu;
 import io.orion.dedup.iscsi.pdu.Framing;
 import io.orion.dedup.iscsi.pdu.InboundPdu;
 import io.orion.dedup.iscsi.pdu.LoginRequest;
-import io.orion.dedup.iscsi.pdu.LoginResponse;
 import io.orion.dedup.iscsi.pdu.LogoutRequest;
 import io.orion.dedup.iscsi.pdu.LogoutResponse;
-import io.orion.dedup.iscsi.pdu.NopIn;
 import io.orion.dedup.iscsi.pdu.NopOut;
 import io.orion.dedup.iscsi.pdu.Opcode;
 import io.orion.dedup.iscsi.pdu.OutboundPdu;
@@ -35,23 +27,20 @@ import io.orion.dedup.iscsi.pdu.PduFormatException;
 import io.orion.dedup.iscsi.pdu.R2t;
 import io.orion.dedup.iscsi.pdu.Reject;
 import io.orion.dedup.iscsi.pdu.ScsiCommandPdu;
-import io.orion.dedup.iscsi.pdu.ScsiResponsePdu;
 import io.orion.dedup.iscsi.pdu.SnackRequest;
 import io.orion.dedup.iscsi.pdu.TaskMgmtRequest;
-import io.orion.dedup.iscsi.pdu.TaskMgmtResponse;
 import io.orion.dedup.iscsi.pdu.TextParams;
 import io.orion.dedup.iscsi.pdu.TextRequest;
-import io.orion.dedup.iscsi.pdu.TextResponse;
 import io.orion.dedup.iscsi.pdu.UnknownPdu;
 import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTarget;
+import io.orion.dedup.scsi.SenseData;
+import io.orion.dedup.scsi.SenseReason;
 import io.orion.dedup.scsi.TaskAttribute;
 import io.orion.dedup.storage.IoBatch;
-import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -62,10 +51,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One iSCSI connection (RFC 7143 §4.2, §5): the login phase, then the full-feature phase. It owns
- * StatSN (responses leave in StatSN order because everything is sent from this connection's
- * event loop), the tasks that arrived on it (connection allegiance), R2T and Data-In sequencing,
- * NOP-In keep-alive, task management, text requests and logout.
+ * One iSCSI connection (RFC 7143 §4.2, §5): the login phase, then the full-feature phase. It
+ * receives every PDU and hands each job to its part: login ({@link LoginPhase}), text and
+ * SendTargets ({@link TextExchange}), task management ({@link TaskManagement}), Data-In and
+ * responses ({@link DataInSender}), NOP keep-alive ({@link KeepAlive}). It keeps what they share:
+ * the channel, the output (send/flush), CmdSN ordering of requests, the sequence numbers
+ * ({@link SequenceNumbers}: StatSN is stamped there and only there; responses leave in StatSN order
+ * because everything is sent from this connection's event loop), and the SCSI command flow: the
+ * tasks that arrived on it (connection allegiance, each with its {@link ScsiTask.State}), R2T and
+ * Data-Out, execution, and logout.
  *
  * <p>Threads: all state is confined to the channel's event loop. SCSI commands run on the command
  * layer's executor ({@link ScsiTarget#execute} never blocks); their completion hops back here.
@@ -87,11 +81,15 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private Channel channel;
     private EventLoop loop;
     private Phase phase = Phase.LOGIN;
-    private LoginNegotiator login;
+    private final SequenceNumbers seq;
+    private final LoginPhase loginPhase;
+    private final TextExchange text = new TextExchange(this);
+    private final TaskManagement taskManagement = new TaskManagement(this);
+    private final DataInSender dataIn;
+    private final KeepAlive keepAlive;
     private IscsiSession session;
     private SessionParams params;
     private int cid;
-    private int statSN;
     private int nextTtt = 1;
     private boolean flushPending;
     /** True while channelReadComplete runs the read's batch, which flushes once after it. */
@@ -99,16 +97,6 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private final Map<Integer, ScsiTask> tasks = new HashMap<>();
     private final Map<Integer, ScsiTask> byTtt = new HashMap<>();
 
-    private final ByteArrayOutputStream textIn = new ByteArrayOutputStream();
-    private byte[] textOut;
-    private int textOutPos;
-    private int textItt = Pdu.NO_TAG;
-    private int textTtt = Pdu.NO_TAG;
-
-    private long lastReadNanos = System.nanoTime();
-    private int pingTtt = Pdu.NO_TAG;
-    private long pingSentNanos;
-    private ScheduledFuture<?> ticker;
     private ScheduledFuture<?> loginTimer;
     /** The remote address (null when not an IP socket); login limits and CHAP failures count per source. */
     private InetAddress source;
@@ -121,11 +109,92 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         this.metrics = options.metrics();
         this.framing = framing;
         this.decoder = decoder;
-        this.statSN = server.random().nextInt() & 0x7fffffff;
+        this.seq = new SequenceNumbers(server.random().nextInt() & 0x7fffffff);
+        this.loginPhase = new LoginPhase(this, metrics);
+        this.dataIn = new DataInSender(this, metrics);
+        this.keepAlive = new KeepAlive(this, options);
     }
 
     int cid() {
         return cid;
+    }
+
+    // ---------------------------------------------------------------- what the parts share
+
+    void cid(int c) {
+        this.cid = c;
+    }
+
+    ServerContext server() {
+        return server;
+    }
+
+    Channel channel() {
+        return channel;
+    }
+
+    ChannelHandlerContext ctx() {
+        return ctx;
+    }
+
+    EventLoop loop() {
+        return loop;
+    }
+
+    InetAddress source() {
+        return source;
+    }
+
+    IscsiSession session() {
+        return session;
+    }
+
+    SessionParams params() {
+        return params;
+    }
+
+    /** Parameters renegotiated in the full-feature phase (a text request's MaxRecvDataSegmentLength). */
+    void params(SessionParams p) {
+        this.params = p;
+    }
+
+    SequenceNumbers seq() {
+        return seq;
+    }
+
+    byte[] lastHeader() {
+        return decoder.lastHeader();
+    }
+
+    boolean inFullFeature() {
+        return phase == Phase.FULL_FEATURE;
+    }
+
+    boolean isClosing() {
+        return phase == Phase.CLOSING;
+    }
+
+    /** No more requests are served: the connection is closing (its close may be under way). */
+    void markClosing() {
+        phase = Phase.CLOSING;
+    }
+
+    /** Marks the connection closing and closes it (on its loop). */
+    void closeFromLoop() {
+        phase = Phase.CLOSING;
+        channel.close();
+    }
+
+    /** The login succeeded: the connection serves {@code s} with the negotiated {@code p}. */
+    void enterFullFeature(IscsiSession s, SessionParams p) {
+        session = s;
+        params = p;
+        framing.digests(p.headerDigest(), p.dataDigest());
+        framing.maxInboundSegment(p.targetMaxRecvDataSegmentLength());
+        phase = Phase.FULL_FEATURE;
+        loginTimer.cancel(false);
+        leavePendingLogins();
+        keepAlive.start();
     }
 
     String remoteAddress() {
@@ -181,9 +250,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         IoBatch.close();
         leavePendingLogins();
         phase = Phase.CLOSING;
-        if (ticker != null) {
-            ticker.cancel(false);
-        }
+        keepAlive.stop();
         if (loginTimer != null) {
             loginTimer.cancel(false);
         }
@@ -191,7 +258,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             t.abort();
             abortOnLoop(t);
         }
-        textOut = null;
+        text.clear();
         if (session != null) {
             server.registry().detach(session, this);
         }
@@ -256,8 +323,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             if (phase != Phase.FULL_FEATURE) {
                 return;
             }
-            long w = session.window().snapshot();
-            send(new AsyncMessage(0, statSN++, (int) (w >>> 32), (int) w, AsyncMessage.LOGOUT_REQUESTED, 0, 0, 0,
+            SequenceNumbers.Stamp s = seq.take();
+            send(new AsyncMessage(0, s.statSN(), s.expCmdSN(), s.maxCmdSN(), AsyncMessage.LOGOUT_REQUESTED, 0, 0, 0,
                     seconds, Unpooled.EMPTY_BUFFER));
             flush();
         });
@@ -271,14 +338,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             io.netty.util.ReferenceCountUtil.release(msg);
             return;
         }
-        lastReadNanos = System.nanoTime();
+        keepAlive.heard();
         // writes decoded from this socket read go to an I/O thread together (channelReadComplete)
         IoBatch.open();
         try {
             switch (phase) {
                 case LOGIN -> {
                     if (pdu instanceof LoginRequest req) {
-                        onLogin(req);
+                        loginPhase.onLogin(req);
                     } else {
                         server.loginLog().info(source, "{} sent {} during login; closing", remoteAddress(),
                                 describe(pdu));
@@ -329,12 +396,12 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         } else if (pdu instanceof DataOut d) {
             onDataOut(d);
         } else if (pdu instanceof NopOut n) {
-            onNopOut(n);
+            keepAlive.onNopOut(n);
         } else if (pdu instanceof TaskMgmtRequest m) {
-            gate(m.immediate(), m.cmdSN(), false, () -> onTaskManagement(m), () -> { });
+            gate(m.immediate(), m.cmdSN(), false, () -> taskManagement.onRequest(m), () -> { });
         } else if (pdu instanceof TextRequest t) {
-            byte[] text = TextParams.bytes(t.data());
-            gate(t.immediate(), t.cmdSN(), false, () -> onText(t, text), () -> { });
+            byte[] bytes = TextParams.bytes(t.data());
+            gate(t.immediate(), t.cmdSN(), false, () -> text.onText(t, bytes), () -> { });
         } else if (pdu instanceof LogoutRequest l) {
             gate(l.immediate(), l.cmdSN(), false, () -> onLogout(l), () -> { });
         } else if (pdu instanceof SnackRequest s) {
@@ -364,7 +431,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
      * Runs a request in CmdSN order (RFC 7143 §3.2.2.1): immediate requests at once; others when
      * their CmdSN is next; out-of-window ones are dropped silently.
      */
-    private void gate(boolean immediate, int cmdSN, boolean counts, Runnable action, Runnable onDrop) {
+    void gate(boolean immediate, int cmdSN, boolean counts, Runnable action, Runnable onDrop) {
         gate(immediate, cmdSN, counts, null, action, onDrop);
     }
 
@@ -387,7 +454,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void onLoop(Runnable r) {
+    void onLoop(Runnable r) {
         if (loop.inEventLoop()) {
             r.run();
         } else {
@@ -395,84 +462,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    // ---------------------------------------------------------------- login
-
-    private void onLogin(LoginRequest req) {
-        if (login == null) {
-            cid = req.cid();
-            login = new LoginNegotiator(server.catalog(), options, server.chapLimiter(), server.random(),
-                    server.registry()::admit, (InetSocketAddress) channel.localAddress(),
-                    channel.remoteAddress() instanceof InetSocketAddress a ? a : null);
-        }
-        LoginNegotiator.Step step = login.step(req, TextParams.bytes(req.data()));
-        if (step.status() != 0) {
-            failLogin(req, step.status());
-            return;
-        }
-        if (!step.complete()) {
-            sendLoginResponse(req, step, req.tsih(), req.cmdSN(), req.cmdSN() + server.registry().queueDepth(login) - 1);
-            flush();
-            return;
-        }
-        IscsiSession s = server.registry().bind(login, req.cmdSN(), this);
-        if (s == null) {
-            failLogin(req, LoginStatus.SESSION_DOES_NOT_EXIST);
-            return;
-        }
-        session = s;
-        params = login.params();
-        long w = s.window().snapshot();
-        sendLoginResponse(req, step, s.tsih(), (int) (w >>> 32), (int) w);
-        flush();
-        framing.digests(params.headerDigest(), params.dataDigest());
-        framing.maxInboundSegment(params.targetMaxRecvDataSegmentLength());
-        phase = Phase.FULL_FEATURE;
-        loginTimer.cancel(false);
-        leavePendingLogins();
-        login = null;
-        metrics.loginSucceeded(s.initiatorName(), s.discovery() ? null : s.target().name(), s.discovery());
-        String line = "login: {} ISID {} TSIH {} CID {} {} from {}{}{}";
-        Object[] args = {s.initiatorName(), String.format("%012x", s.isid()), s.tsih(), cid,
-            s.discovery() ? "discovery" : "target " + s.target().name(), remoteAddress(),
-            params.headerDigest() ? " HeaderDigest=CRC32C" : "", params.dataDigest() ? " DataDigest=CRC32C" : ""};
-        if (s.discovery()) {
-            // discovery may need no authentication: its lines share the per-source rate limit
-            server.loginLog().info(source, line, args);
-        } else {
-            LOG.info(line, args);
-        }
-        startTicker();
-    }
-
-    private void sendLoginResponse(LoginRequest req, LoginNegotiator.Step step, int tsih, int exp, int max) {
-        ByteBuf text = TextParams.toBuffer(step.answer());
-        send(new LoginResponse(step.transit(), false, step.csg(), step.nsg(), 0, 0, req.isid(), tsih, req.itt(),
-                statSN++, exp, max, 0, 0, text));
-    }
-
-    private void failLogin(LoginRequest req, int status) {
-        String initiator = login == null ? null : login.initiatorName();
-        String target = login == null || login.target() == null ? null : login.target().name();
-        metrics.loginFailed(initiator, target, status);
-        // One line per failed login, rate-limited per source address; the name is escaped and the
-        // reason holds no CHAP name or secret.
-        server.loginLog().info(source, "login from {} (InitiatorName {}) failed with status 0x{}: {}",
-                remoteAddress(), io.orion.dedup.iscsi.LogText.of(initiator),
-                String.format("%04x", status), login == null || login.failure() == null ? "-" : login.failure());
-        phase = Phase.CLOSING;
-        ctx.writeAndFlush(new LoginResponse(false, false, req.csg(), 0, 0, 0, req.isid(), req.tsih(), req.itt(),
-                statSN++, req.cmdSN(), req.cmdSN(), status >> 8, status & 0xff, Unpooled.EMPTY_BUFFER))
-                .addListener(ChannelFutureListener.CLOSE);
-    }
-
     // ---------------------------------------------------------------- output helpers
 
-    private void send(OutboundPdu pdu) {
+    void send(OutboundPdu pdu) {
         sendThen(pdu, null);
     }
 
     /** Sends a PDU and runs {@code after} (if not null) once it has been written or has failed. */
-    private void sendThen(OutboundPdu pdu, Runnable after) {
+    void sendThen(OutboundPdu pdu, Runnable after) {
         if (!channel.isActive()) {
             pdu.release();
             if (after != null) {
@@ -488,20 +485,16 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         flushPending = true;
     }
 
-    private void flush() {
+    void flush() {
         if (flushPending) {
             flushPending = false;
             ctx.flush();
         }
     }
 
-    private int exp() {
-        return session.window().expCmdSN();
-    }
-
-    private void reject(int reason, byte[] header) {
-        long w = session == null ? 0 : session.window().snapshot();
-        send(new Reject(reason, statSN++, (int) (w >>> 32), (int) w, 0, Unpooled.wrappedBuffer(header)));
+    void reject(int reason, byte[] header) {
+        SequenceNumbers.Stamp s = seq.take();
+        send(new Reject(reason, s.statSN(), s.expCmdSN(), s.maxCmdSN(), 0, Unpooled.wrappedBuffer(header)));
     }
 
     // ---------------------------------------------------------------- SCSI commands
@@ -539,15 +532,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             // does not have (the command layer's check).
             LOG.debug("{}: SCSI command opcode 0x{} with EDTL {} but neither R nor W", remoteAddress(),
                     Integer.toHexString(t.cdb[0] & 0xff), t.edtl);
-            failTask(t, 0x05, 0x24, 0x00);
+            failTask(t, SenseReason.INVALID_FIELD_IN_CDB);
         } else if (!ok) {
-            // ILLEGAL REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT (SPC-4 0x0E/0x03).
-            failTask(t, 0x05, 0x0e, 0x03);
+            failTask(t, SenseReason.INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT);
         }
         boolean counts = !c.immediate();
         gate(c.immediate(), c.cmdSN(), true, () -> session.order().admitted(t), () -> onAdmitted(t, counts),
                 () -> finish(t));
-        if (!t.finished) {
+        if (!t.isFinished()) {
             sendR2ts(t);
             if (t.dataComplete()) {
                 maybeExecute(t);
@@ -556,15 +548,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onAdmitted(ScsiTask t, boolean counts) {
-        if (t.finished) {
+        if (t.isFinished()) {
             if (counts) {
                 session.window().finished();
             }
             wake(session.order().leave(t));
             return;
         }
-        t.counted = counts;
-        t.admitted = true;
+        t.admit(counts);
         maybeExecute(t);
     }
 
@@ -572,7 +563,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         if (!t.write) {
             return;
         }
-        while (!t.finished && t.r2ts.size() < params.maxOutstandingR2T()) {
+        while (!t.isFinished() && t.r2ts.size() < params.maxOutstandingR2T()) {
             int[] range = t.nextSolicitation(params.maxBurstLength());
             if (range == null) {
                 break;
@@ -581,12 +572,13 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             ScsiTask.R2tState s = new ScsiTask.R2tState(ttt, t.nextR2tSN++, range[0], range[1]);
             t.r2ts.put(ttt, s);
             byTtt.put(ttt, t);
-            long w = session.window().snapshot();
-            send(new R2t(t.lunField, t.itt, ttt, statSN, (int) (w >>> 32), (int) w, s.r2tSN, s.offset, s.length));
+            SequenceNumbers.Stamp st = seq.peek();
+            send(new R2t(t.lunField, t.itt, ttt, st.statSN(), st.expCmdSN(), st.maxCmdSN(), s.r2tSN, s.offset,
+                    s.length));
         }
     }
 
-    private int nextTtt() {
+    int nextTtt() {
         int t = nextTtt++;
         if (nextTtt == Pdu.NO_TAG || nextTtt == 0) {
             nextTtt = 1;
@@ -605,7 +597,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 r2t = t.r2ts.get(d.ttt());
             }
         }
-        if (t == null || t.finished || t.itt != d.itt()) {
+        if (t == null || t.isFinished() || t.itt != d.itt()) {
             LOG.debug("{}: Data-Out for unknown task ITT {} TTT {}; discarded", remoteAddress(), d.itt(), d.ttt());
             return;
         }
@@ -626,18 +618,17 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             }
             case BAD_DATASN -> {
                 LOG.info("{}: Data-Out DataSN {} out of order for ITT {}", remoteAddress(), d.dataSN(), t.itt);
-                // ABORTED COMMAND, DATA PHASE ERROR? SPC-4 0x4B/0x00.
-                failTask(t, 0x0b, 0x4b, 0x00);
+                failTask(t, SenseReason.DATA_PHASE_ERROR);
                 return;
             }
             case BAD_OFFSET -> {
                 LOG.info("{}: Data-Out offset {} unexpected for ITT {}", remoteAddress(), d.bufferOffset(), t.itt);
-                failTask(t, 0x0b, 0x4b, 0x05);
+                failTask(t, SenseReason.DATA_OFFSET_ERROR);
                 return;
             }
             case OVERRUN -> {
                 LOG.info("{}: Data-Out beyond the expected data for ITT {}", remoteAddress(), t.itt);
-                failTask(t, 0x0b, 0x4b, 0x00);
+                failTask(t, SenseReason.DATA_PHASE_ERROR);
                 return;
             }
             default -> throw new IllegalStateException(v.name());
@@ -653,15 +644,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         reject(Reject.DATA_DIGEST_ERROR, d.header());
         if (d.received() == Opcode.SCSI_DATA_OUT || d.received() == Opcode.SCSI_COMMAND) {
             ScsiTask t = tasks.get(d.itt());
-            if (t != null && !t.finished && !t.executing) {
-                // ABORTED COMMAND, PROTOCOL SERVICE CRC ERROR (SPC-4 0x47/0x05).
-                failTask(t, 0x0b, 0x47, 0x05);
+            if (t != null && (t.state() == ScsiTask.State.RECEIVING || t.state() == ScsiTask.State.ADMITTED)) {
+                failTask(t, SenseReason.PROTOCOL_SERVICE_CRC_ERROR);
             }
         }
     }
 
     private void maybeExecute(ScsiTask t) {
-        if (!t.admitted || !t.dataComplete() || t.executing || t.finished) {
+        if (t.state() != ScsiTask.State.ADMITTED || !t.dataComplete()) {
             return;
         }
         if (t.aborted()) {
@@ -672,7 +662,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         List<ScsiTask> unblocked = session.order().leave(t);
-        t.executing = true;
+        t.startExecuting();
         ScsiTarget scsi = session.target().scsi();
         ScsiCommand cmd = new ScsiCommand(session.nexus(), t.lun, t.trimmedCdb(), TaskAttribute.fromIscsi(t.attr),
                 t.edtl, t.read, t.write, t.dataOut(), t.itt & 0xffffffffL);
@@ -689,7 +679,6 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void completed(ScsiTask t, ScsiResponse r, Throwable ex) {
-        t.executing = false;
         t.recycleData();
         if (t.aborted() || phase == Phase.CLOSING) {
             if (r != null) {
@@ -700,15 +689,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         if (ex != null || r == null) {
             LOG.error("SCSI command 0x{} failed without sense", Integer.toHexString(t.cdb[0] & 0xff), ex);
-            // HARDWARE ERROR, INTERNAL TARGET FAILURE (SPC-4 0x44/0x00).
-            r = new ScsiResponse(ScsiResponse.CHECK_CONDITION, fixedSense(0x04, 0x44, 0x00), null, 0);
+            r = new ScsiResponse(ScsiResponse.CHECK_CONDITION,
+                    SenseData.build(SenseReason.INTERNAL_TARGET_FAILURE, false), null, 0);
         }
-        if (t.counted) {
+        if (t.releaseSlot()) {
             // The slot opens before the response leaves, so the response already carries the new MaxCmdSN.
-            t.counted = false;
             session.window().finished();
         }
-        sendResult(t, r);
+        dataIn.sendResult(t, r);
         finish(t);
         if (!runningBatch) {
             flush();
@@ -716,101 +704,23 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Sends the result (RFC 7143 §11.4, §11.7): Data-In PDUs no longer than the initiator's
-     * MaxRecvDataSegmentLength, F at each MaxBurstLength boundary, the status in the last Data-In
-     * when there is no sense, otherwise a SCSI Response with the sense data; residuals against EDTL.
+     * Ends a task with CHECK CONDITION detected by the transport itself; the sense bytes come from
+     * the SCSI core's one table (fixed format: the LU's D_SENSE is not the transport's to know).
      */
-    private void sendResult(ScsiTask t, ScsiResponse r) {
-        ByteBuffer in = r.dataIn();
-        int available = in == null ? 0 : in.remaining();
-        long residual;
-        if (available > 0) {
-            residual = (long) t.edtl - available;
-        } else if (r.dataOutLength() > 0) {
-            residual = (long) t.edtl - r.dataOutLength();
-        } else {
-            residual = t.edtl;
-        }
-        int toSend = t.read ? Math.min(available, t.edtl) : 0;
-        boolean statusInData = toSend > 0 && r.sense() == null;
-        int segment = Math.max(512, params.initiatorMaxRecvDataSegmentLength());
-        int burst = Math.max(512, params.maxBurstLength());
-        int dataSN = 0;
-        int offset = 0;
-        int burstStart = 0;
-        ByteBuffer src = toSend > 0 ? in.duplicate() : null;
-        int base = src == null ? 0 : src.position();
-        long w = session.window().snapshot();
-        while (offset < toSend) {
-            int len = Math.min(segment, Math.min(toSend - offset, burstStart + burst - offset));
-            boolean last = offset + len == toSend;
-            boolean endOfBurst = last || offset + len == burstStart + burst;
-            ByteBuffer slice = src.duplicate();
-            slice.limit(base + offset + len).position(base + offset);
-            boolean status = last && statusInData;
-            DataIn pdu = new DataIn(endOfBurst, status, r.status(), t.lunField, t.itt, status ? statSN++ : statSN,
-                    (int) (w >>> 32), (int) w, dataSN++, offset, residual, Unpooled.wrappedBuffer(slice));
-            if (last && r.release() != null) {
-                // Writes leave in order: once the last Data-In is written (or failed), no PDU
-                // refers to the response's memory any more.
-                sendThen(pdu, r.release());
-            } else {
-                send(pdu);
-            }
-            offset += len;
-            if (endOfBurst) {
-                burstStart = offset;
-            }
-        }
-        if (toSend > 0) {
-            metrics.bytesOut(session.target().name(), t.lun, toSend);
-        } else {
-            r.releaseData();
-        }
-        if (!statusInData) {
-            ByteBuf sense = Unpooled.EMPTY_BUFFER;
-            if (r.sense() != null && r.sense().length > 0) {
-                sense = Unpooled.buffer(2 + r.sense().length).writeShort(r.sense().length).writeBytes(r.sense());
-            }
-            // ExpDataSN counts the Data-In and R2T PDUs sent for the command (RFC 7143 §11.4.6).
-            send(new ScsiResponsePdu(0, r.status(), t.itt, statSN++, (int) (w >>> 32), (int) w,
-                    dataSN + t.nextR2tSN, residual, sense));
-        }
-        metrics.commandCompleted(session.target().name(), t.lun, t.cdb[0] & 0xff, r.status(),
-                System.nanoTime() - t.startNanos);
-    }
-
-    /** Ends a task with CHECK CONDITION detected by the transport itself. */
-    private void failTask(ScsiTask t, int key, int asc, int ascq) {
-        if (t.finished) {
+    private void failTask(ScsiTask t, SenseReason reason) {
+        if (t.isFinished()) {
             return;
         }
         if (!t.aborted()) {
-            long w = session.window().snapshot();
-            ByteBuf sense = Unpooled.buffer(20);
-            byte[] s = fixedSense(key, asc, ascq);
-            sense.writeShort(s.length).writeBytes(s);
-            send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, statSN++, (int) (w >>> 32), (int) w,
-                    t.nextR2tSN, t.edtl, sense));
+            dataIn.sendCheckCondition(t, reason);
         }
         finish(t);
     }
 
-    static byte[] fixedSense(int key, int asc, int ascq) {
-        byte[] s = new byte[18];
-        s[0] = 0x70;
-        s[2] = (byte) key;
-        s[7] = 10;
-        s[12] = (byte) asc;
-        s[13] = (byte) ascq;
-        return s;
-    }
-
     private void finish(ScsiTask t) {
-        if (t.finished) {
+        if (!t.finish()) {
             return;
         }
-        t.finished = true;
         tasks.remove(t.itt, t);
         session.tasks().remove(t.itt, t);
         for (Integer ttt : t.r2ts.keySet()) {
@@ -819,7 +729,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         t.r2ts.clear();
         t.buffer = null;
         wake(session.order().leave(t));
-        if (t.counted) {
+        if (t.releaseSlot()) {
             session.window().finished();
         }
         t.terminated.complete(null);
@@ -835,229 +745,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     /** Called (possibly from another thread) after {@link ScsiTask#abort()}. */
     void abortOnLoop(ScsiTask t) {
         onLoop(() -> {
-            if (!t.executing) {
+            if (t.state() != ScsiTask.State.EXECUTING) {
                 finish(t);
             }
         });
-    }
-
-    // ---------------------------------------------------------------- NOP
-
-    private void onNopOut(NopOut n) {
-        if (n.ttt() != Pdu.NO_TAG) {
-            if (n.ttt() == pingTtt) {
-                pingTtt = Pdu.NO_TAG;
-            }
-            return;
-        }
-        if (n.itt() == Pdu.NO_TAG) {
-            return;
-        }
-        int limit = Math.max(512, params.initiatorMaxRecvDataSegmentLength());
-        ByteBuf echo = n.data().retainedSlice(n.data().readerIndex(), Math.min(limit, n.data().readableBytes()));
-        gate(n.immediate(), n.cmdSN(), false, () -> {
-            long w = session.window().snapshot();
-            send(new NopIn(n.lunField(), n.itt(), Pdu.NO_TAG, statSN++, (int) (w >>> 32), (int) w, echo));
-            flush();
-        }, echo::release);
-    }
-
-    private void startTicker() {
-        long interval = options.nopInInterval().toMillis();
-        if (interval <= 0) {
-            return;
-        }
-        long timeout = options.nopInTimeout().toMillis();
-        long period = Math.max(50, Math.min(interval, timeout) / 2);
-        ticker = loop.scheduleAtFixedRate(this::tick, period, period, TimeUnit.MILLISECONDS);
-    }
-
-    private void tick() {
-        if (phase != Phase.FULL_FEATURE) {
-            return;
-        }
-        long now = System.nanoTime();
-        if (pingTtt != Pdu.NO_TAG) {
-            if (now - pingSentNanos > options.nopInTimeout().toNanos()) {
-                LOG.warn("{}: no answer to NOP-In within {} ms; dropping the connection", remoteAddress(),
-                        options.nopInTimeout().toMillis());
-                phase = Phase.CLOSING;
-                channel.close();
-            }
-            return;
-        }
-        if (now - lastReadNanos >= options.nopInInterval().toNanos()) {
-            pingTtt = nextTtt();
-            pingSentNanos = now;
-            long w = session.window().snapshot();
-            send(new NopIn(0, Pdu.NO_TAG, pingTtt, statSN, (int) (w >>> 32), (int) w, Unpooled.EMPTY_BUFFER));
-            flush();
-        }
-    }
-
-    // ---------------------------------------------------------------- text
-
-    private void onText(TextRequest t, byte[] text) {
-        if (t.ttt() != Pdu.NO_TAG) {
-            if (t.ttt() != textTtt || t.itt() != textItt) {
-                reject(Reject.INVALID_PDU_FIELD, decoder.lastHeader());
-                flush();
-                return;
-            }
-            if (textOut != null) {
-                sendTextChunk(t);
-                flush();
-                return;
-            }
-        } else {
-            textOut = null;
-            textIn.reset();
-            textItt = t.itt();
-        }
-        textTtt = Pdu.NO_TAG;
-        textIn.writeBytes(text);
-        if (textIn.size() > 65536) {
-            textIn.reset();
-            reject(Reject.PROTOCOL_ERROR, decoder.lastHeader());
-            return;
-        }
-        if (t.cont()) {
-            // RFC 7143 §11.10.2: acknowledge with an empty response and a TTT; the initiator continues.
-            textTtt = nextTtt();
-            long w = session.window().snapshot();
-            send(new TextResponse(false, false, t.lunField(), t.itt(), textTtt, statSN++, (int) (w >>> 32),
-                    (int) w, Unpooled.EMPTY_BUFFER));
-            flush();
-            return;
-        }
-        List<Map.Entry<String, String>> pairs = TextParams.parse(textIn.toByteArray());
-        textIn.reset();
-        List<Map.Entry<String, String>> answer = new ArrayList<>();
-        for (Map.Entry<String, String> e : pairs) {
-            String key = e.getKey();
-            if ("SendTargets".equals(key)) {
-                List<Map.Entry<String, String>> targets = SendTargets.answer(e.getValue(), server.catalog(),
-                        session.initiatorName(), session.target(), (InetSocketAddress) channel.localAddress());
-                if (targets == null) {
-                    answer.add(Map.entry(key, KeyNegotiator.REJECT));
-                } else {
-                    answer.addAll(targets);
-                }
-            } else if ("MaxRecvDataSegmentLength".equals(key)) {
-                Long v = e.getValue() == null ? null : KeyNegotiator.number(e.getValue());
-                if (v == null || v < 512 || v > 16777215) {
-                    answer.add(Map.entry(key, KeyNegotiator.REJECT));
-                } else {
-                    params = params.with(key, Long.toString(v));
-                }
-            } else if (LoginKey.find(key) != null || LoginKey.CHAP_KEYS.contains(key)) {
-                answer.add(Map.entry(key, KeyNegotiator.REJECT));
-            } else {
-                answer.add(Map.entry(key, KeyNegotiator.NOT_UNDERSTOOD));
-            }
-        }
-        textOut = TextParams.encode(answer);
-        textOutPos = 0;
-        sendTextChunk(t);
-        flush();
-    }
-
-    private void sendTextChunk(TextRequest t) {
-        int limit = Math.max(512, params.initiatorMaxRecvDataSegmentLength());
-        int len = Math.min(limit, textOut.length - textOutPos);
-        boolean last = textOutPos + len == textOut.length;
-        ByteBuf chunk = Unpooled.wrappedBuffer(textOut, textOutPos, len);
-        textOutPos += len;
-        textTtt = last ? Pdu.NO_TAG : nextTtt();
-        long w = session.window().snapshot();
-        send(new TextResponse(last, !last, t.lunField(), t.itt(), textTtt, statSN++, (int) (w >>> 32), (int) w,
-                chunk));
-        if (last) {
-            textOut = null;
-        }
-    }
-
-    // ---------------------------------------------------------------- task management
-
-    private void onTaskManagement(TaskMgmtRequest m) {
-        ScsiTarget scsi = session.target().scsi();
-        long lun = m.lun();
-        List<ScsiTask> affected = new ArrayList<>();
-        int response = TaskMgmtResponse.FUNCTION_COMPLETE;
-        Runnable after = () -> { };
-        switch (m.function()) {
-            case TaskMgmtRequest.ABORT_TASK -> {
-                ScsiTask t = session.tasks().get(m.referencedTaskTag());
-                if (t != null && !t.finished && t.lun == lun) {
-                    affected.add(t);
-                } else if (t == null && session.window().inWindow(m.refCmdSN())
-                        && (m.immediate() || CmdSnWindow.after(m.cmdSN(), m.refCmdSN()))) {
-                    List<Runnable> run = new ArrayList<>();
-                    session.window().consume(m.refCmdSN(), run);
-                    run.forEach(Runnable::run);
-                } else {
-                    response = TaskMgmtResponse.TASK_DOES_NOT_EXIST;
-                }
-            }
-            case TaskMgmtRequest.ABORT_TASK_SET, TaskMgmtRequest.CLEAR_TASK_SET -> {
-                if (!scsi.hasLun(session.nexus(), lun)) {
-                    response = TaskMgmtResponse.LUN_DOES_NOT_EXIST;
-                    break;
-                }
-                boolean all = m.function() == TaskMgmtRequest.CLEAR_TASK_SET;
-                for (IscsiSession s : all ? sameTarget() : List.of(session)) {
-                    s.tasks().values().stream().filter(x -> x.lun == lun).forEach(affected::add);
-                }
-                after = () -> scsi.taskSetCleared(session.nexus(), lun, all);
-            }
-            case TaskMgmtRequest.LOGICAL_UNIT_RESET -> {
-                if (!scsi.hasLun(session.nexus(), lun)) {
-                    response = TaskMgmtResponse.LUN_DOES_NOT_EXIST;
-                    break;
-                }
-                for (IscsiSession s : sameTarget()) {
-                    s.tasks().values().stream().filter(x -> x.lun == lun).forEach(affected::add);
-                }
-                after = () -> scsi.logicalUnitReset(session.nexus(), lun);
-            }
-            case TaskMgmtRequest.TARGET_WARM_RESET, TaskMgmtRequest.TARGET_COLD_RESET -> {
-                boolean cold = m.function() == TaskMgmtRequest.TARGET_COLD_RESET;
-                for (IscsiSession s : sameTarget()) {
-                    affected.addAll(s.tasks().values());
-                }
-                after = () -> scsi.targetReset(session.nexus(), cold);
-            }
-            case TaskMgmtRequest.CLEAR_ACA -> response = TaskMgmtResponse.NOT_SUPPORTED;
-            case TaskMgmtRequest.TASK_REASSIGN -> response = TaskMgmtResponse.REASSIGNMENT_NOT_SUPPORTED;
-            default -> response = TaskMgmtResponse.REJECTED;
-        }
-        LOG.info("{}: task management function {} LUN {} -> response {} ({} tasks aborted)", remoteAddress(),
-                m.function(), lun, response, affected.size());
-        int finalResponse = response;
-        Runnable hook = after;
-        CompletableFuture<?>[] done = affected.stream().map(ScsiTask::abort).toArray(CompletableFuture[]::new);
-        CompletableFuture.allOf(done).whenComplete((v, ex) -> onLoop(() -> {
-            if (finalResponse == TaskMgmtResponse.FUNCTION_COMPLETE) {
-                hook.run();
-            }
-            if (phase == Phase.CLOSING) {
-                return;
-            }
-            long w = session.window().snapshot();
-            send(new TaskMgmtResponse(finalResponse, m.itt(), statSN++, (int) (w >>> 32), (int) w));
-            flush();
-            if (m.function() == TaskMgmtRequest.TARGET_COLD_RESET && finalResponse == 0) {
-                for (IscsiSession s : sameTarget()) {
-                    s.drop("target cold reset");
-                }
-            }
-        }));
-    }
-
-    private List<IscsiSession> sameTarget() {
-        String name = session.target().name();
-        return server.registry().sessions().stream()
-                .filter(s -> !s.discovery() && s.target().name().equalsIgnoreCase(name)).toList();
     }
 
     // ---------------------------------------------------------------- logout
@@ -1097,12 +788,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                         return;
                     }
                     phase = Phase.CLOSING;
-                    if (ticker != null) {
-                        ticker.cancel(false);
-                    }
-                    long w = session.window().snapshot();
-                    ctx.writeAndFlush(new LogoutResponse(LogoutResponse.CLOSED, l.itt(), statSN++, (int) (w >>> 32),
-                            (int) w, 0, 0)).addListener(ChannelFutureListener.CLOSE);
+                    keepAlive.stop();
+                    SequenceNumbers.Stamp s = seq.take();
+                    ctx.writeAndFlush(new LogoutResponse(LogoutResponse.CLOSED, l.itt(), s.statSN(), s.expCmdSN(),
+                            s.maxCmdSN(), 0, 0)).addListener(ChannelFutureListener.CLOSE);
                     String line = "logout: {} TSIH {} CID {} ({})";
                     Object[] args = {session.initiatorName(), session.tsih(), cid,
                         reason == LogoutRequest.CLOSE_SESSION ? "session" : "connection"};
@@ -1122,8 +811,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void sendLogoutResponse(LogoutRequest l, int response) {
-        long w = session.window().snapshot();
-        send(new LogoutResponse(response, l.itt(), statSN++, (int) (w >>> 32), (int) w,
+        SequenceNumbers.Stamp s = seq.take();
+        send(new LogoutResponse(response, l.itt(), s.statSN(), s.expCmdSN(), s.maxCmdSN(),
                 params.defaultTime2Wait(), params.defaultTime2Retain()));
     }
 }

@@ -12,13 +12,38 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One SCSI task from arrival of its command to its response (RFC 7143 §4.2.2, §11.3, §11.7, §11.8):
  * the Data-Out collection (immediate data, the unsolicited sequence, R2T-solicited sequences)
- * into one buffer, and the state flags the connection drives.
+ * into one buffer, and its lifecycle ({@link State}), which only its own methods move.
  *
  * <p>Threading: everything except {@link #abort()} runs on the owning connection's event loop.
  * {@code abort()} may come from any thread (task management on another connection or session);
  * it only sets a flag and hands the rest to the owner.
  */
 final class ScsiTask {
+
+    /**
+     * Where a task is in its life (RFC 7143 §3.2.2.1, §4.2.2; SAM-5 §8.6). Steps only go forward,
+     * as {@link #canMoveTo} allows; whether all of its Data-Out arrived is counted in bytes
+     * ({@link #dataComplete}), not a state, because data and CmdSN admission arrive in either order.
+     */
+    enum State {
+        /** Arrived; its data may still be coming; waits for its CmdSN to be admitted. */
+        RECEIVING,
+        /** Admitted in CmdSN order; runs once all of its data arrived and older tasks let it. */
+        ADMITTED,
+        /** Handed to the SCSI core; ends when the core answers. */
+        EXECUTING,
+        /** Answered, failed by the transport or aborted; forgotten by connection and session. */
+        FINISHED;
+
+        boolean canMoveTo(State next) {
+            return switch (this) {
+                case RECEIVING -> next == ADMITTED || next == FINISHED;
+                case ADMITTED -> next == EXECUTING || next == FINISHED;
+                case EXECUTING -> next == FINISHED;
+                case FINISHED -> false;
+            };
+        }
+    }
 
     /** Outcome of accepting one Data-Out PDU. */
     enum DataVerdict { OK, SEQUENCE_DONE, BAD_DATASN, BAD_OFFSET, OVERRUN }
@@ -76,14 +101,15 @@ final class ScsiTask {
     int nextR2tSN;
     final Map<Integer, R2tState> r2ts = new HashMap<>();
 
-    boolean admitted;
-    boolean counted;
     /** In the session's {@link TaskOrder} queue; guarded by that queue's monitor. */
     boolean ordered;
     /** Waiting for an older task to be handed over; guarded by the {@link TaskOrder} monitor. */
     boolean blocked;
-    boolean executing;
-    boolean finished;
+    /** Written on the owner's loop only; volatile for task management on other connections. */
+    private volatile State state = State.RECEIVING;
+    /** Holds a slot of the session's CmdSN window (a non-immediate command, once admitted). */
+    private boolean holdsSlot;
+    /** An abort was asked for (any thread); the owner ends the task once it no longer executes. */
     private volatile boolean aborted;
     final CompletableFuture<Void> terminated = new CompletableFuture<>();
 
@@ -102,6 +128,48 @@ final class ScsiTask {
 
     boolean aborted() {
         return aborted;
+    }
+
+    State state() {
+        return state;
+    }
+
+    boolean isFinished() {
+        return state == State.FINISHED;
+    }
+
+    private void moveTo(State next) {
+        if (!state.canMoveTo(next)) {
+            throw new IllegalStateException("task ITT 0x" + Integer.toHexString(itt) + ": " + state + " -> " + next);
+        }
+        state = next;
+    }
+
+    /** Its CmdSN was admitted; {@code countsInWindow}: it holds a window slot until it ends. */
+    void admit(boolean countsInWindow) {
+        moveTo(State.ADMITTED);
+        holdsSlot = countsInWindow;
+    }
+
+    /** Handed to the SCSI core. */
+    void startExecuting() {
+        moveTo(State.EXECUTING);
+    }
+
+    /** Ends the task; false when it had already ended. */
+    boolean finish() {
+        if (state == State.FINISHED) {
+            return false;
+        }
+        moveTo(State.FINISHED);
+        return true;
+    }
+
+    /** Gives up the task's window slot: true exactly once for a task that held one. */
+    boolean releaseSlot() {
+        boolean had = holdsSlot;
+        holdsSlot = false;
+        return had;
     }
 
     boolean dataComplete() {

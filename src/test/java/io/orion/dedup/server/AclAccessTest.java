@@ -14,32 +14,27 @@ import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.scsi.TaskAttribute;
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.LbaStatus;
 import io.orion.dedup.storage.RamBlockDevice;
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** What an initiator sees through its node ACL: mapped LUNs only, and no writes when write-protected. */
-class AclScsiTargetTest {
+/**
+ * What an initiator sees through its node ACL, end to end: {@link LiveTarget} fills the SCSI core's
+ * access table from the ACLs, and the core shows mapped LUNs only, and refuses writes when the ACL is
+ * write-protected.
+ */
+class AclAccessTest {
 
     private static final String TARGET = "iqn.2026-11.io.orion:t";
     private static final Nexus MASKED = Nexus.iscsi("iqn.2026-11.test:masked", 1, TARGET, 1);
     private static final Nexus OPEN = Nexus.iscsi("iqn.2026-11.test:open", 2, TARGET, 1);
 
     private ScsiTargetService scsi;
-    private final AtomicReference<TargetDefinition> definition = new AtomicReference<>();
-    private AclScsiTarget view;
+    private LiveTarget live;
 
     @BeforeEach
     void setUp() {
@@ -47,8 +42,7 @@ class AclScsiTargetTest {
         scsi.addLun(0, new RamBlockDevice(512, 2048), LunOptions.defaults());
         scsi.addLun(1, new RamBlockDevice(512, 2048), LunOptions.defaults());
         scsi.addLun(300, new RamBlockDevice(512, 2048), LunOptions.defaults());
-        define(new AclDefinition("iqn.2026-11.test:masked", List.of(1), false, null));
-        view = new AclScsiTarget(scsi, definition::get);
+        live = new LiveTarget(target(new AclDefinition("iqn.2026-11.test:masked", List.of(1), false, null)), scsi);
     }
 
     @AfterEach
@@ -57,7 +51,11 @@ class AclScsiTargetTest {
     }
 
     private void define(AclDefinition acl) {
-        definition.set(new TargetDefinition(TARGET, null, List.of(), List.of(
+        live.definition(target(acl));
+    }
+
+    private static TargetDefinition target(AclDefinition acl) {
+        return (new TargetDefinition(TARGET, null, List.of(), List.of(
                 LunDefinition.dedup(0, "v0", 1 << 20, 512), LunDefinition.dedup(1, "v1", 1 << 20, 512),
                 LunDefinition.dedup(300, "v300", 1 << 20, 512)),
                 List.of(acl), null, null, new TargetAttributes(false, true, 0)));
@@ -66,7 +64,7 @@ class AclScsiTargetTest {
     private ScsiResponse run(Nexus n, long lun, byte[] cdb, byte[] out) {
         ScsiCommand c = new ScsiCommand(n, lun, cdb, TaskAttribute.SIMPLE, out == null ? 4096 : out.length,
                 out == null, out != null, out == null ? null : ByteBuffer.wrap(out), 1);
-        ScsiResponse r = view.execute(c).join();
+        ScsiResponse r = scsi.execute(c).join();
         return r.detached();
     }
 
@@ -107,9 +105,9 @@ class AclScsiTargetTest {
         assertEquals(ScsiResponse.CHECK_CONDITION, r.status());
         assertEquals(0x05, r.sense()[2] & 0x0f);
         assertEquals(0x25, r.sense()[12] & 0xff, "LOGICAL UNIT NOT SUPPORTED");
-        assertFalse(view.hasLun(MASKED, 0));
-        assertTrue(view.hasLun(MASKED, 1));
-        assertTrue(view.hasLun(OPEN, 0));
+        assertFalse(scsi.hasLun(MASKED, 0));
+        assertTrue(scsi.hasLun(MASKED, 1));
+        assertTrue(scsi.hasLun(OPEN, 0));
     }
 
     @Test
@@ -135,130 +133,15 @@ class AclScsiTargetTest {
         assertEquals(0, other.dataIn().get(other.dataIn().position() + 2) & 0x80, "others may write");
     }
 
-    /**
-     * A LUN being removed waits for the commands already under way on it (so its device is not
-     * closed under them), and commands sent after the removal get LOGICAL UNIT NOT SUPPORTED.
-     */
-    @Test
-    void aRemovedLunIsIdleOnlyOnceItsCommandsInFlightFinished() throws Exception {
-        CountDownLatch release = new CountDownLatch(1);
-        CountDownLatch started = new CountDownLatch(1);
-        scsi.addLun(7, new GatedDevice(new RamBlockDevice(512, 2048), started, release), LunOptions.defaults());
-        byte[] read10 = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
-        ScsiResponse ua = run(OPEN, 7, read10, null);
-        assertEquals(ScsiResponse.CHECK_CONDITION, ua.status(), "the first command reports the UNIT ATTENTION");
-        CompletableFuture<ScsiResponse> inFlight = view.execute(new ScsiCommand(OPEN, 7, read10, TaskAttribute.SIMPLE,
-                512, true, false, null, 2));
-        assertTrue(started.await(5, TimeUnit.SECONDS), "the read reached the device");
-
-        scsi.removeLun(7);
-        assertFalse(view.awaitIdle(7, Duration.ofMillis(200)), "a read is still in flight on the removed LUN");
-        ScsiResponse late = run(OPEN, 7, read10, null);
-        assertEquals(0x25, late.sense()[12] & 0xff, "LOGICAL UNIT NOT SUPPORTED after the removal");
-
-        release.countDown();
-        ScsiResponse done = inFlight.get(5, TimeUnit.SECONDS);
-        done.releaseData();
-        assertEquals(ScsiResponse.GOOD, done.status(), "the command under way completes");
-        assertTrue(view.awaitIdle(7, Duration.ofSeconds(5)));
-        assertTrue(view.awaitIdle(12, Duration.ZERO), "a LUN never used is idle");
-    }
-
-    /** A RAM device whose reads announce themselves, then wait for a latch. */
-    private static final class GatedDevice implements BlockDevice {
-        private final RamBlockDevice ram;
-        private final CountDownLatch started;
-        private final CountDownLatch release;
-
-        GatedDevice(RamBlockDevice ram, CountDownLatch started, CountDownLatch release) {
-            this.ram = ram;
-            this.started = started;
-            this.release = release;
-        }
-
-        @Override
-        public int blockSize() {
-            return ram.blockSize();
-        }
-
-        @Override
-        public long blockCount() {
-            return ram.blockCount();
-        }
-
-        @Override
-        public boolean thin() {
-            return ram.thin();
-        }
-
-        @Override
-        public void read(long lba, ByteBuffer dst) throws IOException {
-            started.countDown();
-            try {
-                release.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException(e);
-            }
-            ram.read(lba, dst);
-        }
-
-        @Override
-        public void write(long lba, ByteBuffer src, boolean fua) throws IOException {
-            ram.write(lba, src, fua);
-        }
-
-        @Override
-        public void flush() throws IOException {
-            ram.flush();
-        }
-
-        @Override
-        public void unmap(long lba, long blocks) throws IOException {
-            ram.unmap(lba, blocks);
-        }
-
-        @Override
-        public void writeSame(long lba, long blocks, ByteBuffer pattern, boolean unmap) throws IOException {
-            ram.writeSame(lba, blocks, pattern, unmap);
-        }
-
-        @Override
-        public long compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data, boolean fua) throws IOException {
-            return ram.compareAndWrite(lba, expected, data, fua);
-        }
-
-        @Override
-        public LbaStatus status(long lba, long maxBlocks) throws IOException {
-            return ram.status(lba, maxBlocks);
-        }
-
-        @Override
-        public void resize(long newBlockCount) throws IOException {
-            ram.resize(newBlockCount);
-        }
-
-        @Override
-        public String uuid() {
-            return ram.uuid();
-        }
-
-        @Override
-        public void close() throws IOException {
-            ram.close();
-        }
-    }
-
     private static byte[] tur() {
         return new byte[6];
     }
 
     @Test
     void aLunChangeIsReportedOnlyToTheInitiatorsThatSeeIt() {
-        scsi.lunVisibility(view::sees);
-        assertTrue(view.sees(MASKED, 1));
-        assertFalse(view.sees(MASKED, 0));
-        assertTrue(view.sees(OPEN, 0), "no ACL: demo mode sees every LUN");
+        assertTrue(scsi.access().sees(MASKED, 1));
+        assertFalse(scsi.access().sees(MASKED, 0));
+        assertTrue(scsi.access().sees(OPEN, 0), "no ACL: demo mode sees every LUN");
         for (Nexus n : List.of(MASKED, OPEN)) {
             long lun = n == MASKED ? 1 : 0;
             assertEquals(ScsiResponse.CHECK_CONDITION, run(n, lun, tur(), null).status(), "power-on UA");
@@ -274,7 +157,7 @@ class AclScsiTargetTest {
 
     @Test
     void theInitiatorsWhoseMappedLunsChangedAreTheOnesToRescan() {
-        TargetDefinition before = definition.get();
+        TargetDefinition before = live.definition();
         assertEquals(java.util.Set.of(), AdminService.viewChanged(before, before));
         TargetDefinition remapped = before.withAcl(new AclDefinition("iqn.2026-11.test:masked", List.of(1, 300), false,
                 null));
