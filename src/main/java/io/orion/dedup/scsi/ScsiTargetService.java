@@ -190,6 +190,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     public void lunMediumChanged(long lun) {
         LogicalUnit lu = units.get(lun);
         if (lu != null) {
+            copies().changing(lu, 0, 0); // its ROD tokens named the old contents
             lu.raise(SenseReason.MEDIUM_MAY_HAVE_CHANGED, null);
         }
     }

@@ -444,6 +444,14 @@ class ThirdPartyCopyTest {
     }
 
     @Test
+    void replacedContentsRevokeTheLusTokens() {
+        byte[] token = populate(1, 0, 200, 8);
+        one.lunMediumChanged(0); // what lun rollback does
+        assertSense(writeUsing(h2, 2, writeUsingList(token, 0, 0, 100, 8)), 0x5, 0x23, 0x06);
+        assertEquals(0, copies.tokens().liveTokens());
+    }
+
+    @Test
     void tokensExpireAfterTheirInactivityTimeoutAndCanBeDeleted() {
         byte[] token = populate(1, 5, 0, 8);
         clock.addAndGet(4_000_000_000L);
