@@ -30,7 +30,8 @@ final class ControlCommands {
             d = SenseData.build(SenseReason.LOGICAL_UNIT_NOT_SUPPORTED, desc);
         } else {
             SenseReason ua = r.lu.takeAttention(r.nexus());
-            d = SenseData.build(ua == null ? SenseReason.NO_SENSE : ua, desc);
+            SenseReason none = r.lu.sanitizeFailed ? SenseReason.SANITIZE_COMMAND_FAILED : SenseReason.NO_SENSE;
+            d = SenseData.build(ua == null ? none : ua, desc);
         }
         return () -> Responses.data(d, alloc);
     }

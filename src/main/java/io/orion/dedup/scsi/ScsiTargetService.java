@@ -278,6 +278,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
             if (lu != null && lu.sanitizing && !spec.has(CommandSpec.UA_EXEMPT)) {
                 throw SenseReason.SANITIZE_IN_PROGRESS.ex(); // SBC-4 §4.11.2
             }
+            if (lu != null && lu.sanitizeFailed && SanitizeCommands.mediumAccess(spec)) {
+                throw SenseReason.SANITIZE_COMMAND_FAILED.ex(); // SBC-4 §4.11: sanitize failure
+            }
             if (lu != null) {
                 lu.checkSpace(); // the soft threshold's unit attention (SBC-4 §4.7.3.7.3)
             }
