@@ -4,6 +4,7 @@ import static io.orion.dedup.scsi.Cdb.u16;
 import static io.orion.dedup.scsi.Cdb.u8;
 
 import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;
@@ -26,9 +27,10 @@ import org.slf4j.LoggerFactory;
  * once its CDB and parameters are checked and the sanitize continues in the background.
  *
  * <p>A sanitize whose work fails (the device throws) leaves the LU in sanitize failure (SBC-4
- * §4.11): the SANITIZE itself, without IMMED, answers MEDIUM ERROR, SANITIZE COMMAND FAILED, and so
- * does every command that accesses the medium ({@link #mediumAccess}), on every nexus, until a
- * SANITIZE succeeds. EXIT FAILURE MODE ends the failure state only if the failed SANITIZE had AUSE
+ * §4.11): the SANITIZE itself, without IMMED, answers MEDIUM ERROR, SANITIZE COMMAND FAILED (on a
+ * full pool: SPACE ALLOCATION FAILED WRITE PROTECT, as every write of new data), and every command
+ * that accesses the medium ({@link #mediumAccess}) gets MEDIUM ERROR, SANITIZE COMMAND FAILED on
+ * every nexus until a SANITIZE succeeds. EXIT FAILURE MODE ends the failure state only if the failed SANITIZE had AUSE
  * set; otherwise it answers INVALID FIELD IN CDB. Without a failure it answers GOOD. The state
  * lives in memory: it does not survive a restart of the server.
  */
@@ -147,6 +149,10 @@ final class SanitizeCommands {
             start(lu, ause);
             try {
                 apply(lu, dev, work);
+            } catch (OutOfSpaceException e) {
+                // a full pool answers as for every write of new data (07/27/07); the LU is in failure
+                LOG.error("SANITIZE of LUN {} failed, out of space: the LUN is in sanitize failure", lu.lun, e);
+                throw SenseReason.SPACE_ALLOCATION_FAILED_WRITE_PROTECT.ex();
             } catch (IOException | RuntimeException e) {
                 LOG.error("SANITIZE of LUN {} failed: the LUN is in sanitize failure", lu.lun, e);
                 throw SenseReason.SANITIZE_COMMAND_FAILED.ex();

@@ -240,13 +240,6 @@ class ThinProvisioningTest {
         Cdb.put64(wa, 2, at);
         assertSense(h.write(A, wa, many), 0x7, 0x27, 0x07);
         assertSense(h.write(A, write16(at, 64), many), 0x7, 0x27, 0x07);
-        // SANITIZE OVERWRITE with a new pattern
-        byte[] p = new byte[4 + 512];
-        p[0] = 1;
-        Cdb.put16(p, 2, 512);
-        System.arraycopy(block, 0, p, 4, 512);
-        byte[] san = cdb(0x48, 0x01, 0, 0, 0, 0, 0, (4 + 512) >> 8, (4 + 512) & 0xff, 0);
-        assertSense(h.write(A, san, p), 0x7, 0x27, 0x07);
         // what needs no new space still works: reads, UNMAP of whole dedup blocks, WRITE SAME of
         // zeros; an UNMAP of part of a dedup block rewrites the rest of it, a new chunk: 07/27/07
         assertGood(h.run(A, 0, read16(0, 256), null, 256 * 512));
@@ -261,6 +254,17 @@ class ThinProvisioningTest {
         assertSense(h.write(A, cdb(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0), unmap), 0x7, 0x27, 0x07);
         assertArrayEquals(new byte[128 * 512], bytes(h.run(A, 0, read16(8, 128), null, 128 * 512)));
         assertGood(h.write(A, cdb(0x41, 0, 0, 0, 0x10, 0, 0, 0, 64, 0), new byte[512]));
+        // SANITIZE OVERWRITE with a new pattern: 07/27/07 too, and the LU is in sanitize failure
+        // (medium access 03/31/03) until a SANITIZE succeeds: BLOCK ERASE needs no space
+        byte[] p = new byte[4 + 512];
+        p[0] = 1;
+        Cdb.put16(p, 2, 512);
+        System.arraycopy(block, 0, p, 4, 512);
+        byte[] san = cdb(0x48, 0x01, 0, 0, 0, 0, 0, (4 + 512) >> 8, (4 + 512) & 0xff, 0);
+        assertSense(h.write(A, san, p), 0x7, 0x27, 0x07);
+        assertSense(h.run(A, 0, read16(0, 8), null, 8 * 512), 0x3, 0x31, 0x03);
+        assertGood(h.run(A, 0, cdb(0x48, 0x02, 0, 0, 0, 0, 0, 0, 0, 0), null, 0));
+        assertArrayEquals(new byte[256 * 512], bytes(h.run(A, 0, read16(0, 256), null, 256 * 512)));
     }
 
     @Test
