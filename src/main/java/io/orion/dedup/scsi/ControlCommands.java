@@ -87,6 +87,9 @@ final class ControlCommands {
             case 0 -> {
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
                 for (CommandSpec s : table.all()) {
+                    if (!BlockCommands.supported(r.lu, s.opcode())) {
+                        continue;
+                    }
                     byte[] desc = new byte[8];
                     desc[0] = (byte) s.opcode();
                     Cdb.put16(desc, 2, Math.max(0, s.serviceAction()));
@@ -111,7 +114,7 @@ final class ControlCommands {
                     throw SenseException.cdb(2, 0);
                 }
                 CommandSpec s = hasSa ? table.find(opcode, sa) : (sa == 0 || options == 1 ? table.find(opcode, -1) : null);
-                if (s == null) {
+                if (s == null || !BlockCommands.supported(r.lu, s.opcode())) {
                     d = new byte[4];
                     d[1] = 0x01; // not supported
                 } else {

@@ -261,6 +261,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                 lu.seen(command.nexus());
             }
             spec = table.lookup(command.cdb());
+            if (!BlockCommands.supported(lu, spec.opcode())) {
+                throw SenseReason.INVALID_COMMAND_OPERATION_CODE.ex(); // not on this LU's device
+            }
             byte[] cdb = command.cdb();
             if (cdb.length < spec.usage().length) {
                 throw SenseException.cdb(cdb.length - 1, -1);
