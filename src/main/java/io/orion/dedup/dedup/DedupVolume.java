@@ -101,6 +101,12 @@ public final class DedupVolume implements BlockDevice {
         return true;
     }
 
+    /** Atomic: a write holds its blocks' locks and installs its block-map changes in one transaction. */
+    @Override
+    public boolean atomicWrites() {
+        return true;
+    }
+
     /** The dedup block, the unit the volume stores: hosts that align to it avoid read-modify-write. */
     @Override
     public int physicalBlockSize() {

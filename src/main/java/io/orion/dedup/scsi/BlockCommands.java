@@ -178,17 +178,30 @@ final class BlockCommands {
     // ---- WRITE ATOMIC(16) (SBC-4 §5.48) ------------------------------------------------------
 
     /**
+     * Whether the LU offers the opcode: WRITE ATOMIC(16) only on a device whose writes are atomic
+     * ({@link io.orion.dedup.storage.BlockDevice#atomicWrites}); elsewhere it answers INVALID COMMAND
+     * OPERATION CODE and REPORT SUPPORTED OPERATION CODES leaves it out.
+     */
+    static boolean supported(LogicalUnit lu, int opcode) {
+        return opcode != 0x9c || lu == null || lu.device.atomicWrites();
+    }
+
+    /**
      * Largest WRITE ATOMIC(16), in blocks (the Block Limits VPD page's MAXIMUM ATOMIC TRANSFER
-     * LENGTH): every device commits one write whole. A dedup volume installs a write's block-map
-     * changes in one metadata transaction while it holds the block locks of the whole range; RAM
-     * and file LUNs hold a range lock over it. So any write up to the maximum transfer length is
-     * atomic, at any alignment (ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY 0).
+     * LENGTH) on a device whose writes are atomic: a dedup volume installs a write's block-map
+     * changes in one metadata transaction while it holds the block locks of the whole range; a RAM
+     * LUN holds a range lock over it. So any write up to the maximum transfer length is atomic, at
+     * any alignment (ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY 0). A file LUN's
+     * pwrite can be torn by a crash: it offers no atomic writes ({@link #supported}).
      */
     static long maxAtomicBlocks(int blockSize) {
         return Math.min(0xffff, maxTransferBlocks(blockSize));
     }
 
     static CommandSpec.Executor writeAtomic(Request r) {
+        if (!supported(r.lu, 0x9c)) {
+            throw SenseReason.INVALID_COMMAND_OPERATION_CODE.ex();
+        }
         r.checkWritable();
         noProtection(r.cdb);
         long lba = u64(r.cdb, 2);

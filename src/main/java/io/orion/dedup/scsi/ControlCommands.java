@@ -30,7 +30,8 @@ final class ControlCommands {
             d = SenseData.build(SenseReason.LOGICAL_UNIT_NOT_SUPPORTED, desc);
         } else {
             SenseReason ua = r.lu.takeAttention(r.nexus());
-            d = SenseData.build(ua == null ? SenseReason.NO_SENSE : ua, desc);
+            SenseReason none = r.lu.sanitizeFailed ? SenseReason.SANITIZE_COMMAND_FAILED : SenseReason.NO_SENSE;
+            d = SenseData.build(ua == null ? none : ua, desc);
         }
         return () -> Responses.data(d, alloc);
     }
@@ -86,6 +87,9 @@ final class ControlCommands {
             case 0 -> {
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
                 for (CommandSpec s : table.all()) {
+                    if (!BlockCommands.supported(r.lu, s.opcode())) {
+                        continue;
+                    }
                     byte[] desc = new byte[8];
                     desc[0] = (byte) s.opcode();
                     Cdb.put16(desc, 2, Math.max(0, s.serviceAction()));
@@ -110,7 +114,7 @@ final class ControlCommands {
                     throw SenseException.cdb(2, 0);
                 }
                 CommandSpec s = hasSa ? table.find(opcode, sa) : (sa == 0 || options == 1 ? table.find(opcode, -1) : null);
-                if (s == null) {
+                if (s == null || !BlockCommands.supported(r.lu, s.opcode())) {
                     d = new byte[4];
                     d[1] = 0x01; // not supported
                 } else {

@@ -180,8 +180,11 @@ final class Inquiry {
         }
         Cdb.put64(b, 32, BlockCommands.maxWriteSameBlocks(bs));
         // MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT, ATOMIC TRANSFER LENGTH GRANULARITY and the
-        // atomic boundary fields stay 0: any aligned or unaligned write up to the maximum is atomic
-        Cdb.put32(b, 40, BlockCommands.maxAtomicBlocks(bs));
+        // atomic boundary fields stay 0: any aligned or unaligned write up to the maximum is atomic.
+        // A device whose writes are not atomic (a file LUN) reports 0: no atomic writes.
+        if (lu.device.atomicWrites()) {
+            Cdb.put32(b, 40, BlockCommands.maxAtomicBlocks(bs));
+        }
         return b;
     }
 

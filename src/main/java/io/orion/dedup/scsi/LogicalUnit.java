@@ -38,6 +38,13 @@ final class LogicalUnit {
 
     /** A SANITIZE runs: other commands get NOT READY, SANITIZE IN PROGRESS (SBC-4 §4.11). */
     volatile boolean sanitizing;
+    /**
+     * The last SANITIZE failed: medium access gets MEDIUM ERROR, SANITIZE COMMAND FAILED until a
+     * SANITIZE succeeds (or EXIT FAILURE MODE, if the failed one had AUSE set) (SBC-4 §4.11).
+     */
+    volatile boolean sanitizeFailed;
+    /** The AUSE bit of the last SANITIZE that started an operation. */
+    volatile boolean sanitizeAuse;
     /** The soft threshold was reached and reported; re-armed when usage falls below it. */
     private boolean spaceWarned;
     private long spaceCheckedAt;

@@ -4,6 +4,7 @@ import static io.orion.dedup.scsi.Cdb.u16;
 import static io.orion.dedup.scsi.Cdb.u8;
 
 import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;
@@ -24,6 +25,14 @@ import org.slf4j.LoggerFactory;
  * <p>While a sanitize runs, every command but INQUIRY, REPORT LUNS and REQUEST SENSE gets NOT
  * READY, SANITIZE IN PROGRESS (SBC-4 §4.11.2), on every nexus. With IMMED the command returns GOOD
  * once its CDB and parameters are checked and the sanitize continues in the background.
+ *
+ * <p>A sanitize whose work fails (the device throws) leaves the LU in sanitize failure (SBC-4
+ * §4.11): the SANITIZE itself, without IMMED, answers MEDIUM ERROR, SANITIZE COMMAND FAILED (on a
+ * full pool: SPACE ALLOCATION FAILED WRITE PROTECT, as every write of new data), and every command
+ * that accesses the medium ({@link #mediumAccess}) gets MEDIUM ERROR, SANITIZE COMMAND FAILED on
+ * every nexus until a SANITIZE succeeds. EXIT FAILURE MODE ends the failure state only if the failed SANITIZE had AUSE
+ * set; otherwise it answers INVALID FIELD IN CDB. Without a failure it answers GOOD. The state
+ * lives in memory: it does not survive a restart of the server.
  */
 final class SanitizeCommands {
 
@@ -48,17 +57,27 @@ final class SanitizeCommands {
                 throw SenseException.cdb(i, -1); // reserved
             }
         }
-        // AUSE (bit 5) may be set: a sanitize here never ends in failure mode, so it changes nothing
+        boolean ause = (u8(cdb, 1) & 0x20) != 0;
         int listLen = u16(cdb, 7);
         if (sa != OVERWRITE) {
             if (listLen != 0) {
                 throw SenseException.cdb(7, -1); // BLOCK ERASE and EXIT FAILURE MODE take no parameters
             }
             if (sa == EXIT_FAILURE_MODE) {
-                return Responses::good; // a sanitize never leaves the LU in failure mode
+                LogicalUnit lu = r.lu;
+                if (lu.sanitizeFailed && !lu.sanitizeAuse) {
+                    throw SenseException.cdb(1, 5); // the failed SANITIZE did not allow an exit (AUSE)
+                }
+                return () -> {
+                    if (lu.sanitizeFailed) {
+                        LOG.warn("LUN {} leaves sanitize failure mode (EXIT FAILURE MODE)", lu.lun);
+                    }
+                    lu.sanitizeFailed = false;
+                    return Responses.good();
+                };
             }
             r.changing(0, 0); // every ROD token of this LU now names changed data
-            return run(r, immed, 0, dev -> dev.unmap(0, dev.blockCount()));
+            return run(r, immed, ause, 0, dev -> dev.unmap(0, dev.blockCount()));
         }
         int bs = r.blockSize();
         if (listLen < 5 || listLen > bs + 4) {
@@ -89,24 +108,36 @@ final class SanitizeCommands {
             }
         }
         r.changing(0, 0); // every ROD token of this LU now names changed data
-        return run(r, immed, listLen, dev -> dev.writeSame(0, dev.blockCount(), ByteBuffer.wrap(block), false));
+        return run(r, immed, ause, listLen, dev -> dev.writeSame(0, dev.blockCount(), ByteBuffer.wrap(block), false));
     }
 
     private interface Work {
         void apply(BlockDevice dev) throws IOException;
     }
 
-    private static CommandSpec.Executor run(Request r, boolean immed, int outLen, Work work) {
+    /**
+     * The commands sanitize failure refuses: those that read or change user data (READ, WRITE,
+     * VERIFY, WRITE SAME, UNMAP, COMPARE AND WRITE, PRE-FETCH, GET LBA STATUS, the copy commands...),
+     * but not SANITIZE, MODE SENSE/SELECT, READ DEFECT DATA or commands that touch no data.
+     */
+    static boolean mediumAccess(CommandSpec spec) {
+        return switch (spec.opcode()) {
+            case 0x48, 0x1a, 0x5a, 0x37, 0xb7 -> false;
+            default -> spec.changesMedium() || spec.has(CommandSpec.READS);
+        };
+    }
+
+    private static CommandSpec.Executor run(Request r, boolean immed, boolean ause, int outLen, Work work) {
         LogicalUnit lu = r.lu;
         BlockDevice dev = lu.device;
         if (immed) {
             return () -> {
-                lu.sanitizing = true;
+                start(lu, ause);
                 Thread t = new Thread(() -> {
                     try {
                         apply(lu, dev, work);
                     } catch (IOException | RuntimeException e) {
-                        LOG.error("SANITIZE of LUN {} failed", lu.lun, e);
+                        LOG.error("SANITIZE of LUN {} failed: the LUN is in sanitize failure", lu.lun, e);
                     }
                 }, "sanitize-lun-" + lu.lun);
                 t.setDaemon(true);
@@ -115,17 +146,35 @@ final class SanitizeCommands {
             };
         }
         return () -> {
-            lu.sanitizing = true;
-            apply(lu, dev, work);
+            start(lu, ause);
+            try {
+                apply(lu, dev, work);
+            } catch (OutOfSpaceException e) {
+                // a full pool answers as for every write of new data (07/27/07); the LU is in failure
+                LOG.error("SANITIZE of LUN {} failed, out of space: the LUN is in sanitize failure", lu.lun, e);
+                throw SenseReason.SPACE_ALLOCATION_FAILED_WRITE_PROTECT.ex();
+            } catch (IOException | RuntimeException e) {
+                LOG.error("SANITIZE of LUN {} failed: the LUN is in sanitize failure", lu.lun, e);
+                throw SenseReason.SANITIZE_COMMAND_FAILED.ex();
+            }
             return Responses.goodOut(outLen);
         };
     }
 
+    private static void start(LogicalUnit lu, boolean ause) {
+        lu.sanitizeAuse = ause;
+        lu.sanitizing = true;
+    }
+
+    /** Runs the work; the LU is in sanitize failure if it throws, out of it if it succeeds. */
     private static void apply(LogicalUnit lu, BlockDevice dev, Work work) throws IOException {
+        boolean ok = false;
         try {
             work.apply(dev);
             dev.flush();
+            ok = true;
         } finally {
+            lu.sanitizeFailed = !ok; // before sanitizing ends: no command slips in between
             lu.sanitizing = false;
         }
     }

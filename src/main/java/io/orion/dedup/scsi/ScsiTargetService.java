@@ -261,6 +261,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
                 lu.seen(command.nexus());
             }
             spec = table.lookup(command.cdb());
+            if (!BlockCommands.supported(lu, spec.opcode())) {
+                throw SenseReason.INVALID_COMMAND_OPERATION_CODE.ex(); // not on this LU's device
+            }
             byte[] cdb = command.cdb();
             if (cdb.length < spec.usage().length) {
                 throw SenseException.cdb(cdb.length - 1, -1);
@@ -277,6 +280,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
             }
             if (lu != null && lu.sanitizing && !spec.has(CommandSpec.UA_EXEMPT)) {
                 throw SenseReason.SANITIZE_IN_PROGRESS.ex(); // SBC-4 §4.11.2
+            }
+            if (lu != null && lu.sanitizeFailed && SanitizeCommands.mediumAccess(spec)) {
+                throw SenseReason.SANITIZE_COMMAND_FAILED.ex(); // SBC-4 §4.11: sanitize failure
             }
             if (lu != null) {
                 lu.checkSpace(); // the soft threshold's unit attention (SBC-4 §4.7.3.7.3)

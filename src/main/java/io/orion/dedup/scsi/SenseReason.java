@@ -47,6 +47,8 @@ public enum SenseReason {
     // MEDIUM ERROR (3h)
     UNRECOVERED_READ_ERROR(0x3, 0x11, 0x00),
     WRITE_ERROR(0x3, 0x0c, 0x00),
+    /** A SANITIZE failed: the LU is in sanitize failure until a SANITIZE ends it (SBC-4 §4.11). */
+    SANITIZE_COMMAND_FAILED(0x3, 0x31, 0x03),
     // HARDWARE ERROR (4h)
     INTERNAL_TARGET_FAILURE(0x4, 0x44, 0x00),
     // ABORTED COMMAND (Bh), detected by the transport (iSCSI Data-Out sequence, offsets, digests)

@@ -41,6 +41,16 @@ public interface BlockDevice extends Closeable {
     }
 
     /**
+     * True if every {@link #write} up to the maximum transfer length is atomic, also across a
+     * crash: after it the blocks hold all old or all new data, never a mix, and no reader sees a
+     * mix meanwhile. Only then does the SCSI layer offer WRITE ATOMIC(16) and report a MAXIMUM
+     * ATOMIC TRANSFER LENGTH (VPD B0h). The default is false.
+     */
+    default boolean atomicWrites() {
+        return false;
+    }
+
+    /**
      * The provisioning resources behind this device (the Logical Block Provisioning log page, the
      * soft threshold). The default: resources dedicated to the device, its whole capacity, usage
      * unknown, no threshold.

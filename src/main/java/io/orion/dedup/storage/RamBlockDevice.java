@@ -94,6 +94,15 @@ public final class RamBlockDevice implements BlockDevice {
         return true;
     }
 
+    /**
+     * Atomic: a write copies its blocks under the range lock that every read and write of them
+     * takes, so no reader sees part of it, and nothing of a RAM LUN survives a crash to be torn.
+     */
+    @Override
+    public boolean atomicWrites() {
+        return true;
+    }
+
     /** Memory is the store: the capacity, the mapped blocks as used, no soft threshold. */
     @Override
     public Provisioning provisioning() {

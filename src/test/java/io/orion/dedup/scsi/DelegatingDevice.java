@@ -18,6 +18,7 @@ class DelegatingDevice implements BlockDevice {
     @Override public long blockCount() { return d.blockCount(); }
     @Override public boolean thin() { return d.thin(); }
     @Override public int physicalBlockSize() { return d.physicalBlockSize(); }
+    @Override public boolean atomicWrites() { return d.atomicWrites(); }
     @Override public Provisioning provisioning() throws IOException { return d.provisioning(); }
     @Override public void read(long lba, ByteBuffer dst) throws IOException { d.read(lba, dst); }
     @Override public void write(long lba, ByteBuffer src, boolean fua) throws IOException { d.write(lba, src, fua); }

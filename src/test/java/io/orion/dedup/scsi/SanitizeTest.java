@@ -210,4 +210,104 @@ class SanitizeTest {
         assertEquals(0, ram.mappedBlocks());
         target.close();
     }
+
+    /** A RAM device whose deallocation and WRITE SAME fail while {@code broken} is set. */
+    private static final class BrokenErase extends DelegatingDevice {
+        volatile boolean broken = true;
+
+        BrokenErase(BlockDevice d) {
+            super(d);
+        }
+
+        @Override
+        public void unmap(long lba, long blocks) throws IOException {
+            if (broken) {
+                throw new IOException("erase failed");
+            }
+            super.unmap(lba, blocks);
+        }
+
+        @Override
+        public void writeSame(long lba, long blocks, ByteBuffer p, boolean u) throws IOException {
+            if (broken) {
+                throw new IOException("overwrite failed");
+            }
+            super.writeSame(lba, blocks, p, u);
+        }
+    }
+
+    private static byte[] ause(byte[] sanitizeCdb) {
+        sanitizeCdb[1] |= 0x20;
+        return sanitizeCdb;
+    }
+
+    @Test
+    void aFailedSanitizeLeavesTheLunInSanitizeFailureUntilASanitizeSucceeds() throws Exception {
+        BrokenErase dev = new BrokenErase(new RamBlockDevice(512, 4096));
+        ScsiTargetService target = new ScsiTargetService("iqn.2026-11.io.orion:t", null);
+        target.addLun(0, dev, LunOptions.defaults());
+        ScsiHarness h = new ScsiHarness(target);
+        h.login(A, 0);
+        h.login(B, 0);
+        byte[] data = new byte[8 * 512];
+        Arrays.fill(data, (byte) 'a');
+        assertGood(h.write(A, write16(0, 8), data));
+
+        // without IMMED the SANITIZE itself answers MEDIUM ERROR, SANITIZE COMMAND FAILED
+        assertSense(h.run(A, 0, sanitize(0x02, false, 0), null, 0), 0x3, 0x31, 0x03);
+        // medium access gets the same on every nexus: the old data is never returned
+        assertSense(h.run(A, 0, read16(0, 8), null, 4096), 0x3, 0x31, 0x03);
+        assertSense(h.run(B, 0, read16(0, 8), null, 4096), 0x3, 0x31, 0x03);
+        assertSense(h.write(B, write16(0, 8), data), 0x3, 0x31, 0x03);
+        assertGood(h.run(B, 0, cdb(0x12, 0, 0, 0, 96, 0), null, 96)); // INQUIRY still answers
+        // REQUEST SENSE reports the failure
+        byte[] rs = bytes(h.run(B, 0, cdb(0x03, 0, 0, 0, 18, 0), null, 18));
+        assertEquals("3/31/03", String.format("%x/%02x/%02x", rs[2] & 0xf, rs[12], rs[13]));
+        // AUSE was 0: EXIT FAILURE MODE is refused, the LUN stays in failure
+        assertSense(h.run(A, 0, sanitize(0x1f, false, 0), null, 0), 0x5, 0x24, 0x00);
+        assertSense(h.run(A, 0, read16(0, 8), null, 4096), 0x3, 0x31, 0x03);
+        // a SANITIZE that succeeds ends it
+        dev.broken = false;
+        assertGood(h.run(A, 0, sanitize(0x02, false, 0), null, 0));
+        assertArrayEquals(new byte[4096], bytes(h.run(B, 0, read16(0, 8), null, 4096)));
+        assertGood(h.write(B, write16(0, 8), data));
+        target.close();
+    }
+
+    @Test
+    void aFailedImmedSanitizeIsNotDroppedAndExitFailureModeEndsItWithAuse() throws Exception {
+        BrokenErase dev = new BrokenErase(new RamBlockDevice(512, 4096));
+        ScsiTargetService target = new ScsiTargetService("iqn.2026-11.io.orion:t", null);
+        target.addLun(0, dev, LunOptions.defaults());
+        ScsiHarness h = new ScsiHarness(target);
+        h.login(A, 0);
+        byte[] data = new byte[8 * 512];
+        Arrays.fill(data, (byte) 'a');
+        assertGood(h.write(A, write16(0, 8), data));
+
+        byte[] p = overwrite(new byte[] {0x5a}, 1, false);
+        assertGood(h.write(A, ause(sanitize(0x01, true, p.length)), p)); // IMMED: GOOD at once
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        ScsiResponse r;
+        do {
+            r = h.run(A, 0, read16(0, 8), null, 4096);
+            if (r.status() == ScsiResponse.GOOD) {
+                break;
+            }
+            byte[] s = r.sense();
+            boolean inProgress = (s[0] & 0x7f) == 0x72 ? s[2] == 0x04 : s[12] == 0x04;
+            if (!inProgress) {
+                break;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < deadline);
+        assertSense(r, 0x3, 0x31, 0x03); // not GOOD with the old data
+        assertSense(h.write(A, write16(0, 8), data), 0x3, 0x31, 0x03);
+        // the failed sanitize had AUSE: EXIT FAILURE MODE ends the failure state
+        assertGood(h.run(A, 0, sanitize(0x1f, false, 0), null, 0));
+        assertGood(h.run(A, 0, read16(0, 8), null, 4096));
+        assertGood(h.write(A, write16(0, 8), data));
+        assertGood(h.run(A, 0, sanitize(0x1f, false, 0), null, 0)); // and again: nothing to exit
+        target.close();
+    }
 }

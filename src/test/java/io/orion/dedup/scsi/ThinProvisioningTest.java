@@ -15,6 +15,7 @@ import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.dedup.PoolOptions;
 import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.storage.SparseFileBlockDevice;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -240,13 +241,6 @@ class ThinProvisioningTest {
         Cdb.put64(wa, 2, at);
         assertSense(h.write(A, wa, many), 0x7, 0x27, 0x07);
         assertSense(h.write(A, write16(at, 64), many), 0x7, 0x27, 0x07);
-        // SANITIZE OVERWRITE with a new pattern
-        byte[] p = new byte[4 + 512];
-        p[0] = 1;
-        Cdb.put16(p, 2, 512);
-        System.arraycopy(block, 0, p, 4, 512);
-        byte[] san = cdb(0x48, 0x01, 0, 0, 0, 0, 0, (4 + 512) >> 8, (4 + 512) & 0xff, 0);
-        assertSense(h.write(A, san, p), 0x7, 0x27, 0x07);
         // what needs no new space still works: reads, UNMAP of whole dedup blocks, WRITE SAME of
         // zeros; an UNMAP of part of a dedup block rewrites the rest of it, a new chunk: 07/27/07
         assertGood(h.run(A, 0, read16(0, 256), null, 256 * 512));
@@ -261,6 +255,17 @@ class ThinProvisioningTest {
         assertSense(h.write(A, cdb(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0), unmap), 0x7, 0x27, 0x07);
         assertArrayEquals(new byte[128 * 512], bytes(h.run(A, 0, read16(8, 128), null, 128 * 512)));
         assertGood(h.write(A, cdb(0x41, 0, 0, 0, 0x10, 0, 0, 0, 64, 0), new byte[512]));
+        // SANITIZE OVERWRITE with a new pattern: 07/27/07 too, and the LU is in sanitize failure
+        // (medium access 03/31/03) until a SANITIZE succeeds: BLOCK ERASE needs no space
+        byte[] p = new byte[4 + 512];
+        p[0] = 1;
+        Cdb.put16(p, 2, 512);
+        System.arraycopy(block, 0, p, 4, 512);
+        byte[] san = cdb(0x48, 0x01, 0, 0, 0, 0, 0, (4 + 512) >> 8, (4 + 512) & 0xff, 0);
+        assertSense(h.write(A, san, p), 0x7, 0x27, 0x07);
+        assertSense(h.run(A, 0, read16(0, 8), null, 8 * 512), 0x3, 0x31, 0x03);
+        assertGood(h.run(A, 0, cdb(0x48, 0x02, 0, 0, 0, 0, 0, 0, 0, 0), null, 0));
+        assertArrayEquals(new byte[256 * 512], bytes(h.run(A, 0, read16(0, 256), null, 256 * 512)));
     }
 
     @Test
@@ -299,5 +304,52 @@ class ThinProvisioningTest {
         assertEquals(8192, max);
         byte[] tooLong = cdb(0x9c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (int) ((max + 1) >> 8), (int) ((max + 1) & 0xff), 0, 0);
         assertSense(h.run(A, 1, tooLong, new byte[0], 0), 0x5, 0x24, 0x00);
+    }
+
+    /** REPORT SUPPORTED OPERATION CODES, all commands: does the list name WRITE ATOMIC(16)? */
+    private boolean listsWriteAtomic(long lun) {
+        byte[] all = bytes(h.run(A, lun, cdb(0xa3, 0x0c, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0), null, 4096));
+        long len = Cdb.u32(all, 0);
+        for (int i = 4; i < 4 + len; i += 8) {
+            if ((all[i] & 0xff) == 0x9c) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Test
+    void writeAtomicOnlyOnLunsWhoseWritesAreAtomic() throws Exception {
+        // a file LUN: one pwrite of up to 32 MiB can be torn by a crash, so nothing is advertised
+        SparseFileBlockDevice file = SparseFileBlockDevice.open(dir.resolve("lun.img"), 512, 2048);
+        target.addLun(0, file, LunOptions.defaults());
+        target.addLun(1, pool.createVolume("v", 512, 8L << 20, 4096), LunOptions.defaults());
+        target.addLun(2, new RamBlockDevice(512, 2048), LunOptions.defaults());
+        h.login(A, 0);
+        h.login(A, 1);
+        h.login(A, 2);
+        byte[] bl = bytes(h.run(A, 0, inquiryVpd(0xb0), null, 255));
+        assertEquals(0, Cdb.u32(bl, 44), "MAXIMUM ATOMIC TRANSFER LENGTH of a file LUN");
+        assertEquals(0, Cdb.u32(bl, 48) | Cdb.u32(bl, 52) | Cdb.u32(bl, 56) | Cdb.u32(bl, 60), "other atomic fields");
+        byte[] data = new byte[8 * 512];
+        Arrays.fill(data, (byte) 'w');
+        byte[] wa = cdb(0x9c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0);
+        assertSense(h.write(A, wa, data), 0x5, 0x20, 0x00);
+        assertArrayEquals(new byte[8 * 512], bytes(h.run(A, 0, read16(0, 8), null, 8 * 512)), "nothing written");
+        assertFalse(listsWriteAtomic(0));
+        byte[] one = bytes(h.run(A, 0, cdb(0xa3, 0x0c, 0x01, 0x9c, 0, 0, 0, 0, 0x10, 0, 0, 0), null, 4096));
+        assertEquals(0x01, one[1] & 0x07, "WRITE ATOMIC(16) not supported on the file LUN");
+        // dedup (one metadata transaction per write) and RAM LUNs keep it
+        for (int lun = 1; lun <= 2; lun++) {
+            assertTrue(Cdb.u32(bytes(h.run(A, lun, inquiryVpd(0xb0), null, 255)), 44) > 0);
+            assertGood(h.run(A, lun, wa, data, data.length));
+            assertArrayEquals(data, bytes(h.run(A, lun, read16(0, 8), null, 8 * 512)));
+            assertTrue(listsWriteAtomic(lun));
+            one = bytes(h.run(A, lun, cdb(0xa3, 0x0c, 0x01, 0x9c, 0, 0, 0, 0, 0x10, 0, 0, 0), null, 4096));
+            assertEquals(0x03, one[1] & 0x07, "WRITE ATOMIC(16) supported on LUN " + lun);
+        }
+        // the plain WRITE still works on the file LUN
+        assertGood(h.write(A, write16(0, 8), data));
+        assertArrayEquals(data, bytes(h.run(A, 0, read16(0, 8), null, 8 * 512)));
     }
 }
