@@ -237,11 +237,11 @@ class ThirdPartyCopyTest {
         byte[] list = xcopyList(1, List.of(self, other), List.of(segment(0, 1, 8, 0, 64)));
         byte[] back = xcopyList(2, List.of(self, other), List.of(segment(1, 0, 8, 0, 64)));
         // the ACL of target two maps its LUN 0 write-protected for this initiator
-        copies.access((initiator, target, lun, write) -> !(target.endsWith(":two") && write));
+        copies.access((initiator, session, target, lun, write) -> !(target.endsWith(":two") && write));
         assertSense(xcopy(h1, 0, list), 0x7, 0x27, 0x00);
         assertGood(xcopy(h1, 0, back));
         // ... or does not map it at all: it is not reachable, as source or destination
-        copies.access((initiator, target, lun, write) -> !target.endsWith(":two"));
+        copies.access((initiator, session, target, lun, write) -> !target.endsWith(":two"));
         assertSense(xcopy(h1, 0, list), 0xa, 0x0d, 0x02);
         assertSense(xcopy(h1, 0, back), 0xa, 0x0d, 0x02);
     }
