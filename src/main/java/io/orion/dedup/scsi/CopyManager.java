@@ -21,12 +21,14 @@ import java.util.concurrent.ConcurrentMap;
 public final class CopyManager {
 
     /**
-     * Whether an initiator may name a LUN as a copy source ({@code write} false) or destination: the
-     * server answers from the target's ACLs, as if the initiator had logged in to that target.
+     * Whether an initiator, in a session logged in to {@code sessionTarget}, may name a LUN of
+     * {@code targetName} as a copy source ({@code write} false) or destination: the server answers
+     * from that target's ACLs, and for a target other than the session's only when what the
+     * session's login proved is enough for it (the initiator name is authenticated by nobody else).
      */
     @FunctionalInterface
     public interface Access {
-        boolean allows(String initiatorName, String targetName, long lun, boolean write);
+        boolean allows(String initiatorName, String sessionTarget, String targetName, long lun, boolean write);
     }
 
     /** A registered logical unit and the target that serves it. */
@@ -35,7 +37,7 @@ public final class CopyManager {
 
     private final ConcurrentMap<String, Served> byNaa = new ConcurrentHashMap<>();
     private final RodTokens tokens;
-    private volatile Access access = (initiator, target, lun, write) -> true;
+    private volatile Access access = (initiator, session, target, lun, write) -> true;
 
     public CopyManager() {
         this(new RodTokens());
@@ -72,7 +74,14 @@ public final class CopyManager {
 
     /** True when {@code nexus}'s initiator may read ({@code write} false) or write the served LU. */
     boolean allows(Nexus nexus, Served s, boolean write) {
-        return access.allows(nexus.initiatorName(), s.targetName, s.lu.lun, write);
+        return access.allows(nexus.initiatorName(), targetName(nexus), s.targetName, s.lu.lun, write);
+    }
+
+    /** The name of the target the nexus's session logged in to (its target port without ",t,0x..."). */
+    static String targetName(Nexus nexus) {
+        String port = nexus.targetPort();
+        int at = port.lastIndexOf(",t,");
+        return at < 0 ? port : port.substring(0, at);
     }
 
     /** True while {@code lu} is still served (a token's source may have been removed since). */

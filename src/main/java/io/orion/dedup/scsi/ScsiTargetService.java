@@ -195,6 +195,27 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         }
     }
 
+    /** What replaces the contents of a LUN's device (a rollback); see {@link #replaceContents}. */
+    @FunctionalInterface
+    public interface ContentsSwap<T> {
+        T swap() throws IOException;
+    }
+
+    /**
+     * Runs {@code swap}, which gives the device behind {@code lun} other contents, then reports the
+     * medium change ({@link #lunMediumChanged}). The LU's ROD tokens are revoked before the swap, so
+     * a WRITE USING TOKEN reading during it fails (its check after each read), and again after it.
+     */
+    public <T> T replaceContents(long lun, ContentsSwap<T> swap) throws IOException {
+        LogicalUnit lu = units.get(lun);
+        if (lu != null) {
+            copies().changing(lu, 0, 0);
+        }
+        T result = swap.swap();
+        lunMediumChanged(lun);
+        return result;
+    }
+
     public Set<Long> luns() {
         return Set.copyOf(units.keySet());
     }

@@ -138,6 +138,15 @@ final class TokenCopy {
             source = null;
         } else if (rodType == RodTokens.ROD_PIT_CHANGE_VULNERABLE || rodType == RodTokens.ROD_ACCESS_UPON_REFERENCE) {
             source = copies.tokens().use(token);
+            // the token is a capability only for a nexus that may read its source LU itself (as
+            // EXTENDED COPY checks its CSCDs), checked at every use so a narrowed ACL takes effect
+            CopyManager.Served from = copies.find(Inquiry.naa(source.source));
+            if (from == null || from.lu() != source.source) {
+                throw SenseReason.INVALID_TOKEN_OPERATION_TOKEN_REVOKED.ex();
+            }
+            if (!copies.allows(nexus, from, false)) {
+                throw SenseReason.INVALID_TOKEN_OPERATION_TOKEN_UNKNOWN.ex();
+            }
             if (source.source.device.blockSize() != r.blockSize()) {
                 throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
             }
@@ -241,6 +250,11 @@ final class TokenCopy {
                     }
                     copies.changing(dst, dstAt, n);
                     dst.device.copyFrom(src.device, srcAt, dstAt, n);
+                    if (token.dead != null) {
+                        // a write to the source (it revokes at parse, before its data lands) may
+                        // have changed what was just read: the destination may hold such blocks
+                        throw token.dead.ex();
+                    }
                     written += n;
                     srcAt += n;
                     srcLeft -= n;

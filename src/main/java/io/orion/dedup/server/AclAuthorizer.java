@@ -66,6 +66,26 @@ record AclAuthorizer(TargetDefinition target) implements LoginAuthorizer {
         return false;
     }
 
+    /**
+     * Whether {@code initiator}, in a session logged in to target {@code session}, may name LUN
+     * {@code lun} of this target in a third-party copy: what this target's ACLs would let it do after
+     * a login (demo mode: any LUN; an ACL: its mapped LUNs, read-only when write-protected; neither:
+     * nothing). The initiator name was authenticated only by the target {@code session} logged in
+     * to, so for another target this holds only when a login to it would ask that initiator for no
+     * CHAP at all (authentication off and no CHAP in its ACL): otherwise anyone able to log in to an
+     * open target under a victim's name could read and write this target's LUNs without its CHAP.
+     */
+    boolean mayCopy(String initiator, String session, long lun, boolean write) {
+        if (!target.iqn().equalsIgnoreCase(session) && chap(initiator).isPresent()) {
+            return false;
+        }
+        Optional<AclDefinition> acl = target.acl(initiator);
+        if (acl.isEmpty()) {
+            return target.attributes().demoMode();
+        }
+        return lun <= Integer.MAX_VALUE && acl.get().maps((int) lun) && !(write && acl.get().writeProtect());
+    }
+
     static io.orion.dedup.iscsi.ChapCredentials toIscsi(ChapCredentials c) {
         return new io.orion.dedup.iscsi.ChapCredentials(c.user(), c.secret(), c.mutualUser(), c.mutualSecret());
     }

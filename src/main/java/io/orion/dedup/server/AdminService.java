@@ -394,12 +394,13 @@ final class AdminService extends TargetAdminService {
             throws AdminException, IOException {
         DedupPool pool = writablePool();
         DedupVolume v;
+        Optional<LiveTarget> live = server.live(t.iqn());
         try {
-            v = pool.rollbackVolume(l.volume(), snapshot);
+            v = live.isEmpty() ? pool.rollbackVolume(l.volume(), snapshot)
+                    : live.get().scsi().replaceContents(l.id(), () -> pool.rollbackVolume(l.volume(), snapshot));
         } catch (IllegalArgumentException e) {
             throw new AdminException(e.getMessage());
         }
-        server.live(t.iqn()).ifPresent(live -> live.scsi().lunMediumChanged(l.id()));
         LOG.info("LUN {} of {} (volume {}) rolled back to snapshot {}", l.id(), t.iqn(), l.volume(), snapshot);
         return v.blockCount() * v.blockSize();
     }

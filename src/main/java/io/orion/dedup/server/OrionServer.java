@@ -203,22 +203,10 @@ public final class OrionServer implements AutoCloseable {
         return Optional.ofNullable(targets.get(iqn));
     }
 
-    /**
-     * Whether {@code initiator} may name LUN {@code lun} of target {@code iqn} in a third-party
-     * copy: what that target's ACLs would let it do after a login (demo mode: any LUN; an ACL: its
-     * mapped LUNs, read-only when write-protected; neither: nothing).
-     */
-    private boolean mayCopy(String initiator, String iqn, long lun, boolean write) {
+    /** Whether {@code initiator}, logged in to {@code session}, may name a LUN of {@code iqn} in a copy. */
+    private boolean mayCopy(String initiator, String session, String iqn, long lun, boolean write) {
         LiveTarget t = targets.get(iqn);
-        if (t == null) {
-            return false;
-        }
-        TargetDefinition d = t.definition();
-        Optional<io.orion.dedup.config.AclDefinition> acl = d.acl(initiator);
-        if (acl.isEmpty()) {
-            return d.attributes().demoMode();
-        }
-        return lun <= Integer.MAX_VALUE && acl.get().maps((int) lun) && !(write && acl.get().writeProtect());
+        return t != null && new AclAuthorizer(t.definition()).mayCopy(initiator, session, lun, write);
     }
 
     /** Every live target, in definition order. */

@@ -1,6 +1,7 @@
 package io.orion.dedup.scsi;
 
 import static io.orion.dedup.scsi.ScsiHarness.A;
+import static io.orion.dedup.scsi.ScsiHarness.B;
 import static io.orion.dedup.scsi.ScsiHarness.assertGood;
 import static io.orion.dedup.scsi.ScsiHarness.assertSense;
 import static io.orion.dedup.scsi.ScsiHarness.bytes;
@@ -9,12 +10,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.RamBlockDevice;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -237,11 +242,11 @@ class ThirdPartyCopyTest {
         byte[] list = xcopyList(1, List.of(self, other), List.of(segment(0, 1, 8, 0, 64)));
         byte[] back = xcopyList(2, List.of(self, other), List.of(segment(1, 0, 8, 0, 64)));
         // the ACL of target two maps its LUN 0 write-protected for this initiator
-        copies.access((initiator, target, lun, write) -> !(target.endsWith(":two") && write));
+        copies.access((initiator, session, target, lun, write) -> !(target.endsWith(":two") && write));
         assertSense(xcopy(h1, 0, list), 0x7, 0x27, 0x00);
         assertGood(xcopy(h1, 0, back));
         // ... or does not map it at all: it is not reachable, as source or destination
-        copies.access((initiator, target, lun, write) -> !target.endsWith(":two"));
+        copies.access((initiator, session, target, lun, write) -> !target.endsWith(":two"));
         assertSense(xcopy(h1, 0, list), 0xa, 0x0d, 0x02);
         assertSense(xcopy(h1, 0, back), 0xa, 0x0d, 0x02);
     }
@@ -448,6 +453,77 @@ class ThirdPartyCopyTest {
         byte[] token = populate(1, 0, 200, 8);
         one.lunMediumChanged(0); // what lun rollback does
         assertSense(writeUsing(h2, 2, writeUsingList(token, 0, 0, 100, 8)), 0x5, 0x23, 0x06);
+        assertEquals(0, copies.tokens().liveTokens());
+    }
+
+    @Test
+    void aTokenCopiesOnlyForANexusThatMayReadItsSource() throws Exception {
+        byte[] a = random(8 * BS, 5);
+        src.write(0, ByteBuffer.wrap(a), false);
+        byte[] token = populate(1, 0, 0, 8);
+        // initiator B is denied target one (the token's source) but may use target two
+        copies.access((initiator, session, target, lun, write) ->
+                !(target.endsWith(":one") && initiator.equals(B.initiatorName())));
+        h2.login(B, 0);
+        byte[] list = writeUsingList(token, 0, 0, 100, 8);
+        ScsiResponse r = h2.run(B, 0, tokenCdb(0x11, 2, list.length), list, list.length);
+        assertSense(r, 0x5, 0x23, 0x04);
+        assertArrayEquals(new byte[8 * BS], read(dst, 100, 8), "nothing of the source reached B's LUN");
+        // A may: the token still works for it ...
+        assertGood(writeUsing(h2, 3, writeUsingList(token, 0, 0, 100, 8)));
+        assertArrayEquals(a, read(dst, 100, 8));
+        // ... until its ACL is narrowed: the check is made at every use
+        copies.access((initiator, session, target, lun, write) -> !target.endsWith(":one"));
+        assertSense(writeUsing(h2, 4, writeUsingList(token, 0, 0, 300, 8)), 0x5, 0x23, 0x04);
+        assertArrayEquals(new byte[8 * BS], read(dst, 300, 8));
+    }
+
+    @Test
+    void aWriteToTheSourceDuringTheCopyFailsTheWriteUsingToken() throws Exception {
+        RamBlockDevice ram = new RamBlockDevice(BS, BLOCKS);
+        byte[] before = random(8 * BS, 6);
+        ram.write(0, ByteBuffer.wrap(before), false);
+        AtomicBoolean armed = new AtomicBoolean();
+        // the source device: the first read of the copy lets a WRITE of block 3 in just before it
+        BlockDevice racing = (BlockDevice) Proxy.newProxyInstance(BlockDevice.class.getClassLoader(),
+                new Class<?>[] {BlockDevice.class}, (proxy, m, args) -> {
+                    if (m.getName().equals("read") && armed.getAndSet(false)) {
+                        assertGood(h1.run(A, 2, cdb(0x2a, 0, 0, 0, 0, 3, 0, 0, 1, 0), new byte[BS], BS));
+                    }
+                    try {
+                        return m.invoke(ram, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        one.addLun(2, racing, LunOptions.defaults());
+        h1.login(A, 2);
+        byte[] p = populateList(0, 0, 8);
+        assertGood(h1.run(A, 2, tokenCdb(0x10, 7, p.length), p, p.length));
+        byte[] info = bytes(h1.run(A, 2, receive(0x07, 7), null, 4096));
+        int sense = info[13] & 0xff;
+        byte[] token = Arrays.copyOfRange(info, 32 + sense + 6, 32 + sense + 6 + 512);
+        armed.set(true);
+        // the token represents the blocks as they were; the copy read them after block 3 changed
+        assertSense(writeUsing(h2, 8, writeUsingList(token, 0, 0, 100, 8)), 0x5, 0x23, 0x06);
+        byte[] res = bytes(h2.run(A, 0, receive(0x07, 8), null, 4096));
+        assertEquals(0x02, res[5] & 0x7f, "RECEIVE ROD TOKEN INFORMATION: operation failed");
+    }
+
+    @Test
+    void aRollbackRevokesTheTokensBeforeTheContentsChange() throws Exception {
+        byte[] old = random(8 * BS, 7);
+        src.write(200, ByteBuffer.wrap(old), false);
+        byte[] token = populate(1, 0, 200, 8);
+        byte[] other = random(8 * BS, 8);
+        one.replaceContents(0, () -> {
+            src.write(200, ByteBuffer.wrap(other), false); // what the volume now holds (the swap)
+            // a WRITE USING TOKEN running now would read the new contents: the token is dead already
+            assertSense(writeUsing(h2, 2, writeUsingList(token, 0, 0, 100, 8)), 0x5, 0x23, 0x06);
+            return null;
+        });
+        assertArrayEquals(new byte[8 * BS], read(dst, 100, 8), "nothing copied from the swapped contents");
+        assertSense(h1.run(A, 0, cdb(0x00, 0, 0, 0, 0, 0), null, 0), 0x6, 0x28, 0x00);
         assertEquals(0, copies.tokens().liveTokens());
     }
 
