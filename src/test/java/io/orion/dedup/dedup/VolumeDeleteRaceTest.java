@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
+import io.orion.dedup.meta.MetaWriteTxn;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -116,6 +117,28 @@ class VolumeDeleteRaceTest {
             assertTrue(s.clean(), s.problems()::toString);
             deleteAll(pool);
             assertEquals(0, pool.stats().uniqueChunks(), "every chunk freed once its volumes are gone");
+        }
+    }
+
+    @Test
+    void scrubFindsBlockEntriesOfAVolumeThatHasNoRecord() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume a = pool.createVolume("a", 512, 1L << 20, 4096);
+            fill(a, 4);
+            assertTrue(pool.verify().clean());
+            ChunkRecord r = AccountingTest.chunks(pool).get(0);
+            // the leak as it looked: an entry under an unknown volume id with its reference
+            // counted, so every refcount agrees with the block map
+            try (MetaWriteTxn w = pool.meta().write()) {
+                w.putBlock(777, 5, r.id());
+                w.putChunk(r.withRefCount(r.refCount() + 1));
+                w.commit();
+            }
+            ScrubResult s = pool.verify();
+            assertFalse(s.clean(), "an orphaned block entry must not pass the check");
+            assertTrue(s.problems().toString().contains("volume id 777, which has no volume record"),
+                    s.problems().toString());
+            assertEquals(1, s.problems().size(), s.problems().toString());
         }
     }
 }
