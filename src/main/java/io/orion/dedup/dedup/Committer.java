@@ -322,6 +322,16 @@ final class Committer implements AutoCloseable {
                     }
                     current = w;
                     if (w instanceof BlockWork bw) {
+                        IOException gone = deletedTarget(b, bw.ops);
+                        if (gone != null) {
+                            // a write or reference-copy piece for a volume deleted meanwhile (a
+                            // copy checks its destination once, then commits piece by piece):
+                            // refused before it changes anything, so no block entry is ever
+                            // written under a deleted volume id (its references would never drop)
+                            failed.add(w);
+                            failures.put(w, gone);
+                            continue;
+                        }
                         if (needsSpace(b, bw.ops)) {
                             // refused before it changes anything: the rest of the batch goes on
                             failed.add(w);
@@ -422,6 +432,26 @@ final class Committer implements AutoCloseable {
             // the transaction may already be unusable
         }
         b.txn.close();
+    }
+
+    /**
+     * An error if one of {@code ops} names a volume that no longer exists (deleted in an earlier
+     * commit or earlier in this batch), else null. Reads only.
+     */
+    private IOException deletedTarget(Batch b, List<BlockOp> ops) {
+        int last = Integer.MIN_VALUE;
+        for (BlockOp op : ops) {
+            if (op.volume == last) {
+                continue;
+            }
+            last = op.volume;
+            VolumeState v = pool.volumeState(op.volume);
+            if (v == null || v.deleted || b.deletedVolumes.contains(op.volume)) {
+                return new IOException("volume " + (v == null ? "id " + op.volume : "'" + v.name + "'")
+                        + " was deleted");
+            }
+        }
+        return null;
     }
 
     /**

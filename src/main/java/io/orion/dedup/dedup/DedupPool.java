@@ -371,6 +371,9 @@ public final class DedupPool implements Closeable {
         return handles.computeIfAbsent(v.name, n -> new DedupVolume(this, v));
     }
 
+    /** Tests only: runs in {@link #deleteVolume} after the blocks are unmapped, before the record goes. */
+    volatile Runnable afterUnmapAll;
+
     /**
      * Deletes a volume: every block is unmapped (chunk references dropped; space becomes
      * reclaimable), then its record is removed. Returns false if no such volume exists.
@@ -383,8 +386,23 @@ public final class DedupPool implements Closeable {
         checkWritable();
         DedupVolume v = vol.get();
         v.unmapAll();
+        Runnable hook = afterUnmapAll;
+        if (hook != null) {
+            hook.run();
+        }
         VolumeState st = v.state();
         committer.run(b -> {
+            // a write or copy piece committed after unmapAll (it checked the volume was live
+            // before the delete began) left entries: they go in this transaction, with their
+            // references, so no block entry outlives the volume record
+            List<BlockOp> left = new ArrayList<>();
+            b.txn.scanBlocks(st.id, 0, Long.MAX_VALUE, (db, c) -> {
+                left.add(BlockOp.unmap(st.id, db));
+                return true;
+            });
+            if (!left.isEmpty()) {
+                committer.applyInTask(b, left);
+            }
             b.txn.deleteVolume(name);
             b.txn.deleteReservations(st.id); // its persistent reservations go with it
             b.deletedVolumes.add(st.id);

@@ -755,8 +755,15 @@ public final class DedupVolume implements BlockDevice {
             long at = backwards ? count - done - n : done;
             copyRefs(sv, src + at, dst + at, (int) n);
             done += n;
+            Runnable hook = afterCopyPiece;
+            if (hook != null && done < count) {
+                hook.run();
+            }
         }
     }
+
+    /** Tests only: runs between two committed pieces of a reference copy into this volume. */
+    volatile Runnable afterCopyPiece;
 
     private void copyRefs(DedupVolume sv, long src, long dst, int n) throws IOException {
         try (StripedLocks.Held h = pool.locks().lock(st.id, dst, dst + n - 1, sv.st.id, src, src + n - 1)) {

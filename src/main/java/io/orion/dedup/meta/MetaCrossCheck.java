@@ -10,7 +10,8 @@ import java.util.Map;
 /**
  * Cross-table checks of one metadata snapshot, the invariants every transaction keeps
  * (docs/on-disk-format.md): each chunk's refcount equals the number of block-map entries naming it;
- * every block-map entry names an existing chunk (or the zero marker); each volume's data and zero
+ * every block-map entry names an existing chunk (or the zero marker) and belongs to a volume that has a
+ * record (no orphans of a deleted volume); each volume's data and zero
  * block counters equal its block map; every fingerprint-index entry names an existing chunk with that
  * fingerprint. Memory: one {@code long} per mapped data block (sorted, then merged with the chunk
  * table in id order).
@@ -60,6 +61,14 @@ public final class MetaCrossCheck {
             if (c[0] != v.dataBlocks() || c[1] != v.zeroBlocks()) {
                 add(problems, "volume '" + v.name() + "': record says " + v.dataBlocks() + " data and "
                         + v.zeroBlocks() + " zero blocks, its block map has " + c[0] + " and " + c[1]);
+            }
+        }
+        for (Map.Entry<Integer, long[]> e : new java.util.TreeMap<>(perVolume).entrySet()) {
+            if (!vols.containsKey(e.getKey())) {
+                long[] c = e.getValue();
+                add(problems, "block map has " + (c[0] + c[1]) + " entries (" + c[0] + " data, " + c[1]
+                        + " zero) under volume id " + e.getKey() + ", which has no volume record"
+                        + " (left over from a deleted volume: their chunk references are never dropped)");
             }
         }
         long[] ids = refs[0];

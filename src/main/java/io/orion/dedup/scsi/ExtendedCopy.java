@@ -111,26 +111,38 @@ final class ExtendedCopy {
                 for (Segment s : segments) {
                     LogicalUnit src = resolve(copies, nexus, self, targets, s.src, false);
                     LogicalUnit dst = resolve(copies, nexus, self, targets, s.dst, true);
-                    checkReservations(src, self, nexus, false);
-                    checkReservations(dst, self, nexus, true);
-                    int bs = dst.device.blockSize();
-                    if (src.device.blockSize() != bs) {
-                        throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
+                    use(copies, self, src);
+                    try {
+                        use(copies, self, dst);
+                    } catch (RuntimeException ex) {
+                        src.copyUsers.decrementAndGet();
+                        throw ex;
                     }
-                    long blocks = s.blocks;
-                    if (!within(src, s.srcLba, blocks) || !within(dst, s.dstLba, blocks)) {
-                        throw SenseReason.COPY_ABORTED.ex();
+                    try {
+                        checkReservations(src, self, nexus, false);
+                        checkReservations(dst, self, nexus, true);
+                        int bs = dst.device.blockSize();
+                        if (src.device.blockSize() != bs) {
+                            throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
+                        }
+                        long blocks = s.blocks;
+                        if (!within(src, s.srcLba, blocks) || !within(dst, s.dstLba, blocks)) {
+                            throw SenseReason.COPY_ABORTED.ex();
+                        }
+                        if (dst.writeProtected()) {
+                            throw SenseReason.WRITE_PROTECTED.ex();
+                        }
+                        if (blocks > 0) {
+                            copies.changing(dst, s.dstLba, blocks);
+                            dst.device.copyFrom(src.device, s.srcLba, s.dstLba, blocks);
+                        }
+                        e.segments++;
+                        e.blocks += blocks;
+                        e.bytes += blocks * bs;
+                    } finally {
+                        src.copyUsers.decrementAndGet();
+                        dst.copyUsers.decrementAndGet();
                     }
-                    if (dst.writeProtected()) {
-                        throw SenseReason.WRITE_PROTECTED.ex();
-                    }
-                    if (blocks > 0) {
-                        copies.changing(dst, s.dstLba, blocks);
-                        dst.device.copyFrom(src.device, s.srcLba, s.dstLba, blocks);
-                    }
-                    e.segments++;
-                    e.blocks += blocks;
-                    e.bytes += blocks * bs;
                 }
                 e.status = CopyResults.COMPLETED;
             } catch (SenseException ex) {
@@ -204,6 +216,19 @@ final class ExtendedCopy {
             throw SenseReason.INCORRECT_COPY_TARGET_DEVICE_TYPE.ex();
         }
         return lu;
+    }
+
+    /**
+     * Counts the copy as using {@code lu} until the segment ends, so removing that LUN waits for it
+     * ({@link ScsiTargetService#awaitIdle}); a LUN removed since it was resolved is unreachable.
+     * Counted first and checked after, so a removal either sees the count or is seen here.
+     */
+    private static void use(CopyManager copies, LogicalUnit self, LogicalUnit lu) {
+        lu.copyUsers.incrementAndGet();
+        if (lu != self && !copies.serves(lu)) {
+            lu.copyUsers.decrementAndGet();
+            throw SenseReason.COPY_TARGET_DEVICE_NOT_REACHABLE.ex();
+        }
     }
 
     static boolean within(LogicalUnit lu, long lba, long blocks) {

@@ -28,6 +28,12 @@ final class LogicalUnit {
     /** Results of this LU's third-party copies, for RECEIVE COPY RESULTS / ROD TOKEN INFORMATION. */
     final CopyResults copyResults = new CopyResults();
 
+    /**
+     * Third-party copies (sent to another LUN) using this LU as source or destination right now: a
+     * LUN being removed waits for them too ({@link ScsiTargetService#awaitIdle}).
+     */
+    final java.util.concurrent.atomic.AtomicInteger copyUsers = new java.util.concurrent.atomic.AtomicInteger();
+
     volatile boolean wce = DEFAULT_WCE;
     volatile boolean dSense;
     volatile boolean swp;

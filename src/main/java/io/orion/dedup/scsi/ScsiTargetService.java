@@ -53,6 +53,8 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     private final boolean ownsIo;
     private final CommandTable table = new CommandTable();
     private final ConcurrentMap<Long, LogicalUnit> units = new ConcurrentHashMap<>();
+    /** LUs removed and not yet awaited ({@link #awaitIdle} also waits for copies using them). */
+    private final ConcurrentMap<Long, LogicalUnit> removed = new ConcurrentHashMap<>();
     private volatile CopyManager copies = new CopyManager();
 
     /**
@@ -170,6 +172,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     public void removeLun(long lun) {
         LogicalUnit lu = units.remove(lun);
         if (lu != null) {
+            removed.put(lun, lu);
             copies.unregister(lu);
             lunsChanged(lun);
         }
@@ -234,14 +237,17 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     }
 
     /**
-     * Waits until no command addressed to {@code lun} is in flight, at most {@code timeout}.
+     * Waits until no command addressed to {@code lun} is in flight, nor a third-party copy sent to
+     * another LUN that resolved this one, at most {@code timeout}.
      * Called after {@link #removeLun}, so no new command can reach its device — the way LIO waits
      * for a LUN's outstanding commands before it releases the LUN. Returns false on timeout.
      */
     public boolean awaitIdle(long lun, Duration timeout) throws InterruptedException {
         AtomicInteger n = inFlight.get(lun);
+        LogicalUnit lu = removed.remove(lun);
+        AtomicInteger c = lu == null ? null : lu.copyUsers; // EXTENDED COPY sent to another LUN
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (n != null && n.get() > 0) {
+        while ((n != null && n.get() > 0) || (c != null && c.get() > 0)) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
