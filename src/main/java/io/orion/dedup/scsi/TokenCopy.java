@@ -224,9 +224,22 @@ final class TokenCopy {
     private static long copy(CopyManager copies, RodTokens.Token token, long offset, LogicalUnit dst,
                              RodTokens.Range[] ranges) throws IOException {
         LogicalUnit src = token.source;
-        if (!copies.serves(src)) {
-            throw SenseReason.INVALID_TOKEN_OPERATION_TOKEN_REVOKED.ex();
+        // counted first and checked after (as EXTENDED COPY does): removing the source's LUN waits
+        // for this copy (ScsiTargetService#awaitIdle), or this copy sees the removal
+        src.copyUsers.incrementAndGet();
+        try {
+            if (!copies.serves(src)) {
+                throw SenseReason.INVALID_TOKEN_OPERATION_TOKEN_REVOKED.ex();
+            }
+            return copyRanges(copies, token, offset, dst, ranges);
+        } finally {
+            src.copyUsers.decrementAndGet();
         }
+    }
+
+    private static long copyRanges(CopyManager copies, RodTokens.Token token, long offset, LogicalUnit dst,
+                                   RodTokens.Range[] ranges) throws IOException {
+        LogicalUnit src = token.source;
         int si = 0;
         long skip = offset;
         while (si < token.ranges.length && skip >= token.ranges[si].blocks()) {

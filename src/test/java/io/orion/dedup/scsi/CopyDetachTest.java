@@ -72,4 +72,47 @@ class CopyDetachTest {
             assertSense(naas.xcopy(h1, 0, list), 0xa, 0x0d, 0x02);
         }
     }
+
+    @Test
+    void removingALunWaitsForAWriteUsingTokenThatReadsIt() throws Exception {
+        CountDownLatch copying = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        BlockDevice slow = new DelegatingDevice(new RamBlockDevice(BS, BLOCKS)) {
+            @Override
+            public void copyFrom(BlockDevice source, long srcLba, long dstLba, long blocks) throws IOException {
+                copying.countDown();
+                try {
+                    release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    throw new IOException(e);
+                }
+                super.copyFrom(source, srcLba, dstLba, blocks);
+            }
+        };
+        CopyManager copies = new CopyManager();
+        try (ScsiTargetService one = new ScsiTargetService("iqn.2026-11.io.orion:one", null);
+             ScsiTargetService two = new ScsiTargetService("iqn.2026-11.io.orion:two", null)) {
+            one.useCopyManager(copies);
+            two.useCopyManager(copies);
+            one.addLun(0, new RamBlockDevice(BS, BLOCKS), LunOptions.defaults());
+            two.addLun(0, slow, LunOptions.defaults());
+            ThirdPartyCopyTest t = new ThirdPartyCopyTest();
+            t.h1 = new ScsiHarness(one);
+            ScsiHarness h2 = new ScsiHarness(two);
+            t.h1.login(A, 0);
+            h2.login(A, 0);
+            byte[] token = t.populate(1, 0, 0, 16);
+
+            // the WRITE USING TOKEN is addressed to target two; its source is LU 0 of target one
+            CompletableFuture<ScsiResponse> copy = CompletableFuture.supplyAsync(
+                    () -> t.writeUsing(h2, 2, ThirdPartyCopyTest.writeUsingList(token, 0, 0, 0, 16)));
+            assertTrue(copying.await(10, TimeUnit.SECONDS));
+            one.removeLun(0);
+            assertFalse(one.awaitIdle(0, Duration.ofMillis(300)),
+                    "the removed LUN's device is still being read by the copy");
+            release.countDown();
+            copy.get(10, TimeUnit.SECONDS);
+            assertTrue(one.awaitIdle(0, Duration.ofSeconds(5)));
+        }
+    }
 }
