@@ -80,6 +80,9 @@ class SetupScriptsTest {
                         cp "$BIN/fake-tgtd-binary" "$BIN/tgtd"
                         setsid "$BIN/tgtd" 300 < /dev/null > /dev/null 2>&1 &
                         echo $! > "$TGTD_PID"
+                        # a service start returns once the daemon runs (under load setsid may not
+                        # have exec'd tgtd yet, and pidof would miss it)
+                        for _ in $(seq 100); do pidof tgtd >/dev/null && break; sleep 0.05; done
                       fi;;
                   esac
                 done
