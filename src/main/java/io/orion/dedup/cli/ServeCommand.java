@@ -1,5 +1,6 @@
 package io.orion.dedup.cli;
 
+import io.orion.dedup.config.HeapFit;
 import io.orion.dedup.config.HostPort;
 import io.orion.dedup.config.OrionConfig;
 import java.io.IOException;
@@ -59,6 +60,7 @@ final class ServeCommand implements Callable<Integer> {
         } else {
             cfg = OrionConfig.defaults();
         }
+        HeapFit.check(cfg.deduplication(), configFile, Runtime.getRuntime().maxMemory());
         Path dataDir = cfg.dataDir(data);
         Path targetsDir = targets != null ? targets : cfg.server().targetsDir();
         List<InetSocketAddress> override = listen.stream().map(HostPort::toSocketAddress).toList();

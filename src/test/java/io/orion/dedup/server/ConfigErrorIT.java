@@ -33,6 +33,20 @@ class ConfigErrorIT {
     }
 
     @Test
+    void cachesThatDoNotFitTheHeapExitTwo(@TempDir Path dir) throws Exception {
+        // the default caches (1 GB + 256 MB) in a 1 GiB heap: before, the server started and answered
+        // writes with HARDWARE ERROR once the block cache had filled the heap (OutOfMemoryError)
+        String jar = System.getProperty("orion.jar", "target/orion-dedup.jar");
+        ExternalTool.Result r = ExternalTool.run(Duration.ofMinutes(2), "java", "-Xmx1g", "-jar", jar, "serve",
+                "--config", "conf/dedup.toml", "--targets", ServerProcess.copyTargets(dir).toString(),
+                "--data", dir.resolve("data").toString(), "--listen", "127.0.0.1:" + ServerProcess.freePort());
+        assertEquals(2, r.exitCode(), r.output());
+        assertTrue(r.output().contains("conf/dedup.toml: deduplication.cache_size = 1.0 GiB"), r.output());
+        assertTrue(r.output().contains("ORION_HEAP=2g"), r.output());
+        assertFalse(r.output().contains("ready"), r.output());
+    }
+
+    @Test
     void aTargetQueueDepthOutOfRangeExitsTwo(@TempDir Path dir) throws Exception {
         Path targets = ServerProcess.copyTargets(dir);
         Path file = targets.resolve("default.toml");
