@@ -28,11 +28,9 @@ class CopyDetachTest {
     static final int BS = ThirdPartyCopyTest.BS;
     static final long BLOCKS = ThirdPartyCopyTest.BLOCKS;
 
-    @Test
-    void removingALunWaitsForACopyIntoItSentToAnotherLun() throws Exception {
-        CountDownLatch copying = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        BlockDevice slow = new DelegatingDevice(new RamBlockDevice(BS, BLOCKS)) {
+    /** A RAM device whose copies into it signal {@code copying}, then wait for {@code release}. */
+    private static BlockDevice heldCopies(CountDownLatch copying, CountDownLatch release) {
+        return new DelegatingDevice(new RamBlockDevice(BS, BLOCKS)) {
             @Override
             public void copyFrom(BlockDevice source, long srcLba, long dstLba, long blocks) throws IOException {
                 copying.countDown();
@@ -44,6 +42,13 @@ class CopyDetachTest {
                 super.copyFrom(source, srcLba, dstLba, blocks);
             }
         };
+    }
+
+    @Test
+    void removingALunWaitsForACopyIntoItSentToAnotherLun() throws Exception {
+        CountDownLatch copying = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        BlockDevice slow = heldCopies(copying, release);
         CopyManager copies = new CopyManager();
         try (ScsiTargetService one = new ScsiTargetService("iqn.2026-11.io.orion:one", null);
              ScsiTargetService two = new ScsiTargetService("iqn.2026-11.io.orion:two", null)) {
@@ -77,18 +82,7 @@ class CopyDetachTest {
     void removingALunWaitsForAWriteUsingTokenThatReadsIt() throws Exception {
         CountDownLatch copying = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        BlockDevice slow = new DelegatingDevice(new RamBlockDevice(BS, BLOCKS)) {
-            @Override
-            public void copyFrom(BlockDevice source, long srcLba, long dstLba, long blocks) throws IOException {
-                copying.countDown();
-                try {
-                    release.await(10, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    throw new IOException(e);
-                }
-                super.copyFrom(source, srcLba, dstLba, blocks);
-            }
-        };
+        BlockDevice slow = heldCopies(copying, release);
         CopyManager copies = new CopyManager();
         try (ScsiTargetService one = new ScsiTargetService("iqn.2026-11.io.orion:one", null);
              ScsiTargetService two = new ScsiTargetService("iqn.2026-11.io.orion:two", null)) {
