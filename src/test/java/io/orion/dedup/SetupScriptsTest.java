@@ -82,7 +82,7 @@ class SetupScriptsTest {
                         echo $! > "$TGTD_PID"
                         # a service start returns once the daemon runs (under load setsid may not
                         # have exec'd tgtd yet, and pidof would miss it)
-                        for _ in $(seq 100); do pidof tgtd >/dev/null && break; sleep 0.05; done
+                        for _ in {1..100}; do pidof tgtd >/dev/null && break; sleep 0.05; done # no seq in $BIN
                       fi;;
                   esac
                 done
