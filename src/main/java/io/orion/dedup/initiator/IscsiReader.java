@@ -121,7 +121,15 @@ public final class IscsiReader implements AutoCloseable {
         keys.put("AuthMethod", chap != null ? "CHAP" : "None");
         Map<String, String> answer;
         if (chap == null) {
-            answer = loginStep(isid, itt, 0, 1, true, keys);
+            try {
+                answer = loginStep(isid, itt, 0, 1, true, keys);
+            } catch (LoginRefused e) {
+                if (e.status == 0x0201) {
+                    throw new IOException(url + ": login refused: the target wants authentication: "
+                            + "give --chap-user and --chap-secret-file", e);
+                }
+                throw e;
+            }
             String method = answer.get("AuthMethod");
             if (method != null && !method.equals("None")) {
                 throw new IOException(url + ": the target wants AuthMethod " + method
@@ -206,7 +214,7 @@ public final class IscsiReader implements AutoCloseable {
         int statusClass = r.bhs[36] & 0xff;
         int detail = r.bhs[37] & 0xff;
         if (statusClass != 0) {
-            throw new IOException(url + ": login refused: " + loginStatus(statusClass, detail));
+            throw new LoginRefused(statusClass << 8 | detail, url + ": login refused: " + loginStatus(statusClass, detail));
         }
         expStatSN = r.u32(24) + 1;
         window(r);
@@ -222,9 +230,19 @@ public final class IscsiReader implements AutoCloseable {
         return answer;
     }
 
+    /** A Login Response with a non-zero status. */
+    private static final class LoginRefused extends IOException {
+        final int status;
+
+        LoginRefused(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+
     private static String loginStatus(int cls, int detail) {
         String what = switch (cls << 8 | detail) {
-            case 0x0201 -> "authentication failed (wrong CHAP user or secret, or CHAP required)";
+            case 0x0201 -> "authentication failed (wrong CHAP user or secret)";
             case 0x0202 -> "not authorized (no ACL for this initiator name)";
             case 0x0203 -> "no such target";
             case 0x0204 -> "the target was removed";
