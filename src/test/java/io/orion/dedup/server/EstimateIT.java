@@ -1,7 +1,6 @@
 package io.orion.dedup.server;
 
 import static io.orion.dedup.server.AdminTools.LIMIT;
-import static io.orion.dedup.server.AdminTools.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,15 +20,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code estimate} against the real server: an image written to a LUN with qemu-img gives stats
- * equal to the file's estimate at the pool's block size (4 KiB), and the estimate read over iSCSI
- * from that LUN (without CHAP, then with CHAP) equals the file's at every block size, while the
- * pool's figures stay untouched (the initiator only reads).
+ * {@code estimate} against the real server: an image written with qemu-img to two LUNs (one open,
+ * one behind CHAP) reads over iSCSI with the same figures as the file at every block size, and the
+ * pool's stats equal the file's estimate at the pool's block size (4 KiB) for two copies.
  */
 class EstimateIT {
-    private static final String TARGET = "iqn.2026-11.io.orion:estimate-it";
-    private static final String INITIATOR = "iqn.2026-11.io.orion:estimate";
-    private static final int SIZE = 24 << 20;
+    private static final String OPEN = "iqn.2026-11.io.orion:estimate-open";
+    private static final String CHAP = "iqn.2026-11.io.orion:estimate-chap";
+    private static final String SECRET = "est-secret-1234";
+    private static final int SIZE = 8 << 20;
 
     record Run(int status, String out, String err) {
     }
@@ -78,8 +77,14 @@ class EstimateIT {
                 ByteBuffer.wrap(img, off + 100, 8).putLong(rnd.nextInt(300));
             }
         }
-        System.arraycopy(img, 0, img, 8 << 20, 1 << 20); // a MiB written twice: dedups at every size
+        System.arraycopy(img, 0, img, 4 << 20, 1 << 20); // a MiB written twice: dedups at every size
         return Files.write(dir.resolve("it.img"), img);
+    }
+
+    private static String target(String iqn, String volume, boolean chap) {
+        return "iqn = \"" + iqn + "\"\n[attributes]\nauthentication = " + chap + "\ndemo_mode = true\n"
+                + (chap ? "[chap]\nuser = \"est\"\nsecret = \"" + SECRET + "\"\n" : "")
+                + "[[lun]]\nid = 0\nvolume = \"" + volume + "\"\nsize = \"" + SIZE + "\"\nblock_size = 512\n";
     }
 
     @Test
@@ -88,48 +93,45 @@ class EstimateIT {
         JsonNode fromFile = figures(estimate(img.toString()));
         int port = ServerProcess.freePort();
         Path config = AdminTools.config(dir, ServerProcess.freePort());
-        try (ServerProcess server = ServerProcess.start(dir.resolve("data"), AdminTools.emptyTargets(dir), config, port)) {
-            cli(server, "target", "create", TARGET, "--demo-mode").assertOk();
-            cli(server, "lun", "create", TARGET, "--lun", "0", "--size", SIZE + "B").assertOk();
-            String lun = "iscsi://127.0.0.1:" + port + "/" + TARGET + "/0";
-            ExternalTool.run(LIMIT, "qemu-img", "convert", "-n", "-S", "0", "-f", "raw", "-O", "raw", img.toString(), lun)
+        Path targets = AdminTools.emptyTargets(dir);
+        Files.writeString(targets.resolve("open.toml"), target(OPEN, "open-0", false));
+        Files.writeString(targets.resolve("chap.toml"), target(CHAP, "chap-0", true));
+        try (ServerProcess server = ServerProcess.start(dir.resolve("data"), targets, config, port)) {
+            String open = "iscsi://127.0.0.1:" + port + "/" + OPEN + "/0";
+            String chap = "iscsi://127.0.0.1:" + port + "/" + CHAP + "/0";
+            ExternalTool.run(LIMIT, "qemu-img", "convert", "-n", "-S", "0", "-f", "raw", "-O", "raw", img.toString(), open)
                     .assertOk();
+            ExternalTool.run(LIMIT, "qemu-img", "convert", "-n", "-S", "0", "-f", "raw", "-O", "raw", img.toString(),
+                    "iscsi://est%" + SECRET + "@127.0.0.1:" + port + "/" + CHAP + "/0").assertOk();
 
+            // the LUN over iSCSI reads as the file: the same figures at every block size
+            assertEquals(fromFile, figures(estimate(open)));
+            // with CHAP: no secret, a wrong one, the right one
+            Path secret = Files.writeString(dir.resolve("secret"), SECRET + "\n");
+            Path wrong = Files.writeString(dir.resolve("wrong"), "not-the-secret-99\n");
+            Run noChap = estimate(chap);
+            assertEquals(1, noChap.status(), noChap.err());
+            assertTrue(noChap.err().contains("--chap-user"), noChap.err());
+            Run bad = estimate(chap, "--chap-user", "est", "--chap-secret-file", wrong.toString());
+            assertEquals(1, bad.status(), bad.err());
+            assertTrue(bad.err().contains("authentication failed"), bad.err());
+            assertEquals(fromFile, figures(estimate(chap, "--chap-user", "est", "--chap-secret-file", secret.toString())));
+
+            // the pool holds the image twice: twice the logical and zero blocks, the chunks of one
+            // copy — the file's estimate at the pool's 4 KiB, exactly (the estimates wrote nothing)
             JsonNode pool = StatsJson.pool(StatsJson.fetch(server.data()));
             JsonNode k4 = fromFile.get("block_sizes").get(0);
             assertEquals(4096, k4.get("block_size").asInt());
-            for (String key : new String[] {"logical_bytes", "zero_blocks", "unique_chunks", "unique_bytes", "stored_bytes"}) {
-                assertEquals(pool.get(key).asLong(), k4.get(key).asLong(), key + "\npool " + pool + "\nestimate " + k4);
+            String both = "\npool " + pool + "\nestimate " + k4;
+            assertEquals(2 * k4.get("logical_bytes").asLong(), pool.get("logical_bytes").asLong(), both);
+            assertEquals(2 * k4.get("zero_blocks").asLong(), pool.get("zero_blocks").asLong(), both);
+            for (String key : new String[] {"unique_chunks", "unique_bytes", "stored_bytes"}) {
+                assertEquals(k4.get(key).asLong(), pool.get(key).asLong(), key + both);
             }
-            for (String key : new String[] {"dedup_ratio", "compression_ratio", "saving_percent"}) {
-                assertEquals(pool.get(key).asDouble(), k4.get(key).asDouble(), 1e-9, key + "\npool " + pool + "\nestimate " + k4);
-            }
+            assertEquals(2 * k4.get("dedup_ratio").asDouble(), pool.get("dedup_ratio").asDouble(), 1e-9, both);
+            assertEquals(k4.get("compression_ratio").asDouble(), pool.get("compression_ratio").asDouble(), 1e-9, both);
             assertTrue(k4.get("zero_blocks").asLong() > 0 && k4.get("dedup_ratio").asDouble() > 1.5
                     && k4.get("compression_ratio").asDouble() > 1.0, k4.toString());
-
-            // the LUN over iSCSI reads as the file: the same figures at every block size
-            assertEquals(fromFile, figures(estimate(lun)));
-
-            // with CHAP: this initiator alone, with its secret
-            cli(server, "acl", "add", TARGET, INITIATOR).assertOk();
-            cli(server, "chap", "set", TARGET, "--initiator", INITIATOR, "--user", "est", "--secret", "est-secret-1234")
-                    .assertOk();
-            cli(server, "target", "set", TARGET, "--auth", "on", "--demo-mode", "off").assertOk();
-            Path secret = Files.writeString(dir.resolve("secret"), "est-secret-1234\n");
-            Path wrong = Files.writeString(dir.resolve("wrong"), "not-the-secret-99\n");
-            Run noChap = estimate(lun);
-            assertEquals(1, noChap.status(), noChap.err());
-            assertTrue(noChap.err().contains("--chap-user"), noChap.err());
-            Run bad = estimate(lun, "--chap-user", "est", "--chap-secret-file", wrong.toString());
-            assertEquals(1, bad.status(), bad.err());
-            assertTrue(bad.err().contains("authentication failed"), bad.err());
-            assertEquals(fromFile, figures(estimate(lun, "--chap-user", "est", "--chap-secret-file", secret.toString())));
-
-            // reading changed nothing in the pool
-            JsonNode after = StatsJson.pool(StatsJson.fetch(server.data()));
-            for (String key : new String[] {"logical_bytes", "zero_blocks", "unique_chunks", "stored_bytes"}) {
-                assertEquals(pool.get(key), after.get(key), key);
-            }
         }
     }
 }
