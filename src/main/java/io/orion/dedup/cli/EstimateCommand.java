@@ -35,9 +35,9 @@ import picocli.CommandLine.Spec;
  * Needs no server.
  */
 @Command(name = "estimate", sortOptions = false, description = {
-    "Estimate what Orion would save on an image file, a block device or another target's LUN",
-    "(iscsi://HOST[:PORT]/IQN/LUN), per dedup block size: dedup and compression ratios, saving,",
-    "metadata cost and a refcount histogram (like zdb -S), and the block size to use.",
+    "Estimate what Orion would save on an image file, a block device or another target's LUN "
+        + "(iscsi://HOST[:PORT]/IQN/LUN), per dedup block size: dedup and compression ratios, saving, "
+        + "metadata cost and a refcount histogram (like zdb -S), and the block size to use.",
     "Reads only; needs no server. Details: docs/estimate.md."})
 final class EstimateCommand implements Callable<Integer> {
 

@@ -13,7 +13,11 @@ record Recommendation(Integer blockSize, String text) {
     static Recommendation of(List<SizeEstimate> sizes) {
         SizeEstimate bestDedup = null;
         SizeEstimate best = null;
+        SizeEstimate most = null;
         for (SizeEstimate s : sizes) {
+            if (most == null || s.savedBytes() > most.savedBytes()) {
+                most = s;
+            }
             if (bestDedup == null || s.dataDedupRatio() > bestDedup.dataDedupRatio()) {
                 bestDedup = s;
             }
@@ -30,10 +34,16 @@ record Recommendation(Integer blockSize, String text) {
                     "dedup will not pay: the non-zero data dedups %.2fx at best (%s blocks); compression alone would save %.1f %%",
                     bestDedup.dataDedupRatio(), Units.blockSize(bestDedup.blockSize()), compressionOnlySaving(largest)));
         }
-        return new Recommendation(best.blockSize(), String.format(
+        String text = String.format(
                 "use %s blocks: %.1f %% saved (dedup %.2fx, compression %.2fx) for %s of metadata, %.0f bytes saved per metadata byte",
                 Units.blockSize(best.blockSize()), best.savingPercent(), best.dedupRatio(), best.compressionRatio(),
-                Units.bytes(best.metadataDiskBytes()), best.savingPerMetadataByte()));
+                Units.bytes(best.metadataDiskBytes()), best.savingPerMetadataByte());
+        if (most != best && most.savedBytes() > best.savedBytes()) {
+            text += String.format("; %s blocks save the most (%.1f %%, %s more) for %.1fx the metadata",
+                    Units.blockSize(most.blockSize()), most.savingPercent(), Units.bytes(most.savedBytes() - best.savedBytes()),
+                    (double) most.metadataDiskBytes() / Math.max(1, best.metadataDiskBytes()));
+        }
+        return new Recommendation(best.blockSize(), text);
     }
 
     /** Percent saved by compressing the non-zero blocks without dedup (approximated by this size's unique data). */
