@@ -26,7 +26,7 @@ record Recommendation(Integer blockSize, String text) {
             }
         }
         if (bestDedup == null || bestDedup.logicalBlocks() == bestDedup.zeroBlocks()) {
-            return new Recommendation(null, "nothing to dedup: the source holds only zeros");
+            return new Recommendation(null, "nothing to dedup: the source is empty or holds only zeros");
         }
         if (bestDedup.dataDedupRatio() < PAYS) {
             SizeEstimate largest = sizes.get(sizes.size() - 1);

@@ -72,6 +72,17 @@ class EstimateCommandTest {
     }
 
     @Test
+    void anEmptyFileHasNothingToDedup() throws Exception {
+        Path f = Files.write(dir.resolve("empty.img"), new byte[0]);
+        OrionCliTest.Run run = OrionCliTest.run("estimate", f.toString(), "--progress", "none", "--json");
+        assertEquals(0, run.status(), run.err());
+        JsonNode j = new ObjectMapper().readTree(run.out());
+        assertEquals(0, j.get("block_sizes").get(0).get("logical_blocks").asLong());
+        assertTrue(j.get("recommended_block_size").isNull(), run.out());
+        assertTrue(j.get("recommendation").asText().startsWith("nothing to dedup"), run.out());
+    }
+
+    @Test
     void badInputExitsTwoNamingTheOption() throws Exception {
         Path f = image();
         String[][] cases = {
