@@ -135,7 +135,7 @@ public final class IscsiReader implements AutoCloseable {
                 throw new IOException(url + ": the target wants AuthMethod " + method
                         + ": give --chap-user and --chap-secret-file");
             }
-            while (!transit(answer)) {
+            while (!transit()) {
                 answer = loginStep(isid, itt, 0, 1, true, Map.of());
             }
         } else {
@@ -155,7 +155,7 @@ public final class IscsiReader implements AutoCloseable {
             reply.put("CHAP_N", chap.user());
             reply.put("CHAP_R", "0x" + HexFormat.of().formatHex(response));
             answer = loginStep(isid, itt, 0, 1, true, reply);
-            while (!transit(answer)) {
+            while (!transit()) {
                 answer = loginStep(isid, itt, 0, 1, true, Map.of());
             }
         }
@@ -175,7 +175,7 @@ public final class IscsiReader implements AutoCloseable {
         op.put("ErrorRecoveryLevel", "0");
         op.put("MaxConnections", "1");
         answer = loginStep(isid, itt, 1, 3, true, op);
-        for (int round = 0; !transit(answer); round++) {
+        for (int round = 0; !transit(); round++) {
             if (round > 8) {
                 throw new IOException(url + ": the target never ended the login's operational stage");
             }
@@ -192,7 +192,7 @@ public final class IscsiReader implements AutoCloseable {
     /** Whether the last Login Response moved on to the stage asked for (T set, NSG as requested). */
     private boolean lastTransit;
 
-    private boolean transit(Map<String, String> answer) {
+    private boolean transit() {
         return lastTransit;
     }
 
@@ -285,8 +285,6 @@ public final class IscsiReader implements AutoCloseable {
         final int dstOffset;
         final int length;
         int itt;
-        int received;
-        boolean done;
         int status = -1;
         byte[] sense;
         int residual;
@@ -311,7 +309,7 @@ public final class IscsiReader implements AutoCloseable {
             }
         }
         byte[] cap = new byte[32];
-        Task t = runRetrying(cdb16(0x9e, 0x10, 0, 32), cap, 0, 32, "READ CAPACITY(16)");
+        runRetrying(cdb16(0x9e, 0x10, 0, 32), cap, 0, 32, "READ CAPACITY(16)");
         ByteBuffer c = ByteBuffer.wrap(cap);
         blocks = c.getLong(0) + 1;
         blockSize = c.getInt(8);
@@ -328,9 +326,6 @@ public final class IscsiReader implements AutoCloseable {
             }
         }
         requestBytes = Math.max(blockSize, requestBytes / blockSize * blockSize);
-        if (t.status != 0) {
-            throw scsiError("READ CAPACITY(16)", t);
-        }
     }
 
     /** A 16-byte CDB with {@code op}, service action, LBA 0 and allocation length. */
@@ -497,7 +492,6 @@ public final class IscsiReader implements AutoCloseable {
                     t.status = p.bhs[3] & 0xff;
                     t.underflow = (flags & 0x02) != 0;
                     t.residual = p.u32(44);
-                    t.done = true;
                     return t;
                 }
                 return null;
@@ -521,7 +515,6 @@ public final class IscsiReader implements AutoCloseable {
                     int len = Math.min(p.data.length - 2, (p.data[0] & 0xff) << 8 | (p.data[1] & 0xff));
                     t.sense = java.util.Arrays.copyOfRange(p.data, 2, 2 + len);
                 }
-                t.done = true;
                 return t;
             }
             case 0x20 -> { // NOP-In
@@ -602,7 +595,6 @@ public final class IscsiReader implements AutoCloseable {
             }
             in.readFully(t.dst, t.dstOffset + offset, len);
             in.skipNBytes(pad);
-            t.received += len;
             return new Pdu(bhs, NO_DATA);
         }
         if (len > 16 << 20) {
