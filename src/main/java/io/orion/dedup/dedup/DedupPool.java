@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
 public final class DedupPool implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(DedupPool.class);
     /** Estimated heap bytes of one fingerprint-cache entry. */
-    static final int FP_ENTRY_BYTES = 96;
+    public static final int FP_ENTRY_BYTES = 96;
 
     private final PoolOptions options;
     private final MetaStore meta;
