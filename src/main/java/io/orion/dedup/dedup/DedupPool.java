@@ -15,6 +15,7 @@ import io.orion.dedup.store.BackingDevice;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Compression;
 import io.orion.dedup.store.Container;
+import io.orion.dedup.store.DeviceLabels;
 import io.orion.dedup.store.DeviceProbe;
 import io.orion.dedup.store.DeviceSpec;
 import io.orion.dedup.store.Location;
@@ -166,8 +167,9 @@ public final class DedupPool implements Closeable {
                 LOG.warn("pool was created with container size {}; keeping it (configured {})", slotSize,
                         o.containerSize());
             }
-            for (int i = 0; i < o.devices().size(); i++) {
-                devices.add(BackingDevice.open(i, o.devices().get(i), slotSize));
+            List<DeviceSpec> byIndex = arrangeDevices(o, counters.poolUuid(), slotSize, containers);
+            for (int i = 0; i < byIndex.size(); i++) {
+                devices.add(BackingDevice.open(i, byIndex.get(i), slotSize));
             }
             ChunkStore store = new ChunkStore(devices, slotSize, counters.poolUuid(), counters.nextContainerId());
             long cut = 0;
@@ -179,6 +181,9 @@ public final class DedupPool implements Closeable {
                 if (loaded.damage() != null) {
                     damage.add(loaded.damage());
                 }
+            }
+            for (BackingDevice d : devices) {
+                d.label(counters.poolUuid()); // adopts a device of a pool written before labels
             }
             store.sealAll();
             OpenReport report = new OpenReport(cut, List.copyOf(damage), (System.nanoTime() - t0) / 1_000_000);
@@ -233,6 +238,27 @@ public final class DedupPool implements Closeable {
             }
             LOG.error(msg);
             throw new PoolRefusedException(msg);
+        }
+    }
+
+    /**
+     * The configured devices by device index, found by their labels (never by their order in the
+     * configuration): a device of another pool, a duplicate, or a device the metadata needs that no
+     * configured device carries is refused, naming it, before any device is written.
+     */
+    private static List<DeviceSpec> arrangeDevices(PoolOptions o, UUID pool, long slotSize,
+                                                   List<ContainerRecord> containers) throws IOException {
+        List<DeviceLabels.Placement> placed = new ArrayList<>(containers.size());
+        for (ContainerRecord c : containers) {
+            placed.add(new DeviceLabels.Placement(c.id(), c.device(), c.slot()));
+        }
+        try {
+            DeviceLabels.Arrangement a = DeviceLabels.arrange(o.devices(), pool, slotSize, placed);
+            a.notes().forEach(LOG::info);
+            return a.byIndex();
+        } catch (DeviceLabels.DeviceRefusedException e) {
+            LOG.error(e.getMessage());
+            throw new PoolRefusedException(e.getMessage());
         }
     }
 

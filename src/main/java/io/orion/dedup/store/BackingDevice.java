@@ -31,6 +31,8 @@ public final class BackingDevice implements Closeable {
     private final long maxSlots;
     private final TreeSet<Integer> freeBelowTop = new TreeSet<>();
     private int top;
+    /** The pool whose label this device carries at byte 0 once {@link #label} was called, else null. */
+    private java.util.UUID labelPool;
 
     private BackingDevice(int index, Path path, FileChannel channel, boolean regularFile, long slotSize,
                           long capacity) {
@@ -157,6 +159,26 @@ public final class BackingDevice implements Closeable {
                 HolePunch.punch(path, slotBase(slot), slotSize);
             }
         }
+        if (slot == 0 && labelPool != null) {
+            writeLabel();
+        }
+    }
+
+    /**
+     * Makes this device carry the label of device {@link #index()} of {@code pool} (docs/on-disk-format.md,
+     * "Device label"): the slot header at byte 0. A container in slot 0 carries it in its own header;
+     * while slot 0 holds none (now, or after it is freed) a label-only header (container id 0) is
+     * written there. Call after the pool's containers are loaded.
+     */
+    public synchronized void label(java.util.UUID pool) throws IOException {
+        labelPool = pool;
+        if (top == 0 || freeBelowTop.contains(0)) {
+            writeLabel();
+        }
+    }
+
+    private void writeLabel() throws IOException {
+        write(SlotHeader.encode(0, 0, index, labelPool), 0);
     }
 
     public synchronized int usedSlots() {

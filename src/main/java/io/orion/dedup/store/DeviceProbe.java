@@ -101,6 +101,9 @@ public final class DeviceProbe {
             return null;
         }
         UUID pool = new UUID(b.getLong(20), b.getLong(28));
+        if (b.getInt(8) == 0) {
+            return new Found(pool, pos, "the label of device #" + b.getInt(16) + " of pool " + pool + " at offset " + pos);
+        }
         return new Found(pool, pos, "container slot header of pool " + pool + " (container " + b.getInt(8)
                 + ") at offset " + pos);
     }
