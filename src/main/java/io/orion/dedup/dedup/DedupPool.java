@@ -24,6 +24,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -183,6 +184,13 @@ public final class DedupPool implements Closeable {
                 }
             }
             for (BackingDevice d : devices) {
+                if (readOnly == null) {
+                    // past the last known container: no container of this metadata, so free
+                    long trimmed = d.trimPastTop();
+                    if (trimmed > 0) {
+                        LOG.info("{}: {} bytes past the last container the metadata knows cut", d.path(), trimmed);
+                    }
+                }
                 d.label(counters.poolUuid()); // adopts a device of a pool written before labels
             }
             store.sealAll();
@@ -700,6 +708,37 @@ public final class DedupPool implements Closeable {
 
     MetaStore meta() {
         return meta;
+    }
+
+    /**
+     * Writes a backup of the metadata to {@code file} while I/O goes on (docs/administration.md,
+     * "Backup and restore"): flushes (devices forced, then LMDB synced), copies the environment
+     * compacted from one read snapshot, forces the devices again (so every record the snapshot
+     * references is durable), then writes {@code file} atomically, mode 0600.
+     *
+     * @return the backup's header, and the bytes of the file
+     */
+    public io.orion.dedup.meta.MetadataBackup.Header backup(Path file) throws IOException {
+        if (!meta.damage().isEmpty()) {
+            throw new IOException("the metadata is damaged (" + meta.damage().summary() + "); a backup would copy"
+                    + " the damage: restore an earlier backup or rebuild the metadata instead");
+        }
+        committer.flush();
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = Files.createTempDirectory(dir, ".orion-backup-");
+        try {
+            meta.copyCompacted(tmp);
+            store.forceAll();
+            return io.orion.dedup.meta.MetadataBackup.write(file, uuid, PoolCounters.FORMAT_VERSION,
+                    tmp.resolve("data.mdb"));
+        } finally {
+            try (java.util.stream.Stream<Path> s = Files.list(tmp)) {
+                for (Path p : s.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(tmp);
+        }
     }
 
     ChunkStore store() {

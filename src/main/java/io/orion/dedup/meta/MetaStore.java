@@ -404,6 +404,21 @@ public final class MetaStore implements Closeable {
         return false;
     }
 
+    /**
+     * Copies the environment into the empty directory {@code dir} as {@code data.mdb}, compacted (free
+     * pages left out, pages renumbered), from one read snapshot ({@code mdb_env_copy2} with
+     * {@code MDB_CP_COMPACT}): commits go on meanwhile and are not in the copy. The map is not grown
+     * during the copy (a commit that needs a larger map waits for it).
+     */
+    public void copyCompacted(Path dir) {
+        mapLock.readLock().lock();
+        try {
+            env.copy(dir.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
+        } finally {
+            mapLock.readLock().unlock();
+        }
+    }
+
     /** Forces every committed transaction to disk. */
     public void sync() {
         env.sync(true);

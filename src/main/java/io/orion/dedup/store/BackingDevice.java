@@ -177,6 +177,23 @@ public final class BackingDevice implements Closeable {
         }
     }
 
+    /**
+     * Cuts a plain file back to its highest used slot: the bytes past it belong to no container the
+     * metadata knows (containers whose metadata never committed, or that a restored backup does not
+     * know), so they are free. Call after the pool's containers are loaded.
+     *
+     * @return bytes cut
+     */
+    public synchronized long trimPastTop() throws IOException {
+        long keep = top * slotSize;
+        long size = channel.size();
+        if (!regularFile || size <= keep) {
+            return 0;
+        }
+        channel.truncate(keep);
+        return size - keep;
+    }
+
     private void writeLabel() throws IOException {
         write(SlotHeader.encode(0, 0, index, labelPool), 0);
     }
