@@ -181,6 +181,16 @@ public interface AdminApi {
         throw new AdminException("this server cannot verify its chunks");
     }
 
+    /**
+     * Writes a backup of the pool's metadata to {@code file} (an absolute path on the server's host)
+     * while I/O goes on: consistent (one snapshot) and compacted. Figures: {@code file},
+     * {@code pool_uuid}, {@code bytes}, {@code metadata_bytes}, {@code taken}, {@code duration_seconds}.
+     * A server without a pool, or that cannot back up, refuses with {@link AdminException}.
+     */
+    default Map<String, Object> backup(String file) throws AdminException, IOException {
+        throw new AdminException("this server cannot back up its metadata");
+    }
+
     // --- the product's management commands ---------------------------------------------------
 
     /** {@code dedup-hash-info}. */

@@ -316,6 +316,12 @@ public final class AdminClient implements AdminApi, Closeable {
         return callMap(AdminProtocol.SCRUB);
     }
 
+    @Override
+    public Map<String, Object> backup(String file) throws AdminException, IOException {
+        JsonNode r = call(AdminProtocol.BACKUP, params("file", file));
+        return r == null || r.isNull() ? new LinkedHashMap<>() : json.convertValue(r, MAP);
+    }
+
     /** Runs a management command with one request. */
     @Override
     public Map<String, Object> management(ManagementCommand command) throws AdminException, IOException {

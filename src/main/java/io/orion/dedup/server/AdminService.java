@@ -876,4 +876,38 @@ final class AdminService extends TargetAdminService {
         }
         return m;
     }
+
+    /** Writes a backup of the pool's metadata (the {@code backup} command), while I/O goes on. */
+    @Override
+    public Map<String, Object> backup(String file) throws AdminException, IOException {
+        Path target = Path.of(file);
+        if (!target.isAbsolute()) {
+            throw new AdminException("backup file must be an absolute path: " + file);
+        }
+        if (target.getParent() == null || !java.nio.file.Files.isDirectory(target.getParent())) {
+            throw new AdminException("cannot write " + file + ": no such directory " + target.getParent());
+        }
+        if (java.nio.file.Files.isDirectory(target)) {
+            throw new AdminException("cannot write " + file + ": it is a directory");
+        }
+        DedupPool p = server.volumes().existingPool()
+                .orElseThrow(() -> new AdminException("there is no pool to back up (no dedup LUN was ever created)"));
+        long t0 = System.nanoTime();
+        io.orion.dedup.meta.MetadataBackup.Header h;
+        try {
+            h = p.backup(target);
+        } catch (IOException e) {
+            LOG.error("backup to {} failed: {}", target, e.getMessage());
+            throw new AdminException("backup to " + file + " failed: " + e.getMessage());
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("file", target.toString());
+        m.put("pool_uuid", h.pool().toString());
+        m.put("bytes", io.orion.dedup.meta.MetadataBackup.HEADER + h.imageLength());
+        m.put("metadata_bytes", p.stats().metadataBytes());
+        m.put("taken", h.taken().toString());
+        m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
+        LOG.info("metadata of pool {} backed up to {} ({} bytes)", h.pool(), target, m.get("bytes"));
+        return m;
+    }
 }
