@@ -184,12 +184,13 @@ public final class DedupPool implements Closeable {
                 }
             }
             for (BackingDevice d : devices) {
-                if (readOnly == null) {
-                    // past the last known container: no container of this metadata, so free
-                    long trimmed = d.trimPastTop();
-                    if (trimmed > 0) {
-                        LOG.info("{}: {} bytes past the last container the metadata knows cut", d.path(), trimmed);
-                    }
+                if (readOnly != null) {
+                    break; // damaged metadata may hide containers: write nothing where they could be
+                }
+                // past the last known container: no container of this metadata, so free
+                long trimmed = d.trimPastTop();
+                if (trimmed > 0) {
+                    LOG.info("{}: {} bytes past the last container the metadata knows cut", d.path(), trimmed);
                 }
                 d.label(counters.poolUuid()); // adopts a device of a pool written before labels
             }
