@@ -1,0 +1,23 @@
+package io.orion.dedup.dedup;
+
+import io.orion.dedup.meta.MetaTxn;
+import java.io.IOException;
+
+/** Metadata figures of a pool for the benches in {@code io.orion.dedup.bench} (the store is package-private). */
+public final class BenchProbe {
+    private BenchProbe() {
+    }
+
+    /**
+     * Entries and LMDB page bytes of the block map, chunk table and index, and the used part of
+     * {@code data.mdb}: {@code {blockEntries, chunkEntries, indexEntries, blockPages, chunkPages,
+     * indexPages, usedFileBytes}}.
+     */
+    public static long[] metadata(DedupPool pool) throws IOException {
+        try (MetaTxn t = pool.meta().read()) {
+            long[] e = t.entryCounts();
+            long[] p = t.pageBytes();
+            return new long[] {e[0], e[1], e[2], p[0], p[1], p[2], pool.meta().fileSize()};
+        }
+    }
+}
