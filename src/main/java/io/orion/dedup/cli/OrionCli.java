@@ -143,12 +143,12 @@ public final class OrionCli implements Callable<Integer> {
         return s == null ? "failed" : s.lines().findFirst().orElse("failed");
     }
 
-    /** Version from the jar manifest, or "dev". */
+    /** Version and git revision from the jar manifest ({@link io.orion.dedup.BuildInfo}). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = OrionCli.class.getPackage().getImplementationVersion();
-            return new String[] {"orion-dedup " + (v == null ? "dev" : v)};
+            return new String[] {"orion-dedup " + io.orion.dedup.BuildInfo.current().describe(),
+                "Java " + Runtime.version() + " (" + System.getProperty("java.vm.name", "?") + ")"};
         }
     }
 }
