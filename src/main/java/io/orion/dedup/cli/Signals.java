@@ -16,7 +16,7 @@ final class Signals {
 
     /** Installs {@code action}; returns how many of TERM and INT could be intercepted. */
     static int onTermination(Runnable action) {
-        Runtime.getRuntime().addShutdownHook(new Thread(action, "orion-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(action, "shutdown"));
         int installed = 0;
         for (String name : new String[] {"TERM", "INT"}) {
             try {
