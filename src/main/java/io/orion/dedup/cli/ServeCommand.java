@@ -91,11 +91,25 @@ final class ServeCommand implements Callable<Integer> {
         out.println("orion-dedup ready: portals " + String.join(" ", portals)
                 + (Files.exists(socket) ? ", control socket " + socket : "") + ", data " + dataDir);
         out.flush();
+        notifySystemd("READY=1\nSTATUS=serving portals " + String.join(" ", portals) + "\nMAINPID="
+                + ProcessHandle.current().pid());
         server.awaitTermination();
+        notifySystemd("STOPPING=1");
         stop.run();
         out.println("orion-dedup stopped");
         out.flush();
         return 0;
+    }
+
+    /** Type=notify readiness (systemd started us with NOTIFY_SOCKET); a failure is said, not fatal. */
+    private void notifySystemd(String state) {
+        try {
+            SystemdNotify.notify(state);
+        } catch (IOException e) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("orion-dedup: " + e.getMessage());
+            err.flush();
+        }
     }
 
     private static String format(InetSocketAddress a) {
