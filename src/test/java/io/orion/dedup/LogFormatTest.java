@@ -26,11 +26,15 @@ class LogFormatTest {
         ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         ConsoleAppender<ILoggingEvent> app = (ConsoleAppender<ILoggingEvent>) root.getAppender("STDERR");
         Encoder<ILoggingEvent> enc = app.getEncoder();
+        String name = Thread.currentThread().getName();
         Thread.currentThread().setName("control-7");
-        LoggingEvent e = new LoggingEvent("x", ctx.getLogger("io.orion.dedup.audit"), Level.INFO, message, t, null);
-        String out = new String(enc.encode(e), StandardCharsets.UTF_8);
-        ctx.stop();
-        return out;
+        try {
+            LoggingEvent e = new LoggingEvent("x", ctx.getLogger("io.orion.dedup.audit"), Level.INFO, message, t, null);
+            return new String(enc.encode(e), StandardCharsets.UTF_8);
+        } finally {
+            Thread.currentThread().setName(name);
+            ctx.stop();
+        }
     }
 
     @Test
