@@ -168,6 +168,16 @@ public interface AdminApi {
     /** Writes every target definition again (atomically); returns the files. */
     SaveResult saveConfig() throws AdminException, IOException;
 
+    /**
+     * Reads the target files again and makes the live server match them (what {@code systemctl reload}
+     * runs), keeping sessions: a changed target is changed as the admin commands change it; a target whose
+     * file is gone is withdrawn (its sessions dropped, its volumes kept); a new file's target starts. A file
+     * with an error changes nothing (the reason names file, line and key).
+     */
+    default ReloadResult reload() throws AdminException, IOException {
+        throw new AdminException("this server cannot reload its target files");
+    }
+
     /** Space accounting per volume and pool; all engine counters with {@code verbose}. */
     StatsReport stats(boolean verbose) throws AdminException, IOException;
 

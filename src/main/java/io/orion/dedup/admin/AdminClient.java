@@ -237,6 +237,11 @@ public final class AdminClient implements AdminApi, Closeable {
     }
 
     @Override
+    public ReloadResult reload() throws AdminException, IOException {
+        return call(AdminProtocol.RELOAD, Map.of(), ReloadResult.class);
+    }
+
+    @Override
     public SaveResult saveConfig() throws AdminException, IOException {
         return call(AdminProtocol.SAVECONFIG, Map.of(), SaveResult.class);
     }

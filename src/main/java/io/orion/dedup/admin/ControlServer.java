@@ -48,7 +48,7 @@ public final class ControlServer implements Closeable {
         this.server = server;
         this.socket = socket;
         this.dispatcher = new AdminDispatcher(api);
-        this.acceptor = new Thread(this::acceptLoop, "orion-control-accept");
+        this.acceptor = new Thread(this::acceptLoop, "control-accept");
         this.acceptor.setDaemon(true);
     }
 
@@ -120,13 +120,14 @@ public final class ControlServer implements Closeable {
                 return;
             }
             clients.add(c);
-            Thread t = new Thread(() -> serve(c), "orion-control-" + connections.incrementAndGet());
+            Thread t = new Thread(() -> serve(c), "control-" + connections.incrementAndGet());
             t.setDaemon(true);
             t.start();
         }
     }
 
     private void serve(SocketChannel c) {
+        ControlAudit.Peer peer = ControlAudit.Peer.of(c);
         try (LineChannel lines = new LineChannel(c, AdminProtocol.MAX_LINE)) {
             String line;
             while ((line = readLine(lines)) != null) {
@@ -149,17 +150,22 @@ public final class ControlServer implements Closeable {
                 }
                 response.set("id", request.get("id"));
                 String method = request.path("method").asText("");
+                JsonNode params = request.get("params");
                 try {
-                    response.set("result", dispatcher.dispatch(method, request.get("params")));
+                    response.set("result", dispatcher.dispatch(method, params));
+                    ControlAudit.log(peer, method, params, null, false);
                 } catch (AdminException e) {
                     response.remove("result");
                     response.put("error", e.getMessage());
+                    ControlAudit.log(peer, method, params, e.getMessage(), true);
                 } catch (IOException e) {
                     LOG.warn("control request {} failed", method, e);
                     response.put("error", "I/O error: " + e.getMessage());
+                    ControlAudit.log(peer, method, params, "I/O error: " + e.getMessage(), false);
                 } catch (RuntimeException e) {
                     LOG.error("control request {} failed", method, e);
                     response.put("error", "internal error: " + e);
+                    ControlAudit.log(peer, method, params, "internal error: " + e, false);
                 }
                 lines.writeLine(json.writeValueAsString(response));
             }

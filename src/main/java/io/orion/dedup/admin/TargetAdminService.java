@@ -597,6 +597,66 @@ public abstract class TargetAdminService implements AdminApi {
         change(iqn, () -> changes.setChap(iqn, scope, initiator, null));
     }
 
+    /**
+     * Reads the targets directory again and applies the difference through {@link #apply}: removed targets
+     * first (their portals may be what a new one needs), then changed ones, then new ones. Everything is
+     * read and validated before anything changes; if applying one target fails, the ones before it stay
+     * applied, the rest are as they were, and the reason names the target.
+     */
+    @Override
+    public ReloadResult reload() throws AdminException, IOException {
+        synchronized (lock) {
+            TargetDirectory fresh;
+            try {
+                fresh = TargetDirectory.load(targets.dir());
+            } catch (ConfigException e) {
+                throw new AdminException("nothing reloaded: " + e.getMessage());
+            }
+            List<String> added = new ArrayList<>();
+            List<String> changed = new ArrayList<>();
+            List<String> removed = new ArrayList<>();
+            int unchanged = 0;
+            for (TargetDefinition old : targets.targets()) {
+                if (fresh.find(old.iqn()).isEmpty()) {
+                    step(old.iqn(), () -> apply(old, null));
+                    targets.forget(old.iqn());
+                    removed.add(old.iqn());
+                }
+            }
+            for (TargetDefinition next : fresh.targets()) {
+                Optional<TargetDefinition> old = targets.find(next.iqn());
+                if (old.isPresent() && old.get().equals(next)) {
+                    unchanged++;
+                } else if (old.isPresent()) {
+                    step(next.iqn(), () -> apply(old.get(), next));
+                    targets.remember(next, fresh.fileOf(next.iqn()));
+                    changed.add(next.iqn());
+                }
+            }
+            for (TargetDefinition next : fresh.targets()) {
+                if (targets.find(next.iqn()).isEmpty()) {
+                    step(next.iqn(), () -> apply(null, next));
+                    targets.remember(next, fresh.fileOf(next.iqn()));
+                    added.add(next.iqn());
+                }
+            }
+            return new ReloadResult(targets.dir().toString(), added, changed, removed, unchanged);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Step {
+        void run() throws AdminException, IOException;
+    }
+
+    private static void step(String iqn, Step c) throws AdminException, IOException {
+        try {
+            c.run();
+        } catch (AdminException e) {
+            throw new AdminException("reload stopped at " + iqn + ": " + e.getMessage());
+        }
+    }
+
     @Override
     public SaveResult saveConfig() throws IOException {
         synchronized (lock) {

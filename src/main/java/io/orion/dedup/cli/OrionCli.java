@@ -31,7 +31,7 @@ import picocli.CommandLine.Spec;
         subcommands = {ServeCommand.class, TargetCommands.class, LunCommands.class, VolumeCommands.class, PortalCommands.class,
             AclCommands.class, ChapCommands.class, ServerCommands.Status.class, ServerCommands.SaveConfig.class,
             ServerCommands.Stats.class, ServerCommands.Scrub.class, EstimateCommand.class,
-            BackupCommand.class, RestoreCommand.class})
+            BackupCommand.class, RestoreCommand.class, ReloadCommand.class})
 public final class OrionCli implements Callable<Integer> {
 
     /** Exit status of a failed command. */
@@ -144,12 +144,12 @@ public final class OrionCli implements Callable<Integer> {
         return s == null ? "failed" : s.lines().findFirst().orElse("failed");
     }
 
-    /** Version from the jar manifest, or "dev". */
+    /** Version and git revision from the jar manifest ({@link io.orion.dedup.BuildInfo}). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = OrionCli.class.getPackage().getImplementationVersion();
-            return new String[] {"orion-dedup " + (v == null ? "dev" : v)};
+            return new String[] {"orion-dedup " + io.orion.dedup.BuildInfo.current().describe(),
+                "Java " + Runtime.version() + " (" + System.getProperty("java.vm.name", "?") + ")"};
         }
     }
 }

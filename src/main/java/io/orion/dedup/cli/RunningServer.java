@@ -17,4 +17,14 @@ public interface RunningServer extends Closeable {
 
     /** Blocks until the server has stopped (after {@link #close()} or a fatal error). */
     void awaitTermination() throws InterruptedException;
+
+    /**
+     * Reads the target files again and applies what changed, keeping sessions (SIGHUP); returns a
+     * one-line summary.
+     *
+     * @throws IOException when the files cannot be applied (nothing changed for a file with an error)
+     */
+    default String reload() throws IOException {
+        throw new IOException("this server cannot reload its target files");
+    }
 }

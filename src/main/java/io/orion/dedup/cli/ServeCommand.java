@@ -24,6 +24,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "serve", description = {
     "Run the iSCSI target in the foreground until SIGTERM or SIGINT.",
+    "SIGHUP re-reads the target files and applies what changed, keeping sessions (as 'orion-dedup reload').",
+    "Under systemd (Type=notify) it sends READY=1 on $$NOTIFY_SOCKET once logins are accepted.",
     "Without --config, conf/dedup.toml is used when present, else the built-in defaults."})
 final class ServeCommand implements Callable<Integer> {
 
@@ -81,6 +83,8 @@ final class ServeCommand implements Callable<Integer> {
             }
         };
         root.onTermination(stop);
+        // SIGHUP re-reads the target files (as `orion-dedup reload` / systemctl reload do), never ends the server
+        Signals.onHangup(() -> reloadOnHangup(server));
 
         List<String> portals = server.portals().stream().map(ServeCommand::format).collect(Collectors.toList());
         if (portals.isEmpty()) {
@@ -91,11 +95,35 @@ final class ServeCommand implements Callable<Integer> {
         out.println("orion-dedup ready: portals " + String.join(" ", portals)
                 + (Files.exists(socket) ? ", control socket " + socket : "") + ", data " + dataDir);
         out.flush();
+        notifySystemd("READY=1\nSTATUS=serving portals " + String.join(" ", portals) + "\nMAINPID="
+                + ProcessHandle.current().pid());
         server.awaitTermination();
+        notifySystemd("STOPPING=1");
         stop.run();
         out.println("orion-dedup stopped");
         out.flush();
         return 0;
+    }
+
+    /** SIGHUP: reload, with an audit line as for a reload over the control socket. */
+    private static void reloadOnHangup(RunningServer server) {
+        org.slf4j.Logger audit = org.slf4j.LoggerFactory.getLogger("io.orion.dedup.audit");
+        try {
+            audit.info("audit: signal SIGHUP reload result=ok: {}", server.reload());
+        } catch (IOException | RuntimeException e) {
+            audit.warn("audit: signal SIGHUP reload result=failed: {}", e.getMessage());
+        }
+    }
+
+    /** Type=notify readiness (systemd started us with NOTIFY_SOCKET); a failure is said, not fatal. */
+    private void notifySystemd(String state) {
+        try {
+            SystemdNotify.notify(state);
+        } catch (IOException e) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("orion-dedup: " + e.getMessage());
+            err.flush();
+        }
     }
 
     private static String format(InetSocketAddress a) {

@@ -8,7 +8,8 @@ import java.lang.reflect.Proxy;
  * Runs an action on SIGTERM and SIGINT instead of letting the JVM exit with 143/130, so
  * {@code serve} can shut down cleanly and exit 0. Uses {@code sun.misc.Signal} (module
  * jdk.unsupported) reflectively. A shutdown hook runs the action too, for every other way the JVM
- * may end (SIGHUP, System.exit); the action must be idempotent.
+ * may end (System.exit, SIGHUP when no {@link #onHangup} handler is installed); the action must be
+ * idempotent. {@code serve} installs a SIGHUP handler that reloads the target files.
  */
 final class Signals {
 
@@ -16,9 +17,18 @@ final class Signals {
 
     /** Installs {@code action}; returns how many of TERM and INT could be intercepted. */
     static int onTermination(Runnable action) {
-        Runtime.getRuntime().addShutdownHook(new Thread(action, "orion-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(action, "shutdown"));
+        return handle(action, "TERM", "INT");
+    }
+
+    /** Runs {@code action} on SIGHUP (reload) instead of ending the JVM; false when it cannot be intercepted. */
+    static boolean onHangup(Runnable action) {
+        return handle(action, "HUP") == 1;
+    }
+
+    private static int handle(Runnable action, String... names) {
         int installed = 0;
-        for (String name : new String[] {"TERM", "INT"}) {
+        for (String name : names) {
             try {
                 Class<?> signal = Class.forName("sun.misc.Signal");
                 Class<?> handler = Class.forName("sun.misc.SignalHandler");

@@ -153,6 +153,19 @@ public final class TargetDirectory {
         return written;
     }
 
+    /** Takes a definition read from {@code file} (reload) without writing anything. */
+    public synchronized void remember(TargetDefinition t, Path file) {
+        targets.put(t.iqn(), t);
+        files.put(t.iqn(), file);
+    }
+
+    /** Forgets a target whose file is gone (reload), deleting nothing. */
+    public synchronized void forget(String iqn) {
+        String n = IscsiName.normalize(iqn);
+        targets.remove(n);
+        files.remove(n);
+    }
+
     /** Forgets a target and deletes its file; false when there was no such target. */
     public synchronized boolean delete(String iqn) throws IOException {
         String n = IscsiName.normalize(iqn);

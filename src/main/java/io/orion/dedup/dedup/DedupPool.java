@@ -87,7 +87,7 @@ public final class DedupPool implements Closeable {
     /** Leads the commits a waiting caller left queued when it stepped down (see Committer). */
     private final java.util.concurrent.ThreadPoolExecutor assist = new java.util.concurrent.ThreadPoolExecutor(
             0, 1, 30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
-                Thread t = new Thread(r, "orion-commit");
+                Thread t = new Thread(r, "committer");
                 t.setDaemon(true);
                 return t;
             });
@@ -115,7 +115,7 @@ public final class DedupPool implements Closeable {
         this.gc = new GarbageCollector(this);
         this.copies = new VolumeCopies(this, committer);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "orion-gc");
+            Thread t = new Thread(r, "gc");
             t.setDaemon(true);
             return t;
         });

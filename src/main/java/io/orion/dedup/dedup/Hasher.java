@@ -36,7 +36,7 @@ public final class Hasher implements AutoCloseable {
         this.parallelism = Math.max(1, parallelism);
         AtomicInteger n = new AtomicInteger();
         this.pool = this.parallelism == 1 ? null : Executors.newFixedThreadPool(this.parallelism - 1, r -> {
-            Thread t = new Thread(r, "orion-hash-" + n.incrementAndGet());
+            Thread t = new Thread(r, "hasher-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         });

@@ -13,6 +13,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.orion.dedup.iscsi.pdu.Framing;
 import io.orion.dedup.iscsi.pdu.PduDecoder;
 import io.orion.dedup.iscsi.pdu.PduEncoder;
@@ -66,8 +67,9 @@ public final class IscsiServer implements AutoCloseable {
             factory = NioIoHandler.newFactory();
             channelClass = NioServerSocketChannel.class;
         }
-        this.boss = new MultiThreadIoEventLoopGroup(1, factory);
-        this.workers = new MultiThreadIoEventLoopGroup(0, factory);
+        // thread names that say what they are in logs and jstack: iscsi-boss (accepts), iscsi-io-N (connections)
+        this.boss = new MultiThreadIoEventLoopGroup(1, new NamedThreads("iscsi-boss", false), factory);
+        this.workers = new MultiThreadIoEventLoopGroup(0, new NamedThreads("iscsi-io-", true), factory);
     }
 
     /**
@@ -270,5 +272,26 @@ public final class IscsiServer implements AutoCloseable {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         LOG.info("iSCSI server stopped");
+    }
+
+    /**
+     * Netty event-loop threads named {@code name} or {@code name1}, {@code name2}, ... with {@code numbered}
+     * (Netty's own names are {@code multiThreadIoEventLoopGroup-3-1}).
+     */
+    static final class NamedThreads extends DefaultThreadFactory {
+        private final String name;
+        private final boolean numbered;
+        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+
+        NamedThreads(String name, boolean numbered) {
+            super(name, false);
+            this.name = name;
+            this.numbered = numbered;
+        }
+
+        @Override
+        protected Thread newThread(Runnable r, String ignored) {
+            return super.newThread(r, numbered ? name + next.incrementAndGet() : name);
+        }
     }
 }

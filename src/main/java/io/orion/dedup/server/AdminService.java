@@ -442,9 +442,8 @@ final class AdminService extends TargetAdminService {
                     s.connections().isEmpty() ? "" : s.connections().get(0), null));
         }
         int luns = server.targetDirectory().targets().stream().mapToInt(t -> t.luns().size()).sum();
-        String version = OrionServer.class.getPackage().getImplementationVersion();
         Optional<DedupPool> pool = server.volumes().openPool();
-        return new StatusReport(version == null ? "dev" : version,
+        return new StatusReport(io.orion.dedup.BuildInfo.current().describe(),
                 (System.currentTimeMillis() - server.startedMillis()) / 1000,
                 server.portals().stream().map(AdminService::hostPort).toList(), server.dataDir().toString(),
                 server.targetDirectory().targets().size(), luns, sessions,

@@ -34,7 +34,7 @@ final class MetricsEndpoint implements AutoCloseable {
     static MetricsEndpoint start(HostPort listen, ServerMetrics metrics) throws IOException {
         HttpServer http = HttpServer.create(listen.toSocketAddress(), 16);
         ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "orion-metrics-http");
+            Thread t = new Thread(r, "metrics-http");
             t.setDaemon(true);
             return t;
         });

@@ -69,6 +69,8 @@ public final class OrionServer implements AutoCloseable {
     private final CountDownLatch terminated = new CountDownLatch(1);
     private final long startedMillis = System.currentTimeMillis();
     private volatile ControlServer control;
+    /** The admin service behind the control socket; SIGHUP reloads through it too (one lock for both). */
+    private volatile AdminService admin;
     private volatile MetricsEndpoint metricsEndpoint;
     private volatile boolean closed;
     private volatile java.util.concurrent.ScheduledExecutorService background;
@@ -121,6 +123,7 @@ public final class OrionServer implements AutoCloseable {
             s.syncPortals(dir.targets(), false);
             s.metrics.bindServer(s);
             AdminService admin = new AdminService(s);
+            s.admin = admin;
             Path socket = config.control().socketPath(dataDir);
             String group = config.control().group();
             s.control = ControlServer.start(admin, socket, config.control().permissions(), group);
@@ -144,6 +147,15 @@ public final class OrionServer implements AutoCloseable {
         }
         LOG.info("serving {} target(s) on {}", s.targets.size(), s.bound);
         return s;
+    }
+
+    /** Reads the target files again and applies what changed (SIGHUP; the control socket's {@code reload}). */
+    public io.orion.dedup.admin.ReloadResult reload() throws io.orion.dedup.admin.AdminException, IOException {
+        AdminService a = admin;
+        if (a == null || closed) {
+            throw new io.orion.dedup.admin.AdminException("the server is not running");
+        }
+        return a.reload();
     }
 
     /** The addresses the iSCSI portals listen on (ports resolved): the server's, then the targets'. */

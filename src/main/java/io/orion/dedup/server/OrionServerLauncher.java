@@ -39,6 +39,17 @@ public final class OrionServerLauncher implements ServerLauncher {
             public void awaitTermination() throws InterruptedException {
                 s.awaitTermination();
             }
+
+            @Override
+            public String reload() throws IOException {
+                try {
+                    io.orion.dedup.admin.ReloadResult r = s.reload();
+                    return r.added().size() + " added, " + r.changed().size() + " changed, " + r.removed().size()
+                            + " removed, " + r.unchanged() + " unchanged";
+                } catch (io.orion.dedup.admin.AdminException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
+            }
         };
     }
 }

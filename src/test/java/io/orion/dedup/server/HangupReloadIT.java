@@ -1,0 +1,40 @@
+package io.orion.dedup.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.orion.dedup.admin.AdminClient;
+import io.orion.dedup.admin.TargetSummary;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** SIGHUP to the real server (`kill -HUP`, systemctl kill -s HUP) reloads the target files; it does not stop it. */
+class HangupReloadIT {
+
+    @Test
+    void sighupReloadsTargetFilesAndKeepsTheServerRunning(@TempDir Path dir) throws Exception {
+        Path targets = ServerProcess.copyTargets(dir);
+        Path data = dir.resolve("data");
+        try (ServerProcess server = ServerProcess.start(data, targets, ServerProcess.freePort())) {
+            Files.writeString(targets.resolve("hup.toml"), "iqn = \"iqn.2026-11.io.orion:hup\"\n\n[attributes]\n"
+                    + "demo_mode = true\n\n[[lun]]\nid = 0\nvolume = \"hup-0\"\nsize = \"1MiB\"\nbacking = \"ram\"\n");
+            long pid = server.pid();
+            Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(pid)).inheritIO().start();
+            assertEquals(0, kill.waitFor());
+            List<String> iqns = List.of();
+            for (int i = 0; i < 100 && !iqns.contains("iqn.2026-11.io.orion:hup"); i++) {
+                Thread.sleep(100);
+                try (AdminClient c = AdminClient.connect(data.resolve("control.sock"))) {
+                    iqns = c.listTargets().stream().map(TargetSummary::iqn).toList();
+                }
+            }
+            assertEquals(List.of(ServerProcess.DEFAULT_IQN, "iqn.2026-11.io.orion:hup"), iqns);
+            assertTrue(server.alive(), "SIGHUP must not stop the server");
+            assertTrue(server.output().contains("audit: signal SIGHUP reload result=ok: 1 added, 0 changed, 0 removed, 1 unchanged"),
+                    server.output());
+        }
+    }
+}
