@@ -80,11 +80,8 @@ final class AdminDispatcher {
             case AdminProtocol.SAVECONFIG -> api.saveConfig();
             case AdminProtocol.STATS -> api.stats(p.path("verbose").asBoolean(false));
             case AdminProtocol.SCRUB -> api.scrub();
-<<<<<<< HEAD
             case AdminProtocol.BACKUP -> api.backup(text(p, "file"));
-=======
             case AdminProtocol.RELOAD -> api.reload();
->>>>>>> h/package
             default -> {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();

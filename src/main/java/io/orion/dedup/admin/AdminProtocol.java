@@ -41,11 +41,8 @@ public final class AdminProtocol {
     public static final String SAVECONFIG = "saveconfig";
     public static final String STATS = "stats";
     public static final String SCRUB = "scrub";
-<<<<<<< HEAD
     public static final String BACKUP = "backup";
-=======
     public static final String RELOAD = "reload";
->>>>>>> h/package
 
     /** Longest request or response line accepted, in bytes. */
     public static final int MAX_LINE = 1 << 20;
