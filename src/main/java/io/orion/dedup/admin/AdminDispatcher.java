@@ -80,6 +80,11 @@ final class AdminDispatcher {
             case AdminProtocol.SAVECONFIG -> api.saveConfig();
             case AdminProtocol.STATS -> api.stats(p.path("verbose").asBoolean(false));
             case AdminProtocol.SCRUB -> api.scrub();
+            case AdminProtocol.JOB_START -> api.startJob(text(p, "kind"));
+            case AdminProtocol.JOB_LIST -> api.listJobs();
+            case AdminProtocol.JOB_SHOW -> api.showJob(longValue(p, "id"));
+            case AdminProtocol.JOB_CANCEL -> api.cancelJob(longValue(p, "id"));
+            case AdminProtocol.JOB_SUMMARY -> api.jobSummary();
             default -> {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();
