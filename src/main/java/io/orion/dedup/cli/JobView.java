@@ -142,14 +142,16 @@ final class JobView {
     static JobInfo follow(AdminApi api, PrintWriter out, long id, boolean bar) throws Exception {
         JobInfo j = api.showJob(id);
         long lastLine = 0;
+        JobState printed = null;
         while (!j.state().finished()) {
             if (bar) {
                 out.print("\r" + barLine(j) + "\u001b[K");
                 out.flush();
-            } else if (System.nanoTime() - lastLine >= 2_000_000_000L || lastLine == 0) {
+            } else if (System.nanoTime() - lastLine >= 2_000_000_000L || j.state() != printed) {
                 out.println(plainLine(j));
                 out.flush();
                 lastLine = System.nanoTime();
+                printed = j.state();
             }
             Thread.sleep(bar ? 250 : 500);
             j = api.showJob(id);

@@ -68,21 +68,18 @@ final class Job {
         return cancelRequested;
     }
 
-    /** Asks the job to stop; returns false when it had already finished. A queued job is cancelled at once. */
+    /** Asks the job to stop; returns false when it had already finished. A queued job does not start. */
     synchronized boolean cancel() {
         if (state.finished()) {
             return false;
         }
         cancelRequested = true;
-        if (state == JobState.QUEUED) {
-            finish(JobState.CANCELLED, JobInfo.CANCELLED, "cancelled before it started", null, null);
-        }
         return true;
     }
 
     /** Moves a queued job to running; false when it was cancelled meanwhile. */
     synchronized boolean start() {
-        if (state != JobState.QUEUED) {
+        if (state != JobState.QUEUED || cancelRequested) {
             return false;
         }
         startedMillis = clock.getAsLong();
@@ -91,7 +88,12 @@ final class Job {
         return true;
     }
 
-    synchronized void finish(JobState end, String outcome, String summary, String error, Map<String, Object> result) {
+    /**
+     * Ends the job: {@code before} gets its final snapshot (to record it) before anyone else sees
+     * it finished, so whoever sees the end also finds it in the history and metrics.
+     */
+    synchronized void finish(JobState end, String outcome, String summary, String error, Map<String, Object> result,
+                             java.util.function.Consumer<JobInfo> before) {
         if (state.finished()) {
             return;
         }
@@ -101,6 +103,7 @@ final class Job {
         this.summary = summary;
         this.error = error;
         this.result = result;
+        before.accept(snapshot(end));
         this.state = end;
         finished.countDown();
     }
@@ -111,6 +114,10 @@ final class Job {
 
     /** Progress done/total (0..1), or -1 when unknown. */
     double progress() {
+        return progress(state);
+    }
+
+    private double progress(JobState state) {
         long t = total;
         if (state == JobState.DONE) {
             return 1;
@@ -119,7 +126,10 @@ final class Job {
     }
 
     JobInfo info() {
-        JobState s = state;
+        return snapshot(state);
+    }
+
+    private JobInfo snapshot(JobState s) {
         long d = done.get();
         long t = total;
         Double dur = null;
@@ -141,7 +151,7 @@ final class Job {
             }
             eta = s == JobState.DONE ? 0L : null;
         }
-        double p = progress();
+        double p = progress(s);
         return new JobInfo(id, kind, s, trigger, iso(submittedMillis), startedMillis == 0 ? null : iso(startedMillis),
                 endedMillis == 0 ? null : iso(endedMillis), dur, d, t < 0 ? null : t, p < 0 ? null : p, rate, eta,
                 throttle > 0 ? throttle : null, outcome, summary, error, result);

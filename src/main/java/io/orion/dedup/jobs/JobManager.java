@@ -195,16 +195,22 @@ public final class JobManager implements Closeable {
 
     private void finished(Job job, JobState state, String outcome, String summary, String error,
                           Map<String, Object> result) {
-        job.finish(state, outcome, summary, error, result);
-        JobInfo info = job.info();
-        synchronized (this) {
-            if (active.get(job.kind()) == job) {
-                active.remove(job.kind());
+        JobInfo[] end = new JobInfo[1];
+        job.finish(state, outcome, summary, error, result, info -> {
+            end[0] = info;
+            history.record(info, clock.getAsLong());
+            if (registry != null) {
+                runs(job.kind(), info.outcome()).increment();
             }
-        }
-        history.record(info, clock.getAsLong());
-        if (registry != null) {
-            runs(job.kind(), info.outcome()).increment();
+            synchronized (this) {
+                if (active.get(job.kind()) == job) {
+                    active.remove(job.kind());
+                }
+            }
+        });
+        JobInfo info = end[0];
+        if (info == null) {
+            return;
         }
         LOG.info("job {} ({}) {}: {}{}", job.id(), job.kind().label(), info.state().label(),
                 info.summary() == null ? "" : info.summary(), info.error() == null ? "" : " (" + info.error() + ")");
@@ -277,14 +283,6 @@ public final class JobManager implements Closeable {
         }
         if (!j.cancel()) {
             throw new JobException("job " + id + " has already finished (" + j.state().label() + ")");
-        }
-        if (j.state() == JobState.CANCELLED) {
-            // cancelled while queued: its thread will find it so; account for it now
-            synchronized (this) {
-                if (active.get(j.kind()) == j) {
-                    active.remove(j.kind());
-                }
-            }
         }
         LOG.info("job {} ({}) cancel requested", id, j.kind().label());
         return j.info();
