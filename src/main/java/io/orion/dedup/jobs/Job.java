@@ -24,6 +24,8 @@ final class Job {
     private volatile JobState state = JobState.QUEUED;
     private volatile long startedMillis;
     private volatile long startedNanos;
+    /** When the work announced its total: the rate counts from there (not the set-up before it). */
+    private volatile long begunNanos;
     private volatile long endedMillis;
     private volatile double seconds;
     private volatile String outcome;
@@ -58,6 +60,7 @@ final class Job {
 
     void total(long bytes) {
         total = Math.max(0, bytes);
+        begunNanos = System.nanoTime();
     }
 
     void advance(long bytes) {
@@ -136,10 +139,12 @@ final class Job {
         Long rate = null;
         Long eta = null;
         if (s == JobState.RUNNING) {
-            double secs = (System.nanoTime() - startedNanos) / 1e9;
+            long now = System.nanoTime();
+            double secs = (now - startedNanos) / 1e9;
             dur = secs;
-            if (secs >= 0.2 && d > 0) {
-                rate = (long) (d / secs);
+            double working = (now - (begunNanos != 0 ? begunNanos : startedNanos)) / 1e9;
+            if (working >= 0.2 && d > 0) {
+                rate = (long) (d / working);
                 if (t >= 0 && rate > 0) {
                     eta = Math.max(0, (long) Math.ceil((t - Math.min(d, t)) / (double) rate));
                 }

@@ -111,6 +111,25 @@ class JobManagerTest {
     }
 
     @Test
+    void prometheusNamesOfTheJobMetrics() throws Exception {
+        var prom = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+                io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+        try (JobManager m = new JobManager(dir.resolve("jobs.json"), UNTHROTTLED, prom, () -> 1_796_000_000_000L)) {
+            Steps w = new Steps(4);
+            w.go.release(4);
+            m.register(JobKind.SCRUB, w);
+            long id = m.start(JobKind.SCRUB, "admin").id();
+            waitFor(m, id, x -> x.state().finished());
+            String text = prom.scrape();
+            assertTrue(text.contains("orion_job_runs_total{kind=\"scrub\",result=\"success\"} 1.0"), text);
+            assertTrue(text.contains("orion_job_runs_total{kind=\"cleanup\",result=\"failed\"} 0.0"), text);
+            assertTrue(text.contains("orion_job_last_success_timestamp_seconds{kind=\"scrub\"} 1.796E9"), text);
+            assertTrue(text.contains("orion_job_progress{kind=\"compression-optimize\"} 0.0"), text);
+            assertTrue(text.contains("# HELP orion_job_running "), text);
+        }
+    }
+
+    @Test
     void oneJobOfAKindAtATimeAndCancelStopsIt() throws Exception {
         SimpleMeterRegistry reg = new SimpleMeterRegistry();
         try (JobManager m = manager(UNTHROTTLED, reg, new AtomicLong(5000))) {
