@@ -181,7 +181,15 @@ final class Scrubber {
                         next[0] = dblock + 1;
                         if (chunkId != MetaTxn.ZERO) {
                             mappedBlocks++;
-                            if (t.chunk(chunkId) == null) {
+                            ChunkRecord c;
+                            try {
+                                c = t.chunk(chunkId);
+                            } catch (MetaCorruptException e) {
+                                // the chunk's entry is damaged: the integrity check and the chunk walk
+                                // reported it already; its blocks read as MEDIUM ERROR
+                                return ++seen[0] < MAP_PAGE;
+                            }
+                            if (c == null) {
                                 mapErrors++;
                                 problem("block map: volume " + v.name() + " LBA " + dblock * perBlock + "-"
                                         + ((dblock + 1) * perBlock - 1) + " maps chunk " + chunkId
