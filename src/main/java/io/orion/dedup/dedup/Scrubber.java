@@ -201,10 +201,12 @@ final class Scrubber {
                         return ++seen[0] < MAP_PAGE;
                     });
                 } catch (MetaCorruptException e) {
-                    metaErrors++;
-                    problem("metadata: " + e.getMessage());
-                    pool.untrust(e.getMessage());
-                    break; // the rest of this volume's map lies behind damage
+                    if (pool.meta().damage().isEmpty()) {
+                        metaErrors++;
+                        problem("metadata: " + e.getMessage());
+                        pool.untrust(e.getMessage());
+                    } // else: damage the integrity check found and reported already
+                    break; // the rest of this volume's map lies behind damage: not walked
                 }
                 more = seen[0] == MAP_PAGE;
             }
