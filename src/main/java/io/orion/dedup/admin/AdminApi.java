@@ -201,6 +201,37 @@ public interface AdminApi {
         throw new AdminException("this server cannot back up its metadata");
     }
 
+    // --- background jobs ----------------------------------------------------------------------
+
+    /**
+     * Starts a background job of {@code kind} ({@code scrub}, {@code cleanup},
+     * {@code compression-optimize}) and returns at once. Refused while one of that kind is
+     * queued or running.
+     */
+    default io.orion.dedup.jobs.JobInfo startJob(String kind) throws AdminException, IOException {
+        throw new AdminException("this server has no background jobs");
+    }
+
+    /** The jobs of this run of the server and the last finished job of each kind, by id. */
+    default List<io.orion.dedup.jobs.JobInfo> listJobs() throws AdminException, IOException {
+        throw new AdminException("this server has no background jobs");
+    }
+
+    /** One job: state, progress, rate, ETA, result. */
+    default io.orion.dedup.jobs.JobInfo showJob(long id) throws AdminException, IOException {
+        throw new AdminException("this server has no background jobs");
+    }
+
+    /** Asks a job to stop at its next consistent point; returns its state then. */
+    default io.orion.dedup.jobs.JobInfo cancelJob(long id) throws AdminException, IOException {
+        throw new AdminException("this server has no background jobs");
+    }
+
+    /** Per job kind: the active job, the last finished one, the last success, the next scheduled start. */
+    default List<io.orion.dedup.jobs.JobSummary> jobSummary() throws AdminException, IOException {
+        throw new AdminException("this server has no background jobs");
+    }
+
     // --- the product's management commands ---------------------------------------------------
 
     /** {@code dedup-hash-info}. */

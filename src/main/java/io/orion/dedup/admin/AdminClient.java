@@ -327,6 +327,31 @@ public final class AdminClient implements AdminApi, Closeable {
         return r == null || r.isNull() ? new LinkedHashMap<>() : json.convertValue(r, MAP);
     }
 
+    @Override
+    public io.orion.dedup.jobs.JobInfo startJob(String kind) throws AdminException, IOException {
+        return call(AdminProtocol.JOB_START, params("kind", kind), io.orion.dedup.jobs.JobInfo.class);
+    }
+
+    @Override
+    public List<io.orion.dedup.jobs.JobInfo> listJobs() throws AdminException, IOException {
+        return callList(AdminProtocol.JOB_LIST, Map.of(), io.orion.dedup.jobs.JobInfo.class);
+    }
+
+    @Override
+    public io.orion.dedup.jobs.JobInfo showJob(long id) throws AdminException, IOException {
+        return call(AdminProtocol.JOB_SHOW, params("id", id), io.orion.dedup.jobs.JobInfo.class);
+    }
+
+    @Override
+    public io.orion.dedup.jobs.JobInfo cancelJob(long id) throws AdminException, IOException {
+        return call(AdminProtocol.JOB_CANCEL, params("id", id), io.orion.dedup.jobs.JobInfo.class);
+    }
+
+    @Override
+    public List<io.orion.dedup.jobs.JobSummary> jobSummary() throws AdminException, IOException {
+        return callList(AdminProtocol.JOB_SUMMARY, Map.of(), io.orion.dedup.jobs.JobSummary.class);
+    }
+
     /** Runs a management command with one request. */
     @Override
     public Map<String, Object> management(ManagementCommand command) throws AdminException, IOException {

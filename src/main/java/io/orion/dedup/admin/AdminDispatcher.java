@@ -82,6 +82,11 @@ final class AdminDispatcher {
             case AdminProtocol.SCRUB -> api.scrub();
             case AdminProtocol.BACKUP -> api.backup(text(p, "file"));
             case AdminProtocol.RELOAD -> api.reload();
+            case AdminProtocol.JOB_START -> api.startJob(text(p, "kind"));
+            case AdminProtocol.JOB_LIST -> api.listJobs();
+            case AdminProtocol.JOB_SHOW -> api.showJob(longValue(p, "id"));
+            case AdminProtocol.JOB_CANCEL -> api.cancelJob(longValue(p, "id"));
+            case AdminProtocol.JOB_SUMMARY -> api.jobSummary();
             default -> {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();

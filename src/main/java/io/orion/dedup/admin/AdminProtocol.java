@@ -43,6 +43,11 @@ public final class AdminProtocol {
     public static final String SCRUB = "scrub";
     public static final String BACKUP = "backup";
     public static final String RELOAD = "reload";
+    public static final String JOB_START = "job.start";
+    public static final String JOB_LIST = "job.list";
+    public static final String JOB_SHOW = "job.show";
+    public static final String JOB_CANCEL = "job.cancel";
+    public static final String JOB_SUMMARY = "job.summary";
 
     /** Longest request or response line accepted, in bytes. */
     public static final int MAX_LINE = 1 << 20;

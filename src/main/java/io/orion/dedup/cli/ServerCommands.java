@@ -21,10 +21,26 @@ final class ServerCommands {
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
             StatusReport s = api.status();
+            java.util.List<io.orion.dedup.jobs.JobSummary> jobs;
+            try {
+                jobs = api.jobSummary();
+            } catch (AdminException e) {
+                jobs = null; // a server without background jobs
+            }
             if (json()) {
-                printJson(s);
+                if (jobs == null) {
+                    printJson(s);
+                } else {
+                    var node = io.orion.dedup.admin.AdminJson.mapper().valueToTree(s);
+                    ((com.fasterxml.jackson.databind.node.ObjectNode) node).set("jobs",
+                            io.orion.dedup.admin.AdminJson.mapper().valueToTree(jobs));
+                    printJson(node);
+                }
             } else {
                 Render.status(out, s);
+                if (jobs != null) {
+                    JobView.status(out, jobs);
+                }
             }
         }
     }
@@ -63,7 +79,9 @@ final class ServerCommands {
 
     @Command(name = "scrub", description = {
         "Check the metadata file's integrity and the containers' slot headers, then read every stored",
-        "chunk back and check its CRC32C and fingerprint. Exit 1 when anything is found damaged."})
+        "chunk back and check its CRC32C and fingerprint, and every block map's chunks; waits for it.",
+        "Exit 1 when anything is found damaged. As a background job: scrub start|status|cancel."},
+        subcommands = {ScrubCommands.Start.class, ScrubCommands.Status.class, ScrubCommands.Cancel.class})
     static final class Scrub extends AdminCommand {
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
@@ -78,9 +96,10 @@ final class ServerCommands {
             long fp = ((Number) figures.getOrDefault("fingerprint_mismatches", 0)).longValue();
             long meta = ((Number) figures.getOrDefault("metadata_errors", 0)).longValue();
             long cont = ((Number) figures.getOrDefault("container_errors", 0)).longValue();
-            if (crc != 0 || fp != 0 || meta != 0 || cont != 0) {
+            long map = ((Number) figures.getOrDefault("map_errors", 0)).longValue();
+            if (crc != 0 || fp != 0 || meta != 0 || cont != 0 || map != 0) {
                 throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
-                        + meta + " metadata errors and " + cont + " damaged containers");
+                        + meta + " metadata errors, " + cont + " damaged containers and " + map + " block-map errors");
             }
         }
     }

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 /**
  * The server configuration, read from one TOML file ({@code conf/dedup.toml}). Sections:
  * {@code [deduplication]} (the product's driver keys), {@code [server]}, {@code [control]},
- * {@code [metrics]} and {@code [pool]}. Every section and key is optional and defaults to the
+ * {@code [metrics]}, {@code [pool]} and {@code [jobs]}. Every section and key is optional and defaults to the
  * values of the shipped file; anything unknown, mistyped or out of range is a
  * {@link ConfigException} naming file, line and key.
  *
@@ -18,12 +18,19 @@ public record OrionConfig(
         ServerSettings server,
         ControlSettings control,
         MetricsSettings metrics,
-        PoolSettings pool) {
+        PoolSettings pool,
+        JobSettings jobs) {
+
+    /** Without a {@code [jobs]} section (its defaults). */
+    public OrionConfig(Path source, DedupSettings deduplication, ServerSettings server, ControlSettings control,
+            MetricsSettings metrics, PoolSettings pool) {
+        this(source, deduplication, server, control, metrics, pool, JobSettings.defaults());
+    }
 
     /** The built-in configuration (equal to the shipped conf/dedup.toml). */
     public static OrionConfig defaults() {
         return new OrionConfig(null, DedupSettings.defaults(), ServerSettings.defaults(),
-                ControlSettings.defaults(), MetricsSettings.defaults(), PoolSettings.defaults());
+                ControlSettings.defaults(), MetricsSettings.defaults(), PoolSettings.defaults(), JobSettings.defaults());
     }
 
     /**
@@ -48,8 +55,9 @@ public record OrionConfig(
         ControlSettings control = ControlSettings.read(root.table("control"));
         MetricsSettings metrics = MetricsSettings.read(root.table("metrics"));
         PoolSettings pool = PoolSettings.read(root.table("pool"));
+        JobSettings jobs = JobSettings.read(root.table("jobs"));
         root.finish();
-        return new OrionConfig(root.file(), dedup, server, control, metrics, pool);
+        return new OrionConfig(root.file(), dedup, server, control, metrics, pool, jobs);
     }
 
     /** The data directory: {@code override} when given, else {@code [server] data_dir}. */
@@ -79,6 +87,6 @@ public record OrionConfig(
 
     /** This configuration with another source path (for messages). */
     public OrionConfig withSource(Path file) {
-        return new OrionConfig(file, deduplication, server, control, metrics, pool);
+        return new OrionConfig(file, deduplication, server, control, metrics, pool, jobs);
     }
 }

@@ -10,10 +10,18 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param bytesMoved record bytes copied
  * @param bytesReclaimed dead record bytes released
  * @param chunksReclaimed dead records released
+ * @param cancelled the run was cancelled before it had compacted every container it picked
  */
 public record CleanupResult(@JsonProperty("containers_compacted") int containersCompacted,
                             @JsonProperty("chunks_moved") long chunksMoved,
                             @JsonProperty("bytes_moved") long bytesMoved,
                             @JsonProperty("chunks_reclaimed") long chunksReclaimed,
-                            @JsonProperty("bytes_reclaimed") long bytesReclaimed) {
+                            @JsonProperty("bytes_reclaimed") long bytesReclaimed,
+                            @JsonProperty("cancelled") boolean cancelled) {
+
+    /** A run that was not cancelled. */
+    public CleanupResult(int containersCompacted, long chunksMoved, long bytesMoved, long chunksReclaimed,
+                         long bytesReclaimed) {
+        this(containersCompacted, chunksMoved, bytesMoved, chunksReclaimed, bytesReclaimed, false);
+    }
 }

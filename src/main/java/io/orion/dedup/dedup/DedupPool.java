@@ -508,6 +508,16 @@ public final class DedupPool implements Closeable {
     }
 
     /**
+     * Runs garbage collection now, reporting progress (bytes of live records to copy) to
+     * {@code monitor}, paced at its rate; a cancel stops copying between groups of records and
+     * commits what was copied (containers not finished keep their records), so the metadata stays
+     * consistent. The result then has {@link CleanupResult#cancelled()} set.
+     */
+    public CleanupResult cleanup(WorkMonitor monitor) throws IOException {
+        return gc.run(monitor);
+    }
+
+    /**
      * {@code dedup-compression-optimize}: recompresses, online and crash-safely, the chunks whose
      * stored form the pool's current compression settings now beat (see {@link Recompressor}):
      * chunks stored raw become LZ4 records when the result is at most {@code compression_threshold}
@@ -528,6 +538,15 @@ public final class DedupPool implements Closeable {
         return new Recompressor(this, gc.runLock()).run(fromChunkId, maxChunks, maxBytes);
     }
 
+    /**
+     * {@link #recompress()} reporting progress (record bytes scanned against stored bytes) to
+     * {@code monitor}, paced at its rate; a cancel stops between groups, after committing the group
+     * at hand, and the result is marked bounded with the chunk id to resume from.
+     */
+    public RecompressResult recompress(WorkMonitor monitor) throws IOException {
+        return new Recompressor(this, gc.runLock(), monitor).run(1, 0, 0);
+    }
+
     /** As {@link #recompress(long, long, long)} over the whole chunk index, without bounds. */
     public RecompressResult recompress() throws IOException {
         return recompress(1, 0, 0);
@@ -536,6 +555,15 @@ public final class DedupPool implements Closeable {
     /** Reads every chunk back and checks its CRC32C and fingerprint. */
     public ScrubResult verify() throws IOException {
         return new Scrubber(this).run();
+    }
+
+    /**
+     * {@link #verify()} reporting progress (record bytes read against stored bytes) to
+     * {@code monitor}, paced at its rate; a cancel stops the pass between chunks (the result says
+     * {@code cancelled}). A scrub changes no metadata.
+     */
+    public ScrubResult verify(WorkMonitor monitor) throws IOException {
+        return new Scrubber(this, monitor).run();
     }
 
     /** Empties the block and fingerprint caches. */

@@ -63,10 +63,14 @@ final class GarbageCollector {
     }
 
     CleanupResult run() throws IOException {
+        return run(WorkMonitor.NONE);
+    }
+
+    CleanupResult run(WorkMonitor monitor) throws IOException {
         running.lock();
         try {
             pool.checkWritable();
-            return collect();
+            return collect(monitor);
         } finally {
             running.unlock();
         }
@@ -75,7 +79,7 @@ final class GarbageCollector {
     private record Move(ChunkRecord chunk, Location to) {
     }
 
-    private CleanupResult collect() throws IOException {
+    private CleanupResult collect(WorkMonitor monitor) throws IOException {
         ChunkStore store = pool.store();
         double threshold = pool.options().gcLiveThreshold();
         List<Container> victims = new ArrayList<>();
@@ -93,6 +97,7 @@ final class GarbageCollector {
             }
         }
         if (victims.isEmpty()) {
+            monitor.begin(0);
             return new CleanupResult(0, 0, 0, 0, 0);
         }
         victims.sort(Comparator.comparingDouble(Container::liveFraction));
@@ -105,13 +110,22 @@ final class GarbageCollector {
         List<Move> moves = new ArrayList<>();
         long moved = 0;
         long started = System.nanoTime();
-        long rate = pool.options().gcBytesPerSecond();
+        long rate = monitor.rate(pool.options().gcBytesPerSecond());
+        long toCopy = 0;
+        for (Container c : victims) {
+            toCopy += c.liveBytes();
+        }
+        monitor.begin(toCopy);
         boolean noSpace = false;
+        boolean cancelled = false;
         for (Container c : victims) {
             if (stopped) {
                 throw new IOException("pool is closing");
             }
-            if (noSpace) {
+            if (!cancelled && monitor.cancelled()) {
+                cancelled = true;
+            }
+            if (noSpace || cancelled) {
                 // no room for copies: the containers left keep their records (emptied ones, which
                 // need no copying, sort first and are still freed)
                 if (c.liveCount() != 0) {
@@ -125,6 +139,12 @@ final class GarbageCollector {
             List<ByteBuffer> raws = new ArrayList<>();
             int groupBytes = 0;
             for (ChunkRecord r : chunks) {
+                if (monitor.cancelled()) {
+                    // stop mid-container: what was copied is committed below, the container stays
+                    cancelled = true;
+                    skipped.add(c.id());
+                    break;
+                }
                 ByteBuffer raw;
                 try {
                     raw = store.readRaw(r.containerId(), r.offset(), r.length());
@@ -153,10 +173,11 @@ final class GarbageCollector {
                         break;
                     }
                     moved += n;
+                    monitor.advance(n);
                     group.clear();
                     raws.clear();
                     groupBytes = 0;
-                    throttle(moved, started, rate, "cleanup");
+                    monitor.pace(moved, started, rate, "cleanup");
                 }
             }
             if (!group.isEmpty() && !noSpace) {
@@ -166,8 +187,9 @@ final class GarbageCollector {
                     skipped.add(c.id());
                 } else {
                     moved += n;
+                    monitor.advance(n);
                 }
-                throttle(moved, started, rate, "cleanup");
+                monitor.pace(moved, started, rate, "cleanup");
             }
         }
         if (!moves.isEmpty()) {
@@ -206,7 +228,7 @@ final class GarbageCollector {
             chunks += c.records() - c.liveCount();
             store.free(id);
         }
-        CleanupResult result = new CleanupResult(toFree.size(), moves.size(), moved, chunks, bytes);
+        CleanupResult result = new CleanupResult(toFree.size(), moves.size(), moved, chunks, bytes, cancelled);
         LOG.debug("cleanup done: {}", result);
         return result;
     }

@@ -49,6 +49,7 @@ final class Recompressor {
     private final DedupPool pool;
     private final ReentrantLock runLock;
     private final MessageDigest sha256;
+    private final WorkMonitor monitor;
 
     // figures of the pass
     private long scanned;
@@ -65,8 +66,14 @@ final class Recompressor {
     private long reclaimableAdded;
 
     Recompressor(DedupPool pool, ReentrantLock runLock) {
+        this(pool, runLock, WorkMonitor.NONE);
+    }
+
+    /** With progress (record bytes scanned), pacing and cancellation (between chunks) by {@code monitor}. */
+    Recompressor(DedupPool pool, ReentrantLock runLock, WorkMonitor monitor) {
         this.pool = pool;
         this.runLock = runLock;
+        this.monitor = monitor;
         try {
             this.sha256 = MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -92,6 +99,7 @@ final class Recompressor {
         long t0 = System.nanoTime();
         Compression comp = pool.compression();
         if (!comp.enabled()) {
+            monitor.begin(0);
             return RecompressResult.disabled((System.nanoTime() - t0) / 1_000_000);
         }
         long resume = 0;
@@ -100,7 +108,10 @@ final class Recompressor {
             pool.checkWritable();
             boolean recodeLz4 = comp.highCompression();
             int room = (int) Math.min(pool.store().slotSize() / 4, 1 << 20);
-            long rate = pool.options().gcBytesPerSecond();
+            long rate = monitor.rate(pool.options().gcBytesPerSecond());
+            try (io.orion.dedup.meta.MetaTxn t = pool.meta().read()) {
+                monitor.begin(t.counters().storedBytes());
+            }
             List<Candidate> group = new ArrayList<>();
             int groupBytes = 0;
             boolean committed = false;
@@ -110,11 +121,13 @@ final class Recompressor {
                 List<ChunkRecord> page = pool.chunkPage(next, PAGE);
                 for (ChunkRecord r : page) {
                     boolean lz4 = (r.flags() & RecordFormat.FLAG_LZ4) != 0;
-                    if ((maxChunks > 0 && examined >= maxChunks) || (maxBytes > 0 && examinedBytes >= maxBytes)) {
+                    if ((maxChunks > 0 && examined >= maxChunks) || (maxBytes > 0 && examinedBytes >= maxBytes)
+                            || monitor.cancelled()) {
                         resume = r.id();
                         break scan;
                     }
                     scanned++;
+                    monitor.advance(r.length());
                     if (lz4 && !recodeLz4) {
                         continue;
                     }
@@ -128,7 +141,7 @@ final class Recompressor {
                         committed |= commit(group);
                         group.clear();
                         groupBytes = 0;
-                        GarbageCollector.throttle(examinedBytes, t0, rate, "recompression");
+                        monitor.pace(examinedBytes, t0, rate, "recompression");
                     }
                     group.add(c);
                     groupBytes += c.record.length;

@@ -12,6 +12,10 @@ import java.util.List;
  *     key range)
  * @param containerErrors containers whose slot header or data was found damaged
  * @param problems up to 100 human-readable descriptions of what failed
+ * @param mapErrors mapped blocks whose chunk does not exist
+ * @param mappedBlocks mapped (non-zero) blocks whose chunk was looked up
+ * @param affected the volumes' LBA ranges (in logical blocks) that map a damaged chunk, up to 1000
+ * @param cancelled the pass was cancelled before it had checked everything
  */
 public record ScrubResult(@JsonProperty("chunks_checked") long chunksChecked,
                           @JsonProperty("bytes_checked") long bytesChecked,
@@ -19,8 +23,33 @@ public record ScrubResult(@JsonProperty("chunks_checked") long chunksChecked,
                           @JsonProperty("fingerprint_mismatches") long fingerprintMismatches,
                           @JsonProperty("metadata_errors") long metadataErrors,
                           @JsonProperty("container_errors") long containerErrors,
-                          @JsonProperty("problems") List<String> problems) {
+                          @JsonProperty("problems") List<String> problems,
+                          @JsonProperty("map_errors") long mapErrors,
+                          @JsonProperty("mapped_blocks") long mappedBlocks,
+                          @JsonProperty("affected") List<Affected> affected,
+                          @JsonProperty("cancelled") boolean cancelled) {
+
+    /** Without the block-map figures (a pass that did not walk the maps). */
+    public ScrubResult(long chunksChecked, long bytesChecked, long crcErrors, long fingerprintMismatches,
+                       long metadataErrors, long containerErrors, List<String> problems) {
+        this(chunksChecked, bytesChecked, crcErrors, fingerprintMismatches, metadataErrors, containerErrors, problems,
+                0, 0, List.of(), false);
+    }
+
+    /**
+     * One LBA range of a volume whose blocks map a damaged chunk: reading them fails.
+     *
+     * @param firstLba first logical block (of the volume's logical block size)
+     * @param lastLba last logical block, inclusive
+     * @param problem what is wrong with the chunk
+     */
+    public record Affected(@JsonProperty("chunk") long chunk, @JsonProperty("volume") String volume,
+                           @JsonProperty("first_lba") long firstLba, @JsonProperty("last_lba") long lastLba,
+                           @JsonProperty("problem") String problem) {
+    }
+
     public boolean clean() {
-        return crcErrors == 0 && fingerprintMismatches == 0 && metadataErrors == 0 && containerErrors == 0;
+        return crcErrors == 0 && fingerprintMismatches == 0 && metadataErrors == 0 && containerErrors == 0
+                && mapErrors == 0;
     }
 }

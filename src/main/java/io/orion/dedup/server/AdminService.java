@@ -6,6 +6,14 @@ import io.orion.dedup.admin.AdminJson;
 import io.orion.dedup.admin.SessionInfo;
 import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
+import io.orion.dedup.jobs.JobContext;
+import io.orion.dedup.jobs.JobException;
+import io.orion.dedup.jobs.JobInfo;
+import io.orion.dedup.jobs.JobKind;
+import io.orion.dedup.jobs.JobManager;
+import io.orion.dedup.jobs.JobOutcome;
+import io.orion.dedup.jobs.JobState;
+import io.orion.dedup.jobs.JobSummary;
 import io.orion.dedup.admin.TargetAdminService;
 import io.orion.dedup.admin.VolumeRelease;
 import io.orion.dedup.admin.VolumeSummary;
@@ -68,6 +76,10 @@ final class AdminService extends TargetAdminService {
     AdminService(OrionServer server) {
         super(server.targetDirectory());
         this.server = server;
+        JobManager jobs = server.jobs();
+        jobs.register(JobKind.SCRUB, this::scrubWork);
+        jobs.register(JobKind.CLEANUP, this::cleanupWork);
+        jobs.register(JobKind.COMPRESSION_OPTIMIZE, this::optimizeWork);
     }
 
     // ---- the live half of the target changes -------------------------------------------------
@@ -652,15 +664,21 @@ final class AdminService extends TargetAdminService {
         return m;
     }
 
+    /** {@code dedup-reference-cleanup}: a cleanup job, waited for; its figures. */
     @Override
-    public synchronized Map<String, Object> referenceCleanup() throws AdminException, IOException {
+    public Map<String, Object> referenceCleanup() throws AdminException, IOException {
         DedupPool p = pool();
         if (p.readOnlyReason() != null) {
             throw new AdminException("reference cleanup refused: the pool is read-only (" + p.readOnlyReason() + ")");
         }
+        return runJob(JobKind.CLEANUP);
+    }
+
+    private JobOutcome cleanupWork(JobContext ctx) throws IOException {
+        DedupPool p = pool();
         PoolStats before = p.stats();
         long t0 = System.nanoTime();
-        CleanupResult r = p.cleanup();
+        CleanupResult r = p.cleanup(ctx);
         double seconds = (System.nanoTime() - t0) / 1e9;
         PoolStats after = p.stats();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -674,9 +692,10 @@ final class AdminService extends TargetAdminService {
         m.put("device_used_before_bytes", before.devices().stream().mapToLong(DeviceStats::usedBytes).sum());
         m.put("device_used_after_bytes", after.devices().stream().mapToLong(DeviceStats::usedBytes).sum());
         m.put("duration_seconds", seconds);
+        m.put("cancelled", r.cancelled());
         LOG.info("reference cleanup: {} containers compacted, {} bytes reclaimed in {} s", r.containersCompacted(),
                 r.bytesReclaimed(), String.format(java.util.Locale.ROOT, "%.3f", seconds));
-        return m;
+        return new JobOutcome(m, io.orion.dedup.config.ByteSize.format(r.bytesReclaimed()) + " reclaimed", true);
     }
 
     @Override
@@ -776,13 +795,18 @@ final class AdminService extends TargetAdminService {
      * With {@code compression_enabled = false} nothing is examined and the answer says so.
      */
     @Override
-    public synchronized Map<String, Object> compressionOptimize() throws AdminException, IOException {
+    public Map<String, Object> compressionOptimize() throws AdminException, IOException {
         DedupPool p = pool();
         if (p.readOnlyReason() != null) {
             throw new AdminException("compression optimize refused: the pool is read-only (" + p.readOnlyReason() + ")");
         }
+        return runJob(JobKind.COMPRESSION_OPTIMIZE);
+    }
+
+    private JobOutcome optimizeWork(JobContext ctx) throws IOException {
+        DedupPool p = pool();
         PoolStats before = p.stats(false);
-        io.orion.dedup.dedup.RecompressResult r = p.recompress();
+        io.orion.dedup.dedup.RecompressResult r = p.recompress(ctx);
         PoolStats after = p.stats(false);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("action", r.compressionEnabled()
@@ -810,9 +834,11 @@ final class AdminService extends TargetAdminService {
         m.put("reclaimable_added_bytes", r.reclaimableAddedBytes());
         m.put("reclaimable_after_bytes", after.reclaimableBytes());
         m.put("elapsed_ms", r.elapsedMillis());
+        m.put("cancelled", ctx.cancelled());
         LOG.info("compression optimize: {} of {} examined chunks recompressed, {} bytes saved, {} left raw in {} ms",
                 r.chunksRecompressed(), r.chunksExamined(), r.bytesSaved(), r.chunksLeftRaw(), r.elapsedMillis());
-        return m;
+        return new JobOutcome(m, r.compressionEnabled()
+                ? io.orion.dedup.config.ByteSize.format(r.bytesSaved()) + " saved" : "compression disabled", true);
     }
 
     @Override
@@ -853,12 +879,16 @@ final class AdminService extends TargetAdminService {
         return m;
     }
 
-    /** Reads every chunk back and checks CRC32C and fingerprint (the {@code scrub} command). */
+    /** Reads every chunk back and checks CRC32C and fingerprint (the {@code scrub} command): a scrub job, waited for. */
     @Override
     public Map<String, Object> scrub() throws AdminException, IOException {
+        return runJob(JobKind.SCRUB);
+    }
+
+    private JobOutcome scrubWork(JobContext ctx) throws IOException {
         DedupPool p = pool();
         long t0 = System.nanoTime();
-        ScrubResult r = p.verify();
+        ScrubResult r = p.verify(ctx);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("chunks_checked", r.chunksChecked());
         m.put("checked_bytes", r.bytesChecked());
@@ -866,13 +896,82 @@ final class AdminService extends TargetAdminService {
         m.put("fingerprint_mismatches", r.fingerprintMismatches());
         m.put("metadata_errors", r.metadataErrors());
         m.put("container_errors", r.containerErrors());
+        m.put("map_errors", r.mapErrors());
+        m.put("mapped_blocks", r.mappedBlocks());
         m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
-        m.put("problems", r.problems());
-        if (!r.clean()) {
-            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} metadata errors and {} damaged"
-                    + " containers: {}", r.crcErrors(), r.fingerprintMismatches(), r.metadataErrors(),
-                    r.containerErrors(), r.problems());
+        List<String> problems = new ArrayList<>(r.problems());
+        List<Map<String, Object>> affected = new ArrayList<>();
+        Map<String, String[]> luns = lunsByVolume();
+        for (ScrubResult.Affected a : r.affected()) {
+            String[] lun = luns.get(a.volume());
+            Map<String, Object> x = new LinkedHashMap<>();
+            x.put("chunk", a.chunk());
+            x.put("volume", a.volume());
+            x.put("target", lun == null ? null : lun[0]);
+            x.put("lun", lun == null ? null : Integer.valueOf(lun[1]));
+            x.put("first_lba", a.firstLba());
+            x.put("last_lba", a.lastLba());
+            affected.add(x);
+            if (problems.size() < 200) {
+                problems.add("chunk " + a.chunk() + " is damaged: "
+                        + (lun == null ? "detached volume " + a.volume() : lun[0] + " LUN " + lun[1] + " (volume "
+                                + a.volume() + ")") + " LBA " + a.firstLba() + "-" + a.lastLba() + " cannot be read");
+            }
         }
+        m.put("affected", affected);
+        m.put("cancelled", r.cancelled());
+        m.put("problems", problems);
+        long errors = r.crcErrors() + r.fingerprintMismatches() + r.metadataErrors() + r.containerErrors() + r.mapErrors();
+        if (!r.clean()) {
+            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} metadata errors, {} damaged"
+                    + " containers and {} block-map errors: {}", r.crcErrors(), r.fingerprintMismatches(),
+                    r.metadataErrors(), r.containerErrors(), r.mapErrors(), problems);
+        }
+        return new JobOutcome(m, errors + " error" + (errors == 1 ? "" : "s"), r.clean());
+    }
+
+    /** Volume name -> {target IQN, LUN number} of the LUNs defined now. */
+    private Map<String, String[]> lunsByVolume() {
+        Map<String, String[]> out = new java.util.HashMap<>();
+        for (TargetDefinition t : server.targetDirectory().targets()) {
+            for (io.orion.dedup.config.LunDefinition l : t.luns()) {
+                if (l.volume() != null) {
+                    out.put(l.volume(), new String[] {t.iqn(), String.valueOf(l.id())});
+                }
+            }
+        }
+        return out;
+    }
+
+    // ---- background jobs ---------------------------------------------------------------------
+
+    /** Starts a job of {@code kind} and waits for it: the figures of a done job; a failed or cancelled one is an error. */
+    private Map<String, Object> runJob(JobKind kind) throws AdminException, IOException {
+        JobInfo started;
+        try {
+            started = server.jobs().start(kind, "admin");
+        } catch (JobException e) {
+            throw new AdminException(e.getMessage());
+        }
+        JobInfo end;
+        try {
+            do {
+                end = server.jobs().await(started.id(), 3_600_000).orElseThrow();
+            } while (!end.state().finished());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for job " + started.id());
+        }
+        if (end.state() == JobState.FAILED) {
+            throw new IOException(end.error());
+        }
+        if (end.state() == JobState.CANCELLED) {
+            throw new AdminException(kind.label() + " job " + end.id() + " was cancelled"
+                    + (end.bytesTotal() == null ? "" : " after " + io.orion.dedup.config.ByteSize.format(end.bytesDone())
+                    + " of " + io.orion.dedup.config.ByteSize.format(end.bytesTotal())));
+        }
+        Map<String, Object> m = new LinkedHashMap<>(end.result());
+        m.put("job_id", end.id());
         return m;
     }
 
@@ -908,5 +1007,40 @@ final class AdminService extends TargetAdminService {
         m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
         LOG.info("metadata of pool {} backed up to {} ({} bytes)", h.pool(), target, m.get("bytes"));
         return m;
+    }
+
+    @Override
+    public JobInfo startJob(String kind) throws AdminException {
+        JobKind k = JobKind.of(kind).orElseThrow(() -> new AdminException("unknown job kind " + kind
+                + ": one of scrub, cleanup, compression-optimize"));
+        try {
+            return server.jobs().start(k, "admin");
+        } catch (JobException e) {
+            throw new AdminException(e.getMessage());
+        }
+    }
+
+    @Override
+    public List<JobInfo> listJobs() {
+        return server.jobs().list();
+    }
+
+    @Override
+    public JobInfo showJob(long id) throws AdminException {
+        return server.jobs().get(id).orElseThrow(() -> new AdminException("no job " + id + "; see orion-dedup job list"));
+    }
+
+    @Override
+    public JobInfo cancelJob(long id) throws AdminException {
+        try {
+            return server.jobs().cancel(id);
+        } catch (JobException e) {
+            throw new AdminException(e.getMessage());
+        }
+    }
+
+    @Override
+    public List<JobSummary> jobSummary() {
+        return server.jobs().summary();
     }
 }

@@ -12,6 +12,7 @@ import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.config.TargetDirectory;
 import io.orion.dedup.iscsi.DiscoveryAuth;
 import io.orion.dedup.iscsi.IscsiServer;
+import io.orion.dedup.jobs.JobManager;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.iscsi.TargetCatalog;
@@ -61,6 +62,8 @@ public final class OrionServer implements AutoCloseable {
     /** One third-party copy manager for every target: copies may go from any LUN to any LUN. */
     private final CopyManager copies = new CopyManager();
     private final ServerMetrics metrics;
+    /** Background jobs (scrub, cleanup, compression-optimize), their schedule and history. */
+    private final JobManager jobs;
     private final IscsiServer iscsi;
     /** Listeners of the server's own portals ([server] portals or serve --listen): never withdrawn. */
     private final List<InetSocketAddress> bound = new CopyOnWriteArrayList<>();
@@ -88,6 +91,7 @@ public final class OrionServer implements AutoCloseable {
             return t;
         });
         this.metrics = new ServerMetrics();
+        this.jobs = JobManager.open(dataDir, config.jobs(), metrics.registry());
         copies.access(this::mayCopy);
         this.iscsi = new IscsiServer(new Catalog(), IscsiServerOptions.defaults()
                 .withQueueDepth(config.server().queueDepth())
@@ -127,6 +131,13 @@ public final class OrionServer implements AutoCloseable {
             Path socket = config.control().socketPath(dataDir);
             String group = config.control().group();
             s.control = ControlServer.start(admin, socket, config.control().permissions(), group);
+            s.jobs.startSchedule(() -> {
+                try {
+                    return s.volumes.existingPool().isPresent();
+                } catch (IOException e) {
+                    return false;
+                }
+            }, 60_000);
             if (group != null && socket.toAbsolutePath().normalize().getParent().equals(dataDir.toAbsolutePath().normalize())) {
                 // the group may pass through the data directory to the socket, and list or read nothing
                 PrivateFiles.setGroup(dataDir, group, PrivateFiles.DIRECTORY_GROUP_PASS);
@@ -204,6 +215,10 @@ public final class OrionServer implements AutoCloseable {
 
     ServerMetrics metrics() {
         return metrics;
+    }
+
+    JobManager jobs() {
+        return jobs;
     }
 
     long startedMillis() {
@@ -465,6 +480,7 @@ public final class OrionServer implements AutoCloseable {
             if (m != null) {
                 m.close();
             }
+            jobs.close(); // running jobs stop at a consistent point before the volumes close
             if (background != null) {
                 background.shutdownNow();
             }
