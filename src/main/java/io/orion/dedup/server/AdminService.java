@@ -532,7 +532,7 @@ final class AdminService extends TargetAdminService {
     }
 
     /** The df-like pool line: device capacity (growing files: current size + free file-system space). */
-    private static io.orion.dedup.admin.PoolStats poolSpace(PoolStats ps) {
+    static io.orion.dedup.admin.PoolStats poolSpace(PoolStats ps) {
         long size = 0;
         long used = 0;
         for (DeviceStats d : ps.devices()) {

@@ -453,6 +453,7 @@ public final class OrionServer implements AutoCloseable {
             if (m != null) {
                 m.close();
             }
+            metrics.close();
             if (background != null) {
                 background.shutdownNow();
             }
