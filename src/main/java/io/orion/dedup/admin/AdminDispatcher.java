@@ -80,6 +80,7 @@ final class AdminDispatcher {
             case AdminProtocol.SAVECONFIG -> api.saveConfig();
             case AdminProtocol.STATS -> api.stats(p.path("verbose").asBoolean(false));
             case AdminProtocol.SCRUB -> api.scrub();
+            case AdminProtocol.STATS_HISTOGRAM -> api.refcountHistogram();
             default -> {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();

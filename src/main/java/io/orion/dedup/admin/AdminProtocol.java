@@ -41,6 +41,7 @@ public final class AdminProtocol {
     public static final String SAVECONFIG = "saveconfig";
     public static final String STATS = "stats";
     public static final String SCRUB = "scrub";
+    public static final String STATS_HISTOGRAM = "stats.histogram";
 
     /** Longest request or response line accepted, in bytes. */
     public static final int MAX_LINE = 1 << 20;

@@ -128,7 +128,7 @@ class LiveAdminIT {
             cli(server, "target", "set", SECOND, "--queue-depth", "16").assertOk();
             assertEquals(16, loginWindow(server.port(), SECOND), "set live: the next session gets it");
             JsonNode shown = AdminTools.json(cli(server, "target", "show", SECOND, "--json").assertOk());
-            assertEquals(16, shown.get("attributes").get("queueDepth").asInt(), shown.toString());
+            assertEquals(16, shown.get("attributes").get("queue_depth").asInt(), shown.toString());
             ExternalTool.Result tooDeep = cli(server, "target", "set", SECOND, "--queue-depth", "2000");
             assertEquals(1, tooDeep.exitCode(), tooDeep.output());
             assertTrue(tooDeep.output().contains("queue_depth"), tooDeep.output());

@@ -110,7 +110,7 @@ class ManagementIT {
                     "logical = written data blocks + blocks written as zeros");
             long stored = pool1.path("stored_bytes").asLong();
             assertTrue(stored > 0 && stored < distinct * BLOCK, "compressible blocks are stored smaller: " + stored);
-            assertEquals(pool1.path("logical_bytes").asLong(), s1.path("volumes").get(0).path("logicalUsedBytes").asLong());
+            assertEquals(pool1.path("logical_bytes").asLong(), s1.path("volumes").get(0).path("logical_used_bytes").asLong());
 
             // the same file again, 32 MiB further: no new chunk, no new stored byte
             write(server, file, 32L << 20, size);
