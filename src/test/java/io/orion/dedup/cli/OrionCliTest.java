@@ -217,8 +217,8 @@ class OrionCliTest {
     void secretsAreMaskedEverywhere() throws Exception {
         admin("target", "create", IQN);
         Run noLun = admin("acl", "add", IQN, "iqn.1994-05.com.redhat:host1", "--luns", "0");
-        assertEquals(1, noLun.status(), "mapping a LUN that does not exist is refused");
-        assertTrue(noLun.err().contains("LUN 0 does not exist"), noLun.err());
+        assertEquals(2, noLun.status(), "mapping a LUN that does not exist is refused as bad input");
+        assertTrue(noLun.err().contains("--luns: LUN 0 does not exist"), noLun.err());
         assertEquals(0, admin("acl", "add", IQN, "iqn.1994-05.com.redhat:host1").status());
         Path secretFile = dir.resolve("secret");
         Files.writeString(secretFile, "file-secret-123\n");
