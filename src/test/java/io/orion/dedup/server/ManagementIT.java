@@ -175,8 +175,8 @@ class ManagementIT {
 
             JsonNode perf = figures(server, "dedup-performance-stats");
             assertTrue(perf.path("commands").asLong() > 0, perf.toString());
-            assertTrue(perf.path("lun." + IQN + "/0.write_bytes").asLong() >= 2 * size, perf.toString());
-            assertTrue(perf.path("lun." + IQN + "/0.read_commands").asLong() > 0, perf.toString());
+            assertTrue(perf.path("by_lun").path(IQN + "/0").path("write_bytes").asLong() >= 2 * size, perf.toString());
+            assertTrue(perf.path("by_lun").path(IQN + "/0").path("read_commands").asLong() > 0, perf.toString());
 
             // the fingerprint cache was just emptied: hash-optimize reloads every live chunk's entry
             long live = StatsJson.pool(StatsJson.fetch(server.data())).get("unique_chunks").asLong();
