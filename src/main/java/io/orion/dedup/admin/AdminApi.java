@@ -232,6 +232,14 @@ public interface AdminApi {
         throw new AdminException("this server has no background jobs");
     }
 
+    /**
+     * {@code stats --histogram}: the pool's chunks by reference count in power-of-two buckets
+     * (like {@code zdb -DD}), from one read transaction. A server without it refuses.
+     */
+    default List<RefcountBucket> refcountHistogram() throws AdminException, IOException {
+        throw new AdminException("this server has no refcount histogram");
+    }
+
     // --- the product's management commands ---------------------------------------------------
 
     /** {@code dedup-hash-info}. */

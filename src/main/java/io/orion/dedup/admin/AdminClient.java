@@ -352,6 +352,11 @@ public final class AdminClient implements AdminApi, Closeable {
         return callList(AdminProtocol.JOB_SUMMARY, Map.of(), io.orion.dedup.jobs.JobSummary.class);
     }
 
+    @Override
+    public List<RefcountBucket> refcountHistogram() throws AdminException, IOException {
+        return callList(AdminProtocol.STATS_HISTOGRAM, Map.of(), RefcountBucket.class);
+    }
+
     /** Runs a management command with one request. */
     @Override
     public Map<String, Object> management(ManagementCommand command) throws AdminException, IOException {

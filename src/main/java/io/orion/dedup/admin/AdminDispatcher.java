@@ -87,6 +87,7 @@ final class AdminDispatcher {
             case AdminProtocol.JOB_SHOW -> api.showJob(longValue(p, "id"));
             case AdminProtocol.JOB_CANCEL -> api.cancelJob(longValue(p, "id"));
             case AdminProtocol.JOB_SUMMARY -> api.jobSummary();
+            case AdminProtocol.STATS_HISTOGRAM -> api.refcountHistogram();
             default -> {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();

@@ -48,6 +48,7 @@ public final class AdminProtocol {
     public static final String JOB_SHOW = "job.show";
     public static final String JOB_CANCEL = "job.cancel";
     public static final String JOB_SUMMARY = "job.summary";
+    public static final String STATS_HISTOGRAM = "stats.histogram";
 
     /** Longest request or response line accepted, in bytes. */
     public static final int MAX_LINE = 1 << 20;

@@ -24,4 +24,9 @@ public record StatsReport(List<VolumeStats> volumes, PoolStats pool, Map<String,
     static double percent(long part, long whole) {
         return whole <= 0 ? 0 : 100.0 * part / whole;
     }
+
+    /** {@code a / b}, or null when either is unknown (negative) or {@code b} is 0. */
+    static Double ratio(long a, long b) {
+        return a < 0 || b <= 0 ? null : (double) a / b;
+    }
 }

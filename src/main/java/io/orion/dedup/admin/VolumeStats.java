@@ -1,5 +1,7 @@
 package io.orion.dedup.admin;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+
 /**
  * Space accounting of one volume, as {@code stats} shows it (like {@code vdostats}).
  *
@@ -13,14 +15,22 @@ package io.orion.dedup.admin;
  *     deduplication and compression (shared chunks counted once per volume)
  * @param exclusiveBytes stored bytes of the chunks no other volume references: what deleting this
  *     volume (then cleanup) frees; -1 when not known (file/RAM LUNs, damaged metadata)
+ * @param uniqueBytes original bytes of the distinct chunks this volume references; -1 when not
+ *     known (file/RAM LUNs, damaged metadata)
  */
 public record VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
-        long storedBytes, long exclusiveBytes) {
+        long storedBytes, long exclusiveBytes, long uniqueBytes) {
 
-    /** Figures without exclusive bytes (file/RAM LUNs). */
+    /** Figures without exclusive and unique bytes (file/RAM LUNs). */
     public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
             long storedBytes) {
-        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, -1);
+        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, -1, -1);
+    }
+
+    /** Figures without unique bytes. */
+    public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
+            long storedBytes, long exclusiveBytes) {
+        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, exclusiveBytes, -1);
     }
 
     /** Logical capacity not yet written. */
@@ -36,5 +46,17 @@ public record VolumeStats(String volume, String target, Integer lun, long sizeBy
     /** Space saved by deduplication and compression, 0..100: 1 - stored / logical used. */
     public double savingPercent() {
         return logicalUsedBytes == 0 ? 0 : Math.max(0, 100.0 - StatsReport.percent(storedBytes, logicalUsedBytes));
+    }
+
+    /** Logical used bytes / unique bytes; null when unknown (file/RAM LUNs) or nothing written. */
+    @JsonProperty("dedupRatio")
+    public Double dedupRatio() {
+        return StatsReport.ratio(logicalUsedBytes, uniqueBytes);
+    }
+
+    /** Unique bytes / stored bytes; null when unknown (file/RAM LUNs) or nothing stored. */
+    @JsonProperty("compressRatio")
+    public Double compressRatio() {
+        return StatsReport.ratio(uniqueBytes, storedBytes);
     }
 }

@@ -2,6 +2,7 @@ package io.orion.dedup.cli;
 
 import io.orion.dedup.admin.LunInfo;
 import io.orion.dedup.admin.PoolStats;
+import io.orion.dedup.admin.RefcountBucket;
 import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
 import io.orion.dedup.admin.TargetSummary;
@@ -163,24 +164,70 @@ final class Render {
 
     /** The df-like table of {@code stats}, like {@code vdostats --human-readable}. */
     static void stats(PrintWriter out, StatsReport r, boolean verbose) {
-        Table t = new Table("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE", "USE%", "SAVING%", "EXCLUSIVE");
+        stats(out, r, verbose, null);
+    }
+
+    /**
+     * I/O rates of one LUN (or the pool) for {@code stats --interval}: operations and bytes per
+     * second, read and write.
+     */
+    record Rates(double readOps, double writeOps, double readBytes, double writeBytes) {
+        static final Rates ZERO = new Rates(0, 0, 0, 0);
+
+        Rates plus(Rates o) {
+            return new Rates(readOps + o.readOps, writeOps + o.writeOps, readBytes + o.readBytes, writeBytes + o.writeBytes);
+        }
+    }
+
+    /** A ratio like {@code zpool list} prints it: {@code 2.31x}; {@code -} when unknown. */
+    static String ratio(Double r) {
+        return r == null ? "-" : String.format(Locale.ROOT, "%.2fx", r);
+    }
+
+    /**
+     * The df-like table of {@code stats} with DEDUP and COMPRESS ratios (like {@code zpool list}),
+     * and with {@code rates} (by {@code "target/lun"}, the pool under {@code ""}) the I/O columns of
+     * {@code zpool iostat}. A warning follows when the volumes' sizes overcommit the pool.
+     */
+    static void stats(PrintWriter out, StatsReport r, boolean verbose, Map<String, Rates> rates) {
+        List<String> head = new java.util.ArrayList<>(List.of("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE",
+                "USE%", "SAVING%", "DEDUP", "COMPRESS", "EXCLUSIVE"));
+        if (rates != null) {
+            head.addAll(List.of("READ OPS", "WRITE OPS", "READ BW", "WRITE BW"));
+        }
+        Table t = new Table(head.toArray(String[]::new));
         for (VolumeStats v : r.volumes()) {
             String target = v.target() == null ? "(detached)" : v.target();
             String lun = v.lun() == null ? "-" : String.valueOf(v.lun());
+            List<Object> row = new java.util.ArrayList<>();
             if (v.logicalUsedBytes() < 0) { // its block map could not be walked (damaged metadata)
-                t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?", "?");
-                continue;
+                row.addAll(List.of(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?", "?", "?", "?"));
+            } else {
+                row.addAll(List.of(v.volume(), target, lun, ByteSize.format(v.sizeBytes()),
+                        ByteSize.format(v.logicalUsedBytes()), ByteSize.format(v.availableBytes()), percent(v.usePercent()),
+                        percent(v.savingPercent()), ratio(v.dedupRatio()), ratio(v.compressRatio()),
+                        bytesOrDash(v.exclusiveBytes())));
             }
-            t.row(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), ByteSize.format(v.logicalUsedBytes()),
-                    ByteSize.format(v.availableBytes()), percent(v.usePercent()), percent(v.savingPercent()),
-                    bytesOrDash(v.exclusiveBytes()));
+            if (rates != null) {
+                rateColumns(row, v.target() == null ? null : rates.getOrDefault(v.target() + "/" + v.lun(), Rates.ZERO));
+            }
+            t.row(row.toArray());
         }
         PoolStats p = r.pool();
         if (p != null) {
-            t.row("(pool)", "-", "-", ByteSize.format(p.sizeBytes()), ByteSize.format(p.usedBytes()),
-                    ByteSize.format(p.availableBytes()), percent(p.usePercent()), percent(p.savingPercent()), "-");
+            List<Object> row = new java.util.ArrayList<>(List.of("(pool)", "-", "-", ByteSize.format(p.sizeBytes()),
+                    ByteSize.format(p.usedBytes()), ByteSize.format(p.availableBytes()), percent(p.usePercent()),
+                    percent(p.savingPercent()), ratio(p.dedupRatio()), ratio(p.compressRatio()), "-"));
+            if (rates != null) {
+                rateColumns(row, rates.getOrDefault("", Rates.ZERO));
+            }
+            t.row(row.toArray());
         }
         t.print(out);
+        if (p != null && p.overcommitted()) {
+            out.println();
+            out.println(overcommitWarning(p));
+        }
         if (r.poolReadOnlyReason() != null) {
             out.println();
             out.println("The pool is READ-ONLY: " + r.poolReadOnlyReason() + " (writes fail with DATA PROTECT; reads go on)");
@@ -189,6 +236,59 @@ final class Render {
             out.println();
             figures(out, r.counters());
         }
+        out.flush();
+    }
+
+    /** The warning {@code stats} prints when the volumes' sizes add up to more than the pool's capacity. */
+    static String overcommitWarning(PoolStats p) {
+        return "WARNING: the volumes' sizes add up to " + ByteSize.format(p.provisionedBytes()) + ", more than the pool's"
+                + " capacity of " + ByteSize.format(p.sizeBytes()) + " (for file-backed devices: the free space of"
+                + " their file system plus what the pool already stores). Thin volumes may fill it: writes then fail"
+                + " with a space allocation error. Add a device, free space, or watch USE% of (pool).";
+    }
+
+    private static void rateColumns(List<Object> row, Rates x) {
+        if (x == null) {
+            row.addAll(List.of("-", "-", "-", "-"));
+            return;
+        }
+        row.add(ops(x.readOps()));
+        row.add(ops(x.writeOps()));
+        row.add(ByteSize.format((long) x.readBytes()) + "/s");
+        row.add(ByteSize.format((long) x.writeBytes()) + "/s");
+    }
+
+    private static String ops(double perSecond) {
+        return String.format(Locale.ROOT, perSecond < 10 ? "%.1f" : "%.0f", perSecond);
+    }
+
+    /** The refcount histogram of {@code stats --histogram}, like {@code zdb -DD}. */
+    static void histogram(PrintWriter out, List<RefcountBucket> buckets) {
+        out.println("Refcount histogram (chunks by reference count; a chunk is stored once, referenced by BLOCKS):");
+        if (buckets.isEmpty()) {
+            out.println("No chunks.");
+            out.flush();
+            return;
+        }
+        Table t = new Table("REFCNT", "CHUNKS", "UNIQUE", "STORED", "BLOCKS", "REFERENCED");
+        long c = 0;
+        long u = 0;
+        long s = 0;
+        long b = 0;
+        long ref = 0;
+        for (RefcountBucket x : buckets) {
+            t.row(x.refcount(), x.chunks(), ByteSize.format(x.uniqueBytes()), ByteSize.format(x.storedBytes()),
+                    x.blocks(), ByteSize.format(x.referencedBytes()));
+            c += x.chunks();
+            u += x.uniqueBytes();
+            s += x.storedBytes();
+            b += x.blocks();
+            ref += x.referencedBytes();
+        }
+        t.row("Total", c, ByteSize.format(u), ByteSize.format(s), b, ByteSize.format(ref));
+        t.print(out);
+        out.println("dedup = " + ratio(u == 0 ? null : (double) ref / u) + ", compress = " + ratio(s == 0 ? null : (double) u / s)
+                + ", dedup * compress = " + ratio(s == 0 ? null : (double) ref / s));
         out.flush();
     }
 

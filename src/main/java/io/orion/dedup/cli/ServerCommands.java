@@ -7,9 +7,13 @@ import io.orion.dedup.admin.SaveResult;
 import io.orion.dedup.admin.StatsReport;
 import io.orion.dedup.admin.StatusReport;
 import java.io.PrintWriter;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.orion.dedup.admin.RefcountBucket;
+import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /** {@code status}, {@code saveconfig}, {@code stats} and the product's {@code dedup-*} commands. */
 final class ServerCommands {
@@ -60,20 +64,137 @@ final class ServerCommands {
     }
 
     @Command(name = "stats", description = {
-        "Show space per volume and for the pool: size, used, available, use %%, saving %%.",
-        "Saving %% = 1 - stored / written (deduplication and compression together)."})
+        "Show space per volume and for the pool: size, used, available, use %%, saving %%, and the",
+        "DEDUP (logical / unique) and COMPRESS (unique / stored) ratios like zpool list (2.31x).",
+        "Saving %% = 1 - stored / written (deduplication and compression together).",
+        "Warns when the volumes' sizes overcommit the pool's capacity."})
     static final class Stats extends AdminCommand {
         @Option(names = "--verbose", description = "Also show every engine counter.")
         boolean verbose;
 
+        @Option(names = "--interval", arity = "1..2", paramLabel = "N [COUNT]", description = {
+            "Repeat every N seconds, COUNT times (default: until interrupted), like zpool iostat,",
+            "with read/write operations and bandwidth per LUN: the first report since the server",
+            "started, each later one over the last interval. With --json: one JSON object a line."})
+        List<Integer> interval;
+
+        @Option(names = "--histogram", description = "Also show the refcount histogram of the chunks, like zdb -DD.")
+        boolean histogram;
+
+        @Override
+        void validate() {
+            if (interval != null) {
+                if (interval.get(0) < 1) {
+                    throw new ParameterException(spec.commandLine(),
+                            "--interval: N must be a whole number of seconds >= 1, not " + interval.get(0));
+                }
+                if (interval.size() > 1 && interval.get(1) < 1) {
+                    throw new ParameterException(spec.commandLine(), "--interval: COUNT must be >= 1, not " + interval.get(1));
+                }
+            }
+        }
+
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
-            StatsReport r = api.stats(verbose);
-            if (json()) {
-                printJson(r);
-            } else {
-                Render.stats(out, r, verbose);
+            if (interval == null) {
+                StatsReport r = api.stats(verbose);
+                List<RefcountBucket> h = histogram ? api.refcountHistogram() : null;
+                if (json()) {
+                    ObjectNode j = jsonTree(r);
+                    if (h != null) {
+                        j.set("refcount_histogram", jsonTree(h));
+                    }
+                    printJson(j);
+                } else {
+                    Render.stats(out, r, verbose);
+                    if (h != null) {
+                        out.println();
+                        Render.histogram(out, h);
+                    }
+                }
+                return;
             }
+            long seconds = interval.get(0);
+            Integer count = interval.size() > 1 ? interval.get(1) : null;
+            Map<String, Object> before = null;
+            long beforeNanos = 0;
+            for (int i = 0; count == null || i < count; i++) {
+                if (i > 0) {
+                    Thread.sleep(seconds * 1000);
+                }
+                StatsReport r = api.stats(verbose);
+                Map<String, Object> now = api.performanceStats();
+                long nowNanos = System.nanoTime();
+                double elapsed = before == null ? ((Number) now.getOrDefault("uptime_seconds", 0)).doubleValue()
+                        : (nowNanos - beforeNanos) / 1e9;
+                Map<String, Render.Rates> rates = rates(now, before, elapsed);
+                List<RefcountBucket> h = histogram ? api.refcountHistogram() : null;
+                if (json()) {
+                    ObjectNode j = jsonTree(r);
+                    j.put("time", java.time.OffsetDateTime.now().withNano(0).toString());
+                    j.put("rates_over", before == null ? "since_start" : "interval");
+                    j.put("rates_seconds", elapsed);
+                    ObjectNode rj = j.putObject("rates");
+                    rates.forEach((k, v) -> {
+                        ObjectNode x = rj.putObject(k.isEmpty() ? "pool" : k);
+                        x.put("read_ops_per_second", v.readOps());
+                        x.put("write_ops_per_second", v.writeOps());
+                        x.put("read_bytes_per_second", v.readBytes());
+                        x.put("write_bytes_per_second", v.writeBytes());
+                    });
+                    if (h != null) {
+                        j.set("refcount_histogram", jsonTree(h));
+                    }
+                    printJsonLine(j);
+                } else {
+                    if (i > 0) {
+                        out.println();
+                    }
+                    out.println(before == null ? "Since the server started (" + Render.uptime((long) elapsed) + "):"
+                            : String.format(java.util.Locale.ROOT, "Last %.1f s:", elapsed));
+                    Render.stats(out, r, verbose, rates);
+                    if (h != null) {
+                        out.println();
+                        Render.histogram(out, h);
+                    }
+                }
+                before = now;
+                beforeNanos = nowNanos;
+            }
+        }
+
+        /**
+         * Per {@code "target/lun"} and for the pool ({@code ""}): read and write operations and bytes
+         * per second from {@code dedup-performance-stats}' counters, over {@code seconds}: since start
+         * when {@code before} is null, else the difference to {@code before}.
+         */
+        static Map<String, Render.Rates> rates(Map<String, Object> now, Map<String, Object> before, double seconds) {
+            Map<String, Render.Rates> out = new java.util.TreeMap<>();
+            Render.Rates pool = Render.Rates.ZERO;
+            for (String key : now.keySet()) {
+                if (!key.startsWith("lun.") || !key.endsWith(".read_commands") && !key.endsWith(".write_commands")) {
+                    continue;
+                }
+                String lun = key.substring(4, key.lastIndexOf('.'));
+                if (out.containsKey(lun)) {
+                    continue;
+                }
+                String p = "lun." + lun + ".";
+                double d = seconds <= 0 ? 0 : 1 / seconds;
+                Render.Rates x = new Render.Rates(delta(now, before, p + "read_commands") * d,
+                        delta(now, before, p + "write_commands") * d, delta(now, before, p + "read_bytes") * d,
+                        delta(now, before, p + "write_bytes") * d);
+                out.put(lun, x);
+                pool = pool.plus(x);
+            }
+            out.put("", pool);
+            return out;
+        }
+
+        private static double delta(Map<String, Object> now, Map<String, Object> before, String key) {
+            double n = now.get(key) instanceof Number x ? x.doubleValue() : 0;
+            double b = before != null && before.get(key) instanceof Number x ? x.doubleValue() : 0;
+            return Math.max(0, n - b);
         }
     }
 

@@ -1190,4 +1190,49 @@ public final class DedupPool implements Closeable {
             LOG.warn("background cleanup failed: {}", e.toString());
         }
     }
+
+    // ---- refcount histogram (stats --histogram) ------------------------------------------------
+
+    /**
+     * One row of {@link #refcountHistogram()}: the chunks whose reference count is in
+     * {@code [refcount, 2 * refcount)}.
+     *
+     * @param refcount lower bound of the bucket: 1, 2, 4, 8, ...
+     * @param chunks chunks in the bucket
+     * @param blocks logical (dedup) blocks that reference them: the sum of their reference counts
+     * @param uniqueBytes their original bytes, each chunk once
+     * @param storedBytes their record bytes in containers, each chunk once
+     * @param referencedBytes original bytes times references: what the blocks would take without dedup
+     */
+    public record RefcountBucket(long refcount, long chunks, long blocks, long uniqueBytes, long storedBytes,
+                                 long referencedBytes) {}
+
+    /**
+     * The refcount histogram of the chunk table, like {@code zdb -DD}: chunks grouped by reference
+     * count in power-of-two buckets, from one read transaction (one consistent snapshot). Chunks
+     * with no reference (garbage awaiting cleanup) are left out. Only non-empty buckets are listed.
+     */
+    public List<RefcountBucket> refcountHistogram() throws IOException {
+        long[][] acc = new long[32][5];
+        try (MetaTxn t = meta.read()) {
+            t.scanChunks(0, c -> {
+                if (c.refCount() > 0) {
+                    long[] b = acc[31 - Integer.numberOfLeadingZeros(c.refCount())];
+                    b[0]++;
+                    b[1] += c.refCount();
+                    b[2] += c.originalLength();
+                    b[3] += c.length();
+                    b[4] += (long) c.originalLength() * c.refCount();
+                }
+                return true;
+            });
+        }
+        List<RefcountBucket> out = new ArrayList<>();
+        for (int i = 0; i < acc.length; i++) {
+            if (acc[i][0] > 0) {
+                out.add(new RefcountBucket(1L << i, acc[i][0], acc[i][1], acc[i][2], acc[i][3], acc[i][4]));
+            }
+        }
+        return out;
+    }
 }

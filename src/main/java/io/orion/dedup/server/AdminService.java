@@ -490,12 +490,14 @@ final class AdminService extends TargetAdminService {
                 long used;
                 long stored;
                 long exclusive = -1;
+                long unique = -1;
                 VolumeStats vs = ps == null ? null
                         : ps.volumes().stream().filter(v -> v.name().equals(l.volume())).findFirst().orElse(null);
                 if (dev instanceof DedupVolume && vs != null) {
                     used = vs.logicalBytes();
                     stored = vs.storedBytes();
                     exclusive = vs.exclusiveBytes();
+                    unique = vs.uniqueBytes();
                 } else if (dev instanceof DedupVolume) {
                     used = -1; // its block map cannot be walked (damaged metadata): unknown
                     stored = -1;
@@ -504,7 +506,7 @@ final class AdminService extends TargetAdminService {
                     stored = used;
                 }
                 vols.add(new io.orion.dedup.admin.VolumeStats(l.volume(), t.iqn(), l.id(), dev.blockCount() * dev.blockSize(),
-                        used, stored, exclusive));
+                        used, stored, exclusive, unique));
             }
         }
         if (ps != null) {
@@ -517,14 +519,18 @@ final class AdminService extends TargetAdminService {
             for (VolumeStats v : ps.volumes()) {
                 if (!attached.contains(v.name())) {
                     vols.add(new io.orion.dedup.admin.VolumeStats(v.name(), null, null, v.capacityBytes(),
-                            v.logicalBytes(), v.storedBytes(), v.exclusiveBytes()));
+                            v.logicalBytes(), v.storedBytes(), v.exclusiveBytes(), v.uniqueBytes()));
                 }
             }
         }
         if (ps == null) {
             return new StatsReport(vols, null, Map.of(), null);
         }
-        return new StatsReport(vols, poolSpace(ps), counters(ps), ps.readOnlyReason());
+        io.orion.dedup.admin.PoolStats space = poolSpace(ps);
+        long provisioned = pool.get().volumes().stream().mapToLong(v -> v.capacityBytes()).sum();
+        return new StatsReport(vols, new io.orion.dedup.admin.PoolStats(space.sizeBytes(), space.usedBytes(),
+                space.logicalBytes(), ps.uniqueBytes(), ps.storedBytes(), provisioned),
+                counters(ps), ps.readOnlyReason());
     }
 
     /** Bytes of mapped blocks of a file or RAM LUN (from its provisioning status). */
@@ -543,7 +549,7 @@ final class AdminService extends TargetAdminService {
     }
 
     /** The df-like pool line: device capacity (growing files: current size + free file-system space). */
-    private static io.orion.dedup.admin.PoolStats poolSpace(PoolStats ps) {
+    static io.orion.dedup.admin.PoolStats poolSpace(PoolStats ps) {
         long size = 0;
         long used = 0;
         for (DeviceStats d : ps.devices()) {
@@ -877,6 +883,17 @@ final class AdminService extends TargetAdminService {
         m.put("block_cache_hit_rate", ps.blockCache().hitRate());
         m.put("performance_optimization", d.performanceOptimization());
         return m;
+    }
+
+    /** {@code stats --histogram}: the open pool's refcount histogram (an empty list while no pool exists). */
+    @Override
+    public List<io.orion.dedup.admin.RefcountBucket> refcountHistogram() throws AdminException, IOException {
+        Optional<DedupPool> pool = server.volumes().existingPool();
+        if (pool.isEmpty()) {
+            return List.of();
+        }
+        return pool.get().refcountHistogram().stream().map(b -> new io.orion.dedup.admin.RefcountBucket(b.refcount(),
+                b.chunks(), b.blocks(), b.uniqueBytes(), b.storedBytes(), b.referencedBytes())).toList();
     }
 
     /** Reads every chunk back and checks CRC32C and fingerprint (the {@code scrub} command): a scrub job, waited for. */

@@ -481,6 +481,7 @@ public final class OrionServer implements AutoCloseable {
                 m.close();
             }
             jobs.close(); // running jobs stop at a consistent point before the volumes close
+            metrics.close();
             if (background != null) {
                 background.shutdownNow();
             }

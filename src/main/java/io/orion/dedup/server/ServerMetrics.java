@@ -3,6 +3,13 @@ package io.orion.dedup.server;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.distribution.CountAtBucket;
@@ -16,6 +23,9 @@ import io.orion.dedup.iscsi.IscsiMetrics;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -44,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * statistics behind them are computed at most once per second, the per-volume ones (which walk
  * every block map) at most every 30 seconds.
  */
-final class ServerMetrics implements IscsiMetrics {
+final class ServerMetrics implements IscsiMetrics, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ServerMetrics.class);
     private static final long STATS_TTL_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -78,6 +88,17 @@ final class ServerMetrics implements IscsiMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<MeterKey, LunMeters> lunMeters = new ConcurrentHashMap<>();
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+
+    /**
+     * The latency buckets of {@code orion_scsi_latency_seconds} (upper bounds, plus +Inf): 15 per
+     * LUN and direction, from 50 µs (a cached read on loopback) to 5 s (a stalled device).
+     */
+    static final Duration[] LATENCY_BUCKETS = {
+        Duration.ofNanos(50_000), Duration.ofNanos(100_000), Duration.ofNanos(250_000), Duration.ofNanos(500_000),
+        Duration.ofMillis(1), Duration.ofNanos(2_500_000), Duration.ofMillis(5), Duration.ofMillis(10),
+        Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
+        Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5)};
 
     /** Key of one LUN's meters in one direction (no string building on the I/O path). */
     private record MeterKey(String target, long lun, Direction direction) {
@@ -85,7 +106,8 @@ final class ServerMetrics implements IscsiMetrics {
     private final Counter loginsOk;
     private final Counter loginsOkDiscovery;
     private final Counter loginsFailed;
-    private final Set<String> volumeGauges = ConcurrentHashMap.newKeySet();
+    /** The per-volume gauges by volume name (removed with the volume). */
+    private final Map<String, List<Meter>> volumeGauges = new ConcurrentHashMap<>();
     private volatile OrionServer server;
     private volatile java.util.function.Supplier<Optional<DedupPool>> pools = Optional::empty;
     private volatile PoolStats cached;
@@ -110,6 +132,21 @@ final class ServerMetrics implements IscsiMetrics {
                 .tags("result", "success", "type", "discovery").register(registry);
         loginsFailed = Counter.builder("orion.iscsi.logins").description("iSCSI logins by outcome")
                 .tags("result", "failure", "type", "any").register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        Gauge.builder("orion.build.info", () -> 1)
+                .description("Build of the running server: always 1, with its version and git revision as labels")
+                .tags("version", io.orion.dedup.BuildInfo.current().version(), "revision", io.orion.dedup.BuildInfo.current().revision()).register(registry);
+    }
+
+    /** Stops the GC notification listener (the server closes its metrics when it stops). */
+    @Override
+    public void close() {
+        gcMetrics.close();
     }
 
     PrometheusMeterRegistry registry() {
@@ -124,35 +161,57 @@ final class ServerMetrics implements IscsiMetrics {
         Gauge.builder("orion.iscsi.sessions", s, x -> x.iscsi().sessions().stream().filter(i -> i.discovery()).count())
                 .description("Logged-in iSCSI sessions").tags("type", "discovery").register(registry);
         bindPoolState(() -> s.volumes().openPool());
-        poolGauge("orion.dedup.logical.bytes", "Logical bytes mapped by all volumes", PoolStats::logicalBytes);
-        poolGauge("orion.dedup.zero.blocks", "Dedup blocks written as zeros", PoolStats::zeroBlocks);
+        poolGauge("orion.pool.capacity.bytes", "Capacity of the pool's backing devices in bytes (a growing container"
+                + " file counts its current size plus the free space of its file system)",
+                p -> AdminService.poolSpace(p).sizeBytes());
+        poolGauge("orion.pool.used.bytes", "Bytes the pool's containers occupy on its devices (reclaimable bytes included)",
+                p -> AdminService.poolSpace(p).usedBytes());
+        poolGauge("orion.pool.available.bytes", "Pool capacity not yet used, in bytes",
+                p -> AdminService.poolSpace(p).availableBytes());
+        poolGauge("orion.pool.provisioned.bytes", "Sum of the sizes of the pool's volumes (attached or detached), in bytes",
+                p -> provisioned());
+        poolGauge("orion.dedup.logical.bytes", "Logical bytes mapped by all volumes (zero-written blocks included)",
+                PoolStats::logicalBytes);
+        poolGauge("orion.dedup.zero.blocks", "Dedup blocks written as zeros (no chunk stored)", PoolStats::zeroBlocks);
         poolGauge("orion.dedup.unique.chunks", "Chunks with at least one reference", PoolStats::uniqueChunks);
         poolGauge("orion.dedup.unique.bytes", "Original bytes of the unique chunks", PoolStats::uniqueBytes);
         poolGauge("orion.dedup.stored.bytes", "Bytes the unique chunks occupy after compression", PoolStats::storedBytes);
-        poolGauge("orion.dedup.reclaimable.bytes", "Container bytes no live chunk uses", PoolStats::reclaimableBytes);
-        poolGauge("orion.dedup.ratio", "Logical bytes / unique bytes", PoolStats::dedupRatio);
-        poolGauge("orion.dedup.compression.ratio", "Unique bytes / stored bytes", PoolStats::compressionRatio);
-        poolGauge("orion.dedup.saving.percent", "100 x (1 - stored / logical)", PoolStats::savingPercent);
-        poolGauge("orion.dedup.metadata.bytes", "Size of the LMDB metadata file", PoolStats::metadataBytes);
+        poolGauge("orion.dedup.reclaimable.bytes", "Container bytes no live chunk uses (reference cleanup reclaims them)",
+                PoolStats::reclaimableBytes);
+        poolGauge("orion.dedup.saving.ratio", "Share of the logical bytes saved by dedup and compression, 0..1:"
+                + " 1 - stored / logical", p -> savingRatio(p.storedBytes(), p.logicalBytes()));
+        poolGauge("orion.dedup.metadata.bytes", "Size of the LMDB metadata file in bytes", PoolStats::metadataBytes);
         poolGauge("orion.dedup.containers", "Chunk containers", PoolStats::containers);
-        poolGauge("orion.dedup.hash.throughput.megabytes.per.second", "Fingerprinting throughput while hashing",
-                PoolStats::hashMegabytesPerSecond);
-        poolGauge("orion.dedup.checksum.errors", "Chunk records that failed their CRC32C check", PoolStats::checksumErrors);
+        poolGauge("orion.dedup.hash.throughput.bytes.per.second", "Fingerprinting throughput while hashing, bytes per second",
+                p -> p.hashMegabytesPerSecond() * 1_000_000);
+        FunctionCounter.builder("orion.dedup.checksum.errors", this,
+                        m -> m.pool().map(p -> (double) p.checksumErrors()).orElse(0.0))
+                .description("Chunk records that failed their CRC32C check").register(registry);
         FunctionCounter.builder("orion.dedup.hashed.bytes", this, m -> m.pool().map(p -> (double) p.hashedBytes()).orElse(0.0))
                 .description("Bytes fingerprinted").register(registry);
         for (String cache : new String[] {"block", "fingerprint"}) {
             boolean block = cache.equals("block");
-            poolGauge("orion.dedup.cache.hit.ratio", "Cache hit rate, 0..1", Tags.of("cache", cache),
+            poolGauge("orion.dedup.cache.hit.ratio", "Cache hit rate since start, 0..1", Tags.of("cache", cache),
                     p -> (block ? p.blockCache() : p.fingerprintCache()).hitRate());
             poolGauge("orion.dedup.cache.weight.bytes", "Bytes held by the cache", Tags.of("cache", cache),
                     p -> (block ? p.blockCache() : p.fingerprintCache()).weightBytes());
             FunctionCounter.builder("orion.dedup.cache.hits", this,
                     m -> m.pool().map(p -> (double) (block ? p.blockCache() : p.fingerprintCache()).hits()).orElse(0.0))
-                    .tags("cache", cache).register(registry);
+                    .description("Cache lookups that found their entry").tags("cache", cache).register(registry);
             FunctionCounter.builder("orion.dedup.cache.misses", this,
                     m -> m.pool().map(p -> (double) (block ? p.blockCache() : p.fingerprintCache()).misses()).orElse(0.0))
-                    .tags("cache", cache).register(registry);
+                    .description("Cache lookups that missed").tags("cache", cache).register(registry);
         }
+    }
+
+    /** 1 - stored / logical, clamped to 0..1 (0 while nothing is written). */
+    static double savingRatio(long stored, long logical) {
+        return logical <= 0 ? 0 : Math.max(0, Math.min(1, 1 - (double) stored / logical));
+    }
+
+    /** Sum of the capacities of the open pool's volumes. */
+    private double provisioned() {
+        return openPool().map(p -> (double) p.volumes().stream().mapToLong(v -> v.capacityBytes()).sum()).orElse(Double.NaN);
     }
 
     /**
@@ -234,27 +293,75 @@ final class ServerMetrics implements IscsiMetrics {
         return s == null ? Optional.empty() : s.volumes().openPool();
     }
 
-    /** The Prometheus text exposition; refreshes the per-volume gauges first. */
+    /**
+     * The Prometheus text exposition. First drops the series of LUNs and volumes that no longer
+     * exist (a deleted LUN's counters and latency histogram, a destroyed volume's gauges), then
+     * adds the gauges of new volumes.
+     */
     String scrape() {
+        OrionServer s = server;
+        if (s != null) {
+            Set<String> live = new HashSet<>();
+            for (LiveTarget t : s.liveTargets()) {
+                t.definition().luns().forEach(l -> live.add(t.definition().iqn() + "\n" + l.id()));
+            }
+            for (Map.Entry<MeterKey, LunMeters> e : lunMeters.entrySet()) {
+                if (!live.contains(e.getKey().target() + "\n" + e.getKey().lun())) {
+                    removeLun(e.getKey());
+                }
+            }
+        }
+        Optional<DedupPool> open = openPool();
+        Set<String> volumes = new HashSet<>();
+        open.ifPresent(p -> p.volumes().forEach(v -> volumes.add(v.name())));
+        for (String name : List.copyOf(volumeGauges.keySet())) {
+            if (!volumes.contains(name)) {
+                List<Meter> gone = volumeGauges.remove(name);
+                if (gone != null) {
+                    gone.forEach(registry::remove);
+                }
+            }
+        }
         withVolumes().ifPresent(p -> {
             for (VolumeStats v : p.volumes()) {
-                if (volumeGauges.add(v.name())) {
-                    volumeGauge(v.name(), "orion.volume.logical.bytes", VolumeStats::logicalBytes);
-                    volumeGauge(v.name(), "orion.volume.unique.chunks", VolumeStats::uniqueChunks);
-                    volumeGauge(v.name(), "orion.volume.stored.bytes", VolumeStats::storedBytes);
-                    volumeGauge(v.name(), "orion.volume.dedup.ratio", VolumeStats::dedupRatio);
-                    volumeGauge(v.name(), "orion.volume.compression.ratio", VolumeStats::compressionRatio);
-                    volumeGauge(v.name(), "orion.volume.saving.percent", VolumeStats::savingPercent);
+                if (volumes.contains(v.name()) && !volumeGauges.containsKey(v.name())) {
+                    List<Meter> m = new ArrayList<>();
+                    m.add(volumeGauge(v.name(), "orion.volume.capacity.bytes", "Size of the volume in bytes",
+                            VolumeStats::capacityBytes));
+                    m.add(volumeGauge(v.name(), "orion.volume.logical.bytes", "Logical bytes the volume maps",
+                            VolumeStats::logicalBytes));
+                    m.add(volumeGauge(v.name(), "orion.volume.unique.chunks", "Distinct chunks the volume references",
+                            VolumeStats::uniqueChunks));
+                    m.add(volumeGauge(v.name(), "orion.volume.unique.bytes", "Original bytes of those chunks",
+                            VolumeStats::uniqueBytes));
+                    m.add(volumeGauge(v.name(), "orion.volume.stored.bytes",
+                            "Bytes those chunks occupy after compression (shared chunks counted once per volume)",
+                            VolumeStats::storedBytes));
+                    m.add(volumeGauge(v.name(), "orion.volume.saving.ratio",
+                            "Share of the volume's logical bytes saved by dedup and compression, 0..1",
+                            x -> savingRatio(x.storedBytes(), x.logicalBytes())));
+                    volumeGauges.put(v.name(), m);
                 }
             }
         });
         return registry.scrape();
     }
 
-    private void volumeGauge(String volume, String name, ToDoubleFunction<VolumeStats> f) {
-        Gauge.builder(name, this, m -> m.withVolumes().flatMap(p -> p.volumes().stream()
+    /** Removes the meters of every direction of one LUN from the registry. */
+    private void removeLun(MeterKey key) {
+        LunMeters m = lunMeters.remove(key);
+        if (m != null) {
+            registry.remove(m.bytes());
+            registry.remove(m.commands());
+            registry.remove(m.errors());
+            registry.remove(m.latency());
+        }
+    }
+
+    private Meter volumeGauge(String volume, String name, String help, ToDoubleFunction<VolumeStats> f) {
+        return Gauge.builder(name, this, m -> m.withVolumes().flatMap(p -> p.volumes().stream()
                         .filter(v -> v.name().equals(volume)).findFirst()).map(f::applyAsDouble).orElse(Double.NaN))
-                .tags("volume", volume).register(registry);
+                .description(help).tags("volume", volume).register(registry);
     }
 
     // ---- the transport's hook ----------------------------------------------------------------
@@ -316,9 +423,7 @@ final class ServerMetrics implements IscsiMetrics {
                     Counter.builder("orion.scsi.command.errors").description("SCSI commands answered with a status other than GOOD")
                             .tags(tags).register(registry),
                     Timer.builder("orion.scsi.latency").description("Command latency, arrival to response")
-                            .tags(tags).publishPercentileHistogram()
-                            .minimumExpectedValue(Duration.ofNanos(10_000)).maximumExpectedValue(Duration.ofSeconds(30))
-                            .register(registry),
+                            .tags(tags).serviceLevelObjectives(LATENCY_BUCKETS).register(registry),
                     new java.util.concurrent.atomic.LongAccumulator(Math::max, 0), new RecentRate(), new RecentRate());
         });
     }

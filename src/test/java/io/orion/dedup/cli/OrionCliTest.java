@@ -130,7 +130,7 @@ class OrionCliTest {
 
         JsonNode json = AdminJson.mapper().readTree(admin("lun", "list", IQN, "--json").out());
         assertEquals(2, json.size());
-        assertEquals(17179869184L, json.get(0).get("sizeBytes").asLong());
+        assertEquals(17179869184L, json.get(0).get("size_bytes").asLong());
 
         assertEquals(0, admin("lun", "resize", IQN, "1", "2GiB").status());
         assertEquals(2L << 30, TargetFiles.read(dir.resolve("targets/cli.toml")).lun(1).orElseThrow().size());
@@ -207,8 +207,8 @@ class OrionCliTest {
                 status.out());
         JsonNode json = AdminJson.mapper().readTree(admin("status", "--json").out());
         assertEquals("read-only", json.get("pool").asText());
-        assertTrue(json.get("poolReadOnly").asBoolean());
-        assertEquals(api.poolReadOnly, json.get("poolReadOnlyReason").asText());
+        assertTrue(json.get("pool_read_only").asBoolean());
+        assertEquals(api.poolReadOnly, json.get("pool_read_only_reason").asText());
         Run stats = admin("stats");
         assertTrue(stats.out().contains("The pool is READ-ONLY: metadata damaged"), stats.out());
     }
@@ -217,8 +217,8 @@ class OrionCliTest {
     void secretsAreMaskedEverywhere() throws Exception {
         admin("target", "create", IQN);
         Run noLun = admin("acl", "add", IQN, "iqn.1994-05.com.redhat:host1", "--luns", "0");
-        assertEquals(1, noLun.status(), "mapping a LUN that does not exist is refused");
-        assertTrue(noLun.err().contains("LUN 0 does not exist"), noLun.err());
+        assertEquals(2, noLun.status(), "mapping a LUN that does not exist is refused as bad input");
+        assertTrue(noLun.err().contains("--luns: LUN 0 does not exist"), noLun.err());
         assertEquals(0, admin("acl", "add", IQN, "iqn.1994-05.com.redhat:host1").status());
         Path secretFile = dir.resolve("secret");
         Files.writeString(secretFile, "file-secret-123\n");
@@ -254,18 +254,21 @@ class OrionCliTest {
         Run r = admin("stats");
         assertEquals(0, r.status(), r.err());
         String[] lines = r.out().split("\\R");
-        assertTrue(lines[0].matches("VOLUME\\s+TARGET\\s+LUN\\s+SIZE\\s+USED\\s+AVAILABLE\\s+USE%\\s+SAVING%\\s+EXCLUSIVE"), lines[0]);
-        assertTrue(lines[1].matches("default-0\\s+iqn\\.2026-11\\.io\\.orion:default\\s+0\\s+16\\.0 GiB\\s+8\\.0 GiB\\s+8\\.0 GiB\\s+50\\.0%\\s+75\\.0%\\s+1\\.0 GiB"),
+        assertTrue(lines[0].matches("VOLUME\\s+TARGET\\s+LUN\\s+SIZE\\s+USED\\s+AVAILABLE\\s+USE%\\s+SAVING%\\s+DEDUP\\s+COMPRESS\\s+EXCLUSIVE"), lines[0]);
+        assertTrue(lines[1].matches("default-0\\s+iqn\\.2026-11\\.io\\.orion:default\\s+0\\s+16\\.0 GiB\\s+8\\.0 GiB\\s+8\\.0 GiB\\s+50\\.0%\\s+75\\.0%\\s+-\\s+-\\s+1\\.0 GiB"),
                 lines[1]);
-        assertTrue(lines[2].matches("\\(pool\\)\\s+-\\s+-\\s+100\\.0 GiB\\s+2\\.0 GiB\\s+98\\.0 GiB\\s+2\\.0%\\s+75\\.0%\\s+-"), lines[2]);
+        assertTrue(lines[2].matches("\\(pool\\)\\s+-\\s+-\\s+100\\.0 GiB\\s+2\\.0 GiB\\s+98\\.0 GiB\\s+2\\.0%\\s+75\\.0%\\s+-\\s+-\\s+-"), lines[2]);
         assertEquals(3, lines.length);
 
         Run verbose = admin("stats", "--verbose");
         assertTrue(verbose.out().contains("duplicate_blocks") && verbose.out().contains("4194304 (4.0 MiB)"), verbose.out());
 
         JsonNode json = AdminJson.mapper().readTree(admin("stats", "--json").out());
-        assertEquals(8L << 30, json.get("volumes").get(0).get("logicalUsedBytes").asLong());
-        assertEquals(2L << 30, json.get("pool").get("usedBytes").asLong());
+        assertEquals(8L << 30, json.get("volumes").get(0).get("logical_used_bytes").asLong());
+        assertEquals(2L << 30, json.get("pool").get("used_bytes").asLong());
+        assertTrue(json.get("pool").get("unique_bytes").isNull(), "unknown is null, not -1: " + json);
+        assertTrue(json.get("pool").get("dedup_ratio").isNull(), json.toString());
+        assertTrue(json.get("volumes").get(0).get("unique_bytes").isNull(), json.toString());
     }
 
     @Test

@@ -38,7 +38,7 @@ class AdminIT {
                     .assertOk();
             JsonNode info = AdminTools.json(created);
             assertEquals(1, info.get("lun").asInt());
-            assertEquals(64L << 20, info.get("sizeBytes").asLong());
+            assertEquals(64L << 20, info.get("size_bytes").asLong());
 
             String after = ExternalTool.run(LIMIT, "iscsi-ls", "-s", "iscsi://127.0.0.1:" + port).assertOk().output();
             assertTrue(after.matches("(?s).*Lun:1\\s+Type:DIRECT_ACCESS.*"), "LUN 1 visible without restart:\n" + after);

@@ -57,17 +57,17 @@ class CloneIT {
             String table = cli(server, "lun", "list", IQN).assertOk().output();
             assertTrue(table.matches("(?s).*\\s1\\s+default-1\\s.*default-0 @ \\d{4}-\\d\\d-\\d\\dT.*"), table);
             Map<String, JsonNode> st = statsByVolume(server);
-            assertEquals(0, st.get("default-0").get("exclusiveBytes").asLong(), "everything is shared");
-            assertEquals(0, st.get("default-1").get("exclusiveBytes").asLong());
+            assertEquals(0, st.get("default-0").get("exclusive_bytes").asLong(), "everything is shared");
+            assertEquals(0, st.get("default-1").get("exclusive_bytes").asLong());
 
             // writes to the clone leave the source alone
             write(head, server.url(1));
             compare(headed, port, 1).assertOk();
             compare(image, port, 0).assertOk();
             st = statsByVolume(server);
-            cloneExclusive = st.get("default-1").get("exclusiveBytes").asLong();
+            cloneExclusive = st.get("default-1").get("exclusive_bytes").asLong();
             assertTrue(cloneExclusive >= HEAD && cloneExclusive < HEAD + HEAD / 8, "clone exclusive " + cloneExclusive);
-            assertEquals(cloneExclusive, st.get("default-0").get("exclusiveBytes").asLong(),
+            assertEquals(cloneExclusive, st.get("default-0").get("exclusive_bytes").asLong(),
                     "the source alone keeps the 1 MiB the clone overwrote");
             assertTrue(cli(server, "stats").assertOk().output().contains("EXCLUSIVE"));
 
@@ -75,7 +75,7 @@ class CloneIT {
             ExternalTool.Result snap = cli(server, "lun", "snapshot", IQN, "0", "--name", "snap1").assertOk();
             assertTrue(snap.output().contains("Snapshot snap1 of LUN 0"), snap.output());
             JsonNode sv = volumes(server).get("snap1");
-            assertTrue(sv.get("readOnly").asBoolean() && sv.get("target").isNull(), sv.toString());
+            assertTrue(sv.get("read_only").asBoolean() && sv.get("target").isNull(), sv.toString());
             assertEquals("default-0", sv.get("origin").asText());
             assertTrue(cli(server, "volume", "list").assertOk().output().contains("(snapshot) default-0 @ "));
             write(head, server.url(0));
@@ -98,7 +98,7 @@ class CloneIT {
 
             // a snapshot attached to a LUN is read-only
             cli(server, "lun", "create", IQN, "--lun", "2", "--volume", "snap1", "--attach").assertOk();
-            assertTrue(luns(server).get(2).get("readOnly").asBoolean(), "a snapshot's LUN is write-protected");
+            assertTrue(luns(server).get(2).get("read_only").asBoolean(), "a snapshot's LUN is write-protected");
             ExternalTool.Result refused = ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "write -P 7 0 4k",
                     server.url(2));
             assertTrue(refused.output().contains("LUN is write protected"), refused.output());
@@ -126,14 +126,14 @@ class CloneIT {
             assertEquals("default-0", luns(server).get(1).get("origin").asText());
             assertEquals("default-0", luns(server).get(2).get("origin").asText());
             JsonNode sv = volumes(server).get("snap1");
-            assertTrue(sv.get("readOnly").asBoolean(), "still a snapshot after the restart: " + sv);
+            assertTrue(sv.get("read_only").asBoolean(), "still a snapshot after the restart: " + sv);
             ExternalTool.Result refused = ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "write -P 7 0 4k",
                     server.url(2));
             assertTrue(refused.output().contains("LUN is write protected"), refused.output());
 
             // deleting the clone frees exactly its exclusive bytes
             Map<String, JsonNode> st = statsByVolume(server);
-            assertEquals(cloneExclusive, st.get("default-1").get("exclusiveBytes").asLong());
+            assertEquals(cloneExclusive, st.get("default-1").get("exclusive_bytes").asLong());
             long before = stored(server);
             cli(server, "lun", "delete", IQN, "1", "--destroy").assertOk();
             assertEquals(before - cloneExclusive, stored(server));

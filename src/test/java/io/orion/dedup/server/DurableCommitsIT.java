@@ -67,8 +67,8 @@ class DurableCommitsIT {
     private static boolean statusSaysDurable(ServerProcess server) throws Exception {
         ExternalTool.Result text = AdminTools.cli(server, "status").assertOk();
         JsonNode json = AdminTools.json(AdminTools.cli(server, "status", "--json").assertOk());
-        assertTrue(json.has("durableCommits"), json.toString());
-        boolean durable = json.get("durableCommits").asBoolean();
+        assertTrue(json.has("durable_commits"), json.toString());
+        boolean durable = json.get("durable_commits").asBoolean();
         String line = durable ? "Commits:   durable at every commit (durable_commits = true)"
                 : "Commits:   durable at flushes (durable_commits = false)";
         assertTrue(text.output().contains(line), text.output());

@@ -128,10 +128,10 @@ class LiveAdminIT {
             cli(server, "target", "set", SECOND, "--queue-depth", "16").assertOk();
             assertEquals(16, loginWindow(server.port(), SECOND), "set live: the next session gets it");
             JsonNode shown = AdminTools.json(cli(server, "target", "show", SECOND, "--json").assertOk());
-            assertEquals(16, shown.get("attributes").get("queueDepth").asInt(), shown.toString());
+            assertEquals(16, shown.get("attributes").get("queue_depth").asInt(), shown.toString());
             ExternalTool.Result tooDeep = cli(server, "target", "set", SECOND, "--queue-depth", "2000");
-            assertEquals(1, tooDeep.exitCode(), tooDeep.output());
-            assertTrue(tooDeep.output().contains("queue_depth"), tooDeep.output());
+            assertEquals(2, tooDeep.exitCode(), "a value out of range is bad input: " + tooDeep.output());
+            assertTrue(tooDeep.output().contains("--queue-depth: out of range"), tooDeep.output());
 
             ExternalTool.run(LIMIT, "qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "read -P 0x5a 0 1M",
                     server.url(SECOND, 0)).assertOk();

@@ -110,7 +110,7 @@ class ManagementIT {
                     "logical = written data blocks + blocks written as zeros");
             long stored = pool1.path("stored_bytes").asLong();
             assertTrue(stored > 0 && stored < distinct * BLOCK, "compressible blocks are stored smaller: " + stored);
-            assertEquals(pool1.path("logical_bytes").asLong(), s1.path("volumes").get(0).path("logicalUsedBytes").asLong());
+            assertEquals(pool1.path("logical_bytes").asLong(), s1.path("volumes").get(0).path("logical_used_bytes").asLong());
 
             // the same file again, 32 MiB further: no new chunk, no new stored byte
             write(server, file, 32L << 20, size);
@@ -175,8 +175,8 @@ class ManagementIT {
 
             JsonNode perf = figures(server, "dedup-performance-stats");
             assertTrue(perf.path("commands").asLong() > 0, perf.toString());
-            assertTrue(perf.path("lun." + IQN + "/0.write_bytes").asLong() >= 2 * size, perf.toString());
-            assertTrue(perf.path("lun." + IQN + "/0.read_commands").asLong() > 0, perf.toString());
+            assertTrue(perf.path("by_lun").path(IQN + "/0").path("write_bytes").asLong() >= 2 * size, perf.toString());
+            assertTrue(perf.path("by_lun").path(IQN + "/0").path("read_commands").asLong() > 0, perf.toString());
 
             // the fingerprint cache was just emptied: hash-optimize reloads every live chunk's entry
             long live = StatsJson.pool(StatsJson.fetch(server.data())).get("unique_chunks").asLong();

@@ -77,9 +77,10 @@ class MetricsIT {
             assertEquals(8L << 20, (long) value(metrics, "orion_dedup_unique_bytes"));
             assertEquals(2048, (long) value(metrics, "orion_dedup_unique_chunks"));
             positive(metrics, "orion_dedup_stored_bytes");
-            positive(metrics, "orion_dedup_ratio");
-            positive(metrics, "orion_dedup_compression_ratio");
-            positive(metrics, "orion_dedup_hash_throughput_megabytes_per_second");
+            assertEquals(0.0, value(metrics, "orion_dedup_saving_ratio"), "random data saves nothing");
+            positive(metrics, "orion_dedup_hash_throughput_bytes_per_second");
+            positive(metrics, "orion_pool_capacity_bytes");
+            positive(metrics, "orion_pool_available_bytes");
             positive(metrics, "orion_dedup_hashed_bytes_total");
             positive(metrics, "orion_dedup_cache_hits_total\\{cache=\"block\"\\}");
             positive(metrics, "orion_dedup_cache_hit_ratio\\{cache=\"block\"\\}");

@@ -52,11 +52,11 @@ class ReadOnlyPoolIT {
             assertTrue(status.matches("(?s).*Pool:\\s+READ-ONLY: \\S.*writes fail with DATA PROTECT.*"), status);
             JsonNode json = AdminTools.json(cli(server, "status", "--json").assertOk());
             assertEquals("read-only", json.get("pool").asText(), json.toString());
-            assertTrue(json.get("poolReadOnly").asBoolean());
-            assertNotEquals("", json.get("poolReadOnlyReason").asText());
+            assertTrue(json.get("pool_read_only").asBoolean());
+            assertNotEquals("", json.get("pool_read_only_reason").asText());
 
             String stats = cli(server, "stats").assertOk().output();
-            assertTrue(stats.contains("The pool is READ-ONLY: " + json.get("poolReadOnlyReason").asText()), stats);
+            assertTrue(stats.contains("The pool is READ-ONLY: " + json.get("pool_read_only_reason").asText()), stats);
             assertTrue(metrics(metricsPort).contains("\norion_pool_read_only 1.0"), "the gauge says 1");
         }
     }

@@ -63,6 +63,28 @@ class ServerMetricsTest {
         assertEquals(1000L, perf.get(p + "commands"));
     }
 
+    /**
+     * With the 15 fixed buckets a bucket is wide (1 to 2.5 ms): interpolating inside it would put
+     * p50 of commands that all took 1.2 ms at 1.75 ms, above the maximum. The percentiles come
+     * from one snapshot and are capped at the largest latency seen.
+     */
+    @Test
+    void percentilesInAWideBucketStayAtOrBelowTheMaximum() {
+        ServerMetrics m = new ServerMetrics();
+        String t = "iqn.2026-11.io.orion:t";
+        for (int i = 0; i < 10; i++) {
+            m.commandCompleted(t, 2, 0x28, 0, 1_200_000L);
+        }
+        Map<String, Object> perf = m.performance(10.0);
+        String p = "lun." + t + "/2.read_";
+        assertEquals(1200.0, (Double) perf.get(p + "latency_max_micros"), 1e-6);
+        assertEquals(1200.0, (Double) perf.get(p + "latency_p50_micros"), 1e-6);
+        assertEquals(1200.0, (Double) perf.get(p + "latency_p99_micros"), 1e-6);
+        assertEquals(16, m.registry().scrape().lines()
+                .filter(l -> l.startsWith("orion_scsi_latency_seconds_bucket{direction=\"read\",lun=\"2\"")).count(),
+                "15 buckets and +Inf");
+    }
+
     /** Issue item 13: recent rates over the last minute, next to the lifetime averages. */
     @Test
     void recentRatesCoverTheLastMinuteOnly() {

@@ -59,8 +59,8 @@ class VolumeLifecycleIT {
             Map<String, JsonNode> vols = volumes(server);
             assertEquals(3, vols.size(), vols.toString());
             assertTrue(vols.get("default-0").get("target").isNull(), "default-0 is detached: " + vols);
-            assertEquals(16L << 30, vols.get("default-0").get("sizeBytes").asLong(), "not shrunk");
-            assertEquals(WRITTEN, vols.get("default-0").get("logicalUsedBytes").asLong());
+            assertEquals(16L << 30, vols.get("default-0").get("size_bytes").asLong(), "not shrunk");
+            assertEquals(WRITTEN, vols.get("default-0").get("logical_used_bytes").asLong());
             assertTrue(vols.get("default-0-2").get("target").isNull());
             assertEquals(IQN, vols.get("default-0-3").get("target").asText());
             String table = cli(server, "volume", "list").assertOk().output();
@@ -70,7 +70,7 @@ class VolumeLifecycleIT {
             boolean listed = false;
             for (JsonNode v : stats.get("volumes")) {
                 if (v.get("volume").asText().equals("default-0")) {
-                    listed = v.get("target").isNull() && v.get("logicalUsedBytes").asLong() == WRITTEN;
+                    listed = v.get("target").isNull() && v.get("logical_used_bytes").asLong() == WRITTEN;
                 }
             }
             assertTrue(listed, "stats lists the detached volume with its data: " + stats);
@@ -80,14 +80,14 @@ class VolumeLifecycleIT {
             assertEquals(1, busy.exitCode(), busy.output());
             assertTrue(busy.output().contains("backs LUN 0 of " + IQN), busy.output());
             long storedBefore = stats.get("counters").get("pool").get("stored_bytes").asLong();
-            long usedBefore = stats.get("pool").get("usedBytes").asLong();
+            long usedBefore = stats.get("pool").get("used_bytes").asLong();
             assertTrue(storedBefore >= WRITTEN, "random data is stored as is: " + storedBefore);
             cli(server, "volume", "delete", "default-0").assertOk();
             JsonNode cleanup = AdminTools.json(AdminTools.script(server, "dedup-reference-cleanup", "--json").assertOk());
             assertTrue(cleanup.get("reclaimed_bytes").asLong() >= WRITTEN, cleanup.toString());
             JsonNode after = AdminTools.json(cli(server, "stats", "--json").assertOk());
             long storedAfter = after.get("counters").get("pool").get("stored_bytes").asLong();
-            long usedAfter = after.get("pool").get("usedBytes").asLong();
+            long usedAfter = after.get("pool").get("used_bytes").asLong();
             assertTrue(storedAfter <= storedBefore - WRITTEN, storedBefore + " -> " + storedAfter);
             assertTrue(usedAfter <= usedBefore - WRITTEN, "device bytes in use: " + usedBefore + " -> " + usedAfter);
             assertEquals(0, server.stop(Duration.ofSeconds(60)), server.output());
@@ -105,7 +105,7 @@ class VolumeLifecycleIT {
             // --attach gives a LUN the detached volume back, with its geometry
             ExternalTool.Result attached = cli(server, "lun", "create", IQN, "--lun", "1", "--volume", "default-0-2",
                     "--attach", "--json").assertOk();
-            assertEquals(16L << 30, AdminTools.json(attached).get("sizeBytes").asLong());
+            assertEquals(16L << 30, AdminTools.json(attached).get("size_bytes").asLong());
             ExternalTool.Result again = cli(server, "lun", "create", IQN, "--lun", "2", "--volume", "default-0-2",
                     "--attach");
             assertNotEquals(0, again.exitCode(), "a volume backs one LUN only: " + again.output());
@@ -124,7 +124,7 @@ class VolumeLifecycleIT {
             compare(zeros, port, 0).assertOk();
             Map<String, JsonNode> left = volumes(server);
             assertTrue(left.get("default-0-3").get("target").isNull(), left.toString());
-            assertEquals(WRITTEN, left.get("default-0-3").get("logicalUsedBytes").asLong());
+            assertEquals(WRITTEN, left.get("default-0-3").get("logical_used_bytes").asLong());
 
             // file LUNs: the image file in <data>/luns is the volume, under the same rules
             cli(server, "lun", "create", IQN, "--lun", "5", "--backing", "file", "--size", "16MiB").assertOk();
