@@ -99,6 +99,10 @@ public final class ChunkStore implements Closeable {
         if (bad != null) {
             c.damage("container " + id + ": " + bad);
             LOG.error("container {} on {}: {}", id, dev.path(), bad);
+            if (!sealed) {
+                created.add(c);
+            }
+            return 0; // not this container's slot, or a damaged one: nothing is cut or zeroed there
         }
         if (sealed) {
             return 0;
