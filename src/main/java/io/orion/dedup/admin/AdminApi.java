@@ -99,7 +99,7 @@ public interface AdminApi {
      * refused. Initiators of {@code toIqn} see the new LUN without restart.
      */
     default LunInfo cloneLun(String iqn, int lun, String toIqn, Integer toLun) throws AdminException, IOException {
-        throw new AdminException("this server cannot clone LUNs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot clone LUNs");
     }
 
     /**
@@ -108,7 +108,7 @@ public interface AdminApi {
      * (writes get DATA PROTECT) or used by {@link #rollbackLun}.
      */
     default VolumeSummary snapshotLun(String iqn, int lun, String name) throws AdminException, IOException {
-        throw new AdminException("this server cannot snapshot LUNs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot snapshot LUNs");
     }
 
     /**
@@ -118,7 +118,7 @@ public interface AdminApi {
      * CHANGED when the size changed). Refused while a session uses the LUN unless {@code force}.
      */
     default LunInfo rollbackLun(String iqn, int lun, String snapshot, boolean force) throws AdminException, IOException {
-        throw new AdminException("this server cannot roll LUNs back");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot roll LUNs back");
     }
 
     // --- volumes ------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ public interface AdminApi {
      * with an error changes nothing (the reason names file, line and key).
      */
     default ReloadResult reload() throws AdminException, IOException {
-        throw new AdminException("this server cannot reload its target files");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot reload its target files");
     }
 
     /** Space accounting per volume and pool; all engine counters with {@code verbose}. */
@@ -188,7 +188,7 @@ public interface AdminApi {
      * A server without a verification pass refuses with {@link AdminException}.
      */
     default Map<String, Object> scrub() throws AdminException, IOException {
-        throw new AdminException("this server cannot verify its chunks");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot verify its chunks");
     }
 
     /**
@@ -198,7 +198,7 @@ public interface AdminApi {
      * A server without a pool, or that cannot back up, refuses with {@link AdminException}.
      */
     default Map<String, Object> backup(String file) throws AdminException, IOException {
-        throw new AdminException("this server cannot back up its metadata");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot back up its metadata");
     }
 
     // --- background jobs ----------------------------------------------------------------------
@@ -209,27 +209,27 @@ public interface AdminApi {
      * queued or running.
      */
     default io.orion.dedup.jobs.JobInfo startJob(String kind) throws AdminException, IOException {
-        throw new AdminException("this server has no background jobs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no background jobs");
     }
 
     /** The jobs of this run of the server and the last finished job of each kind, by id. */
     default List<io.orion.dedup.jobs.JobInfo> listJobs() throws AdminException, IOException {
-        throw new AdminException("this server has no background jobs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no background jobs");
     }
 
     /** One job: state, progress, rate, ETA, result. */
     default io.orion.dedup.jobs.JobInfo showJob(long id) throws AdminException, IOException {
-        throw new AdminException("this server has no background jobs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no background jobs");
     }
 
     /** Asks a job to stop at its next consistent point; returns its state then. */
     default io.orion.dedup.jobs.JobInfo cancelJob(long id) throws AdminException, IOException {
-        throw new AdminException("this server has no background jobs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no background jobs");
     }
 
     /** Per job kind: the active job, the last finished one, the last success, the next scheduled start. */
     default List<io.orion.dedup.jobs.JobSummary> jobSummary() throws AdminException, IOException {
-        throw new AdminException("this server has no background jobs");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no background jobs");
     }
 
     /**
@@ -237,7 +237,7 @@ public interface AdminApi {
      * (like {@code zdb -DD}), from one read transaction. A server without it refuses.
      */
     default List<RefcountBucket> refcountHistogram() throws AdminException, IOException {
-        throw new AdminException("this server has no refcount histogram");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no refcount histogram");
     }
 
     // --- the product's management commands ---------------------------------------------------

@@ -76,19 +76,23 @@ public final class AdminClient implements AdminApi, Closeable {
     public synchronized JsonNode call(String method, Map<String, ?> params) throws AdminException, IOException {
         ObjectNode request = json.createObjectNode();
         long id = nextId++;
-        request.put("id", id);
+        request.put("jsonrpc", JsonRpcHandler.VERSION);
         request.put("method", method);
         request.set("params", json.valueToTree(params == null ? Map.of() : params));
+        request.put("id", id);
         lines.writeLine(json.writeValueAsString(request));
         String line = lines.readLine();
         if (line == null) {
             throw new IOException("server closed the control connection");
         }
         JsonNode response = json.readTree(line);
-        if (response.hasNonNull("error")) {
-            throw new AdminException(response.get("error").asText());
+        JsonNode error = response.get("error");
+        if (error != null && error.isObject()) {
+            JsonNode data = error.get("data");
+            throw new AdminException(AdminError.of(error.path("code").asInt()), error.path("message").asText(),
+                    data != null && data.isObject() ? json.convertValue(data, MAP) : null);
         }
-        if (response.path("id").asLong(-1) != id) {
+        if (!JsonRpcHandler.VERSION.equals(response.path("jsonrpc").asText()) || response.path("id").asLong(-1) != id) {
             throw new IOException("control protocol out of step (expected response " + id + ")");
         }
         return response.get("result");

@@ -10,6 +10,7 @@ import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.TargetAttributes;
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -92,7 +93,7 @@ final class AdminDispatcher {
                 Optional<ManagementCommand> c = List.of(ManagementCommand.values()).stream()
                         .filter(m -> m.method().equals(method)).findFirst();
                 if (c.isEmpty()) {
-                    throw new AdminException("unknown method: " + method);
+                    throw new AdminException(AdminError.METHOD_NOT_FOUND, "unknown method: " + method);
                 }
                 yield api.management(c.get());
             }
@@ -103,9 +104,13 @@ final class AdminDispatcher {
     private static String text(JsonNode p, String name) throws AdminException {
         JsonNode v = p.get(name);
         if (v == null || !v.isTextual() || v.textValue().isEmpty()) {
-            throw new AdminException("missing parameter: " + name);
+            throw missing(name);
         }
         return v.textValue();
+    }
+
+    private static AdminException missing(String name) {
+        return new AdminException(AdminError.INVALID_PARAMS, "missing parameter: " + name, Map.of("param", name));
     }
 
     private static String optText(JsonNode p, String name) {
@@ -116,7 +121,7 @@ final class AdminDispatcher {
     private static int integer(JsonNode p, String name) throws AdminException {
         JsonNode v = p.get(name);
         if (v == null || !v.canConvertToInt()) {
-            throw new AdminException("missing parameter: " + name);
+            throw missing(name);
         }
         return v.intValue();
     }
@@ -124,7 +129,7 @@ final class AdminDispatcher {
     private static long longValue(JsonNode p, String name) throws AdminException {
         JsonNode v = p.get(name);
         if (v == null || !v.canConvertToLong()) {
-            throw new AdminException("missing parameter: " + name);
+            throw missing(name);
         }
         return v.longValue();
     }
@@ -132,12 +137,13 @@ final class AdminDispatcher {
     private <T> T value(JsonNode p, String name, Class<T> type) throws AdminException {
         JsonNode v = p.get(name);
         if (v == null || v.isNull()) {
-            throw new AdminException("missing parameter: " + name);
+            throw missing(name);
         }
         try {
             return json.treeToValue(v, type);
         } catch (IOException | IllegalArgumentException e) {
-            throw new AdminException("bad parameter " + name + ": " + e.getMessage().lines().findFirst().orElse(""));
+            throw new AdminException(AdminError.INVALID_PARAMS,
+                    "bad parameter " + name + ": " + e.getMessage().lines().findFirst().orElse(""), Map.of("param", name));
         }
     }
 }

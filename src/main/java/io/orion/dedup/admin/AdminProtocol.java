@@ -1,18 +1,21 @@
 package io.orion.dedup.admin;
 
 /**
- * The control protocol on {@code <data>/control.sock}: newline-delimited JSON, one request per
- * line, one response line per request, in order, on a Unix domain socket.
+ * The control protocol on {@code <data>/control.sock}: JSON-RPC 2.0 (https://www.jsonrpc.org/specification)
+ * over a Unix domain socket, one request (or batch) per line, one response line per request that
+ * has an id, in order. docs/control-protocol.md is the full description.
  *
  * <pre>
- * request:  {"id": 7, "method": "lun.create", "params": {"iqn": "...", "lun": {...}}}
- * success:  {"id": 7, "result": {...}}            (result null for commands without output)
- * failure:  {"id": 7, "error": "LUN 1 already exists"}
+ * request:  {"jsonrpc": "2.0", "method": "lun.create", "params": {"iqn": "...", "lun": {...}}, "id": 7}
+ * success:  {"jsonrpc": "2.0", "result": {...}, "id": 7}     (result null for commands without output)
+ * failure:  {"jsonrpc": "2.0", "error": {"code": -32002, "message": "LUN 1 already exists in ..."}, "id": 7}
  * </pre>
  *
  * <p>Methods are the constants below plus one per {@link ManagementCommand#method()}
- * ({@code dedup.hash-info}, ...). Parameters are named as in {@link AdminApi}. A line longer than
- * {@link #MAX_LINE} bytes, or that is not JSON, gets an error and the connection is closed.
+ * ({@code dedup.hash-info}, ...). Parameters are named (an object) as in {@link AdminApi}. Error
+ * codes are those of {@link AdminError}. A request without an id is a notification: it runs and
+ * gets no answer. A line longer than {@link #MAX_LINE} bytes gets an error and the connection is
+ * closed.
  */
 public final class AdminProtocol {
 

@@ -1,9 +1,5 @@
 package io.orion.dedup.admin;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
@@ -23,7 +19,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Serves an {@link AdminApi} on a Unix domain socket ({@code <data>/control.sock}) with the
- * {@link AdminProtocol}. Access control is the socket's file mode (0660 by default): only the
+ * {@link AdminProtocol} (JSON-RPC 2.0, {@link JsonRpcHandler}). Access control is the socket's file mode (0660 by default): only the
  * owner and group can connect, so only they can administer the server.
  *
  * <p>Threads: one acceptor thread, plus one daemon thread per connected client that reads a
@@ -37,8 +33,7 @@ public final class ControlServer implements Closeable {
 
     private final ServerSocketChannel server;
     private final Path socket;
-    private final AdminDispatcher dispatcher;
-    private final ObjectMapper json = AdminJson.mapper();
+    private final JsonRpcHandler rpc;
     private final Set<SocketChannel> clients = ConcurrentHashMap.newKeySet();
     private final AtomicInteger connections = new AtomicInteger();
     private final Thread acceptor;
@@ -47,7 +42,7 @@ public final class ControlServer implements Closeable {
     private ControlServer(ServerSocketChannel server, Path socket, AdminApi api) {
         this.server = server;
         this.socket = socket;
-        this.dispatcher = new AdminDispatcher(api);
+        this.rpc = new JsonRpcHandler(new AdminDispatcher(api));
         this.acceptor = new Thread(this::acceptLoop, "control-accept");
         this.acceptor.setDaemon(true);
     }
@@ -134,40 +129,10 @@ public final class ControlServer implements Closeable {
                 if (line.isBlank()) {
                     continue;
                 }
-                ObjectNode response = json.createObjectNode();
-                JsonNode request;
-                try {
-                    request = json.readTree(line);
-                } catch (JsonProcessingException e) {
-                    response.put("error", "request is not JSON");
-                    lines.writeLine(json.writeValueAsString(response));
-                    return;
+                String response = rpc.handle(line, peer);
+                if (response != null) {
+                    lines.writeLine(response);
                 }
-                if (!request.isObject()) {
-                    response.put("error", "request must be a JSON object");
-                    lines.writeLine(json.writeValueAsString(response));
-                    return;
-                }
-                response.set("id", request.get("id"));
-                String method = request.path("method").asText("");
-                JsonNode params = request.get("params");
-                try {
-                    response.set("result", dispatcher.dispatch(method, params));
-                    ControlAudit.log(peer, method, params, null, false);
-                } catch (AdminException e) {
-                    response.remove("result");
-                    response.put("error", e.getMessage());
-                    ControlAudit.log(peer, method, params, e.getMessage(), true);
-                } catch (IOException e) {
-                    LOG.warn("control request {} failed", method, e);
-                    response.put("error", "I/O error: " + e.getMessage());
-                    ControlAudit.log(peer, method, params, "I/O error: " + e.getMessage(), false);
-                } catch (RuntimeException e) {
-                    LOG.error("control request {} failed", method, e);
-                    response.put("error", "internal error: " + e);
-                    ControlAudit.log(peer, method, params, "internal error: " + e, false);
-                }
-                lines.writeLine(json.writeValueAsString(response));
             }
         } catch (IOException e) {
             if (!closed) {
@@ -182,7 +147,7 @@ public final class ControlServer implements Closeable {
         try {
             return lines.readLine();
         } catch (LineChannel.LineTooLongException e) {
-            lines.writeLine("{\"error\":\"request longer than " + AdminProtocol.MAX_LINE + " bytes\"}");
+            lines.writeLine(rpc.tooLong(AdminProtocol.MAX_LINE));
             return null;
         }
     }

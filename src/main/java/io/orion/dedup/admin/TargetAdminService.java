@@ -94,7 +94,7 @@ public abstract class TargetAdminService implements AdminApi {
      * (read-only: a snapshot); see {@link AdminApi#cloneLun}. The default refuses.
      */
     protected VolumeSummary cloneVolume(String source, String name, boolean readOnly) throws AdminException, IOException {
-        throw new AdminException("this server cannot clone volumes");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot clone volumes");
     }
 
     /**
@@ -103,7 +103,7 @@ public abstract class TargetAdminService implements AdminApi {
      */
     protected long rollbackVolume(TargetDefinition t, LunDefinition l, String snapshot)
             throws AdminException, IOException {
-        throw new AdminException("this server cannot roll volumes back");
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot roll volumes back");
     }
 
     /** The origin (volume name, ISO-8601 time) of a LUN's volume, or null. */
@@ -120,7 +120,7 @@ public abstract class TargetAdminService implements AdminApi {
         try {
             targets.save(next);
         } catch (ConfigException e) {
-            throw new AdminException(e.key() + ": " + e.reason());
+            throw new AdminException(AdminError.INVALID_VALUE, e.key() + ": " + e.reason(), java.util.Map.of("field", e.key()));
         }
         return next;
     }
@@ -169,7 +169,7 @@ public abstract class TargetAdminService implements AdminApi {
             if (toLun != null) {
                 id = toLun;
                 if (dest.lun(id).isPresent()) {
-                    throw new AdminException("LUN " + id + " already exists in " + dest.iqn());
+                    throw new AdminException(AdminError.ALREADY_EXISTS, "LUN " + id + " already exists in " + dest.iqn());
                 }
             } else {
                 id = 0;
@@ -221,7 +221,7 @@ public abstract class TargetAdminService implements AdminApi {
                         + " with '.'");
             }
             if (storedVolumeNames().contains(snap)) {
-                throw new AdminException("a volume named " + snap + " already exists; give another --name");
+                throw new AdminException(AdminError.ALREADY_EXISTS, "a volume named " + snap + " already exists; give another --name");
             }
             for (TargetDefinition o : targets.targets()) {
                 for (LunDefinition x : o.luns()) {
@@ -245,7 +245,7 @@ public abstract class TargetAdminService implements AdminApi {
             LunDefinition l = dedupLun(t, lun, "rolled back");
             int n = sessionsUsing(t.iqn(), lun);
             if (n > 0 && !force) {
-                throw new AdminException("LUN " + lun + " of " + t.iqn() + " is in use by " + n + " session"
+                throw new AdminException(AdminError.BUSY, "LUN " + lun + " of " + t.iqn() + " is in use by " + n + " session"
                         + (n == 1 ? "" : "s") + " (a mounted file system would see its blocks change under it);"
                         + " log them out first, or use --force");
             }
@@ -299,7 +299,7 @@ public abstract class TargetAdminService implements AdminApi {
             TargetDefinition t = changes.get(iqn);
             int n = sessions(t.iqn());
             if (n > 0 && !force) {
-                throw new AdminException("target " + t.iqn() + " has " + n + " session" + (n == 1 ? "" : "s")
+                throw new AdminException(AdminError.BUSY, "target " + t.iqn() + " has " + n + " session" + (n == 1 ? "" : "s")
                         + "; use --force to delete it anyway");
             }
             if (destroy) {
@@ -340,7 +340,7 @@ public abstract class TargetAdminService implements AdminApi {
     private LunDefinition resolveVolume(TargetDefinition t, LunDefinition lun, boolean attach)
             throws AdminException, IOException {
         if (t.lun(lun.id()).isPresent()) {
-            throw new AdminException("LUN " + lun.id() + " already exists in " + t.iqn());
+            throw new AdminException(AdminError.ALREADY_EXISTS, "LUN " + lun.id() + " already exists in " + t.iqn());
         }
         String name = lun.volume();
         if (name == null) {
@@ -352,7 +352,7 @@ public abstract class TargetAdminService implements AdminApi {
             for (TargetDefinition other : targets.targets()) {
                 for (LunDefinition o : other.luns()) {
                     if (o.volume().equals(name)) {
-                        throw new AdminException("volume " + name + " already backs LUN " + o.id() + " of " + other.iqn()
+                        throw new AdminException(AdminError.ALREADY_EXISTS, "volume " + name + " already backs LUN " + o.id() + " of " + other.iqn()
                                 + "; a volume backs one LUN only");
                     }
                 }
@@ -363,7 +363,7 @@ public abstract class TargetAdminService implements AdminApi {
         if (!attach) {
             if (existing.isPresent()) {
                 VolumeSummary v = existing.get();
-                throw new AdminException("volume " + name + " already exists (" + v.backing() + ", " + v.sizeBytes()
+                throw new AdminException(AdminError.ALREADY_EXISTS, "volume " + name + " already exists (" + v.backing() + ", " + v.sizeBytes()
                         + " bytes, detached, its data kept); use --attach to give it to this LUN with its data,"
                         + " volume delete " + name + " to destroy it, or another --volume name");
             }
@@ -374,7 +374,7 @@ public abstract class TargetAdminService implements AdminApi {
                     lun.dedupBlockSize());
         }
         if (existing.isEmpty()) {
-            throw new AdminException("no volume " + name + " to attach (volume list shows the volumes)");
+            throw new AdminException(AdminError.NOT_FOUND, "no volume " + name + " to attach (volume list shows the volumes)");
         }
         VolumeSummary v = existing.get();
         if (!v.backing().equals(lun.backing().tomlName())) {
@@ -466,7 +466,7 @@ public abstract class TargetAdminService implements AdminApi {
             TargetDefinition next = changes.removeLun(iqn, lun);
             int n = sessionsUsing(next.iqn(), lun);
             if (n > 0 && !force) {
-                throw new AdminException("LUN " + lun + " of " + next.iqn() + " is in use by " + n + " session"
+                throw new AdminException(AdminError.BUSY, "LUN " + lun + " of " + next.iqn() + " is in use by " + n + " session"
                         + (n == 1 ? "" : "s") + "; use --force to delete it anyway");
             }
             if (destroy) {
@@ -530,7 +530,7 @@ public abstract class TargetAdminService implements AdminApi {
                 }
             }
             if (matches.isEmpty()) {
-                throw new AdminException("no volume " + name);
+                throw new AdminException(AdminError.NOT_FOUND, "no volume " + name);
             }
             if (matches.size() > 1) {
                 throw new AdminException("both a dedup volume and the image file " + matches.get(1).path()

@@ -31,12 +31,12 @@ public final class TargetChanges {
         if (iqn == null) {
             throw new AdminException("a target name is required");
         }
-        return targets.find(iqn).orElseThrow(() -> new AdminException("no such target: " + iqn));
+        return targets.find(iqn).orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no such target: " + iqn));
     }
 
     /** The LUN or a refusal naming it. */
     public static LunDefinition lun(TargetDefinition t, int lun) throws AdminException {
-        return t.lun(lun).orElseThrow(() -> new AdminException("no LUN " + lun + " in " + t.iqn()));
+        return t.lun(lun).orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no LUN " + lun + " in " + t.iqn()));
     }
 
     /** The ACL or a refusal naming it. */
@@ -44,7 +44,7 @@ public final class TargetChanges {
         if (initiator == null) {
             throw new AdminException("an initiator name is required");
         }
-        return t.acl(initiator).orElseThrow(() -> new AdminException("no ACL for " + initiator + " in " + t.iqn()));
+        return t.acl(initiator).orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no ACL for " + initiator + " in " + t.iqn()));
     }
 
     /**
@@ -55,7 +55,8 @@ public final class TargetChanges {
         List<TargetDefinition.Problem> problems = t.problems();
         if (!problems.isEmpty()) {
             TargetDefinition.Problem p = problems.get(0);
-            throw new AdminException(p.key().replace("attributes.", "") + ": " + p.message());
+            throw new AdminException(AdminError.INVALID_VALUE, p.key().replace("attributes.", "") + ": " + p.message(),
+                    java.util.Map.of("field", p.key().replace("attributes.", "")));
         }
         for (TargetDefinition other : targets.targets()) {
             if (other.iqn().equals(t.iqn())) {
@@ -64,7 +65,7 @@ public final class TargetChanges {
             for (LunDefinition l : t.luns()) {
                 for (LunDefinition o : other.luns()) {
                     if (o.volume().equals(l.volume())) {
-                        throw new AdminException("volume " + l.volume() + " is already LUN " + o.id() + " of " + other.iqn());
+                        throw new AdminException(AdminError.ALREADY_EXISTS, "volume " + l.volume() + " is already LUN " + o.id() + " of " + other.iqn());
                     }
                 }
             }
@@ -79,10 +80,10 @@ public final class TargetChanges {
         String name = IscsiName.normalize(iqn);
         String problem = IscsiName.problem(name);
         if (problem != null) {
-            throw new AdminException(iqn + ": " + problem);
+            throw new AdminException(AdminError.INVALID_VALUE, iqn + ": " + problem, java.util.Map.of("field", "iqn"));
         }
         if (targets.find(name).isPresent()) {
-            throw new AdminException("target " + name + " already exists");
+            throw new AdminException(AdminError.ALREADY_EXISTS, "target " + name + " already exists");
         }
         return validate(TargetDefinition.create(name, alias, demoMode));
     }
@@ -94,7 +95,7 @@ public final class TargetChanges {
     public TargetDefinition addLun(String iqn, LunDefinition lun) throws AdminException {
         TargetDefinition t = get(iqn);
         if (t.lun(lun.id()).isPresent()) {
-            throw new AdminException("LUN " + lun.id() + " already exists in " + t.iqn());
+            throw new AdminException(AdminError.ALREADY_EXISTS, "LUN " + lun.id() + " already exists in " + t.iqn());
         }
         return validate(t.withLun(lun));
     }
@@ -119,7 +120,7 @@ public final class TargetChanges {
     public TargetDefinition addPortal(String iqn, int tag, HostPort portal) throws AdminException {
         TargetDefinition t = get(iqn);
         if (t.portalGroup(tag).map(g -> g.portals().contains(portal)).orElse(false)) {
-            throw new AdminException("portal " + portal + " is already in portal group " + tag);
+            throw new AdminException(AdminError.ALREADY_EXISTS, "portal " + portal + " is already in portal group " + tag);
         }
         return validate(t.withPortalGroup(tag, g -> {
             List<HostPort> p = new ArrayList<>(g.portals());
@@ -130,9 +131,9 @@ public final class TargetChanges {
 
     public TargetDefinition removePortal(String iqn, int tag, HostPort portal) throws AdminException {
         TargetDefinition t = get(iqn);
-        PortalGroup g = t.portalGroup(tag).orElseThrow(() -> new AdminException("no portal group " + tag + " in " + iqn));
+        PortalGroup g = t.portalGroup(tag).orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no portal group " + tag + " in " + iqn));
         if (!g.portals().contains(portal)) {
-            throw new AdminException("portal " + portal + " is not in portal group " + tag
+            throw new AdminException(AdminError.NOT_FOUND, "portal " + portal + " is not in portal group " + tag
                     + (g.portals().isEmpty() ? " (it uses the server's portals)" : ""));
         }
         return validate(t.withPortalGroup(tag, x -> new PortalGroup(tag,

@@ -48,7 +48,7 @@ public final class TargetEditor {
             targets.save(t);
             return t;
         } catch (ConfigException e) {
-            throw new AdminException(e.key() + ": " + e.reason());
+            throw new AdminException(AdminError.INVALID_VALUE, e.key() + ": " + e.reason(), java.util.Map.of("field", e.key()));
         }
     }
 

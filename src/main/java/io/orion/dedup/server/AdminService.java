@@ -1,6 +1,7 @@
 package io.orion.dedup.server;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import io.orion.dedup.admin.AdminError;
 import io.orion.dedup.admin.AdminException;
 import io.orion.dedup.admin.AdminJson;
 import io.orion.dedup.admin.SessionInfo;
@@ -326,12 +327,12 @@ final class AdminService extends TargetAdminService {
     protected VolumeRelease destroyVolume(VolumeSummary v) throws AdminException, IOException {
         if (v.backing().equals("dedup")) {
             DedupPool pool = server.volumes().existingPool()
-                    .orElseThrow(() -> new AdminException("no volume " + v.volume()));
+                    .orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no volume " + v.volume()));
             if (pool.readOnlyReason() != null) {
-                throw new AdminException("the pool is read-only (" + pool.readOnlyReason() + ")");
+                throw new AdminException(AdminError.READ_ONLY, "the pool is read-only (" + pool.readOnlyReason() + ")");
             }
             if (!pool.deleteVolume(v.volume())) {
-                throw new AdminException("no volume " + v.volume());
+                throw new AdminException(AdminError.NOT_FOUND, "no volume " + v.volume());
             }
             LOG.info("volume {} destroyed: {} mapped bytes, {} stored bytes of references dropped", v.volume(),
                     v.logicalUsedBytes(), v.storedBytes());
@@ -381,9 +382,9 @@ final class AdminService extends TargetAdminService {
 
     private DedupPool writablePool() throws AdminException, IOException {
         DedupPool pool = server.volumes().existingPool()
-                .orElseThrow(() -> new AdminException("no dedup pool: no dedup volume was ever created here"));
+                .orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no dedup pool: no dedup volume was ever created here"));
         if (pool.readOnlyReason() != null) {
-            throw new AdminException("the pool is read-only (" + pool.readOnlyReason() + ")");
+            throw new AdminException(AdminError.READ_ONLY, "the pool is read-only (" + pool.readOnlyReason() + ")");
         }
         return pool;
     }
@@ -675,7 +676,7 @@ final class AdminService extends TargetAdminService {
     public Map<String, Object> referenceCleanup() throws AdminException, IOException {
         DedupPool p = pool();
         if (p.readOnlyReason() != null) {
-            throw new AdminException("reference cleanup refused: the pool is read-only (" + p.readOnlyReason() + ")");
+            throw new AdminException(AdminError.READ_ONLY, "reference cleanup refused: the pool is read-only (" + p.readOnlyReason() + ")");
         }
         return runJob(JobKind.CLEANUP);
     }
@@ -804,7 +805,7 @@ final class AdminService extends TargetAdminService {
     public Map<String, Object> compressionOptimize() throws AdminException, IOException {
         DedupPool p = pool();
         if (p.readOnlyReason() != null) {
-            throw new AdminException("compression optimize refused: the pool is read-only (" + p.readOnlyReason() + ")");
+            throw new AdminException(AdminError.READ_ONLY, "compression optimize refused: the pool is read-only (" + p.readOnlyReason() + ")");
         }
         return runJob(JobKind.COMPRESSION_OPTIMIZE);
     }
@@ -1006,7 +1007,7 @@ final class AdminService extends TargetAdminService {
             throw new AdminException("cannot write " + file + ": it is a directory");
         }
         DedupPool p = server.volumes().existingPool()
-                .orElseThrow(() -> new AdminException("there is no pool to back up (no dedup LUN was ever created)"));
+                .orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "there is no pool to back up (no dedup LUN was ever created)"));
         long t0 = System.nanoTime();
         io.orion.dedup.meta.MetadataBackup.Header h;
         try {
@@ -1044,7 +1045,7 @@ final class AdminService extends TargetAdminService {
 
     @Override
     public JobInfo showJob(long id) throws AdminException {
-        return server.jobs().get(id).orElseThrow(() -> new AdminException("no job " + id + "; see orion-dedup job list"));
+        return server.jobs().get(id).orElseThrow(() -> new AdminException(AdminError.NOT_FOUND, "no job " + id + "; see orion-dedup job list"));
     }
 
     @Override

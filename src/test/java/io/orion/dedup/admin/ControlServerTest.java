@@ -144,11 +144,15 @@ class ControlServerTest {
     void badRequestsGetErrorsNotCrashes() throws Exception {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            assertEquals("{\"id\":1,\"error\":\"unknown method: nope\"}", exchange(ch, "{\"id\":1,\"method\":\"nope\"}"));
-            assertEquals("{\"id\":2,\"error\":\"missing parameter: iqn\"}",
-                    exchange(ch, "{\"id\":2,\"method\":\"target.show\",\"params\":{}}"));
-            assertEquals("{\"error\":\"request is not JSON\"}", exchange(ch, "hello"));
-            assertEquals(-1, ch.read(ByteBuffer.allocate(1)), "connection closed after a non-JSON line");
+            assertEquals("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32601,\"message\":\"unknown method: nope\"},\"id\":1}",
+                    exchange(ch, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}"));
+            assertEquals("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"missing parameter: iqn\","
+                    + "\"data\":{\"param\":\"iqn\"}},\"id\":2}",
+                    exchange(ch, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"target.show\",\"params\":{}}"));
+            assertEquals("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"parse error: request is not JSON\"},"
+                    + "\"id\":null}", exchange(ch, "hello"));
+            // a line that is not JSON ends at its newline, so the connection goes on
+            assertTrue(exchange(ch, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"status\"}").contains("\"result\""));
         }
         try (AdminClient c = AdminClient.connect(socket)) {
             assertNotNull(c.status());

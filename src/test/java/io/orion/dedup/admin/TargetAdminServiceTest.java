@@ -29,7 +29,7 @@ class TargetAdminServiceTest {
     Path dir;
 
     /** Records what the live server was asked to do; can be told to fail. */
-    static final class Recording extends TargetAdminService {
+    static class Recording extends TargetAdminService {
         final List<String> applied = new ArrayList<>();
         final Map<String, Integer> sessions = new HashMap<>();
         IOException failNext;
