@@ -35,6 +35,10 @@ package io.orion.dedup.config;
  * @param performanceOptimization group commit: concurrent writes share one metadata transaction;
  *     always on in this build
  * @param realTimeDeduplication inline deduplication; must be true (post-process mode does not exist)
+ * @param verify before a block is shared with a stored chunk of the same fingerprint, read that
+ *     chunk and compare the bytes; on a difference (a fingerprint collision, or damaged stored
+ *     data) the block gets a chunk of its own. Off by default (SHA-256 collisions are not expected;
+ *     verify costs a chunk read per duplicate block not in the block cache)
  */
 public record DedupSettings(
         String hashAlgorithm,
@@ -56,7 +60,8 @@ public record DedupSettings(
         boolean backgroundProcessing,
         long backgroundIntervalSeconds,
         boolean performanceOptimization,
-        boolean realTimeDeduplication) {
+        boolean realTimeDeduplication,
+        boolean verify) {
 
     /** Smallest and largest dedup block sizes. */
     public static final int MIN_BLOCK = 4096;
@@ -67,7 +72,7 @@ public record DedupSettings(
     /** The built-in defaults (identical to the shipped conf/dedup.toml). */
     public static DedupSettings defaults() {
         return new DedupSettings("sha256", 4096, 256L << 20, true, 65536, 3600, true, 128L << 20,
-                1L << 30, "lru", true, false, true, "lz4", 1, 0.8, true, 300, true, true);
+                1L << 30, "lru", true, false, true, "lz4", 1, 0.8, true, 300, true, true, false);
     }
 
     /** True if {@code size} is a valid dedup block size (power of two in 4096..65536). */
@@ -114,6 +119,7 @@ public record DedupSettings(
         long bgInterval = s.seconds("background_interval", d.backgroundIntervalSeconds, 1, 366L * 86400);
         boolean perf = s.bool("performance_optimization", d.performanceOptimization);
         boolean realTime = s.bool("real_time_deduplication", d.realTimeDeduplication);
+        boolean verify = s.bool("verify", d.verify);
         notHonoured(s, "hash_optimization", !hashOpt, "zero-block detection is always on");
         notHonoured(s, "reference_optimization", !refOpt, "identical overwrites never change reference counts");
         notHonoured(s, "cache_optimization", !cacheOpt, "cache fills are always coalesced per container");
@@ -126,6 +132,6 @@ public record DedupSettings(
         s.finish();
         return new DedupSettings(hash.equals("sha-256") ? "sha256" : hash, (int) block, hashCache, hashOpt,
                 maxRefs, cleanup, refOpt, metaSize, cache, policy.equals("w-tinylfu") ? "lru" : policy,
-                cacheOpt, cacheComp, compEnabled, comp, (int) level, threshold, bg, bgInterval, perf, realTime);
+                cacheOpt, cacheComp, compEnabled, comp, (int) level, threshold, bg, bgInterval, perf, realTime, verify);
     }
 }

@@ -571,7 +571,11 @@ final class Committer implements AutoCloseable {
                 throw new MetaCorruptException("fingerprint index entry " + p.fingerprint + " points to chunk " + idx
                         + (e == null ? " which does not exist" : " with another fingerprint"));
             }
-            boolean same = !pool.options().verify() || pool.sameBytes(e, op.data);
+            DedupPool.StoredMatch match = pool.options().verify() ? pool.compareStored(e, op.data) : DedupPool.StoredMatch.SAME;
+            boolean same = match == DedupPool.StoredMatch.SAME;
+            if (!same) {
+                pool.noteVerifyMismatch(e, p.fingerprint, match);
+            }
             if (same && (e.refCount() < pool.options().referenceMaxCount() || idx == old)) {
                 b.noteEnd(p.location);
                 b.resolved.put(p, idx);
@@ -580,7 +584,7 @@ final class Committer implements AutoCloseable {
                 }
                 return idx;
             }
-            indexIt = same;
+            indexIt = match != DedupPool.StoredMatch.DIFFERENT; // a damaged chunk's fresh copy takes over its index entry
         }
         long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, indexIt);
         b.resolved.put(p, id);

@@ -73,6 +73,7 @@ public final class DedupPool implements Closeable {
     private final ConcurrentHashMap<String, DedupVolume> handles = new ConcurrentHashMap<>();
     private final AtomicLong chunkIds;
     private final LongAdder checksumErrors = new LongAdder();
+    private final LongAdder verifyMismatches = new LongAdder();
     private final Committer committer;
     private final GarbageCollector gc;
     private final VolumeCopies copies;
@@ -994,12 +995,48 @@ public final class DedupPool implements Closeable {
         return out;
     }
 
-    /** True if chunk {@code r} holds exactly the remaining bytes of {@code data}. */
+    /** True if chunk {@code r} holds exactly the remaining bytes of {@code data} (false when it cannot be read back intact). */
     boolean sameBytes(ChunkRecord r, ByteBuffer data) throws IOException {
+        return compareStored(r, data) == StoredMatch.SAME;
+    }
+
+    /** What {@code verify} found comparing a stored chunk with the block about to share it. */
+    enum StoredMatch {
+        /** The stored bytes equal the block's: it may share the chunk. */
+        SAME,
+        /** The stored record is intact but holds other bytes: a fingerprint collision. */
+        DIFFERENT,
+        /** The stored record failed its check (CRC, identity): damaged data, not to be shared. */
+        DAMAGED
+    }
+
+    /**
+     * Compares chunk {@code r}'s stored bytes with the remaining bytes of {@code data} (the
+     * {@code verify} check before a block shares a chunk). A record that fails its check is
+     * {@link StoredMatch#DAMAGED} (and counted as a checksum error), not an I/O failure of the write.
+     */
+    StoredMatch compareStored(ChunkRecord r, ByteBuffer data) throws IOException {
         if (data == null) {
-            return true;
+            return StoredMatch.SAME;
         }
-        return ByteBuffer.wrap(chunkBytes(r)).equals(data.duplicate());
+        try {
+            return ByteBuffer.wrap(chunkBytes(r)).equals(data.duplicate()) ? StoredMatch.SAME : StoredMatch.DIFFERENT;
+        } catch (ChecksumMismatchException e) {
+            return StoredMatch.DAMAGED;
+        }
+    }
+
+    /** Counts and logs a block that {@code verify} kept from sharing chunk {@code existing}. */
+    void noteVerifyMismatch(ChunkRecord existing, Fingerprint fp, StoredMatch why) {
+        verifyMismatches.increment();
+        LOG.warn("verify: a written block has fingerprint {} of chunk {} but {}; it is stored as a new chunk, not shared",
+                fp, existing.id(), why == StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
+                        : "different bytes (a fingerprint collision)");
+    }
+
+    /** Blocks {@code verify} stored as new chunks because the chunk of their fingerprint held other (or damaged) bytes, since open. */
+    public long verifyMismatches() {
+        return verifyMismatches.sum();
     }
 
     /**

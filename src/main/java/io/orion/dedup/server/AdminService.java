@@ -616,6 +616,8 @@ final class AdminService extends TargetAdminService {
         m.put("hash_block_size", d.hashBlockSize());
         m.put("hash_cache_size", d.hashCacheSize());
         m.put("hash_optimization", d.hashOptimization());
+        m.put("verify", d.verify());
+        m.put("verify_mismatches", pool().verifyMismatches());
         m.put("fingerprint_cache_limit_bytes", ps.fingerprintCache().limitBytes());
         m.put("fingerprint_cache_weight_bytes", ps.fingerprintCache().weightBytes());
         m.put("volumes", ps.volumes().size());

@@ -187,6 +187,10 @@ final class ServerMetrics implements IscsiMetrics, AutoCloseable {
         FunctionCounter.builder("orion.dedup.checksum.errors", this,
                         m -> m.pool().map(p -> (double) p.checksumErrors()).orElse(0.0))
                 .description("Chunk records that failed their CRC32C check").register(registry);
+        FunctionCounter.builder("orion.dedup.verify.mismatches", this,
+                        m -> m.openPool().map(p -> (double) p.verifyMismatches()).orElse(0.0))
+                .description("Blocks that verify stored as new chunks: the chunk of their fingerprint held other bytes"
+                        + " (a collision) or a damaged record").register(registry);
         FunctionCounter.builder("orion.dedup.hashed.bytes", this, m -> m.pool().map(p -> (double) p.hashedBytes()).orElse(0.0))
                 .description("Bytes fingerprinted").register(registry);
         for (String cache : new String[] {"block", "fingerprint"}) {

@@ -137,6 +137,7 @@ final class Volumes implements Closeable {
         PrivateFiles.directory(meta);
         PoolOptions.Builder b = PoolOptions.builder(meta)
                 .hashAlgorithm(d.hashAlgorithm())
+                .verify(d.verify())
                 .hashCacheSize(d.hashCacheSize())
                 .cacheSize(d.cacheSize())
                 .compressionEnabled(d.compressionEnabled())

@@ -32,7 +32,7 @@ class HeapFitTest {
                 d.referenceMetadataSize(), 16 * MIB, d.cachePolicy(), d.cacheOptimization(), d.cacheCompression(),
                 d.compressionEnabled(), d.compressionAlgorithm(), d.compressionLevel(), d.compressionThreshold(),
                 d.backgroundProcessing(), d.backgroundIntervalSeconds(), d.performanceOptimization(),
-                d.realTimeDeduplication());
+                d.realTimeDeduplication(), d.verify());
         assertDoesNotThrow(() -> HeapFit.check(small, null, 256 * MIB));
         assertThrows(ConfigException.class, () -> HeapFit.check(small, null, 40 * MIB));
     }

@@ -142,6 +142,12 @@ class OrionConfigTest {
     }
 
     @Test
+    void verifyIsOffByDefaultAndReadFromTheDedupSection() throws Exception {
+        assertEquals(false, OrionConfig.defaults().deduplication().verify());
+        assertEquals(true, OrionConfig.load(write("[deduplication]\nverify = true\n")).deduplication().verify());
+    }
+
+    @Test
     void realTimeFalseCannotBeHonoured() throws Exception {
         ConfigException e = fails("[deduplication]\nreal_time_deduplication = false\n");
         assertTrue(e.getMessage().contains(":2: deduplication.real_time_deduplication = false: cannot be honoured"),
@@ -164,6 +170,7 @@ class OrionConfigTest {
         "compression_threshold = \"0.5\"       | deduplication.compression_threshold",
         "background_interval = 0               | deduplication.background_interval",
         "cache_size = 1.5                      | deduplication.cache_size",
+        "verify = \"yes\"                      | deduplication.verify",
     })
     void badDedupValuesNameTheirKeyOnLineTwo(String line, String key) throws Exception {
         ConfigException e = fails("[deduplication]\n" + line + "\n");

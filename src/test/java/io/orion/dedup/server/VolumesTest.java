@@ -41,4 +41,12 @@ class VolumesTest {
             assertArrayEquals(tail, back.array(), "the last block written is still there");
         }
     }
+
+    @Test
+    void theVerifyKeyReachesThePool() throws Exception {
+        Path conf = dir.resolve("dedup.toml");
+        java.nio.file.Files.writeString(conf, "[deduplication]\nverify = true\n");
+        assertTrue(Volumes.poolOptions(OrionConfig.load(conf), dir.resolve("d")).verify());
+        assertEquals(false, Volumes.poolOptions(OrionConfig.defaults(), dir.resolve("e")).verify());
+    }
 }
