@@ -43,10 +43,33 @@ class VolumesTest {
     }
 
     @Test
-    void theVerifyKeyReachesThePool() throws Exception {
+    void everySeedKeyThatTunesThePoolReachesIt() throws Exception {
         Path conf = dir.resolve("dedup.toml");
-        java.nio.file.Files.writeString(conf, "[deduplication]\nverify = true\n");
-        assertTrue(Volumes.poolOptions(OrionConfig.load(conf), dir.resolve("d")).verify());
-        assertEquals(false, Volumes.poolOptions(OrionConfig.defaults(), dir.resolve("e")).verify());
+        java.nio.file.Files.writeString(conf, """
+                [deduplication]
+                hash_cache_size = "3MB"
+                reference_max_count = 77
+                reference_cleanup_interval = 123
+                reference_metadata_size = "5MB"
+                cache_size = "7MB"
+                compression_enabled = false
+                compression_level = 6
+                compression_threshold = 0.5
+                verify = true
+                """);
+        io.orion.dedup.dedup.PoolOptions o = Volumes.poolOptions(OrionConfig.load(conf), dir.resolve("d"));
+        assertEquals(3L << 20, o.hashCacheSize());
+        assertEquals(77, o.referenceMaxCount());
+        assertEquals(123, o.referenceCleanupIntervalSeconds());
+        assertEquals(5L << 20, o.metadataMapSize());
+        assertEquals(7L << 20, o.cacheSize());
+        assertEquals(false, o.compressionEnabled());
+        assertEquals(6, o.compressionLevel());
+        assertEquals(0.5, o.compressionThreshold());
+        assertTrue(o.verify());
+        assertEquals(false, Volumes.poolOptions(OrionConfig.defaults(), dir.resolve("e")).verify(), "verify is off by default");
+        java.nio.file.Files.writeString(conf, "[deduplication]\nbackground_processing = false\n");
+        assertEquals(0, Volumes.poolOptions(OrionConfig.load(conf), dir.resolve("f")).referenceCleanupIntervalSeconds(),
+                "no background cleanup without background_processing");
     }
 }
