@@ -159,7 +159,7 @@ public final class DedupPool implements Closeable {
             if (fresh) {
                 counters = new PoolCounters(PoolCounters.FORMAT_VERSION, UUID.randomUUID(), o.containerSize(), 1, 1, 1,
                         0, 0, 0);
-            } else if (counters.formatVersion() != PoolCounters.FORMAT_VERSION) {
+            } else if (counters.formatVersion() != meta.formatVersion()) {
                 throw new MetaCorruptException("pool metadata format " + counters.formatVersion() + " is not supported");
             }
             refuseForeignDevices(o, fresh ? null : counters.poolUuid(), counters.slotSize(), metaExisted);
