@@ -170,6 +170,20 @@ public final class MetaStore implements Closeable {
         return m;
     }
 
+    /**
+     * What converting a format 1 block map at this open did: old entries read, pages written,
+     * transactions, milliseconds; null when there was nothing to convert (or it did not complete).
+     */
+    public record Conversion(long entries, long pages, int transactions, long millis) {
+    }
+
+    private volatile Conversion conversion;
+
+    /** The conversion done at this open, or null. */
+    public Conversion conversion() {
+        return conversion;
+    }
+
     /** True while the pool keeps the format 1 block map (see {@link #blocks}). */
     public boolean legacyBlockMap() {
         return blocks != null;
@@ -300,6 +314,7 @@ public final class MetaStore implements Closeable {
             return;
         }
         blocks = null;
+        conversion = new Conversion(entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
         LOG.info("block map of {} converted to pages: {} entries into {} pages in {} transactions, {} ms", dir,
                 entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
     }
