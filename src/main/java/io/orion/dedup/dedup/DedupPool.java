@@ -760,7 +760,7 @@ public final class DedupPool implements Closeable {
         try {
             meta.copyCompacted(tmp);
             store.forceAll();
-            return io.orion.dedup.meta.MetadataBackup.write(file, uuid, PoolCounters.FORMAT_VERSION,
+            return io.orion.dedup.meta.MetadataBackup.write(file, uuid, meta.formatVersion(),
                     tmp.resolve("data.mdb"));
         } finally {
             try (java.util.stream.Stream<Path> s = Files.list(tmp)) {
