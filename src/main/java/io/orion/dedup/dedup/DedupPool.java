@@ -160,7 +160,7 @@ public final class DedupPool implements Closeable {
             if (fresh) {
                 counters = new PoolCounters(PoolCounters.FORMAT_VERSION, UUID.randomUUID(), o.containerSize(), 1, 1, 1,
                         0, 0, 0);
-            } else if (counters.formatVersion() != PoolCounters.FORMAT_VERSION) {
+            } else if (counters.formatVersion() != meta.formatVersion()) {
                 throw new MetaCorruptException("pool metadata format " + counters.formatVersion() + " is not supported");
             }
             refuseForeignDevices(o, fresh ? null : counters.poolUuid(), counters.slotSize(), metaExisted);
@@ -761,7 +761,7 @@ public final class DedupPool implements Closeable {
         try {
             meta.copyCompacted(tmp);
             store.forceAll();
-            return io.orion.dedup.meta.MetadataBackup.write(file, uuid, PoolCounters.FORMAT_VERSION,
+            return io.orion.dedup.meta.MetadataBackup.write(file, uuid, meta.formatVersion(),
                     tmp.resolve("data.mdb"));
         } finally {
             try (java.util.stream.Stream<Path> s = Files.list(tmp)) {

@@ -42,7 +42,7 @@ public final class Estimator {
     /** Bytes per reader buffer (a multiple of the largest block size). */
     static final int BUFFER = 4 << 20;
     /** LMDB bytes per mapped dedup block (measured; docs/on-disk-format.md, "Metadata bytes"). */
-    public static final double METADATA_PER_BLOCK = 34.9;
+    public static final double METADATA_PER_BLOCK = 4.3;
     /** LMDB bytes per unique chunk (its chunks and index entries; measured, same table). */
     public static final double METADATA_PER_CHUNK = 174.5;
 

@@ -52,6 +52,8 @@ public final class LmdbVerifier {
     private static final int VOLUME = -1;
     /** Values whose length varies: reservation fragments, 5..{@code RESERVATION_FRAGMENT + 4} bytes, CRC last. */
     private static final int RESERVATION = -2;
+    /** Values whose length varies: block-map pages (checked by {@code MetaCodec.checkPage}). */
+    private static final int BLOCK_PAGE = -3;
 
     /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
     private record Spec(int key, int value) {
@@ -60,16 +62,24 @@ public final class LmdbVerifier {
             return switch (value) {
                 case VOLUME -> dsize >= MetaCodec.VOLUME_VAL && dsize <= MetaCodec.VOLUME_VAL_V2 + 200;
                 case RESERVATION -> dsize >= 5 && dsize <= MetaCodec.RESERVATION_FRAGMENT + 4;
+                case BLOCK_PAGE -> dsize >= MetaCodec.PAGE_VAL_MIN && dsize <= MetaCodec.PAGE_VAL_MAX
+                        && (dsize & 1) == 0;
                 default -> dsize == value;
             };
         }
     }
 
-    /** Databases an older pool may not have yet (created at the first open by this version). */
-    private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations");
+    /**
+     * Databases a pool may lack: {@code reservations} and {@code blockpages} in a pool last opened
+     * by an older build (created at the next open), {@code blocks} (the format 1 block map) in
+     * every pool converted to block-map pages. One of the two block maps must be there.
+     */
+    private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations", MetaStore.BLOCK_PAGES,
+            MetaStore.LEGACY_BLOCKS);
 
     static final Map<String, Spec> SPECS = Map.of(
-            "blocks", new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
+            MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
+            MetaStore.BLOCK_PAGES, new Spec(MetaCodec.PAGE_KEY, BLOCK_PAGE),
             "chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL),
             "index", new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
             "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
@@ -166,17 +176,19 @@ public final class LmdbVerifier {
             return;
         }
         boolean hasCounters = false;
+        boolean hasBlockMap = false;
         int optional = 0;
         for (int i = 0; i < names.size(); i++) {
             String n = new String(names.get(i), StandardCharsets.UTF_8);
             hasCounters |= n.equals("counters");
+            hasBlockMap |= n.equals(MetaStore.BLOCK_PAGES) || n.equals(MetaStore.LEGACY_BLOCKS);
             optional += OPTIONAL.contains(n) ? 1 : 0;
             if (!SPECS.containsKey(n)) {
                 damage.fatal("unknown database '" + n + "' in the LMDB main database (damaged name)");
                 return;
             }
         }
-        if (hasCounters && names.size() - optional != SPECS.size() - OPTIONAL.size()) {
+        if (hasCounters && (names.size() - optional != SPECS.size() - OPTIONAL.size() || !hasBlockMap)) {
             damage.fatal("LMDB main database holds " + names.size() + " of the " + SPECS.size()
                     + " databases (a name is damaged)");
             return;
@@ -380,13 +392,15 @@ public final class LmdbVerifier {
                 ByteBuffer k = ByteBuffer.wrap(n.key);
                 ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
                 String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
+                        : d.spec.value == BLOCK_PAGE ? MetaCodec.checkPage(k, v)
                         : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining() : d.spec.value);
                 if (bad != null) {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
                     d.damaged = true;
+                    String what = d.spec.value == BLOCK_PAGE ? blockPages(elo, ehi) : "";
                     damage.add(new MetaDamage.Range(d.name, elo, ehi, null, false, "page " + pgno + " entry " + i
-                            + " (key " + java.util.HexFormat.of().formatHex(n.key) + "): " + bad));
+                            + " (key " + java.util.HexFormat.of().formatHex(n.key) + "): " + bad + what));
                 }
             }
         }
@@ -617,6 +631,27 @@ public final class LmdbVerifier {
             }
         }
         b.clear();
+    }
+
+    /**
+     * The dedup blocks a damaged range of block-map page keys covers, for the problem text: a
+     * damaged page value is a damaged block range (at least one whole page), read as MEDIUM ERROR.
+     */
+    private static String blockPages(byte[] lo, byte[] hi) {
+        String from = lo == null ? "the start" : blockAt(lo);
+        String to = hi == null ? "the end" : blockAt(hi);
+        return "; block map from " + from + " to " + to + " (exclusive) cannot be trusted";
+    }
+
+    private static String blockAt(byte[] k) {
+        if (k.length < MetaCodec.PAGE_KEY) {
+            return "key " + java.util.HexFormat.of().formatHex(k);
+        }
+        ByteBuffer b = ByteBuffer.wrap(k);
+        long page = b.getLong(4);
+        // a successor key (one byte longer) begins after the page it extends
+        long block = (k.length > MetaCodec.PAGE_KEY ? page + 1 : page) * MetaCodec.PAGE_ENTRIES;
+        return "volume " + b.getInt(0) + " block " + block;
     }
 
     /** The smallest key greater than {@code k} in memcmp order. */

@@ -33,6 +33,203 @@ final class MetaCodec {
     /** Largest fragment payload: a value stays well inside a leaf page (no overflow pages). */
     static final int RESERVATION_FRAGMENT = 1024;
 
+    /** Block-map entries per page of the {@code blockpages} database (docs/on-disk-format.md). */
+    static final int PAGE_ENTRIES = 128;
+    /** Block-map page key: volume id u32 ‖ page index u64 (dedup block index / {@link #PAGE_ENTRIES}). */
+    static final int PAGE_KEY = 12;
+    /** A page of at most this many entries is written as a list (offsets), else with a bitmap. */
+    static final int PAGE_LIST_MAX = 15;
+    /** Page layout flag in the header byte: entries listed by offset (else: a 16-byte bitmap). */
+    static final int PAGE_LIST = 0x10;
+    /** Shortest page value: list header, one zero-written entry, pad, CRC. */
+    static final int PAGE_VAL_MIN = 8;
+    /** Longest page value: bitmap header, 128 eight-byte chunk ids, CRC, pad (no LMDB overflow pages). */
+    static final int PAGE_VAL_MAX = 1 + PAGE_ENTRIES / 8 + PAGE_ENTRIES * 8 + 4 + 1;
+
+    static void pageKey(ByteBuffer k, int volume, long page) {
+        k.clear();
+        k.putInt(volume).putLong(page).flip();
+    }
+
+    /**
+     * Encodes the {@link #PAGE_ENTRIES} entries of one block-map page ({@code -1} unmapped, {@code 0}
+     * written as zeros, else a chunk id) into {@code v} and seals it; false (nothing written) when
+     * every entry is unmapped: such a page is deleted, never stored.
+     *
+     * <p>Layout: header u8 (bits 0-3: w, the bytes of each stored value, 0..8; bit 4: list layout);
+     * list layout: count u8 ‖ count offsets u8 (ascending); bitmap layout: 16 bytes, bit i (most
+     * significant first) set when entry i is mapped; then the mapped entries' values (0 for
+     * zeros, else the chunk id), w bytes each, big-endian, in entry order; a zero pad byte when the
+     * length so far plus the CRC is odd (LMDB pads odd nodes: the CRC stays the node's last bytes);
+     * CRC32C over key ‖ value.
+     */
+    static boolean pageValue(ByteBuffer key, ByteBuffer v, long[] e) {
+        int m = 0;
+        long max = 0;
+        for (long x : e) {
+            if (x != -1) {
+                m++;
+                max = Math.max(max, x);
+            }
+        }
+        if (m == 0) {
+            return false;
+        }
+        int w = max == 0 ? 0 : (71 - Long.numberOfLeadingZeros(max)) / 8;
+        v.clear();
+        if (m <= PAGE_LIST_MAX) {
+            v.put((byte) (PAGE_LIST | w)).put((byte) m);
+            for (int i = 0; i < e.length; i++) {
+                if (e[i] != -1) {
+                    v.put((byte) i);
+                }
+            }
+        } else {
+            v.put((byte) w);
+            for (int i = 0; i < e.length; i += 8) {
+                int bits = 0;
+                for (int j = 0; j < 8; j++) {
+                    bits = bits << 1 | (e[i + j] != -1 ? 1 : 0);
+                }
+                v.put((byte) bits);
+            }
+        }
+        for (long x : e) {
+            if (x != -1) {
+                for (int s = (w - 1) * 8; s >= 0; s -= 8) {
+                    v.put((byte) (x >>> s));
+                }
+            }
+        }
+        if ((v.position() & 1) != 0) {
+            v.put((byte) 0);
+        }
+        seal(key, v);
+        return true;
+    }
+
+    /** Null when {@code v} is a sound block-map page value (layout, length, pad, CRC), else why not. */
+    static String checkPage(ByteBuffer key, ByteBuffer v) {
+        int n = v.remaining();
+        if (n < PAGE_VAL_MIN || n > PAGE_VAL_MAX) {
+            return "page value has " + n + " bytes";
+        }
+        int hdr = v.get(0) & 0xff;
+        int w = hdr & 0x0f;
+        if ((hdr & ~(PAGE_LIST | 0x0f)) != 0 || w > 8) {
+            return "page header " + hdr;
+        }
+        int body;
+        if ((hdr & PAGE_LIST) != 0) {
+            int m = v.get(1) & 0xff;
+            if (m < 1 || m > PAGE_LIST_MAX) {
+                return "page lists " + m + " entries";
+            }
+            if (n < 2 + m + 4) {
+                return "page value has " + n + " bytes for " + m + " entries";
+            }
+            for (int i = 1; i < m; i++) {
+                if ((v.get(2 + i) & 0xff) <= (v.get(1 + i) & 0xff)) {
+                    return "page entry offsets out of order";
+                }
+            }
+            if ((v.get(1 + m) & 0xff) >= PAGE_ENTRIES) {
+                return "page entry offset " + (v.get(1 + m) & 0xff);
+            }
+            body = 2 + m + m * w;
+        } else {
+            if (n < 1 + PAGE_ENTRIES / 8 + 4) {
+                return "page value has " + n + " bytes, too short for its bitmap";
+            }
+            int m = 0;
+            for (int i = 0; i < PAGE_ENTRIES / 8; i++) {
+                m += Integer.bitCount(v.get(1 + i) & 0xff);
+            }
+            if (m == 0) {
+                return "page maps no block";
+            }
+            body = 1 + PAGE_ENTRIES / 8 + m * w;
+        }
+        int len = body + 4 + ((body & 1) != 0 ? 1 : 0);
+        if (n != len) {
+            return "page value has " + n + " bytes, its header says " + len;
+        }
+        if ((body & 1) != 0 && v.get(body) != 0) {
+            return "page pad byte is not zero";
+        }
+        return check(key, v, n);
+    }
+
+    /** Decodes a checked page value into {@code out} ({@code -1} where unmapped). */
+    static void decodePage(ByteBuffer v, long[] out) {
+        java.util.Arrays.fill(out, -1L);
+        int hdr = v.get(0) & 0xff;
+        int w = hdr & 0x0f;
+        if ((hdr & PAGE_LIST) != 0) {
+            int m = v.get(1) & 0xff;
+            int at = 2 + m;
+            for (int i = 0; i < m; i++, at += w) {
+                out[v.get(2 + i) & 0xff] = uint(v, at, w);
+            }
+        } else {
+            int at = 1 + PAGE_ENTRIES / 8;
+            for (int i = 0; i < PAGE_ENTRIES; i++) {
+                if ((v.get(1 + (i >> 3)) & 0x80 >>> (i & 7)) != 0) {
+                    out[i] = uint(v, at, w);
+                    at += w;
+                }
+            }
+        }
+    }
+
+    /** Entry {@code i} of a checked page value: {@code -1} unmapped, 0 zeros, else the chunk id. */
+    static long pageEntry(ByteBuffer v, int i) {
+        int hdr = v.get(0) & 0xff;
+        int w = hdr & 0x0f;
+        if ((hdr & PAGE_LIST) != 0) {
+            int m = v.get(1) & 0xff;
+            for (int j = 0; j < m; j++) {
+                int off = v.get(2 + j) & 0xff;
+                if (off == i) {
+                    return uint(v, 2 + m + j * w, w);
+                }
+                if (off > i) {
+                    break;
+                }
+            }
+            return -1;
+        }
+        int b = v.get(1 + (i >> 3)) & 0xff;
+        if ((b & 0x80 >>> (i & 7)) == 0) {
+            return -1;
+        }
+        int rank = Integer.bitCount(b >>> (8 - (i & 7)));
+        for (int j = 0; j < i >> 3; j++) {
+            rank += Integer.bitCount(v.get(1 + j) & 0xff);
+        }
+        return uint(v, 1 + PAGE_ENTRIES / 8 + rank * w, w);
+    }
+
+    /** Mapped entries of a checked page value. */
+    static int pageCount(ByteBuffer v) {
+        if ((v.get(0) & PAGE_LIST) != 0) {
+            return v.get(1) & 0xff;
+        }
+        int m = 0;
+        for (int i = 0; i < PAGE_ENTRIES / 8; i++) {
+            m += Integer.bitCount(v.get(1 + i) & 0xff);
+        }
+        return m;
+    }
+
+    private static long uint(ByteBuffer v, int at, int w) {
+        long x = 0;
+        for (int i = 0; i < w; i++) {
+            x = x << 8 | (v.get(at + i) & 0xff);
+        }
+        return x;
+    }
+
     static void reservationKey(ByteBuffer k, int volume, int fragment) {
         k.clear();
         k.putInt(volume).putShort((short) fragment).flip();

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one owner of the pool's LMDB environment and its databases ({@code volumes},
- * {@code blocks}, {@code chunks}, {@code index}, {@code containers}, {@code counters} and
+ * {@code blockpages} (the block map, many entries per value), {@code chunks}, {@code index}, {@code containers}, {@code counters} and
  * {@code reservations}, the persistent reservations of volumes saved with APTPL; layouts in
  * docs/on-disk-format.md).
  *
@@ -50,7 +50,14 @@ public final class MetaStore implements Closeable {
 
     final Env<ByteBuffer> env;
     final Dbi<ByteBuffer> volumes;
-    final Dbi<ByteBuffer> blocks;
+    /** The block map: pages of {@link MetaCodec#PAGE_ENTRIES} entries per value. */
+    final Dbi<ByteBuffer> pages;
+    /**
+     * The block map of format 1 (one entry per block), while a pool written by an older build is
+     * not converted yet (damaged metadata, or a file system too full to convert); null otherwise.
+     * Every block-map method then reads and writes it as before.
+     */
+    volatile Dbi<ByteBuffer> blocks;
     final Dbi<ByteBuffer> chunks;
     final Dbi<ByteBuffer> index;
     final Dbi<ByteBuffer> containers;
@@ -61,6 +68,11 @@ public final class MetaStore implements Closeable {
     final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
     final ByteBuffer writerVal = ByteBuffer.allocateDirect(128);
     final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(512);
+    final ByteBuffer writerPage = ByteBuffer.allocateDirect(MetaCodec.PAGE_VAL_MAX + 16);
+    /** Name of the block-map database (format 2). */
+    public static final String BLOCK_PAGES = "blockpages";
+    /** Name of the format 1 block map, converted into {@link #BLOCK_PAGES} at open. */
+    static final String LEGACY_BLOCKS = "blocks";
     /** Reset read transactions kept for reuse (MDB_NOTLS: not bound to a thread). */
     private final java.util.concurrent.ConcurrentLinkedDeque<org.lmdbjava.Txn<ByteBuffer>> idle =
             new java.util.concurrent.ConcurrentLinkedDeque<>();
@@ -86,7 +98,12 @@ public final class MetaStore implements Closeable {
         this.pageSize = env.stat().pageSize;
         this.mapSize = Math.max(mapSize, env.info().mapSize);
         this.volumes = env.openDbi("volumes", DbiFlags.MDB_CREATE);
-        this.blocks = env.openDbi("blocks", DbiFlags.MDB_CREATE);
+        this.pages = env.openDbi(BLOCK_PAGES, DbiFlags.MDB_CREATE);
+        boolean legacy = false;
+        for (byte[] n : env.getDbiNames()) {
+            legacy |= new String(n, java.nio.charset.StandardCharsets.UTF_8).equals(LEGACY_BLOCKS);
+        }
+        this.blocks = legacy ? env.openDbi(LEGACY_BLOCKS) : null;
         this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
         this.index = env.openDbi("index", DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
@@ -149,7 +166,157 @@ public final class MetaStore implements Closeable {
             throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
         }
         m.openReserve();
+        m.convertBlockMap();
         return m;
+    }
+
+    /**
+     * What converting a format 1 block map at this open did: old entries read, pages written,
+     * transactions, milliseconds; null when there was nothing to convert (or it did not complete).
+     */
+    public record Conversion(long entries, long pages, int transactions, long millis) {
+    }
+
+    private volatile Conversion conversion;
+
+    /** The conversion done at this open, or null. */
+    public Conversion conversion() {
+        return conversion;
+    }
+
+    /** True while the pool keeps the format 1 block map (see {@link #blocks}). */
+    public boolean legacyBlockMap() {
+        return blocks != null;
+    }
+
+    /** The pool format version the block map in use belongs to (1: one entry per block; 2: pages). */
+    public int formatVersion() {
+        return blocks != null ? 1 : PoolCounters.FORMAT_VERSION;
+    }
+
+    /**
+     * Converts a format 1 block map (one {@code blocks} entry per mapped block) into block-map
+     * pages, in transactions of about {@code orion.meta.convertEntries} (default 262 144) old
+     * entries each, so no transaction grows with the pool. The old table stays the one in use
+     * until the last transaction, which drops it and sets the counters' format version to 2 in one
+     * commit; a conversion cut short (crash, full file system) leaves the pool in format 1 with a
+     * partial copy that the next attempt empties first. Not attempted while the metadata is
+     * damaged (the damaged ranges are known in the old table's keys only): such a pool keeps
+     * format 1, read-only as any damaged pool.
+     */
+    private void convertBlockMap() throws IOException {
+        if (blocks == null) {
+            return;
+        }
+        if (!damage.isEmpty()) {
+            LOG.warn("metadata in {} is damaged: its block map is kept in the format 1 layout (not converted)", dir);
+            return;
+        }
+        int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
+        long t0 = System.nanoTime();
+        long entries = 0;
+        long written = 0;
+        int txns = 0;
+        byte[] from = null;
+        ByteBuffer k = ByteBuffer.allocateDirect(64);
+        ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.PAGE_VAL_MAX + 16);
+        long[] e = new long[MetaCodec.PAGE_ENTRIES];
+        boolean last = false;
+        boolean dropped = false;
+        try {
+            while (!last) {
+                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+                    if (from == null) {
+                        pages.drop(t); // a copy left by a conversion cut short
+                    }
+                    int n = 0;
+                    last = true;
+                    int vol = 0;
+                    long page = -1;
+                    java.util.Arrays.fill(e, -1L);
+                    try (org.lmdbjava.Cursor<ByteBuffer> c = blocks.openCursor(t)) {
+                        boolean ok;
+                        if (from == null) {
+                            ok = c.first();
+                        } else {
+                            k.clear();
+                            k.put(from).flip();
+                            ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
+                        }
+                        while (ok) {
+                            ByteBuffer ck = MetaCodec.be(c.key());
+                            ByteBuffer cv = MetaCodec.be(c.val());
+                            if (ck.remaining() != MetaCodec.BLOCK_KEY) {
+                                throw new MetaCorruptException("block map key has " + ck.remaining() + " bytes");
+                            }
+                            int cvol = ck.getInt(0);
+                            long db = ck.getLong(4);
+                            MetaCodec.check("block map entry " + cvol + "/" + db, ck, cv, MetaCodec.BLOCK_VAL);
+                            long p = db / MetaCodec.PAGE_ENTRIES;
+                            if (page >= 0 && (cvol != vol || p != page)) {
+                                MetaCodec.pageKey(k, vol, page);
+                                MetaCodec.pageValue(k, v, e);
+                                pages.put(t, k, v);
+                                written++;
+                                java.util.Arrays.fill(e, -1L);
+                                if (n >= batch) {
+                                    from = MetaDamage.bytes(ck);
+                                    last = false;
+                                    page = -1;
+                                    break;
+                                }
+                            }
+                            vol = cvol;
+                            page = p;
+                            e[(int) (db % MetaCodec.PAGE_ENTRIES)] = cv.getLong(0);
+                            n++;
+                            entries++;
+                            ok = c.next();
+                        }
+                    }
+                    if (last && page >= 0) {
+                        MetaCodec.pageKey(k, vol, page);
+                        MetaCodec.pageValue(k, v, e);
+                        pages.put(t, k, v);
+                        written++;
+                    }
+                    if (from == null) {
+                        from = new byte[0];
+                    }
+                    if (last) {
+                        k.clear();
+                        k.put(MetaCodec.COUNTERS_KEY).flip();
+                        ByteBuffer cv = counters.get(t, k);
+                        if (cv != null) {
+                            cv = MetaCodec.be(cv);
+                            MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
+                            PoolCounters pc = MetaCodec.counters(cv);
+                            MetaCodec.countersValue(k, v, new PoolCounters(PoolCounters.FORMAT_VERSION, pc.poolUuid(),
+                                    pc.slotSize(), pc.nextChunkId(), pc.nextContainerId(), pc.nextVolumeId(),
+                                    pc.uniqueChunks(), pc.uniqueBytes(), pc.storedBytes()));
+                            counters.put(t, k, v);
+                        }
+                        dropped = true;
+                        blocks.drop(t, true);
+                    }
+                    t.commit();
+                    txns++;
+                }
+            }
+        } catch (MetaCorruptException | RuntimeException ex) {
+            if (dropped) {
+                // the old table's handle is closed with the drop: nothing to go on with
+                close();
+                throw new IOException("converting the block map of " + dir + " failed in its last step (" + ex
+                        + "); the pool is unchanged, open it again", ex);
+            }
+            LOG.error("block map of {} not converted ({}): the pool keeps the format 1 layout", dir, ex.toString());
+            return;
+        }
+        blocks = null;
+        conversion = new Conversion(entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("block map of {} converted to pages: {} entries into {} pages in {} transactions, {} ms", dir,
+                entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** What the last integrity check found: empty when the metadata is sound. */
@@ -349,7 +516,13 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            for (Dbi<ByteBuffer> d : List.of(volumes, blocks, chunks, index, containers, counters, reservations)) {
+            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, index, containers,
+                    counters, reservations));
+            Dbi<ByteBuffer> old = blocks;
+            if (old != null) {
+                all.add(old);
+            }
+            for (Dbi<ByteBuffer> d : all) {
                 org.lmdbjava.Stat st = d.stat(t);
                 inUse += st.branchPages + st.leafPages + st.overflowPages;
             }

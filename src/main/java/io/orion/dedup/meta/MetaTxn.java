@@ -42,8 +42,60 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
+    /** Dedup blocks per block-map page (one LMDB entry of {@code blockpages}). */
+    public static final int PAGE_ENTRIES = MetaCodec.PAGE_ENTRIES;
+
     /** The chunk id mapped at a dedup block, {@link #ZERO}, or {@link #ABSENT}. */
     public long block(int volume, long dblock) throws MetaCorruptException {
+        if (store.blocks != null) {
+            return legacyBlock(volume, dblock);
+        }
+        long page = dblock / PAGE_ENTRIES;
+        MetaCodec.pageKey(key, volume, page);
+        if (!store.damage().isEmpty()) {
+            guard(MetaStore.BLOCK_PAGES, "block map entry " + volume + "/" + dblock);
+        }
+        ByteBuffer v = store.pages.get(txn, key);
+        if (v == null) {
+            return ABSENT;
+        }
+        v = MetaCodec.be(v);
+        String bad = MetaCodec.checkPage(key, v);
+        if (bad != null) {
+            throw new MetaCorruptException(pageName(volume, page) + ": " + bad);
+        }
+        return MetaCodec.pageEntry(v, (int) (dblock % PAGE_ENTRIES));
+    }
+
+    static String pageName(int volume, long page) {
+        return "block map page " + volume + "/" + page + " (blocks " + page * PAGE_ENTRIES + ".."
+                + (page * PAGE_ENTRIES + PAGE_ENTRIES - 1) + ")";
+    }
+
+    /**
+     * Decodes block-map page {@code page} of {@code volume} into {@code out} (every entry
+     * {@link #ABSENT} when the page is not stored); false when it is not stored.
+     */
+    boolean readPage(int volume, long page, long[] out) throws MetaCorruptException {
+        MetaCodec.pageKey(key, volume, page);
+        if (!store.damage().isEmpty()) {
+            guard(MetaStore.BLOCK_PAGES, pageName(volume, page));
+        }
+        ByteBuffer v = store.pages.get(txn, key);
+        if (v == null) {
+            java.util.Arrays.fill(out, ABSENT);
+            return false;
+        }
+        v = MetaCodec.be(v);
+        String bad = MetaCodec.checkPage(key, v);
+        if (bad != null) {
+            throw new MetaCorruptException(pageName(volume, page) + ": " + bad);
+        }
+        MetaCodec.decodePage(v, out);
+        return true;
+    }
+
+    private long legacyBlock(int volume, long dblock) throws MetaCorruptException {
         MetaCodec.blockKey(key, volume, dblock);
         if (!store.damage().isEmpty()) {
             guard("blocks", "block map entry " + volume + "/" + dblock);
@@ -62,6 +114,61 @@ public class MetaTxn implements AutoCloseable {
 
     /** Visits the block-map entries of a volume in {@code [from, to)} in ascending order. */
     public void scanBlocks(int volume, long from, long to, BlockVisitor visitor) throws MetaCorruptException {
+        if (store.blocks != null) {
+            legacyScanBlocks(volume, from, to, visitor);
+            return;
+        }
+        if (from >= to) {
+            return;
+        }
+        long first = from / PAGE_ENTRIES;
+        long end = (to - 1) / PAGE_ENTRIES + 1;
+        MetaDamage d = store.damage();
+        if (!d.isEmpty()) {
+            MetaCodec.pageKey(key, volume, end);
+            byte[] hi = MetaDamage.bytes(key);
+            MetaCodec.pageKey(key, volume, first);
+            MetaDamage.Range r = d.meets(MetaStore.BLOCK_PAGES, MetaDamage.bytes(key), hi);
+            if (r != null) {
+                throw new MetaCorruptException("block map of volume " + volume + " from block " + from
+                        + " meets damaged metadata: " + r);
+            }
+        }
+        long[] e = new long[PAGE_ENTRIES];
+        MetaCodec.pageKey(key, volume, first);
+        try (Cursor<ByteBuffer> c = store.pages.openCursor(txn)) {
+            if (!c.get(key, GetOp.MDB_SET_RANGE)) {
+                return;
+            }
+            do {
+                ByteBuffer k = MetaCodec.be(c.key());
+                if (k.remaining() != MetaCodec.PAGE_KEY || k.getInt(0) != volume) {
+                    return;
+                }
+                long page = k.getLong(4);
+                if (page >= end) {
+                    return;
+                }
+                ByteBuffer v = MetaCodec.be(c.val());
+                String bad = MetaCodec.checkPage(k, v);
+                if (bad != null) {
+                    throw new MetaCorruptException(pageName(volume, page) + ": " + bad);
+                }
+                MetaCodec.decodePage(v, e);
+                long base = page * PAGE_ENTRIES;
+                for (int i = (int) Math.max(0, from - base); i < PAGE_ENTRIES; i++) {
+                    if (e[i] == ABSENT) {
+                        continue;
+                    }
+                    if (base + i >= to || !visitor.visit(base + i, e[i])) {
+                        return;
+                    }
+                }
+            } while (c.next());
+        }
+    }
+
+    private void legacyScanBlocks(int volume, long from, long to, BlockVisitor visitor) throws MetaCorruptException {
         MetaDamage d = store.damage();
         if (!d.isEmpty()) {
             MetaCodec.blockKey(key, volume, to);
@@ -135,7 +242,51 @@ public class MetaTxn implements AutoCloseable {
 
     /** Visits every block-map entry of every volume (damaged ranges already known are left out). */
     public void scanAllBlocks(AllBlocksVisitor visitor) throws MetaCorruptException {
-        scan(store.blocks, "blocks", new byte[0], (k, v) -> {
+        if (store.blocks != null) {
+            legacyScanAllBlocks(visitor);
+            return;
+        }
+        long[] e = new long[PAGE_ENTRIES];
+        scan(store.pages, MetaStore.BLOCK_PAGES, new byte[0], (k, v) -> {
+            if (k.remaining() != MetaCodec.PAGE_KEY) {
+                throw new MetaCorruptException("block map page key has " + k.remaining() + " bytes");
+            }
+            int vol = k.getInt(0);
+            long page = k.getLong(4);
+            String bad = MetaCodec.checkPage(k, v);
+            if (bad != null) {
+                throw new MetaCorruptException(pageName(vol, page) + ": " + bad);
+            }
+            MetaCodec.decodePage(v, e);
+            for (int i = 0; i < PAGE_ENTRIES; i++) {
+                if (e[i] != ABSENT && !visitor.visit(vol, page * PAGE_ENTRIES + i, e[i])) {
+                    return false;
+                }
+            }
+            return true;
+        });
+    }
+
+    /** Mapped blocks of every volume: the entries of the block-map pages (damaged ranges left out). */
+    public long mappedBlocks() throws MetaCorruptException {
+        if (store.blocks != null) {
+            return stat(store.blocks, MetaStore.LEGACY_BLOCKS)[0];
+        }
+        long[] n = {0};
+        scan(store.pages, MetaStore.BLOCK_PAGES, new byte[0], (k, v) -> {
+            String bad = k.remaining() == MetaCodec.PAGE_KEY ? MetaCodec.checkPage(k, v)
+                    : "key has " + k.remaining() + " bytes";
+            if (bad != null) {
+                throw new MetaCorruptException("block map page: " + bad);
+            }
+            n[0] += MetaCodec.pageCount(v);
+            return true;
+        });
+        return n[0];
+    }
+
+    private void legacyScanAllBlocks(AllBlocksVisitor visitor) throws MetaCorruptException {
+        scan(store.blocks, MetaStore.LEGACY_BLOCKS, new byte[0], (k, v) -> {
             if (k.remaining() != MetaCodec.BLOCK_KEY) {
                 throw new MetaCorruptException("block map key has " + k.remaining() + " bytes");
             }
@@ -273,21 +424,29 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
-    /** Number of entries in the block map, chunk and index databases (for format docs and tests). */
+    /**
+     * Number of LMDB entries in the block map, chunk and index databases (for format docs and
+     * tests): the block map's are its pages ({@link #mappedBlocks()} counts the blocks).
+     */
     public long[] entryCounts() {
-        return new long[] {stat(store.blocks, "blocks")[0], stat(store.chunks, "chunks")[0],
-            stat(store.index, "index")[0]};
+        return new long[] {blockMapStat()[0], stat(store.chunks, "chunks")[0], stat(store.index, "index")[0]};
+    }
+
+    private long[] blockMapStat() {
+        org.lmdbjava.Dbi<ByteBuffer> old = store.blocks;
+        return old != null ? stat(old, MetaStore.LEGACY_BLOCKS) : stat(store.pages, MetaStore.BLOCK_PAGES);
     }
 
     /**
      * Bytes of LMDB pages (branch, leaf, overflow) per database, in the order
-     * {@code blocks, chunks, index}.
+     * {@code blockpages (block map), chunks, index}.
      */
     public long[] pageBytes() {
         long[] out = new long[3];
-        int i = 0;
+        out[0] = blockMapStat()[1];
+        int i = 1;
         String[] names = {"blocks", "chunks", "index"};
-        for (org.lmdbjava.Dbi<ByteBuffer> d : List.of(store.blocks, store.chunks, store.index)) {
+        for (org.lmdbjava.Dbi<ByteBuffer> d : List.of(store.chunks, store.index)) {
             out[i] = stat(d, names[i])[1];
             i++;
         }

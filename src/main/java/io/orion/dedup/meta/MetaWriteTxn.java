@@ -2,11 +2,43 @@ package io.orion.dedup.meta;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
 import org.lmdbjava.PutFlags;
 import org.lmdbjava.Txn;
 
-/** The write transaction of one batch (committer thread only). Commit or abort exactly once. */
+/**
+ * The write transaction of one batch (committer thread only). Commit or abort exactly once.
+ *
+ * <p>Block-map changes are made to decoded pages kept in this transaction ({@link #putBlock},
+ * {@link #deleteBlock}; {@link #block} reads them) and each changed page is encoded and written
+ * once, in key order, before the commit, before a scan of the block map or the LMDB figures, and
+ * when more than {@link #CACHED_PAGES} pages are held: a command that touches many blocks of one
+ * page rewrites its value once, not once per block.
+ */
 public final class MetaWriteTxn extends MetaTxn {
+    /** Pages held decoded at most (about 1 KiB each); more are written out and dropped. */
+    static final int CACHED_PAGES = 4096;
+
+    /** A block-map page held by this transaction. */
+    private record PageId(int volume, long page) implements Comparable<PageId> {
+        @Override
+        public int compareTo(PageId o) {
+            int c = Integer.compareUnsigned(volume, o.volume);
+            return c != 0 ? c : Long.compare(page, o.page);
+        }
+    }
+
+    /** Decoded entries of a page and whether they differ from what LMDB holds. */
+    private static final class Page {
+        final long[] e = new long[PAGE_ENTRIES];
+        boolean dirty;
+    }
+
+    private final java.util.HashMap<PageId, Page> pages = new java.util.HashMap<>();
+    private int dirtyPages;
     /**
      * Plain put (no flags). lmdbjava 0.9.1 computes the flag mask of a non-null varargs array with a
      * stream on every put; for a null array MaskedFlag.mask returns 0 at once (no stream, no allocation).
@@ -20,14 +52,120 @@ public final class MetaWriteTxn extends MetaTxn {
     }
 
     public void putBlock(int volume, long dblock, long chunkId) {
-        MetaCodec.blockKey(key, volume, dblock);
-        MetaCodec.longValue(key, val, chunkId);
-        store.blocks.put(txn, key, val, NO_FLAGS);
+        if (store.blocks != null) {
+            MetaCodec.blockKey(key, volume, dblock);
+            MetaCodec.longValue(key, val, chunkId);
+            store.blocks.put(txn, key, val, NO_FLAGS);
+            return;
+        }
+        set(volume, dblock, chunkId);
     }
 
     public void deleteBlock(int volume, long dblock) {
-        MetaCodec.blockKey(key, volume, dblock);
-        store.blocks.delete(txn, key);
+        if (store.blocks != null) {
+            MetaCodec.blockKey(key, volume, dblock);
+            store.blocks.delete(txn, key);
+            return;
+        }
+        set(volume, dblock, ABSENT);
+    }
+
+    private void set(int volume, long dblock, long value) {
+        Page p;
+        try {
+            p = page(volume, dblock / PAGE_ENTRIES);
+        } catch (MetaCorruptException e) {
+            // a damaged page: the pool is read-only then and commits no block-map change
+            throw new java.io.UncheckedIOException(e);
+        }
+        int i = (int) (dblock % PAGE_ENTRIES);
+        if (p.e[i] != value) {
+            p.e[i] = value;
+            if (!p.dirty) {
+                p.dirty = true;
+                dirtyPages++;
+            }
+        }
+    }
+
+    /** The page held by this transaction, read from LMDB at its first use. */
+    private Page page(int volume, long page) throws MetaCorruptException {
+        PageId id = new PageId(volume, page);
+        Page p = pages.get(id);
+        if (p == null) {
+            if (pages.size() >= CACHED_PAGES) {
+                writePages();
+                pages.clear();
+            }
+            p = new Page();
+            readPage(volume, page, p.e);
+            pages.put(id, p);
+        }
+        return p;
+    }
+
+    /** Encodes and writes every changed page (in key order); an all-unmapped page is deleted. */
+    private void writePages() {
+        if (dirtyPages == 0) {
+            return;
+        }
+        List<PageId> ids = new ArrayList<>(dirtyPages);
+        for (Map.Entry<PageId, Page> en : pages.entrySet()) {
+            if (en.getValue().dirty) {
+                ids.add(en.getKey());
+            }
+        }
+        Collections.sort(ids);
+        ByteBuffer v = store.writerPage;
+        for (PageId id : ids) {
+            Page p = pages.get(id);
+            MetaCodec.pageKey(key, id.volume(), id.page());
+            if (MetaCodec.pageValue(key, v, p.e)) {
+                store.pages.put(txn, key, v, NO_FLAGS);
+            } else {
+                store.pages.delete(txn, key);
+            }
+            p.dirty = false;
+        }
+        dirtyPages = 0;
+    }
+
+    @Override
+    public long block(int volume, long dblock) throws MetaCorruptException {
+        if (store.blocks != null) {
+            return super.block(volume, dblock);
+        }
+        return page(volume, dblock / PAGE_ENTRIES).e[(int) (dblock % PAGE_ENTRIES)];
+    }
+
+    @Override
+    public void scanBlocks(int volume, long from, long to, BlockVisitor visitor) throws MetaCorruptException {
+        writePages();
+        super.scanBlocks(volume, from, to, visitor);
+    }
+
+    @Override
+    public void scanAllBlocks(AllBlocksVisitor visitor) throws MetaCorruptException {
+        writePages();
+        super.scanAllBlocks(visitor);
+    }
+
+    @Override
+    public long mappedBlocks() throws MetaCorruptException {
+        writePages();
+        return super.mappedBlocks();
+    }
+
+    @Override
+    public long[] entryCounts() {
+        writePages();
+        return super.entryCounts();
+    }
+
+    @Override
+    public long[] pageBytes() {
+        writePages();
+        return super.pageBytes();
     }
 
     public void putChunk(ChunkRecord r) {
@@ -106,7 +244,15 @@ public final class MetaWriteTxn extends MetaTxn {
         store.containers.delete(txn, key);
     }
 
+    /**
+     * Writes the pool counters; their format version is the one of the block map in use
+     * ({@link MetaStore#formatVersion()}), whatever {@code c} says.
+     */
     public void putCounters(PoolCounters c) {
+        if (c.formatVersion() != store.formatVersion()) {
+            c = new PoolCounters(store.formatVersion(), c.poolUuid(), c.slotSize(), c.nextChunkId(),
+                    c.nextContainerId(), c.nextVolumeId(), c.uniqueChunks(), c.uniqueBytes(), c.storedBytes());
+        }
         key.clear();
         key.put(MetaCodec.COUNTERS_KEY).flip();
         MetaCodec.countersValue(key, val2, c);
@@ -114,10 +260,13 @@ public final class MetaWriteTxn extends MetaTxn {
     }
 
     public void commit() {
+        writePages();
         txn.commit();
     }
 
     public void abort() {
+        pages.clear();
+        dirtyPages = 0;
         txn.abort();
     }
 }

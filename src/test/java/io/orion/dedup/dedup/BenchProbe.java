@@ -9,15 +9,15 @@ public final class BenchProbe {
     }
 
     /**
-     * Entries and LMDB page bytes of the block map, chunk table and index, and the used part of
-     * {@code data.mdb}: {@code {blockEntries, chunkEntries, indexEntries, blockPages, chunkPages,
-     * indexPages, usedFileBytes}}.
+     * Mapped blocks, entries of the chunk table and index, LMDB page bytes of the block map, chunk
+     * table and index, and the used part of {@code data.mdb}: {@code {mappedBlocks, chunkEntries,
+     * indexEntries, blockPages, chunkPages, indexPages, usedFileBytes}}.
      */
     public static long[] metadata(DedupPool pool) throws IOException {
         try (MetaTxn t = pool.meta().read()) {
             long[] e = t.entryCounts();
             long[] p = t.pageBytes();
-            return new long[] {e[0], e[1], e[2], p[0], p[1], p[2], pool.meta().fileSize()};
+            return new long[] {t.mappedBlocks(), e[1], e[2], p[0], p[1], p[2], pool.meta().fileSize()};
         }
     }
 }

@@ -125,7 +125,7 @@ public final class IscsiScaleBench {
             double cpuMsPerKblk = (cpu - lastCpu) * 10.0 / ((doneNow - lastDone) * PER_IO / 1000.0);
             System.out.printf("%5d %12d %8.1f %9.0f %8.1f %8.1f %8.1f %8d %9d %7d %9.1f %7d %6s %6.2f%n",
                     k, doneNow * PER_IO, (now - t0) / 1e9, rate, (double) (m[4] + m[5]) / Math.max(1, m[1]),
-                    (double) m[3] / Math.max(1, m[0]), (double) m[6] / Math.max(1, m[0]), m[6] >> 20,
+                    (double) m[3] / (doneNow * PER_IO), (double) m[6] / (doneNow * PER_IO), m[6] >> 20,
                     storeBytes(data) >> 20, rssKb(pid) >> 10, cpuMsPerKblk, dirtyMib(),
                     Files.readString(Path.of("/proc/loadavg")).split(" ")[0], rate / firstRate);
             lastT = now;
@@ -154,7 +154,8 @@ public final class IscsiScaleBench {
             long[] out = new long[7];
             int i = 0;
             try (Txn<ByteBuffer> t = env.txnRead()) {
-                for (String name : List.of("blocks", "chunks", "index")) {
+                // the block map: pages of 128 blocks (format 2); its entries are pages, not blocks
+                for (String name : List.of(io.orion.dedup.meta.MetaStore.BLOCK_PAGES, "chunks", "index")) {
                     Dbi<ByteBuffer> d = env.openDbi(t, name.getBytes(), null, false);
                     org.lmdbjava.Stat st = d.stat(t);
                     out[i] = st.entries;

@@ -68,7 +68,8 @@ class LmdbVerifierTest {
         try (MetaStore m = MetaStore.open(dir, 256L << 20)) {
             assertTrue(m.damage().isEmpty(), () -> m.damage().problems().toString());
             LmdbVerifier.Report r = m.lastCheck();
-            assertTrue(r.entries() >= 40_000 + 2 * 15_000 + 3 + 6, () -> "entries " + r.entries());
+            // the block map's entries are its pages (MetaTxn.PAGE_ENTRIES blocks each)
+            assertTrue(r.entries() >= 60_000 / MetaTxn.PAGE_ENTRIES + 2 * 15_000 + 3 + 6, () -> "entries " + r.entries());
         }
     }
 
@@ -109,15 +110,17 @@ class LmdbVerifierTest {
 
     @Test
     void flippedKeyBitThatKeepsOrderFailsTheOriginalLookup() throws Exception {
+        // one mapped block on every other block-map page: page i holds block i x PAGE_ENTRIES
+        long n = MetaTxn.PAGE_ENTRIES;
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             try (MetaWriteTxn w = m.write()) {
                 for (int i = 0; i < 100; i += 2) {
-                    w.putBlock(1, i, i + 1);
+                    w.putBlock(1, i * n, i + 1);
                 }
                 w.commit();
             }
         }
-        // block 40 (key 00000001 0000000000000028) becomes block 41: still between 38 and 42
+        // page 40 (key 00000001 0000000000000028) becomes page 41: still between 38 and 42
         long pos = find(dir.resolve("data.mdb"), new byte[] {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 40});
         try (FileChannel ch = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
@@ -125,17 +128,18 @@ class LmdbVerifierTest {
         }
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             assertEquals(1, m.damage().problems().size(), m.damage().problems().toString());
-            assertTrue(m.damage().problems().get(0).contains("blocks"), m.damage().problems().toString());
+            assertTrue(m.damage().problems().get(0).contains(MetaStore.BLOCK_PAGES), m.damage().problems().toString());
             try (MetaTxn t = m.read()) {
-                MetaCorruptException e = assertThrows(MetaCorruptException.class, () -> t.block(1, 40));
+                MetaCorruptException e = assertThrows(MetaCorruptException.class, () -> t.block(1, 40 * n));
                 assertTrue(e.getMessage().contains("damaged"), e.getMessage());
-                assertThrows(MetaCorruptException.class, () -> t.block(1, 41));
-                assertEquals(39, t.block(1, 38));
-                assertEquals(43, t.block(1, 42));
-                assertEquals(MetaTxn.ABSENT, t.block(1, 43));
-                assertThrows(MetaCorruptException.class, () -> t.scanBlocks(1, 0, 100, (d, c) -> true));
+                assertThrows(MetaCorruptException.class, () -> t.block(1, 41 * n));
+                assertThrows(MetaCorruptException.class, () -> t.block(1, 40 * n + 5), "the whole page is damaged");
+                assertEquals(39, t.block(1, 38 * n));
+                assertEquals(43, t.block(1, 42 * n));
+                assertEquals(MetaTxn.ABSENT, t.block(1, 43 * n));
+                assertThrows(MetaCorruptException.class, () -> t.scanBlocks(1, 0, 100 * n, (d, c) -> true));
                 List<Long> seen = new ArrayList<>();
-                t.scanBlocks(1, 42, 100, (d, c) -> seen.add(d));
+                t.scanBlocks(1, 42 * n, 100 * n, (d, c) -> seen.add(d));
                 assertEquals(29, seen.size());
             }
         }
@@ -174,7 +178,8 @@ class LmdbVerifierTest {
             try (MetaTxn t = m.read()) {
                 assertTrue(t.volumes().isEmpty());
                 assertThrows(MetaCorruptException.class, () -> t.volume("v"));
-                assertEquals(400, t.entryCounts()[0], "LMDB stats still work");
+                assertEquals((400 + MetaTxn.PAGE_ENTRIES - 1) / MetaTxn.PAGE_ENTRIES, t.entryCounts()[0],
+                        "LMDB stats still work");
                 assertEquals(6, t.block(1, 20)); // the transaction is still good
             }
         }

@@ -154,4 +154,130 @@ class MetaStoreTest {
         java.nio.file.Files.write(dir.resolve("data.mdb"), new byte[8192]);
         assertThrows(MetaCorruptException.class, () -> MetaStore.open(dir, 1 << 20));
     }
+
+    /**
+     * A format 1 block map whose metadata is damaged is not converted (its damaged range is known
+     * in the old keys only): the pool keeps it, lookups in the damaged range fail, the others read
+     * as before, and block-map writes still go to it.
+     */
+    @Test
+    void aDamagedFormatOneBlockMapStaysInUseAndReadable() throws Exception {
+        try (Env<java.nio.ByteBuffer> env = Env.create().setMapSize(16L << 20).setMaxDbs(8).open(dir.toFile())) {
+            for (String n : List.of("volumes", "chunks", "index", "containers", "counters")) {
+                env.openDbi(n, org.lmdbjava.DbiFlags.MDB_CREATE);
+            }
+            org.lmdbjava.Dbi<java.nio.ByteBuffer> blocks = env.openDbi("blocks", org.lmdbjava.DbiFlags.MDB_CREATE);
+            try (org.lmdbjava.Txn<java.nio.ByteBuffer> t = env.txnWrite()) {
+                java.nio.ByteBuffer k = java.nio.ByteBuffer.allocateDirect(12);
+                java.nio.ByteBuffer v = java.nio.ByteBuffer.allocateDirect(12);
+                for (int i = 0; i < 100; i += 2) {
+                    MetaCodec.blockKey(k, 1, i);
+                    MetaCodec.longValue(k, v, i + 1); // the format 1 encoder: chunk id u64, CRC32C
+                    blocks.put(t, k, v);
+                }
+                t.commit();
+            }
+        }
+        // the CRC32C of block 40's entry (the 4 bytes after its 12-byte key and 8-byte chunk id)
+        java.nio.file.Path f = dir.resolve("data.mdb");
+        byte[] all = java.nio.file.Files.readAllBytes(f);
+        byte[] needle = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 40};
+        int pos = -1;
+        for (int i = 8192; i < all.length - 24 && pos < 0; i++) {
+            if (java.util.Arrays.equals(all, i, i + 12, needle, 0, 12)) {
+                pos = i;
+            }
+        }
+        assertTrue(pos > 0);
+        all[pos + 23] ^= 0x10;
+        java.nio.file.Files.write(f, all);
+        try (MetaStore m = MetaStore.open(dir, 16L << 20)) {
+            assertTrue(m.legacyBlockMap());
+            assertEquals(1, m.formatVersion());
+            assertEquals(1, m.damage().problems().size(), m.damage().problems().toString());
+            try (MetaTxn r = m.read()) {
+                assertThrows(MetaCorruptException.class, () -> r.block(1, 40));
+                assertEquals(39, r.block(1, 38));
+                assertEquals(43, r.block(1, 42));
+                assertEquals(MetaTxn.ABSENT, r.block(1, 43));
+                List<Long> seen = new ArrayList<>();
+                r.scanAllBlocks((vol, db, c) -> seen.add(db));
+                assertEquals(49, seen.size());
+            }
+            try (MetaWriteTxn w = m.write()) {
+                w.putBlock(1, 200, 5);
+                w.deleteBlock(1, 0);
+                w.commit();
+            }
+            try (MetaTxn r = m.read()) {
+                assertEquals(5, r.block(1, 200));
+                assertEquals(MetaTxn.ABSENT, r.block(1, 0));
+                assertEquals(50, r.entryCounts()[0]);
+            }
+        }
+    }
+
+    @Test
+    void aWriteTransactionSeesItsOwnBlockChangesAndWritesEachPageOnce() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 16L << 20)) {
+            try (MetaWriteTxn w = m.write()) {
+                for (int i = 0; i < 300; i++) {
+                    w.putBlock(1, i, i == 7 ? 0 : i + 1000);
+                }
+                w.deleteBlock(1, 5);
+                assertEquals(MetaTxn.ABSENT, w.block(1, 5));
+                assertEquals(MetaTxn.ZERO, w.block(1, 7));
+                assertEquals(1299, w.block(1, 299));
+                List<Long> seen = new ArrayList<>();
+                w.scanBlocks(1, 120, 140, (db, c) -> seen.add(db));
+                assertEquals(20, seen.size());
+                assertEquals(3, w.entryCounts()[0], "300 blocks fill 3 pages");
+                for (int i = 256; i < 300; i++) {
+                    w.deleteBlock(1, i);
+                }
+                w.commit();
+            }
+            try (MetaTxn r = m.read()) {
+                assertEquals(2, r.entryCounts()[0], "an all-unmapped page is deleted");
+                assertEquals(255, r.mappedBlocks());
+                assertEquals(1255, r.block(1, 255));
+                assertEquals(MetaTxn.ABSENT, r.block(1, 256));
+                assertEquals(MetaTxn.ZERO, r.block(1, 7));
+            }
+        }
+    }
+
+    /** Page values round-trip for every layout and width, and damage to any byte is caught. */
+    @Test
+    void blockMapPagesRoundTripInEveryLayout() {
+        java.util.Random rnd = new java.util.Random(3);
+        java.nio.ByteBuffer k = java.nio.ByteBuffer.allocate(12);
+        java.nio.ByteBuffer v = java.nio.ByteBuffer.allocate(MetaCodec.PAGE_VAL_MAX);
+        for (int round = 0; round < 2000; round++) {
+            long[] e = new long[MetaCodec.PAGE_ENTRIES];
+            java.util.Arrays.fill(e, MetaTxn.ABSENT);
+            int mapped = 1 + rnd.nextInt(round % 2 == 0 ? 20 : MetaCodec.PAGE_ENTRIES);
+            int bits = rnd.nextInt(65);
+            for (int j = 0; j < mapped; j++) {
+                e[rnd.nextInt(e.length)] = rnd.nextInt(4) == 0 ? 0 : bits == 64 ? rnd.nextLong() & Long.MAX_VALUE
+                        : rnd.nextLong() & ((1L << Math.max(1, bits)) - 1);
+            }
+            MetaCodec.pageKey(k, 1, round);
+            assertTrue(MetaCodec.pageValue(k, v, e));
+            assertEquals(0, v.remaining() & 1, "even length");
+            assertNull(MetaCodec.checkPage(k, v));
+            long[] back = new long[e.length];
+            MetaCodec.decodePage(v, back);
+            assertTrue(java.util.Arrays.equals(e, back));
+            for (int i = 0; i < e.length; i++) {
+                assertEquals(e[i], MetaCodec.pageEntry(v, i));
+            }
+            int at = rnd.nextInt(v.remaining());
+            v.put(at, (byte) (v.get(at) ^ (1 << rnd.nextInt(8))));
+            assertTrue(MetaCodec.checkPage(k, v) != null, "a flipped bit is caught");
+        }
+        long[] none = new long[MetaCodec.PAGE_ENTRIES];
+        java.util.Arrays.fill(none, MetaTxn.ABSENT);
+        assertTrue(!MetaCodec.pageValue(k, v, none), "an empty page is never stored");
+    }
 }

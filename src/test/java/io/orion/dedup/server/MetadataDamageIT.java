@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Damaged metadata against the real server: 8 MiB written through iSCSI, the server stopped, the
+ * Damaged metadata against the real server: 24 MiB written through iSCSI (so that the block map,
+ * 128 blocks per entry, spans at least three leaf pages), the server stopped, the
  * last byte (an entry's CRC32C) of three leaf pages of the block map in {@code data.mdb}
  * flipped, the server started again. It comes up read-only with the reason in {@code status} and
  * {@code stats}; {@code scrub} lists every damaged entry (not only the first) and exits 1; a write
@@ -36,7 +37,7 @@ class MetadataDamageIT {
 
     @Test
     void damagedMetadataIsReportedReadOnlyAndScrubExitsNonZero(@TempDir Path dir) throws Exception {
-        byte[] content = new byte[8 << 20];
+        byte[] content = new byte[24 << 20];
         new Random(4).nextBytes(content);
         Path file = dir.resolve("in.img");
         Files.write(file, content);
@@ -48,7 +49,7 @@ class MetadataDamageIT {
             assertEquals(0, server.stop(Duration.ofSeconds(60)));
         }
         Path mdb = data.resolve("meta/data.mdb");
-        List<Long> leaves = LmdbPages.of(mdb).leaves.get("blocks");
+        List<Long> leaves = LmdbPages.of(mdb).leaves.get(io.orion.dedup.meta.MetaStore.BLOCK_PAGES);
         assertTrue(leaves.size() >= 3, "leaves: " + leaves);
         try (FileChannel ch = FileChannel.open(mdb, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             for (int i = 0; i < 3; i++) {
