@@ -84,4 +84,26 @@ class LbaStatusTest {
             assertEquals(new LbaStatus(800, 32768 - 800, false), v.status(800, 1 << 20));
         }
     }
+
+    /**
+     * One GET LBA STATUS asks about a mapped run and then the unmapped run after it (to end its
+     * descriptor); the next query, a little before the first, must still find the mapped run
+     * remembered and walk only the blocks before it.
+     */
+    @Test
+    void theMappedRunStaysRememberedWhileTheUnmappedRunAfterItIsAskedAbout() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun0", 512, 1 << 24, 4096);
+            v.write(0, random(1, 100 * 4096), false);            // dedup blocks 0..99 mapped
+            for (int q = 90; q >= 10; q -= 10) {                  // the burst, last read first
+                assertEquals(new LbaStatus(q * 8, (100 - q) * 8, true), v.status(q * 8, 8192));
+                assertEquals(new LbaStatus(800, 8192, false), v.status(800, 8192));
+            }
+            assertEquals(90, v.statusEntriesWalked);              // blocks 10..99, each once
+            v.unmap(0, 8);                                        // a change forgets them all
+            assertEquals(new LbaStatus(8, 792, true), v.status(8, 8192));
+            assertEquals(new LbaStatus(0, 8, false), v.status(0, 8192));
+            assertEquals(new LbaStatus(800, 8192, false), v.status(800, 8192));
+        }
+    }
 }
