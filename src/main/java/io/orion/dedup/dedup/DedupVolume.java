@@ -54,9 +54,17 @@ public final class DedupVolume implements BlockDevice {
      * valid only while the generation it was computed under is current.
      */
     private final AtomicLong mapGeneration = new AtomicLong();
-    /** The last extent GET LBA STATUS walked; lets the initiator's burst of queries share one walk. */
-    private volatile StatusExtent lastExtent;
+    /**
+     * The last extents GET LBA STATUS walked, newest first, disjoint, at most
+     * {@link #REMEMBERED_EXTENTS}: let the initiator's burst of queries share one walk. More than
+     * one, because one query asks about a mapped run and the unmapped one after it (a single
+     * remembered extent made every query walk the whole mapped run again).
+     */
+    private volatile StatusExtent[] extents = new StatusExtent[0];
+    private static final int REMEMBERED_EXTENTS = 8;
     private final Object statusWalk = new Object();
+    /** Tests only: block-map entries the status walks visited (guarded by {@code statusWalk}). */
+    long statusEntriesWalked;
 
     /** A run of dedup blocks {@code [start, end)} that are all mapped or all unmapped. */
     private record StatusExtent(long generation, long start, long end, boolean mapped) {
@@ -159,7 +167,7 @@ public final class DedupVolume implements BlockDevice {
     /** Its block map was replaced as a whole (rollback): remembered extents are stale. */
     void mapChanged() {
         mapGeneration.incrementAndGet();
-        lastExtent = null;
+        extents = new StatusExtent[0];
     }
 
     // ---- read ------------------------------------------------------------------------------------
@@ -807,8 +815,21 @@ public final class DedupVolume implements BlockDevice {
                 x = extentAt(db);
                 if (x == null) {
                     long gen = mapGeneration.get();
-                    x = walkExtent(gen, db, db + (1 << 20));
-                    lastExtent = x;
+                    // The burst arrives out of order (qemu sends one query per read in flight):
+                    // a query just before a remembered extent walks only up to its start and,
+                    // when the run goes on into it, joins it, instead of walking the whole run again.
+                    StatusExtent known = null;
+                    for (StatusExtent e : extents) {
+                        if (e.generation() == gen && e.start() > db && e.start() - db <= (1 << 20)
+                                && (known == null || e.start() < known.start())) {
+                            known = e;
+                        }
+                    }
+                    x = walkExtent(gen, db, known != null ? known.start() : db + (1 << 20));
+                    if (known != null && x.end() == known.start() && x.mapped() == known.mapped()) {
+                        x = new StatusExtent(gen, db, known.end(), x.mapped());
+                    }
+                    remember(x);
                 }
             }
         }
@@ -821,8 +842,30 @@ public final class DedupVolume implements BlockDevice {
     }
 
     private StatusExtent extentAt(long db) {
-        StatusExtent x = lastExtent;
-        return x != null && x.generation() == mapGeneration.get() && db >= x.start() && db < x.end() ? x : null;
+        long gen = mapGeneration.get();
+        for (StatusExtent x : extents) {
+            if (x.generation() == gen && db >= x.start() && db < x.end()) {
+                return x;
+            }
+        }
+        return null;
+    }
+
+    /** Puts {@code x} first among the remembered extents, without those it overlaps or outdates. */
+    private void remember(StatusExtent x) {
+        StatusExtent[] old = extents;
+        StatusExtent[] now = new StatusExtent[Math.min(REMEMBERED_EXTENTS, old.length + 1)];
+        int n = 0;
+        now[n++] = x;
+        for (StatusExtent e : old) {
+            if (n == now.length) {
+                break;
+            }
+            if (e.generation() == x.generation() && (e.end() <= x.start() || e.start() >= x.end())) {
+                now[n++] = e;
+            }
+        }
+        extents = Arrays.copyOf(now, n);
     }
 
     /** Walks the block map from {@code db}: the run of equally mapped blocks, at most to {@code limit}. */
@@ -832,6 +875,7 @@ public final class DedupVolume implements BlockDevice {
             long[] runEnd = {-1};
             long[] expect = {db};
             t.scanBlocks(st.id, db, limit, (d, c) -> {
+                statusEntriesWalked++;
                 if (d > expect[0] && mapped) {
                     runEnd[0] = expect[0];
                     return false;

@@ -57,4 +57,53 @@ class LbaStatusTest {
             assertEquals(new LbaStatus(480, 320, true), v.status(480, 1 << 20));
         }
     }
+
+    /**
+     * qemu sends one GET LBA STATUS per read in flight, so a burst arrives out of order: a query
+     * just before the remembered extent walks only up to it and joins it when the run goes on
+     * (each block-map entry is walked once), and answers exactly where the run does not go on.
+     */
+    @Test
+    void aQueryJustBeforeTheRememberedExtentJoinsItOnlyWhenTheRunGoesOn() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun0", 512, 1 << 24, 4096);
+            v.write(0, random(1, 10 * 4096), false);             // dedup blocks 0..9 mapped
+            v.write(20 * 8, random(2, 80 * 4096), false);        // 20..99 mapped, 10..19 not
+            assertEquals(new LbaStatus(400, 400, true), v.status(400, 1 << 20));
+            assertEquals(50, v.statusEntriesWalked);             // blocks 50..99
+            assertEquals(new LbaStatus(160, 640, true), v.status(160, 1 << 20));
+            assertEquals(80, v.statusEntriesWalked);             // only 20..49 more: joined
+            assertEquals(new LbaStatus(240, 560, true), v.status(240, 1 << 20));
+            assertEquals(80, v.statusEntriesWalked);             // inside the joined extent
+            // unmapped 15..19 ends where the mapped extent starts: not joined
+            assertEquals(new LbaStatus(120, 40, false), v.status(120, 1 << 20));
+            assertEquals(new LbaStatus(160, 640, true), v.status(160, 1 << 20));
+            // mapped 0..9 stops at the gap before the remembered extent
+            assertEquals(new LbaStatus(0, 80, true), v.status(0, 1 << 20));
+            assertEquals(new LbaStatus(80, 80, false), v.status(80, 1 << 20));
+            assertEquals(new LbaStatus(800, 32768 - 800, false), v.status(800, 1 << 20));
+        }
+    }
+
+    /**
+     * One GET LBA STATUS asks about a mapped run and then the unmapped run after it (to end its
+     * descriptor); the next query, a little before the first, must still find the mapped run
+     * remembered and walk only the blocks before it.
+     */
+    @Test
+    void theMappedRunStaysRememberedWhileTheUnmappedRunAfterItIsAskedAbout() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun0", 512, 1 << 24, 4096);
+            v.write(0, random(1, 100 * 4096), false);            // dedup blocks 0..99 mapped
+            for (int q = 90; q >= 10; q -= 10) {                  // the burst, last read first
+                assertEquals(new LbaStatus(q * 8, (100 - q) * 8, true), v.status(q * 8, 8192));
+                assertEquals(new LbaStatus(800, 8192, false), v.status(800, 8192));
+            }
+            assertEquals(90, v.statusEntriesWalked);              // blocks 10..99, each once
+            v.unmap(0, 8);                                        // a change forgets them all
+            assertEquals(new LbaStatus(8, 792, true), v.status(8, 8192));
+            assertEquals(new LbaStatus(0, 8, false), v.status(0, 8192));
+            assertEquals(new LbaStatus(800, 8192, false), v.status(800, 8192));
+        }
+    }
 }
