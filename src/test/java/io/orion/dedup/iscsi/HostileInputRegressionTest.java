@@ -103,4 +103,35 @@ class HostileInputRegressionTest {
         assertEquals(0xfffffff0 - 36, u32(d, 44), "residual: the unsigned EDTL less 36");
         stillServes(c);
     }
+
+    /**
+     * A Login Request whose data segment is over 8192 bytes (the MaxRecvDataSegmentLength in force
+     * during login, RFC 7143 §13.12) was read whole (up to the 262144 bytes of the full-feature phase)
+     * and the login answered with success. It breaks framing: the connection closes, no login answer.
+     */
+    @Test
+    void aLoginPduOverEightKibClosesTheConnection() throws Exception {
+        RawInitiator c = new RawInitiator(portal);
+        clients.add(c);
+        byte[] text = new byte[8193];
+        byte[] kv = ("InitiatorName=iqn.2026-11.test:big\0TargetName=" + IQN + "\0SessionType=Normal\0")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        System.arraycopy(kv, 0, text, 0, kv.length);
+        ByteBuffer b = ByteBuffer.allocate(48);
+        b.put((byte) 0x43).put((byte) 0x87).put((byte) 0).put((byte) 0).putInt(0);
+        b.putShort((short) 0x4000).putInt(0x99).putShort((short) 0).putInt(1).putInt(0).putInt(1).putInt(0);
+        c.send(b.array(), text);
+        org.junit.jupiter.api.Assertions.assertTrue(c.closedByPeer(), "the connection closes, unanswered");
+        // 8192 bytes are fine
+        RawInitiator ok = new RawInitiator(portal);
+        clients.add(ok);
+        String keys = "InitiatorName=iqn.2026-11.test:big\0TargetName=" + IQN + "\0SessionType=Normal\0"
+                + "HeaderDigest=None\0DataDigest=None\0";
+        byte[] full = new byte[8192];
+        System.arraycopy(keys.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, full, 0, keys.length());
+        ok.send(b.array(), full);
+        byte[][] r = ok.read();
+        assertEquals(0x23, opcode(r));
+        assertEquals(0, r[0][36], "login status class: success");
+    }
 }
