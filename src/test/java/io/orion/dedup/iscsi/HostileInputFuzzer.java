@@ -254,6 +254,18 @@ public final class HostileInputFuzzer {
                 } catch (Defect d) {
                     stats.failures.add("input " + k + " (" + kind + "): " + d.getMessage());
                     break;
+                } catch (IOException e) {
+                    // a write or read on a connection the target closed (or reset) under the input
+                    if (kind == Kind.PDU || kind == Kind.LOGIN || kind == Kind.FRAMING) {
+                        closed(kind);
+                        if (kind == Kind.PDU && pdu != null) {
+                            pdu.close();
+                            pdu = null;
+                        }
+                    } else {
+                        stats.failures.add("input " + k + " (" + kind + "): the connection failed: " + e);
+                        break;
+                    }
                 } finally {
                     stats.millisByKind.merge(kind, (System.nanoTime() - t0) / 1_000_000, Long::sum);
                 }
@@ -1439,7 +1451,16 @@ public final class HostileInputFuzzer {
             bhs[7] = (byte) data.length;
             c.write(bhs, null, data, badHeader, badData);
         }
-        boolean up = barrier(c, k, Kind.DIGEST, badHeader);
+        boolean up;
+        try {
+            up = barrier(c, k, Kind.DIGEST, badHeader);
+        } catch (IOException e) {
+            if (!badHeader) {
+                throw e;
+            }
+            closed(Kind.DIGEST);
+            up = false; // closed for the bad header digest while the NOP-Out was written
+        }
         if (!up) {
             digest.close();
             digest = null;
