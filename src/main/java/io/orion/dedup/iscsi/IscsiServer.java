@@ -123,8 +123,9 @@ public final class IscsiServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        Framing framing = new Framing(Math.max(Framing.LOGIN_SEGMENT_LIMIT,
-                                context.options().maxRecvDataSegmentLength()));
+                        // 8192 bytes in login (RFC 7143 §13.12); the connection's own limit from
+                        // full feature on (IscsiConnection.enterFullFeature)
+                        Framing framing = new Framing(Framing.LOGIN_SEGMENT_LIMIT);
                         PduDecoder decoder = new PduDecoder(framing);
                         // Responses completed together leave in one write: flushes during a read
                         // wait for its end, others are merged into one task on the event loop.

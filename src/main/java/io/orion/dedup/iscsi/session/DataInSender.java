@@ -33,16 +33,18 @@ final class DataInSender {
     void sendResult(ScsiTask t, ScsiResponse r) {
         ByteBuffer in = r.dataIn();
         int available = in == null ? 0 : in.remaining();
+        // The Expected Data Transfer Length is an unsigned 32-bit field (RFC 7143 §11.3.4).
+        long edtl = Integer.toUnsignedLong(t.edtl);
         long residual;
         if (available > 0) {
-            residual = (long) t.edtl - available;
+            residual = edtl - available;
         } else if (r.dataOutLength() > 0) {
-            residual = (long) t.edtl - r.dataOutLength();
+            residual = edtl - r.dataOutLength();
         } else {
-            residual = t.edtl;
+            residual = edtl;
         }
         SessionParams params = conn.params();
-        int toSend = t.read ? Math.min(available, t.edtl) : 0;
+        int toSend = t.read ? (int) Math.min(available, edtl) : 0;
         boolean statusInData = toSend > 0 && r.sense() == null;
         int segment = Math.max(512, params.initiatorMaxRecvDataSegmentLength());
         int burst = Math.max(512, params.maxBurstLength());
@@ -101,6 +103,6 @@ final class DataInSender {
         ByteBuf sense = Unpooled.buffer(2 + s.length).writeShort(s.length).writeBytes(s);
         SequenceNumbers.Stamp st = conn.seq().take();
         conn.send(new ScsiResponsePdu(0, ScsiResponse.CHECK_CONDITION, t.itt, st.statSN(), st.expCmdSN(),
-                st.maxCmdSN(), t.nextR2tSN, t.edtl, sense));
+                st.maxCmdSN(), t.nextR2tSN, Integer.toUnsignedLong(t.edtl), sense));
     }
 }

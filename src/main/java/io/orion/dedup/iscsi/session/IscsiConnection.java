@@ -515,7 +515,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         session.tasks().put(t.itt, t);
         boolean ok = true;
         boolean noDirection = !t.read && !t.write && t.edtl != 0;
-        if (t.write && t.edtl > options.maxCommandDataLength()) {
+        // EDTL is unsigned (RFC 7143 §11.3.4): 2^31 and more is longer than any write we take, not negative
+        if (t.write && Integer.compareUnsigned(t.edtl, options.maxCommandDataLength()) > 0) {
             ok = false;
         } else {
             ok = t.begin(c.data(), c.fin(), params.initialR2T(), params.firstBurstLength());
