@@ -180,6 +180,9 @@ public final class DedupPool implements Closeable {
                     damage.add(loaded.damage());
                 }
             }
+            if (readOnly == null) {
+                store.clearStaleSlots();
+            }
             store.sealAll();
             OpenReport report = new OpenReport(cut, List.copyOf(damage), (System.nanoTime() - t0) / 1_000_000);
             DedupPool pool = new DedupPool(o, meta, store, counters, vols, report, readOnly);

@@ -4,6 +4,8 @@ import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Container;
+import io.orion.dedup.store.ContainerWalker;
+import io.orion.dedup.store.JournalFormat;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.store.RecordFormat;
 import io.orion.dedup.store.SlotHeader;
@@ -88,7 +90,8 @@ final class GarbageCollector {
             if (!c.sealed() || c.pending() != 0 || c.damage() != null) {
                 continue;
             }
-            if (c.liveCount() == 0 || (c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold)) {
+            if ((c.liveCount() == 0 && c.liveBytes() == 0)
+                    || (c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold)) {
                 victims.add(c);
             }
         }
@@ -173,6 +176,17 @@ final class GarbageCollector {
         if (!moves.isEmpty()) {
             store.forceAll();
         }
+        Map<Integer, JournalNames> named = new HashMap<>();
+        for (Container c : victims) {
+            if (!skipped.contains(c.id())) {
+                try {
+                    named.put(c.id(), journalNames(c));
+                } catch (IOException e) {
+                    LOG.error("{}; container kept", e.getMessage());
+                    skipped.add(c.id());
+                }
+            }
+        }
         List<Integer> toFree = pool.committer().run(b -> {
             for (Move m : moves) {
                 ChunkRecord cur = b.chunk(m.chunk.id());
@@ -192,6 +206,7 @@ final class GarbageCollector {
                 if (liveAfter == 0) {
                     b.deletedContainers.add(c.id());
                     free.add(c.id());
+                    rejournal(b, named.get(c.id()));
                 }
             }
             b.afterCommit.add(() -> moves.forEach(m -> store.release(m.to)));
@@ -206,9 +221,87 @@ final class GarbageCollector {
             chunks += c.records() - c.liveCount();
             store.free(id);
         }
+        if (!toFree.isEmpty()) {
+            store.forceAll(); // the cleared slot headers (a rebuild from the devices must not find them)
+        }
         CleanupResult result = new CleanupResult(toFree.size(), moves.size(), moved, chunks, bytes);
         LOG.debug("cleanup done: {}", result);
         return result;
+    }
+
+    /** What the journal records of a container name: blocks, chunk locations, the catalogue. */
+    private static final class JournalNames {
+        final Map<Integer, java.util.TreeSet<Long>> blocks = new HashMap<>();
+        final java.util.TreeSet<Long> chunks = new java.util.TreeSet<>();
+        boolean catalogue;
+    }
+
+    /** Reads the journal records of a victim (its committed part). */
+    private JournalNames journalNames(Container c) throws IOException {
+        JournalNames n = new JournalNames();
+        ContainerWalker.Result r = ContainerWalker.walk(c.device(), c.device().slotBase(c.slot()), SlotHeader.SIZE,
+                c.committedEnd(), new ContainerWalker.Visitor() {
+                    @Override
+                    public void chunk(long offset, ByteBuffer record) {
+                    }
+
+                    @Override
+                    public void journal(long offset, ByteBuffer record) {
+                        int type = JournalFormat.type(record);
+                        if (type == JournalFormat.TYPE_CATALOGUE) {
+                            n.catalogue = true;
+                        } else if (type == JournalFormat.TYPE_CHANGES) {
+                            JournalFormat.readChanges(JournalFormat.payload(record), new JournalFormat.ChangeVisitor() {
+                                @Override
+                                public void map(int volume, long dblock, long chunkId) {
+                                    n.blocks.computeIfAbsent(volume, k -> new java.util.TreeSet<>()).add(dblock);
+                                }
+
+                                @Override
+                                public void location(long chunkId, int containerId, int offset, int length) {
+                                    n.chunks.add(chunkId);
+                                }
+                            });
+                        }
+                    }
+                });
+        if (r.end() < c.committedEnd()) {
+            // the committed part cannot be walked whole: keep the container (its journal stays)
+            throw new IOException("cleanup: container " + c.id() + " cannot be walked to its committed end ("
+                    + r.why() + " at " + r.end() + ")");
+        }
+        return n;
+    }
+
+    /**
+     * Journals anew, from the metadata as this transaction sees it, everything the journal records
+     * of a container about to be freed name: the current mapping of each block (of volumes still
+     * live), the current location of each chunk still live, and the catalogue. The new records get
+     * fresh sequence numbers, so they win over every older copy.
+     */
+    private void rejournal(Committer.Batch b, JournalNames n) throws IOException {
+        if (n == null) {
+            return;
+        }
+        if (n.catalogue) {
+            b.catalogueChanged = true;
+        }
+        for (Map.Entry<Integer, java.util.TreeSet<Long>> e : n.blocks.entrySet()) {
+            VolumeState v = pool.volumeState(e.getKey());
+            if (v == null || v.deleted || b.deletedVolumes.contains(e.getKey())) {
+                continue;
+            }
+            for (long db : e.getValue()) {
+                long cur = b.txn.block(e.getKey(), db);
+                b.journal.map(e.getKey(), db, cur == MetaTxn.ABSENT ? JournalFormat.UNMAPPED : cur);
+            }
+        }
+        for (long id : n.chunks) {
+            ChunkRecord r = b.chunk(id);
+            if (r != null) {
+                b.journal.location(id, r.location());
+            }
+        }
     }
 
     /** Copies a group of records with one append; returns the bytes copied. */

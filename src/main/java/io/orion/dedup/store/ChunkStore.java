@@ -101,10 +101,75 @@ public final class ChunkStore implements Closeable {
             LOG.error("container {} on {}: {}", id, dev.path(), bad);
         }
         if (sealed) {
+            // a container sealed in memory (full) before the records it took last were committed:
+            // those records lie right at its committed end. Cut them too (their chunk ids and
+            // journal sequence numbers were never committed and will be handed out again).
+            if (!zeroAt(c, base, fileLength)) {
+                return cutTail(c, base, fileLength);
+            }
             return 0;
         }
         created.add(c);
         return cutTail(c, base, fileLength);
+    }
+
+    /** True when the first bytes after a container's committed end are zeros (or past the device's end). */
+    private boolean zeroAt(Container c, long base, long fileLength) throws IOException {
+        long end = c.committedEnd();
+        long limit = Math.min(slotSize, fileLength == Long.MAX_VALUE ? slotSize : fileLength - base);
+        int n = (int) Math.min(4096, limit - end);
+        if (n <= 0) {
+            return true;
+        }
+        ByteBuffer buf = ByteBuffer.allocate(n);
+        c.device().read(buf, base + end);
+        buf.flip();
+        while (buf.hasRemaining()) {
+            if (buf.get() != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Clears the slot headers of this pool found in slots no loaded container uses: containers
+     * created by a run that ended before their first commit, or freed by cleanup just before a
+     * crash. Their records were never committed (or are garbage), and a later run may hand out their
+     * container ids again; clearing the headers keeps a rebuild from the devices ({@code recover})
+     * from reading them. Called once at open, after {@link #load}, before the first append.
+     *
+     * @return the number of slot headers cleared
+     */
+    public int clearStaleSlots() throws IOException {
+        int cleared = 0;
+        for (BackingDevice dev : devices) {
+            java.util.Set<Integer> used = new java.util.HashSet<>();
+            for (Container c : containers.values()) {
+                if (c.device() == dev) {
+                    used.add(c.slot());
+                }
+            }
+            long length = dev.length();
+            long slots = (length + slotSize - 1) / slotSize;
+            ByteBuffer hdr = ByteBuffer.allocate(SlotHeader.SIZE);
+            for (int s = 0; s < slots; s++) {
+                if (used.contains(s) || dev.slotBase(s) + SlotHeader.SIZE > length) {
+                    continue;
+                }
+                hdr.clear();
+                dev.read(hdr, dev.slotBase(s));
+                hdr.flip();
+                int id = hdr.getInt(8);
+                if (SlotHeader.check(hdr, id, pool) == null) {
+                    dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(s));
+                    cleared++;
+                    LOG.warn("slot {} of {}: cleared the header of container {}, which the metadata does not list",
+                            s, dev.path(), id);
+                }
+            }
+        }
+        return cleared;
     }
 
     private long cutTail(Container c, long base, long fileLength) throws IOException {
@@ -160,6 +225,24 @@ public final class ChunkStore implements Closeable {
 
     /** As {@link #append(byte[], int)} for the remaining bytes of {@code record} (position unchanged). */
     public Location append(ByteBuffer record) throws IOException {
+        return append(record, false);
+    }
+
+    /**
+     * Appends one journal record ({@link JournalFormat}): like a chunk record, but it may use the
+     * last {@link #journalReserve()} bytes of a container that chunk records leave free, so a pool
+     * whose devices are full of chunks can still journal UNMAPs, deletions and cleanup.
+     */
+    public Location appendJournal(byte[] record) throws IOException {
+        return append(ByteBuffer.wrap(record), true);
+    }
+
+    /** Bytes at the end of each container that only journal records may use. */
+    public long journalReserve() {
+        return Math.min(64 * 1024, slotSize / 64);
+    }
+
+    private Location append(ByteBuffer record, boolean journal) throws IOException {
         int length = record.remaining();
         int n = devices.size();
         int start = Math.floorMod(roundRobin.getAndIncrement(), n);
@@ -167,7 +250,7 @@ public final class ChunkStore implements Closeable {
         for (int i = 0; i < n; i++) {
             int d = (start + i) % n;
             try {
-                Location loc = tryAppend(d, record.duplicate(), length);
+                Location loc = tryAppend(d, record.duplicate(), length, journal);
                 if (loc != null) {
                     return loc;
                 }
@@ -186,8 +269,9 @@ public final class ChunkStore implements Closeable {
         throw new OutOfSpaceException("pool is full: no free container slot on any backing device");
     }
 
-    private Location tryAppend(int d, ByteBuffer record, int length) throws IOException {
-        if (length > slotSize - SlotHeader.SIZE) {
+    private Location tryAppend(int d, ByteBuffer record, int length, boolean journal) throws IOException {
+        long limit = journal ? slotSize : slotSize - journalReserve();
+        if (length > limit - SlotHeader.SIZE) {
             throw new IllegalArgumentException("record of " + length + " bytes exceeds the container size");
         }
         BackingDevice dev = devices.get(d);
@@ -195,24 +279,24 @@ public final class ChunkStore implements Closeable {
         long off;
         synchronized (dev) {
             c = open[d];
-            if (c == null || c.end + length > slotSize) {
-                if (c != null) {
-                    c.sealed = true;
-                    created.add(c);
-                }
+            if (c == null || c.end + length > limit) {
                 int slot = dev.allocateSlot();
                 if (slot < 0) {
-                    open[d] = null;
+                    // no new slot: the open container stays open, so its journal reserve stays usable
                     return null;
                 }
                 int id = nextContainerId.getAndIncrement();
                 try {
                     dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
                 } catch (IOException e) {
-                    // the slot never became a container (a full file system, typically): give it back
-                    open[d] = null;
+                    // the slot never became a container (a full file system, typically): give it back;
+                    // the open container stays open
                     dev.freeSlot(slot);
                     throw e;
+                }
+                if (c != null) {
+                    c.sealed = true;
+                    created.add(c);
                 }
                 c = new Container(id, dev, slot, SlotHeader.SIZE, false);
                 c.restore(SlotHeader.SIZE, 0, 0, 0);
@@ -304,6 +388,8 @@ public final class ChunkStore implements Closeable {
                     open[d] = null;
                 }
             }
+            // the slot no longer holds a container: a rebuild from the devices must not find it
+            dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(c.slot()));
             dev.freeSlot(c.slot());
         }
     }
