@@ -475,7 +475,7 @@ final class Committer implements AutoCloseable {
             Location loc = pool.store().appendJournal(r);
             b.journaled.add(loc);
             b.noteEnd(loc);
-            b.containerDelta(loc.containerId())[0] += loc.length();
+            b.containerDelta(loc.containerId())[4] += loc.length();
         }
     }
 
@@ -706,10 +706,10 @@ final class Committer implements AutoCloseable {
             if (c == null) {
                 continue;
             }
-            long[] d = b.containerDelta.getOrDefault(id, new long[4]);
+            long[] d = b.containerDelta.getOrDefault(id, new long[5]);
             b.txn.putContainer(new ContainerRecord(id, c.device().index(), c.slot(), c.sealed(),
                     Math.max(c.committedEnd(), d[2]), c.liveBytes() + d[0], c.liveCount() + d[1],
-                    c.records() + d[3]));
+                    c.records() + d[3], c.journalBytes() + d[4]));
         }
         for (int id : b.deletedContainers) {
             b.txn.deleteContainer(id);
@@ -743,7 +743,7 @@ final class Committer implements AutoCloseable {
             Container c = pool.store().container(e.getKey());
             if (c != null) {
                 long[] d = e.getValue();
-                c.applyCommitted(d[0], d[1], d[2], d[3]);
+                c.applyCommitted(d[0], d[1], d[2], d[3], d[4]);
             }
         }
         uniqueChunks += b.dUniqueChunks;
@@ -869,7 +869,7 @@ final class Committer implements AutoCloseable {
         }
 
         private long[] containerDelta(int id) {
-            return containerDelta.computeIfAbsent(id, k -> new long[4]);
+            return containerDelta.computeIfAbsent(id, k -> new long[5]);
         }
 
         /** Counts a record's bytes as committed (live or dead) in its container. */

@@ -174,7 +174,7 @@ public final class DedupPool implements Closeable {
             List<String> damage = new ArrayList<>();
             for (ContainerRecord c : containers) {
                 cut += store.load(c.id(), c.device(), c.slot(), c.sealed(), c.committedEnd(), c.liveBytes(),
-                        c.liveCount(), c.records());
+                        c.liveCount(), c.records(), c.journalBytes());
                 Container loaded = store.container(c.id());
                 if (loaded.damage() != null) {
                     damage.add(loaded.damage());

@@ -90,14 +90,72 @@ final class GarbageCollector {
             if (!c.sealed() || c.pending() != 0 || c.damage() != null) {
                 continue;
             }
-            if ((c.liveCount() == 0 && c.liveBytes() == 0)
+            if ((c.liveCount() == 0 && c.journalBytes() == 0)
                     || (c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold)) {
-                victims.add(c);
+                if (store.condemn(c)) {
+                    victims.add(c);
+                }
             }
         }
         if (victims.isEmpty()) {
             return new CleanupResult(0, 0, 0, 0, 0);
         }
+        try {
+            int firstNew = store.nextContainerId();
+            CleanupResult r = collect(victims);
+            if (r.containersCompacted() > 0) {
+                r = plus(r, journalOnlyAboveFreeSlots(firstNew));
+            }
+            return r;
+        } finally {
+            for (Container c : victims) {
+                if (store.container(c.id()) == c) {
+                    store.spare(c); // kept
+                }
+            }
+        }
+    }
+
+    private static CleanupResult plus(CleanupResult a, CleanupResult b) {
+        return new CleanupResult(a.containersCompacted() + b.containersCompacted(), a.chunksMoved() + b.chunksMoved(),
+                a.bytesMoved() + b.bytesMoved(), a.chunksReclaimed() + b.chunksReclaimed(),
+                a.bytesReclaimed() + b.bytesReclaimed());
+    }
+
+    /**
+     * A run that freed containers wrote its journal records into a container opened meanwhile,
+     * above the slots it freed (they were still in use when it opened). When that container holds
+     * nothing but journal records, it is compacted once more so its records move down into the
+     * lowest free slot, and a plain file can be cut back.
+     */
+    private CleanupResult journalOnlyAboveFreeSlots(int firstNew) throws IOException {
+        ChunkStore store = pool.store();
+        List<Container> again = new ArrayList<>();
+        for (Container c : store.containers()) {
+            if (c.id() >= firstNew && c.liveCount() == 0 && c.journalBytes() > 0 && c.device().usedSlots() <= c.slot()) {
+                store.seal(c);
+                if (store.condemn(c)) {
+                    again.add(c);
+                }
+            }
+        }
+        if (again.isEmpty()) {
+            return new CleanupResult(0, 0, 0, 0, 0);
+        }
+        try {
+            return collect(again);
+        } finally {
+            for (Container c : again) {
+                if (store.container(c.id()) == c) {
+                    store.spare(c);
+                }
+            }
+        }
+    }
+
+    private CleanupResult collect(List<Container> victims) throws IOException {
+        ChunkStore store = pool.store();
+        double threshold = pool.options().gcLiveThreshold();
         victims.sort(Comparator.comparingDouble(Container::liveFraction));
         Map<Integer, Container> byId = new HashMap<>();
         for (Container c : victims) {
@@ -187,6 +245,11 @@ final class GarbageCollector {
                 }
             }
         }
+        for (Container c : victims) {
+            if (skipped.contains(c.id())) {
+                store.spare(c); // kept: the room left at its end may take this run's journal records
+            }
+        }
         List<Integer> toFree = pool.committer().run(b -> {
             for (Move m : moves) {
                 ChunkRecord cur = b.chunk(m.chunk.id());
@@ -217,7 +280,7 @@ final class GarbageCollector {
         long chunks = 0;
         for (int id : toFree) {
             Container c = byId.get(id);
-            bytes += c.committedEnd() - SlotHeader.SIZE - c.liveBytes();
+            bytes += c.committedEnd() - SlotHeader.SIZE - c.liveBytes() - c.journalBytes();
             chunks += c.records() - c.liveCount();
             store.free(id);
         }

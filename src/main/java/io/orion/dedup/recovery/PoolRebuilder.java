@@ -96,6 +96,7 @@ public final class PoolRebuilder {
         long records;
         long liveBytes;
         long liveCount;
+        long journalBytes;
 
         Found(int id, int device, int slot) {
             this.id = id;
@@ -286,7 +287,7 @@ public final class PoolRebuilder {
             replayed++;
             Found holder = found.get(j.containerId());
             holder.records++;
-            holder.liveBytes += j.length();
+            holder.journalBytes += j.length();
             if (j.type() == JournalFormat.TYPE_CATALOGUE) {
                 catalogue = JournalFormat.readCatalogue(ByteBuffer.wrap(j.payload()));
             } else if (j.type() == JournalFormat.TYPE_CHANGES) {
@@ -419,7 +420,7 @@ public final class PoolRebuilder {
             }
             for (Found f : found.values()) {
                 ContainerRecord r = new ContainerRecord(f.id, f.device, f.slot, true, f.end, f.liveBytes, f.liveCount,
-                        f.records);
+                        f.records, f.journalBytes);
                 w.put(t -> t.putContainer(r));
             }
             w.commit();

@@ -71,6 +71,12 @@ public final class ChunkStore implements Closeable {
      */
     public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
                      long liveCount, long records) throws IOException {
+        return load(id, deviceIndex, slot, sealed, committedEnd, liveBytes, liveCount, records, 0);
+    }
+
+    /** As {@link #load(int, int, int, boolean, long, long, long, long)} with the container's journal bytes. */
+    public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
+                     long liveCount, long records, long journalBytes) throws IOException {
         if (deviceIndex < 0 || deviceIndex >= devices.size()) {
             throw new IOException("container " + id + " lives on device #" + deviceIndex
                     + " but the pool is configured with " + devices.size() + " device(s)");
@@ -78,7 +84,7 @@ public final class ChunkStore implements Closeable {
         BackingDevice dev = devices.get(deviceIndex);
         dev.markUsed(slot);
         Container c = new Container(id, dev, slot, committedEnd, true);
-        c.restore(committedEnd, liveBytes, liveCount, records);
+        c.restore(committedEnd, liveBytes, liveCount, records, journalBytes);
         containers.put(id, c);
         if (id >= nextContainerId.get()) {
             nextContainerId.set(id + 1);
@@ -263,10 +269,65 @@ public final class ChunkStore implements Closeable {
                 }
             }
         }
+        if (journal) {
+            Location loc = appendToSpareRoom(record, length);
+            if (loc != null) {
+                return loc;
+            }
+        }
         if (last != null) {
             throw last;
         }
         throw new OutOfSpaceException("pool is full: no free container slot on any backing device");
+    }
+
+    /**
+     * A journal record when no container is open and no slot is free: it goes into the room left at
+     * the end of a sealed container (chunk records leave {@link #journalReserve()} bytes), newest
+     * container first, never one cleanup chose to free.
+     */
+    private Location appendToSpareRoom(ByteBuffer record, int length) throws IOException {
+        List<Container> all = new ArrayList<>(containers.values());
+        all.sort((a, b) -> Integer.compare(b.id(), a.id()));
+        for (Container c : all) {
+            BackingDevice dev = c.device();
+            long off;
+            synchronized (dev) {
+                if (c.condemned || c.damage() != null || c.end + length > slotSize || containers.get(c.id()) != c) {
+                    continue;
+                }
+                off = c.end;
+                c.end += length;
+                c.pending.incrementAndGet();
+            }
+            try {
+                dev.write(record.duplicate(), dev.slotBase(c.slot()) + off);
+            } catch (IOException e) {
+                c.pending.decrementAndGet();
+                throw e;
+            }
+            return new Location(c.id(), (int) off, length);
+        }
+        return null;
+    }
+
+    /**
+     * Marks a sealed container as about to be freed by cleanup, when no record is pending in it:
+     * from then on nothing is appended to it. False (nothing marked) when records are pending.
+     */
+    public boolean condemn(Container c) {
+        synchronized (c.device()) {
+            if (c.pending() != 0 || !c.sealed()) {
+                return false;
+            }
+            c.condemned = true;
+            return true;
+        }
+    }
+
+    /** Takes back {@link #condemn}: cleanup keeps the container after all. */
+    public void spare(Container c) {
+        c.condemned = false;
     }
 
     private Location tryAppend(int d, ByteBuffer record, int length, boolean journal) throws IOException {
