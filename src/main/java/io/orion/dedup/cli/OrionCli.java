@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
         description = "Orion Dedup: an iSCSI target that deduplicates every block inline.",
         subcommands = {ServeCommand.class, TargetCommands.class, LunCommands.class, VolumeCommands.class, PortalCommands.class,
             AclCommands.class, ChapCommands.class, ServerCommands.Status.class, ServerCommands.SaveConfig.class,
-            ServerCommands.Stats.class, ServerCommands.Scrub.class})
+            ServerCommands.Stats.class, ServerCommands.Scrub.class, RecoverCommand.class})
 public final class OrionCli implements Callable<Integer> {
 
     /** Exit status of a failed command. */
