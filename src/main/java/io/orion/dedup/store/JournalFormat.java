@@ -228,32 +228,44 @@ public final class JournalFormat {
     public static final class ChangesBuilder {
         private final List<byte[]> payloads = new ArrayList<>();
         private final List<Integer> counts = new ArrayList<>();
-        private ByteBuffer cur = newBuffer();
+        /** Grown on demand (most batches journal a few dozen bytes): null until the first entry. */
+        private ByteBuffer cur;
         private int entries;
         private int runVolume;
         private long runNext = -1;
         private int runCountPos = -1;
         private int runCount;
 
-        private static ByteBuffer newBuffer() {
-            return ByteBuffer.allocate(MAX_PAYLOAD + 64).order(ByteOrder.BIG_ENDIAN);
-        }
-
+        /** Makes room for {@code bytes} more: a new record past {@link #MAX_PAYLOAD}, else a bigger buffer. */
         private void room(int bytes) {
-            if (cur.position() + bytes > MAX_PAYLOAD) {
+            if (cur != null && cur.position() + bytes > MAX_PAYLOAD) {
                 cut();
+            }
+            if (cur == null) {
+                cur = ByteBuffer.allocate(256).order(ByteOrder.BIG_ENDIAN);
+            }
+            if (cur.remaining() < bytes) {
+                int size = cur.capacity();
+                while (size - cur.position() < bytes) {
+                    size *= 2;
+                }
+                ByteBuffer b = ByteBuffer.allocate(Math.min(Math.max(size, 256), MAX_PAYLOAD + 64))
+                        .order(ByteOrder.BIG_ENDIAN);
+                cur.flip();
+                b.put(cur);
+                cur = b;
             }
         }
 
         private void cut() {
             endRun();
-            if (cur.position() > 0) {
+            if (cur != null && cur.position() > 0) {
                 byte[] p = new byte[cur.position()];
                 cur.flip().get(p);
                 payloads.add(p);
                 counts.add(entries);
             }
-            cur = newBuffer();
+            cur = null;
             entries = 0;
         }
 
@@ -268,6 +280,7 @@ public final class JournalFormat {
         /** Block {@code dblock} of {@code volume} now maps {@code chunkId} (or {@link #ZERO}, {@link #UNMAPPED}). */
         public void map(int volume, long dblock, long chunkId) {
             if (runCountPos >= 0 && volume == runVolume && dblock == runNext && cur.position() + 8 <= MAX_PAYLOAD) {
+                room(8);
                 cur.putLong(chunkId);
                 runCount++;
                 runNext++;
