@@ -250,31 +250,52 @@ final class GarbageCollector {
                 store.spare(c); // kept: the room left at its end may take this run's journal records
             }
         }
-        List<Integer> toFree = pool.committer().run(b -> {
-            for (Move m : moves) {
-                ChunkRecord cur = b.chunk(m.chunk.id());
-                if (cur != null && cur.containerId() == m.chunk.containerId() && cur.offset() == m.chunk.offset()) {
-                    b.relocate(cur, m.to);
-                } else {
-                    b.noteEnd(m.to);
+        List<Integer> toFree;
+        while (true) {
+            try {
+                toFree = pool.committer().run(b -> {
+                    for (Move m : moves) {
+                        ChunkRecord cur = b.chunk(m.chunk.id());
+                        if (cur != null && cur.containerId() == m.chunk.containerId() && cur.offset() == m.chunk.offset()) {
+                            b.relocate(cur, m.to);
+                        } else {
+                            b.noteEnd(m.to);
+                        }
+                    }
+                    List<Integer> free = new ArrayList<>();
+                    for (Container c : victims) {
+                        if (skipped.contains(c.id())) {
+                            continue;
+                        }
+                        long[] d = b.containerDeltaOrNull(c.id());
+                        long liveAfter = c.liveCount() + (d == null ? 0 : d[1]);
+                        if (liveAfter == 0) {
+                            b.deletedContainers.add(c.id());
+                            free.add(c.id());
+                            rejournal(b, named.get(c.id()));
+                        }
+                    }
+                    b.afterCommit.add(() -> moves.forEach(m -> store.release(m.to)));
+                    return free;
+                });
+                break;
+            } catch (OutOfSpaceException e) {
+                // no room anywhere for this run's journal records (every container is a victim and
+                // no slot is free): keep the victim with the most room at its end, so its room takes
+                // them; it goes in a later run, once slots are free
+                Container keep = null;
+                for (Container c : victims) {
+                    if (!skipped.contains(c.id()) && (keep == null || c.committedEnd() < keep.committedEnd())) {
+                        keep = c;
+                    }
                 }
+                if (keep == null) {
+                    throw e;
+                }
+                skipped.add(keep.id());
+                store.spare(keep);
             }
-            List<Integer> free = new ArrayList<>();
-            for (Container c : victims) {
-                if (skipped.contains(c.id())) {
-                    continue;
-                }
-                long[] d = b.containerDeltaOrNull(c.id());
-                long liveAfter = c.liveCount() + (d == null ? 0 : d[1]);
-                if (liveAfter == 0) {
-                    b.deletedContainers.add(c.id());
-                    free.add(c.id());
-                    rejournal(b, named.get(c.id()));
-                }
-            }
-            b.afterCommit.add(() -> moves.forEach(m -> store.release(m.to)));
-            return free;
-        });
+        }
         pool.flush();
         long bytes = 0;
         long chunks = 0;

@@ -340,10 +340,14 @@ public final class ChunkStore implements Closeable {
         long off;
         synchronized (dev) {
             c = open[d];
-            if (c == null || c.end + length > limit) {
+            if (c == null || c.end + length > limit || (!journal && c.chunkFull)) {
                 int slot = dev.allocateSlot();
                 if (slot < 0) {
-                    // no new slot: the open container stays open, so its journal reserve stays usable
+                    // no new slot: the open container stays open, so its journal reserve stays usable,
+                    // but takes no chunk record any more (the pool is full for data)
+                    if (c != null && !journal) {
+                        c.chunkFull = true;
+                    }
                     return null;
                 }
                 int id = nextContainerId.getAndIncrement();

@@ -19,6 +19,8 @@ public final class Container {
     volatile boolean sealed;
     /** Chosen by cleanup to be freed: no record may be appended to it any more. */
     volatile boolean condemned;
+    /** A chunk record found no room in it and no free slot: further chunk records are refused. */
+    boolean chunkFull;
     final AtomicInteger pending = new AtomicInteger();
     private volatile long committedEnd;
     private volatile long liveBytes;

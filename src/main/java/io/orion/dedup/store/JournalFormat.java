@@ -50,7 +50,9 @@ public final class JournalFormat {
     /** A block unmapped (or never written). */
     public static final long UNMAPPED = -1;
     /** Largest payload one record carries (bigger change sets are cut into several records). */
-    public static final int MAX_PAYLOAD = 1 << 20;
+    public static final int MAX_PAYLOAD = 8 << 10;
+    /** Largest record a walk accepts (a catalogue of many volumes is one record). */
+    public static final int MAX_RECORD = 1 << 20;
     private static final int CRC_OFFSET = 28;
 
     private JournalFormat() {
@@ -85,7 +87,7 @@ public final class JournalFormat {
             return -1;
         }
         int payload = b.getInt(p + 16);
-        if (payload < 0 || payload > MAX_PAYLOAD + 64 * 1024) {
+        if (payload < 0 || payload > MAX_RECORD - HEADER) {
             return -1;
         }
         return HEADER + payload;
