@@ -60,6 +60,7 @@ public final class LmdbVerifier {
             return switch (value) {
                 case VOLUME -> dsize >= MetaCodec.VOLUME_VAL && dsize <= MetaCodec.VOLUME_VAL_V2 + 200;
                 case RESERVATION -> dsize >= 5 && dsize <= MetaCodec.RESERVATION_FRAGMENT + 4;
+                case MetaCodec.CONTAINER_VAL -> dsize == MetaCodec.CONTAINER_VAL || dsize == MetaCodec.CONTAINER_VAL_V2;
                 default -> dsize == value;
             };
         }
@@ -380,7 +381,9 @@ public final class LmdbVerifier {
                 ByteBuffer k = ByteBuffer.wrap(n.key);
                 ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
                 String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
-                        : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining() : d.spec.value);
+                        : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining()
+                        : d.spec.value == MetaCodec.CONTAINER_VAL ? MetaCodec.containerLength(v.remaining())
+                        : d.spec.value);
                 if (bad != null) {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;

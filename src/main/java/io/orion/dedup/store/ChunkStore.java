@@ -71,6 +71,12 @@ public final class ChunkStore implements Closeable {
      */
     public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
                      long liveCount, long records) throws IOException {
+        return load(id, deviceIndex, slot, sealed, committedEnd, liveBytes, liveCount, records, 0);
+    }
+
+    /** As {@link #load(int, int, int, boolean, long, long, long, long)} with the container's journal bytes. */
+    public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
+                     long liveCount, long records, long journalBytes) throws IOException {
         if (deviceIndex < 0 || deviceIndex >= devices.size()) {
             throw new IOException("container " + id + " lives on device #" + deviceIndex
                     + " but the pool is configured with " + devices.size() + " device(s)");
@@ -78,7 +84,7 @@ public final class ChunkStore implements Closeable {
         BackingDevice dev = devices.get(deviceIndex);
         dev.markUsed(slot);
         Container c = new Container(id, dev, slot, committedEnd, true);
-        c.restore(committedEnd, liveBytes, liveCount, records);
+        c.restore(committedEnd, liveBytes, liveCount, records, journalBytes);
         containers.put(id, c);
         if (id >= nextContainerId.get()) {
             nextContainerId.set(id + 1);
@@ -101,10 +107,75 @@ public final class ChunkStore implements Closeable {
             LOG.error("container {} on {}: {}", id, dev.path(), bad);
         }
         if (sealed) {
+            // a container sealed in memory (full) before the records it took last were committed:
+            // those records lie right at its committed end. Cut them too (their chunk ids and
+            // journal sequence numbers were never committed and will be handed out again).
+            if (!zeroAt(c, base, fileLength)) {
+                return cutTail(c, base, fileLength);
+            }
             return 0;
         }
         created.add(c);
         return cutTail(c, base, fileLength);
+    }
+
+    /** True when the first bytes after a container's committed end are zeros (or past the device's end). */
+    private boolean zeroAt(Container c, long base, long fileLength) throws IOException {
+        long end = c.committedEnd();
+        long limit = Math.min(slotSize, fileLength == Long.MAX_VALUE ? slotSize : fileLength - base);
+        int n = (int) Math.min(4096, limit - end);
+        if (n <= 0) {
+            return true;
+        }
+        ByteBuffer buf = ByteBuffer.allocate(n);
+        c.device().read(buf, base + end);
+        buf.flip();
+        while (buf.hasRemaining()) {
+            if (buf.get() != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Clears the slot headers of this pool found in slots no loaded container uses: containers
+     * created by a run that ended before their first commit, or freed by cleanup just before a
+     * crash. Their records were never committed (or are garbage), and a later run may hand out their
+     * container ids again; clearing the headers keeps a rebuild from the devices ({@code recover})
+     * from reading them. Called once at open, after {@link #load}, before the first append.
+     *
+     * @return the number of slot headers cleared
+     */
+    public int clearStaleSlots() throws IOException {
+        int cleared = 0;
+        for (BackingDevice dev : devices) {
+            java.util.Set<Integer> used = new java.util.HashSet<>();
+            for (Container c : containers.values()) {
+                if (c.device() == dev) {
+                    used.add(c.slot());
+                }
+            }
+            long length = dev.length();
+            long slots = (length + slotSize - 1) / slotSize;
+            ByteBuffer hdr = ByteBuffer.allocate(SlotHeader.SIZE);
+            for (int s = 0; s < slots; s++) {
+                if (used.contains(s) || dev.slotBase(s) + SlotHeader.SIZE > length) {
+                    continue;
+                }
+                hdr.clear();
+                dev.read(hdr, dev.slotBase(s));
+                hdr.flip();
+                int id = hdr.getInt(8);
+                if (SlotHeader.check(hdr, id, pool) == null) {
+                    dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(s));
+                    cleared++;
+                    LOG.warn("slot {} of {}: cleared the header of container {}, which the metadata does not list",
+                            s, dev.path(), id);
+                }
+            }
+        }
+        return cleared;
     }
 
     private long cutTail(Container c, long base, long fileLength) throws IOException {
@@ -160,6 +231,24 @@ public final class ChunkStore implements Closeable {
 
     /** As {@link #append(byte[], int)} for the remaining bytes of {@code record} (position unchanged). */
     public Location append(ByteBuffer record) throws IOException {
+        return append(record, false);
+    }
+
+    /**
+     * Appends one journal record ({@link JournalFormat}): like a chunk record, but it may use the
+     * last {@link #journalReserve()} bytes of a container that chunk records leave free, so a pool
+     * whose devices are full of chunks can still journal UNMAPs, deletions and cleanup.
+     */
+    public Location appendJournal(byte[] record) throws IOException {
+        return append(ByteBuffer.wrap(record), true);
+    }
+
+    /** Bytes at the end of each container that only journal records may use. */
+    public long journalReserve() {
+        return Math.min(64 * 1024, slotSize / 64);
+    }
+
+    private Location append(ByteBuffer record, boolean journal) throws IOException {
         int length = record.remaining();
         int n = devices.size();
         int start = Math.floorMod(roundRobin.getAndIncrement(), n);
@@ -167,7 +256,7 @@ public final class ChunkStore implements Closeable {
         for (int i = 0; i < n; i++) {
             int d = (start + i) % n;
             try {
-                Location loc = tryAppend(d, record.duplicate(), length);
+                Location loc = tryAppend(d, record.duplicate(), length, journal);
                 if (loc != null) {
                     return loc;
                 }
@@ -180,14 +269,70 @@ public final class ChunkStore implements Closeable {
                 }
             }
         }
+        if (journal) {
+            Location loc = appendToSpareRoom(record, length);
+            if (loc != null) {
+                return loc;
+            }
+        }
         if (last != null) {
             throw last;
         }
         throw new OutOfSpaceException("pool is full: no free container slot on any backing device");
     }
 
-    private Location tryAppend(int d, ByteBuffer record, int length) throws IOException {
-        if (length > slotSize - SlotHeader.SIZE) {
+    /**
+     * A journal record when no container is open and no slot is free: it goes into the room left at
+     * the end of a sealed container (chunk records leave {@link #journalReserve()} bytes), newest
+     * container first, never one cleanup chose to free.
+     */
+    private Location appendToSpareRoom(ByteBuffer record, int length) throws IOException {
+        List<Container> all = new ArrayList<>(containers.values());
+        all.sort((a, b) -> Integer.compare(b.id(), a.id()));
+        for (Container c : all) {
+            BackingDevice dev = c.device();
+            long off;
+            synchronized (dev) {
+                if (c.condemned || c.damage() != null || c.end + length > slotSize || containers.get(c.id()) != c) {
+                    continue;
+                }
+                off = c.end;
+                c.end += length;
+                c.pending.incrementAndGet();
+            }
+            try {
+                dev.write(record.duplicate(), dev.slotBase(c.slot()) + off);
+            } catch (IOException e) {
+                c.pending.decrementAndGet();
+                throw e;
+            }
+            return new Location(c.id(), (int) off, length);
+        }
+        return null;
+    }
+
+    /**
+     * Marks a sealed container as about to be freed by cleanup, when no record is pending in it:
+     * from then on nothing is appended to it. False (nothing marked) when records are pending.
+     */
+    public boolean condemn(Container c) {
+        synchronized (c.device()) {
+            if (c.pending() != 0 || !c.sealed()) {
+                return false;
+            }
+            c.condemned = true;
+            return true;
+        }
+    }
+
+    /** Takes back {@link #condemn}: cleanup keeps the container after all. */
+    public void spare(Container c) {
+        c.condemned = false;
+    }
+
+    private Location tryAppend(int d, ByteBuffer record, int length, boolean journal) throws IOException {
+        long limit = journal ? slotSize : slotSize - journalReserve();
+        if (length > limit - SlotHeader.SIZE) {
             throw new IllegalArgumentException("record of " + length + " bytes exceeds the container size");
         }
         BackingDevice dev = devices.get(d);
@@ -195,24 +340,28 @@ public final class ChunkStore implements Closeable {
         long off;
         synchronized (dev) {
             c = open[d];
-            if (c == null || c.end + length > slotSize) {
-                if (c != null) {
-                    c.sealed = true;
-                    created.add(c);
-                }
+            if (c == null || c.end + length > limit || (!journal && c.chunkFull)) {
                 int slot = dev.allocateSlot();
                 if (slot < 0) {
-                    open[d] = null;
+                    // no new slot: the open container stays open, so its journal reserve stays usable,
+                    // but takes no chunk record any more (the pool is full for data)
+                    if (c != null && !journal) {
+                        c.chunkFull = true;
+                    }
                     return null;
                 }
                 int id = nextContainerId.getAndIncrement();
                 try {
                     dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
                 } catch (IOException e) {
-                    // the slot never became a container (a full file system, typically): give it back
-                    open[d] = null;
+                    // the slot never became a container (a full file system, typically): give it back;
+                    // the open container stays open
                     dev.freeSlot(slot);
                     throw e;
+                }
+                if (c != null) {
+                    c.sealed = true;
+                    created.add(c);
                 }
                 c = new Container(id, dev, slot, SlotHeader.SIZE, false);
                 c.restore(SlotHeader.SIZE, 0, 0, 0);
@@ -304,6 +453,8 @@ public final class ChunkStore implements Closeable {
                     open[d] = null;
                 }
             }
+            // the slot no longer holds a container: a rebuild from the devices must not find it
+            dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(c.slot()));
             dev.freeSlot(c.slot());
         }
     }
