@@ -35,9 +35,8 @@ final class ServerCommands {
                 if (jobs == null) {
                     printJson(s);
                 } else {
-                    var node = io.orion.dedup.admin.AdminJson.mapper().valueToTree(s);
-                    ((com.fasterxml.jackson.databind.node.ObjectNode) node).set("jobs",
-                            io.orion.dedup.admin.AdminJson.mapper().valueToTree(jobs));
+                    var node = jsonTree(s); // the output names and forms, as every --json prints
+                    node.set("jobs", io.orion.dedup.admin.AdminJson.output(jobs));
                     printJson(node);
                 }
             } else {
