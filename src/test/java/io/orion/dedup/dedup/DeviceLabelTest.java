@@ -159,17 +159,25 @@ class DeviceLabelTest {
             pool.flush();
             pool.cleanup();
         }
+        int unlabelled = 0;
         for (int i = 0; i < 2; i++) {
             DeviceLabels.Header label = DeviceLabels.label(dev(i));
             assertNotNull(label);
-            assertEquals(0, label.containerId(), "slot 0 freed: a label-only header stands there");
             assertEquals(i, label.device());
-            // as a build without labels leaves it: slot 0 free, its bytes zero (punched)
+            if (label.containerId() != 0) {
+                // the cleanup's journal records went into a new container in this freed slot 0: its
+                // header is the label, as a container header in slot 0 was before labels existed
+                continue;
+            }
+            // slot 0 freed: a label-only header stands there. Make it as a build without labels
+            // leaves it: slot 0 free, its bytes zero (punched)
             try (RandomAccessFile f = new RandomAccessFile(dev(i).toFile(), "rw")) {
                 f.write(new byte[SlotHeader.SIZE]);
             }
             assertNull(DeviceLabels.label(dev(i)));
+            unlabelled++;
         }
+        assertTrue(unlabelled >= 1, "at least one device is left without a label, so adoption is exercised");
         try (DedupPool pool = DedupPool.open(options(dir.resolve("meta"), List.of(dev(1), dev(0))))) {
             assertReads(pool, 1);
             assertTrue(pool.verify().clean());

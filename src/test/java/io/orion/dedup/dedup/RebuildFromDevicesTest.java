@@ -192,6 +192,27 @@ class RebuildFromDevicesTest {
     }
 
     @Test
+    void devicesListedInAnotherOrderAreRebuiltByTheirLabels() throws Exception {
+        PoolOptions o = options(); // dev0.img is device #0, dev1.img device #1 (their labels say so)
+        Snapshot before;
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume a = pool.createVolume("a", 4096, 8L << 20, 4096);
+            a.write(0, blocks(1, 512, false), false); // 2 MiB unique: containers on both devices
+            pool.flush();
+            before = capture(pool);
+        }
+        PoolOptions swapped = PoolOptions.builder(dir.resolve("meta")).device(dir.resolve("data/dev1.img"), 0)
+                .device(dir.resolve("data/dev0.img"), 0).containerSize(o.containerSize()).build();
+        rebuild(swapped);
+        try (DedupPool pool = DedupPool.open(swapped)) { // the devices are found by label, as the rebuild numbered them
+            assertSame(before, capture(pool));
+        }
+        try (DedupPool pool = DedupPool.open(o)) {
+            assertSame(before, capture(pool));
+        }
+    }
+
+    @Test
     void aTornTailIsCutAndEverythingCommittedBeforeItIsRebuilt() throws Exception {
         PoolOptions o = options();
         Snapshot before;
