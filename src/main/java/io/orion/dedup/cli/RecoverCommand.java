@@ -50,14 +50,7 @@ final class RecoverCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        OrionConfig cfg;
-        if (config != null) {
-            cfg = OrionConfig.load(config);
-        } else if (Files.exists(ServeCommand.DEFAULT_CONFIG)) {
-            cfg = OrionConfig.load(ServeCommand.DEFAULT_CONFIG);
-        } else {
-            cfg = OrionConfig.defaults();
-        }
+        OrionConfig cfg = ServeCommand.configOrDefaults(config);
         Path dataDir = cfg.dataDir(data);
         PoolSettings ps = cfg.pool();
         Path meta = ps.metadataDir(dataDir);

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -85,13 +84,7 @@ public final class MetadataBackup {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-        AtomicFiles.syncDirectory(dir);
+        moveIntoPlace(tmp, target, dir);
         return h;
     }
 
@@ -174,13 +167,18 @@ public final class MetadataBackup {
             Files.deleteIfExists(tmp);
             throw e;
         }
+        moveIntoPlace(tmp, target, dir);
+        return h;
+    }
+
+    /** Renames the finished {@code tmp} over {@code target} atomically and syncs the directory; on failure removes {@code tmp}. */
+    private static void moveIntoPlace(Path tmp, Path target, Path dir) throws IOException {
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
+        } catch (IOException e) {
             Files.deleteIfExists(tmp);
             throw e;
         }
         AtomicFiles.syncDirectory(dir);
-        return h;
     }
 }

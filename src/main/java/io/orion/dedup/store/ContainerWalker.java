@@ -53,23 +53,9 @@ public final class ContainerWalker {
             int need = JournalFormat.HEADER;
             if (buf.limit() - at < RecordFormat.HEADER) {
                 // refill: keep the unread bytes, read more
-                ByteBuffer rest = buf.duplicate().position(at).slice();
-                ByteBuffer nb = ByteBuffer.allocate(buf.capacity());
-                nb.put(rest);
-                long readFrom = pos + nb.position();
-                int want = (int) Math.min(nb.remaining(), Math.max(0, fileLimit - readFrom));
-                if (want > 0) {
-                    ByteBuffer dst = nb.duplicate().limit(nb.position() + want);
-                    try {
-                        dev.read(dst, base + readFrom);
-                    } catch (EOFException e) {
-                        // the file ends: what was read stays
-                    }
-                    scanned += dst.position() - nb.position();
-                    nb.position(dst.position());
-                }
-                nb.flip();
-                buf = nb;
+                int kept = buf.limit() - at;
+                buf = refill(dev, base, buf, at, pos, fileLimit);
+                scanned += buf.limit() - kept;
                 bufStart = pos;
                 at = 0;
             }
@@ -98,24 +84,10 @@ public final class ContainerWalker {
                 if (len > buf.capacity()) {
                     return new Result(pos, nonZero(buf, at), "record larger than the read buffer", scanned);
                 }
-                // make the next refill keep this record's start
-                ByteBuffer rest = buf.duplicate().position(at).slice();
-                ByteBuffer nb = ByteBuffer.allocate(buf.capacity());
-                nb.put(rest);
-                long readFrom = pos + nb.position();
-                int want = (int) Math.min(nb.remaining(), Math.max(0, fileLimit - readFrom));
-                if (want > 0) {
-                    ByteBuffer dst = nb.duplicate().limit(nb.position() + want);
-                    try {
-                        dev.read(dst, base + readFrom);
-                    } catch (EOFException e) {
-                        // the file ends
-                    }
-                    scanned += dst.position() - nb.position();
-                    nb.position(dst.position());
-                }
-                nb.flip();
-                buf = nb;
+                // read on, keeping this record's start
+                int kept = buf.limit() - at;
+                buf = refill(dev, base, buf, at, pos, fileLimit);
+                scanned += buf.limit() - kept;
                 bufStart = pos;
                 if (buf.limit() < len) {
                     return new Result(pos, Math.max(1, nonZero(buf, 0)), "record cut short", scanned);
@@ -134,6 +106,29 @@ public final class ContainerWalker {
             }
             pos += len;
         }
+    }
+
+    /**
+     * A fresh buffer (flipped for reading) holding the unread bytes of {@code buf} from {@code at},
+     * which lie at offset {@code pos} of the slot, followed by as many more bytes of the slot as fit
+     * (none past {@code fileLimit}; a file that ends early leaves what was read).
+     */
+    private static ByteBuffer refill(BackingDevice dev, long base, ByteBuffer buf, int at, long pos, long fileLimit)
+            throws IOException {
+        ByteBuffer nb = ByteBuffer.allocate(buf.capacity());
+        nb.put(buf.duplicate().position(at).slice());
+        long readFrom = pos + nb.position();
+        int want = (int) Math.min(nb.remaining(), Math.max(0, fileLimit - readFrom));
+        if (want > 0) {
+            ByteBuffer dst = nb.duplicate().limit(nb.position() + want);
+            try {
+                dev.read(dst, base + readFrom);
+            } catch (EOFException e) {
+                // the file ends: what was read stays
+            }
+            nb.position(dst.position());
+        }
+        return nb.flip();
     }
 
     /** Bytes from {@code at} up to the last non-zero byte in what was read (0 when all zeros). */
