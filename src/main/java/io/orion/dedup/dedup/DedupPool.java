@@ -183,7 +183,9 @@ public final class DedupPool implements Closeable {
                     damage.add(loaded.damage());
                 }
             }
-            if (readOnly == null) { // damaged metadata may hide containers: write nothing where they could be
+            if (readOnly == null && damage.isEmpty()) {
+                // damaged metadata may hide containers, and a container whose slot header does not
+                // match may mean a device taken for another: write nothing where they could be
                 for (BackingDevice d : devices) {
                     // past the last known container: no container of this metadata, so free
                     long trimmed = d.trimPastTop();

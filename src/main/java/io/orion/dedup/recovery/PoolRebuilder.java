@@ -128,7 +128,7 @@ public final class PoolRebuilder {
         long slotSize = findSlotSize();
         List<BackingDevice> devices = new ArrayList<>();
         try {
-            int[] index = labelIndices();
+            int[] index = labelIndices(slotSize);
             for (int i = 0; i < specs.size(); i++) {
                 devices.add(BackingDevice.open(index[i], specs.get(i), slotSize));
             }
@@ -146,26 +146,17 @@ public final class PoolRebuilder {
     }
 
     /**
-     * Each configured device's index: the one its label (the slot header at byte 0) names, so the
-     * rebuilt containers table agrees with the labels whatever order the config lists the devices in;
-     * the config order when any device has no valid label or two labels name one index.
+     * Each configured device's index: the one its label (the slot header at byte 0) names, or, when
+     * that is unreadable, the one the first valid slot header further on names (every slot header
+     * carries its device's index), so the rebuilt containers table agrees with the devices whatever
+     * order the config lists them in. The config order only when that cannot tell (a device with no
+     * valid header at all, or two devices naming one index).
      */
-    private int[] labelIndices() throws IOException {
+    private int[] labelIndices(long slotSize) throws IOException {
         int[] index = new int[specs.size()];
         java.util.Set<Integer> seen = new java.util.HashSet<>();
         for (int i = 0; i < specs.size(); i++) {
-            Path p = specs.get(i).path();
-            int found = -1;
-            if (Files.exists(p)) {
-                try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.READ)) {
-                    ByteBuffer b = ByteBuffer.allocate(SlotHeader.SIZE);
-                    ch.read(b, 0);
-                    b.flip();
-                    if (b.remaining() == SlotHeader.SIZE && validHeader(b)) {
-                        found = b.getInt(16);
-                    }
-                }
-            }
+            int found = deviceIndexOf(specs.get(i).path(), slotSize);
             if (found < 0 || found >= specs.size() || !seen.add(found)) {
                 for (int k = 0; k < index.length; k++) {
                     index[k] = k;
@@ -175,6 +166,28 @@ public final class PoolRebuilder {
             index[i] = found;
         }
         return index;
+    }
+
+    /** The device index the first valid slot header of {@code p} names (the label first), or -1. */
+    private static int deviceIndexOf(Path p, long slotSize) throws IOException {
+        if (!Files.exists(p)) {
+            return -1;
+        }
+        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.READ)) {
+            long len = Files.isRegularFile(p) ? ch.size() : Long.MAX_VALUE;
+            ByteBuffer b = ByteBuffer.allocate(SlotHeader.SIZE);
+            for (long s = 0; s < 4096 && s * slotSize + SlotHeader.SIZE <= len; s++) {
+                b.clear();
+                while (b.hasRemaining() && ch.read(b, s * slotSize + b.position()) > 0) {
+                    // the whole header
+                }
+                b.flip();
+                if (b.remaining() == SlotHeader.SIZE && validHeader(b) && b.getInt(12) == s) {
+                    return b.getInt(16);
+                }
+            }
+        }
+        return -1;
     }
 
     /** The slot size the headers on the devices imply (the configured one when they cannot tell). */

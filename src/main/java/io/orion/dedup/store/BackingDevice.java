@@ -159,8 +159,8 @@ public final class BackingDevice implements Closeable {
                 HolePunch.punch(path, slotBase(slot), slotSize);
             }
         }
-        if (slot == 0 && labelPool != null) {
-            writeLabel();
+        if (labelPool != null && (slot == 0 || top == 0)) {
+            writeLabel(); // slot 0 holds no container now (freed, or the file cut back to nothing)
         }
     }
 

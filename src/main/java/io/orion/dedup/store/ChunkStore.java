@@ -105,6 +105,10 @@ public final class ChunkStore implements Closeable {
         if (bad != null) {
             c.damage("container " + id + ": " + bad);
             LOG.error("container {} on {}: {}", id, dev.path(), bad);
+            if (!sealed) {
+                created.add(c);
+            }
+            return 0; // not this container's slot, or a damaged one: nothing is cut or zeroed there
         }
         if (sealed) {
             // a container sealed in memory (full) before the records it took last were committed:
@@ -167,6 +171,9 @@ public final class ChunkStore implements Closeable {
                 dev.read(hdr, dev.slotBase(s));
                 hdr.flip();
                 int id = hdr.getInt(8);
+                if (s == 0 && id == 0) {
+                    continue; // the device's label-only header (slot 0 holds no container)
+                }
                 if (SlotHeader.check(hdr, id, pool) == null) {
                     dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(s));
                     cleared++;

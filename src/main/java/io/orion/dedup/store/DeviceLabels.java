@@ -104,9 +104,12 @@ public final class DeviceLabels {
                 unclaimed.add(i);
             }
         }
-        if (unclaimed.size() == 1 && unreadable.size() == 1) {
+        if (unclaimed.size() == 1 && unreadable.size() == 1
+                && remnantOf(unreadable.get(0).path(), pool, slotSize, needed.get(unclaimed.get(0)))) {
             // unambiguous: the one device the metadata still needs, and the one device holding data
-            // without a readable label (a damaged header); its containers' checks report the damage
+            // without a readable label whose slot headers still show this pool (a damaged header);
+            // its containers' checks report the damage. A device without such a trace (another
+            // disk that took the missing one's name) is never taken.
             DeviceSpec s = unreadable.get(0);
             claimed.put(unclaimed.get(0), s);
             blank.remove(s);
@@ -157,6 +160,37 @@ public final class DeviceLabels {
                     + "); add the missing device to [pool] devices");
         }
         return new Arrangement(List.copyOf(byIndex), List.copyOf(notes));
+    }
+
+    /**
+     * Whether {@code path} shows, at the slot of at least one of {@code placements}, a slot header of
+     * {@code pool} whose CRC no longer matches: magic {@code ORCS} and the pool UUID in place. That
+     * trace tells a device of this pool with damaged headers from any other disk holding data.
+     */
+    static boolean remnantOf(Path path, UUID pool, long slotSize, List<Placement> placements) throws IOException {
+        if (placements == null || !Files.exists(path)) {
+            return false;
+        }
+        boolean regular = Files.isRegularFile(path);
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = regular ? ch.size() : Long.MAX_VALUE;
+            int probes = 0;
+            for (Placement p : placements) {
+                long at = (long) p.slot() * slotSize;
+                if (probes++ >= MAX_PROBES || at + SlotHeader.SIZE > size) {
+                    continue;
+                }
+                ByteBuffer b = ByteBuffer.allocate(SlotHeader.SIZE).order(ByteOrder.BIG_ENDIAN);
+                while (b.hasRemaining() && ch.read(b, at + b.position()) > 0) {
+                    // read the whole header
+                }
+                if (b.position() == SlotHeader.SIZE && b.getInt(0) == SlotHeader.MAGIC
+                        && new UUID(b.getLong(20), b.getLong(28)).equals(pool)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**

@@ -185,4 +185,34 @@ class DeviceLabelTest {
         assertEquals(0, DeviceLabels.label(dev(0)).device(), "labelled at open, from its containers' headers");
         assertEquals(1, DeviceLabels.label(dev(1)).device());
     }
+
+    @Test
+    void anotherDiskThatTookAMissingDevicesNameIsRefusedAndNotWritten() throws Exception {
+        twoDevicePool();
+        // device #1 is gone; in its place stands another disk holding data (a file system, say)
+        Path disk = dir.resolve("data/other-disk.img");
+        byte[] data = PoolFixture.random(4242, 3 << 20);
+        Files.write(disk, data);
+        IOException e = assertThrows(IOException.class,
+                () -> DedupPool.open(options(dir.resolve("meta"), List.of(dev(0), disk))));
+        assertTrue(e.getMessage().contains("device #1"), e.getMessage());
+        assertArrayEquals(data, Files.readAllBytes(disk), "the other disk is left byte-identical");
+    }
+
+    @Test
+    void aDeviceCutBackToNothingByCleanupKeepsItsLabel() throws Exception {
+        twoDevicePool();
+        try (DedupPool pool = DedupPool.open(options(dir.resolve("meta"), List.of(dev(0), dev(1))))) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            v.unmap(0, BLOCKS);
+            pool.flush();
+            pool.cleanup();
+            pool.cleanup(); // the first run's journal records, too, move down out of the way
+            for (int i = 0; i < 2; i++) {
+                DeviceLabels.Header label = DeviceLabels.label(dev(i));
+                assertNotNull(label, "device " + i + " carries its label after cleanup freed its containers");
+                assertEquals(i, label.device());
+            }
+        }
+    }
 }
