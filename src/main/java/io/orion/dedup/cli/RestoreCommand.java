@@ -36,7 +36,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: conf/dedup.toml).")
     Path config;
 
-    @Option(names = "--force", description = "Replace metadata already there (kept as data.mdb.replaced-<time>).")
+    @Option(names = "--force", description = "Replace metadata already there (kept as data.mdb.replaced-<time>;"
+            + " usable only until the restored pool is first opened).")
     boolean force;
 
     @Option(names = "--no-check", description = "Do not read back the chunks the backup references.")
@@ -75,8 +76,14 @@ final class RestoreCommand implements Callable<Integer> {
         } else {
             out.println("Restored the metadata of pool " + m.get("pool_uuid") + " as of " + m.get("taken") + " into "
                     + m.get("metadata_dir") + ".");
-            if (r.replaced() != null) {
-                out.println("The metadata it replaced is kept as " + r.replaced() + ".");
+            if (r.replaced() != null && r.scrub() != null) {
+                out.println("The metadata it replaced is kept as " + r.replaced() + ", but it cannot be switched back"
+                        + " to: opening the restored pool (the check) cut the data written after the backup from the"
+                        + " devices.");
+            } else if (r.replaced() != null) {
+                out.println("The metadata it replaced is kept as " + r.replaced() + "; it can be switched back to (moved"
+                        + " back to data.mdb) only until the first open of the restored pool (serve): that open cuts"
+                        + " the data written after the backup from the devices.");
             }
             if (r.scrub() != null) {
                 out.println("Checked " + m.get("chunks_checked") + " chunks of " + m.get("volumes") + " volume(s); "

@@ -1,5 +1,6 @@
 package io.orion.dedup.dedup;
 
+import io.orion.dedup.config.AtomicFiles;
 import io.orion.dedup.meta.MetadataBackup;
 import io.orion.dedup.store.DeviceProbe;
 import io.orion.dedup.store.DeviceSpec;
@@ -76,17 +77,27 @@ public final class PoolRestore {
         Files.createDirectories(dir);
         Path mdb = dir.resolve("data.mdb");
         Path replaced = null;
-        if (Files.exists(mdb) && Files.size(mdb) > 0) {
-            if (!force) {
-                throw new RestoreRefusedException("refusing to restore: " + dir + " already holds metadata ("
-                        + mdb.getFileName() + ", " + Files.size(mdb) + " bytes); to replace it, run again with --force"
-                        + " (the current file is kept as data.mdb.replaced-<time>)");
-            }
-            replaced = dir.resolve("data.mdb.replaced-" + System.currentTimeMillis());
-            Files.move(mdb, replaced, StandardCopyOption.ATOMIC_MOVE);
+        boolean present = Files.exists(mdb) && Files.size(mdb) > 0;
+        if (present && !force) {
+            throw new RestoreRefusedException("refusing to restore: " + dir + " already holds metadata ("
+                    + mdb.getFileName() + ", " + Files.size(mdb) + " bytes); to replace it, run again with --force"
+                    + " (the current file is kept as data.mdb.replaced-<time>)");
         }
-        Files.deleteIfExists(dir.resolve("lock.mdb"));
-        MetadataBackup.extract(backup, mdb);
+        // the image is written and its CRC32C checked beside data.mdb first: a damaged backup leaves the
+        // metadata directory as it was
+        Path staged = Files.createTempFile(dir, ".data.mdb.restored-", "");
+        try {
+            MetadataBackup.extract(backup, staged);
+            if (present) {
+                replaced = dir.resolve("data.mdb.replaced-" + System.currentTimeMillis());
+                Files.move(mdb, replaced, StandardCopyOption.ATOMIC_MOVE);
+            }
+            Files.deleteIfExists(dir.resolve("lock.mdb"));
+            Files.move(staged, mdb, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(staged);
+        }
+        AtomicFiles.syncDirectory(dir);
         LOG.info("metadata of pool {} restored into {} from {} (taken {})", h.pool(), dir, backup, h.taken());
         if (!check) {
             return new Result(h, replaced, null, null, -1);

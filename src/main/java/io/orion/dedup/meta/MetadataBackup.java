@@ -6,10 +6,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.UUID;
 import java.util.zip.CRC32C;
@@ -52,10 +54,10 @@ public final class MetadataBackup {
     /** Writes {@code image} (a compacted {@code data.mdb}) as the backup {@code target}, atomically, mode 0600. */
     public static Header write(Path target, UUID pool, int poolFormat, Path image) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Path tmp = dir.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        // one temporary file per backup: two backups to one target (one server process) must not share it
+        Path tmp = privateTempFile(dir, target);
         Header h;
-        try (FileChannel out = PrivateFiles.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE);
              FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
             CRC32C crc = new CRC32C();
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
@@ -137,10 +139,9 @@ public final class MetadataBackup {
     public static Header extract(Path file, Path target) throws IOException {
         Header h = readHeader(file);
         Path dir = target.toAbsolutePath().getParent();
-        Path tmp = dir.resolve("." + target.getFileName() + ".restore-" + ProcessHandle.current().pid());
+        Path tmp = privateTempFile(dir, target);
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ);
-             FileChannel out = PrivateFiles.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                     StandardOpenOption.TRUNCATE_EXISTING)) {
+             FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
             CRC32C crc = new CRC32C();
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
             long done = 0;
@@ -169,6 +170,15 @@ public final class MetadataBackup {
         }
         moveIntoPlace(tmp, target, dir);
         return h;
+    }
+
+    /** A new empty file beside {@code target}, unique to this call, mode 0600 from its creation (where POSIX). */
+    private static Path privateTempFile(Path dir, Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".tmp-";
+        if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+            return Files.createTempFile(dir, prefix, "", PosixFilePermissions.asFileAttribute(PrivateFiles.FILE));
+        }
+        return Files.createTempFile(dir, prefix, "");
     }
 
     /** Renames the finished {@code tmp} over {@code target} atomically and syncs the directory; on failure removes {@code tmp}. */

@@ -191,4 +191,34 @@ class PoolRestoreTest {
         Files.write(backup, bytes);
         assertThrows(IOException.class, () -> PoolRestore.restore(other, backup, true, false));
     }
+
+    @Test
+    void aDamagedImageWithForceLeavesTheMetadataDirectoryAsItWas() throws Exception {
+        Path backup = dir.resolve("pool.orbk");
+        try (DedupPool pool = DedupPool.open(options())) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 20, 4096);
+            v.write(0, ByteBuffer.wrap(content(0, 1)), true);
+            pool.backup(backup);
+            v.write(1, ByteBuffer.wrap(content(1, 1)), true);
+        }
+        byte[] bytes = Files.readAllBytes(backup);
+        bytes[bytes.length - 100] ^= 1; // one bit of the image: the header still checks out
+        Files.write(backup, bytes);
+        MetadataBackup.readHeader(backup);
+        Path meta = dir.resolve("meta");
+        byte[] before = Files.readAllBytes(meta.resolve("data.mdb"));
+        List<Path> listed;
+        try (Stream<Path> s = Files.list(meta)) {
+            listed = s.sorted().toList();
+        }
+        IOException e = assertThrows(IOException.class, () -> PoolRestore.restore(options(), backup, true, true));
+        assertTrue(e.getMessage().contains("nothing restored"), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(meta.resolve("data.mdb")), "data.mdb untouched");
+        try (Stream<Path> s = Files.list(meta)) {
+            assertEquals(listed, s.sorted().toList(), "no replaced-* or temporary file");
+        }
+        try (DedupPool pool = DedupPool.open(options())) {
+            assertArrayEquals(content(1, 1), PoolFixture.read(pool.openVolume("lun").orElseThrow(), 1, 1).array());
+        }
+    }
 }
