@@ -215,4 +215,41 @@ class DeviceLabelTest {
             }
         }
     }
+
+    @Test
+    void aRebuildNumbersADeviceWhoseLabelIsUnreadableByItsSlotHeaders() throws Exception {
+        twoDevicePool();
+        try (DedupPool pool = DedupPool.open(options(dir.resolve("meta"), List.of(dev(0), dev(1))))) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            for (int lba = 0; lba < BLOCKS; lba++) {
+                v.write(lba, ByteBuffer.wrap(content(lba, 1)), false);
+            }
+            pool.flush();
+            pool.cleanup(); // frees the first generation's containers: some slot 0 keeps only its label
+        }
+        int damaged = -1;
+        for (int i = 0; i < 2 && damaged < 0; i++) {
+            if (DeviceLabels.label(dev(i)).containerId() == 0) {
+                try (RandomAccessFile f = new RandomAccessFile(dev(i).toFile(), "rw")) {
+                    f.seek(40);
+                    f.write(0x5a); // a reserved byte: the label fails its CRC32C
+                }
+                assertNull(DeviceLabels.label(dev(i)));
+                damaged = i;
+            }
+        }
+        assertTrue(damaged >= 0, "a device whose slot 0 holds only its label");
+        PoolOptions swapped = options(dir.resolve("meta"), List.of(dev(1), dev(0)));
+        try (var files = Files.walk(dir.resolve("meta"))) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+        new io.orion.dedup.recovery.PoolRebuilder(swapped.devices(), swapped.metadataDir(), swapped.containerSize(),
+                swapped.metadataMapSize(), null).rebuild();
+        try (DedupPool pool = DedupPool.open(swapped)) {
+            assertReads(pool, 1);
+            assertTrue(pool.verify().clean());
+        }
+    }
 }
