@@ -25,13 +25,15 @@ class DeviceLabelIT {
 
     private static Path config(Path dir, String name, Path... devices) throws Exception {
         Path base = AdminTools.config(dir, 0);
-        StringBuilder text = new StringBuilder(Files.readString(base)).append("\ndevices = [\n");
+        StringBuilder list = new StringBuilder("devices = [\n");
         for (Path d : devices) {
-            text.append("  { path = \"").append(d).append("\" },\n");
+            list.append("  { path = \"").append(d).append("\" },\n");
         }
-        text.append("]\n");
+        list.append("]\n");
+        String text = Files.readString(base);
+        assertTrue(text.contains("\n[pool]\n"), "the base config has a [pool] section");
         Path f = dir.resolve(name);
-        Files.writeString(f, text);
+        Files.writeString(f, text.replace("\n[pool]\n", "\n[pool]\n" + list)); // inside [pool], whatever follows it
         return f;
     }
 
