@@ -339,6 +339,8 @@ final class GarbageCollector {
     private static final class JournalNames {
         final Map<Integer, java.util.TreeSet<Long>> blocks = new HashMap<>();
         final java.util.TreeSet<Long> chunks = new java.util.TreeSet<>();
+        /** Range entries (volume, first block, count): held as ranges, never block by block. */
+        final List<long[]> ranges = new ArrayList<>();
         boolean catalogue;
     }
 
@@ -366,6 +368,11 @@ final class GarbageCollector {
                                 @Override
                                 public void location(long chunkId, int containerId, int offset, int length) {
                                     n.chunks.add(chunkId);
+                                }
+
+                                @Override
+                                public void range(int volume, long first, long count, long chunkId) {
+                                    n.ranges.add(new long[] {volume, first, count});
                                 }
                             });
                         }
@@ -400,6 +407,23 @@ final class GarbageCollector {
             for (long db : e.getValue()) {
                 long cur = b.txn.block(e.getKey(), db);
                 b.journal.map(e.getKey(), db, cur == MetaTxn.ABSENT ? JournalFormat.UNMAPPED : cur);
+            }
+        }
+        for (long[] r : n.ranges) {
+            int vol = (int) r[0];
+            VolumeState v = pool.volumeState(vol);
+            if (v == null || v.deleted || b.deletedVolumes.contains(vol)) {
+                continue;
+            }
+            // the whole range as unmapped, then what is mapped in it now (later entries win)
+            b.journal.range(vol, r[1], r[2], JournalFormat.UNMAPPED);
+            List<long[]> now = new ArrayList<>();
+            b.txn.scanBlocks(vol, r[1], r[1] + r[2], (db, c) -> {
+                now.add(new long[] {db, c});
+                return true;
+            });
+            for (long[] m : now) {
+                b.journal.map(vol, m[0], m[1]);
             }
         }
         for (long id : n.chunks) {

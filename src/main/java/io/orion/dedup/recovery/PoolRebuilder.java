@@ -351,6 +351,24 @@ public final class PoolRebuilder {
                     public void location(long chunkId, int containerId, int offset, int length) {
                         location.put(chunkId, key(containerId, offset));
                     }
+
+                    @Override
+                    public void range(int volume, long first, long count, long chunkId) {
+                        Map<Long, Long> m = maps.computeIfAbsent(volume, k -> new HashMap<>());
+                        if (chunkId == JournalFormat.ZERO) {
+                            for (long i = 0; i < count; i++) {
+                                m.put(first + i, chunkId);
+                            }
+                        } else if (count <= m.size()) {
+                            // unmapped: a block absent from the map is unmapped
+                            for (long i = 0; i < count; i++) {
+                                m.remove(first + i);
+                            }
+                        } else {
+                            // a range larger than the map (an UNMAP or deletion of a whole volume)
+                            m.keySet().removeIf(db -> db >= first && db - first < count);
+                        }
+                    }
                 });
             }
         }

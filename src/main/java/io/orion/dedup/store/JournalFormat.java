@@ -30,7 +30,9 @@ import java.util.zip.CRC32C;
  *
  * Changes entries: tag 1 (block-map run) volume u32 ‖ first dedup block u64 ‖ count u32 ‖ count
  * × chunk id u64 ({@link #ZERO} = written as zeros, {@link #UNMAPPED} = unmapped); tag 2 (chunk
- * location) chunk id u64 ‖ container u32 ‖ offset u32 ‖ length u32. Catalogue: next volume id
+ * location) chunk id u64 ‖ container u32 ‖ offset u32 ‖ length u32; tag 3 (uniform range: an
+ * UNMAP, a WRITE SAME of zeros, a deletion) volume u32 ‖ first dedup block u64 ‖ count u64 ‖ kind
+ * u8 (0 = unmapped, 1 = zero), one entry of 22 bytes however many blocks it covers. Catalogue: next volume id
  * u32 ‖ count u32 ‖ per volume id u32 ‖ UUID 16 ‖ logical block size u32 ‖ dedup block size u32 ‖
  * capacity u64 ‖ flags u8 (bit 0 read-only) ‖ origin time u64 ‖ name length u16 ‖ name ‖ origin
  * length u16 (0xFFFF: none) ‖ origin. Void: the sequence number of a journal record whose commit
@@ -45,6 +47,14 @@ public final class JournalFormat {
     public static final int TYPE_VOID = 3;
     public static final int TAG_MAP = 1;
     public static final int TAG_LOCATION = 2;
+    public static final int TAG_RANGE = 3;
+    /** Bytes of one range entry (tag included). */
+    public static final int RANGE_BYTES = 22;
+    /**
+     * Shortest run of zero or unmapped blocks written as a range entry: a shorter one costs less
+     * inline in a block-map run (8 bytes a block).
+     */
+    public static final int RANGE_MIN = 4;
     /** A block written as zeros. */
     public static final long ZERO = 0;
     /** A block unmapped (or never written). */
@@ -143,6 +153,17 @@ public final class JournalFormat {
         void map(int volume, long dblock, long chunkId);
 
         void location(long chunkId, int containerId, int offset, int length);
+
+        /**
+         * Blocks {@code [first, first + count)} of {@code volume} all became {@code chunkId}
+         * ({@link #ZERO} or {@link #UNMAPPED}). By default one {@link #map} call per block; a
+         * visitor that holds the maps for a large volume should take the range whole.
+         */
+        default void range(int volume, long first, long count, long chunkId) {
+            for (long i = 0; i < count; i++) {
+                map(volume, first + i, chunkId);
+            }
+        }
     }
 
     /** Walks a checked changes payload. */
@@ -159,6 +180,15 @@ public final class JournalFormat {
                 }
             } else if (tag == TAG_LOCATION) {
                 v.location(b.getLong(), b.getInt(), b.getInt(), b.getInt());
+            } else if (tag == TAG_RANGE) {
+                int vol = b.getInt();
+                long first = b.getLong();
+                long count = b.getLong();
+                int kind = b.get();
+                if (count < 0 || first < 0 || (kind != 0 && kind != 1)) {
+                    throw new IllegalArgumentException("bad journal range entry (count " + count + ", kind " + kind + ")");
+                }
+                v.range(vol, first, count, kind == 1 ? ZERO : UNMAPPED);
             } else {
                 throw new IllegalArgumentException("unknown journal entry tag " + tag);
             }
@@ -237,6 +267,11 @@ public final class JournalFormat {
         private long runNext = -1;
         private int runCountPos = -1;
         private int runCount;
+        /** A run of zero or unmapped blocks not yet written: a range entry, or inline if short. */
+        private int uniVolume;
+        private long uniFirst;
+        private long uniCount;
+        private long uniValue;
 
         /** Makes room for {@code bytes} more: a new record past {@link #MAX_PAYLOAD}, else a bigger buffer. */
         private void room(int bytes) {
@@ -281,6 +316,65 @@ public final class JournalFormat {
 
         /** Block {@code dblock} of {@code volume} now maps {@code chunkId} (or {@link #ZERO}, {@link #UNMAPPED}). */
         public void map(int volume, long dblock, long chunkId) {
+            if (chunkId == ZERO || chunkId == UNMAPPED) {
+                if (uniCount > 0 && volume == uniVolume && dblock == uniFirst + uniCount && chunkId == uniValue) {
+                    uniCount++;
+                    return;
+                }
+                endUniform();
+                uniVolume = volume;
+                uniFirst = dblock;
+                uniCount = 1;
+                uniValue = chunkId;
+                return;
+            }
+            endUniform();
+            mapInline(volume, dblock, chunkId);
+        }
+
+        /**
+         * Blocks {@code [first, first + count)} of {@code volume} all become {@code chunkId}
+         * ({@link #ZERO} or {@link #UNMAPPED}): one range entry.
+         */
+        public void range(int volume, long first, long count, long chunkId) {
+            if (chunkId != ZERO && chunkId != UNMAPPED) {
+                throw new IllegalArgumentException("a range is zero or unmapped, not chunk " + chunkId);
+            }
+            if (count <= 0) {
+                return;
+            }
+            if (uniCount > 0 && volume == uniVolume && first == uniFirst + uniCount && chunkId == uniValue) {
+                uniCount += count;
+                return;
+            }
+            endUniform();
+            uniVolume = volume;
+            uniFirst = first;
+            uniCount = count;
+            uniValue = chunkId;
+        }
+
+        /** Writes the pending uniform run: a range entry, or inline block-map entries when short. */
+        private void endUniform() {
+            long n = uniCount;
+            if (n == 0) {
+                return;
+            }
+            uniCount = 0;
+            if (n < RANGE_MIN) {
+                for (long i = 0; i < n; i++) {
+                    mapInline(uniVolume, uniFirst + i, uniValue);
+                }
+                return;
+            }
+            endRun();
+            room(RANGE_BYTES);
+            cur.put((byte) TAG_RANGE).putInt(uniVolume).putLong(uniFirst).putLong(n)
+                    .put((byte) (uniValue == ZERO ? 1 : 0));
+            entries++;
+        }
+
+        private void mapInline(int volume, long dblock, long chunkId) {
             if (runCountPos >= 0 && volume == runVolume && dblock == runNext && cur.position() + 8 <= MAX_PAYLOAD) {
                 room(8);
                 cur.putLong(chunkId);
@@ -302,6 +396,7 @@ public final class JournalFormat {
 
         /** Chunk {@code chunkId}'s record now lives at {@code loc}. */
         public void location(long chunkId, Location loc) {
+            endUniform();
             endRun();
             room(21);
             cur.put((byte) TAG_LOCATION).putLong(chunkId).putInt(loc.containerId()).putInt(loc.offset())
@@ -310,11 +405,12 @@ public final class JournalFormat {
         }
 
         public boolean isEmpty() {
-            return entries == 0 && payloads.isEmpty();
+            return entries == 0 && payloads.isEmpty() && uniCount == 0;
         }
 
         /** The records, each with a sequence number from {@code seqs}. */
         public List<byte[]> records(java.util.function.LongSupplier seqs) {
+            endUniform();
             cut();
             List<byte[]> out = new ArrayList<>(payloads.size());
             for (int i = 0; i < payloads.size(); i++) {

@@ -299,4 +299,57 @@ class RebuildFromDevicesTest {
             assertTrue(used > s.storedBytes(), "the journal takes container bytes: " + used + " vs " + s.storedBytes());
         }
     }
+
+    private static long journalBytes(DedupPool pool) {
+        return pool.store().containers().stream().mapToLong(Container::journalBytes).sum();
+    }
+
+    @Test
+    void aRangeUnmapAndZeroWriteAreJournaledAsRangesAndRebuilt() throws Exception {
+        PoolOptions o = PoolFixture.options(dir).build();
+        Snapshot before;
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume a = pool.createVolume("a", 4096, 16L << 20, 4096);
+            DedupVolume b = pool.createVolume("b", 4096, 4L << 20, 4096);
+            a.write(0, blocks(1, 1024, true), false);
+            a.write(1024, blocks(1, 1024, true), false);        // duplicates: a second 4 MiB
+            b.write(0, blocks(5000, 256, true), false);
+            pool.flush();
+            long j0 = journalBytes(pool);
+            a.unmap(100, 1800);                                 // 1800 blocks across two commits
+            pool.flush();
+            long unmapJournal = journalBytes(pool) - j0;
+            assertTrue(unmapJournal > 0 && unmapJournal <= 4 * 64,
+                    "an UNMAP of 1800 blocks journals a few dozen bytes a commit, not 8 a block: " + unmapJournal);
+            long j1 = journalBytes(pool);
+            a.writeSame(1950, 90, ByteBuffer.allocate(4096), false); // WRITE SAME of zeros: zero blocks
+            pool.flush();
+            long zeroJournal = journalBytes(pool) - j1;
+            assertTrue(zeroJournal > 0 && zeroJournal <= 2 * 64, "zeros over 90 blocks: " + zeroJournal + " bytes");
+            b.unmap(0, 256);
+            a.write(500, blocks(9000, 3, true), false);          // new data inside the unmapped range
+            pool.flush();
+            before = capture(pool);
+        }
+        rebuild(o);
+        try (DedupPool pool = DedupPool.open(o)) {
+            assertSame(before, capture(pool));
+            DedupVolume a = pool.openVolume("a").orElseThrow();
+            ByteBuffer got = ByteBuffer.allocate(4096);
+            a.read(499, got);
+            assertArrayEquals(new byte[4096], got.array(), "block 499 was unmapped and reads zeros after the rebuild");
+        }
+        // cleanup re-journals what the freed containers' records named, ranges included
+        try (DedupPool pool = DedupPool.open(o)) {
+            assertTrue(pool.deleteVolume("b"));
+            pool.flush();
+            pool.cleanup();
+            pool.cleanup();
+            before = capture(pool);
+        }
+        rebuild(o);
+        try (DedupPool pool = DedupPool.open(o)) {
+            assertSame(before, capture(pool));
+        }
+    }
 }
