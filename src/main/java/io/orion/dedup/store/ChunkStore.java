@@ -243,16 +243,69 @@ public final class ChunkStore implements Closeable {
 
     /**
      * Appends one journal record ({@link JournalFormat}): like a chunk record, but it may use the
-     * last {@link #journalReserve()} bytes of a container that chunk records leave free, so a pool
-     * whose devices are full of chunks can still journal UNMAPs, deletions and cleanup.
+     * last {@link #journalReserve()} bytes of a container that chunk records leave free, and the
+     * {@link #journalReserve()} bytes kept allocated past the end of each open container, which
+     * chunk records may not use either: a pool whose devices are full of chunks, or whose file
+     * system is full, can still journal UNMAPs, deletions and cleanup (the operations that free
+     * space). When even that room is gone the append fails with {@link OutOfSpaceException}.
      */
     public Location appendJournal(byte[] record) throws IOException {
         return append(ByteBuffer.wrap(record), true);
     }
 
-    /** Bytes at the end of each container that only journal records may use. */
+    /**
+     * Bytes at the end of each container that only journal records may use, and bytes kept
+     * allocated on the file system past the end of each open container that only journal records
+     * may use (see {@link #ensureAllocated}).
+     */
     public long journalReserve() {
         return Math.min(64 * 1024, slotSize / 64);
+    }
+
+    /** How far ahead of what an append needs the blocks of an open container are allocated at once. */
+    private long allocationStep() {
+        return Math.min(1 << 20, slotSize / 16);
+    }
+
+    /**
+     * Makes sure the first {@code need} bytes of container {@code c}'s slot are allocated on the
+     * file system (a step ahead when it can, exactly {@code need} when the file system is nearly
+     * full). Called under the device's monitor, before {@code c.end} moves, so a failed allocation
+     * leaves no gap in the append stream.
+     *
+     * @throws OutOfSpaceException when the file system cannot give the space
+     */
+    private void ensureAllocated(Container c, long need) throws OutOfSpaceException {
+        if (need <= c.allocatedTo) {
+            return;
+        }
+        BackingDevice dev = c.device();
+        long from = Math.max(c.allocatedTo, Math.min(c.end, need));
+        long base = dev.slotBase(c.slot());
+        long ahead = Math.min(slotSize, need + allocationStep());
+        boolean done;
+        try {
+            done = dev.allocate(base + from, ahead - from);
+        } catch (OutOfSpaceException e) {
+            if (ahead == need) {
+                throw e;
+            }
+            done = dev.allocate(base + from, need - from);
+            ahead = need;
+        }
+        c.allocatedTo = done ? ahead : slotSize; // a device that cannot preallocate keeps no reserve
+    }
+
+    /** {@link #ensureAllocated} for the journal reserve after a journal append: best effort. */
+    private void topUpReserve(Container c) {
+        if (c.allocatedTo >= Math.min(slotSize, c.end + journalReserve())) {
+            return;
+        }
+        try {
+            ensureAllocated(c, Math.min(slotSize, c.end + journalReserve()));
+        } catch (OutOfSpaceException e) {
+            // still full: the rest of the reserve serves the next journal records
+        }
     }
 
     private Location append(ByteBuffer record, boolean journal) throws IOException {
@@ -302,6 +355,11 @@ public final class ChunkStore implements Closeable {
             synchronized (dev) {
                 if (c.condemned || c.damage() != null || c.end + length > slotSize || containers.get(c.id()) != c) {
                     continue;
+                }
+                try {
+                    ensureAllocated(c, c.end + length);
+                } catch (OutOfSpaceException e) {
+                    continue; // its end is not allocated and the file system is full: another may be
                 }
                 off = c.end;
                 c.end += length;
@@ -357,6 +415,14 @@ public final class ChunkStore implements Closeable {
                     }
                     return null;
                 }
+                Container fresh = new Container(-1, dev, slot, 0, false); // from byte 0: the header too
+                try {
+                    // the header, this record and (for a chunk record) the journal reserve
+                    ensureAllocated(fresh, SlotHeader.SIZE + length + (journal ? 0 : journalReserve()));
+                } catch (OutOfSpaceException e) {
+                    dev.freeSlot(slot);
+                    throw e;
+                }
                 int id = nextContainerId.getAndIncrement();
                 try {
                     dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
@@ -372,13 +438,19 @@ public final class ChunkStore implements Closeable {
                 }
                 c = new Container(id, dev, slot, SlotHeader.SIZE, false);
                 c.restore(SlotHeader.SIZE, 0, 0, 0);
+                c.allocatedTo = fresh.allocatedTo;
                 containers.put(id, c);
                 created.add(c);
                 open[d] = c;
             }
+            // a chunk record leaves the journal reserve allocated past it; a journal record may use it
+            ensureAllocated(c, c.end + length + (journal ? 0 : journalReserve()));
             off = c.end;
             c.end += length;
             c.pending.incrementAndGet();
+            if (journal) {
+                topUpReserve(c);
+            }
         }
         try {
             dev.write(record, dev.slotBase(c.slot()) + off);
@@ -503,6 +575,19 @@ public final class ChunkStore implements Closeable {
     @Override
     public void close() throws IOException {
         IOException first = null;
+        // the blocks preallocated past the containers' ends go back to the file system
+        for (Container c : containers.values()) {
+            synchronized (c.device()) {
+                if (c.allocatedTo > c.end) {
+                    try {
+                        c.device().releaseTail(c.slot(), c.end);
+                    } catch (IOException e) {
+                        LOG.debug("cannot give back the preallocated tail of container {}: {}", c.id(), e.toString());
+                    }
+                    c.allocatedTo = c.end;
+                }
+            }
+        }
         for (BackingDevice d : devices) {
             try {
                 d.close();

@@ -21,6 +21,11 @@ public final class Container {
     volatile boolean condemned;
     /** A chunk record found no room in it and no free slot: further chunk records are refused. */
     boolean chunkFull;
+    /**
+     * Slot-relative offset up to which the container's blocks are known to be allocated on the
+     * device ({@link BackingDevice#allocate}); guarded by the device's monitor. 0 for a loaded one.
+     */
+    long allocatedTo;
     final AtomicInteger pending = new AtomicInteger();
     private volatile long committedEnd;
     private volatile long liveBytes;
