@@ -31,7 +31,7 @@ import picocli.CommandLine.Spec;
         subcommands = {ServeCommand.class, TargetCommands.class, LunCommands.class, VolumeCommands.class, PortalCommands.class,
             AclCommands.class, ChapCommands.class, ServerCommands.Status.class, ServerCommands.SaveConfig.class,
             ServerCommands.Stats.class, ServerCommands.Scrub.class, EstimateCommand.class,
-            BackupCommand.class, RestoreCommand.class, ReloadCommand.class, JobCommands.class})
+            BackupCommand.class, RestoreCommand.class, ReloadCommand.class, JobCommands.class, RecoverCommand.class})
 public final class OrionCli implements Callable<Integer> {
 
     /** Exit status of a failed command. */

@@ -49,14 +49,7 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        OrionConfig cfg;
-        if (config != null) {
-            cfg = OrionConfig.load(config);
-        } else if (Files.exists(ServeCommand.DEFAULT_CONFIG)) {
-            cfg = OrionConfig.load(ServeCommand.DEFAULT_CONFIG);
-        } else {
-            cfg = OrionConfig.defaults();
-        }
+        OrionConfig cfg = ServeCommand.configOrDefaults(config);
         if (!Files.isRegularFile(from)) {
             throw new AdminException("no backup file " + from);
         }

@@ -32,6 +32,17 @@ final class ServeCommand implements Callable<Integer> {
     /** The configuration file used when --config is not given and it exists. */
     static final Path DEFAULT_CONFIG = Path.of("conf", "dedup.toml");
 
+    /**
+     * The configuration an offline command (recover, restore) works with: {@code config} when given,
+     * else {@code conf/dedup.toml} when it exists, else the built-in defaults, as {@code serve} does.
+     */
+    static OrionConfig configOrDefaults(Path config) throws java.io.IOException, io.orion.dedup.config.ConfigException {
+        if (config != null) {
+            return OrionConfig.load(config);
+        }
+        return Files.exists(DEFAULT_CONFIG) ? OrionConfig.load(DEFAULT_CONFIG) : OrionConfig.defaults();
+    }
+
     @Spec
     CommandSpec spec;
 

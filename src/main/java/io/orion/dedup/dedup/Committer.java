@@ -6,7 +6,9 @@ import io.orion.dedup.meta.MetaCorruptException;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.MetaWriteTxn;
 import io.orion.dedup.meta.PoolCounters;
+import io.orion.dedup.meta.VolumeRecord;
 import io.orion.dedup.store.Container;
+import io.orion.dedup.store.JournalFormat;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.storage.IoBatch;
 import io.orion.dedup.storage.OutOfSpaceException;
@@ -344,13 +346,30 @@ final class Committer implements AutoCloseable {
                     }
                 }
                 current = null;
+                try {
+                    journal(b);
+                } catch (OutOfSpaceException e) {
+                    // no room on the devices even for the journal: the batch fails with that (the
+                    // pool stays writable; cleanup or UNMAP elsewhere makes room)
+                    abort(b);
+                    for (Work w : items) {
+                        if (failed.add(w)) {
+                            failures.put(w, e);
+                        }
+                    }
+                    break;
+                }
                 finish(b);
                 if (pool.options().durableCommits()) {
                     pool.store().forceAll();
                 }
                 b.txn.commit();
                 b.txn.close();
+                b.journalSeqs.clear();
                 publish(b);
+                for (Location l : b.journaled) {
+                    pool.store().release(l);
+                }
                 unpersisted.clear();
                 committed = true;
                 pool.meta().keepReserve();
@@ -425,7 +444,63 @@ final class Committer implements AutoCloseable {
         }
     }
 
-    private static void abort(Batch b) {
+    /**
+     * Appends the batch's journal records (its block-map changes and chunk locations, and the volume
+     * catalogue when it changed) to the containers before the commit: the same device flush that
+     * precedes the LMDB sync makes them durable. Their bytes count as live bytes of their container
+     * (they are not reclaimable garbage), and as committed records.
+     */
+    private void journal(Batch b) throws IOException {
+        List<byte[]> recs = new ArrayList<>();
+        if (b.catalogueChanged || b.newNextVolumeId > 0 || !b.deletedVolumes.isEmpty() || !b.capacity.isEmpty()) {
+            List<JournalFormat.CatalogueEntry> vols = new ArrayList<>();
+            for (VolumeRecord v : b.txn.volumes()) {
+                long cap = b.capacity.getOrDefault(v.id(), v.capacityBytes());
+                vols.add(new JournalFormat.CatalogueEntry(v.id(), v.name(), v.uuid(), v.logicalBlockSize(),
+                        v.dedupBlockSize(), cap, v.readOnly(), v.origin(), v.originMillis()));
+            }
+            byte[] p = JournalFormat.encodeCatalogue(new JournalFormat.Catalogue(b.nextVolumeId(this), vols));
+            long seq = pool.newChunkId();
+            b.journalSeqs.add(seq);
+            recs.add(JournalFormat.encode(JournalFormat.TYPE_CATALOGUE, seq, vols.size(), p, p.length));
+        }
+        if (!b.journal.isEmpty()) {
+            recs.addAll(b.journal.records(() -> {
+                long seq = pool.newChunkId();
+                b.journalSeqs.add(seq);
+                return seq;
+            }));
+        }
+        for (byte[] r : recs) {
+            Location loc = pool.store().appendJournal(r);
+            b.journaled.add(loc);
+            b.noteEnd(loc);
+            b.containerDelta(loc.containerId())[4] += loc.length();
+        }
+    }
+
+    /**
+     * After a failed commit: the journal records already appended describe changes that never
+     * happened, so a void record naming each one follows them (recovery skips voided records).
+     */
+    private void voidJournal(Batch b) {
+        for (Location l : b.journaled) {
+            pool.store().release(l);
+        }
+        b.journaled.clear();
+        for (long seq : b.journalSeqs) {
+            try {
+                Location l = pool.store().appendJournal(JournalFormat.voidRecord(pool.newChunkId(), seq));
+                pool.store().release(l);
+            } catch (IOException | RuntimeException e) {
+                LOG.error("could not void journal record {} of a failed commit: {}", seq, e.toString());
+            }
+        }
+        b.journalSeqs.clear();
+    }
+
+    private void abort(Batch b) {
+        voidJournal(b);
         try {
             b.txn.abort();
         } catch (RuntimeException ignored) {
@@ -509,6 +584,9 @@ final class Committer implements AutoCloseable {
                 }
             } else if (t != o) {
                 b.txn.putBlock(op.volume, op.dblock, t);
+            }
+            if (t != o) {
+                b.journal.map(op.volume, op.dblock, t == MetaTxn.ABSENT ? JournalFormat.UNMAPPED : t);
             }
             long[] d = b.volumeDelta(op.volume);
             count(d, o, -1);
@@ -632,10 +710,10 @@ final class Committer implements AutoCloseable {
             if (c == null) {
                 continue;
             }
-            long[] d = b.containerDelta.getOrDefault(id, new long[4]);
+            long[] d = b.containerDelta.getOrDefault(id, new long[5]);
             b.txn.putContainer(new ContainerRecord(id, c.device().index(), c.slot(), c.sealed(),
                     Math.max(c.committedEnd(), d[2]), c.liveBytes() + d[0], c.liveCount() + d[1],
-                    c.records() + d[3]));
+                    c.records() + d[3], c.journalBytes() + d[4]));
         }
         for (int id : b.deletedContainers) {
             b.txn.deleteContainer(id);
@@ -669,7 +747,7 @@ final class Committer implements AutoCloseable {
             Container c = pool.store().container(e.getKey());
             if (c != null) {
                 long[] d = e.getValue();
-                c.applyCommitted(d[0], d[1], d[2], d[3]);
+                c.applyCommitted(d[0], d[1], d[2], d[3], d[4]);
             }
         }
         uniqueChunks += b.dUniqueChunks;
@@ -742,6 +820,13 @@ final class Committer implements AutoCloseable {
         final Map<Fingerprint, Long> indexed = new HashMap<>();
         final List<ChunkRecord> freed = new ArrayList<>();
         final List<Runnable> afterCommit = new ArrayList<>();
+        /** The block-map changes and chunk locations of this batch, journaled before its commit. */
+        final JournalFormat.ChangesBuilder journal = new JournalFormat.ChangesBuilder();
+        /** Set to journal the whole volume catalogue with this batch (also set by detected changes). */
+        boolean catalogueChanged;
+        /** Journal records appended for this batch (released after the commit) and their sequence numbers. */
+        final List<Location> journaled = new ArrayList<>();
+        final List<Long> journalSeqs = new ArrayList<>();
         long dUniqueChunks;
         long dUniqueBytes;
         long dStoredBytes;
@@ -788,7 +873,7 @@ final class Committer implements AutoCloseable {
         }
 
         private long[] containerDelta(int id) {
-            return containerDelta.computeIfAbsent(id, k -> new long[4]);
+            return containerDelta.computeIfAbsent(id, k -> new long[5]);
         }
 
         /** Counts a record's bytes as committed (live or dead) in its container. */
@@ -801,6 +886,7 @@ final class Committer implements AutoCloseable {
         long createChunk(long id, Fingerprint fp, Location loc, int originalLength, int flags, boolean index) {
             putChunk(new ChunkRecord(id, fp.bytes(), loc.containerId(), loc.offset(), loc.length(), originalLength,
                     flags, 1));
+            journal.location(id, loc);
             if (index) {
                 txn.putIndex(fp.bytes(), id);
                 indexed.put(fp, id);
@@ -851,6 +937,7 @@ final class Committer implements AutoCloseable {
          */
         void restore(ChunkRecord r, Location to, int flags) {
             putChunk(r.withStorage(to, flags));
+            journal.location(r.id(), to);
             long[] from = containerDelta(r.containerId());
             from[0] -= r.length();
             from[1] -= 1;

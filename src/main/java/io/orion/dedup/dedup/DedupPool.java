@@ -178,24 +178,26 @@ public final class DedupPool implements Closeable {
             List<String> damage = new ArrayList<>();
             for (ContainerRecord c : containers) {
                 cut += store.load(c.id(), c.device(), c.slot(), c.sealed(), c.committedEnd(), c.liveBytes(),
-                        c.liveCount(), c.records());
+                        c.liveCount(), c.records(), c.journalBytes());
                 Container loaded = store.container(c.id());
                 if (loaded.damage() != null) {
                     damage.add(loaded.damage());
                 }
             }
-            for (BackingDevice d : devices) {
-                if (readOnly != null || !damage.isEmpty()) {
-                    // damaged metadata may hide containers, and a container whose slot header does
-                    // not match may mean a device taken for another: write nothing where they could be
-                    break;
+            if (readOnly == null && damage.isEmpty()) {
+                // damaged metadata may hide containers, and a container whose slot header does not
+                // match may mean a device taken for another: write nothing where they could be
+                for (BackingDevice d : devices) {
+                    // past the last known container: no container of this metadata, so free
+                    long trimmed = d.trimPastTop();
+                    if (trimmed > 0) {
+                        LOG.info("{}: {} bytes past the last container the metadata knows cut", d.path(), trimmed);
+                    }
                 }
-                // past the last known container: no container of this metadata, so free
-                long trimmed = d.trimPastTop();
-                if (trimmed > 0) {
-                    LOG.info("{}: {} bytes past the last container the metadata knows cut", d.path(), trimmed);
+                store.clearStaleSlots(); // headers of slots the metadata does not list (a rebuild must not find them)
+                for (BackingDevice d : devices) {
+                    d.label(counters.poolUuid()); // adopts a device of a pool written before labels
                 }
-                d.label(counters.poolUuid()); // adopts a device of a pool written before labels
             }
             store.sealAll();
             OpenReport report = new OpenReport(cut, List.copyOf(damage), (System.nanoTime() - t0) / 1_000_000);
@@ -639,6 +641,15 @@ public final class DedupPool implements Closeable {
         long free = Files.getFileStore(Files.exists(p) ? p : p.getParent()).getUsableSpace();
         fsFree.put(p, new long[] {free, now});
         return free;
+    }
+
+    /** Bytes of journal records in the containers (neither live chunk bytes nor reclaimable). */
+    public long journalBytes() {
+        long n = 0;
+        for (Container c : store.containers()) {
+            n += c.journalBytes();
+        }
+        return n;
     }
 
     /** Exact pool statistics, including each volume's (which walks every volume's block map). */

@@ -4,6 +4,8 @@ import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Container;
+import io.orion.dedup.store.ContainerWalker;
+import io.orion.dedup.store.JournalFormat;
 import io.orion.dedup.store.Location;
 import io.orion.dedup.store.RecordFormat;
 import io.orion.dedup.store.SlotHeader;
@@ -92,14 +94,73 @@ final class GarbageCollector {
             if (!c.sealed() || c.pending() != 0 || c.damage() != null) {
                 continue;
             }
-            if (c.liveCount() == 0 || (c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold)) {
-                victims.add(c);
+            if ((c.liveCount() == 0 && c.journalBytes() == 0)
+                    || (c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold)) {
+                if (store.condemn(c)) {
+                    victims.add(c);
+                }
             }
         }
         if (victims.isEmpty()) {
             monitor.begin(0);
             return new CleanupResult(0, 0, 0, 0, 0);
         }
+        try {
+            int firstNew = store.nextContainerId();
+            CleanupResult r = collect(victims, monitor);
+            if (r.containersCompacted() > 0 && !r.cancelled()) {
+                r = plus(r, journalOnlyAboveFreeSlots(firstNew));
+            }
+            return r;
+        } finally {
+            for (Container c : victims) {
+                if (store.container(c.id()) == c) {
+                    store.spare(c); // kept
+                }
+            }
+        }
+    }
+
+    private static CleanupResult plus(CleanupResult a, CleanupResult b) {
+        return new CleanupResult(a.containersCompacted() + b.containersCompacted(), a.chunksMoved() + b.chunksMoved(),
+                a.bytesMoved() + b.bytesMoved(), a.chunksReclaimed() + b.chunksReclaimed(),
+                a.bytesReclaimed() + b.bytesReclaimed(), a.cancelled() || b.cancelled());
+    }
+
+    /**
+     * A run that freed containers wrote its journal records into a container opened meanwhile,
+     * above the slots it freed (they were still in use when it opened). When that container holds
+     * nothing but journal records, it is compacted once more so its records move down into the
+     * lowest free slot, and a plain file can be cut back.
+     */
+    private CleanupResult journalOnlyAboveFreeSlots(int firstNew) throws IOException {
+        ChunkStore store = pool.store();
+        List<Container> again = new ArrayList<>();
+        for (Container c : store.containers()) {
+            if (c.id() >= firstNew && c.liveCount() == 0 && c.journalBytes() > 0 && c.device().usedSlots() <= c.slot()) {
+                store.seal(c);
+                if (store.condemn(c)) {
+                    again.add(c);
+                }
+            }
+        }
+        if (again.isEmpty()) {
+            return new CleanupResult(0, 0, 0, 0, 0);
+        }
+        try {
+            return collect(again, WorkMonitor.NONE); // a small second pass: journal records only
+        } finally {
+            for (Container c : again) {
+                if (store.container(c.id()) == c) {
+                    store.spare(c);
+                }
+            }
+        }
+    }
+
+    private CleanupResult collect(List<Container> victims, WorkMonitor monitor) throws IOException {
+        ChunkStore store = pool.store();
+        double threshold = pool.options().gcLiveThreshold();
         victims.sort(Comparator.comparingDouble(Container::liveFraction));
         Map<Integer, Container> byId = new HashMap<>();
         for (Container c : victims) {
@@ -195,42 +256,182 @@ final class GarbageCollector {
         if (!moves.isEmpty()) {
             store.forceAll();
         }
-        List<Integer> toFree = pool.committer().run(b -> {
-            for (Move m : moves) {
-                ChunkRecord cur = b.chunk(m.chunk.id());
-                if (cur != null && cur.containerId() == m.chunk.containerId() && cur.offset() == m.chunk.offset()) {
-                    b.relocate(cur, m.to);
-                } else {
-                    b.noteEnd(m.to);
+        Map<Integer, JournalNames> named = new HashMap<>();
+        for (Container c : victims) {
+            if (!skipped.contains(c.id())) {
+                try {
+                    named.put(c.id(), journalNames(c));
+                } catch (IOException e) {
+                    LOG.error("{}; container kept", e.getMessage());
+                    skipped.add(c.id());
                 }
             }
-            List<Integer> free = new ArrayList<>();
-            for (Container c : victims) {
-                if (skipped.contains(c.id())) {
-                    continue;
-                }
-                long[] d = b.containerDeltaOrNull(c.id());
-                long liveAfter = c.liveCount() + (d == null ? 0 : d[1]);
-                if (liveAfter == 0) {
-                    b.deletedContainers.add(c.id());
-                    free.add(c.id());
-                }
+        }
+        for (Container c : victims) {
+            if (skipped.contains(c.id())) {
+                store.spare(c); // kept: the room left at its end may take this run's journal records
             }
-            b.afterCommit.add(() -> moves.forEach(m -> store.release(m.to)));
-            return free;
-        });
+        }
+        List<Integer> toFree;
+        while (true) {
+            try {
+                toFree = pool.committer().run(b -> {
+                    for (Move m : moves) {
+                        ChunkRecord cur = b.chunk(m.chunk.id());
+                        if (cur != null && cur.containerId() == m.chunk.containerId() && cur.offset() == m.chunk.offset()) {
+                            b.relocate(cur, m.to);
+                        } else {
+                            b.noteEnd(m.to);
+                        }
+                    }
+                    List<Integer> free = new ArrayList<>();
+                    for (Container c : victims) {
+                        if (skipped.contains(c.id())) {
+                            continue;
+                        }
+                        long[] d = b.containerDeltaOrNull(c.id());
+                        long liveAfter = c.liveCount() + (d == null ? 0 : d[1]);
+                        if (liveAfter == 0) {
+                            b.deletedContainers.add(c.id());
+                            free.add(c.id());
+                            rejournal(b, named.get(c.id()));
+                        }
+                    }
+                    b.afterCommit.add(() -> moves.forEach(m -> store.release(m.to)));
+                    return free;
+                });
+                break;
+            } catch (OutOfSpaceException e) {
+                // no room anywhere for this run's journal records (every container is a victim and
+                // no slot is free): keep the victim with the most room at its end, so its room takes
+                // them; it goes in a later run, once slots are free
+                Container keep = null;
+                for (Container c : victims) {
+                    if (!skipped.contains(c.id()) && (keep == null || c.committedEnd() < keep.committedEnd())) {
+                        keep = c;
+                    }
+                }
+                if (keep == null) {
+                    throw e;
+                }
+                skipped.add(keep.id());
+                store.spare(keep);
+            }
+        }
         pool.flush();
         long bytes = 0;
         long chunks = 0;
         for (int id : toFree) {
             Container c = byId.get(id);
-            bytes += c.committedEnd() - SlotHeader.SIZE - c.liveBytes();
+            bytes += c.committedEnd() - SlotHeader.SIZE - c.liveBytes() - c.journalBytes();
             chunks += c.records() - c.liveCount();
             store.free(id);
+        }
+        if (!toFree.isEmpty()) {
+            store.forceAll(); // the cleared slot headers (a rebuild from the devices must not find them)
         }
         CleanupResult result = new CleanupResult(toFree.size(), moves.size(), moved, chunks, bytes, cancelled);
         LOG.debug("cleanup done: {}", result);
         return result;
+    }
+
+    /** What the journal records of a container name: blocks, chunk locations, the catalogue. */
+    private static final class JournalNames {
+        final Map<Integer, java.util.TreeSet<Long>> blocks = new HashMap<>();
+        final java.util.TreeSet<Long> chunks = new java.util.TreeSet<>();
+        /** Range entries (volume, first block, count): held as ranges, never block by block. */
+        final List<long[]> ranges = new ArrayList<>();
+        boolean catalogue;
+    }
+
+    /** Reads the journal records of a victim (its committed part). */
+    private JournalNames journalNames(Container c) throws IOException {
+        JournalNames n = new JournalNames();
+        ContainerWalker.Result r = ContainerWalker.walk(c.device(), c.device().slotBase(c.slot()), SlotHeader.SIZE,
+                c.committedEnd(), new ContainerWalker.Visitor() {
+                    @Override
+                    public void chunk(long offset, ByteBuffer record) {
+                    }
+
+                    @Override
+                    public void journal(long offset, ByteBuffer record) {
+                        int type = JournalFormat.type(record);
+                        if (type == JournalFormat.TYPE_CATALOGUE) {
+                            n.catalogue = true;
+                        } else if (type == JournalFormat.TYPE_CHANGES) {
+                            JournalFormat.readChanges(JournalFormat.payload(record), new JournalFormat.ChangeVisitor() {
+                                @Override
+                                public void map(int volume, long dblock, long chunkId) {
+                                    n.blocks.computeIfAbsent(volume, k -> new java.util.TreeSet<>()).add(dblock);
+                                }
+
+                                @Override
+                                public void location(long chunkId, int containerId, int offset, int length) {
+                                    n.chunks.add(chunkId);
+                                }
+
+                                @Override
+                                public void range(int volume, long first, long count, long chunkId) {
+                                    n.ranges.add(new long[] {volume, first, count});
+                                }
+                            });
+                        }
+                    }
+                });
+        if (r.end() < c.committedEnd()) {
+            // the committed part cannot be walked whole: keep the container (its journal stays)
+            throw new IOException("cleanup: container " + c.id() + " cannot be walked to its committed end ("
+                    + r.why() + " at " + r.end() + ")");
+        }
+        return n;
+    }
+
+    /**
+     * Journals anew, from the metadata as this transaction sees it, everything the journal records
+     * of a container about to be freed name: the current mapping of each block (of volumes still
+     * live), the current location of each chunk still live, and the catalogue. The new records get
+     * fresh sequence numbers, so they win over every older copy.
+     */
+    private void rejournal(Committer.Batch b, JournalNames n) throws IOException {
+        if (n == null) {
+            return;
+        }
+        if (n.catalogue) {
+            b.catalogueChanged = true;
+        }
+        for (Map.Entry<Integer, java.util.TreeSet<Long>> e : n.blocks.entrySet()) {
+            VolumeState v = pool.volumeState(e.getKey());
+            if (v == null || v.deleted || b.deletedVolumes.contains(e.getKey())) {
+                continue;
+            }
+            for (long db : e.getValue()) {
+                long cur = b.txn.block(e.getKey(), db);
+                b.journal.map(e.getKey(), db, cur == MetaTxn.ABSENT ? JournalFormat.UNMAPPED : cur);
+            }
+        }
+        for (long[] r : n.ranges) {
+            int vol = (int) r[0];
+            VolumeState v = pool.volumeState(vol);
+            if (v == null || v.deleted || b.deletedVolumes.contains(vol)) {
+                continue;
+            }
+            // the whole range as unmapped, then what is mapped in it now (later entries win)
+            b.journal.range(vol, r[1], r[2], JournalFormat.UNMAPPED);
+            List<long[]> now = new ArrayList<>();
+            b.txn.scanBlocks(vol, r[1], r[1] + r[2], (db, c) -> {
+                now.add(new long[] {db, c});
+                return true;
+            });
+            for (long[] m : now) {
+                b.journal.map(vol, m[0], m[1]);
+            }
+        }
+        for (long id : n.chunks) {
+            ChunkRecord r = b.chunk(id);
+            if (r != null) {
+                b.journal.location(id, r.location());
+            }
+        }
     }
 
     /** Copies a group of records with one append; returns the bytes copied. */

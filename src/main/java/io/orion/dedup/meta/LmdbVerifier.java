@@ -64,6 +64,7 @@ public final class LmdbVerifier {
                 case RESERVATION -> dsize >= 5 && dsize <= MetaCodec.RESERVATION_FRAGMENT + 4;
                 case BLOCK_PAGE -> dsize >= MetaCodec.PAGE_VAL_MIN && dsize <= MetaCodec.PAGE_VAL_MAX
                         && (dsize & 1) == 0;
+                case MetaCodec.CONTAINER_VAL -> dsize == MetaCodec.CONTAINER_VAL || dsize == MetaCodec.CONTAINER_VAL_V2;
                 default -> dsize == value;
             };
         }
@@ -393,7 +394,9 @@ public final class LmdbVerifier {
                 ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
                 String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
                         : d.spec.value == BLOCK_PAGE ? MetaCodec.checkPage(k, v)
-                        : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining() : d.spec.value);
+                        : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining()
+                        : d.spec.value == MetaCodec.CONTAINER_VAL ? MetaCodec.containerLength(v.remaining())
+                        : d.spec.value);
                 if (bad != null) {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;

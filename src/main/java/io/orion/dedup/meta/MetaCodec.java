@@ -20,6 +20,8 @@ final class MetaCodec {
     static final int INDEX_VAL = 12;
     static final int CONTAINER_KEY = 4;
     static final int CONTAINER_VAL = 45;
+    /** A container value with its journal bytes (version 2; version 1 is {@link #CONTAINER_VAL}). */
+    static final int CONTAINER_VAL_V2 = 53;
     /** Length of a version 1 volume value (no flags, no origin). */
     static final int VOLUME_VAL = 56;
     /** Length of a version 2 volume value without its origin name bytes. */
@@ -326,12 +328,20 @@ final class MetaCodec {
         v.clear();
         v.putInt(r.device()).putInt(r.slot()).put((byte) (r.sealed() ? 1 : 0)).putLong(r.committedEnd())
                 .putLong(r.liveBytes()).putLong(r.liveCount()).putLong(r.records());
+        if (r.journalBytes() != 0) {
+            v.putLong(r.journalBytes()); // version 2: only containers holding journal records
+        }
         seal(key, v);
+    }
+
+    /** The expected length of a container value of {@code len} bytes: its own when a known version. */
+    static int containerLength(int len) {
+        return len == CONTAINER_VAL_V2 ? CONTAINER_VAL_V2 : CONTAINER_VAL;
     }
 
     static ContainerRecord container(int id, ByteBuffer v) {
         return new ContainerRecord(id, v.getInt(0), v.getInt(4), v.get(8) != 0, v.getLong(9), v.getLong(17),
-                v.getLong(25), v.getLong(33));
+                v.getLong(25), v.getLong(33), v.remaining() >= CONTAINER_VAL_V2 ? v.getLong(41) : 0);
     }
 
     /**

@@ -373,7 +373,7 @@ public class MetaTxn implements AutoCloseable {
         List<ContainerRecord> out = new ArrayList<>();
         scan(store.containers, "containers", new byte[0], (k, v) -> {
             int id = k.getInt(0);
-            MetaCodec.check("container " + id, k, v, MetaCodec.CONTAINER_VAL);
+            MetaCodec.check("container " + id, k, v, MetaCodec.containerLength(v.remaining()));
             out.add(MetaCodec.container(id, v));
             return true;
         });

@@ -686,6 +686,7 @@ final class AdminService extends TargetAdminService {
     private JobOutcome cleanupWork(JobContext ctx) throws IOException {
         DedupPool p = pool();
         PoolStats before = p.stats();
+        long journalBefore = p.journalBytes();
         long t0 = System.nanoTime();
         CleanupResult r = p.cleanup(ctx);
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -700,6 +701,8 @@ final class AdminService extends TargetAdminService {
         m.put("reclaimable_after_bytes", after.reclaimableBytes());
         m.put("device_used_before_bytes", before.devices().stream().mapToLong(DeviceStats::usedBytes).sum());
         m.put("device_used_after_bytes", after.devices().stream().mapToLong(DeviceStats::usedBytes).sum());
+        m.put("journal_before_bytes", journalBefore);
+        m.put("journal_after_bytes", p.journalBytes());
         m.put("duration_seconds", seconds);
         m.put("cancelled", r.cancelled());
         LOG.info("reference cleanup: {} containers compacted, {} bytes reclaimed in {} s", r.containersCompacted(),

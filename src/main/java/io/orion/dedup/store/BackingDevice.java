@@ -31,6 +31,8 @@ public final class BackingDevice implements Closeable {
     private final long maxSlots;
     private final TreeSet<Integer> freeBelowTop = new TreeSet<>();
     private int top;
+    /** False once allocation ({@link #allocate}) turned out unavailable here: nothing is preallocated. */
+    private volatile boolean preallocates;
     /** The pool whose label this device carries at byte 0 once {@link #label} was called, else null. */
     private java.util.UUID labelPool;
 
@@ -41,6 +43,7 @@ public final class BackingDevice implements Closeable {
         this.channel = channel;
         this.regularFile = regularFile;
         this.slotSize = slotSize;
+        this.preallocates = regularFile;
         this.maxSlots = capacity == Long.MAX_VALUE ? Integer.MAX_VALUE : Math.min(Integer.MAX_VALUE, capacity / slotSize);
     }
 
@@ -222,6 +225,65 @@ public final class BackingDevice implements Closeable {
             }
             throw e;
         }
+    }
+
+    /**
+     * Makes sure the blocks of {@code [pos, pos + length)} are allocated, so that writes there
+     * cannot fail for want of space (a plain file on a file system that can preallocate; the file
+     * grows to cover the range). A raw block device has all its blocks: nothing to do.
+     *
+     * @return true when the range is allocated now (or needs no allocation), false when this
+     *     device cannot preallocate (writes may still find the file system full)
+     * @throws OutOfSpaceException when the file system has no room for the range
+     */
+    public boolean allocate(long pos, long length) throws OutOfSpaceException {
+        if (!regularFile) {
+            return true;
+        }
+        if (!preallocates) {
+            return false;
+        }
+        if (length <= 0) {
+            return true;
+        }
+        int r = HolePunch.allocate(path, pos, length);
+        if (r == 0) {
+            return true;
+        }
+        if (r == HolePunch.ENOSPC || r == HolePunch.EDQUOT) {
+            throw new OutOfSpaceException("backing device " + path + ": No space left on device (allocating "
+                    + length + " bytes at " + pos + ")");
+        }
+        preallocates = false;
+        org.slf4j.LoggerFactory.getLogger(BackingDevice.class).warn(
+                "{}: the file system cannot preallocate (fallocate): no journal reserve is kept on this device", path);
+        return false;
+    }
+
+    /**
+     * Gives back the blocks of slot {@code slot} from byte {@code from} (slot-relative) on: the top
+     * slot of a plain file is cut there, a slot below it has the whole pages past {@code from}
+     * punched out. Used at close for the blocks {@link #allocate} took ahead of a container's end.
+     */
+    public synchronized void releaseTail(int slot, long from) throws IOException {
+        if (!regularFile) {
+            return;
+        }
+        long at = slotBase(slot) + from;
+        if (slot == top - 1) {
+            truncate(at);
+        } else if (slot < top) {
+            long page = (at + 4095) & ~4095L;
+            long to = slotBase(slot) + slotSize;
+            if (page < to) {
+                HolePunch.punch(path, page, to - page);
+            }
+        }
+    }
+
+    /** True while this device preallocates the journal reserve ({@link #allocate}). */
+    public boolean preallocates() {
+        return !regularFile || preallocates;
     }
 
     /** Fills {@code dst} from {@code pos}; throws {@link EOFException} when the device ends first. */

@@ -71,6 +71,12 @@ public final class ChunkStore implements Closeable {
      */
     public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
                      long liveCount, long records) throws IOException {
+        return load(id, deviceIndex, slot, sealed, committedEnd, liveBytes, liveCount, records, 0);
+    }
+
+    /** As {@link #load(int, int, int, boolean, long, long, long, long)} with the container's journal bytes. */
+    public long load(int id, int deviceIndex, int slot, boolean sealed, long committedEnd, long liveBytes,
+                     long liveCount, long records, long journalBytes) throws IOException {
         if (deviceIndex < 0 || deviceIndex >= devices.size()) {
             throw new IOException("container " + id + " lives on device #" + deviceIndex
                     + " but the pool is configured with " + devices.size() + " device(s)");
@@ -78,7 +84,7 @@ public final class ChunkStore implements Closeable {
         BackingDevice dev = devices.get(deviceIndex);
         dev.markUsed(slot);
         Container c = new Container(id, dev, slot, committedEnd, true);
-        c.restore(committedEnd, liveBytes, liveCount, records);
+        c.restore(committedEnd, liveBytes, liveCount, records, journalBytes);
         containers.put(id, c);
         if (id >= nextContainerId.get()) {
             nextContainerId.set(id + 1);
@@ -105,10 +111,78 @@ public final class ChunkStore implements Closeable {
             return 0; // not this container's slot, or a damaged one: nothing is cut or zeroed there
         }
         if (sealed) {
+            // a container sealed in memory (full) before the records it took last were committed:
+            // those records lie right at its committed end. Cut them too (their chunk ids and
+            // journal sequence numbers were never committed and will be handed out again).
+            if (!zeroAt(c, base, fileLength)) {
+                return cutTail(c, base, fileLength);
+            }
             return 0;
         }
         created.add(c);
         return cutTail(c, base, fileLength);
+    }
+
+    /** True when the first bytes after a container's committed end are zeros (or past the device's end). */
+    private boolean zeroAt(Container c, long base, long fileLength) throws IOException {
+        long end = c.committedEnd();
+        long limit = Math.min(slotSize, fileLength == Long.MAX_VALUE ? slotSize : fileLength - base);
+        int n = (int) Math.min(4096, limit - end);
+        if (n <= 0) {
+            return true;
+        }
+        ByteBuffer buf = ByteBuffer.allocate(n);
+        c.device().read(buf, base + end);
+        buf.flip();
+        while (buf.hasRemaining()) {
+            if (buf.get() != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Clears the slot headers of this pool found in slots no loaded container uses: containers
+     * created by a run that ended before their first commit, or freed by cleanup just before a
+     * crash. Their records were never committed (or are garbage), and a later run may hand out their
+     * container ids again; clearing the headers keeps a rebuild from the devices ({@code recover})
+     * from reading them. Called once at open, after {@link #load}, before the first append.
+     *
+     * @return the number of slot headers cleared
+     */
+    public int clearStaleSlots() throws IOException {
+        int cleared = 0;
+        for (BackingDevice dev : devices) {
+            java.util.Set<Integer> used = new java.util.HashSet<>();
+            for (Container c : containers.values()) {
+                if (c.device() == dev) {
+                    used.add(c.slot());
+                }
+            }
+            long length = dev.length();
+            long slots = (length + slotSize - 1) / slotSize;
+            ByteBuffer hdr = ByteBuffer.allocate(SlotHeader.SIZE);
+            for (int s = 0; s < slots; s++) {
+                if (used.contains(s) || dev.slotBase(s) + SlotHeader.SIZE > length) {
+                    continue;
+                }
+                hdr.clear();
+                dev.read(hdr, dev.slotBase(s));
+                hdr.flip();
+                int id = hdr.getInt(8);
+                if (s == 0 && id == 0) {
+                    continue; // the device's label-only header (slot 0 holds no container)
+                }
+                if (SlotHeader.check(hdr, id, pool) == null) {
+                    dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(s));
+                    cleared++;
+                    LOG.warn("slot {} of {}: cleared the header of container {}, which the metadata does not list",
+                            s, dev.path(), id);
+                }
+            }
+        }
+        return cleared;
     }
 
     private long cutTail(Container c, long base, long fileLength) throws IOException {
@@ -164,6 +238,77 @@ public final class ChunkStore implements Closeable {
 
     /** As {@link #append(byte[], int)} for the remaining bytes of {@code record} (position unchanged). */
     public Location append(ByteBuffer record) throws IOException {
+        return append(record, false);
+    }
+
+    /**
+     * Appends one journal record ({@link JournalFormat}): like a chunk record, but it may use the
+     * last {@link #journalReserve()} bytes of a container that chunk records leave free, and the
+     * {@link #journalReserve()} bytes kept allocated past the end of each open container, which
+     * chunk records may not use either: a pool whose devices are full of chunks, or whose file
+     * system is full, can still journal UNMAPs, deletions and cleanup (the operations that free
+     * space). When even that room is gone the append fails with {@link OutOfSpaceException}.
+     */
+    public Location appendJournal(byte[] record) throws IOException {
+        return append(ByteBuffer.wrap(record), true);
+    }
+
+    /**
+     * Bytes at the end of each container that only journal records may use, and bytes kept
+     * allocated on the file system past the end of each open container that only journal records
+     * may use (see {@link #ensureAllocated}).
+     */
+    public long journalReserve() {
+        return Math.min(64 * 1024, slotSize / 64);
+    }
+
+    /** How far ahead of what an append needs the blocks of an open container are allocated at once. */
+    private long allocationStep() {
+        return Math.min(1 << 20, slotSize / 16);
+    }
+
+    /**
+     * Makes sure the first {@code need} bytes of container {@code c}'s slot are allocated on the
+     * file system (a step ahead when it can, exactly {@code need} when the file system is nearly
+     * full). Called under the device's monitor, before {@code c.end} moves, so a failed allocation
+     * leaves no gap in the append stream.
+     *
+     * @throws OutOfSpaceException when the file system cannot give the space
+     */
+    private void ensureAllocated(Container c, long need) throws OutOfSpaceException {
+        if (need <= c.allocatedTo) {
+            return;
+        }
+        BackingDevice dev = c.device();
+        long from = Math.max(c.allocatedTo, Math.min(c.end, need));
+        long base = dev.slotBase(c.slot());
+        long ahead = Math.min(slotSize, need + allocationStep());
+        boolean done;
+        try {
+            done = dev.allocate(base + from, ahead - from);
+        } catch (OutOfSpaceException e) {
+            if (ahead == need) {
+                throw e;
+            }
+            done = dev.allocate(base + from, need - from);
+            ahead = need;
+        }
+        c.allocatedTo = done ? ahead : slotSize; // a device that cannot preallocate keeps no reserve
+    }
+
+    /** {@link #ensureAllocated} for the journal reserve after a journal append: best effort. */
+    private void topUpReserve(Container c) {
+        if (c.allocatedTo >= Math.min(slotSize, c.end + journalReserve())) {
+            return;
+        }
+        try {
+            ensureAllocated(c, Math.min(slotSize, c.end + journalReserve()));
+        } catch (OutOfSpaceException e) {
+            // still full: the rest of the reserve serves the next journal records
+        }
+    }
+
+    private Location append(ByteBuffer record, boolean journal) throws IOException {
         int length = record.remaining();
         int n = devices.size();
         int start = Math.floorMod(roundRobin.getAndIncrement(), n);
@@ -171,7 +316,7 @@ public final class ChunkStore implements Closeable {
         for (int i = 0; i < n; i++) {
             int d = (start + i) % n;
             try {
-                Location loc = tryAppend(d, record.duplicate(), length);
+                Location loc = tryAppend(d, record.duplicate(), length, journal);
                 if (loc != null) {
                     return loc;
                 }
@@ -184,14 +329,75 @@ public final class ChunkStore implements Closeable {
                 }
             }
         }
+        if (journal) {
+            Location loc = appendToSpareRoom(record, length);
+            if (loc != null) {
+                return loc;
+            }
+        }
         if (last != null) {
             throw last;
         }
         throw new OutOfSpaceException("pool is full: no free container slot on any backing device");
     }
 
-    private Location tryAppend(int d, ByteBuffer record, int length) throws IOException {
-        if (length > slotSize - SlotHeader.SIZE) {
+    /**
+     * A journal record when no container is open and no slot is free: it goes into the room left at
+     * the end of a sealed container (chunk records leave {@link #journalReserve()} bytes), newest
+     * container first, never one cleanup chose to free.
+     */
+    private Location appendToSpareRoom(ByteBuffer record, int length) throws IOException {
+        List<Container> all = new ArrayList<>(containers.values());
+        all.sort((a, b) -> Integer.compare(b.id(), a.id()));
+        for (Container c : all) {
+            BackingDevice dev = c.device();
+            long off;
+            synchronized (dev) {
+                if (c.condemned || c.damage() != null || c.end + length > slotSize || containers.get(c.id()) != c) {
+                    continue;
+                }
+                try {
+                    ensureAllocated(c, c.end + length);
+                } catch (OutOfSpaceException e) {
+                    continue; // its end is not allocated and the file system is full: another may be
+                }
+                off = c.end;
+                c.end += length;
+                c.pending.incrementAndGet();
+            }
+            try {
+                dev.write(record.duplicate(), dev.slotBase(c.slot()) + off);
+            } catch (IOException e) {
+                c.pending.decrementAndGet();
+                throw e;
+            }
+            return new Location(c.id(), (int) off, length);
+        }
+        return null;
+    }
+
+    /**
+     * Marks a sealed container as about to be freed by cleanup, when no record is pending in it:
+     * from then on nothing is appended to it. False (nothing marked) when records are pending.
+     */
+    public boolean condemn(Container c) {
+        synchronized (c.device()) {
+            if (c.pending() != 0 || !c.sealed()) {
+                return false;
+            }
+            c.condemned = true;
+            return true;
+        }
+    }
+
+    /** Takes back {@link #condemn}: cleanup keeps the container after all. */
+    public void spare(Container c) {
+        c.condemned = false;
+    }
+
+    private Location tryAppend(int d, ByteBuffer record, int length, boolean journal) throws IOException {
+        long limit = journal ? slotSize : slotSize - journalReserve();
+        if (length > limit - SlotHeader.SIZE) {
             throw new IllegalArgumentException("record of " + length + " bytes exceeds the container size");
         }
         BackingDevice dev = devices.get(d);
@@ -199,34 +405,52 @@ public final class ChunkStore implements Closeable {
         long off;
         synchronized (dev) {
             c = open[d];
-            if (c == null || c.end + length > slotSize) {
-                if (c != null) {
-                    c.sealed = true;
-                    created.add(c);
-                }
+            if (c == null || c.end + length > limit || (!journal && c.chunkFull)) {
                 int slot = dev.allocateSlot();
                 if (slot < 0) {
-                    open[d] = null;
+                    // no new slot: the open container stays open, so its journal reserve stays usable,
+                    // but takes no chunk record any more (the pool is full for data)
+                    if (c != null && !journal) {
+                        c.chunkFull = true;
+                    }
                     return null;
+                }
+                Container fresh = new Container(-1, dev, slot, 0, false); // from byte 0: the header too
+                try {
+                    // the header, this record and (for a chunk record) the journal reserve
+                    ensureAllocated(fresh, SlotHeader.SIZE + length + (journal ? 0 : journalReserve()));
+                } catch (OutOfSpaceException e) {
+                    dev.freeSlot(slot);
+                    throw e;
                 }
                 int id = nextContainerId.getAndIncrement();
                 try {
                     dev.write(SlotHeader.encode(id, slot, d, pool), dev.slotBase(slot));
                 } catch (IOException e) {
-                    // the slot never became a container (a full file system, typically): give it back
-                    open[d] = null;
+                    // the slot never became a container (a full file system, typically): give it back;
+                    // the open container stays open
                     dev.freeSlot(slot);
                     throw e;
                 }
+                if (c != null) {
+                    c.sealed = true;
+                    created.add(c);
+                }
                 c = new Container(id, dev, slot, SlotHeader.SIZE, false);
                 c.restore(SlotHeader.SIZE, 0, 0, 0);
+                c.allocatedTo = fresh.allocatedTo;
                 containers.put(id, c);
                 created.add(c);
                 open[d] = c;
             }
+            // a chunk record leaves the journal reserve allocated past it; a journal record may use it
+            ensureAllocated(c, c.end + length + (journal ? 0 : journalReserve()));
             off = c.end;
             c.end += length;
             c.pending.incrementAndGet();
+            if (journal) {
+                topUpReserve(c);
+            }
         }
         try {
             dev.write(record, dev.slotBase(c.slot()) + off);
@@ -308,6 +532,8 @@ public final class ChunkStore implements Closeable {
                     open[d] = null;
                 }
             }
+            // the slot no longer holds a container: a rebuild from the devices must not find it
+            dev.write(ByteBuffer.allocate(SlotHeader.SIZE), dev.slotBase(c.slot()));
             dev.freeSlot(c.slot());
         }
     }
@@ -349,6 +575,19 @@ public final class ChunkStore implements Closeable {
     @Override
     public void close() throws IOException {
         IOException first = null;
+        // the blocks preallocated past the containers' ends go back to the file system
+        for (Container c : containers.values()) {
+            synchronized (c.device()) {
+                if (c.allocatedTo > c.end) {
+                    try {
+                        c.device().releaseTail(c.slot(), c.end);
+                    } catch (IOException e) {
+                        LOG.debug("cannot give back the preallocated tail of container {}: {}", c.id(), e.toString());
+                    }
+                    c.allocatedTo = c.end;
+                }
+            }
+        }
         for (BackingDevice d : devices) {
             try {
                 d.close();

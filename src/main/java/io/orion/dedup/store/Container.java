@@ -17,11 +17,21 @@ public final class Container {
     private final int slot;
     long end;
     volatile boolean sealed;
+    /** Chosen by cleanup to be freed: no record may be appended to it any more. */
+    volatile boolean condemned;
+    /** A chunk record found no room in it and no free slot: further chunk records are refused. */
+    boolean chunkFull;
+    /**
+     * Slot-relative offset up to which the container's blocks are known to be allocated on the
+     * device ({@link BackingDevice#allocate}); guarded by the device's monitor. 0 for a loaded one.
+     */
+    long allocatedTo;
     final AtomicInteger pending = new AtomicInteger();
     private volatile long committedEnd;
     private volatile long liveBytes;
     private volatile long liveCount;
     private volatile long records;
+    private volatile long journalBytes;
     private volatile String damage;
 
     Container(int id, BackingDevice device, int slot, long end, boolean sealed) {
@@ -75,15 +85,23 @@ public final class Container {
         return records;
     }
 
-    /** Bytes of committed records no live chunk uses. */
-    public long deadBytes() {
-        return Math.max(0, committedEnd - SlotHeader.SIZE - liveBytes);
+    /** Bytes of committed journal records (neither live chunks nor garbage; see JournalFormat). */
+    public long journalBytes() {
+        return journalBytes;
     }
 
-    /** Live bytes as a fraction of the committed record bytes (1 when empty). */
+    /** Bytes of committed records neither a live chunk nor the journal uses. */
+    public long deadBytes() {
+        return Math.max(0, committedEnd - SlotHeader.SIZE - liveBytes - journalBytes);
+    }
+
+    /**
+     * Live chunk and journal bytes as a fraction of the committed record bytes (1 when empty): what
+     * compaction would copy or journal anew.
+     */
     public double liveFraction() {
         long used = committedEnd - SlotHeader.SIZE;
-        return used <= 0 ? 1.0 : (double) liveBytes / used;
+        return used <= 0 ? 1.0 : (double) (liveBytes + journalBytes) / used;
     }
 
     /** Why this container's data cannot be fully trusted (found at open), or null. */
@@ -97,6 +115,13 @@ public final class Container {
 
     /** Applies a committed delta; called by the metadata committer only. */
     public void applyCommitted(long liveBytesDelta, long liveCountDelta, long maxEnd, long recordsDelta) {
+        applyCommitted(liveBytesDelta, liveCountDelta, maxEnd, recordsDelta, 0);
+    }
+
+    /** As {@link #applyCommitted(long, long, long, long)} with journal bytes added. */
+    public void applyCommitted(long liveBytesDelta, long liveCountDelta, long maxEnd, long recordsDelta,
+                               long journalBytesDelta) {
+        journalBytes += journalBytesDelta;
         liveBytes += liveBytesDelta;
         liveCount += liveCountDelta;
         records += recordsDelta;
@@ -107,6 +132,11 @@ public final class Container {
 
     /** Restores committed state while loading the pool. */
     void restore(long committedEnd, long liveBytes, long liveCount, long records) {
+        restore(committedEnd, liveBytes, liveCount, records, 0);
+    }
+
+    void restore(long committedEnd, long liveBytes, long liveCount, long records, long journalBytes) {
+        this.journalBytes = journalBytes;
         this.records = records;
         this.committedEnd = committedEnd;
         this.liveBytes = liveBytes;

@@ -15,6 +15,11 @@ import org.slf4j.LoggerFactory;
 final class HolePunch {
     private static final Logger LOG = LoggerFactory.getLogger(HolePunch.class);
     private static final int O_WRONLY = 1;
+    private static final int O_RDWR = 2;
+    /** {@link #allocate} could not be done here (no C library, or the file system cannot). */
+    static final int UNSUPPORTED = -1;
+    static final int ENOSPC = 28;
+    static final int EDQUOT = 122;
     private static final int FALLOC_FL_KEEP_SIZE = 1;
     private static final int FALLOC_FL_PUNCH_HOLE = 2;
 
@@ -23,6 +28,8 @@ final class HolePunch {
         int open(String path, int flags);
 
         int fallocate(int fd, int mode, long offset, long length);
+
+        int posix_fallocate(int fd, long offset, long length);
 
         int close(int fd);
     }
@@ -52,6 +59,30 @@ final class HolePunch {
         }
         try {
             return C.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) == 0;
+        } finally {
+            C.close(fd);
+        }
+    }
+
+    /**
+     * Allocates the blocks of {@code [offset, offset + length)} of {@code file} ({@code
+     * posix_fallocate}; the file grows to cover the range if it is shorter), so later writes there
+     * need no new space from the file system.
+     *
+     * @return 0 when done, ENOSPC or EDQUOT when the file system is full, {@link #UNSUPPORTED}
+     *     when the call is unavailable or the file system cannot do it
+     */
+    static int allocate(Path file, long offset, long length) {
+        if (C == null) {
+            return UNSUPPORTED;
+        }
+        int fd = C.open(file.toString(), O_RDWR);
+        if (fd < 0) {
+            return UNSUPPORTED;
+        }
+        try {
+            int r = C.posix_fallocate(fd, offset, length);
+            return r == 0 || r == ENOSPC || r == EDQUOT ? r : UNSUPPORTED;
         } finally {
             C.close(fd);
         }

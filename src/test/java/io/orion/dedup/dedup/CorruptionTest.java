@@ -33,6 +33,9 @@ class CorruptionTest {
     Path dir;
     private final byte[] a = PoolFixture.random(21, 4096);
     private final byte[] b = PoolFixture.random(22, 4096);
+    /** Where the records of blocks 0 and 1 start in the device (journal records precede and follow them). */
+    private long aAt;
+    private long bAt;
 
     private Path device() {
         return dir.resolve("data/dev0.img");
@@ -48,6 +51,10 @@ class CorruptionTest {
             DedupVolume v = pool.createVolume("lun", 4096, 1 << 24, 4096);
             v.write(0, ByteBuffer.wrap(a), false);
             v.write(1, ByteBuffer.wrap(b), true);
+            try (io.orion.dedup.meta.MetaTxn t = pool.meta().read()) {
+                aAt = t.chunk(t.block(v.state().id, 0)).offset();
+                bAt = t.chunk(t.block(v.state().id, 1)).offset();
+            }
         }
     }
 
@@ -57,7 +64,7 @@ class CorruptionTest {
 
     @Test
     void flippedByteInARecordIsAMediumErrorNeverWrongData() throws Exception {
-        flip(device(), SlotHeader.SIZE + RecordFormat.HEADER + 100);
+        flip(device(), aAt + RecordFormat.HEADER + 100);
         try (DedupPool pool = reopen()) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             ChecksumMismatchException e = assertThrows(ChecksumMismatchException.class, () -> PoolFixture.read(v, 0, 1));
@@ -74,7 +81,7 @@ class CorruptionTest {
 
     @Test
     void flippedByteInARecordHeaderIsDetected() throws Exception {
-        flip(device(), SlotHeader.SIZE + RecordFormat.HEADER + 4096 + 30);
+        flip(device(), bAt + 30);
         try (DedupPool pool = reopen()) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             assertThrows(ChecksumMismatchException.class, () -> PoolFixture.read(v, 1, 1));
