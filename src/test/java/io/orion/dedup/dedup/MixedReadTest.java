@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.storage.ChecksumMismatchException;
 import io.orion.dedup.store.RecordFormat;
-import io.orion.dedup.store.SlotHeader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -43,16 +42,27 @@ class MixedReadTest {
         }
         try (DedupPool pool = open()) {
             DedupVolume v = pool.createVolume("lun", LBS, 1 << 24, DB);
-            // one write per block, in order: records 0..5 are blocks 0, 1, 4, 5, 6, 7, back to back
+            // one write per block, in order (blocks 2 and 3 are zeros: no record)
             for (int i : new int[] {0, 1, 2, 4, 5, 6, 7}) {
                 v.write((long) i * PER, ByteBuffer.wrap(blocks[i]), true);
+            }
+            try (io.orion.dedup.meta.MetaTxn t = pool.meta().read()) {
+                for (int i : new int[] {0, 1, 4, 5, 6, 7}) {
+                    at[i] = t.chunk(t.block(v.state().id, i)).offset();
+                }
             }
         }
     }
 
-    /** Flips a payload byte of the {@code record}-th record of the first container. */
-    private void damageRecord(int record) throws Exception {
-        long pos = SlotHeader.SIZE + (long) record * (RecordFormat.HEADER + DB) + RecordFormat.HEADER + 100;
+    /** Device offset of each data block's record (the container is in slot 0 of dev0). */
+    private final long[] at = new long[8];
+
+    /**
+     * Flips a payload byte of the record of dedup block {@code block}, found through the metadata
+     * (journal records may sit between the chunk records of the container).
+     */
+    private void damageBlock(int block) throws Exception {
+        long pos = at[block] + RecordFormat.HEADER + 100;
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve("data/dev0.img").toFile(), "rw")) {
             f.seek(pos);
             int b = f.read();
@@ -90,7 +100,7 @@ class MixedReadTest {
 
     @Test
     void aDamagedBlockAnywhereInTheReadIsAMediumErrorAndItsNeighboursStillRead() throws Exception {
-        damageRecord(3);   // block 5, in the middle of the run of records of blocks 4, 5, 6
+        damageBlock(5);   // in the middle of blocks 4, 5, 6
         try (DedupPool pool = open()) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             assertArrayEquals(expected(0, DB), read(v, 0, PER));                  // block 0 cached
@@ -106,7 +116,7 @@ class MixedReadTest {
 
     @Test
     void aDamagedLastBlockFailsTheWholeReadButNotTheOthers() throws Exception {
-        damageRecord(5);   // block 7, the last one of the read
+        damageBlock(7);   // the last one of the read
         try (DedupPool pool = open()) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             assertThrows(ChecksumMismatchException.class, () -> read(v, 0, 8 * PER));

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.orion.dedup.store.RecordFormat;
-import io.orion.dedup.store.SlotHeader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -27,14 +26,20 @@ class VerifyTest {
     private final byte[] a = PoolFixture.random(31, 4096);
     private final byte[] other = PoolFixture.random(32, 4096);
 
-    /** The first record on the device: chunk 1, holding {@code a} uncompressed. */
-    private static final long RECORD = SlotHeader.SIZE;
+    /**
+     * Device offset of chunk 1's record, holding {@code a} uncompressed, found through the metadata
+     * (the container is in slot 0 of dev0; journal records may come before it).
+     */
+    private long RECORD;
 
     @BeforeEach
     void writeA() throws Exception {
         try (DedupPool pool = open(false)) {
             DedupVolume v = pool.createVolume("lun", 4096, 1 << 24, 4096);
             v.write(0, ByteBuffer.wrap(a), true);
+            try (io.orion.dedup.meta.MetaTxn t = pool.meta().read()) {
+                RECORD = t.chunk(t.block(v.state().id, 0)).offset();
+            }
         }
     }
 
