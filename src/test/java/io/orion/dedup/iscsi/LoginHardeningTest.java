@@ -250,6 +250,17 @@ class LoginHardeningTest {
     }
 
     @Test
+    void chapGuessingIsRateLimitedPerSourceAndNeverLogsASecret() throws Exception {
+        for (int i = 0; i < 40; i++) {
+            assertEquals(0x0201, chapLogin(connect("127.0.0.6"), "iqn.2026-11.test:guess-" + i, "guess-secret-" + i));
+        }
+        long fromGuesser = lines().stream().filter(l -> l.contains("127.0.0.6")).count();
+        assertTrue(fromGuesser >= 1 && fromGuesser <= 6, fromGuesser + " lines for 40 failed CHAP logins: " + lines());
+        String all = String.join("\n", lines());
+        assertFalse(all.contains("guess-secret-") || all.contains(CHAP_SECRET) || all.contains(CHAP_USER), all);
+    }
+
+    @Test
     void discoveryLoginLinesShareTheRateLimit() throws Exception {
         // discovery needs no authentication here: its login lines must not flood the log either
         for (int i = 0; i < 12; i++) {

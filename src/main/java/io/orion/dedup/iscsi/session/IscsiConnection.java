@@ -69,6 +69,9 @@ import org.slf4j.LoggerFactory;
 public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LoggerFactory.getLogger(IscsiConnection.class);
+    /** Protocol error lines of one kind per connection and window before they are only counted. */
+    static final int PROTOCOL_LOG_BURST = 5;
+    static final long PROTOCOL_LOG_WINDOW_SECONDS = 10;
 
     private enum Phase { LOGIN, FULL_FEATURE, CLOSING }
 
@@ -95,6 +98,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     /** True while channelReadComplete runs the read's batch, which flushes once after it. */
     private boolean runningBatch;
     private final Map<Integer, ScsiTask> tasks = new HashMap<>();
+    /** Protocol error lines of this connection, rate-limited per kind (a hostile peer cannot flood the log). */
+    private final ProtocolLog protocolLog = new ProtocolLog(LOG, PROTOCOL_LOG_BURST,
+            TimeUnit.SECONDS.toNanos(PROTOCOL_LOG_WINDOW_SECONDS));
     private final Map<Integer, ScsiTask> byTtt = new HashMap<>();
 
     private ScheduledFuture<?> loginTimer;
@@ -189,6 +195,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     void enterFullFeature(IscsiSession s, SessionParams p) {
         session = s;
         params = p;
+        protocolLog.who(s.initiatorName() + " (" + remoteAddress() + ")");
         framing.digests(p.headerDigest(), p.dataDigest());
         framing.maxInboundSegment(p.targetMaxRecvDataSegmentLength());
         phase = Phase.FULL_FEATURE;
@@ -259,6 +266,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             abortOnLoop(t);
         }
         text.clear();
+        protocolLog.flush();
         if (session != null) {
             server.registry().detach(session, this);
         }
@@ -378,7 +386,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void dispatch(InboundPdu pdu) {
         if (pdu instanceof UnknownPdu u) {
-            protocolLog("{} sent unknown opcode 0x{}; rejected", remoteAddress(), Integer.toHexString(u.code()));
+            protocolLog("unknown opcode", "{} sent unknown opcode 0x{}; rejected", remoteAddress(), Integer.toHexString(u.code()));
             reject(Reject.COMMAND_NOT_SUPPORTED, u.header());
             return;
         }
@@ -413,13 +421,13 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     /**
      * Logs a protocol error of the peer: rate-limited per source in a discovery session (which may
-     * be unauthenticated), at INFO otherwise.
+     * be unauthenticated), per connection and {@code kind} otherwise (see {@link ProtocolLog}).
      */
-    private void protocolLog(String format, Object... args) {
+    private void protocolLog(String kind, String format, Object... args) {
         if (session != null && session.discovery()) {
             server.loginLog().info(source, format, args);
         } else {
-            LOG.info(format, args);
+            protocolLog.info(kind, format, args);
         }
     }
 
@@ -618,17 +626,17 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 sendR2ts(t);
             }
             case BAD_DATASN -> {
-                LOG.info("{}: Data-Out DataSN {} out of order for ITT {}", remoteAddress(), d.dataSN(), t.itt);
+                protocolLog("Data-Out error", "{}: Data-Out DataSN {} out of order for ITT {}", remoteAddress(), d.dataSN(), t.itt);
                 failTask(t, SenseReason.DATA_PHASE_ERROR);
                 return;
             }
             case BAD_OFFSET -> {
-                LOG.info("{}: Data-Out offset {} unexpected for ITT {}", remoteAddress(), d.bufferOffset(), t.itt);
+                protocolLog("Data-Out error", "{}: Data-Out offset {} unexpected for ITT {}", remoteAddress(), d.bufferOffset(), t.itt);
                 failTask(t, SenseReason.DATA_OFFSET_ERROR);
                 return;
             }
             case OVERRUN -> {
-                LOG.info("{}: Data-Out beyond the expected data for ITT {}", remoteAddress(), t.itt);
+                protocolLog("Data-Out error", "{}: Data-Out beyond the expected data for ITT {}", remoteAddress(), t.itt);
                 failTask(t, SenseReason.DATA_PHASE_ERROR);
                 return;
             }
@@ -641,7 +649,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void onDigestError(DigestErrorPdu d) {
-        protocolLog("{}: data digest error on {} ITT {}", remoteAddress(), d.received(), d.itt());
+        protocolLog("digest error", "{}: data digest error on {} ITT {}", remoteAddress(), d.received(), d.itt());
         reject(Reject.DATA_DIGEST_ERROR, d.header());
         if (d.received() == Opcode.SCSI_DATA_OUT || d.received() == Opcode.SCSI_COMMAND) {
             ScsiTask t = tasks.get(d.itt());
