@@ -1,5 +1,6 @@
 package io.orion.dedup.scsi;
 
+import io.orion.dedup.logging.RateLimitedLog;
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.IoBatch;
 import io.orion.dedup.storage.OutOfSpaceException;
@@ -41,6 +42,11 @@ import org.slf4j.LoggerFactory;
 public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ScsiTargetService.class);
+    /**
+     * Refused writes (read-only or full volume) and I/O errors repeat with every command an
+     * initiator sends: per LUN and kind, 5 lines per 10 s, the rest counted in a summary line.
+     */
+    private final RateLimitedLog refusals = new RateLimitedLog(LOG, 5, java.util.concurrent.TimeUnit.SECONDS.toNanos(10));
 
     private final String targetName;
     /** Which LUNs each nexus sees and which it may only read (LUN masking, filled from the ACLs). */
@@ -63,6 +69,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
      */
     public ScsiTargetService(String targetName, ExecutorService io) {
         this.targetName = targetName;
+        refusals.who(targetName);
         if (io == null) {
             this.io = Executors.newFixedThreadPool(Math.max(4, Runtime.getRuntime().availableProcessors() * 2),
                     daemonThreads("scsi-io-"));
@@ -401,16 +408,18 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
             return Responses.check(SenseData.build(e, desc), edtlOut(command));
         }
         if (failure instanceof ReadOnlyVolumeException e) {
-            LOG.warn("{} refused, volume is read-only: {}", describe(command), e.getMessage());
+            refusals.warn("read-only, lun " + command.lun(), "{} refused, volume is read-only: {}", describe(command),
+                    e.getMessage());
             return Responses.check(SenseData.build(SenseReason.WRITE_PROTECTED, desc), edtlOut(command));
         }
         if (failure instanceof OutOfSpaceException e) {
-            LOG.warn("{} refused, out of space: {}", describe(command), e.getMessage());
+            refusals.warn("out of space, lun " + command.lun(), "{} refused, out of space: {}", describe(command),
+                    e.getMessage());
             return Responses.check(SenseData.build(SenseReason.SPACE_ALLOCATION_FAILED_WRITE_PROTECT, desc),
                     edtlOut(command));
         }
         if (failure instanceof IOException) {
-            LOG.error("{} failed with an I/O error", describe(command), failure);
+            refusals.error("I/O error, lun " + command.lun(), "{} failed with an I/O error", describe(command), failure);
             SenseReason r = writes ? SenseReason.WRITE_ERROR : SenseReason.UNRECOVERED_READ_ERROR;
             return Responses.check(SenseData.build(r, desc), edtlOut(command));
         }
@@ -499,6 +508,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     /** Shuts down the own I/O pool, if one was created. Devices are not closed. */
     @Override
     public void close() {
+        refusals.flush();
         if (ownsIo) {
             io.shutdown();
         }

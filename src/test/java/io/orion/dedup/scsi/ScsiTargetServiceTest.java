@@ -410,6 +410,44 @@ class ScsiTargetServiceTest {
         assertSense(h.run(A, 2, write10(2, 1, 0), new byte[512], 512), 0x7, 0x27, 0x07);
     }
 
+    /**
+     * An initiator that keeps writing to a read-only or full LUN, or to a failing device, logged a
+     * WARN or ERROR line (with a stack trace) per command: 1000 refused writes were 1000 lines. Now
+     * each kind per LUN logs 5 lines per 10 s and counts the rest in one summary line (on close).
+     */
+    @Test
+    void refusedWritesAndIoErrorsDoNotFloodTheLog() {
+        FailingDevice failing = new FailingDevice(new RamBlockDevice(512, 64));
+        target.addLun(2, failing, LunOptions.defaults());
+        h.login(A, 2);
+        ch.qos.logback.classic.Logger log =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(ScsiTargetService.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+                new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        log.addAppender(lines);
+        try {
+            for (int i = 0; i < 1000; i++) {
+                assertSense(h.run(A, 2, write10(1, 1, 0), new byte[512], 512), 0x7, 0x27, 0);
+                assertSense(h.run(A, 2, write10(2, 1, 0), new byte[512], 512), 0x7, 0x27, 0x07);
+                assertSense(h.run(A, 2, write10(0, 1, 0), new byte[512], 512), 0x3, 0x0c, 0);
+            }
+            target.close();
+        } finally {
+            log.detachAppender(lines);
+        }
+        java.util.List<String> text = lines.list.stream().map(e -> e.getFormattedMessage()).toList();
+        assertTrue(text.size() <= 3 * 5 + 3 + 3, text.size() + " lines: " + text);
+        for (String kind : java.util.List.of("refused, volume is read-only", "refused, out of space",
+                "failed with an I/O error")) {
+            assertTrue(text.stream().anyMatch(t -> t.contains(kind)), "first " + kind + " logged: " + text);
+        }
+        long counted = text.stream().filter(t -> t.contains("more like this")).mapToLong(
+                t -> Long.parseLong(t.substring(0, t.indexOf(' ')).replace(",", ""))).sum();
+        long logged = text.stream().filter(t -> !t.contains("more like this")).count();
+        assertEquals(3000, logged + counted, text.toString());
+    }
+
     @Test
     void syncCachePrefetchStartStopAndDefectData() {
         assertGood(h.run(A, cdb(0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0)));

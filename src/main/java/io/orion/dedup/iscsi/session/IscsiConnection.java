@@ -32,6 +32,7 @@ import io.orion.dedup.iscsi.pdu.TaskMgmtRequest;
 import io.orion.dedup.iscsi.pdu.TextParams;
 import io.orion.dedup.iscsi.pdu.TextRequest;
 import io.orion.dedup.iscsi.pdu.UnknownPdu;
+import io.orion.dedup.logging.RateLimitedLog;
 import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTarget;
@@ -99,7 +100,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private boolean runningBatch;
     private final Map<Integer, ScsiTask> tasks = new HashMap<>();
     /** Protocol error lines of this connection, rate-limited per kind (a hostile peer cannot flood the log). */
-    private final ProtocolLog protocolLog = new ProtocolLog(LOG, PROTOCOL_LOG_BURST,
+    private final RateLimitedLog protocolLog = new RateLimitedLog(LOG, PROTOCOL_LOG_BURST,
             TimeUnit.SECONDS.toNanos(PROTOCOL_LOG_WINDOW_SECONDS));
     private final Map<Integer, ScsiTask> byTtt = new HashMap<>();
 
@@ -421,7 +422,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     /**
      * Logs a protocol error of the peer: rate-limited per source in a discovery session (which may
-     * be unauthenticated), per connection and {@code kind} otherwise (see {@link ProtocolLog}).
+     * be unauthenticated), per connection and {@code kind} otherwise (see {@link RateLimitedLog}).
      */
     private void protocolLog(String kind, String format, Object... args) {
         if (session != null && session.discovery()) {
