@@ -922,38 +922,43 @@ public final class DedupPool implements Closeable {
             throw meta.noSpaceError();
         }
         int n = claims.size();
-        byte[][] packed = new byte[n][];
-        int[] lens = new int[n];
-        for (int i = 0; i < n; i++) {
-            ByteBuffer d = data.get(i);
-            packed[i] = compression.tryCompress(d);
-            lens[i] = RecordFormat.HEADER + (packed[i] != null ? packed[i].length : d.remaining());
-            claims.get(i).originalLength = d.remaining();
-            claims.get(i).flags = packed[i] != null ? RecordFormat.FLAG_LZ4 : 0;
+        // room each record may need: the header and the larger of LZ4's bound and the raw payload
+        int[] worst = new int[n];
+        for (int k = 0; k < n; k++) {
+            int orig = data.get(k).remaining();
+            claims.get(k).originalLength = orig;
+            worst[k] = RecordFormat.HEADER
+                    + (compression.enabled() ? Math.max(orig, compression.maxCompressedLength(orig)) : orig);
         }
         int room = (int) Math.min(store.slotSize() / 4, MAX_JOINED);
+        int[] lens = new int[n];
         int i = 0;
         while (i < n) {
             int j = i;
-            int len = 0;
-            while (j < n && (j == i || len + lens[j] <= room)) {
-                len += lens[j];
+            int bound = 0;
+            while (j < n && (j == i || bound + worst[j] <= room)) {
+                bound += worst[j];
                 j++;
             }
-            ByteBuffer joined = scratch(WRITE_SCRATCH, len);
+            // each payload is compressed straight into the joined buffer (no scratch array, no copy)
+            ByteBuffer joined = scratch(WRITE_SCRATCH, bound);
             int off = 0;
             for (int k = i; k < j; k++) {
                 PendingChunk p = claims.get(k);
-                int plen = lens[k] - RecordFormat.HEADER;
-                if (packed[k] != null) {
-                    joined.put(off + RecordFormat.HEADER, packed[k], 0, plen);
+                ByteBuffer d = data.get(k);
+                int plen = compression.compressInto(d, joined, off + RecordFormat.HEADER);
+                if (plen >= 0) {
+                    p.flags = RecordFormat.FLAG_LZ4;
                 } else {
-                    joined.put(off + RecordFormat.HEADER, data.get(k), data.get(k).position(), plen);
+                    plen = d.remaining();
+                    p.flags = 0;
+                    joined.put(off + RecordFormat.HEADER, d, d.position(), plen);
                 }
                 RecordFormat.seal(joined, off, p.chunkId, p.fingerprint.bytes(), p.flags, p.originalLength, plen);
+                lens[k] = RecordFormat.HEADER + plen;
                 off += lens[k];
             }
-            Location at = store.append(joined.limit(len).position(0));
+            Location at = store.append(joined.limit(off).position(0));
             off = at.offset();
             for (int k = i; k < j; k++) {
                 claims.get(k).location = new Location(at.containerId(), off, lens[k]);
@@ -965,13 +970,18 @@ public final class DedupPool implements Closeable {
             }
             i = j;
         }
-        // cache_optimization: newly written chunks are admitted to the block cache (their id is
-        // never reused, so an entry of a chunk whose metadata never commits is merely dead weight)
-        for (int k = 0; k < n; k++) {
-            ByteBuffer d = data.get(k);
-            byte[] copy = new byte[d.remaining()];
-            d.duplicate().get(copy);
-            blockCache.put(claims.get(k).chunkId, copy);
+        // cache_optimization: the chunks of a small write (up to SMALL_WRITE_CHUNKS new chunks) are
+        // admitted to the block cache (their id is never reused, so an entry of a chunk whose metadata
+        // never commits is merely dead weight); those of larger writes are not: a copy, an allocation
+        // and an eviction per block for data a streaming writer rarely reads back at once, and
+        // served, when it is, from the store (page cache) like any other block
+        if (n <= SMALL_WRITE_CHUNKS) {
+            for (int k = 0; k < n; k++) {
+                ByteBuffer d = data.get(k);
+                byte[] copy = new byte[d.remaining()];
+                d.duplicate().get(copy);
+                blockCache.put(claims.get(k).chunkId, copy);
+            }
         }
         for (PendingChunk p : claims) {
             p.written.complete(null);
@@ -979,6 +989,8 @@ public final class DedupPool implements Closeable {
     }
 
     private static final int MAX_JOINED = 4 << 20;
+    /** The most new chunks a write may store and still admit them to the block cache. */
+    static final int SMALL_WRITE_CHUNKS = 4;
     private static final ThreadLocal<ByteBuffer[]> WRITE_SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
     private static final ThreadLocal<ByteBuffer[]> READ_SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
 

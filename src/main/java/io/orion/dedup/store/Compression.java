@@ -78,6 +78,27 @@ public final class Compression {
         return null;
     }
 
+    /** The most bytes {@link #compressInto} can write for an original of {@code originalLength} bytes. */
+    public int maxCompressedLength(int originalLength) {
+        return compressor.maxCompressedLength(originalLength);
+    }
+
+    /**
+     * Compresses {@code data}'s remaining bytes (position unchanged) straight into {@code dest} at
+     * absolute index {@code destOff} (room for {@link #maxCompressedLength} bytes needed) and returns
+     * the compressed length when compression is enabled and pays, else -1 (then the bytes written
+     * to {@code dest} from {@code destOff} are undefined and the caller stores the raw payload).
+     */
+    public int compressInto(ByteBuffer data, ByteBuffer dest, int destOff) {
+        if (!enabled) {
+            return -1;
+        }
+        int orig = data.remaining();
+        int max = compressor.maxCompressedLength(orig);
+        int n = compressor.compress(source(data), 0, orig, dest, destOff, max);
+        return pays(n, orig) ? n : -1;
+    }
+
     /**
      * {@code data}'s remaining bytes starting at index 0 of the returned buffer. Array-backed and
      * direct buffers are sliced; a read-only heap buffer (what the SCSI layer hands in) is copied
