@@ -136,6 +136,36 @@ public class MetaTxn implements AutoCloseable {
         }
         long[] e = new long[PAGE_ENTRIES];
         MetaCodec.pageKey(key, volume, first);
+        if (!d.isEmpty()) {
+            // through scan: a cursor moving past the last page of the range may step onto the next
+            // leaf, which may be a damaged one; scan never leads it there
+            boolean[] done = {false};
+            scan(store.pages, MetaStore.BLOCK_PAGES, MetaDamage.bytes(key), (k, v) -> {
+                if (k.remaining() != MetaCodec.PAGE_KEY || k.getInt(0) != volume) {
+                    return false;
+                }
+                long page = k.getLong(4);
+                if (page >= end) {
+                    return false;
+                }
+                String bad = MetaCodec.checkPage(k, v);
+                if (bad != null) {
+                    throw new MetaCorruptException(pageName(volume, page) + ": " + bad);
+                }
+                MetaCodec.decodePage(v, e);
+                long base = page * PAGE_ENTRIES;
+                for (int i = (int) Math.max(0, from - base); i < PAGE_ENTRIES; i++) {
+                    if (e[i] == ABSENT) {
+                        continue;
+                    }
+                    if (base + i >= to || !visitor.visit(base + i, e[i])) {
+                        return false;
+                    }
+                }
+                return true;
+            });
+            return;
+        }
         try (Cursor<ByteBuffer> c = store.pages.openCursor(txn)) {
             if (!c.get(key, GetOp.MDB_SET_RANGE)) {
                 return;
@@ -416,21 +446,19 @@ public class MetaTxn implements AutoCloseable {
             }
             MetaCodec.fpPrefix(key, fp);
         }
-        long[] out = new long[0];
-        try (Cursor<ByteBuffer> c = store.fpindex.openCursor(txn)) {
-            if (!c.get(key, GetOp.MDB_SET_RANGE)) {
-                return out;
+        // through scan: with damage known it never steps a cursor into a damaged page (a lookup past
+        // a leaf's last key moves on to the next leaf)
+        byte[] prefix = java.util.Arrays.copyOf(fp, MetaCodec.FP_PREFIX);
+        long[][] out = {new long[0]};
+        scan(store.fpindex, MetaStore.FP_INDEX, prefix, (k, v) -> {
+            if (!MetaCodec.fpKeyMatches(k, fp)) {
+                return false;
             }
-            do {
-                ByteBuffer k = MetaCodec.be(c.key());
-                if (!MetaCodec.fpKeyMatches(k, fp)) {
-                    return out;
-                }
-                out = java.util.Arrays.copyOf(out, out.length + 1);
-                out[out.length - 1] = MetaCodec.fpKeyId(k);
-            } while (c.next());
-        }
-        return out;
+            out[0] = java.util.Arrays.copyOf(out[0], out[0].length + 1);
+            out[0][out[0].length - 1] = MetaCodec.fpKeyId(k);
+            return true;
+        });
+        return out[0];
     }
 
     private static byte[] inc(byte[] b, int i) {
