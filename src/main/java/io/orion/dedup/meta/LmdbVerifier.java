@@ -30,7 +30,8 @@ import java.util.Map;
  *       separators, all leaves at the recorded depth, child pgnos inside the file, each page
  *       reached once and none of them on the free list;</li>
  *   <li>the orion databases' fixed key and value sizes and every value's CRC32C (which covers the
- *       key, so a flipped key bit is a mismatch);</li>
+ *       key, so a flipped key bit is a mismatch), but the format 3 fingerprint index's empty
+ *       values (no CRC: its every answer is checked against the chunk record it names);</li>
  *   <li>entry and page counts equal to the database records; every page in use or free.</li>
  * </ul>
  *
@@ -54,6 +55,11 @@ public final class LmdbVerifier {
     private static final int RESERVATION = -2;
     /** Values whose length varies: block-map pages (checked by {@code MetaCodec.checkPage}). */
     private static final int BLOCK_PAGE = -3;
+    /**
+     * Empty values without a CRC: the format 3 fingerprint index, whose every answer is checked
+     * against the chunk record it names (a damaged entry can only cost a missed dedup).
+     */
+    private static final int EMPTY = -4;
 
     /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
     private record Spec(int key, int value) {
@@ -65,6 +71,7 @@ public final class LmdbVerifier {
                 case BLOCK_PAGE -> dsize >= MetaCodec.PAGE_VAL_MIN && dsize <= MetaCodec.PAGE_VAL_MAX
                         && (dsize & 1) == 0;
                 case MetaCodec.CONTAINER_VAL -> dsize == MetaCodec.CONTAINER_VAL || dsize == MetaCodec.CONTAINER_VAL_V2;
+                case EMPTY -> dsize == 0;
                 default -> dsize == value;
             };
         }
@@ -73,16 +80,18 @@ public final class LmdbVerifier {
     /**
      * Databases a pool may lack: {@code reservations} and {@code blockpages} in a pool last opened
      * by an older build (created at the next open), {@code blocks} (the format 1 block map) in
-     * every pool converted to block-map pages. One of the two block maps must be there.
+     * every pool converted to block-map pages. One of the two block maps must be there. Likewise
+     * {@code fpindex} (format 3) and {@code index} (formats 1 and 2): one of the two must be there.
      */
     private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations", MetaStore.BLOCK_PAGES,
-            MetaStore.LEGACY_BLOCKS);
+            MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX);
 
     static final Map<String, Spec> SPECS = Map.of(
             MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
             MetaStore.BLOCK_PAGES, new Spec(MetaCodec.PAGE_KEY, BLOCK_PAGE),
             "chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL),
-            "index", new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
+            MetaStore.LEGACY_INDEX, new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
+            MetaStore.FP_INDEX, new Spec(MetaCodec.FP_KEY, EMPTY),
             "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
             "volumes", new Spec(0, VOLUME),
             "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL),
@@ -178,18 +187,20 @@ public final class LmdbVerifier {
         }
         boolean hasCounters = false;
         boolean hasBlockMap = false;
+        boolean hasIndex = false;
         int optional = 0;
         for (int i = 0; i < names.size(); i++) {
             String n = new String(names.get(i), StandardCharsets.UTF_8);
             hasCounters |= n.equals("counters");
             hasBlockMap |= n.equals(MetaStore.BLOCK_PAGES) || n.equals(MetaStore.LEGACY_BLOCKS);
+            hasIndex |= n.equals(MetaStore.FP_INDEX) || n.equals(MetaStore.LEGACY_INDEX);
             optional += OPTIONAL.contains(n) ? 1 : 0;
             if (!SPECS.containsKey(n)) {
                 damage.fatal("unknown database '" + n + "' in the LMDB main database (damaged name)");
                 return;
             }
         }
-        if (hasCounters && (names.size() - optional != SPECS.size() - OPTIONAL.size() || !hasBlockMap)) {
+        if (hasCounters && (names.size() - optional != SPECS.size() - OPTIONAL.size() || !hasBlockMap || !hasIndex)) {
             damage.fatal("LMDB main database holds " + names.size() + " of the " + SPECS.size()
                     + " databases (a name is damaged)");
             return;
@@ -394,6 +405,7 @@ public final class LmdbVerifier {
                 ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
                 String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
                         : d.spec.value == BLOCK_PAGE ? MetaCodec.checkPage(k, v)
+                        : d.spec.value == EMPTY ? null
                         : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining()
                         : d.spec.value == MetaCodec.CONTAINER_VAL ? MetaCodec.containerLength(v.remaining())
                         : d.spec.value);

@@ -18,6 +18,12 @@ final class MetaCodec {
     static final int CHUNK_VAL = 57;
     static final int INDEX_KEY = 32;
     static final int INDEX_VAL = 12;
+    /** Fingerprint bytes in an {@code fpindex} key (format 3): the rest is in the chunk record. */
+    static final int FP_PREFIX = 8;
+    /** Bytes of the chunk id in an {@code fpindex} key (ids below 2^48). */
+    static final int FP_ID = 6;
+    /** {@code fpindex} key: fingerprint prefix ‖ chunk id (6 bytes); the value is empty (no CRC). */
+    static final int FP_KEY = FP_PREFIX + FP_ID;
     static final int CONTAINER_KEY = 4;
     static final int CONTAINER_VAL = 45;
     /** A container value with its journal bytes (version 2; version 1 is {@link #CONTAINER_VAL}). */
@@ -292,6 +298,39 @@ final class MetaCodec {
     static void chunkKey(ByteBuffer k, long id) {
         k.clear();
         k.putLong(id).flip();
+    }
+
+    /** The {@code fpindex} key of {@code fp} indexed to chunk {@code id}. */
+    static void fpKey(ByteBuffer k, byte[] fp, long id) {
+        if (id <= 0 || id >= 1L << 48) {
+            throw new IllegalArgumentException("chunk id " + id + " does not fit a fingerprint index key");
+        }
+        k.clear();
+        k.put(fp, 0, FP_PREFIX).putShort((short) (id >>> 32)).putInt((int) id).flip();
+    }
+
+    /** The fingerprint prefix alone: where the {@code fpindex} keys of {@code fp} begin. */
+    static void fpPrefix(ByteBuffer k, byte[] fp) {
+        k.clear();
+        k.put(fp, 0, FP_PREFIX).flip();
+    }
+
+    /** The chunk id of an {@code fpindex} key. */
+    static long fpKeyId(ByteBuffer k) {
+        return ((k.getShort(FP_PREFIX) & 0xffffL) << 32) | (k.getInt(FP_PREFIX + 2) & 0xffffffffL);
+    }
+
+    /** Whether the {@code fpindex} key {@code k} begins with {@code fp}'s prefix. */
+    static boolean fpKeyMatches(ByteBuffer k, byte[] fp) {
+        if (k.remaining() != FP_KEY) {
+            return false;
+        }
+        for (int i = 0; i < FP_PREFIX; i++) {
+            if (k.get(k.position() + i) != fp[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static void indexKey(ByteBuffer k, byte[] fp) {

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one owner of the pool's LMDB environment and its databases ({@code volumes},
- * {@code blockpages} (the block map, many entries per value), {@code chunks}, {@code index}, {@code containers}, {@code counters} and
+ * {@code blockpages} (the block map, many entries per value), {@code chunks}, {@code fpindex} (the fingerprint index), {@code containers}, {@code counters} and
  * {@code reservations}, the persistent reservations of volumes saved with APTPL; layouts in
  * docs/on-disk-format.md).
  *
@@ -59,7 +59,13 @@ public final class MetaStore implements Closeable {
      */
     volatile Dbi<ByteBuffer> blocks;
     final Dbi<ByteBuffer> chunks;
-    final Dbi<ByteBuffer> index;
+    /**
+     * The fingerprint index of formats 1 and 2 (full 32-byte fingerprint key, chunk id and CRC
+     * value) while a pool written by an older build is not converted yet; null otherwise.
+     */
+    volatile Dbi<ByteBuffer> index;
+    /** The fingerprint index (format 3): fingerprint prefix ‖ chunk id keys, empty values. */
+    final Dbi<ByteBuffer> fpindex;
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
     final Dbi<ByteBuffer> reservations;
@@ -73,6 +79,12 @@ public final class MetaStore implements Closeable {
     public static final String BLOCK_PAGES = "blockpages";
     /** Name of the format 1 block map, converted into {@link #BLOCK_PAGES} at open. */
     static final String LEGACY_BLOCKS = "blocks";
+    /** Name of the fingerprint index (format 3). */
+    public static final String FP_INDEX = "fpindex";
+    /** Name of the format 1 and 2 fingerprint index, converted into {@link #FP_INDEX} at open. */
+    static final String LEGACY_INDEX = "index";
+    /** The value of every {@link #FP_INDEX} entry. */
+    static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
     /** Reset read transactions kept for reuse (MDB_NOTLS: not bound to a thread). */
     private final java.util.concurrent.ConcurrentLinkedDeque<org.lmdbjava.Txn<ByteBuffer>> idle =
             new java.util.concurrent.ConcurrentLinkedDeque<>();
@@ -100,12 +112,16 @@ public final class MetaStore implements Closeable {
         this.volumes = env.openDbi("volumes", DbiFlags.MDB_CREATE);
         this.pages = env.openDbi(BLOCK_PAGES, DbiFlags.MDB_CREATE);
         boolean legacy = false;
+        boolean legacyIndex = false;
         for (byte[] n : env.getDbiNames()) {
-            legacy |= new String(n, java.nio.charset.StandardCharsets.UTF_8).equals(LEGACY_BLOCKS);
+            String name = new String(n, java.nio.charset.StandardCharsets.UTF_8);
+            legacy |= name.equals(LEGACY_BLOCKS);
+            legacyIndex |= name.equals(LEGACY_INDEX);
         }
         this.blocks = legacy ? env.openDbi(LEGACY_BLOCKS) : null;
         this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
-        this.index = env.openDbi("index", DbiFlags.MDB_CREATE);
+        this.index = legacyIndex ? env.openDbi(LEGACY_INDEX) : null;
+        this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
         this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
         this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
@@ -144,7 +160,7 @@ public final class MetaStore implements Closeable {
         MetaStore m;
         try {
             // no MDB_WRITEMAP: see "Space" above
-            Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(8).setMaxReaders(1024)
+            Env<ByteBuffer> env = Env.create().setMapSize(mapSize).setMaxDbs(16).setMaxReaders(1024)
                     .open(dir.toFile(), durableCommits
                             ? new EnvFlags[] {EnvFlags.MDB_NOTLS}
                             : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS});
@@ -167,6 +183,7 @@ public final class MetaStore implements Closeable {
         }
         m.openReserve();
         m.convertBlockMap();
+        m.convertIndex();
         return m;
     }
 
@@ -189,9 +206,17 @@ public final class MetaStore implements Closeable {
         return blocks != null;
     }
 
-    /** The pool format version the block map in use belongs to (1: one entry per block; 2: pages). */
+    /** True while the pool keeps the format 1/2 fingerprint index (see {@link #index}). */
+    public boolean legacyIndex() {
+        return index != null;
+    }
+
+    /**
+     * The pool format version of the layout in use (1: one block-map entry per block; 2: block-map
+     * pages; 3: and the fingerprint index keyed by a fingerprint prefix).
+     */
     public int formatVersion() {
-        return blocks != null ? 1 : PoolCounters.FORMAT_VERSION;
+        return blocks != null ? 1 : index != null ? 2 : PoolCounters.FORMAT_VERSION;
     }
 
     /**
@@ -291,7 +316,7 @@ public final class MetaStore implements Closeable {
                             cv = MetaCodec.be(cv);
                             MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
                             PoolCounters pc = MetaCodec.counters(cv);
-                            MetaCodec.countersValue(k, v, new PoolCounters(PoolCounters.FORMAT_VERSION, pc.poolUuid(),
+                            MetaCodec.countersValue(k, v, new PoolCounters(index != null ? 2 : PoolCounters.FORMAT_VERSION, pc.poolUuid(),
                                     pc.slotSize(), pc.nextChunkId(), pc.nextContainerId(), pc.nextVolumeId(),
                                     pc.uniqueChunks(), pc.uniqueBytes(), pc.storedBytes()));
                             counters.put(t, k, v);
@@ -317,6 +342,117 @@ public final class MetaStore implements Closeable {
         conversion = new Conversion(entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
         LOG.info("block map of {} converted to pages: {} entries into {} pages in {} transactions, {} ms", dir,
                 entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    private volatile Conversion indexConversion;
+
+    /** The fingerprint-index conversion done at this open (entries, keys written, ...), or null. */
+    public Conversion indexConversion() {
+        return indexConversion;
+    }
+
+    /**
+     * Converts a format 1/2 fingerprint index (one {@code index} entry per fingerprint: 32-byte key,
+     * chunk id and CRC value) into {@code fpindex} (fingerprint prefix ‖ chunk id keys, empty
+     * values), in transactions of about {@code orion.meta.convertEntries} entries, as
+     * {@link #convertBlockMap()} does: the old index stays the one in use until the last
+     * transaction, which drops it and sets the counters' format version to 3 in one commit; a
+     * conversion cut short leaves a partial copy that the next attempt empties first. Not attempted
+     * while the metadata is damaged or the block map is still in format 1.
+     */
+    private void convertIndex() throws IOException {
+        if (index == null || blocks != null) {
+            return;
+        }
+        if (!damage.isEmpty()) {
+            LOG.warn("metadata in {} is damaged: its fingerprint index is kept in the format 2 layout (not converted)",
+                    dir);
+            return;
+        }
+        int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
+        long t0 = System.nanoTime();
+        long entries = 0;
+        int txns = 0;
+        byte[] from = null;
+        ByteBuffer k = ByteBuffer.allocateDirect(64);
+        ByteBuffer v = ByteBuffer.allocateDirect(128);
+        byte[] fp = new byte[MetaCodec.INDEX_KEY];
+        boolean last = false;
+        boolean dropped = false;
+        try {
+            while (!last) {
+                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+                    if (from == null) {
+                        fpindex.drop(t); // a copy left by a conversion cut short
+                    }
+                    int n = 0;
+                    last = true;
+                    try (org.lmdbjava.Cursor<ByteBuffer> c = index.openCursor(t)) {
+                        boolean ok;
+                        if (from == null || from.length == 0) {
+                            ok = c.first();
+                        } else {
+                            k.clear();
+                            k.put(from).flip();
+                            ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
+                        }
+                        while (ok) {
+                            ByteBuffer ck = MetaCodec.be(c.key());
+                            ByteBuffer cv = MetaCodec.be(c.val());
+                            if (n >= batch) {
+                                from = MetaDamage.bytes(ck);
+                                last = false;
+                                break;
+                            }
+                            if (ck.remaining() != MetaCodec.INDEX_KEY) {
+                                throw new MetaCorruptException("fingerprint index key has " + ck.remaining() + " bytes");
+                            }
+                            MetaCodec.check("fingerprint index entry", ck, cv, MetaCodec.INDEX_VAL);
+                            ck.duplicate().get(fp);
+                            MetaCodec.fpKey(k, fp, cv.getLong(0));
+                            fpindex.put(t, k, EMPTY);
+                            n++;
+                            entries++;
+                            ok = c.next();
+                        }
+                    }
+                    if (from == null) {
+                        from = new byte[0];
+                    }
+                    if (last) {
+                        k.clear();
+                        k.put(MetaCodec.COUNTERS_KEY).flip();
+                        ByteBuffer cv = counters.get(t, k);
+                        if (cv != null) {
+                            cv = MetaCodec.be(cv);
+                            MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
+                            PoolCounters pc = MetaCodec.counters(cv);
+                            MetaCodec.countersValue(k, v, new PoolCounters(PoolCounters.FORMAT_VERSION, pc.poolUuid(),
+                                    pc.slotSize(), pc.nextChunkId(), pc.nextContainerId(), pc.nextVolumeId(),
+                                    pc.uniqueChunks(), pc.uniqueBytes(), pc.storedBytes()));
+                            counters.put(t, k, v);
+                        }
+                        dropped = true;
+                        index.drop(t, true);
+                    }
+                    t.commit();
+                    txns++;
+                }
+            }
+        } catch (MetaCorruptException | RuntimeException ex) {
+            if (dropped) {
+                close();
+                throw new IOException("converting the fingerprint index of " + dir + " failed in its last step (" + ex
+                        + "); the pool is unchanged, open it again", ex);
+            }
+            LOG.error("fingerprint index of {} not converted ({}): the pool keeps the format 2 layout", dir,
+                    ex.toString());
+            return;
+        }
+        index = null;
+        indexConversion = new Conversion(entries, entries, txns, (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("fingerprint index of {} converted: {} entries in {} transactions, {} ms", dir, entries, txns,
+                (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** What the last integrity check found: empty when the metadata is sound. */
@@ -516,11 +652,15 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, index, containers,
+            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, containers,
                     counters, reservations));
             Dbi<ByteBuffer> old = blocks;
             if (old != null) {
                 all.add(old);
+            }
+            Dbi<ByteBuffer> oldIndex = index;
+            if (oldIndex != null) {
+                all.add(oldIndex);
             }
             for (Dbi<ByteBuffer> d : all) {
                 org.lmdbjava.Stat st = d.stat(t);

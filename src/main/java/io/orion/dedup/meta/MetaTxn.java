@@ -136,6 +136,36 @@ public class MetaTxn implements AutoCloseable {
         }
         long[] e = new long[PAGE_ENTRIES];
         MetaCodec.pageKey(key, volume, first);
+        if (!d.isEmpty()) {
+            // through scan: a cursor moving past the last page of the range may step onto the next
+            // leaf, which may be a damaged one; scan never leads it there
+            boolean[] done = {false};
+            scan(store.pages, MetaStore.BLOCK_PAGES, MetaDamage.bytes(key), (k, v) -> {
+                if (k.remaining() != MetaCodec.PAGE_KEY || k.getInt(0) != volume) {
+                    return false;
+                }
+                long page = k.getLong(4);
+                if (page >= end) {
+                    return false;
+                }
+                String bad = MetaCodec.checkPage(k, v);
+                if (bad != null) {
+                    throw new MetaCorruptException(pageName(volume, page) + ": " + bad);
+                }
+                MetaCodec.decodePage(v, e);
+                long base = page * PAGE_ENTRIES;
+                for (int i = (int) Math.max(0, from - base); i < PAGE_ENTRIES; i++) {
+                    if (e[i] == ABSENT) {
+                        continue;
+                    }
+                    if (base + i >= to || !visitor.visit(base + i, e[i])) {
+                        return false;
+                    }
+                }
+                return true;
+            });
+            return;
+        }
         try (Cursor<ByteBuffer> c = store.pages.openCursor(txn)) {
             if (!c.get(key, GetOp.MDB_SET_RANGE)) {
                 return;
@@ -297,11 +327,20 @@ public class MetaTxn implements AutoCloseable {
         });
     }
 
-    /** Visits every fingerprint-index entry (damaged ranges already known are left out). */
+    /**
+     * Visits every fingerprint-index entry (damaged ranges already known are left out). In format
+     * 3 an entry keeps only the fingerprint's first bytes: the fingerprint visited is those bytes
+     * followed by the rest of the named chunk's fingerprint, or by zeros when that chunk does not
+     * exist or begins otherwise (so a check against the chunk records sees the mismatch).
+     */
     public void scanIndex(IndexVisitor visitor) throws MetaCorruptException {
+        if (store.index == null) {
+            scanFpIndex(visitor);
+            return;
+        }
         List<byte[]> fps = new ArrayList<>();
         List<Long> ids = new ArrayList<>();
-        scan(store.index, "index", new byte[0], (k, v) -> {
+        scan(store.index, MetaStore.LEGACY_INDEX, new byte[0], (k, v) -> {
             MetaCodec.check("fingerprint index entry", k, v, MetaCodec.INDEX_VAL);
             fps.add(MetaDamage.bytes(k));
             ids.add(v.getLong(0));
@@ -323,11 +362,127 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
-    /** The chunk id indexed under a fingerprint, or 0. */
+    private void scanFpIndex(IndexVisitor visitor) throws MetaCorruptException {
+        List<byte[]> fps = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        boolean[] stop = {false};
+        scan(store.fpindex, MetaStore.FP_INDEX, new byte[0], (k, v) -> {
+            if (k.remaining() != MetaCodec.FP_KEY || v.remaining() != 0) {
+                throw new MetaCorruptException("fingerprint index entry has a " + k.remaining() + "-byte key and a "
+                        + v.remaining() + "-byte value");
+            }
+            byte[] fp = new byte[MetaCodec.INDEX_KEY];
+            k.duplicate().get(fp, 0, MetaCodec.FP_PREFIX);
+            fps.add(fp);
+            ids.add(MetaCodec.fpKeyId(k));
+            return fps.size() < 4096;
+        });
+        // visited outside the cursor: completing a fingerprint reads the chunk records
+        while (!fps.isEmpty()) {
+            for (int i = 0; i < fps.size(); i++) {
+                byte[] fp = fps.get(i);
+                byte[] full = fingerprintOf(ids.get(i));
+                if (full != null && java.util.Arrays.equals(full, 0, MetaCodec.FP_PREFIX, fp, 0, MetaCodec.FP_PREFIX)) {
+                    System.arraycopy(full, MetaCodec.FP_PREFIX, fp, MetaCodec.FP_PREFIX,
+                            MetaCodec.INDEX_KEY - MetaCodec.FP_PREFIX);
+                }
+                if (!visitor.visit(fp, ids.get(i))) {
+                    return;
+                }
+            }
+            if (fps.size() < 4096) {
+                return;
+            }
+            byte[] lastFp = fps.get(fps.size() - 1);
+            long lastId = ids.get(ids.size() - 1);
+            fps.clear();
+            ids.clear();
+            MetaCodec.fpKey(key, lastFp, lastId);
+            byte[] after = successor(MetaDamage.bytes(key));
+            scan(store.fpindex, MetaStore.FP_INDEX, after, (k, v) -> {
+                if (k.remaining() != MetaCodec.FP_KEY || v.remaining() != 0) {
+                    throw new MetaCorruptException("fingerprint index entry has a " + k.remaining()
+                            + "-byte key and a " + v.remaining() + "-byte value");
+                }
+                byte[] fp = new byte[MetaCodec.INDEX_KEY];
+                k.duplicate().get(fp, 0, MetaCodec.FP_PREFIX);
+                fps.add(fp);
+                ids.add(MetaCodec.fpKeyId(k));
+                return fps.size() < 4096;
+            });
+        }
+    }
+
+    /** The smallest key after {@code k} (k followed by a zero byte). */
+    private static byte[] successor(byte[] k) {
+        return java.util.Arrays.copyOf(k, k.length + 1);
+    }
+
+    /**
+     * The full fingerprint of chunk {@code id} as this transaction knows it (the chunk record's),
+     * or null when the chunk does not exist.
+     */
+    byte[] fingerprintOf(long id) throws MetaCorruptException {
+        ChunkRecord r = chunk(id);
+        return r == null ? null : r.fingerprint();
+    }
+
+    /**
+     * The chunk ids of the format 3 index entries under {@code fp}'s prefix (usually none or one;
+     * more when fingerprints share their first bytes).
+     */
+    long[] candidates(byte[] fp) throws MetaCorruptException {
+        MetaCodec.fpPrefix(key, fp);
+        if (!store.damage().isEmpty()) {
+            byte[] lo = MetaDamage.bytes(key);
+            byte[] hi = lo.clone();
+            int i = hi.length - 1;
+            while (i >= 0 && hi[i] == (byte) 0xff) {
+                hi[i--] = 0;
+            }
+            MetaDamage.Range r = store.damage().meets(MetaStore.FP_INDEX, lo, i < 0 ? null : inc(hi, i));
+            if (r != null) {
+                throw new MetaCorruptException("fingerprint index entry lies in damaged metadata: " + r);
+            }
+            MetaCodec.fpPrefix(key, fp);
+        }
+        // through scan: with damage known it never steps a cursor into a damaged page (a lookup past
+        // a leaf's last key moves on to the next leaf)
+        byte[] prefix = java.util.Arrays.copyOf(fp, MetaCodec.FP_PREFIX);
+        long[][] out = {new long[0]};
+        scan(store.fpindex, MetaStore.FP_INDEX, prefix, (k, v) -> {
+            if (!MetaCodec.fpKeyMatches(k, fp)) {
+                return false;
+            }
+            out[0] = java.util.Arrays.copyOf(out[0], out[0].length + 1);
+            out[0][out[0].length - 1] = MetaCodec.fpKeyId(k);
+            return true;
+        });
+        return out[0];
+    }
+
+    private static byte[] inc(byte[] b, int i) {
+        b[i]++;
+        return b;
+    }
+
+    /**
+     * The chunk id indexed under a fingerprint, or 0. In format 3 every answer is checked: an index
+     * entry names a chunk only when that chunk's recorded fingerprint is {@code fingerprint}, so a
+     * damaged or stale entry can cost a missed dedup, never a wrong share.
+     */
     public long index(byte[] fingerprint) throws MetaCorruptException {
+        if (store.index == null) {
+            for (long id : candidates(fingerprint)) {
+                if (java.util.Arrays.equals(fingerprintOf(id), fingerprint)) {
+                    return id;
+                }
+            }
+            return 0;
+        }
         MetaCodec.indexKey(key, fingerprint);
         if (!store.damage().isEmpty()) {
-            guard("index", "fingerprint index entry");
+            guard(MetaStore.LEGACY_INDEX, "fingerprint index entry");
         }
         ByteBuffer v = store.index.get(txn, key);
         if (v == null) {
@@ -429,7 +584,7 @@ public class MetaTxn implements AutoCloseable {
      * tests): the block map's are its pages ({@link #mappedBlocks()} counts the blocks).
      */
     public long[] entryCounts() {
-        return new long[] {blockMapStat()[0], stat(store.chunks, "chunks")[0], stat(store.index, "index")[0]};
+        return new long[] {blockMapStat()[0], stat(store.chunks, "chunks")[0], indexStat()[0]};
     }
 
     private long[] blockMapStat() {
@@ -444,13 +599,14 @@ public class MetaTxn implements AutoCloseable {
     public long[] pageBytes() {
         long[] out = new long[3];
         out[0] = blockMapStat()[1];
-        int i = 1;
-        String[] names = {"blocks", "chunks", "index"};
-        for (org.lmdbjava.Dbi<ByteBuffer> d : List.of(store.chunks, store.index)) {
-            out[i] = stat(d, names[i])[1];
-            i++;
-        }
+        out[1] = stat(store.chunks, "chunks")[1];
+        out[2] = indexStat()[1];
         return out;
+    }
+
+    private long[] indexStat() {
+        org.lmdbjava.Dbi<ByteBuffer> old = store.index;
+        return old != null ? stat(old, MetaStore.LEGACY_INDEX) : stat(store.fpindex, MetaStore.FP_INDEX);
     }
 
     /**

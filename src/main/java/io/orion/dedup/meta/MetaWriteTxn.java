@@ -179,15 +179,64 @@ public final class MetaWriteTxn extends MetaTxn {
         store.chunks.delete(txn, key);
     }
 
+    /**
+     * Fingerprints indexed in this transaction, by chunk id: {@link #index} checks an entry against
+     * the chunk's fingerprint, and a chunk indexed in this transaction may not be written yet (the
+     * committer writes its chunk records at the end of a batch).
+     */
+    private final java.util.HashMap<Long, byte[]> indexed = new java.util.HashMap<>();
+
+    @Override
+    byte[] fingerprintOf(long id) throws MetaCorruptException {
+        byte[] fp = indexed.get(id);
+        return fp != null ? fp : super.fingerprintOf(id);
+    }
+
+    /** Indexes {@code fp} to chunk {@code chunkId}, replacing the entry that indexed {@code fp} before. */
     public void putIndex(byte[] fp, long chunkId) {
-        MetaCodec.indexKey(key, fp);
-        MetaCodec.longValue(key, val, chunkId);
-        store.index.put(txn, key, val, NO_FLAGS);
+        if (store.index != null) {
+            MetaCodec.indexKey(key, fp);
+            MetaCodec.longValue(key, val, chunkId);
+            store.index.put(txn, key, val, NO_FLAGS);
+            return;
+        }
+        removeIndexed(fp, chunkId);
+        MetaCodec.fpKey(key, fp, chunkId);
+        store.fpindex.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+        indexed.put(chunkId, fp.clone());
     }
 
     public void deleteIndex(byte[] fp) {
-        MetaCodec.indexKey(key, fp);
-        store.index.delete(txn, key);
+        if (store.index != null) {
+            MetaCodec.indexKey(key, fp);
+            store.index.delete(txn, key);
+            return;
+        }
+        removeIndexed(fp, 0);
+    }
+
+    /**
+     * Deletes the format 3 entries under {@code fp}'s prefix (but {@code keep}'s) that index
+     * {@code fp} or a chunk that no longer exists; an entry of another fingerprint with the same
+     * prefix stays.
+     */
+    private void removeIndexed(byte[] fp, long keep) {
+        try {
+            for (long id : candidates(fp)) {
+                if (id == keep) {
+                    continue;
+                }
+                byte[] f = fingerprintOf(id);
+                if (f == null || java.util.Arrays.equals(f, fp)) {
+                    MetaCodec.fpKey(key, fp, id);
+                    store.fpindex.delete(txn, key);
+                    indexed.remove(id);
+                }
+            }
+        } catch (MetaCorruptException e) {
+            // a damaged index or chunk page: the pool is read-only then and commits no index change
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     public void putVolume(VolumeRecord r) {
@@ -265,6 +314,7 @@ public final class MetaWriteTxn extends MetaTxn {
     }
 
     public void abort() {
+        indexed.clear();
         pages.clear();
         dirtyPages = 0;
         txn.abort();

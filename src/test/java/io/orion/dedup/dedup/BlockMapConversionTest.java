@@ -86,7 +86,7 @@ class BlockMapConversionTest {
             assertTrue(c.transactions() > 10 && c.transactions() <= c.pages() + 1, "bounded transactions: " + c);
             try (MetaTxn t = pool.meta().read()) {
                 assertEquals(PoolCounters.FORMAT_VERSION, t.counters().formatVersion());
-                assertEquals(2, PoolCounters.FORMAT_VERSION);
+                assertEquals(3, PoolCounters.FORMAT_VERSION);
                 assertEquals(entries.size(), t.mappedBlocks());
                 assertTrue(MetaCrossCheck.run(t).problems().isEmpty(), MetaCrossCheck.run(t).problems().toString());
                 List<long[]> after = new ArrayList<>();
@@ -109,7 +109,7 @@ class BlockMapConversionTest {
         } finally {
             System.clearProperty("orion.meta.convertEntries");
         }
-        try (Env<ByteBuffer> env = Env.create().setMapSize(256L << 20).setMaxDbs(8).open(dir.resolve("meta").toFile())) {
+        try (Env<ByteBuffer> env = Env.create().setMapSize(256L << 20).setMaxDbs(16).open(dir.resolve("meta").toFile())) {
             List<String> names = new ArrayList<>();
             for (byte[] n : env.getDbiNames()) {
                 names.add(new String(n, StandardCharsets.UTF_8));
@@ -129,7 +129,7 @@ class BlockMapConversionTest {
      * chunk id u64 ‖ CRC32C(key ‖ chunk id); the pages database dropped; counters format version 1.
      */
     static void writeFormatOne(Path meta, List<long[]> entries) {
-        try (Env<ByteBuffer> env = Env.create().setMapSize(256L << 20).setMaxDbs(8).open(meta.toFile())) {
+        try (Env<ByteBuffer> env = Env.create().setMapSize(256L << 20).setMaxDbs(16).open(meta.toFile())) {
             Dbi<ByteBuffer> blocks = env.openDbi("blocks", DbiFlags.MDB_CREATE);
             Dbi<ByteBuffer> pages = env.openDbi(MetaStore.BLOCK_PAGES);
             Dbi<ByteBuffer> counters = env.openDbi("counters");

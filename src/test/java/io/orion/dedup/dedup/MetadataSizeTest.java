@@ -16,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Metadata bytes per logical block and per unique chunk stay within what docs/on-disk-format.md
  * states: at most 16 B of block-map pages per mapped block (issue 13), written sequentially (and
- * cloned) or in random order.
+ * cloned) or in random order, and at most 130 B of chunk records and fingerprint index per unique
+ * chunk.
  */
 class MetadataSizeTest {
     @TempDir
@@ -75,7 +76,9 @@ class MetadataSizeTest {
             System.out.printf("metadata (%s): %.1f B per mapped block, %.1f B per unique chunk%n", how, perBlock,
                     perChunk);
             assertTrue(perBlock <= 16, how + ": per block " + perBlock);
-            assertTrue(perChunk <= 200, how + ": per chunk " + perChunk);
+            // 174.5 B before the fingerprint index was keyed by a prefix (format 3); issue 13's 80 B
+            // also needs the chunk records packed (not done yet)
+            assertTrue(perChunk <= 130, how + ": per chunk " + perChunk);
         }
     }
 }
