@@ -44,7 +44,7 @@ public final class Estimator {
     /** LMDB bytes per mapped dedup block (measured; docs/on-disk-format.md, "Metadata bytes"). */
     public static final double METADATA_PER_BLOCK = 4.3;
     /** LMDB bytes per unique chunk (its chunks and index entries; measured, same table). */
-    public static final double METADATA_PER_CHUNK = 174.5;
+    public static final double METADATA_PER_CHUNK = 126.3;
 
     private final ImageSource source;
     private final EstimateSettings settings;

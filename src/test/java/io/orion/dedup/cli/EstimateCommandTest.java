@@ -44,7 +44,7 @@ class EstimateCommandTest {
         assertEquals(16.0, k4.get("dedup_ratio").asDouble(), 1e-9);
         assertEquals(8.0, k4.get("data_dedup_ratio").asDouble(), 1e-9);
         assertEquals(8, k4.get("histogram").get(0).get("max_refcount").asLong());
-        assertEquals(Math.round(512 * 4.3 + 32 * 174.5), k4.get("metadata_disk_bytes").asLong());
+        assertEquals(Math.round(512 * 4.3 + 32 * 126.3), k4.get("metadata_disk_bytes").asLong());
         JsonNode k64 = j.get("block_sizes").get(1);
         assertEquals(2, k64.get("unique_chunks").asLong());
         assertEquals(16, k64.get("zero_blocks").asLong());
