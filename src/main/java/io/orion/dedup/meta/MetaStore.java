@@ -309,18 +309,7 @@ public final class MetaStore implements Closeable {
                         from = new byte[0];
                     }
                     if (last) {
-                        k.clear();
-                        k.put(MetaCodec.COUNTERS_KEY).flip();
-                        ByteBuffer cv = counters.get(t, k);
-                        if (cv != null) {
-                            cv = MetaCodec.be(cv);
-                            MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
-                            PoolCounters pc = MetaCodec.counters(cv);
-                            MetaCodec.countersValue(k, v, new PoolCounters(index != null ? 2 : PoolCounters.FORMAT_VERSION, pc.poolUuid(),
-                                    pc.slotSize(), pc.nextChunkId(), pc.nextContainerId(), pc.nextVolumeId(),
-                                    pc.uniqueChunks(), pc.uniqueBytes(), pc.storedBytes()));
-                            counters.put(t, k, v);
-                        }
+                        setFormatVersion(t, k, v, index != null ? 2 : PoolCounters.FORMAT_VERSION);
                         dropped = true;
                         blocks.drop(t, true);
                     }
@@ -420,18 +409,7 @@ public final class MetaStore implements Closeable {
                         from = new byte[0];
                     }
                     if (last) {
-                        k.clear();
-                        k.put(MetaCodec.COUNTERS_KEY).flip();
-                        ByteBuffer cv = counters.get(t, k);
-                        if (cv != null) {
-                            cv = MetaCodec.be(cv);
-                            MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
-                            PoolCounters pc = MetaCodec.counters(cv);
-                            MetaCodec.countersValue(k, v, new PoolCounters(PoolCounters.FORMAT_VERSION, pc.poolUuid(),
-                                    pc.slotSize(), pc.nextChunkId(), pc.nextContainerId(), pc.nextVolumeId(),
-                                    pc.uniqueChunks(), pc.uniqueBytes(), pc.storedBytes()));
-                            counters.put(t, k, v);
-                        }
+                        setFormatVersion(t, k, v, PoolCounters.FORMAT_VERSION);
                         dropped = true;
                         index.drop(t, true);
                     }
@@ -521,6 +499,25 @@ public final class MetaStore implements Closeable {
     }
 
     /** Takes back a finished read transaction: reset (its snapshot released) and kept for reuse. */
+    /**
+     * The last step of a conversion: the pool counters say {@code version} (in the transaction that
+     * drops the old table). {@code k} and {@code v} are scratch buffers.
+     */
+    private void setFormatVersion(org.lmdbjava.Txn<ByteBuffer> t, ByteBuffer k, ByteBuffer v, int version)
+            throws MetaCorruptException {
+        k.clear();
+        k.put(MetaCodec.COUNTERS_KEY).flip();
+        ByteBuffer cv = counters.get(t, k);
+        if (cv != null) {
+            cv = MetaCodec.be(cv);
+            MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
+            PoolCounters pc = MetaCodec.counters(cv);
+            MetaCodec.countersValue(k, v, new PoolCounters(version, pc.poolUuid(), pc.slotSize(), pc.nextChunkId(),
+                    pc.nextContainerId(), pc.nextVolumeId(), pc.uniqueChunks(), pc.uniqueBytes(), pc.storedBytes()));
+            counters.put(t, k, v);
+        }
+    }
+
     void release(org.lmdbjava.Txn<ByteBuffer> t) {
         try {
             t.reset();
