@@ -103,7 +103,8 @@ public final class MetaStore implements Closeable {
     private long lastTopUpFailure;
     private long lastLook;
 
-    private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize, FileChannel file) {
+    private MetaStore(Path dir, Env<ByteBuffer> env, long mapSize, FileChannel file, boolean sound)
+            throws IOException {
         this.dir = dir;
         this.env = env;
         this.file = file;
@@ -118,13 +119,64 @@ public final class MetaStore implements Closeable {
             legacy |= name.equals(LEGACY_BLOCKS);
             legacyIndex |= name.equals(LEGACY_INDEX);
         }
+        this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
+        // A pool whose counters already say it was converted may still show an old table: an older
+        // build creates `blocks` and `index` (empty) when it opens the environment, before it reads
+        // the format and refuses. Converting "again" would empty the new tables; such a table is
+        // dropped when empty, and a non-empty one refuses the open.
+        int version = sound ? storedFormatVersion() : -1;
+        if (legacy && version >= 2) {
+            legacy = !dropEmptyLegacy(LEGACY_BLOCKS, version);
+        }
+        if (legacyIndex && version >= 3) {
+            legacyIndex = !dropEmptyLegacy(LEGACY_INDEX, version);
+        }
         this.blocks = legacy ? env.openDbi(LEGACY_BLOCKS) : null;
         this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
         this.index = legacyIndex ? env.openDbi(LEGACY_INDEX) : null;
         this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
-        this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
         this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
+    }
+
+    /** The format version the pool counters record, or -1 when there are none (a new pool). */
+    private int storedFormatVersion() throws IOException {
+        try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
+            ByteBuffer k = ByteBuffer.allocateDirect(MetaCodec.COUNTERS_KEY.length);
+            k.put(MetaCodec.COUNTERS_KEY).flip();
+            ByteBuffer cv = counters.get(t, k);
+            if (cv == null) {
+                return -1;
+            }
+            cv = MetaCodec.be(cv);
+            MetaCodec.check("pool counters", k, cv, MetaCodec.COUNTERS_VAL);
+            return MetaCodec.counters(cv).formatVersion();
+        } catch (MetaCorruptException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Drops the old table {@code name} of a pool already at {@code version} if it is empty (true);
+     * refuses the open if it holds entries.
+     */
+    private boolean dropEmptyLegacy(String name, int version) throws IOException {
+        Dbi<ByteBuffer> d = env.openDbi(name);
+        long entries;
+        try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
+            entries = d.stat(t).entries;
+        }
+        if (entries != 0) {
+            throw new IOException("metadata in " + dir + " is at format " + version + " but also holds " + entries
+                    + " entries of the old table '" + name + "'; refusing to open (restore a backup, or ask for help)");
+        }
+        try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+            d.drop(t, true);
+            t.commit();
+        }
+        LOG.info("metadata in {}: dropped the empty old table '{}' (format {}; an older build created it)", dir, name,
+                version);
+        return true;
     }
 
     /**
@@ -168,7 +220,7 @@ public final class MetaStore implements Closeable {
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
                 file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.WRITE);
-                m = new MetaStore(dir, env, mapSize, file);
+                m = new MetaStore(dir, env, mapSize, file, check.damage().isEmpty());
                 m.damage = check.damage();
                 m.lastCheck = check;
             } catch (LmdbException | IOException e) {
