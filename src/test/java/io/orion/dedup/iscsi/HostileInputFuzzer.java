@@ -1082,38 +1082,46 @@ public final class HostileInputFuzzer {
 
     static final int[] INITIATOR_OPS = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10, 0x1c, 0x1d, 0x1e};
 
-    void pdu(long k, SplittableRandom r) throws IOException {
-        Conn c = pduSession();
+    /**
+     * The header of a PDU input: an initiator opcode (at times any opcode), random fields and bit flips.
+     * Two functions are kept out, after the flips so that no flip brings them back: a logout that
+     * closes the session (remove for recovery at most), and a TARGET COLD RESET, which ends every
+     * session of the target, the other lanes' too (a warm reset instead).
+     */
+    static byte[] hostileHeader(long k, SplittableRandom r, int cmdSN, int expStatSN) {
         int op = r.nextInt(5) == 0 ? r.nextInt(64) : INITIATOR_OPS[r.nextInt(INITIATOR_OPS.length)];
         ByteBuffer b = ByteBuffer.allocate(48);
         boolean immediate = r.nextBoolean();
         b.put((byte) (op | (immediate ? 0x40 : 0))).put((byte) (0x80 | r.nextInt(0x80))).putShort((short) 0)
                 .putInt(0).putLong(r.nextInt(4) == 0 ? r.nextLong() : 0);
         b.putInt(r.nextInt(4) == 0 ? NO_TAG : (int) k).putInt(r.nextInt(3) == 0 ? r.nextInt() : NO_TAG);
-        b.putInt(r.nextInt(4) == 0 ? r.nextInt() : c.cmdSN).putInt(c.expStatSN);
+        b.putInt(r.nextInt(4) == 0 ? r.nextInt() : cmdSN).putInt(expStatSN);
         byte[] rest = new byte[16];
         if (r.nextInt(3) == 0) {
             r.nextBytes(rest);
         }
         b.put(rest);
         byte[] bhs = b.array();
-        if (op == 0x06 && (bhs[1] & 0x7f) <= 1) {
-            bhs[1] = (byte) 0x82; // keep the session: logout "remove for recovery" at most
-        }
-        if (op == 0x02) {
-            int fn = bhs[1] & 0x7f;
-            if (fn == 7) {
-                bhs[1] = (byte) 0x86; // a cold reset ends this target's sessions: warm reset instead
-            }
-        }
         int flips = r.nextInt(5);
         for (int i = 0; i < flips; i++) {
             int at = 1 + r.nextInt(47);
             if (at >= 4 && at <= 7) {
-                continue; // the length fields are set below, consistent with the bytes sent
+                continue; // the length fields are set by the caller, consistent with the bytes sent
             }
             bhs[at] ^= (byte) (1 << r.nextInt(8));
         }
+        if (op == 0x06 && (bhs[1] & 0x7f) <= 1) {
+            bhs[1] = (byte) ((bhs[1] & 0x80) | 0x02); // keep the session: logout "remove for recovery" at most
+        }
+        if (op == 0x02 && (bhs[1] & 0x7f) == 7) {
+            bhs[1] = (byte) ((bhs[1] & 0x80) | 0x06); // a cold reset ends the other lanes' sessions: warm reset
+        }
+        return bhs;
+    }
+
+    void pdu(long k, SplittableRandom r) throws IOException {
+        Conn c = pduSession();
+        byte[] bhs = hostileHeader(k, r, c.cmdSN, c.expStatSN);
         int ahsWords = r.nextInt(8) == 0 ? r.nextInt(256) : 0;
         byte[] ahs = ahsWords == 0 ? null : new byte[ahsWords * 4];
         if (ahs != null) {

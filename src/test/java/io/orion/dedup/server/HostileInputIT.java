@@ -175,7 +175,10 @@ class HostileInputIT {
             System.out.printf("hostile input: seed %d, %.1f s%n  %s%n  healthy session: %d writes, %d reads, %s%n",
                     seed, seconds, stats.summary(), healthy.writes.get(), healthy.reads.get(),
                     healthy.failure.get() == null ? "undisturbed" : "DISTURBED: " + healthy.failure.get());
-            assertTrue(stats.failures.isEmpty(), "seed " + seed + ": " + String.join("\n", stats.failures));
+            Path log = Path.of("target", "hostile-input-server.log").toAbsolutePath();
+            Files.writeString(log, server.output()); // what the server said, for a failure's replay
+            assertTrue(stats.failures.isEmpty(), "seed " + seed + ": " + String.join("\n", stats.failures)
+                    + "\n(the server's log: " + log + ")");
             assertTrue(server.alive(), "the server died:\n" + tail(server.output()));
             assertEquals(null, healthy.failure.get(), "seed " + seed + ": the healthy session was disturbed");
             assertTrue(healthy.reads.get() > 0, "the healthy session did not run");
