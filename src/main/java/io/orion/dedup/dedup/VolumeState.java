@@ -23,6 +23,8 @@ final class VolumeState {
     final String origin;
     /** When it was cloned (epoch ms), 0 without an origin. */
     final long originMillis;
+    /** How its writes are deduplicated (changed only through the committer, like the catalogue). */
+    volatile DedupMode dedupMode = DedupMode.INLINE;
 
     VolumeState(VolumeRecord r) {
         this.name = r.name();
