@@ -25,6 +25,12 @@ final class VolumeState {
     final long originMillis;
     /** How its writes are deduplicated (changed only through the committer, like the catalogue). */
     volatile DedupMode dedupMode = DedupMode.INLINE;
+    /**
+     * A mode set by a committer task of the batch being built, not yet committed ({@link
+     * DedupPool#setDedupMode}): {@link #record} writes it, so a batch that also changes this
+     * volume's counters keeps it. Touched on the committer thread only; null otherwise.
+     */
+    volatile DedupMode pendingMode;
 
     VolumeState(VolumeRecord r) {
         this.name = r.name();
@@ -38,11 +44,12 @@ final class VolumeState {
         this.readOnly = r.readOnly();
         this.origin = r.origin();
         this.originMillis = r.originMillis();
+        this.dedupMode = r.dedupMode();
     }
 
     VolumeRecord record(long dataDelta, long zeroDelta, long capacity) {
         return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacity, dataBlocks + dataDelta,
-                zeroBlocks + zeroDelta, readOnly, origin, originMillis);
+                zeroBlocks + zeroDelta, readOnly, origin, originMillis, pendingMode != null ? pendingMode : dedupMode);
     }
 
     /** Number of dedup blocks covering the capacity (the last may be partial). */

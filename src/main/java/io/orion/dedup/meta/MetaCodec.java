@@ -1,5 +1,7 @@
 package io.orion.dedup.meta;
 
+import io.orion.dedup.dedup.DedupMode;
+import io.orion.dedup.store.JournalFormat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +36,9 @@ final class MetaCodec {
     static final int VOLUME_VAL_V2 = 67;
     /** Version 2 volume flag: read-only (a snapshot). */
     static final int VOLUME_READ_ONLY = 1;
+    /** Version 2 volume flags, bits 1-2: the dedup mode (0 inline, 1 post-process, 2 off; 3 is damage). */
+    static final int VOLUME_MODE_SHIFT = 1;
+    static final int VOLUME_MODE_MASK = 3 << VOLUME_MODE_SHIFT;
     static final int COUNTERS_VAL = 72;
     static final byte[] COUNTERS_KEY = "pool".getBytes(StandardCharsets.US_ASCII);
     /** Persistent reservation fragments: volume id (4) + fragment number (2). */
@@ -395,8 +400,8 @@ final class MetaCodec {
                 .putLong(r.dataBlocks()).putLong(r.zeroBlocks());
         if (r.extended()) {
             byte[] origin = r.origin() == null ? new byte[0] : r.origin().getBytes(StandardCharsets.UTF_8);
-            v.put((byte) (r.readOnly() ? VOLUME_READ_ONLY : 0)).putLong(r.originMillis()).putShort((short) origin.length)
-                    .put(origin);
+            int flags = (r.readOnly() ? VOLUME_READ_ONLY : 0) | (modeCode(r.dedupMode()) << VOLUME_MODE_SHIFT);
+            v.put((byte) flags).putLong(r.originMillis()).putShort((short) origin.length).put(origin);
         }
         seal(key, v);
     }
@@ -415,7 +420,19 @@ final class MetaCodec {
             return "value has " + n + " bytes, expected " + (VOLUME_VAL_V2 + originLen) + " for a " + originLen
                     + "-byte origin name";
         }
-        return check(key, val, n);
+        String bad = check(key, val, n);
+        if (bad == null && mode((val.get(52) & VOLUME_MODE_MASK) >> VOLUME_MODE_SHIFT) == null) {
+            return "unknown dedup mode in flags 0x" + Integer.toHexString(val.get(52) & 0xff);
+        }
+        return bad;
+    }
+
+    private static int modeCode(DedupMode m) {
+        return JournalFormat.modeCode(m);
+    }
+
+    private static DedupMode mode(int code) {
+        return JournalFormat.mode(code);
     }
 
     static void checkVolume(String what, ByteBuffer key, ByteBuffer val) throws MetaCorruptException {
@@ -429,8 +446,11 @@ final class MetaCodec {
         boolean readOnly = false;
         String origin = null;
         long originMillis = 0;
+        DedupMode mode = DedupMode.INLINE;
         if (v.remaining() >= VOLUME_VAL_V2) {
             readOnly = (v.get(52) & VOLUME_READ_ONLY) != 0;
+            DedupMode m = mode((v.get(52) & VOLUME_MODE_MASK) >> VOLUME_MODE_SHIFT);
+            mode = m == null ? DedupMode.INLINE : m;
             originMillis = v.getLong(53);
             int len = v.getShort(61) & 0xffff;
             if (len > 0) {
@@ -440,7 +460,7 @@ final class MetaCodec {
             }
         }
         return new VolumeRecord(name, v.getInt(0), new UUID(v.getLong(4), v.getLong(12)), v.getInt(20), v.getInt(24),
-                v.getLong(28), v.getLong(36), v.getLong(44), readOnly, origin, originMillis);
+                v.getLong(28), v.getLong(36), v.getLong(44), readOnly, origin, originMillis, mode);
     }
 
     static void countersValue(ByteBuffer key, ByteBuffer v, PoolCounters c) {

@@ -1,5 +1,6 @@
 package io.orion.dedup.meta;
 
+import io.orion.dedup.dedup.DedupMode;
 import java.util.UUID;
 
 /**
@@ -11,10 +12,24 @@ import java.util.UUID;
  * @param readOnly a snapshot: writes are refused (DATA PROTECT)
  * @param origin the volume this one was cloned or snapshotted from, or null for a volume created empty
  * @param originMillis when it was cloned (epoch milliseconds), 0 without an origin
+ * @param dedupMode how its writes are deduplicated (never null; {@link DedupMode#INLINE} by default)
  */
 public record VolumeRecord(String name, int id, UUID uuid, int logicalBlockSize, int dedupBlockSize,
                            long capacityBytes, long dataBlocks, long zeroBlocks, boolean readOnly, String origin,
-                           long originMillis) {
+                           long originMillis, DedupMode dedupMode) {
+
+    public VolumeRecord {
+        if (dedupMode == null) {
+            dedupMode = DedupMode.INLINE;
+        }
+    }
+
+    /** A volume that deduplicates inline. */
+    public VolumeRecord(String name, int id, UUID uuid, int logicalBlockSize, int dedupBlockSize, long capacityBytes,
+                        long dataBlocks, long zeroBlocks, boolean readOnly, String origin, long originMillis) {
+        this(name, id, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, dataBlocks, zeroBlocks, readOnly, origin,
+                originMillis, DedupMode.INLINE);
+    }
 
     /** A writable volume created empty (no origin). */
     public VolumeRecord(String name, int id, UUID uuid, int logicalBlockSize, int dedupBlockSize, long capacityBytes,
@@ -24,16 +39,24 @@ public record VolumeRecord(String name, int id, UUID uuid, int logicalBlockSize,
 
     public VolumeRecord withCounters(long data, long zero) {
         return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, data, zero, readOnly,
-                origin, originMillis);
+                origin, originMillis, dedupMode);
     }
 
     public VolumeRecord withCapacity(long bytes) {
         return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, bytes, dataBlocks, zeroBlocks,
-                readOnly, origin, originMillis);
+                readOnly, origin, originMillis, dedupMode);
     }
 
-    /** True when the record needs the version 2 layout (read-only flag or origin; see on-disk-format.md). */
+    public VolumeRecord withDedupMode(DedupMode mode) {
+        return new VolumeRecord(name, id, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, dataBlocks, zeroBlocks,
+                readOnly, origin, originMillis, mode);
+    }
+
+    /**
+     * True when the record needs the version 2 layout (read-only flag, origin, or a dedup mode other
+     * than inline; see on-disk-format.md).
+     */
     public boolean extended() {
-        return readOnly || origin != null;
+        return readOnly || origin != null || dedupMode != DedupMode.INLINE;
     }
 }

@@ -433,7 +433,7 @@ public final class PoolRebuilder {
             mapped += data + zero;
             blocks.put(v.id(), out);
             volumes.add(new VolumeRecord(v.name(), v.id(), v.uuid(), v.logicalBlockSize(), v.dedupBlockSize(),
-                    v.capacityBytes(), data, zero, v.readOnly(), v.origin(), v.originMillis()));
+                    v.capacityBytes(), data, zero, v.readOnly(), v.origin(), v.originMillis(), v.dedupMode()));
         }
         maps.clear();
         if (lost > 0) {

@@ -1,5 +1,6 @@
 package io.orion.dedup.store;
 
+import io.orion.dedup.dedup.DedupMode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -34,7 +35,7 @@ import java.util.zip.CRC32C;
  * UNMAP, a WRITE SAME of zeros, a deletion) volume u32 ‖ first dedup block u64 ‖ count u64 ‖ kind
  * u8 (0 = unmapped, 1 = zero), one entry of 22 bytes however many blocks it covers. Catalogue: next volume id
  * u32 ‖ count u32 ‖ per volume id u32 ‖ UUID 16 ‖ logical block size u32 ‖ dedup block size u32 ‖
- * capacity u64 ‖ flags u8 (bit 0 read-only) ‖ origin time u64 ‖ name length u16 ‖ name ‖ origin
+ * capacity u64 ‖ flags u8 (bit 0 read-only, bits 1-2 dedup mode: 0 inline, 1 post, 2 off) ‖ origin time u64 ‖ name length u16 ‖ name ‖ origin
  * length u16 (0xFFFF: none) ‖ origin. Void: the sequence number of a journal record whose commit
  * failed (its changes never happened). All integers are big-endian.
  */
@@ -197,7 +198,43 @@ public final class JournalFormat {
 
     /** One volume as the catalogue journals it (its block counters are derived from the map). */
     public record CatalogueEntry(int id, String name, UUID uuid, int logicalBlockSize, int dedupBlockSize,
-                                 long capacityBytes, boolean readOnly, String origin, long originMillis) {
+                                 long capacityBytes, boolean readOnly, String origin, long originMillis,
+                                 DedupMode dedupMode) {
+        public CatalogueEntry {
+            if (dedupMode == null) {
+                dedupMode = DedupMode.INLINE;
+            }
+        }
+
+        /** An entry of a volume that deduplicates inline. */
+        public CatalogueEntry(int id, String name, UUID uuid, int logicalBlockSize, int dedupBlockSize,
+                              long capacityBytes, boolean readOnly, String origin, long originMillis) {
+            this(id, name, uuid, logicalBlockSize, dedupBlockSize, capacityBytes, readOnly, origin, originMillis,
+                    DedupMode.INLINE);
+        }
+    }
+
+    /** Flags bits 1-2 of a catalogue entry and of a version 2 volume value: the dedup mode. */
+    public static final int MODE_SHIFT = 1;
+    public static final int MODE_MASK = 3 << MODE_SHIFT;
+
+    /** The code of a dedup mode in the flags (0 inline, 1 post-process, 2 off). */
+    public static int modeCode(DedupMode m) {
+        return switch (m == null ? DedupMode.INLINE : m) {
+            case INLINE -> 0;
+            case POST -> 1;
+            case OFF -> 2;
+        };
+    }
+
+    /** The dedup mode of code {@code c} (see {@link #modeCode}), or null for an unknown code. */
+    public static DedupMode mode(int c) {
+        return switch (c) {
+            case 0 -> DedupMode.INLINE;
+            case 1 -> DedupMode.POST;
+            case 2 -> DedupMode.OFF;
+            default -> null;
+        };
     }
 
     /** The whole volume catalogue, and the next volume id (ids are never reused). */
@@ -212,7 +249,8 @@ public final class JournalFormat {
             byte[] origin = e.origin() == null ? null : e.origin().getBytes(StandardCharsets.UTF_8);
             b.putInt(e.id()).putLong(e.uuid().getMostSignificantBits()).putLong(e.uuid().getLeastSignificantBits())
                     .putInt(e.logicalBlockSize()).putInt(e.dedupBlockSize()).putLong(e.capacityBytes())
-                    .put((byte) (e.readOnly() ? 1 : 0)).putLong(e.originMillis())
+                    .put((byte) ((e.readOnly() ? 1 : 0) | modeCode(e.dedupMode()) << MODE_SHIFT))
+                    .putLong(e.originMillis())
                     .putShort((short) name.length).put(name);
             if (origin == null) {
                 b.putShort((short) 0xFFFF);
@@ -236,7 +274,9 @@ public final class JournalFormat {
             int lbs = b.getInt();
             int dbs = b.getInt();
             long cap = b.getLong();
-            boolean ro = (b.get() & 1) != 0;
+            int flags = b.get();
+            boolean ro = (flags & 1) != 0;
+            DedupMode mode = mode((flags & MODE_MASK) >> MODE_SHIFT);
             long millis = b.getLong();
             byte[] name = new byte[b.getShort() & 0xFFFF];
             b.get(name);
@@ -248,7 +288,7 @@ public final class JournalFormat {
                 origin = new String(o, StandardCharsets.UTF_8);
             }
             out.add(new CatalogueEntry(id, new String(name, StandardCharsets.UTF_8), uuid, lbs, dbs, cap, ro, origin,
-                    millis));
+                    millis, mode == null ? DedupMode.INLINE : mode));
         }
         return new Catalogue(next, out);
     }
