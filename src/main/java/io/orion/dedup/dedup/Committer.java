@@ -457,7 +457,7 @@ final class Committer implements AutoCloseable {
             for (VolumeRecord v : b.txn.volumes()) {
                 long cap = b.capacity.getOrDefault(v.id(), v.capacityBytes());
                 vols.add(new JournalFormat.CatalogueEntry(v.id(), v.name(), v.uuid(), v.logicalBlockSize(),
-                        v.dedupBlockSize(), cap, v.readOnly(), v.origin(), v.originMillis()));
+                        v.dedupBlockSize(), cap, v.readOnly(), v.origin(), v.originMillis(), v.dedupMode()));
             }
             byte[] p = JournalFormat.encodeCatalogue(new JournalFormat.Catalogue(b.nextVolumeId(this), vols));
             long seq = pool.newChunkId();
