@@ -297,6 +297,13 @@ public final class DedupPool implements Closeable {
      */
     public DedupVolume createVolume(String name, int logicalBlockSize, long capacityBytes, int dedupBlockSize)
             throws IOException {
+        return createVolume(name, logicalBlockSize, capacityBytes, dedupBlockSize, DedupMode.INLINE);
+    }
+
+    /** Creates a thin volume whose writes are deduplicated as {@code mode} says (see {@link DedupMode}). */
+    public DedupVolume createVolume(String name, int logicalBlockSize, long capacityBytes, int dedupBlockSize,
+                                    DedupMode mode) throws IOException {
+        java.util.Objects.requireNonNull(mode, "mode");
         checkName(name);
         if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
             throw new IllegalArgumentException("logical block size must be 512 or 4096: " + logicalBlockSize);
@@ -316,7 +323,7 @@ public final class DedupPool implements Closeable {
             int id = b.nextVolumeId(committer);
             b.newNextVolumeId = id + 1;
             VolumeRecord r = new VolumeRecord(name, id, UUID.randomUUID(), logicalBlockSize, dedupBlockSize,
-                    capacityBytes, 0, 0);
+                    capacityBytes, 0, 0, false, null, 0, mode);
             b.txn.putVolume(r);
             b.afterCommit.add(() -> volumesById.put(id, new VolumeState(r)));
             return r;
@@ -343,6 +350,49 @@ public final class DedupPool implements Closeable {
     public DedupVolume cloneVolume(String source, String name, boolean readOnly) throws IOException {
         VolumeRecord r = copies.cloneVolume(source, name, readOnly);
         return handle(volumesById.get(r.id()));
+    }
+
+    /**
+     * Changes how volume {@code name}'s writes are deduplicated, in one commit that persists its
+     * record and journals the catalogue (so {@code recover} restores it); writes already committed
+     * keep their chunks. Returns the mode it had before (the same mode: nothing is written).
+     *
+     * @throws IllegalArgumentException no such volume
+     */
+    public DedupMode setDedupMode(String name, DedupMode mode) throws IOException {
+        java.util.Objects.requireNonNull(mode, "mode");
+        VolumeState st = liveState(name);
+        if (st == null) {
+            throw new IllegalArgumentException("no volume '" + name + "'");
+        }
+        DedupMode before = st.dedupMode;
+        if (before == mode) {
+            return before;
+        }
+        checkWritable();
+        try {
+            committer.run(b -> {
+                if (st.deleted || b.txn.volume(name) == null) {
+                    throw new IllegalArgumentException("no volume '" + name + "'");
+                }
+                // a batch that also changes the volume's counters rewrites its record from the
+                // state (Committer.finish): the pending mode keeps the new mode in that record
+                b.txn.putVolume(b.txn.volume(name).withDedupMode(mode));
+                st.pendingMode = mode;
+                b.catalogueChanged = true;
+                b.afterCommit.add(() -> {
+                    st.dedupMode = mode;
+                    st.pendingMode = null;
+                });
+                return null;
+            });
+        } finally {
+            if (st.dedupMode != mode) {
+                st.pendingMode = null; // the commit failed: nothing changed
+            }
+        }
+        committer.flush();
+        return before;
     }
 
     /**
@@ -493,7 +543,7 @@ public final class DedupPool implements Closeable {
         for (VolumeState v : volumesById.values()) {
             if (!v.deleted) {
                 out.add(new VolumeInfo(v.name, v.uuid.toString(), v.logicalBlockSize, v.dedupBlockSize,
-                        v.capacityBytes, v.readOnly, v.origin, v.originMillis));
+                        v.capacityBytes, v.readOnly, v.origin, v.originMillis, v.dedupMode));
             }
         }
         out.sort(Comparator.comparing(VolumeInfo::name));

@@ -76,7 +76,7 @@ final class VolumeCopies {
             long data = d == null ? 0 : d[0];
             long zero = d == null ? 0 : d[1];
             VolumeRecord r = new VolumeRecord(name, id, UUID.randomUUID(), src.logicalBlockSize(),
-                    src.dedupBlockSize(), src.capacityBytes(), data, zero, readOnly, source, now);
+                    src.dedupBlockSize(), src.capacityBytes(), data, zero, readOnly, source, now, src.dedupMode());
             b.txn.putVolume(r);
             b.afterCommit.add(() -> pool.publishVolume(r));
             return r;
