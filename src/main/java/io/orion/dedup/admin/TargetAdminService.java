@@ -180,7 +180,7 @@ public abstract class TargetAdminService implements AdminApi {
             String name = freshVolumeName(dest.iqn(), id);
             cloneVolume(l.volume(), name, false);
             LunDefinition copy = new LunDefinition(id, name, l.size(), l.blockSize(), l.dedupBlockSize(), false,
-                    l.thin(), LunBacking.DEDUP, null);
+                    l.thin(), LunBacking.DEDUP, null, l.dedup());
             TargetDefinition next;
             try {
                 next = change(dest.iqn(), () -> changes.addLun(dest.iqn(), copy));
@@ -403,7 +403,8 @@ public abstract class TargetAdminService implements AdminApi {
         if (v.readOnly() && !attached.readOnly()) {
             // a snapshot refuses writes anyway: say so to initiators up front (MODE SENSE WP)
             attached = new LunDefinition(attached.id(), attached.volume(), attached.size(), attached.blockSize(),
-                    attached.dedupBlockSize(), true, attached.thin(), attached.backing(), attached.path());
+                    attached.dedupBlockSize(), true, attached.thin(), attached.backing(), attached.path(),
+                    attached.dedup());
         }
         return attached;
     }

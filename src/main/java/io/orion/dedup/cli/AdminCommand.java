@@ -120,6 +120,7 @@ abstract class AdminCommand implements Callable<Integer> {
             Map.entry("lun[].backing", "--backing"),
             Map.entry("lun[].thin", "--thick"),
             Map.entry("lun[].path", "--path"),
+            Map.entry("lun[].dedup", "--dedup"),
             Map.entry("acl[].initiator", "INITIATOR"),
             Map.entry("acl[].mapped_luns", "--luns"),
             Map.entry("queue_depth", "--queue-depth"),

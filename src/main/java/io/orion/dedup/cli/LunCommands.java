@@ -68,8 +68,22 @@ final class LunCommands extends GroupCommand {
         @Option(names = "--read-only", description = "Write-protect the LUN for everyone.")
         boolean readOnly;
 
+        @Option(names = "--dedup", paramLabel = "inline|post|off", description = {
+            "How a dedup LUN deduplicates: inline (as blocks are written), post (stored at once, deduplicated",
+            "later by the post-process pass) or off (never; for data that does not dedup, such as encrypted",
+            "pages). Default: real_time_deduplication (true: inline, false: post)."})
+        String dedup;
+
         @Override
         void validate() {
+            if (dedup != null && io.orion.dedup.dedup.DedupMode.parse(dedup) == null) {
+                throw new ParameterException(spec.commandLine(),
+                        "--dedup must be inline, post or off, not '" + dedup + "'");
+            }
+            if (dedup != null && backing != Backing.dedup) {
+                throw new ParameterException(spec.commandLine(),
+                        "--dedup applies to a --backing dedup LUN only, not --backing " + backing);
+            }
             if (attach && volume == null) {
                 throw new ParameterException(spec.commandLine(), "--attach needs --volume NAME (the volume to attach)");
             }
@@ -93,7 +107,7 @@ final class LunCommands extends GroupCommand {
             LunDefinition d = new LunDefinition(id, volume, size == null ? 0 : size.bytes(),
                     blockSize == null ? 0 : blockSize,
                     dedupBlockSize == null ? 0 : (int) Math.min(Integer.MAX_VALUE, dedupBlockSize.bytes()), readOnly,
-                    !thick, LunBacking.fromToml(backing.name()), path);
+                    !thick, LunBacking.fromToml(backing.name()), path, io.orion.dedup.dedup.DedupMode.parse(dedup));
             LunInfo info = api.createLun(iqn, d, attach);
             if (json()) {
                 printJson(info);

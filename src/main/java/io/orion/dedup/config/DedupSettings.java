@@ -34,7 +34,9 @@ package io.orion.dedup.config;
  *     the data at risk when initiators rarely send SYNCHRONIZE CACHE
  * @param performanceOptimization group commit: concurrent writes share one metadata transaction;
  *     always on in this build
- * @param realTimeDeduplication inline deduplication; must be true (post-process mode does not exist)
+ * @param realTimeDeduplication the dedup mode of new LUNs and of LUNs without their own {@code dedup}
+ *     key: true = inline (every block looked up as it is written), false = post-process (writes
+ *     are stored without index lookup and deduplicated later by the post-process pass)
  * @param verify before a block is shared with a stored chunk of the same fingerprint, read that
  *     chunk and compare the bytes; on a difference (a fingerprint collision, or damaged stored
  *     data) the block gets a chunk of its own. Off by default (SHA-256 collisions are not expected;
@@ -78,6 +80,11 @@ public record DedupSettings(
     /** True if {@code size} is a valid dedup block size (power of two in 4096..65536). */
     public static boolean validBlockSize(long size) {
         return size >= MIN_BLOCK && size <= MAX_BLOCK && Long.bitCount(size) == 1;
+    }
+
+    /** The dedup mode of a LUN without its own {@code dedup} key. */
+    public io.orion.dedup.dedup.DedupMode defaultDedupMode() {
+        return realTimeDeduplication ? io.orion.dedup.dedup.DedupMode.INLINE : io.orion.dedup.dedup.DedupMode.POST;
     }
 
     /** True when the fast LZ4 compressor is selected, false for LZ4 HC. */
@@ -125,10 +132,6 @@ public record DedupSettings(
         notHonoured(s, "cache_optimization", !cacheOpt, "cache fills are always coalesced per container");
         notHonoured(s, "cache_compression", cacheComp, "the chunk cache holds decompressed chunks; set false");
         notHonoured(s, "performance_optimization", !perf, "group commit is always on");
-        if (!realTime) {
-            throw s.error("real_time_deduplication",
-                    "cannot be honoured: Orion Dedup deduplicates inline only (post-process mode does not exist); set true");
-        }
         s.finish();
         return new DedupSettings(hash.equals("sha-256") ? "sha256" : hash, (int) block, hashCache, hashOpt,
                 maxRefs, cleanup, refOpt, metaSize, cache, policy.equals("w-tinylfu") ? "lru" : policy,

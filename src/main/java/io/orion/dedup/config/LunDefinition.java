@@ -1,5 +1,6 @@
 package io.orion.dedup.config;
 
+import io.orion.dedup.dedup.DedupMode;
 import java.nio.file.Path;
 
 /**
@@ -17,6 +18,9 @@ import java.nio.file.Path;
  * @param backing what stores the blocks
  * @param path backing file of a {@link LunBacking#FILE} LUN, or null for
  *     {@code <data>/luns/<volume>.img}
+ * @param dedup how a dedup LUN's writes are deduplicated ({@code dedup = "inline" | "post" | "off"}),
+ *     or null for the pool's default ({@code real_time_deduplication}: inline when true, post when
+ *     false)
  */
 public record LunDefinition(
         int id,
@@ -27,7 +31,14 @@ public record LunDefinition(
         boolean readOnly,
         boolean thin,
         LunBacking backing,
-        Path path) {
+        Path path,
+        DedupMode dedup) {
+
+    /** A LUN without its own dedup mode (the pool's default applies). */
+    public LunDefinition(int id, String volume, long size, int blockSize, int dedupBlockSize, boolean readOnly,
+                         boolean thin, LunBacking backing, Path path) {
+        this(id, volume, size, blockSize, dedupBlockSize, readOnly, thin, backing, path, null);
+    }
 
     /** Highest LUN with flat addressing. */
     public static final int MAX_ID = 16383;
@@ -44,6 +55,16 @@ public record LunDefinition(
         return dedupBlockSize == 0 ? configured : dedupBlockSize;
     }
 
+    /** The dedup mode this LUN's volume should have: its own, else the configured default. */
+    public DedupMode dedupMode(DedupSettings settings) {
+        return dedup != null ? dedup : settings.defaultDedupMode();
+    }
+
+    /** This LUN with its own dedup mode (null: the pool's default). */
+    public LunDefinition withDedup(DedupMode mode) {
+        return new LunDefinition(id, volume, size, blockSize, dedupBlockSize, readOnly, thin, backing, path, mode);
+    }
+
     /** Number of logical blocks. */
     public long blockCount() {
         return size / blockSize;
@@ -51,12 +72,13 @@ public record LunDefinition(
 
     /** This LUN with another size. */
     public LunDefinition withSize(long newSize) {
-        return new LunDefinition(id, volume, newSize, blockSize, dedupBlockSize, readOnly, thin, backing, path);
+        return new LunDefinition(id, volume, newSize, blockSize, dedupBlockSize, readOnly, thin, backing, path, dedup);
     }
 
     /** This LUN on another volume with another geometry. */
     public LunDefinition withVolume(String newVolume, long newSize, int newBlockSize, int newDedupBlockSize) {
-        return new LunDefinition(id, newVolume, newSize, newBlockSize, newDedupBlockSize, readOnly, thin, backing, path);
+        return new LunDefinition(id, newVolume, newSize, newBlockSize, newDedupBlockSize, readOnly, thin, backing, path,
+                dedup);
     }
 
     /** True if the name is a valid volume name. */

@@ -161,6 +161,8 @@ public record TargetDefinition(
             out.add(new Problem(p + "thin", "a dedup volume is always thin; use backing = \"file\" for a thick LUN"));
         } else if (l.path() != null && l.backing() != LunBacking.FILE) {
             out.add(new Problem(p + "path", "only a backing = \"file\" LUN has a path"));
+        } else if (l.dedup() != null && l.backing() != LunBacking.DEDUP) {
+            out.add(new Problem(p + "dedup", "only a backing = \"dedup\" LUN has a dedup mode"));
         }
     }
 

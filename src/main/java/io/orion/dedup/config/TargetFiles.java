@@ -1,5 +1,6 @@
 package io.orion.dedup.config;
 
+import io.orion.dedup.dedup.DedupMode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,7 +17,7 @@ import java.util.Locale;
  * [chap]              user, secret, mutual_user, mutual_secret   (optional, target-wide)
  * [discovery_chap]    same keys (optional)
  * [[portal_group]]    tag, portals = ["host:port", ...]
- * [[lun]]             id, volume, size, block_size, dedup_block_size, read_only, thin, backing, path
+ * [[lun]]             id, volume, size, block_size, dedup_block_size, read_only, thin, backing, path, dedup
  * [[acl]]             initiator, mapped_luns, write_protect, [acl.chap]
  * </pre>
  */
@@ -82,9 +83,11 @@ public final class TargetFiles {
             boolean thin = l.bool("thin", true);
             String backingName = l.choice("backing", "dedup", "dedup", "file", "ram");
             String path = l.string("path", null);
+            String dedup = l.choice("dedup", null, "inline", "post", "off");
             l.finish();
             luns.add(new LunDefinition(id, volume, size, blockSize, dedupBlock, readOnly, thin,
-                    LunBacking.fromToml(backingName), path == null ? null : ServerSettings.nonEmptyPath(l, "path", path)));
+                    LunBacking.fromToml(backingName), path == null ? null : ServerSettings.nonEmptyPath(l, "path", path),
+                    DedupMode.parse(dedup)));
         }
 
         List<AclDefinition> acls = new ArrayList<>();
@@ -184,6 +187,9 @@ public final class TargetFiles {
             sb.append("backing = ").append(q(l.backing().tomlName())).append('\n');
             if (l.path() != null) {
                 sb.append("path = ").append(q(l.path().toString())).append('\n');
+            }
+            if (l.dedup() != null) {
+                sb.append("dedup = ").append(q(l.dedup().label())).append('\n');
             }
         }
         for (AclDefinition a : t.acls()) {

@@ -359,6 +359,12 @@ public final class DedupPool implements Closeable {
      *
      * @throws IllegalArgumentException no such volume
      */
+    /** The dedup mode of live volume {@code name}, or null when there is no such volume. */
+    public DedupMode dedupMode(String name) {
+        VolumeState st = liveState(name);
+        return st == null ? null : st.dedupMode;
+    }
+
     public DedupMode setDedupMode(String name, DedupMode mode) throws IOException {
         java.util.Objects.requireNonNull(mode, "mode");
         VolumeState st = liveState(name);

@@ -129,6 +129,7 @@ final class AdminService extends TargetAdminService {
         List<LunDefinition> added = new ArrayList<>();
         List<LunDefinition> removed = new ArrayList<>();
         List<LunDefinition[]> resized = new ArrayList<>();
+        List<LunDefinition> modeChanged = new ArrayList<>();
         for (LunDefinition n : next.luns()) {
             Optional<LunDefinition> p = previous.lun(n.id());
             if (p.isEmpty()) {
@@ -136,8 +137,13 @@ final class AdminService extends TargetAdminService {
             } else if (!sameDevice(p.get(), n)) {
                 removed.add(p.get());
                 added.add(n);
-            } else if (p.get().size() != n.size()) {
-                resized.add(new LunDefinition[] {p.get(), n});
+            } else {
+                if (p.get().size() != n.size()) {
+                    resized.add(new LunDefinition[] {p.get(), n});
+                }
+                if (!java.util.Objects.equals(p.get().dedup(), n.dedup())) {
+                    modeChanged.add(n); // its dedup key changed: the volume's stored mode follows
+                }
             }
         }
         for (LunDefinition p : previous.luns()) {
@@ -160,6 +166,9 @@ final class AdminService extends TargetAdminService {
                 live.devices().get(r[0].id()).resize(r[0].blockCount());
             }
             throw e;
+        }
+        for (LunDefinition m : modeChanged) {
+            server.volumes().applyDedupMode(m);
         }
         for (LunDefinition r : removed) {
             server.detach(live, r.id());

@@ -4,6 +4,7 @@ import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.OrionConfig;
 import io.orion.dedup.config.PoolSettings;
+import io.orion.dedup.dedup.DedupMode;
 import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.dedup.PoolOptions;
@@ -86,10 +87,31 @@ final class Volumes implements Closeable {
                         v.blockCount(), lun.blockCount());
                 v.resize(lun.blockCount());
             }
+            applyDedupMode(lun);
             return v;
         }
         int dedupBlock = lun.dedupBlockSize(config.deduplication().hashBlockSize());
-        return p.createVolume(lun.volume(), lun.blockSize(), lun.size(), dedupBlock);
+        return p.createVolume(lun.volume(), lun.blockSize(), lun.size(), dedupBlock, lun.dedupMode(config.deduplication()));
+    }
+
+    /**
+     * Gives the volume of dedup LUN {@code lun} the mode its definition asks for ({@code dedup},
+     * else {@code real_time_deduplication}) when its stored mode differs, with an INFO line.
+     */
+    void applyDedupMode(LunDefinition lun) throws IOException {
+        if (lun.backing() != io.orion.dedup.config.LunBacking.DEDUP) {
+            return;
+        }
+        DedupPool p = pool();
+        DedupMode mode = lun.dedupMode(config.deduplication());
+        DedupMode stored = p.dedupMode(lun.volume());
+        if (stored != null && stored != mode) {
+            p.setDedupMode(lun.volume(), mode);
+            LOG.info("volume {}: dedup mode {} -> {}, as {}", lun.volume(), stored.label(), mode.label(),
+                    lun.dedup() != null ? "its LUN definition says (dedup = \"" + mode.label() + "\")"
+                            : "real_time_deduplication = " + config.deduplication().realTimeDeduplication()
+                            + " says for a LUN without its own dedup key");
+        }
     }
 
     /** The dedup pool, opened on first use from the [pool] and [deduplication] settings. */

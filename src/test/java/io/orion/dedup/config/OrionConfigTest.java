@@ -148,10 +148,15 @@ class OrionConfigTest {
     }
 
     @Test
-    void realTimeFalseCannotBeHonoured() throws Exception {
-        ConfigException e = fails("[deduplication]\nreal_time_deduplication = false\n");
-        assertTrue(e.getMessage().contains(":2: deduplication.real_time_deduplication = false: cannot be honoured"),
-                e.getMessage());
+    void realTimeFalseMakesPostProcessTheDefaultDedupMode() throws Exception {
+        assertEquals(io.orion.dedup.dedup.DedupMode.INLINE, OrionConfig.defaults().deduplication().defaultDedupMode());
+        DedupSettings d = OrionConfig.load(write("[deduplication]\nreal_time_deduplication = false\n")).deduplication();
+        assertEquals(false, d.realTimeDeduplication());
+        assertEquals(io.orion.dedup.dedup.DedupMode.POST, d.defaultDedupMode());
+        // a LUN's own key wins over the default
+        assertEquals(io.orion.dedup.dedup.DedupMode.OFF,
+                LunDefinition.dedup(0, "v", 1 << 20, 512).withDedup(io.orion.dedup.dedup.DedupMode.OFF).dedupMode(d));
+        assertEquals(io.orion.dedup.dedup.DedupMode.POST, LunDefinition.dedup(0, "v", 1 << 20, 512).dedupMode(d));
     }
 
     @ParameterizedTest
