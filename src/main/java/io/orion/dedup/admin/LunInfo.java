@@ -15,9 +15,19 @@ package io.orion.dedup.admin;
  * @param sessions sessions that can currently reach this LUN
  * @param origin the volume this LUN's volume was cloned from ({@code lun clone}), or null
  * @param originTime when (ISO-8601, UTC), or null
+ * @param dedupMode how a dedup LUN's volume deduplicates ({@code inline}, {@code post}, {@code off}),
+ *     or null (file/RAM LUNs, unknown)
  */
 public record LunInfo(String target, int lun, String volume, long sizeBytes, int blockSize, int dedupBlockSize,
-        boolean readOnly, boolean thin, String backing, int sessions, String origin, String originTime) {
+        boolean readOnly, boolean thin, String backing, int sessions, String origin, String originTime,
+        String dedupMode) {
+
+    /** A LUN whose dedup mode is not known. */
+    public LunInfo(String target, int lun, String volume, long sizeBytes, int blockSize, int dedupBlockSize,
+            boolean readOnly, boolean thin, String backing, int sessions, String origin, String originTime) {
+        this(target, lun, volume, sizeBytes, blockSize, dedupBlockSize, readOnly, thin, backing, sessions, origin,
+                originTime, null);
+    }
 
     /** A LUN whose volume has no origin. */
     public LunInfo(String target, int lun, String volume, long sizeBytes, int blockSize, int dedupBlockSize,

@@ -106,6 +106,11 @@ public abstract class TargetAdminService implements AdminApi {
         throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot roll volumes back");
     }
 
+    /** The dedup mode of a dedup LUN's volume ({@code inline}, {@code post}, {@code off}), or null when unknown. */
+    protected String volumeDedupMode(LunDefinition l) {
+        return l.dedup() == null ? null : l.dedup().label();
+    }
+
     /** The origin (volume name, ISO-8601 time) of a LUN's volume, or null. */
     protected String[] volumeOrigin(LunDefinition l) {
         return null;
@@ -143,7 +148,7 @@ public abstract class TargetAdminService implements AdminApi {
         return new LunInfo(t.iqn(), l.id(), l.volume(), l.size(), l.blockSize(),
                 l.backing() == LunBacking.DEDUP ? l.dedupBlockSize(defaultDedupBlockSize()) : 0, l.readOnly(), l.thin(),
                 l.backing().tomlName(), sessionsUsing(t.iqn(), l.id()), origin == null ? null : origin[0],
-                origin == null ? null : origin[1]);
+                origin == null ? null : origin[1], l.backing() == LunBacking.DEDUP ? volumeDedupMode(l) : null);
     }
 
     /** The dedup LUN {@code lun} of {@code t}, or a refusal naming what it is instead. */

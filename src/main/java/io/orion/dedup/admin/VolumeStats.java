@@ -17,9 +17,22 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *     volume (then cleanup) frees; -1 when not known (file/RAM LUNs, damaged metadata)
  * @param uniqueBytes original bytes of the distinct chunks this volume references; -1 when not
  *     known (file/RAM LUNs, damaged metadata)
+ * @param dedupMode how a dedup volume deduplicates ({@code inline}, {@code post}, {@code off}); null
+ *     for file/RAM LUNs
  */
 public record VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
-        long storedBytes, long exclusiveBytes, long uniqueBytes) {
+        long storedBytes, long exclusiveBytes, long uniqueBytes, String dedupMode) {
+
+    /** Below this dedup ratio, after {@link #LOW_DEDUP_MIN_BYTES} written, a volume's data does not dedup. */
+    public static final double LOW_DEDUP_RATIO = 1.05;
+    /** Written bytes before a low dedup ratio says anything: 1 MiB. */
+    public static final long LOW_DEDUP_MIN_BYTES = 1L << 20;
+
+    /** Figures of a volume whose dedup mode is not known. */
+    public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
+            long storedBytes, long exclusiveBytes, long uniqueBytes) {
+        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, exclusiveBytes, uniqueBytes, null);
+    }
 
     /** Figures without exclusive and unique bytes (file/RAM LUNs). */
     public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
@@ -52,6 +65,18 @@ public record VolumeStats(String volume, String target, Integer lun, long sizeBy
     @JsonProperty("dedupRatio")
     public Double dedupRatio() {
         return StatsReport.ratio(logicalUsedBytes, uniqueBytes);
+    }
+
+    /**
+     * True when this volume deduplicates (inline or post-process) but its own dedup ratio stays
+     * below {@link #LOW_DEDUP_RATIO} after at least {@link #LOW_DEDUP_MIN_BYTES} written: its data
+     * does not dedup, and {@code dedup = "off"} would save the index work. False when unknown.
+     */
+    @JsonProperty("lowDedup")
+    public boolean lowDedup() {
+        Double r = dedupRatio();
+        return dedupMode != null && !"off".equals(dedupMode) && r != null && r < LOW_DEDUP_RATIO
+                && logicalUsedBytes >= LOW_DEDUP_MIN_BYTES;
     }
 
     /** Unique bytes / stored bytes; null when unknown (file/RAM LUNs) or nothing stored. */

@@ -101,11 +101,12 @@ final class Render {
             out.flush();
             return;
         }
-        Table t = new Table("TARGET", "LUN", "VOLUME", "SIZE", "BLOCK", "DEDUP BLOCK", "BACKING", "THIN", "READ-ONLY",
-                "SESSIONS", "ORIGIN");
+        Table t = new Table("TARGET", "LUN", "VOLUME", "SIZE", "BLOCK", "DEDUP BLOCK", "DEDUP MODE", "BACKING", "THIN",
+                "READ-ONLY", "SESSIONS", "ORIGIN");
         for (LunInfo l : luns) {
             t.row(l.target(), l.lun(), l.volume(), ByteSize.format(l.sizeBytes()), l.blockSize(),
-                    l.dedupBlockSize() == 0 ? "-" : String.valueOf(l.dedupBlockSize()), l.backing(), yes(l.thin()),
+                    l.dedupBlockSize() == 0 ? "-" : String.valueOf(l.dedupBlockSize()),
+                    l.dedupMode() == null ? "-" : l.dedupMode(), l.backing(), yes(l.thin()),
                     yes(l.readOnly()), l.sessions(), l.originText());
         }
         t.print(out);
@@ -191,7 +192,7 @@ final class Render {
      */
     static void stats(PrintWriter out, StatsReport r, boolean verbose, Map<String, Rates> rates) {
         List<String> head = new java.util.ArrayList<>(List.of("VOLUME", "TARGET", "LUN", "SIZE", "USED", "AVAILABLE",
-                "USE%", "SAVING%", "DEDUP", "COMPRESS", "EXCLUSIVE"));
+                "USE%", "SAVING%", "DEDUP", "COMPRESS", "EXCLUSIVE", "MODE"));
         if (rates != null) {
             head.addAll(List.of("READ OPS", "WRITE OPS", "READ BW", "WRITE BW"));
         }
@@ -201,12 +202,13 @@ final class Render {
             String lun = v.lun() == null ? "-" : String.valueOf(v.lun());
             List<Object> row = new java.util.ArrayList<>();
             if (v.logicalUsedBytes() < 0) { // its block map could not be walked (damaged metadata)
-                row.addAll(List.of(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?", "?", "?", "?"));
+                row.addAll(List.of(v.volume(), target, lun, ByteSize.format(v.sizeBytes()), "?", "?", "?", "?", "?", "?", "?",
+                        v.dedupMode() == null ? "-" : v.dedupMode()));
             } else {
                 row.addAll(List.of(v.volume(), target, lun, ByteSize.format(v.sizeBytes()),
                         ByteSize.format(v.logicalUsedBytes()), ByteSize.format(v.availableBytes()), percent(v.usePercent()),
                         percent(v.savingPercent()), ratio(v.dedupRatio()), ratio(v.compressRatio()),
-                        bytesOrDash(v.exclusiveBytes())));
+                        bytesOrDash(v.exclusiveBytes()), v.dedupMode() == null ? "-" : v.dedupMode()));
             }
             if (rates != null) {
                 rateColumns(row, v.target() == null ? null : rates.getOrDefault(v.target() + "/" + v.lun(), Rates.ZERO));
@@ -217,13 +219,19 @@ final class Render {
         if (p != null) {
             List<Object> row = new java.util.ArrayList<>(List.of("(pool)", "-", "-", ByteSize.format(p.sizeBytes()),
                     ByteSize.format(p.usedBytes()), ByteSize.format(p.availableBytes()), percent(p.usePercent()),
-                    percent(p.savingPercent()), ratio(p.dedupRatio()), ratio(p.compressRatio()), "-"));
+                    percent(p.savingPercent()), ratio(p.dedupRatio()), ratio(p.compressRatio()), "-", "-"));
             if (rates != null) {
                 rateColumns(row, rates.getOrDefault("", Rates.ZERO));
             }
             t.row(row.toArray());
         }
         t.print(out);
+        for (VolumeStats v : r.volumes()) {
+            if (v.lowDedup()) {
+                out.println();
+                out.println(lowDedupNote(v));
+            }
+        }
         if (p != null && p.overcommitted()) {
             out.println();
             out.println(overcommitWarning(p));
@@ -237,6 +245,16 @@ final class Render {
             figures(out, r.counters());
         }
         out.flush();
+    }
+
+    /** The note {@code stats} prints for a volume whose data does not dedup ({@link VolumeStats#lowDedup()}). */
+    static String lowDedupNote(VolumeStats v) {
+        String what = v.target() == null ? "Volume " + v.volume() + " (detached)"
+                : "LUN " + v.lun() + " of " + v.target() + " (volume " + v.volume() + ")";
+        return "Note: " + what + ": dedup ratio " + ratio(v.dedupRatio()) + " after " + ByteSize.format(v.logicalUsedBytes())
+                + " written — its data does not dedup; consider dedup = \"off\" for it"
+                + ("post".equals(v.dedupMode()) ? " (a post-process LUN: blocks the pass has not reached yet count as"
+                + " unique)" : "") + ".";
     }
 
     /** The warning {@code stats} prints when the volumes' sizes add up to more than the pool's capacity. */

@@ -375,6 +375,21 @@ final class AdminService extends TargetAdminService {
                 .toString();
     }
 
+    /** The dedup mode label of pool volume {@code name} ({@code inline}, {@code post}, {@code off}), or null. */
+    private static String modeLabel(Optional<DedupPool> pool, String name) {
+        io.orion.dedup.dedup.DedupMode m = pool.isEmpty() ? null : pool.get().dedupMode(name);
+        return m == null ? null : m.label();
+    }
+
+    @Override
+    protected String volumeDedupMode(LunDefinition l) {
+        try {
+            return modeLabel(server.volumes().existingPool(), l.volume());
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
     @Override
     protected String[] volumeOrigin(LunDefinition l) {
         try {
@@ -516,7 +531,7 @@ final class AdminService extends TargetAdminService {
                     stored = used;
                 }
                 vols.add(new io.orion.dedup.admin.VolumeStats(l.volume(), t.iqn(), l.id(), dev.blockCount() * dev.blockSize(),
-                        used, stored, exclusive, unique));
+                        used, stored, exclusive, unique, dev instanceof DedupVolume ? modeLabel(pool, l.volume()) : null));
             }
         }
         if (ps != null) {
@@ -529,7 +544,8 @@ final class AdminService extends TargetAdminService {
             for (VolumeStats v : ps.volumes()) {
                 if (!attached.contains(v.name())) {
                     vols.add(new io.orion.dedup.admin.VolumeStats(v.name(), null, null, v.capacityBytes(),
-                            v.logicalBytes(), v.storedBytes(), v.exclusiveBytes(), v.uniqueBytes()));
+                            v.logicalBytes(), v.storedBytes(), v.exclusiveBytes(), v.uniqueBytes(),
+                            modeLabel(pool, v.name())));
                 }
             }
         }

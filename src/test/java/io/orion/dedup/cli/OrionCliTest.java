@@ -123,9 +123,9 @@ class OrionCliTest {
         Run list = admin("lun", "list", IQN);
         String[] lines = list.out().split("\\R");
         assertEquals(3, lines.length, list.out());
-        assertTrue(lines[0].matches("TARGET\\s+LUN\\s+VOLUME\\s+SIZE\\s+BLOCK\\s+DEDUP BLOCK\\s+BACKING\\s+THIN\\s+READ-ONLY\\s+SESSIONS\\s+ORIGIN"),
+        assertTrue(lines[0].matches("TARGET\\s+LUN\\s+VOLUME\\s+SIZE\\s+BLOCK\\s+DEDUP BLOCK\\s+DEDUP MODE\\s+BACKING\\s+THIN\\s+READ-ONLY\\s+SESSIONS\\s+ORIGIN"),
                 lines[0]);
-        assertTrue(lines[2].matches(IQN.replace(".", "\\.") + "\\s+1\\s+big\\s+1\\.0 GiB\\s+4096\\s+4096\\s+dedup\\s+yes\\s+no\\s+0\\s+-"),
+        assertTrue(lines[2].matches(IQN.replace(".", "\\.") + "\\s+1\\s+big\\s+1\\.0 GiB\\s+4096\\s+4096\\s+-\\s+dedup\\s+yes\\s+no\\s+0\\s+-"),
                 lines[2]);
 
         JsonNode json = AdminJson.mapper().readTree(admin("lun", "list", IQN, "--json").out());
@@ -254,10 +254,10 @@ class OrionCliTest {
         Run r = admin("stats");
         assertEquals(0, r.status(), r.err());
         String[] lines = r.out().split("\\R");
-        assertTrue(lines[0].matches("VOLUME\\s+TARGET\\s+LUN\\s+SIZE\\s+USED\\s+AVAILABLE\\s+USE%\\s+SAVING%\\s+DEDUP\\s+COMPRESS\\s+EXCLUSIVE"), lines[0]);
-        assertTrue(lines[1].matches("default-0\\s+iqn\\.2026-11\\.io\\.orion:default\\s+0\\s+16\\.0 GiB\\s+8\\.0 GiB\\s+8\\.0 GiB\\s+50\\.0%\\s+75\\.0%\\s+-\\s+-\\s+1\\.0 GiB"),
+        assertTrue(lines[0].matches("VOLUME\\s+TARGET\\s+LUN\\s+SIZE\\s+USED\\s+AVAILABLE\\s+USE%\\s+SAVING%\\s+DEDUP\\s+COMPRESS\\s+EXCLUSIVE\\s+MODE"), lines[0]);
+        assertTrue(lines[1].matches("default-0\\s+iqn\\.2026-11\\.io\\.orion:default\\s+0\\s+16\\.0 GiB\\s+8\\.0 GiB\\s+8\\.0 GiB\\s+50\\.0%\\s+75\\.0%\\s+-\\s+-\\s+1\\.0 GiB\\s+-"),
                 lines[1]);
-        assertTrue(lines[2].matches("\\(pool\\)\\s+-\\s+-\\s+100\\.0 GiB\\s+2\\.0 GiB\\s+98\\.0 GiB\\s+2\\.0%\\s+75\\.0%\\s+-\\s+-\\s+-"), lines[2]);
+        assertTrue(lines[2].matches("\\(pool\\)\\s+-\\s+-\\s+100\\.0 GiB\\s+2\\.0 GiB\\s+98\\.0 GiB\\s+2\\.0%\\s+75\\.0%\\s+-\\s+-\\s+-\\s+-"), lines[2]);
         assertEquals(3, lines.length);
 
         Run verbose = admin("stats", "--verbose");

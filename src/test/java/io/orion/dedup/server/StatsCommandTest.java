@@ -107,7 +107,7 @@ class StatsCommandTest {
             Run stats = cli(data, "stats");
             assertEquals(0, stats.status(), stats.err());
             assertTrue(stats.out().split("\\R")[0].matches("VOLUME\\s+TARGET\\s+LUN\\s+SIZE\\s+USED\\s+AVAILABLE\\s+USE%\\s+"
-                    + "SAVING%\\s+DEDUP\\s+COMPRESS\\s+EXCLUSIVE"), stats.out());
+                    + "SAVING%\\s+DEDUP\\s+COMPRESS\\s+EXCLUSIVE\\s+MODE"), stats.out());
             assertTrue(line(stats.out(), "s-0").matches(".*\\s1\\.33x\\s+\\d+\\.\\d\\dx\\s.*"), stats.out());
             assertTrue(line(stats.out(), "s-1").matches(".*\\s2\\.00x\\s+\\d+\\.\\d\\dx\\s.*"), stats.out());
             assertTrue(line(stats.out(), "(pool)").matches(".*\\s1\\.60x\\s+\\d+\\.\\d\\dx\\s.*"), stats.out());
