@@ -4,11 +4,12 @@ import java.nio.ByteBuffer;
 
 /**
  * One block-map change for the committer: map a dedup block of a volume to zeros, unmap it, point
- * it at an existing chunk, or at a pending (new) chunk. {@code data} (the block's bytes) lets the
+ * it at an existing chunk, at a pending (new) chunk, or at a new chunk of its own that is not looked
+ * up in the fingerprint index ({@code STAGED}: volumes in post-process or no-dedup mode). {@code data} (the block's bytes) lets the
  * committer store a fresh copy when the referenced chunk vanished or is saturated.
  */
 final class BlockOp {
-    enum Kind { ZERO, UNMAP, EXISTING, NEW }
+    enum Kind { ZERO, UNMAP, EXISTING, NEW, STAGED }
 
     final int volume;
     final long dblock;
@@ -43,5 +44,10 @@ final class BlockOp {
 
     static BlockOp pending(int volume, long dblock, PendingChunk p, ByteBuffer data) {
         return new BlockOp(volume, dblock, Kind.NEW, 0, p, p.fingerprint, data);
+    }
+
+    /** A new chunk of this block alone, stored without an index lookup (never shared by a claim). */
+    static BlockOp staged(int volume, long dblock, PendingChunk p, ByteBuffer data) {
+        return new BlockOp(volume, dblock, Kind.STAGED, 0, p, p.fingerprint, data);
     }
 }

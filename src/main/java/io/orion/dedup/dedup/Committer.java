@@ -539,7 +539,7 @@ final class Committer implements AutoCloseable {
             return false;
         }
         for (BlockOp op : ops) {
-            if (op.kind == BlockOp.Kind.NEW
+            if (op.kind == BlockOp.Kind.NEW || op.kind == BlockOp.Kind.STAGED
                     || (op.kind != BlockOp.Kind.UNMAP && b.txn.block(op.volume, op.dblock) == MetaTxn.ABSENT)) {
                 return true;
             }
@@ -569,6 +569,7 @@ final class Committer implements AutoCloseable {
                 case UNMAP -> MetaTxn.ABSENT;
                 case EXISTING -> reference(b, op.chunkId, op, old[i]);
                 case NEW -> resolveNew(b, op, old[i]);
+                case STAGED -> stage(b, op);
             };
         }
         for (int i = 0; i < n; i++) {
@@ -591,7 +592,33 @@ final class Committer implements AutoCloseable {
             long[] d = b.volumeDelta(op.volume);
             count(d, o, -1);
             count(d, t, +1);
+            if (t > 0 && t != o && op.kind == BlockOp.Kind.EXISTING && mode(op.volume) == DedupMode.POST) {
+                // a reference copied into a post-process volume (XCOPY, clone): the pass looks at it
+                // too, so a copy of a not yet deduplicated chunk is shared once the chunk is
+                b.txn.putStaged(op.volume, op.dblock);
+            }
         }
+    }
+
+    private DedupMode mode(int volume) {
+        VolumeState v = pool.volumeState(volume);
+        return v == null ? DedupMode.INLINE : v.dedupMode;
+    }
+
+    /**
+     * A new chunk of one block of a post-process or no-dedup volume: created unindexed (no lookup,
+     * no claim); a post-process volume's block is staged for the next pass.
+     */
+    private long stage(Batch b, BlockOp op) {
+        PendingChunk p = op.pending;
+        b.releases.add(p);
+        long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, false);
+        b.resolved.put(p, id);
+        b.unindexed.add(p);
+        if (mode(op.volume) == DedupMode.POST) {
+            b.txn.putStaged(op.volume, op.dblock);
+        }
+        return id;
     }
 
     private static void count(long[] d, long ref, int sign) {
@@ -773,7 +800,9 @@ final class Committer implements AutoCloseable {
         for (Map.Entry<PendingChunk, Long> e : b.resolved.entrySet()) {
             PendingChunk p = e.getKey();
             p.committedId = e.getValue();
-            if (e.getValue().equals(b.indexed.get(p.fingerprint)) || !b.indexed.containsKey(p.fingerprint)) {
+            // a staged chunk is not in the index, so not in its cache either
+            if (!b.unindexed.contains(p)
+                    && (e.getValue().equals(b.indexed.get(p.fingerprint)) || !b.indexed.containsKey(p.fingerprint))) {
                 pool.fingerprintCache().put(p.fingerprint, e.getValue());
                 cached.add(p.fingerprint);
             }
@@ -816,6 +845,8 @@ final class Committer implements AutoCloseable {
         final Set<Integer> deletedVolumes = new HashSet<>();
         final Set<Integer> deletedContainers = new HashSet<>();
         final IdentityHashMap<PendingChunk, Long> resolved = new IdentityHashMap<>();
+        /** Chunks of this batch created without an index entry (post-process and no-dedup volumes). */
+        final Set<PendingChunk> unindexed = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         final List<PendingChunk> releases = new ArrayList<>();
         final Map<Fingerprint, Long> indexed = new HashMap<>();
         final List<ChunkRecord> freed = new ArrayList<>();

@@ -1062,6 +1062,13 @@ public final class DedupPool implements Closeable {
         return h[0].clear();
     }
 
+    /** Blocks of post-process volumes written since the last post-process pass ({@link PostProcessor}). */
+    public long stagedBlocks() throws IOException {
+        try (io.orion.dedup.meta.MetaTxn t = meta.read()) {
+            return t.stagedCount();
+        }
+    }
+
     /** The original bytes of a chunk: block cache, else read, check and decompress. */
     byte[] chunkBytes(ChunkRecord r) throws IOException {
         byte[] hit = blockCache.get(r.id());

@@ -412,6 +412,9 @@ public final class DedupVolume implements BlockDevice {
         }
         Fingerprint[] fps = new Fingerprint[n];
         pool.hasher().hashAll(contents, zero, fps);
+        if (st.dedupMode != DedupMode.INLINE) {
+            return prepareUnshared(first, contents, zero, fps);
+        }
         List<BlockOp> ops = new ArrayList<>(n);
         Set<PendingChunk> owned = Collections.newSetFromMap(new IdentityHashMap<>());
         List<PendingChunk> ownedList = new ArrayList<>();
@@ -509,6 +512,38 @@ public final class DedupVolume implements BlockDevice {
                         + oos.getMessage(), oos);
             }
             throw new IOException("a concurrent write of the same data failed", e.getCause());
+        }
+        return ops;
+    }
+
+    /**
+     * The write path of a post-process or no-dedup volume: every non-zero block becomes a chunk of
+     * its own, with no fingerprint cache, index lookup or in-flight claim; the committer stages the
+     * blocks of a post-process volume for the next pass ({@link PostProcessor}).
+     */
+    private List<BlockOp> prepareUnshared(long first, ByteBuffer[] contents, boolean[] zero, Fingerprint[] fps)
+            throws IOException {
+        int n = contents.length;
+        List<BlockOp> ops = new ArrayList<>(n);
+        List<PendingChunk> mine = new ArrayList<>();
+        List<ByteBuffer> data = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            if (zero[i]) {
+                ops.add(BlockOp.zero(st.id, first + i));
+                continue;
+            }
+            PendingChunk p = new PendingChunk(fps[i], pool.newChunkId());
+            ops.add(BlockOp.staged(st.id, first + i, p, contents[i]));
+            mine.add(p);
+            data.add(contents[i]);
+        }
+        if (!mine.isEmpty()) {
+            try {
+                pool.storeClaimed(mine, data);
+            } catch (IOException | RuntimeException e) {
+                mine.forEach(p -> pool.abandon(p, e));
+                throw e;
+            }
         }
         return ops;
     }

@@ -319,12 +319,20 @@ final class GarbageCollector {
             }
         }
         pool.flush();
+        // what a freed container held besides the live chunks copied out of it and its journal records
+        Map<Integer, long[]> copiedOut = new HashMap<>();
+        for (Move m : moves) {
+            long[] x = copiedOut.computeIfAbsent(m.chunk.containerId(), k -> new long[2]);
+            x[0]++;
+            x[1] += m.chunk.length();
+        }
         long bytes = 0;
         long chunks = 0;
         for (int id : toFree) {
             Container c = byId.get(id);
-            bytes += c.committedEnd() - SlotHeader.SIZE - c.liveBytes() - c.journalBytes();
-            chunks += c.records() - c.liveCount();
+            long[] out = copiedOut.getOrDefault(id, new long[2]);
+            bytes += c.committedEnd() - SlotHeader.SIZE - out[1] - c.journalBytes();
+            chunks += named.get(id).chunkRecords - out[0];
             store.free(id);
         }
         if (!toFree.isEmpty()) {
@@ -342,6 +350,8 @@ final class GarbageCollector {
         /** Range entries (volume, first block, count): held as ranges, never block by block. */
         final List<long[]> ranges = new ArrayList<>();
         boolean catalogue;
+        /** Chunk records in the committed part, live or dead (journal records are not counted). */
+        long chunkRecords;
     }
 
     /** Reads the journal records of a victim (its committed part). */
@@ -351,6 +361,7 @@ final class GarbageCollector {
                 c.committedEnd(), new ContainerWalker.Visitor() {
                     @Override
                     public void chunk(long offset, ByteBuffer record) {
+                        n.chunkRecords++;
                     }
 
                     @Override

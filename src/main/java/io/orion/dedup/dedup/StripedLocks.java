@@ -45,6 +45,11 @@ final class StripedLocks {
         if (volume2 >= 0) {
             add(set, volume2, first2, last2);
         }
+        return take(set);
+    }
+
+    /** Takes the stripes of {@code set} in ascending order (the one order every caller uses). */
+    private Held take(BitSet set) {
         int[] order = new int[set.cardinality()];
         for (int i = set.nextSetBit(0), k = 0; i >= 0; i = set.nextSetBit(i + 1)) {
             order[k++] = i;
@@ -78,6 +83,15 @@ final class StripedLocks {
 
     Held lock(int volume, long first, long last) {
         return lock(volume, first, last, -1, 0, -1);
+    }
+
+    /** Locks the stripes of the dedup blocks {@code (volumes[i], blocks[i])} (any set, in stripe order). */
+    Held lockEach(int[] volumes, long[] blocks) {
+        BitSet set = new BitSet(STRIPES);
+        for (int i = 0; i < volumes.length; i++) {
+            set.set(stripe(volumes[i], blocks[i]));
+        }
+        return take(set);
     }
 
     private static void add(BitSet set, int volume, long first, long last) {

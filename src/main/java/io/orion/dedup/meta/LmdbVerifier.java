@@ -82,9 +82,11 @@ public final class LmdbVerifier {
      * by an older build (created at the next open), {@code blocks} (the format 1 block map) in
      * every pool converted to block-map pages. One of the two block maps must be there. Likewise
      * {@code fpindex} (format 3) and {@code index} (formats 1 and 2): one of the two must be there.
+     * {@code staged} (post-process volumes' staged blocks) is created at the first open by a build
+     * that has it.
      */
     private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations", MetaStore.BLOCK_PAGES,
-            MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX);
+            MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX, MetaStore.STAGED);
 
     static final Map<String, Spec> SPECS = Map.of(
             MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
@@ -95,7 +97,8 @@ public final class LmdbVerifier {
             "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
             "volumes", new Spec(0, VOLUME),
             "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL),
-            "reservations", new Spec(MetaCodec.RESERVATION_KEY, RESERVATION));
+            "reservations", new Spec(MetaCodec.RESERVATION_KEY, RESERVATION),
+            MetaStore.STAGED, new Spec(MetaCodec.STAGED_KEY, EMPTY));
 
     /**
      * Outcome of one check, with figures; {@code stable} is false when a live file's meta page

@@ -243,6 +243,14 @@ final class MetaCodec {
         return x;
     }
 
+    /** Bytes of a {@code staged} key: volume id u32 ‖ dedup block u64. */
+    static final int STAGED_KEY = 12;
+
+    static void stagedKey(ByteBuffer k, int volume, long dblock) {
+        k.clear();
+        k.putInt(volume).putLong(dblock).flip();
+    }
+
     static void reservationKey(ByteBuffer k, int volume, int fragment) {
         k.clear();
         k.putInt(volume).putShort((short) fragment).flip();

@@ -69,6 +69,11 @@ public final class MetaStore implements Closeable {
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
     final Dbi<ByteBuffer> reservations;
+    /**
+     * Blocks of post-process volumes written since the last post-process pass: key volume id (u32)
+     * ‖ dedup block (u64), empty value. See {@code PostProcessor}.
+     */
+    final Dbi<ByteBuffer> staged;
     final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
     /** Key/value buffers of the (single) write transaction. */
     final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
@@ -81,6 +86,8 @@ public final class MetaStore implements Closeable {
     static final String LEGACY_BLOCKS = "blocks";
     /** Name of the fingerprint index (format 3). */
     public static final String FP_INDEX = "fpindex";
+    /** The staged blocks of post-process volumes. */
+    public static final String STAGED = "staged";
     /** Name of the format 1 and 2 fingerprint index, converted into {@link #FP_INDEX} at open. */
     static final String LEGACY_INDEX = "index";
     /** The value of every {@link #FP_INDEX} entry. */
@@ -137,6 +144,7 @@ public final class MetaStore implements Closeable {
         this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
         this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
+        this.staged = env.openDbi(STAGED, DbiFlags.MDB_CREATE);
     }
 
     /** The format version the pool counters record, or -1 when there are none (a new pool). */
@@ -702,7 +710,7 @@ public final class MetaStore implements Closeable {
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
             List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, containers,
-                    counters, reservations));
+                    counters, reservations, staged));
             Dbi<ByteBuffer> old = blocks;
             if (old != null) {
                 all.add(old);

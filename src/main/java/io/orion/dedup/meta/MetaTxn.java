@@ -270,6 +270,36 @@ public class MetaTxn implements AutoCloseable {
         });
     }
 
+    /** One staged block of a post-process volume. */
+    public record StagedBlock(int volume, long dblock) {
+    }
+
+    /** Number of staged blocks (written by post-process volumes since the last pass). */
+    public long stagedCount() {
+        return stat(store.staged, MetaStore.STAGED)[0];
+    }
+
+    /**
+     * Up to {@code limit} staged blocks from {@code (volume, dblock)} on, in key order (volume, then
+     * block).
+     */
+    public List<StagedBlock> staged(int volume, long dblock, int limit) throws MetaCorruptException {
+        List<StagedBlock> out = new java.util.ArrayList<>(Math.min(limit, 4096));
+        if (limit <= 0) {
+            return out;
+        }
+        MetaCodec.stagedKey(key, volume, dblock);
+        scan(store.staged, MetaStore.STAGED, MetaDamage.bytes(key), (k, v) -> {
+            if (k.remaining() != MetaCodec.STAGED_KEY || v.remaining() != 0) {
+                throw new MetaCorruptException("staged block entry: key of " + k.remaining() + " bytes, value of "
+                        + v.remaining());
+            }
+            out.add(new StagedBlock(k.getInt(0), k.getLong(4)));
+            return out.size() < limit;
+        });
+        return out;
+    }
+
     /** Visits every block-map entry of every volume (damaged ranges already known are left out). */
     public void scanAllBlocks(AllBlocksVisitor visitor) throws MetaCorruptException {
         if (store.blocks != null) {

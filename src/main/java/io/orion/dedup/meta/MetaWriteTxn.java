@@ -282,6 +282,18 @@ public final class MetaWriteTxn extends MetaTxn {
         }
     }
 
+    /** Remembers a block of a post-process volume for the next post-process pass. */
+    public void putStaged(int volume, long dblock) {
+        MetaCodec.stagedKey(key, volume, dblock);
+        store.staged.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+    }
+
+    /** Forgets a staged block; true if it was staged. */
+    public boolean deleteStaged(int volume, long dblock) {
+        MetaCodec.stagedKey(key, volume, dblock);
+        return store.staged.delete(txn, key);
+    }
+
     public void putContainer(ContainerRecord r) {
         MetaCodec.containerKey(key, r.id());
         MetaCodec.containerValue(key, val, r);

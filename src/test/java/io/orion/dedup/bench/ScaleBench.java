@@ -4,10 +4,14 @@ import io.orion.dedup.cache.CacheStats;
 import io.orion.dedup.config.DedupSettings;
 import io.orion.dedup.config.OrionConfig;
 import io.orion.dedup.dedup.BenchProbe;
+import io.orion.dedup.dedup.DedupMode;
 import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.dedup.PoolOptions;
 import io.orion.dedup.dedup.PoolStats;
+import io.orion.dedup.dedup.PostProcessResult;
+import io.orion.dedup.dedup.PostProcessor;
+import io.orion.dedup.dedup.WorkMonitor;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -108,6 +112,12 @@ public final class ScaleBench {
         return ms;
     }
 
+    /** CPU time of this process (all threads), in nanoseconds. */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         long n = Long.parseLong(args[1]);
@@ -134,6 +144,12 @@ public final class ScaleBench {
                 "RSS MiB", "fp hit%", "GC ms", "dirty", "load", "ratio");
         try (DedupPool pool = DedupPool.open(o)) {
             DedupVolume v = pool.createVolume("scale", BLOCK, blocks * BLOCK, BLOCK);
+            DedupMode mode = DedupMode.parse(System.getenv().getOrDefault("ORION_BENCH_DEDUP", "inline"));
+            if (mode == null) {
+                throw new IllegalArgumentException("ORION_BENCH_DEDUP must be inline, post or off");
+            }
+            BenchProbe.mode(v, mode);
+            System.out.println("volume dedup mode: " + mode.label());
             AtomicLong next = new AtomicLong();
             AtomicLong done = new AtomicLong();
             long tenth = Math.max(1, writes / 10);
@@ -165,6 +181,7 @@ public final class ScaleBench {
                 }, "scale-writer-" + t);
             }
             long t0 = System.nanoTime();
+            long writeCpu0 = processCpuNanos();
             for (Thread t : ts) {
                 t.start();
             }
@@ -213,6 +230,18 @@ public final class ScaleBench {
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             pool.flush();
+            System.out.printf("writes: %.1f µs CPU per block (all threads of the process)%n",
+                    (processCpuNanos() - writeCpu0) / 1e3 / blocks);
+            if (mode == DedupMode.POST) {
+                long p0 = System.nanoTime();
+                long cpu0 = processCpuNanos();
+                PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
+                pool.flush();
+                double ps = (System.nanoTime() - p0) / 1e9;
+                System.out.printf("post-process pass: %,d staged blocks in %.1f s = %.0f blocks/s, %.1f µs CPU per block;"
+                                + " %s%n", r.blocksExamined(), ps, r.blocksExamined() / ps,
+                        (processCpuNanos() - cpu0) / 1e3 / Math.max(1, r.blocksExamined()), r);
+            }
             PoolStats s = pool.stats(false);
             System.out.printf("total: %,d blocks in %.1f s = %.0f blocks/s; unique chunks %,d, logical %d MiB,"
                             + " stored %d MiB (%.1fx), metadata (data.mdb used) %d MiB%n",

@@ -13,6 +13,11 @@ public final class BenchProbe {
      * table and index, and the used part of {@code data.mdb}: {@code {mappedBlocks, chunkEntries,
      * indexEntries, blockPages, chunkPages, indexPages, usedFileBytes}}.
      */
+    /** Sets a volume's dedup mode in memory (the bench's fresh volume; not persisted). */
+    public static void mode(DedupVolume v, DedupMode mode) {
+        v.state().dedupMode = mode;
+    }
+
     public static long[] metadata(DedupPool pool) throws IOException {
         try (MetaTxn t = pool.meta().read()) {
             long[] e = t.entryCounts();
