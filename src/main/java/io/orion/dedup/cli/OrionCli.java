@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
         subcommands = {ServeCommand.class, TargetCommands.class, LunCommands.class, VolumeCommands.class, PortalCommands.class,
             AclCommands.class, ChapCommands.class, ServerCommands.Status.class, ServerCommands.SaveConfig.class,
             ServerCommands.Stats.class, ServerCommands.Scrub.class, EstimateCommand.class,
-            BackupCommand.class, RestoreCommand.class, ReloadCommand.class, JobCommands.class, RecoverCommand.class})
+            BackupCommand.class, RestoreCommand.class, ReloadCommand.class, JobCommands.class, RecoverCommand.class,
+            DedupCommands.class})
 public final class OrionCli implements Callable<Integer> {
 
     /** Exit status of a failed command. */

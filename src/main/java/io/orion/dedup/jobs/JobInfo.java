@@ -9,7 +9,7 @@ import java.util.Map;
  * when asked. Times are ISO-8601 UTC; figures unknown (not started, nothing to do) are null.
  *
  * @param id the job's number (unique for the data directory, across restarts)
- * @param kind {@code scrub}, {@code cleanup} or {@code compression-optimize}
+ * @param kind {@code scrub}, {@code cleanup}, {@code compression-optimize} or {@code post-process}
  * @param state {@code queued}, {@code running}, {@code done}, {@code failed}, {@code cancelled}
  * @param trigger {@code admin} (a command) or {@code schedule} ({@code scrub_interval})
  * @param submittedAt when it was asked for

@@ -11,7 +11,9 @@ public enum JobKind {
     /** Reference cleanup: compacts containers, returns space ({@code dedup-reference-cleanup}). */
     CLEANUP("cleanup"),
     /** Recompresses chunks where the current settings now pay ({@code dedup-compression-optimize}). */
-    COMPRESSION_OPTIMIZE("compression-optimize");
+    COMPRESSION_OPTIMIZE("compression-optimize"),
+    /** Deduplicates the blocks post-process volumes wrote since the last pass ({@code dedup run}). */
+    POST_PROCESS("post-process");
 
     private final String label;
 

@@ -81,6 +81,7 @@ final class AdminService extends TargetAdminService {
         jobs.register(JobKind.SCRUB, this::scrubWork);
         jobs.register(JobKind.CLEANUP, this::cleanupWork);
         jobs.register(JobKind.COMPRESSION_OPTIMIZE, this::optimizeWork);
+        jobs.register(JobKind.POST_PROCESS, this::postProcessWork);
     }
 
     // ---- the live half of the target changes -------------------------------------------------
@@ -978,6 +979,29 @@ final class AdminService extends TargetAdminService {
         return new JobOutcome(m, errors + " error" + (errors == 1 ? "" : "s"), r.clean());
     }
 
+    /** One post-process pass ({@code dedup run}, or {@code background_interval} while blocks are staged). */
+    private JobOutcome postProcessWork(JobContext ctx) throws IOException {
+        DedupPool p = pool();
+        long staged = p.stagedBlocks();
+        long t0 = System.nanoTime();
+        io.orion.dedup.dedup.PostProcessResult r = io.orion.dedup.dedup.PostProcessor.run(p, ctx);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("staged_blocks_before", staged);
+        m.put("blocks_examined", r.blocksExamined());
+        m.put("blocks_shared", r.blocksShared());
+        m.put("chunks_indexed", r.chunksIndexed());
+        m.put("chunks_freed", r.chunksFreed());
+        m.put("stored_bytes_freed", r.storedBytesFreed());
+        m.put("remaining", r.remaining());
+        m.put("cancelled", r.cancelled());
+        m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
+        LOG.info("post-process pass: {} staged block(s) examined, {} shared, {} chunk(s) indexed, {} freed ({} bytes)"
+                + "{}", r.blocksExamined(), r.blocksShared(), r.chunksIndexed(), r.chunksFreed(), r.storedBytesFreed(),
+                r.remaining() > 0 ? ", " + r.remaining() + " left for the next pass" : "");
+        return new JobOutcome(m, r.blocksShared() + " block" + (r.blocksShared() == 1 ? "" : "s") + " shared, "
+                + io.orion.dedup.config.ByteSize.format(r.storedBytesFreed()) + " freed", true);
+    }
+
     /** Volume name -> {target IQN, LUN number} of the LUNs defined now. */
     private Map<String, String[]> lunsByVolume() {
         Map<String, String[]> out = new java.util.HashMap<>();
@@ -1060,7 +1084,7 @@ final class AdminService extends TargetAdminService {
     @Override
     public JobInfo startJob(String kind) throws AdminException {
         JobKind k = JobKind.of(kind).orElseThrow(() -> new AdminException("unknown job kind " + kind
-                + ": one of scrub, cleanup, compression-optimize"));
+                + ": one of scrub, cleanup, compression-optimize, post-process"));
         try {
             return server.jobs().start(k, "admin");
         } catch (JobException e) {

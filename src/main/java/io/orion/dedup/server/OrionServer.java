@@ -10,8 +10,11 @@ import io.orion.dedup.config.OrionConfig;
 import io.orion.dedup.config.PortalGroup;
 import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.config.TargetDirectory;
+import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.iscsi.DiscoveryAuth;
 import io.orion.dedup.iscsi.IscsiServer;
+import io.orion.dedup.jobs.JobException;
+import io.orion.dedup.jobs.JobKind;
 import io.orion.dedup.jobs.JobManager;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
@@ -446,7 +449,28 @@ public final class OrionServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        background.scheduleWithFixedDelay(this::flushAll, every, every, java.util.concurrent.TimeUnit.SECONDS);
+        background.scheduleWithFixedDelay(() -> {
+            flushAll();
+            postProcessIfStaged();
+        }, every, every, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /**
+     * Starts a post-process pass (a {@code post-process} job) when the open pool has staged blocks
+     * (written by post-process volumes since the last pass) and no pass runs: every
+     * {@code background_interval} with {@code background_processing}.
+     */
+    void postProcessIfStaged() {
+        try {
+            DedupPool p = volumes.openPool().orElse(null);
+            if (p == null || p.readOnlyReason() != null || jobs.activeJob(JobKind.POST_PROCESS).isPresent()
+                    || p.stagedBlocks() == 0) {
+                return;
+            }
+            jobs.start(JobKind.POST_PROCESS, "schedule");
+        } catch (JobException | IOException | RuntimeException e) {
+            LOG.warn("scheduled post-process pass not started: {}", e.getMessage());
+        }
     }
 
     private void flushAll() {
