@@ -486,6 +486,22 @@ public final class PoolRebuilder {
                 long id = e.getValue();
                 w.put(t -> t.putIndex(fp, id));
             }
+            // a post-process volume's blocks that the pass had not reached are staged again (the
+            // staged table is not journaled): each block whose chunk is not its fingerprint's
+            // index entry, which the next pass shares or leaves as it is
+            for (VolumeRecord v : volumes) {
+                TreeMap<Long, Long> map = v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST ? blocks.get(v.id()) : null;
+                if (map == null) {
+                    continue;
+                }
+                for (Map.Entry<Long, Long> b : map.entrySet()) {
+                    ChunkRecord c = b.getValue() > 0 ? sortedChunks.get(b.getValue()) : null;
+                    if (c != null && !Long.valueOf(c.id()).equals(index.get(c.fingerprint()))) {
+                        long db = b.getKey();
+                        w.put(t -> t.putStaged(v.id(), db));
+                    }
+                }
+            }
             for (Found f : found.values()) {
                 ContainerRecord r = new ContainerRecord(f.id, f.device, f.slot, true, f.end, f.liveBytes, f.liveCount,
                         f.records, f.journalBytes);

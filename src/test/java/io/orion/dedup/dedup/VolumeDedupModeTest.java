@@ -89,6 +89,36 @@ class VolumeDedupModeTest {
     }
 
     @Test
+    void recoverStagesAPostProcessVolumesUnprocessedBlocksAgain() throws Exception {
+        PoolOptions o = options();
+        ByteBuffer data = ByteBuffer.allocate(64 * 4096);
+        for (int i = 0; i < 64; i++) {
+            data.put(PoolFixture.random(100 + i % 4, 4096)); // 4 distinct blocks, 16 times each
+        }
+        data.flip();
+        try (DedupPool pool = DedupPool.open(o)) {
+            pool.createVolume("post", 4096, 4L << 20, 4096, DedupMode.POST).write(0, data.duplicate(), false);
+            assertEquals(64, pool.stagedBlocks());
+        }
+        try (Stream<Path> files = Files.walk(o.metadataDir())) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        new PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(), o.metadataMapSize(), null).rebuild();
+        try (DedupPool pool = DedupPool.open(o)) {
+            // one block per content names its fingerprint's index entry; the other 60 wait for the pass
+            assertEquals(60, pool.stagedBlocks());
+            PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
+            assertEquals(60, r.blocksShared());
+            VolumeStats s = pool.openVolume("post").orElseThrow().stats();
+            assertEquals(64 * 4096L, s.logicalBytes());
+            assertEquals(4 * 4096L, s.uniqueBytes(), "as inline dedup stores it");
+            assertArrayEquals(data.array(), PoolFixture.read(pool.openVolume("post").orElseThrow(), 0, 64).array());
+        }
+    }
+
+    @Test
     void aModeChangeCommittedWithWritesToTheSameVolumeIsKept() throws Exception {
         PoolOptions o = options();
         DedupMode last;
