@@ -19,9 +19,18 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *     known (file/RAM LUNs, damaged metadata)
  * @param dedupMode how a dedup volume deduplicates ({@code inline}, {@code post}, {@code off}); null
  *     for file/RAM LUNs
+ * @param stagedBlocks blocks a post-process volume wrote that the post-process pass has not reached
+ *     yet (they count as unique until it has); null for file/RAM LUNs
  */
 public record VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
-        long storedBytes, long exclusiveBytes, long uniqueBytes, String dedupMode) {
+        long storedBytes, long exclusiveBytes, long uniqueBytes, String dedupMode, Long stagedBlocks) {
+
+    /** Figures without staged blocks. */
+    public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
+            long storedBytes, long exclusiveBytes, long uniqueBytes, String dedupMode) {
+        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, exclusiveBytes, uniqueBytes, dedupMode,
+                null);
+    }
 
     /** Below this dedup ratio, after {@link #LOW_DEDUP_MIN_BYTES} written, a volume's data does not dedup. */
     public static final double LOW_DEDUP_RATIO = 1.05;
@@ -31,7 +40,7 @@ public record VolumeStats(String volume, String target, Integer lun, long sizeBy
     /** Figures of a volume whose dedup mode is not known. */
     public VolumeStats(String volume, String target, Integer lun, long sizeBytes, long logicalUsedBytes,
             long storedBytes, long exclusiveBytes, long uniqueBytes) {
-        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, exclusiveBytes, uniqueBytes, null);
+        this(volume, target, lun, sizeBytes, logicalUsedBytes, storedBytes, exclusiveBytes, uniqueBytes, null, null);
     }
 
     /** Figures without exclusive and unique bytes (file/RAM LUNs). */
@@ -70,13 +79,14 @@ public record VolumeStats(String volume, String target, Integer lun, long sizeBy
     /**
      * True when this volume deduplicates (inline or post-process) but its own dedup ratio stays
      * below {@link #LOW_DEDUP_RATIO} after at least {@link #LOW_DEDUP_MIN_BYTES} written: its data
-     * does not dedup, and {@code dedup = "off"} would save the index work. False when unknown.
+     * does not dedup, and {@code dedup = "off"} would save the index work. False when unknown, and
+     * while blocks wait for the post-process pass (they count as unique until it has run).
      */
     @JsonProperty("lowDedup")
     public boolean lowDedup() {
         Double r = dedupRatio();
         return dedupMode != null && !"off".equals(dedupMode) && r != null && r < LOW_DEDUP_RATIO
-                && logicalUsedBytes >= LOW_DEDUP_MIN_BYTES;
+                && logicalUsedBytes >= LOW_DEDUP_MIN_BYTES && (stagedBlocks == null || stagedBlocks == 0);
     }
 
     /** Unique bytes / stored bytes; null when unknown (file/RAM LUNs) or nothing stored. */

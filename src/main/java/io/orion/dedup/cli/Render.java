@@ -253,8 +253,7 @@ final class Render {
                 : "LUN " + v.lun() + " of " + v.target() + " (volume " + v.volume() + ")";
         return "Note: " + what + ": dedup ratio " + ratio(v.dedupRatio()) + " after " + ByteSize.format(v.logicalUsedBytes())
                 + " written — its data does not dedup; consider dedup = \"off\" for it"
-                + ("post".equals(v.dedupMode()) ? " (a post-process LUN: blocks the pass has not reached yet count as"
-                + " unique)" : "") + ".";
+                + ".";
     }
 
     /** The warning {@code stats} prints when the volumes' sizes add up to more than the pool's capacity. */

@@ -1062,6 +1062,31 @@ public final class DedupPool implements Closeable {
         return h[0].clear();
     }
 
+    /** Blocks of volume {@code name} staged for the next post-process pass; 0 for no such volume. */
+    public long stagedBlocks(String name) throws IOException {
+        VolumeState st = liveState(name);
+        if (st == null) {
+            return 0;
+        }
+        long n = 0;
+        try (io.orion.dedup.meta.MetaTxn t = meta.read()) {
+            long from = 0;
+            while (true) {
+                List<io.orion.dedup.meta.MetaTxn.StagedBlock> page = t.staged(st.id, from, 4096);
+                for (io.orion.dedup.meta.MetaTxn.StagedBlock b : page) {
+                    if (b.volume() != st.id) {
+                        return n;
+                    }
+                    n++;
+                    from = b.dblock() + 1;
+                }
+                if (page.size() < 4096) {
+                    return n;
+                }
+            }
+        }
+    }
+
     /** Blocks of post-process volumes written since the last post-process pass ({@link PostProcessor}). */
     public long stagedBlocks() throws IOException {
         try (io.orion.dedup.meta.MetaTxn t = meta.read()) {

@@ -382,6 +382,11 @@ final class AdminService extends TargetAdminService {
         return m == null ? null : m.label();
     }
 
+    /** Blocks of pool volume {@code name} waiting for the post-process pass, or null without a pool. */
+    private static Long staged(Optional<DedupPool> pool, String name) throws IOException {
+        return pool.isEmpty() ? null : pool.get().stagedBlocks(name);
+    }
+
     @Override
     protected String volumeDedupMode(LunDefinition l) {
         try {
@@ -532,7 +537,8 @@ final class AdminService extends TargetAdminService {
                     stored = used;
                 }
                 vols.add(new io.orion.dedup.admin.VolumeStats(l.volume(), t.iqn(), l.id(), dev.blockCount() * dev.blockSize(),
-                        used, stored, exclusive, unique, dev instanceof DedupVolume ? modeLabel(pool, l.volume()) : null));
+                        used, stored, exclusive, unique, dev instanceof DedupVolume ? modeLabel(pool, l.volume()) : null,
+                        dev instanceof DedupVolume ? staged(pool, l.volume()) : null));
             }
         }
         if (ps != null) {
@@ -546,7 +552,7 @@ final class AdminService extends TargetAdminService {
                 if (!attached.contains(v.name())) {
                     vols.add(new io.orion.dedup.admin.VolumeStats(v.name(), null, null, v.capacityBytes(),
                             v.logicalBytes(), v.storedBytes(), v.exclusiveBytes(), v.uniqueBytes(),
-                            modeLabel(pool, v.name())));
+                            modeLabel(pool, v.name()), staged(pool, v.name())));
                 }
             }
         }

@@ -66,7 +66,7 @@ class StatsDedupModeTest {
             write(byLun.get(0), BLOCKS, BLOCKS, 1);      // 2 MiB, every block unique: 1.00x
             write(byLun.get(1), BLOCKS, 8, 2);           // 2 MiB of 8 distinct blocks: 64.00x
             write(byLun.get(2), BLOCKS, BLOCKS, 3);      // 2 MiB unique, but dedup is off anyway
-            write(byLun.get(3), 16, 16, 4);              // 64 KiB post-process: too little to judge
+            write(byLun.get(3), BLOCKS, BLOCKS, 4);      // 2 MiB unique, post-process: staged until the pass
             write(byLun.get(4), 16, 16, 5);              // 64 KiB unique: too little to judge
             write(byLun.get(5), BLOCKS, BLOCKS, 6);      // RAM: no dedup figures
             assertEquals(6, byLun.size());
@@ -99,13 +99,17 @@ class StatsDedupModeTest {
 
             JsonNode p = vols.get("m-post");
             assertEquals("post", p.get("dedup_mode").asText());
-            assertEquals(16 * 4096L, p.get("logical_used_bytes").asLong());
-            assertFalse(p.get("low_dedup").asBoolean());
+            assertEquals(BLOCKS * 4096L, p.get("logical_used_bytes").asLong());
+            assertEquals(BLOCKS, p.get("staged_blocks").asLong(), p.toString());
+            assertEquals(1.0, p.get("dedup_ratio").asDouble());
+            assertFalse(p.get("low_dedup").asBoolean(), "not judged while blocks wait for the pass: " + p);
+            assertEquals(0, u.get("staged_blocks").asLong());
             JsonNode s = vols.get("m-small");
             assertEquals(1.0, s.get("dedup_ratio").asDouble());
             assertFalse(s.get("low_dedup").asBoolean(), "64 KiB is too little to judge: " + s);
             JsonNode ram = vols.get("m-ram");
-            assertTrue(ram.get("dedup_mode").isNull() && ram.get("dedup_ratio").isNull(), ram.toString());
+            assertTrue(ram.get("dedup_mode").isNull() && ram.get("dedup_ratio").isNull()
+                    && ram.get("staged_blocks").isNull(), ram.toString());
             assertFalse(ram.get("low_dedup").asBoolean());
 
             StatsCommandTest.Run text = StatsCommandTest.cli(data, "stats");
@@ -118,6 +122,19 @@ class StatsDedupModeTest {
             assertTrue(line(out, "m-off").matches(".*\\soff"), out);
             assertTrue(line(out, "m-post").matches(".*\\spost"), out);
             assertTrue(line(out, "m-ram").matches(".*\\s-"), out);
+
+            // after the pass the post-process LUN's unique data is judged like the inline one's
+            assertEquals(0, StatsCommandTest.cli(data, "dedup", "run").status());
+            JsonNode after = null;
+            for (JsonNode v : JSON.readTree(StatsCommandTest.cli(data, "stats", "--json").out()).get("volumes")) {
+                if (v.get("volume").asText().equals("m-post")) {
+                    after = v;
+                }
+            }
+            assertEquals(0, after.get("staged_blocks").asLong(), after.toString());
+            assertEquals(1.0, after.get("dedup_ratio").asDouble());
+            assertTrue(after.get("low_dedup").asBoolean(), after.toString());
+            assertTrue(StatsCommandTest.cli(data, "stats").out().contains("Note: LUN 3 of " + IQN + " (volume m-post)"));
 
             JsonNode luns = JSON.readTree(StatsCommandTest.cli(data, "lun", "list", IQN, "--json").out());
             Map<Integer, String> modes = new HashMap<>();
