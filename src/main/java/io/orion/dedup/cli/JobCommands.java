@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code job list|show|cancel}: the server's background jobs (scrub, cleanup, compression-optimize). */
-@Command(name = "job", description = "Watch and cancel the server's background jobs (scrub, cleanup, compression-optimize).",
+/** {@code job list|show|cancel}: the server's background jobs (scrub, cleanup, compression-optimize, post-process). */
+@Command(name = "job", description = "Watch and cancel the server's background jobs (scrub, cleanup, compression-optimize, post-process).",
         subcommands = {JobCommands.List.class, JobCommands.Show.class, JobCommands.Cancel.class})
 final class JobCommands extends GroupCommand {
 
