@@ -524,6 +524,9 @@ public final class DedupVolume implements BlockDevice {
     private List<BlockOp> prepareUnshared(long first, ByteBuffer[] contents, boolean[] zero, Fingerprint[] fps)
             throws IOException {
         int n = contents.length;
+        if (st.dedupMode == DedupMode.POST) {
+            pool.meta().ensureStaged(); // the first post-process write of the pool creates the table
+        }
         List<BlockOp> ops = new ArrayList<>(n);
         List<PendingChunk> mine = new ArrayList<>();
         List<ByteBuffer> data = new ArrayList<>();
