@@ -612,11 +612,6 @@ final class Committer implements AutoCloseable {
         }
     }
 
-    private DedupMode mode(int volume) {
-        VolumeState v = pool.volumeState(volume);
-        return v == null ? DedupMode.INLINE : v.dedupMode;
-    }
-
     /**
      * A new chunk of one block of a post-process or no-dedup volume: created unindexed (no lookup,
      * no claim); a post-process volume's block is staged for the next pass.
@@ -627,7 +622,7 @@ final class Committer implements AutoCloseable {
         long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, false);
         b.resolved.put(p, id);
         b.unindexed.add(p);
-        if (mode(op.volume) == DedupMode.POST) {
+        if (op.post) {
             b.txn.putStaged(op.volume, op.dblock);
         }
         return id;
