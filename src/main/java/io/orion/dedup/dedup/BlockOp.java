@@ -18,6 +18,8 @@ final class BlockOp {
     final PendingChunk pending;
     final Fingerprint fingerprint;
     final ByteBuffer data;
+    /** A {@code STAGED} op of a post-process write: the committer stages its block for the pass. */
+    boolean post;
 
     private BlockOp(int volume, long dblock, Kind kind, long chunkId, PendingChunk pending, Fingerprint fp,
                     ByteBuffer data) {
@@ -46,8 +48,13 @@ final class BlockOp {
         return new BlockOp(volume, dblock, Kind.NEW, 0, p, p.fingerprint, data);
     }
 
-    /** A new chunk of this block alone, stored without an index lookup (never shared by a claim). */
-    static BlockOp staged(int volume, long dblock, PendingChunk p, ByteBuffer data) {
-        return new BlockOp(volume, dblock, Kind.STAGED, 0, p, p.fingerprint, data);
+    /**
+     * A new chunk of this block alone, stored without an index lookup (never shared by a claim);
+     * {@code post}: the write was prepared in post-process mode and its block is staged.
+     */
+    static BlockOp staged(int volume, long dblock, PendingChunk p, ByteBuffer data, boolean post) {
+        BlockOp op = new BlockOp(volume, dblock, Kind.STAGED, 0, p, p.fingerprint, data);
+        op.post = post;
+        return op;
     }
 }

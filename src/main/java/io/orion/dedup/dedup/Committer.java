@@ -592,17 +592,24 @@ final class Committer implements AutoCloseable {
             long[] d = b.volumeDelta(op.volume);
             count(d, o, -1);
             count(d, t, +1);
-            if (t > 0 && t != o && op.kind == BlockOp.Kind.EXISTING && mode(op.volume) == DedupMode.POST) {
-                // a reference copied into a post-process volume (XCOPY, clone): the pass looks at it
-                // too, so a copy of a not yet deduplicated chunk is shared once the chunk is
-                b.txn.putStaged(op.volume, op.dblock);
+            if (t > 0 && t != o && op.kind == BlockOp.Kind.EXISTING && op.fingerprint == null) {
+                stageCopy(b, op, t);
             }
         }
     }
 
-    private DedupMode mode(int volume) {
-        VolumeState v = pool.volumeState(volume);
-        return v == null ? DedupMode.INLINE : v.dedupMode;
+    /**
+     * A reference copied (XCOPY, clone, snapshot: an EXISTING op without a fingerprint) to a chunk
+     * that is not its fingerprint's index entry (a post-process chunk not yet seen by the pass):
+     * staged whatever the destination's mode, so the pass shares the copy too.
+     */
+    private void stageCopy(Batch b, BlockOp op, long chunk) throws IOException {
+        if (pool.meta().hasStaged()) {
+            ChunkRecord r = b.chunk(chunk);
+            if (r != null && b.txn.index(r.fingerprint()) != chunk) {
+                b.txn.putStaged(op.volume, op.dblock);
+            }
+        }
     }
 
     /**
@@ -615,7 +622,7 @@ final class Committer implements AutoCloseable {
         long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, false);
         b.resolved.put(p, id);
         b.unindexed.add(p);
-        if (mode(op.volume) == DedupMode.POST) {
+        if (op.post) {
             b.txn.putStaged(op.volume, op.dblock);
         }
         return id;

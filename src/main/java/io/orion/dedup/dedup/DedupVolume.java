@@ -524,6 +524,10 @@ public final class DedupVolume implements BlockDevice {
     private List<BlockOp> prepareUnshared(long first, ByteBuffer[] contents, boolean[] zero, Fingerprint[] fps)
             throws IOException {
         int n = contents.length;
+        boolean post = st.dedupMode == DedupMode.POST; // decided once: the mode may change meanwhile
+        if (post) {
+            pool.meta().ensureStaged(); // the first post-process write of the pool creates the table
+        }
         List<BlockOp> ops = new ArrayList<>(n);
         List<PendingChunk> mine = new ArrayList<>();
         List<ByteBuffer> data = new ArrayList<>();
@@ -533,7 +537,7 @@ public final class DedupVolume implements BlockDevice {
                 continue;
             }
             PendingChunk p = new PendingChunk(fps[i], pool.newChunkId());
-            ops.add(BlockOp.staged(st.id, first + i, p, contents[i]));
+            ops.add(BlockOp.staged(st.id, first + i, p, contents[i], post));
             mine.add(p);
             data.add(contents[i]);
         }

@@ -273,13 +273,19 @@ final class GarbageCollector {
             }
         }
         List<Integer> toFree;
+        // per container: the live chunks copied out of it (count, bytes), as the committed task saw them
+        Map<Integer, long[]> copiedOut = new HashMap<>();
         while (true) {
             try {
                 toFree = pool.committer().run(b -> {
+                    copiedOut.clear(); // the task runs again from scratch when its batch is replayed
                     for (Move m : moves) {
                         ChunkRecord cur = b.chunk(m.chunk.id());
                         if (cur != null && cur.containerId() == m.chunk.containerId() && cur.offset() == m.chunk.offset()) {
                             b.relocate(cur, m.to);
+                            long[] x = copiedOut.computeIfAbsent(m.chunk.containerId(), k -> new long[2]);
+                            x[0]++;
+                            x[1] += m.chunk.length();
                         } else {
                             b.noteEnd(m.to);
                         }
@@ -320,12 +326,6 @@ final class GarbageCollector {
         }
         pool.flush();
         // what a freed container held besides the live chunks copied out of it and its journal records
-        Map<Integer, long[]> copiedOut = new HashMap<>();
-        for (Move m : moves) {
-            long[] x = copiedOut.computeIfAbsent(m.chunk.containerId(), k -> new long[2]);
-            x[0]++;
-            x[1] += m.chunk.length();
-        }
         long bytes = 0;
         long chunks = 0;
         for (int id : toFree) {

@@ -179,7 +179,8 @@ public final class PostProcessor {
                     } catch (ChecksumMismatchException damagedOwn) {
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its own record is damaged: scrub reports it
                         continue;
-                    } catch (IOException e) {
+                    } catch (IOException | DedupPool.StaleMapping e) {
+                        // unreadable now, or moved or freed under the comparison: the next pass
                         plans.add(new Plan(vol, db, c, Action.RETRY, 0));
                         continue;
                     }

@@ -71,9 +71,11 @@ public final class MetaStore implements Closeable {
     final Dbi<ByteBuffer> reservations;
     /**
      * Blocks of post-process volumes written since the last post-process pass: key volume id (u32)
-     * ‖ dedup block (u64), empty value. See {@code PostProcessor}.
+     * ‖ dedup block (u64), empty value. See {@code PostProcessor}. Null until a post-process volume
+     * first writes ({@link #ensureStaged()}): a pool that never used post-process has no such table,
+     * so builds that do not know it still open the pool.
      */
-    final Dbi<ByteBuffer> staged;
+    volatile Dbi<ByteBuffer> staged;
     final ReentrantReadWriteLock mapLock = new ReentrantReadWriteLock();
     /** Key/value buffers of the (single) write transaction. */
     final ByteBuffer writerKey = ByteBuffer.allocateDirect(512);
@@ -144,7 +146,31 @@ public final class MetaStore implements Closeable {
         this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
         this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
-        this.staged = env.openDbi(STAGED, DbiFlags.MDB_CREATE);
+        boolean hasStaged = false;
+        for (byte[] n : env.getDbiNames()) {
+            hasStaged |= new String(n, java.nio.charset.StandardCharsets.UTF_8).equals(STAGED);
+        }
+        this.staged = hasStaged ? env.openDbi(STAGED) : null;
+    }
+
+    /** True once the pool has a {@code staged} table (a post-process volume wrote). */
+    public boolean hasStaged() {
+        return staged != null;
+    }
+
+    /**
+     * Creates the {@code staged} table if the pool has none yet. Called by a post-process write
+     * before it commits (outside any transaction of the calling thread: LMDB creates the table in a
+     * write transaction of its own, after the committer's current one).
+     */
+    public void ensureStaged() {
+        if (staged == null) {
+            synchronized (this) {
+                if (staged == null) {
+                    staged = env.openDbi(STAGED, DbiFlags.MDB_CREATE);
+                }
+            }
+        }
     }
 
     /** The format version the pool counters record, or -1 when there are none (a new pool). */
@@ -539,6 +565,7 @@ public final class MetaStore implements Closeable {
     public MetaTxn read() {
         mapLock.readLock().lock();
         try {
+            Dbi<ByteBuffer> stagedBefore = staged;
             org.lmdbjava.Txn<ByteBuffer> t = idle.pollFirst();
             if (t != null) {
                 try {
@@ -551,7 +578,9 @@ public final class MetaStore implements Closeable {
             if (t == null) {
                 t = env.txnRead();
             }
-            return new MetaTxn(this, t, true);
+            MetaTxn m = new MetaTxn(this, t, true);
+            m.stagedDb = stagedBefore;
+            return m;
         } catch (RuntimeException e) {
             mapLock.readLock().unlock();
             throw e;
@@ -590,7 +619,10 @@ public final class MetaStore implements Closeable {
     /** Opens the write transaction of one batch; committer thread only. */
     public MetaWriteTxn write() {
         // a null flag array: lmdbjava computes the mask of a non-null one with a stream per call
-        return new MetaWriteTxn(this, env.txn(null, (org.lmdbjava.TxnFlags[]) null));
+        Dbi<ByteBuffer> stagedBefore = staged;
+        MetaWriteTxn m = new MetaWriteTxn(this, env.txn(null, (org.lmdbjava.TxnFlags[]) null));
+        m.stagedDb = stagedBefore;
+        return m;
     }
 
     /** Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. */
@@ -710,10 +742,14 @@ public final class MetaStore implements Closeable {
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
             List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, containers,
-                    counters, reservations, staged));
+                    counters, reservations));
             Dbi<ByteBuffer> old = blocks;
             if (old != null) {
                 all.add(old);
+            }
+            Dbi<ByteBuffer> stagedDb = staged;
+            if (stagedDb != null) {
+                all.add(stagedDb);
             }
             Dbi<ByteBuffer> oldIndex = index;
             if (oldIndex != null) {

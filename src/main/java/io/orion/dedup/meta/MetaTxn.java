@@ -28,6 +28,12 @@ public class MetaTxn implements AutoCloseable {
     private final boolean read;
     private boolean closed;
 
+    /**
+     * The {@code staged} table as it was before this transaction began (null: none): a table
+     * created by another transaction after this one began is not usable by this one.
+     */
+    org.lmdbjava.Dbi<ByteBuffer> stagedDb;
+
     MetaTxn(MetaStore store, Txn<ByteBuffer> txn, boolean read) {
         this.store = store;
         this.txn = txn;
@@ -276,7 +282,8 @@ public class MetaTxn implements AutoCloseable {
 
     /** Number of staged blocks (written by post-process volumes since the last pass). */
     public long stagedCount() {
-        return stat(store.staged, MetaStore.STAGED)[0];
+        org.lmdbjava.Dbi<ByteBuffer> st = stagedDb;
+        return st == null ? 0 : stat(st, MetaStore.STAGED)[0];
     }
 
     /**
@@ -285,11 +292,12 @@ public class MetaTxn implements AutoCloseable {
      */
     public List<StagedBlock> staged(int volume, long dblock, int limit) throws MetaCorruptException {
         List<StagedBlock> out = new java.util.ArrayList<>(Math.min(limit, 4096));
-        if (limit <= 0) {
+        org.lmdbjava.Dbi<ByteBuffer> st = stagedDb;
+        if (limit <= 0 || st == null) {
             return out;
         }
         MetaCodec.stagedKey(key, volume, dblock);
-        scan(store.staged, MetaStore.STAGED, MetaDamage.bytes(key), (k, v) -> {
+        scan(st, MetaStore.STAGED, MetaDamage.bytes(key), (k, v) -> {
             if (k.remaining() != MetaCodec.STAGED_KEY || v.remaining() != 0) {
                 throw new MetaCorruptException("staged block entry: key of " + k.remaining() + " bytes, value of "
                         + v.remaining());

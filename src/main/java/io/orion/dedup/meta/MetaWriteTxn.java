@@ -282,16 +282,29 @@ public final class MetaWriteTxn extends MetaTxn {
         }
     }
 
-    /** Remembers a block of a post-process volume for the next post-process pass. */
-    public void putStaged(int volume, long dblock) {
+    /**
+     * Remembers a block for the next post-process pass; false (nothing done) when the pool has no
+     * {@code staged} table ({@link MetaStore#ensureStaged()} was never called: no post-process
+     * volume ever wrote).
+     */
+    public boolean putStaged(int volume, long dblock) {
+        org.lmdbjava.Dbi<ByteBuffer> st = stagedDb;
+        if (st == null) {
+            return false;
+        }
         MetaCodec.stagedKey(key, volume, dblock);
-        store.staged.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+        st.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+        return true;
     }
 
     /** Forgets a staged block; true if it was staged. */
     public boolean deleteStaged(int volume, long dblock) {
+        org.lmdbjava.Dbi<ByteBuffer> st = stagedDb;
+        if (st == null) {
+            return false;
+        }
         MetaCodec.stagedKey(key, volume, dblock);
-        return store.staged.delete(txn, key);
+        return st.delete(txn, key);
     }
 
     public void putContainer(ContainerRecord r) {

@@ -489,6 +489,9 @@ public final class PoolRebuilder {
             // a post-process volume's blocks that the pass had not reached are staged again (the
             // staged table is not journaled): each block whose chunk is not its fingerprint's
             // index entry, which the next pass shares or leaves as it is
+            if (volumes.stream().anyMatch(v -> v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST)) {
+                meta.ensureStaged(); // created lazily (a pool without post-process volumes has none)
+            }
             for (VolumeRecord v : volumes) {
                 TreeMap<Long, Long> map = v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST ? blocks.get(v.id()) : null;
                 if (map == null) {
