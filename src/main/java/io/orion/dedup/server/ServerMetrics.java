@@ -181,6 +181,14 @@ final class ServerMetrics implements IscsiMetrics, AutoCloseable {
         poolGauge("orion.dedup.saving.ratio", "Share of the logical bytes saved by dedup and compression, 0..1:"
                 + " 1 - stored / logical", p -> savingRatio(p.storedBytes(), p.logicalBytes()));
         poolGauge("orion.dedup.metadata.bytes", "Size of the LMDB metadata file in bytes", PoolStats::metadataBytes);
+        Gauge.builder("orion.dedup.staged.blocks", this, m -> m.openPool().map(p -> {
+            try {
+                return (double) p.stagedBlocks();
+            } catch (java.io.IOException e) {
+                return Double.NaN;
+            }
+        }).orElse(Double.NaN)).description("Blocks of post-process LUNs waiting for the post-process pass")
+                .register(registry);
         poolGauge("orion.dedup.containers", "Chunk containers", PoolStats::containers);
         poolGauge("orion.dedup.hash.throughput.bytes.per.second", "Fingerprinting throughput while hashing, bytes per second",
                 p -> p.hashMegabytesPerSecond() * 1_000_000);
