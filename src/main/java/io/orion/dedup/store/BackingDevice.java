@@ -35,6 +35,8 @@ public final class BackingDevice implements Closeable {
     private volatile boolean preallocates;
     /** The pool whose label this device carries at byte 0 once {@link #label} was called, else null. */
     private java.util.UUID labelPool;
+    /** Faults a test injects ({@link #injectFaults}); none in production. */
+    private volatile DeviceFaults faults = DeviceFaults.NONE;
 
     private BackingDevice(int index, Path path, FileChannel channel, boolean regularFile, long slotSize,
                           long capacity) {
@@ -216,6 +218,7 @@ public final class BackingDevice implements Closeable {
      */
     public void write(ByteBuffer src, long pos) throws IOException {
         try {
+            faults.before(DeviceFaults.Op.WRITE, pos, src.remaining());
             while (src.hasRemaining()) {
                 pos += channel.write(src, pos);
             }
@@ -288,6 +291,7 @@ public final class BackingDevice implements Closeable {
 
     /** Fills {@code dst} from {@code pos}; throws {@link EOFException} when the device ends first. */
     public void read(ByteBuffer dst, long pos) throws IOException {
+        faults.before(DeviceFaults.Op.READ, pos, dst.remaining());
         while (dst.hasRemaining()) {
             int n = channel.read(dst, pos);
             if (n < 0) {
@@ -311,7 +315,16 @@ public final class BackingDevice implements Closeable {
 
     /** Makes every completed write durable ({@code fdatasync}). */
     public void force() throws IOException {
+        faults.before(DeviceFaults.Op.FORCE, 0, 0);
         channel.force(false);
+    }
+
+    /**
+     * Tests only: from now on every read, write and force first asks {@code f} (which may fail or
+     * delay it, as a failing or slow disk would); {@link DeviceFaults#NONE} clears them.
+     */
+    public void injectFaults(DeviceFaults f) {
+        this.faults = f == null ? DeviceFaults.NONE : f;
     }
 
     @Override

@@ -353,7 +353,8 @@ public final class ChunkStore implements Closeable {
             BackingDevice dev = c.device();
             long off;
             synchronized (dev) {
-                if (c.condemned || c.damage() != null || c.end + length > slotSize || containers.get(c.id()) != c) {
+                if (c.condemned || c.holed || c.damage() != null || c.end + length > slotSize
+                        || containers.get(c.id()) != c) {
                     continue;
                 }
                 try {
@@ -369,6 +370,7 @@ public final class ChunkStore implements Closeable {
                 dev.write(record.duplicate(), dev.slotBase(c.slot()) + off);
             } catch (IOException e) {
                 c.pending.decrementAndGet();
+                holed(devices.indexOf(dev), c, off, length, e);
                 throw e;
             }
             return new Location(c.id(), (int) off, length);
@@ -456,9 +458,31 @@ public final class ChunkStore implements Closeable {
             dev.write(record, dev.slotBase(c.slot()) + off);
         } catch (IOException e) {
             c.pending.decrementAndGet();
+            holed(d, c, off, length, e);
             throw e;
         }
         return new Location(c.id(), (int) off, length);
+    }
+
+    /**
+     * After a failed record write at {@code [off, off + length)} of {@code c}: those bytes are a
+     * hole (old or zero bytes, no valid record), and a walk of the container ({@code recover},
+     * cleanup) stops there, so a record appended after it would be found by the metadata but never
+     * by a walk. The container takes no more records: it is sealed when it was the open one, and no
+     * journal record goes into its spare room.
+     */
+    private void holed(int d, Container c, long off, int length, IOException why) {
+        BackingDevice dev = devices.get(d);
+        synchronized (dev) {
+            c.holed = true;
+            if (open[d] == c) {
+                c.sealed = true;
+                created.add(c);
+                open[d] = null;
+            }
+        }
+        LOG.warn("container {} on {}: a record write at offset {} ({} bytes) failed ({}); the container is sealed,"
+                + " later records go to another", c.id(), dev.path(), off, length, why.getMessage());
     }
 
     /** Lowers the pending count of the container that holds {@code loc}. */

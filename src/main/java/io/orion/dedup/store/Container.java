@@ -22,6 +22,11 @@ public final class Container {
     /** A chunk record found no room in it and no free slot: further chunk records are refused. */
     boolean chunkFull;
     /**
+     * A record write into this container failed (EIO): its bytes are a hole that a walk of the
+     * container cannot pass, so nothing more is appended here (guarded by the device's monitor).
+     */
+    boolean holed;
+    /**
      * Slot-relative offset up to which the container's blocks are known to be allocated on the
      * device ({@link BackingDevice#allocate}); guarded by the device's monitor. 0 for a loaded one.
      */
