@@ -675,6 +675,9 @@ final class Committer implements AutoCloseable {
         }
         b.releases.add(p);
         byte[] fp = p.fingerprint.bytes();
+        if (p.heals) {
+            return heal(b, op, old);
+        }
         long idx = b.txn.index(fp);
         boolean indexIt = true;
         if (idx > 0) {
@@ -683,9 +686,12 @@ final class Committer implements AutoCloseable {
                 throw new MetaCorruptException("fingerprint index entry " + p.fingerprint + " points to chunk " + idx
                         + (e == null ? " which does not exist" : " with another fingerprint"));
             }
-            DedupPool.StoredMatch match = pool.options().verify() ? pool.compareStored(e, op.data) : DedupPool.StoredMatch.SAME;
+            // a chunk known damaged is not shared: this block's record becomes a new chunk that takes
+            // over the index entry (a write that re-stores the damaged chunk itself heals it: heal())
+            DedupPool.StoredMatch match = pool.isDamaged(idx) ? DedupPool.StoredMatch.DAMAGED
+                    : pool.options().verify() ? pool.compareStored(e, op.data) : DedupPool.StoredMatch.SAME;
             boolean same = match == DedupPool.StoredMatch.SAME;
-            if (!same) {
+            if (!same && pool.options().verify()) {
                 pool.noteVerifyMismatch(e, p.fingerprint, match);
             }
             if (same && (e.refCount() < pool.options().referenceMaxCount() || idx == old)) {
@@ -700,6 +706,33 @@ final class Committer implements AutoCloseable {
         }
         long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, indexIt);
         b.resolved.put(p, id);
+        return id;
+    }
+
+    /**
+     * A write of a damaged chunk's content whose record carries that chunk's id: the chunk moves to
+     * the new record (every block that maps it reads sound data again; the old record's bytes become
+     * reclaimable). If the chunk is gone or no longer holds this content, the block gets a chunk of
+     * its own (the record cannot be used: it names another chunk's id).
+     */
+    private long heal(Batch b, BlockOp op, long old) throws IOException {
+        PendingChunk p = op.pending;
+        long id = p.chunkId;
+        ChunkRecord e = b.chunk(id);
+        if (e == null || !Arrays.equals(e.fingerprint(), p.fingerprint.bytes()) || e.refCount() >= pool.options()
+                .referenceMaxCount() && id != old || pool.options().verify()
+                && pool.compareStored(e, op.data) == DedupPool.StoredMatch.DIFFERENT) {
+            b.noteEnd(p.location); // the record is dead
+            long fresh = newCopy(b, op, null);
+            b.resolved.put(p, fresh);
+            return fresh;
+        }
+        b.restore(e, p.location, p.flags);
+        b.resolved.put(p, id);
+        b.afterCommit.add(() -> pool.healed(id));
+        if (id != old) {
+            b.putChunk(b.chunk(id).withRefCount(e.refCount() + 1));
+        }
         return id;
     }
 

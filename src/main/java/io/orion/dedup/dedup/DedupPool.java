@@ -73,6 +73,13 @@ public final class DedupPool implements Closeable {
     private final ConcurrentHashMap<String, DedupVolume> handles = new ConcurrentHashMap<>();
     private final AtomicLong chunkIds;
     private final LongAdder checksumErrors = new LongAdder();
+    /**
+     * Chunks whose stored record failed its check since the pool opened (a read, scrub, cleanup or
+     * recompression found it): the next write of the same content heals them (see
+     * {@code Committer.resolveNew}); empty almost always, so the write path's look is one isEmpty.
+     */
+    private final java.util.Set<Long> damagedChunks = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final LongAdder healedChunks = new LongAdder();
     private final LongAdder verifyMismatches = new LongAdder();
     private final Committer committer;
     private final GarbageCollector gc;
@@ -1139,9 +1146,20 @@ public final class DedupPool implements Closeable {
 
     /** Counts and logs a block that {@code verify} kept from sharing chunk {@code existing}. */
     void noteVerifyMismatch(ChunkRecord existing, Fingerprint fp, StoredMatch why) {
+        noteVerifyMismatch(existing.id(), fp, why);
+    }
+
+    /** As {@link #noteVerifyMismatch(ChunkRecord, Fingerprint, StoredMatch)} for a damaged chunk this write re-stores (heals). */
+    void noteVerifyHeal(long chunkId, Fingerprint fp) {
+        verifyMismatches.increment();
+        LOG.warn("verify: a written block has fingerprint {} of chunk {} whose stored record is damaged; it is stored"
+                + " again and the chunk moves to the new record (healed)", fp, chunkId);
+    }
+
+    private void noteVerifyMismatch(long existingId, Fingerprint fp, StoredMatch why) {
         verifyMismatches.increment();
         LOG.warn("verify: a written block has fingerprint {} of chunk {} but {}; it is stored as a new chunk, not shared",
-                fp, existing.id(), why == StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
+                fp, existingId, why == StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
                         : "different bytes (a fingerprint collision)");
     }
 
@@ -1306,6 +1324,7 @@ public final class DedupPool implements Closeable {
             why = e.getMessage();
         }
         checksumErrors.increment();
+        damagedChunks.add(use.id());
         String msg = "chunk " + use.id() + " in container " + use.containerId() + " at offset " + use.offset()
                 + " failed its check: " + why;
         LOG.error(msg);
@@ -1326,6 +1345,36 @@ public final class DedupPool implements Closeable {
 
     void countChecksumError() {
         checksumErrors.increment();
+    }
+
+    /** Counts a damaged chunk record and remembers the chunk for healing. */
+    void countChecksumError(long chunkId) {
+        checksumErrors.increment();
+        damagedChunks.add(chunkId);
+    }
+
+    /** True if chunk {@code id}'s record was found damaged and not healed since. */
+    boolean isDamaged(long id) {
+        return !damagedChunks.isEmpty() && damagedChunks.contains(id);
+    }
+
+    /** Chunk {@code id} now lives in a sound record (after the commit that moved it there). */
+    void healed(long id) {
+        if (damagedChunks.remove(id)) {
+            healedChunks.increment();
+            blockCache.invalidate(id);
+            LOG.warn("chunk {} healed: a write of the same content replaced its damaged record", id);
+        }
+    }
+
+    /** Damaged chunks known and not healed yet (found since the pool opened). */
+    public int damagedChunks() {
+        return damagedChunks.size();
+    }
+
+    /** Damaged chunks healed by a write of the same content since the pool opened. */
+    public long healedChunks() {
+        return healedChunks.sum();
     }
 
     private void timedCleanup() {

@@ -449,19 +449,36 @@ public final class DedupVolume implements BlockDevice {
                         pool.fingerprintCache().put(fp, x);
                     }
                 }
-                if (id != null && (!verify || verifyShared(lookup, id, contents[i]))) {
+                boolean found = id != null;
+                long heal = 0;
+                if (id != null && pool.isDamaged(id)) {
+                    heal = id; // its record is damaged: this write stores the content again and heals it
+                    id = null;
+                }
+                if (id != null && verify) {
+                    DedupPool.StoredMatch m = verifyStored(lookup, id, contents[i]);
+                    if (m == DedupPool.StoredMatch.DAMAGED) {
+                        // verify read the chunk's record and found it damaged: re-store and heal it
+                        pool.noteVerifyHeal(id, fp);
+                        heal = id;
+                        id = null;
+                    } else if (m != DedupPool.StoredMatch.SAME) {
+                        id = null; // not shared (a collision, or the chunk vanished): stored as new
+                    }
+                }
+                if (id != null) {
                     ops.add(BlockOp.existing(st.id, db, id, fp, contents[i]));
                     continue;
                 }
-                PendingChunk mine = new PendingChunk(fp, pool.newChunkId());
+                PendingChunk mine = heal > 0 ? new PendingChunk(fp, heal, true) : new PendingChunk(fp, pool.newChunkId());
                 PendingChunk winner = pool.claim(mine);
-                if (winner == mine && id == null) {
+                if (winner == mine && !found) {
                     // A write of this content may have committed between the lookups above and
                     // the claim; it published its chunk to the fingerprint cache before dropping
                     // its claim, so one more look closes the gap. Writers that found this claim
                     // meanwhile resolve to the same chunk through it.
                     Long again = pool.fingerprintCache().get(fp);
-                    if (again != null && (!verify || verifyShared(lookup, again, contents[i]))) {
+                    if (again != null && !pool.isDamaged(again) && (!verify || verifyShared(lookup, again, contents[i]))) {
                         mine.committedId = again;
                         mine.written.complete(null);
                         pool.settle(mine);
@@ -559,6 +576,19 @@ public final class DedupVolume implements BlockDevice {
         } finally {
             mapGeneration.incrementAndGet();
         }
+    }
+
+    /** What {@code verify} finds comparing chunk {@code id}'s stored bytes with {@code content} (DIFFERENT when the chunk is gone). */
+    private DedupPool.StoredMatch verifyStored(MetaTxn t, long id, ByteBuffer content) throws IOException {
+        ChunkRecord r;
+        if (t != null) {
+            r = t.chunk(id);
+        } else {
+            try (MetaTxn own = pool.meta().read()) {
+                r = own.chunk(id);
+            }
+        }
+        return r == null ? DedupPool.StoredMatch.DIFFERENT : pool.compareStored(r, content);
     }
 
     private boolean verifyShared(MetaTxn t, long id, ByteBuffer content) throws IOException {

@@ -27,9 +27,21 @@ final class PendingChunk {
      */
     long committedId;
 
+    /**
+     * This record re-stores an existing chunk whose record is damaged: {@link #chunkId} is that
+     * chunk's id (the record carries it), and the committer moves the chunk here instead of creating
+     * one (see {@code Committer.resolveNew}).
+     */
+    final boolean heals;
+
     PendingChunk(Fingerprint fingerprint, long chunkId) {
+        this(fingerprint, chunkId, false);
+    }
+
+    PendingChunk(Fingerprint fingerprint, long chunkId, boolean heals) {
         this.fingerprint = fingerprint;
         this.chunkId = chunkId;
+        this.heals = heals;
     }
 
     /** Lowers the container's pending count exactly once. */

@@ -154,9 +154,10 @@ public final class PostProcessor {
                 long target = 0;
                 if (idx > 0) {
                     ChunkRecord e = t.chunk(idx);
-                    if (e != null && e.refCount() < max) {
+                    if (e != null && e.refCount() < max && !pool.isDamaged(idx)) {
                         target = idx;
                     }
+                    // a damaged entry: not shared; this chunk takes over the index entry
                     // a saturated entry: this chunk becomes the index's newer copy, as inline writes do
                 } else {
                     Long first = firstHere.get(fp);

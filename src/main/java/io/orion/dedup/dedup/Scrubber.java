@@ -259,7 +259,7 @@ final class Scrubber {
         bytes += r.length();
         if (why != null) {
             crcErrors++;
-            pool.countChecksumError();
+            pool.countChecksumError(r.id());
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset() + "): " + why);
             trace(r.id(), why);
             return;
@@ -267,7 +267,7 @@ final class Scrubber {
         byte[] fp = md.digest(data);
         if (!Arrays.equals(fp, r.fingerprint()) || data.length != r.originalLength()) {
             fpMismatches++;
-            pool.countChecksumError();
+            pool.countChecksumError(r.id());
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset()
                     + "): content does not match its SHA-256 fingerprint");
             trace(r.id(), "content does not match its SHA-256 fingerprint");
