@@ -1010,11 +1010,12 @@ public final class DedupPool implements Closeable {
                 PendingChunk p = claims.get(k);
                 ByteBuffer d = data.get(k);
                 int plen = compression.compressInto(d, joined, off + RecordFormat.HEADER);
+                int unhashed = p.fingerprint == Fingerprint.UNHASHED ? RecordFormat.FLAG_UNHASHED : 0;
                 if (plen >= 0) {
-                    p.flags = RecordFormat.FLAG_LZ4;
+                    p.flags = RecordFormat.FLAG_LZ4 | unhashed;
                 } else {
                     plen = d.remaining();
-                    p.flags = 0;
+                    p.flags = unhashed;
                     joined.put(off + RecordFormat.HEADER, d, d.position(), plen);
                 }
                 RecordFormat.seal(joined, off, p.chunkId, p.fingerprint.bytes(), p.flags, p.originalLength, plen);
@@ -1219,7 +1220,7 @@ public final class DedupPool implements Closeable {
                     int from = r.offset() - recs[i].offset();
                     ByteBuffer rec = raw.duplicate().limit(from + r.length()).position(from).slice();
                     if (RecordFormat.check(rec, r.id()) == null
-                            && Arrays.equals(RecordFormat.fingerprint(rec), r.fingerprint())) {
+                            && RecordFormat.fingerprintMatches(rec, r.fingerprint())) {
                         if ((RecordFormat.flags(rec) & RecordFormat.FLAG_LZ4) == 0
                                 && RecordFormat.originalLength(rec) == r.length() - RecordFormat.HEADER) {
                             view = rec.position(RecordFormat.HEADER).slice().asReadOnlyBuffer();
@@ -1314,7 +1315,7 @@ public final class DedupPool implements Closeable {
         try {
             ByteBuffer rec = store.readRaw(use.containerId(), use.offset(), use.length());
             why = RecordFormat.check(rec, use.id());
-            if (why == null && !Arrays.equals(RecordFormat.fingerprint(rec), use.fingerprint())) {
+            if (why == null && !RecordFormat.fingerprintMatches(rec, use.fingerprint())) {
                 why = "record fingerprint differs from the chunk's";
             }
             if (why == null) {

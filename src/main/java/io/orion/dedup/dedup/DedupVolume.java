@@ -410,11 +410,11 @@ public final class DedupVolume implements BlockDevice {
         for (int i = 0; i < n; i++) {
             zero[i] = i > 0 && contents[i] == contents[i - 1] ? zero[i - 1] : ZeroBlocks.isZero(contents[i]);
         }
+        if (st.dedupMode != DedupMode.INLINE) {
+            return prepareUnshared(first, contents, zero);
+        }
         Fingerprint[] fps = new Fingerprint[n];
         pool.hasher().hashAll(contents, zero, fps);
-        if (st.dedupMode != DedupMode.INLINE) {
-            return prepareUnshared(first, contents, zero, fps);
-        }
         List<BlockOp> ops = new ArrayList<>(n);
         Set<PendingChunk> owned = Collections.newSetFromMap(new IdentityHashMap<>());
         List<PendingChunk> ownedList = new ArrayList<>();
@@ -535,11 +535,11 @@ public final class DedupVolume implements BlockDevice {
 
     /**
      * The write path of a post-process or no-dedup volume: every non-zero block becomes a chunk of
-     * its own, with no fingerprint cache, index lookup or in-flight claim; the committer stages the
-     * blocks of a post-process volume for the next pass ({@link PostProcessor}).
+     * its own, with no hashing, fingerprint cache, index lookup or in-flight claim (its record and
+     * chunk carry {@link Fingerprint#UNHASHED}); the committer stages the blocks of a post-process
+     * volume for the next pass ({@link PostProcessor}), which hashes them.
      */
-    private List<BlockOp> prepareUnshared(long first, ByteBuffer[] contents, boolean[] zero, Fingerprint[] fps)
-            throws IOException {
+    private List<BlockOp> prepareUnshared(long first, ByteBuffer[] contents, boolean[] zero) throws IOException {
         int n = contents.length;
         boolean post = st.dedupMode == DedupMode.POST; // decided once: the mode may change meanwhile
         if (post) {
@@ -553,7 +553,8 @@ public final class DedupVolume implements BlockDevice {
                 ops.add(BlockOp.zero(st.id, first + i));
                 continue;
             }
-            PendingChunk p = new PendingChunk(fps[i], pool.newChunkId());
+            // not hashed here: the record says so (FLAG_UNHASHED) and the pass computes the SHA-256
+            PendingChunk p = new PendingChunk(Fingerprint.UNHASHED, pool.newChunkId());
             ops.add(BlockOp.staged(st.id, first + i, p, contents[i], post));
             mine.add(p);
             data.add(contents[i]);

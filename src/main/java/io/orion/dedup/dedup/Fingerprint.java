@@ -6,6 +6,11 @@ import java.util.HexFormat;
 /** A SHA-256 fingerprint of one dedup block (32 bytes), usable as a hash key. */
 public final class Fingerprint {
     public static final int LENGTH = 32;
+    /**
+     * The fingerprint of a chunk not hashed yet (32 zero bytes): the chunks of post-process and
+     * no-dedup volumes until the post-process pass hashes them ({@code RecordFormat.FLAG_UNHASHED}).
+     */
+    public static final Fingerprint UNHASHED = new Fingerprint(new byte[LENGTH]);
     private final byte[] bytes;
     private final int hash;
 

@@ -213,7 +213,7 @@ final class GarbageCollector {
                     raw = null;
                 }
                 String bad = raw == null ? "unreadable" : RecordFormat.check(raw, r.id());
-                if (bad == null && !Arrays.equals(RecordFormat.fingerprint(raw), r.fingerprint())) {
+                if (bad == null && !RecordFormat.fingerprintMatches(raw, r.fingerprint())) {
                     bad = "fingerprint differs";
                 }
                 if (bad != null) {

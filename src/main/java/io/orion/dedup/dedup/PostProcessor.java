@@ -3,6 +3,7 @@ package io.orion.dedup.dedup;
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.store.RecordFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -22,8 +23,9 @@ import java.util.Map;
  *       index holds another chunk of the same fingerprint (or an earlier block of this slice is
  *       about to become the index's entry), the block will share that chunk (with {@code verify},
  *       only once the stored bytes compared equal); otherwise its chunk becomes the index's entry.
- *       Only metadata is read (the fingerprints were computed at write time), except the byte
- *       comparison of {@code verify}.</li>
+ *       A chunk written without hashing ({@code Fingerprint.UNHASHED}: every post-process write) is
+ *       read back and hashed here, outside any write transaction; its fingerprint goes into the
+ *       metadata when it is indexed (its record keeps none: {@code RecordFormat.FLAG_UNHASHED}).</li>
  *   <li>Apply (one committer task per slice, in the LMDB write transaction): each planned change is
  *       made only if the block still maps to the chunk it was planned for, and the chunk to share
  *       still exists with the same fingerprint and room for a reference; a block changed by a write
@@ -47,7 +49,10 @@ public final class PostProcessor {
      * What to do with one staged block; {@code chunk} is the block-map entry the plan saw (a chunk
      * id, {@link MetaTxn#ZERO} or {@link MetaTxn#ABSENT}), {@link #GONE} when its volume was deleted.
      */
-    private record Plan(int volume, long dblock, long chunk, Action action, long target) {
+    private record Plan(int volume, long dblock, long chunk, Action action, long target, byte[] fp) {
+        Plan(int volume, long dblock, long chunk, Action action, long target) {
+            this(volume, dblock, chunk, action, target, null);
+        }
     }
 
     private static final long GONE = Long.MIN_VALUE;
@@ -130,6 +135,12 @@ public final class PostProcessor {
         int max = pool.options().referenceMaxCount();
         List<Plan> plans = new ArrayList<>(SLICE);
         Map<Fingerprint, Long> firstHere = new HashMap<>();
+        java.security.MessageDigest sha256;
+        try {
+            sha256 = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
         try (MetaTxn t = pool.meta().read()) {
             for (MetaTxn.StagedBlock s : t.staged(fromVolume, fromBlock, SLICE)) {
                 int vol = s.volume();
@@ -145,12 +156,27 @@ public final class PostProcessor {
                     plans.add(new Plan(vol, db, c, Action.DROP, 0)); // unmapped or zeros since it was staged
                     continue;
                 }
-                long idx = t.index(own.fingerprint());
+                byte[] ownFp = own.fingerprint();
+                byte[] ownBytes = null;
+                if (RecordFormat.unhashed(ownFp)) {
+                    // written without hashing: read the block back and hash it now
+                    try {
+                        ownBytes = pool.chunkBytes(own);
+                    } catch (ChecksumMismatchException damagedOwn) {
+                        plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its record is damaged: scrub reports it
+                        continue;
+                    } catch (IOException | DedupPool.StaleMapping e) {
+                        plans.add(new Plan(vol, db, c, Action.RETRY, 0)); // unreadable now, or moved: the next pass
+                        continue;
+                    }
+                    ownFp = sha256.digest(ownBytes);
+                }
+                long idx = t.index(ownFp);
                 if (idx == c) {
                     plans.add(new Plan(vol, db, c, Action.DROP, 0)); // already the index's entry
                     continue;
                 }
-                Fingerprint fp = new Fingerprint(own.fingerprint());
+                Fingerprint fp = new Fingerprint(ownFp);
                 long target = 0;
                 if (idx > 0) {
                     ChunkRecord e = t.chunk(idx);
@@ -168,7 +194,7 @@ public final class PostProcessor {
                     }
                 }
                 if (target == 0) {
-                    plans.add(new Plan(vol, db, c, Action.INDEX, idx));
+                    plans.add(new Plan(vol, db, c, Action.INDEX, idx, ownFp));
                     continue;
                 }
                 if (verify) {
@@ -176,7 +202,7 @@ public final class PostProcessor {
                     try {
                         ChunkRecord e = t.chunk(target);
                         m = e == null ? DedupPool.StoredMatch.DIFFERENT
-                                : pool.compareStored(e, ByteBuffer.wrap(pool.chunkBytes(own)));
+                                : pool.compareStored(e, ByteBuffer.wrap(ownBytes != null ? ownBytes : pool.chunkBytes(own)));
                     } catch (ChecksumMismatchException damagedOwn) {
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its own record is damaged: scrub reports it
                         continue;
@@ -193,11 +219,11 @@ public final class PostProcessor {
                     if (m == DedupPool.StoredMatch.DAMAGED) {
                         // the indexed chunk's record is damaged: this intact copy takes over its entry
                         pool.noteVerifyMismatch(t.chunk(target), fp, m);
-                        plans.add(new Plan(vol, db, c, Action.INDEX, target));
+                        plans.add(new Plan(vol, db, c, Action.INDEX, target, ownFp));
                         continue;
                     }
                 }
-                plans.add(new Plan(vol, db, c, Action.SHARE, target));
+                plans.add(new Plan(vol, db, c, Action.SHARE, target, ownFp));
             }
         }
         return plans;
@@ -233,16 +259,24 @@ public final class PostProcessor {
             if (own == null) {
                 continue;
             }
+            byte[] fp = p.fp; // the block's SHA-256 (computed by the plan when the chunk was unhashed)
+            boolean unhashed = RecordFormat.unhashed(own.fingerprint());
+            if (!unhashed && !Arrays.equals(own.fingerprint(), fp)) {
+                continue; // cannot happen (a chunk's content never changes); left as it is
+            }
             long target = p.target;
             if (p.action == Action.INDEX) {
-                long x = b.txn.index(own.fingerprint());
+                long x = b.txn.index(fp);
                 if (x == p.chunk) {
                     continue;
                 }
                 if (x == p.target) {
                     // the index's entry is still the one the plan saw (none, saturated or damaged)
-                    b.txn.putIndex(own.fingerprint(), p.chunk);
-                    b.indexed.put(new Fingerprint(own.fingerprint()), p.chunk);
+                    if (unhashed) {
+                        b.putChunk(own.withFingerprint(fp)); // the chunk's fingerprint, in the metadata only
+                    }
+                    b.txn.putIndex(fp, p.chunk);
+                    b.indexed.put(new Fingerprint(fp), p.chunk);
                     indexed++;
                     continue;
                 }
@@ -253,7 +287,7 @@ public final class PostProcessor {
                 target = x;
             }
             ChunkRecord e = b.chunk(target);
-            if (e == null || !Arrays.equals(e.fingerprint(), own.fingerprint()) || e.refCount() >= max) {
+            if (e == null || !Arrays.equals(e.fingerprint(), fp) || e.refCount() >= max) {
                 b.txn.putStaged(p.volume, p.dblock); // changed since the plan: the next pass looks again
                 continue;
             }

@@ -175,12 +175,13 @@ final class Recompressor {
         try {
             rec = pool.store().readRaw(r.containerId(), r.offset(), r.length());
             bad = RecordFormat.check(rec, r.id());
-            if (bad == null && !Arrays.equals(RecordFormat.fingerprint(rec), r.fingerprint())) {
+            if (bad == null && !RecordFormat.fingerprintMatches(rec, r.fingerprint())) {
                 bad = "record fingerprint differs from the chunk's";
             }
             if (bad == null) {
                 data = comp.payload(rec);
-                if (data.length != r.originalLength() || !Arrays.equals(sha256.digest(data), r.fingerprint())) {
+                if (data.length != r.originalLength() || !RecordFormat.unhashed(r.fingerprint())
+                        && !Arrays.equals(sha256.digest(data), r.fingerprint())) {
                     bad = "content does not match its SHA-256 fingerprint";
                 }
             }
@@ -211,7 +212,7 @@ final class Recompressor {
         }
         byte[] out = new byte[RecordFormat.HEADER + packed.length];
         System.arraycopy(packed, 0, out, RecordFormat.HEADER, packed.length);
-        RecordFormat.seal(out, r.id(), r.fingerprint(), RecordFormat.FLAG_LZ4, data.length, packed.length);
+        RecordFormat.seal(out, r.id(), r.fingerprint(), lz4Flags(r), data.length, packed.length);
         return new Candidate(r, out, wasLz4);
     }
 
@@ -264,7 +265,7 @@ final class Recompressor {
                     Location loc = to.get(i);
                     ChunkRecord cur = b.chunk(c.read.id());
                     if (cur != null && cur.location().equals(c.read.location())) {
-                        b.restore(cur, loc, RecordFormat.FLAG_LZ4);
+                        b.restore(cur, loc, lz4Flags(cur));
                         if (c.wasLz4) {
                             t.lz4++;
                         } else {
@@ -295,4 +296,9 @@ final class Recompressor {
         return true;
     }
 
+
+    /** Flags of an LZ4 record of chunk {@code r}: unhashed too while the chunk has no fingerprint yet. */
+    private static int lz4Flags(ChunkRecord r) {
+        return RecordFormat.FLAG_LZ4 | (RecordFormat.unhashed(r.fingerprint()) ? RecordFormat.FLAG_UNHASHED : 0);
+    }
 }

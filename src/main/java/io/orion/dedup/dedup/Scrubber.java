@@ -265,7 +265,8 @@ final class Scrubber {
             return;
         }
         byte[] fp = md.digest(data);
-        if (!Arrays.equals(fp, r.fingerprint()) || data.length != r.originalLength()) {
+        if (data.length != r.originalLength()
+                || !RecordFormat.unhashed(r.fingerprint()) && !Arrays.equals(fp, r.fingerprint())) {
             fpMismatches++;
             pool.countChecksumError(r.id());
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset()

@@ -17,6 +17,11 @@ public record ChunkRecord(long id, byte[] fingerprint, int containerId, int offs
         return new ChunkRecord(id, fingerprint, containerId, offset, length, originalLength, flags, n);
     }
 
+    /** The same chunk with its fingerprint known (the post-process pass hashed an unhashed chunk). */
+    public ChunkRecord withFingerprint(byte[] fp) {
+        return new ChunkRecord(id, fp, containerId, offset, length, originalLength, flags, refCount);
+    }
+
     public ChunkRecord withLocation(Location loc) {
         return new ChunkRecord(id, fingerprint, loc.containerId(), loc.offset(), loc.length(), originalLength, flags,
                 refCount);

@@ -452,7 +452,9 @@ public final class PoolRebuilder {
             Found f = found.get(r.containerId());
             f.liveBytes += r.length();
             f.liveCount++;
-            index.merge(r.fingerprint(), r.id(), Math::max);
+            if (!RecordFormat.unhashed(r.fingerprint())) {
+                index.merge(r.fingerprint(), r.id(), Math::max); // an unhashed chunk has no index entry
+            }
         }
         chunks.clear();
         int nextContainerId = found.isEmpty() ? 1 : ((TreeMap<Integer, Found>) found).lastKey() + 1;
@@ -488,18 +490,25 @@ public final class PoolRebuilder {
             }
             // a post-process volume's blocks that the pass had not reached are staged again (the
             // staged table is not journaled): each block whose chunk is not its fingerprint's
-            // index entry, which the next pass shares or leaves as it is
-            if (volumes.stream().anyMatch(v -> v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST)) {
+            // index entry, which the next pass shares or leaves as it is. Records written without
+            // hashing carry no fingerprint (the pass kept the ones it computed in the metadata
+            // only), so every block of a post-process volume, and every block of an inline
+            // volume, that maps an unhashed chunk is staged: the pass hashes it again
+            boolean stage = volumes.stream().anyMatch(v -> v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST)
+                    || sortedChunks.values().stream().anyMatch(c -> RecordFormat.unhashed(c.fingerprint()));
+            if (stage) {
                 meta.ensureStaged(); // created lazily (a pool without post-process volumes has none)
             }
-            for (VolumeRecord v : volumes) {
-                TreeMap<Long, Long> map = v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST ? blocks.get(v.id()) : null;
+            for (VolumeRecord v : stage ? volumes : List.<VolumeRecord>of()) {
+                TreeMap<Long, Long> map = v.dedupMode() != io.orion.dedup.dedup.DedupMode.OFF ? blocks.get(v.id()) : null;
                 if (map == null) {
                     continue;
                 }
+                boolean post = v.dedupMode() == io.orion.dedup.dedup.DedupMode.POST;
                 for (Map.Entry<Long, Long> b : map.entrySet()) {
                     ChunkRecord c = b.getValue() > 0 ? sortedChunks.get(b.getValue()) : null;
-                    if (c != null && !Long.valueOf(c.id()).equals(index.get(c.fingerprint()))) {
+                    if (c != null && (RecordFormat.unhashed(c.fingerprint())
+                            || post && !Long.valueOf(c.id()).equals(index.get(c.fingerprint())))) {
                         long db = b.getKey();
                         w.put(t -> t.putStaged(v.id(), db));
                     }

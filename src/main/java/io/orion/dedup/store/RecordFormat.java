@@ -30,6 +30,12 @@ public final class RecordFormat {
     public static final int VERSION = 1;
     public static final int HEADER = 60;
     public static final int FLAG_LZ4 = 1;
+    /**
+     * The record carries no fingerprint (32 zero bytes): written by a post-process or no-dedup
+     * volume, which does not hash on the write path. The chunk's fingerprint, once the post-process
+     * pass computed it, lives in the metadata only.
+     */
+    public static final int FLAG_UNHASHED = 2;
     public static final int FINGERPRINT_LENGTH = 32;
     /** Largest original chunk the format accepts (the largest dedup block size). */
     public static final int MAX_ORIGINAL = 64 * 1024;
@@ -155,6 +161,25 @@ public final class RecordFormat {
 
     public static int payloadLength(ByteBuffer rec) {
         return rec.duplicate().order(ByteOrder.BIG_ENDIAN).getInt(rec.position() + 20);
+    }
+
+    /** True if {@code fp} is the "no fingerprint" value (32 zero bytes) of an unhashed chunk. */
+    public static boolean unhashed(byte[] fp) {
+        for (byte b : fp) {
+            if (b != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * True if the record at {@code rec}'s position may hold the chunk whose metadata fingerprint is
+     * {@code chunkFingerprint}: its header carries that fingerprint, or it carries none
+     * ({@link #FLAG_UNHASHED}; the CRC and chunk id still identify it).
+     */
+    public static boolean fingerprintMatches(ByteBuffer rec, byte[] chunkFingerprint) {
+        return (flags(rec) & FLAG_UNHASHED) != 0 || java.util.Arrays.equals(fingerprint(rec), chunkFingerprint);
     }
 
     public static byte[] fingerprint(ByteBuffer rec) {

@@ -107,10 +107,12 @@ class VolumeDedupModeTest {
         }
         new PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(), o.metadataMapSize(), null).rebuild();
         try (DedupPool pool = DedupPool.open(o)) {
-            // one block per content names its fingerprint's index entry; the other 60 wait for the pass
-            assertEquals(60, pool.stagedBlocks());
+            // post-process records carry no fingerprint (the writes did not hash): every block is
+            // staged again, the pass hashes them, indexes one chunk per content and shares the other 60
+            assertEquals(64, pool.stagedBlocks());
             PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
             assertEquals(60, r.blocksShared());
+            assertEquals(4, r.chunksIndexed());
             VolumeStats s = pool.openVolume("post").orElseThrow().stats();
             assertEquals(64 * 4096L, s.logicalBytes());
             assertEquals(4 * 4096L, s.uniqueBytes(), "as inline dedup stores it");
