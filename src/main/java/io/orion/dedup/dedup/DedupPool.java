@@ -1041,6 +1041,9 @@ public final class DedupPool implements Closeable {
         // served, when it is, from the store (page cache) like any other block
         if (n <= SMALL_WRITE_CHUNKS) {
             for (int k = 0; k < n; k++) {
+                if (claims.get(k).heals) {
+                    continue; // its id is a live chunk's: the cache entry would stand for a record not yet committed
+                }
                 ByteBuffer d = data.get(k);
                 byte[] copy = new byte[d.remaining()];
                 d.duplicate().get(copy);
@@ -1148,13 +1151,6 @@ public final class DedupPool implements Closeable {
     /** Counts and logs a block that {@code verify} kept from sharing chunk {@code existing}. */
     void noteVerifyMismatch(ChunkRecord existing, Fingerprint fp, StoredMatch why) {
         noteVerifyMismatch(existing.id(), fp, why);
-    }
-
-    /** As {@link #noteVerifyMismatch(ChunkRecord, Fingerprint, StoredMatch)} for a damaged chunk this write re-stores (heals). */
-    void noteVerifyHeal(long chunkId, Fingerprint fp) {
-        verifyMismatches.increment();
-        LOG.warn("verify: a written block has fingerprint {} of chunk {} whose stored record is damaged; it is stored"
-                + " again and the chunk moves to the new record (healed)", fp, chunkId);
     }
 
     private void noteVerifyMismatch(long existingId, Fingerprint fp, StoredMatch why) {
@@ -1326,6 +1322,7 @@ public final class DedupPool implements Closeable {
         }
         checksumErrors.increment();
         damagedChunks.add(use.id());
+        store.holed(use.containerId());
         String msg = "chunk " + use.id() + " in container " + use.containerId() + " at offset " + use.offset()
                 + " failed its check: " + why;
         LOG.error(msg);
@@ -1349,9 +1346,10 @@ public final class DedupPool implements Closeable {
     }
 
     /** Counts a damaged chunk record and remembers the chunk for healing. */
-    void countChecksumError(long chunkId) {
+    void countChecksumError(ChunkRecord r) {
         checksumErrors.increment();
-        damagedChunks.add(chunkId);
+        damagedChunks.add(r.id());
+        store.holed(r.containerId());
     }
 
     /** True if chunk {@code id}'s record was found damaged and not healed since. */

@@ -452,21 +452,13 @@ public final class DedupVolume implements BlockDevice {
                 boolean found = id != null;
                 long heal = 0;
                 if (id != null && pool.isDamaged(id)) {
-                    heal = id; // its record is damaged: this write stores the content again and heals it
+                    // its record is damaged: never shared. Without verify this write stores the
+                    // content again and heals the chunk; with verify (which never shares on the
+                    // fingerprint alone, and cannot compare a damaged record) it gets a chunk of its own
+                    heal = verify ? 0 : id;
                     id = null;
                 }
-                if (id != null && verify) {
-                    DedupPool.StoredMatch m = verifyStored(lookup, id, contents[i]);
-                    if (m == DedupPool.StoredMatch.DAMAGED) {
-                        // verify read the chunk's record and found it damaged: re-store and heal it
-                        pool.noteVerifyHeal(id, fp);
-                        heal = id;
-                        id = null;
-                    } else if (m != DedupPool.StoredMatch.SAME) {
-                        id = null; // not shared (a collision, or the chunk vanished): stored as new
-                    }
-                }
-                if (id != null) {
+                if (id != null && (!verify || verifyShared(lookup, id, contents[i]))) {
                     ops.add(BlockOp.existing(st.id, db, id, fp, contents[i]));
                     continue;
                 }
@@ -577,19 +569,6 @@ public final class DedupVolume implements BlockDevice {
         } finally {
             mapGeneration.incrementAndGet();
         }
-    }
-
-    /** What {@code verify} finds comparing chunk {@code id}'s stored bytes with {@code content} (DIFFERENT when the chunk is gone). */
-    private DedupPool.StoredMatch verifyStored(MetaTxn t, long id, ByteBuffer content) throws IOException {
-        ChunkRecord r;
-        if (t != null) {
-            r = t.chunk(id);
-        } else {
-            try (MetaTxn own = pool.meta().read()) {
-                r = own.chunk(id);
-            }
-        }
-        return r == null ? DedupPool.StoredMatch.DIFFERENT : pool.compareStored(r, content);
     }
 
     private boolean verifyShared(MetaTxn t, long id, ByteBuffer content) throws IOException {

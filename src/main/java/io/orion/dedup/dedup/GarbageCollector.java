@@ -217,7 +217,7 @@ final class GarbageCollector {
                     bad = "fingerprint differs";
                 }
                 if (bad != null) {
-                    pool.countChecksumError(r.id());
+                    pool.countChecksumError(r);
                     LOG.error("cleanup: chunk {} in container {} failed its check ({}); container kept", r.id(),
                             c.id(), bad);
                     skipped.add(c.id());

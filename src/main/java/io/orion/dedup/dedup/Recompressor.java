@@ -191,7 +191,7 @@ final class Recompressor {
         if (bad != null) {
             if (stillAt(r)) {
                 failed++;
-                pool.countChecksumError(r.id());
+                pool.countChecksumError(r);
                 LOG.error("recompression: chunk {} in container {} at offset {} failed its check ({}); left as it is",
                         r.id(), r.containerId(), r.offset(), bad);
             } else {

@@ -259,7 +259,7 @@ final class Scrubber {
         bytes += r.length();
         if (why != null) {
             crcErrors++;
-            pool.countChecksumError(r.id());
+            pool.countChecksumError(r);
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset() + "): " + why);
             trace(r.id(), why);
             return;
@@ -268,7 +268,7 @@ final class Scrubber {
         if (data.length != r.originalLength()
                 || !RecordFormat.unhashed(r.fingerprint()) && !Arrays.equals(fp, r.fingerprint())) {
             fpMismatches++;
-            pool.countChecksumError(r.id());
+            pool.countChecksumError(r);
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset()
                     + "): content does not match its SHA-256 fingerprint");
             trace(r.id(), "content does not match its SHA-256 fingerprint");

@@ -465,6 +465,32 @@ public final class ChunkStore implements Closeable {
     }
 
     /**
+     * A record of container {@code id} failed its check (damaged on the device): a walk of the
+     * container ({@code recover}, cleanup) stops there as at a failed write's hole, so the container
+     * takes no more records (sealed if it is the open one).
+     */
+    public void holed(int id) {
+        Container c = containers.get(id);
+        if (c == null) {
+            return;
+        }
+        int d = devices.indexOf(c.device());
+        synchronized (c.device()) {
+            if (c.holed) {
+                return;
+            }
+            c.holed = true;
+            if (d >= 0 && open[d] == c) {
+                c.sealed = true;
+                created.add(c);
+                open[d] = null;
+            }
+        }
+        LOG.warn("container {} on {} holds a damaged record: sealed, later records go to another", id,
+                c.device().path());
+    }
+
+    /**
      * After a failed record write at {@code [off, off + length)} of {@code c}: those bytes are a
      * hole (old or zero bytes, no valid record), and a walk of the container ({@code recover},
      * cleanup) stops there, so a record appended after it would be found by the metadata but never

@@ -14,8 +14,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A chunk whose stored record is damaged is healed when the same content is written again: the
@@ -62,9 +60,10 @@ class HealTest {
         }
     }
 
-    @ParameterizedTest(name = "verify={0}")
-    @ValueSource(booleans = {false, true})
-    void aWriteOfTheSameContentHealsADamagedChunkForEveryBlockThatSharesIt(boolean verify) throws Exception {
+    /** With {@code verify} a damaged chunk is not healed (verify never shares on the fingerprint alone): VerifyTest. */
+    @Test
+    void aWriteOfTheSameContentHealsADamagedChunkForEveryBlockThatSharesIt() throws Exception {
+        boolean verify = false;
         Path device = dir.resolve("data/dev0.img");
         try (DedupPool pool = open(verify)) {
             DedupVolume v = pool.createVolume("lun", BS, 1 << 24, BS);
@@ -110,6 +109,47 @@ class HealTest {
             v.write(3, ByteBuffer.wrap(x), false);
             assertArrayEquals(x, read(v, 0));
             assertTrue(pool.verify().clean());
+        }
+    }
+
+    /**
+     * A damaged record ends a walk of its container like a failed write's hole, so the container it
+     * was found in takes no more records: the heal and the writes after it survive {@code recover}
+     * (before, they were appended behind the damaged record and recover cut them off: found by
+     * review). What the container held behind the damaged record before it was found (here block 0's
+     * mapping, journaled right after it) is still out of recover's reach: docs/reliability.md.
+     */
+    @Test
+    void theHealAndLaterWritesSurviveRecover() throws Exception {
+        PoolOptions o = PoolFixture.options(dir).compressionEnabled(false).build();
+        byte[][] later = new byte[4][];
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume v = pool.createVolume("lun", BS, 1 << 24, BS);
+            v.write(0, ByteBuffer.wrap(x), false);
+            pool.flush();
+            damage(pool, v, 0, dir.resolve("data/dev0.img"));
+            assertThrows(ChecksumMismatchException.class, () -> read(v, 0));
+            v.write(7, ByteBuffer.wrap(x), false); // heals
+            assertEquals(1, pool.healedChunks());
+            for (int i = 0; i < 4; i++) {
+                later[i] = PoolFixture.random(900 + i, BS);
+                v.write(10 + i, ByteBuffer.wrap(later[i]), false);
+            }
+            pool.flush();
+        }
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(o.metadataDir())) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        }
+        new io.orion.dedup.recovery.PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(), o.metadataMapSize(),
+                null).rebuild();
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            assertArrayEquals(x, read(v, 7), "the healed chunk");
+            for (int i = 0; i < 4; i++) {
+                assertArrayEquals(later[i], read(v, 10 + i), "block " + (10 + i));
+            }
         }
     }
 }
