@@ -66,7 +66,8 @@ final class ServerCommands {
         "Show space and dedup savings per volume and for the pool.",
         "Size, used, available, use %%, saving %%, and the DEDUP (logical / unique) and COMPRESS",
         "(unique / stored) ratios like zpool list (2.31x).",
-        "Saving %% = 1 - stored / written (deduplication and compression together).",
+        "Saving %% = 1 - stored / written for a volume, 1 - used / written for the pool (deduplication",
+        "and compression together).",
         "Warns when the volumes' sizes overcommit the pool's capacity."})
     static final class Stats extends AdminCommand {
         @Option(names = "--verbose", description = "Also show every engine counter.")
