@@ -38,7 +38,7 @@ final class AdminDispatcher {
                     .masked();
             case AdminProtocol.TARGET_DELETE -> api.deleteTarget(text(p, "iqn"), p.path("force").asBoolean(false),
                     p.path("destroy").asBoolean(false));
-            case AdminProtocol.LUN_CREATE -> api.createLun(text(p, "iqn"), value(p, "lun", LunDefinition.class),
+            case AdminProtocol.LUN_CREATE -> api.createLun(text(p, "iqn"), value(withLunDefaults(p), "lun", LunDefinition.class),
                     p.path("attach").asBoolean(false));
             case AdminProtocol.LUN_DELETE -> api.deleteLun(text(p, "iqn"), integer(p, "lun"),
                     p.path("force").asBoolean(false), p.path("destroy").asBoolean(false));
@@ -134,10 +134,48 @@ final class AdminDispatcher {
         return v.longValue();
     }
 
+    /**
+     * {@code params} with the target file's defaults filled into a {@code lun} object that leaves
+     * them out: {@code backing} dedup, {@code thin} true, {@code blockSize} 512.
+     */
+    private static JsonNode withLunDefaults(JsonNode p) {
+        if (!(p.get("lun") instanceof com.fasterxml.jackson.databind.node.ObjectNode lun)) {
+            return p;
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode l = lun.deepCopy();
+        if (l.path("backing").isMissingNode() || l.path("backing").isNull()) {
+            l.put("backing", io.orion.dedup.config.LunBacking.DEDUP.name());
+        }
+        if (!l.has("thin")) {
+            l.put("thin", true);
+        }
+        if (!l.has("blockSize")) {
+            l.put("blockSize", 512);
+        }
+        return ((com.fasterxml.jackson.databind.node.ObjectNode) p.deepCopy()).set("lun", l);
+    }
+
+    /**
+     * The fields a request object cannot do without: one left out (or null) answers -32602
+     * {@code missing parameter: <param>.<field>} instead of failing deeper in.
+     */
+    private static final Map<Class<?>, List<String>> REQUIRED_FIELDS = Map.of(
+            io.orion.dedup.config.LunDefinition.class, List.of("id", "size"),
+            io.orion.dedup.config.AclDefinition.class, List.of("initiator"),
+            io.orion.dedup.config.HostPort.class, List.of("host"),
+            io.orion.dedup.config.ChapCredentials.class, List.of("user", "secret"));
+
     private <T> T value(JsonNode p, String name, Class<T> type) throws AdminException {
         JsonNode v = p.get(name);
         if (v == null || v.isNull()) {
             throw missing(name);
+        }
+        if (v.isObject()) {
+            for (String field : REQUIRED_FIELDS.getOrDefault(type, List.of())) {
+                if (v.path(field).isMissingNode() || v.path(field).isNull()) {
+                    throw missing(name + "." + field);
+                }
+            }
         }
         try {
             return json.treeToValue(v, type);

@@ -32,11 +32,12 @@ final class ControlAudit {
     /** Requests that only read. */
     private static final Set<String> READ_ONLY = Set.of(AdminProtocol.TARGET_LIST, AdminProtocol.TARGET_SHOW,
             AdminProtocol.LUN_LIST, AdminProtocol.VOLUME_LIST, AdminProtocol.ACL_LIST, AdminProtocol.STATUS,
-            AdminProtocol.STATS);
+            AdminProtocol.STATS, AdminProtocol.JOB_LIST, AdminProtocol.JOB_SHOW, AdminProtocol.JOB_SUMMARY,
+            AdminProtocol.STATS_HISTOGRAM);
 
     /** Parameters that name what a request acts on, in the order written; none is ever a secret. */
     private static final List<String> NAMES = List.of("iqn", "lun", "toIqn", "toLun", "name", "snapshot", "initiator",
-            "scope", "tag", "portal", "sizeBytes", "force", "destroy", "attach");
+            "scope", "tag", "portal", "sizeBytes", "force", "destroy", "attach", "kind", "id");
 
     private ControlAudit() {}
 

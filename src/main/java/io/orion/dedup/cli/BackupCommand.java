@@ -9,8 +9,8 @@ import picocli.CommandLine.Option;
 
 /** {@code backup --to FILE}: the running server writes a backup of its pool's metadata. */
 @Command(name = "backup", description = {
-    "Write a backup of the pool's metadata to FILE while I/O goes on: one consistent snapshot,",
-    "compacted, written atomically (mode 0600). The data itself stays on the devices; restore",
+    "Write a backup of the pool's metadata to FILE while I/O goes on.",
+    "One consistent snapshot, compacted, written atomically (mode 0600). The data itself stays on the devices; restore",
     "puts this metadata back (see docs/administration.md, \"Backup and restore\")."})
 final class BackupCommand extends AdminCommand {
     @Option(names = "--to", required = true, paramLabel = "FILE", description = "The backup file to write (replaced atomically).")

@@ -14,14 +14,14 @@ import picocli.CommandLine.Option;
  * {@code dedup run|status|cancel}: the post-process pass as a background job of the server (it
  * also starts every {@code background_interval} while post-process volumes have staged blocks).
  */
-@Command(name = "dedup", description = {"Run, watch and cancel the post-process dedup pass: it deduplicates the",
-    "blocks post-process LUNs (dedup = \"post\") wrote since the last pass. The server also starts it",
+@Command(name = "dedup", description = {"Run, watch and cancel the post-process dedup pass.",
+    "The pass deduplicates the blocks post-process LUNs (dedup = \"post\") wrote since the last pass. The server also starts it",
     "every background_interval while such blocks wait."},
         subcommands = {DedupCommands.Run.class, DedupCommands.Status.class, DedupCommands.Cancel.class})
 final class DedupCommands extends GroupCommand {
 
-    @Command(name = "run", description = {"Run a post-process pass now and watch it until it ends: a progress bar",
-        "with rate and ETA on a terminal, plain lines otherwise; exit 1 if it failed or was cancelled.",
+    @Command(name = "run", description = {"Run a post-process pass now and watch it until it ends.",
+        "A progress bar with rate and ETA on a terminal, plain lines otherwise; exit 1 if it failed or was cancelled.",
         "With --background, start it and return (job show ID --follow watches it)."})
     static final class Run extends AdminCommand {
         @Option(names = "--background", description = "Start the pass and return at once.")
@@ -73,8 +73,8 @@ final class DedupCommands extends GroupCommand {
         }
     }
 
-    @Command(name = "cancel", description = {"Cancel the running post-process pass (it stops between slices;",
-        "blocks it has not reached stay staged for the next pass)."})
+    @Command(name = "cancel", description = {"Cancel the running post-process pass.",
+        "It stops between slices; blocks it has not reached stay staged for the next pass."})
     static final class Cancel extends AdminCommand {
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {

@@ -53,8 +53,8 @@ final class JobCommands extends GroupCommand {
         }
     }
 
-    @Command(name = "cancel", description = {"Cancel a job: it stops at its next consistent point (what it",
-        "committed stays, nothing is left half done). Waits up to 30 s for it to stop."})
+    @Command(name = "cancel", description = {"Cancel a job at its next consistent point.",
+        "What it committed stays, nothing is left half done. Waits up to 30 s for it to stop."})
     static final class Cancel extends AdminCommand {
         @Parameters(index = "0", paramLabel = "ID", description = "Job id (see job list).")
         long id;

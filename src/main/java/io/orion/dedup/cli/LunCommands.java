@@ -169,8 +169,8 @@ final class LunCommands extends GroupCommand {
         }
     }
 
-    @Command(name = "clone", description = {"Copy a dedup LUN to a new LUN, instantly and without using space:",
-        "the new volume references the source's chunks (no bytes copied; stored bytes do not grow)."})
+    @Command(name = "clone", description = {"Copy a dedup LUN to a new LUN, instantly and without using space.",
+        "The new volume references the source's chunks (no bytes copied; stored bytes do not grow)."})
     static final class CloneLun extends AdminCommand {
         @Parameters(index = "0", paramLabel = "IQN", description = "Target of the source LUN.")
         String iqn;

@@ -18,8 +18,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code restore --from FILE}: puts a metadata backup back, the server stopped. */
 @Command(name = "restore", description = {
-    "Put a metadata backup (from 'backup --to') back into the pool's metadata directory; the server",
-    "must be stopped. Refuses a backup of another pool than the devices', and a metadata directory",
+    "Put a metadata backup (from 'backup --to') back into the pool (server stopped).",
+    "Writes it into the pool's metadata directory; the server must be stopped. Refuses a backup of another pool than the devices', and a metadata directory",
     "that holds metadata unless --force. Then opens the pool and reads back every chunk the backup",
     "references: exit 1 when some are gone (destroyed by cleanup after the backup)."})
 final class RestoreCommand implements Callable<Integer> {

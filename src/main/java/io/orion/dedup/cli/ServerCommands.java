@@ -63,9 +63,11 @@ final class ServerCommands {
     }
 
     @Command(name = "stats", description = {
-        "Show space per volume and for the pool: size, used, available, use %%, saving %%, and the",
-        "DEDUP (logical / unique) and COMPRESS (unique / stored) ratios like zpool list (2.31x).",
-        "Saving %% = 1 - stored / written (deduplication and compression together).",
+        "Show space and dedup savings per volume and for the pool.",
+        "Size, used, available, use %%, saving %%, and the DEDUP (logical / unique) and COMPRESS",
+        "(unique / stored) ratios like zpool list (2.31x).",
+        "Saving %% = 1 - stored / written for a volume, 1 - used / written for the pool (deduplication",
+        "and compression together).",
         "Warns when the volumes' sizes overcommit the pool's capacity."})
     static final class Stats extends AdminCommand {
         @Option(names = "--verbose", description = "Also show every engine counter.")
@@ -198,8 +200,9 @@ final class ServerCommands {
     }
 
     @Command(name = "scrub", description = {
-        "Check the metadata file's integrity and the containers' slot headers, then read every stored",
-        "chunk back and check its CRC32C and fingerprint, and every block map's chunks; waits for it.",
+        "Check the pool's metadata and every stored chunk, and wait for the result.",
+        "Checks the metadata file's integrity and the containers' slot headers, then reads every stored",
+        "chunk back and checks its CRC32C and fingerprint, and every block map's chunks.",
         "Exit 1 when anything is found damaged. As a background job: scrub start|status|cancel."},
         subcommands = {ScrubCommands.Start.class, ScrubCommands.Status.class, ScrubCommands.Cancel.class})
     static final class Scrub extends AdminCommand {

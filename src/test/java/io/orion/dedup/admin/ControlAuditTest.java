@@ -96,6 +96,44 @@ class ControlAuditTest {
     }
 
     @Test
+    void jobReadsAreNotAuditedAndJobChangesSayWhichJob() throws Exception {
+        try (AdminClient c = AdminClient.connect(socket)) {
+            // the fake has no jobs: each call is refused, and a refusal is audited like a success
+            assertThrows(AdminException.class, () -> c.startJob("scrub"));
+            for (int i = 0; i < 5; i++) { // what scrub --wait and job show --follow do every 250 ms
+                assertThrows(AdminException.class, () -> c.showJob(7));
+            }
+            assertThrows(AdminException.class, c::listJobs);
+            assertThrows(AdminException.class, c::jobSummary);
+            assertThrows(AdminException.class, c::refcountHistogram);
+            assertThrows(AdminException.class, () -> c.cancelJob(7));
+        }
+        String who = me();
+        assertEquals(List.of(
+                "audit: " + who + " job.start kind=scrub result=refused: this server has no background jobs",
+                "audit: " + who + " job.cancel id=7 result=refused: this server has no background jobs"),
+                auditLines());
+    }
+
+    @Test
+    void onlyTheReadsAreLeftOut() throws Exception {
+        List<String> reads = List.of(AdminProtocol.TARGET_LIST, AdminProtocol.TARGET_SHOW, AdminProtocol.LUN_LIST,
+                AdminProtocol.VOLUME_LIST, AdminProtocol.ACL_LIST, AdminProtocol.STATUS, AdminProtocol.STATS,
+                AdminProtocol.JOB_LIST, AdminProtocol.JOB_SHOW, AdminProtocol.JOB_SUMMARY, AdminProtocol.STATS_HISTOGRAM);
+        for (var f : AdminProtocol.class.getFields()) {
+            if (f.getType() == String.class) {
+                String method = (String) f.get(null);
+                assertEquals(!reads.contains(method), ControlAudit.audited(method), method);
+            }
+        }
+        for (ManagementCommand m : ManagementCommand.values()) {
+            boolean report = m.command().endsWith("-info") || m.command().endsWith("-stats");
+            assertEquals(!report, ControlAudit.audited(m.method()), m.method());
+        }
+        assertTrue(ControlAudit.audited("no.such.method"));
+    }
+
+    @Test
     void noSecretOrChapUserNameInAnyLogLine() throws Exception {
         try (AdminClient c = AdminClient.connect(socket)) {
             c.createTarget(IQN, null, false);

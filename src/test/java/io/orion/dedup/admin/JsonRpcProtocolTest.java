@@ -125,6 +125,27 @@ class JsonRpcProtocolTest {
     }
 
     @Test
+    void requestObjectsWithoutARequiredFieldAreInvalidParams() throws Exception {
+        call("{\"jsonrpc\":\"2.0\",\"method\":\"target.create\",\"params\":{\"iqn\":\"" + IQN + "\"},\"id\":1}");
+        // backing is optional, as in the target file: a LUN without it is a dedup LUN
+        JsonNode lun = call("{\"jsonrpc\":\"2.0\",\"method\":\"lun.create\",\"params\":{\"iqn\":\"" + IQN
+                + "\",\"lun\":{\"id\":1,\"size\":1073741824,\"blockSize\":512}},\"id\":2}");
+        assertFalse(lun.has("error"), lun.toString());
+        assertEquals("DEDUP", api.showTarget(IQN).luns().get(0).backing().name());
+        // an ACL without its initiator, a portal without its host: -32602 naming the field
+        for (String[] c : new String[][] {
+                {"acl.add", "\"acl\":{\"mappedLuns\":[]}", "acl.initiator"},
+                {"portal.add", "\"tag\":1,\"portal\":{\"port\":3260}", "portal.host"},
+                {"lun.create", "\"lun\":{\"id\":2,\"blockSize\":512}", "lun.size"},
+                {"chap.set", "\"scope\":\"DISCOVERY\",\"chap\":{\"secret\":\"0123456789abcdef\"}", "chap.user"}}) {
+            JsonNode r = call("{\"jsonrpc\":\"2.0\",\"method\":\"" + c[0] + "\",\"params\":{\"iqn\":\"" + IQN
+                    + "\"," + c[1] + "},\"id\":3}");
+            assertError(r, -32602, "missing parameter: " + c[2]);
+            assertEquals(c[2], r.at("/error/data/param").asText(), r.toString());
+        }
+    }
+
+    @Test
     void aNotificationRunsAndGetsNoAnswer() throws Exception {
         send("{\"jsonrpc\":\"2.0\",\"method\":\"target.create\",\"params\":{\"iqn\":\"" + IQN + "\"}}");
         send("{\"jsonrpc\":\"2.0\",\"method\":\"no.such.method\"}");

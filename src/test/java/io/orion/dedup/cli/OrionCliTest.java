@@ -81,6 +81,28 @@ class OrionCliTest {
         }
     }
 
+    @Test
+    void everySummaryLineIsACompleteSentence() {
+        // picocli shows a command's first description line as its summary (in the parent's
+        // --help and the man page's NAME line): it must not stop mid-sentence
+        List<String> bad = new ArrayList<>();
+        summaries(new OrionCli().commandLine(), "orion-dedup", bad);
+        assertEquals(List.of(), bad);
+    }
+
+    private static void summaries(CommandLine cl, String path, List<String> bad) {
+        String[] d = cl.getCommandSpec().usageMessage().description();
+        String first = d.length == 0 ? "" : d[0].strip();
+        if (!(first.endsWith(".") || first.endsWith(")"))) {
+            bad.add(path + ": " + first);
+        }
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getValue().getCommandName().equals(e.getKey())) { // aliases once
+                summaries(e.getValue(), path + " " + e.getKey(), bad);
+            }
+        }
+    }
+
     private static void collect(CommandLine cl, List<String> prefix, List<String> out) {
         out.add(String.join(" ", prefix));
         for (var e : cl.getSubcommands().entrySet()) {

@@ -31,6 +31,7 @@ class ContribTest {
 
     private static final Path RULES = Path.of("contrib/prometheus/orion-dedup-rules.yml");
     private static final Path RULE_TESTS = Path.of("contrib/prometheus/orion-dedup-rules.test.yml");
+    private static final Path NEVER_SCRUBBED_TESTS = Path.of("contrib/prometheus/orion-dedup-rules-never-scrubbed.test.yml");
     private static final Path DASHBOARD = Path.of("contrib/grafana/orion-dedup.json");
     private static final Pattern METRIC = Pattern.compile("\\b((?:orion|jvm|process|system)_[a-z0-9_]+)");
 
@@ -58,6 +59,9 @@ class ContribTest {
         assertTrue(check.output().contains("SUCCESS: 4 rules found"), check.output());
         Result tests = promtool(dir, "test", "rules", RULE_TESTS.getFileName().toString());
         assertEquals(0, tests.status(), tests.output());
+        // a server that never scrubbed (timestamp 0): quiet while young, alerting after 35 days up
+        Result never = promtool(dir, "test", "rules", NEVER_SCRUBBED_TESTS.getFileName().toString());
+        assertEquals(0, never.status(), never.output());
         String rules = Files.readString(RULES);
         for (String alert : new String[] {"OrionPoolNearlyFull", "OrionPoolReadOnly", "OrionChecksumErrors", "OrionScrubOverdue"}) {
             assertTrue(rules.contains("alert: " + alert), alert);
