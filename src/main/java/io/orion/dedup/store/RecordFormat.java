@@ -13,7 +13,7 @@ import java.util.zip.CRC32C;
  *  off len field
  *    0   4 magic "ORCR" (0x4F524352)
  *    4   1 version (1)
- *    5   1 flags (bit 0: payload is LZ4 block-compressed)
+ *    5   1 flags (bit 0: payload is LZ4 block-compressed; bit 1: unhashed, fingerprint all zeros)
  *    6   2 reserved, zero
  *    8   8 chunk id
  *   16   4 original (uncompressed) length
