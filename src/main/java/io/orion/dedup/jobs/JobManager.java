@@ -112,7 +112,7 @@ public final class JobManager implements Closeable {
             case SCRUB -> settings.scrubRate();
             case CLEANUP -> settings.cleanupRate();
             case COMPRESSION_OPTIMIZE -> settings.compressionOptimizeRate();
-            case POST_PROCESS -> 0; // the pass reads metadata only; its commits share the committer with writes
+            case POST_PROCESS -> settings.postProcessRate(); // the pass reads the staged blocks back to hash them
         };
     }
 

@@ -26,6 +26,21 @@ class JobSettingsTest {
         assertEquals(0, OrionConfig.parse(FILE, "[jobs]\nscrub_interval = 0\n").jobs().scrubIntervalSeconds());
     }
 
+    /** The post-process pass reads the staged blocks back to hash them: it is paced like the others. */
+    @Test
+    void thePostProcessPassHasARate() throws Exception {
+        assertEquals(256L << 20, OrionConfig.parse(FILE, "").jobs().postProcessRate());
+        JobSettings j = OrionConfig.parse(FILE, "[jobs]\npost_process_rate = \"64MB\"\n").jobs();
+        assertEquals(64L << 20, j.postProcessRate());
+        try (io.orion.dedup.jobs.JobManager m = new io.orion.dedup.jobs.JobManager(dir.resolve("jobs.json"), j,
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), System::currentTimeMillis)) {
+            assertEquals(64L << 20, m.rate(io.orion.dedup.jobs.JobKind.POST_PROCESS));
+        }
+    }
+
+    @org.junit.jupiter.api.io.TempDir
+    Path dir;
+
     @Test
     void badValuesNameTheKey() {
         ConfigException e = assertThrows(ConfigException.class,
