@@ -216,14 +216,7 @@ class DeviceFaultTest {
             writeEach(v, 9, 24);
             pool.flush();
         }
-        Path meta = o.metadataDir();
-        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(meta)) {
-            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                java.nio.file.Files.delete(p);
-            }
-        }
-        new io.orion.dedup.recovery.PoolRebuilder(o.devices(), meta, o.containerSize(), o.metadataMapSize(), null)
-                .rebuild();
+        PoolFixture.rebuildFromDevices(o);
         try (DedupPool pool = DedupPool.open(o)) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             for (int i = 0; i < 24; i++) {

@@ -137,13 +137,7 @@ class HealTest {
             }
             pool.flush();
         }
-        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(o.metadataDir())) {
-            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                java.nio.file.Files.delete(p);
-            }
-        }
-        new io.orion.dedup.recovery.PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(), o.metadataMapSize(),
-                null).rebuild();
+        PoolFixture.rebuildFromDevices(o);
         try (DedupPool pool = DedupPool.open(o)) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             assertArrayEquals(x, read(v, 7), "the healed chunk");

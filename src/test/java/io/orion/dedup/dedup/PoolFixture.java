@@ -37,6 +37,20 @@ final class PoolFixture {
         return b;
     }
 
+    /**
+     * {@code orion-dedup recover} in-process: deletes the pool's metadata directory and rebuilds every
+     * table from the devices alone.
+     */
+    static io.orion.dedup.recovery.PoolRebuilder.Summary rebuildFromDevices(PoolOptions o) throws IOException {
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(o.metadataDir())) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        }
+        return new io.orion.dedup.recovery.PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(),
+                o.metadataMapSize(), null).rebuild();
+    }
+
     static ByteBuffer read(DedupVolume v, long lba, int blocks) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(blocks * v.blockSize());
         v.read(lba, b);

@@ -5,17 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.recovery.PoolRebuilder;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,12 +71,7 @@ class VolumeDedupModeTest {
             assertEquals(want, modes(pool));
         }
         // recover: the metadata gone, everything rebuilt from the journal in the containers
-        try (Stream<Path> files = Files.walk(o.metadataDir())) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-        new PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(), o.metadataMapSize(), null).rebuild();
+        PoolFixture.rebuildFromDevices(o);
         try (DedupPool pool = DedupPool.open(o)) {
             assertEquals(want, modes(pool));
             assertEquals(want, stored(pool));
@@ -100,12 +91,7 @@ class VolumeDedupModeTest {
             pool.createVolume("post", 4096, 4L << 20, 4096, DedupMode.POST).write(0, data.duplicate(), false);
             assertEquals(64, pool.stagedBlocks());
         }
-        try (Stream<Path> files = Files.walk(o.metadataDir())) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-        new PoolRebuilder(o.devices(), o.metadataDir(), o.containerSize(), o.metadataMapSize(), null).rebuild();
+        PoolFixture.rebuildFromDevices(o);
         try (DedupPool pool = DedupPool.open(o)) {
             // post-process records carry no fingerprint (the writes did not hash): every block is
             // staged again, the pass hashes them, indexes one chunk per content and shares the other 60
