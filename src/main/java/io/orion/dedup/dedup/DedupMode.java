@@ -8,12 +8,11 @@ import java.util.Locale;
  * <ul>
  *   <li>{@link #INLINE}: every block is looked up in the fingerprint index as it is written and
  *       shares a stored chunk at once (the default).</li>
- *   <li>{@link #POST}: post-process. A write stores each block as a chunk of its own without any
- *       index lookup or index update (the SHA-256 is still computed: with the CPU's SHA extensions it
- *       costs a few microseconds per block, and it keeps every record self-describing for scrub and
- *       {@code recover}); the block is remembered as staged. The post-process pass
- *       ({@code background_interval}, or {@code orion-dedup dedup run}) later resolves only the
- *       blocks staged since the last pass against the index, so the final accounting equals inline
+ *   <li>{@link #POST}: post-process. A write stores each block as a chunk of its own without
+ *       hashing, index lookup or index update (the record is marked unhashed); the block is
+ *       remembered as staged. The post-process pass ({@code background_interval}, or
+ *       {@code orion-dedup dedup run}) later reads back and hashes only the blocks staged since the
+ *       last pass and resolves them against the index, so the final accounting equals inline
  *       mode's.</li>
  *   <li>{@link #OFF}: no deduplication; blocks are stored (and compressed) as they come and are never
  *       shared, for data that does not dedup (encrypted pages).</li>
