@@ -7,6 +7,7 @@ import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.MetaWriteTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
+import io.orion.dedup.store.RecordFormat;
 import io.orion.dedup.store.Container;
 import io.orion.dedup.store.JournalFormat;
 import io.orion.dedup.store.Location;
@@ -648,7 +649,11 @@ final class Committer implements AutoCloseable {
         if (r.refCount() >= pool.options().referenceMaxCount()) {
             // A newer copy of the same content (the index points at it once one was made, in this
             // batch too) takes the reference, so N references to a saturated chunk (a reference
-            // copy of N such blocks) add one copy, not N.
+            // copy of N such blocks) add one copy, not N. An unhashed chunk has no fingerprint to
+            // look up (all unhashed chunks share the zero value): its copy is hashed (newCopy).
+            if (RecordFormat.unhashed(r.fingerprint())) {
+                return newCopy(b, op, r);
+            }
             long idx = b.txn.index(r.fingerprint());
             ChunkRecord e = idx > 0 && idx != id ? b.chunk(idx) : null;
             if (e != null && Arrays.equals(e.fingerprint(), r.fingerprint())
@@ -736,6 +741,14 @@ final class Committer implements AutoCloseable {
         return id;
     }
 
+    private static byte[] sha256(byte[] bytes) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(bytes);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private long newCopy(Batch b, BlockOp op, ChunkRecord existing) throws IOException {
         java.nio.ByteBuffer data = op.data;
         Fingerprint fp = op.fingerprint;
@@ -744,8 +757,11 @@ final class Committer implements AutoCloseable {
             if (src == null) {
                 throw new IOException("chunk " + op.chunkId + " vanished while being referenced");
             }
-            data = java.nio.ByteBuffer.wrap(pool.chunkBytes(src));
-            fp = new Fingerprint(src.fingerprint());
+            byte[] bytes = pool.chunkBytes(src);
+            data = java.nio.ByteBuffer.wrap(bytes);
+            // a chunk written without hashing has no fingerprint: its copy gets the real one
+            fp = RecordFormat.unhashed(src.fingerprint()) ? new Fingerprint(sha256(bytes))
+                    : new Fingerprint(src.fingerprint());
         }
         PendingChunk copy = pool.storeNew(fp, data);
         b.releases.add(copy);
@@ -955,6 +971,10 @@ final class Committer implements AutoCloseable {
         }
 
         long createChunk(long id, Fingerprint fp, Location loc, int originalLength, int flags, boolean index) {
+            if (index && RecordFormat.unhashed(fp.bytes())) {
+                // the zero value is no fingerprint: every unhashed chunk has it (a guard: never reached)
+                throw new IllegalStateException("chunk " + id + " has no fingerprint and cannot be indexed");
+            }
             putChunk(new ChunkRecord(id, fp.bytes(), loc.containerId(), loc.offset(), loc.length(), originalLength,
                     flags, 1));
             journal.location(id, loc);

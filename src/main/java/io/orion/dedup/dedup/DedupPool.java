@@ -1010,7 +1010,7 @@ public final class DedupPool implements Closeable {
                 PendingChunk p = claims.get(k);
                 ByteBuffer d = data.get(k);
                 int plen = compression.compressInto(d, joined, off + RecordFormat.HEADER);
-                int unhashed = p.fingerprint == Fingerprint.UNHASHED ? RecordFormat.FLAG_UNHASHED : 0;
+                int unhashed = RecordFormat.unhashed(p.fingerprint.bytes()) ? RecordFormat.FLAG_UNHASHED : 0;
                 if (plen >= 0) {
                     p.flags = RecordFormat.FLAG_LZ4 | unhashed;
                 } else {

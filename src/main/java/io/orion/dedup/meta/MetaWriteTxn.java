@@ -194,6 +194,10 @@ public final class MetaWriteTxn extends MetaTxn {
 
     /** Indexes {@code fp} to chunk {@code chunkId}, replacing the entry that indexed {@code fp} before. */
     public void putIndex(byte[] fp, long chunkId) {
+        if (io.orion.dedup.store.RecordFormat.unhashed(fp)) {
+            // the zero value is no fingerprint (unhashed chunks all carry it): never indexed
+            throw new IllegalArgumentException("chunk " + chunkId + ": the zero fingerprint is not indexed");
+        }
         if (store.index != null) {
             MetaCodec.indexKey(key, fp);
             MetaCodec.longValue(key, val, chunkId);

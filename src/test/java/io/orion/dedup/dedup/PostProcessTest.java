@@ -381,4 +381,44 @@ class PostProcessTest {
             crossCheck(pool);
         }
     }
+
+    /**
+     * Reference copies of saturated unhashed chunks (found by review): each copy was stored under
+     * the zero "fingerprint" and indexed there, so the next saturated unhashed chunk's copy resolved
+     * to the first one and read another block's bytes with GOOD status; now a copy of an unhashed
+     * chunk is hashed, and the zero value is never indexed.
+     */
+    @ParameterizedTest(name = "mode={0}")
+    @ValueSource(strings = {"off", "post"})
+    void copiesOfSaturatedUnhashedChunksKeepTheirOwnContent(String mode) throws Exception {
+        byte[] data = new byte[2 * DBS];
+        System.arraycopy(PoolFixture.random(1, DBS), 0, data, 0, DBS);
+        System.arraycopy(PoolFixture.random(2, DBS), 0, data, DBS, DBS);
+        PoolOptions o = PoolFixture.options(dir.resolve("sat-" + mode)).referenceMaxCount(2).build();
+        try (DedupPool pool = DedupPool.open(o)) {
+            DedupVolume a = pool.createVolume("a", LBS, 1 << 20, DBS, DedupMode.parse(mode));
+            DedupVolume b = pool.createVolume("b", LBS, 1 << 20, DBS);
+            DedupVolume c = pool.createVolume("c", LBS, 1 << 20, DBS);
+            a.write(0, ByteBuffer.wrap(data), false);
+            b.copyFrom(a, 0, 0, data.length / LBS); // both chunks at 2 references: saturated
+            c.copyFrom(a, 0, 0, data.length / LBS); // fresh copies
+            for (DedupVolume v : new DedupVolume[] {a, b, c}) {
+                assertArrayEquals(data, PoolFixture.read(v, 0, data.length / LBS).array(), v.name());
+            }
+            crossCheck(pool);
+            assertTrue(pool.verify().clean());
+        }
+        PoolFixture.rebuildFromDevices(o);
+        try (DedupPool pool = DedupPool.open(o)) {
+            PostProcessor.run(pool, WorkMonitor.NONE);
+        }
+        try (DedupPool pool = DedupPool.open(o)) { // reopened: nothing from the block cache
+            for (String n : new String[] {"a", "b", "c"}) {
+                assertArrayEquals(data, PoolFixture.read(pool.openVolume(n).orElseThrow(), 0, data.length / LBS).array(),
+                        n + " after recover and a pass");
+            }
+            crossCheck(pool);
+            assertTrue(pool.verify().clean());
+        }
+    }
 }
