@@ -133,7 +133,7 @@ public final class DedupPool implements Closeable {
         }
         if (!o.durableCommits()) {
             // when writes stop, what was committed last is made durable within one interval too
-            long ms = Committer.FLUSH_EVERY_NANOS / 1_000_000L;
+            long ms = Math.max(1, committer.flushEveryNanos / 1_000_000L);
             timer.scheduleWithFixedDelay(this::timedFlush, ms, ms, TimeUnit.MILLISECONDS);
         }
     }
@@ -1403,11 +1403,17 @@ public final class DedupPool implements Closeable {
         if (closed || readOnlyReason != null || !committer.dirty()) {
             return;
         }
-        try {
-            committer.flush();
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("timed flush failed: {}", e.toString());
-        }
+        // led on a helper thread: close() interrupts this timer thread (shutdownNow), and an
+        // interrupted fsync closes the channel it was forcing
+        commitAssist(() -> {
+            try {
+                if (!closed) {
+                    committer.flush();
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("timed flush failed: {}", e.toString());
+            }
+        });
     }
 
     private void timedCleanup() {
