@@ -1,0 +1,132 @@
+package io.orion.dedup.scsi;
+
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The executor of block I/O (the command layer's {@code scsi-io} threads): a fixed number of
+ * threads for ordinary work, plus threads added while every one of them is stuck, so a command
+ * waiting for a slow device never keeps the queued commands of other LUNs from running.
+ *
+ * <p>Why: a device that answers late (a disk retrying a sector, a saturated array, a slow fsync)
+ * holds the thread that called it. With a plain fixed pool, as many stuck commands as threads —
+ * reads of one LUN whose data is on the slow device, writes appending to it, SYNCHRONIZE CACHEs
+ * waiting for its fsync — made every later command wait behind them, a read of another LUN whose
+ * data is on a healthy device included (for as long as the slow device took: seconds).
+ *
+ * <p>How: a watchdog looks every {@link #TICK_MILLIS} ms. When work is queued and no task has
+ * finished for {@link #STALL_MILLIS} ms (every thread is waiting for something), it raises the
+ * core size so that every queued task gets a thread of its own, at most {@code max} threads in
+ * all. Threads above the base count leave after {@link #IDLE_SECONDS} s without work, and the
+ * core size returns to the base count as soon as the queue is empty. Busy threads whose tasks
+ * finish (CPU-bound load, however heavy) never grow the pool. The same idea as a fork/join pool's
+ * compensation threads for managed blockers.
+ *
+ * <p>The bound: a command that needs no slow device waits at most about {@code STALL_MILLIS +
+ * TICK_MILLIS} for a thread, unless more than {@code max} commands are stuck at once.
+ *
+ * <p>Threads: the pool's workers; one daemon watchdog thread shared by every instance.
+ */
+public final class BlockIoExecutor extends ThreadPoolExecutor {
+    private static final Logger LOG = LoggerFactory.getLogger(BlockIoExecutor.class);
+
+    /** How often the watchdog looks. */
+    static final long TICK_MILLIS = 20;
+    /** How long queued work may see no task finish before the pool grows. */
+    static final long STALL_MILLIS = 40;
+    /** How long a thread above the base count stays without work. */
+    static final long IDLE_SECONDS = 10;
+
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "scsi-io-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final int base;
+    private final LongAdder finished = new LongAdder();
+    private final ScheduledFuture<?> watch;
+    /** Watchdog state (watchdog thread only). */
+    private long seenFinished;
+    private long progressAt = System.nanoTime();
+    /** Times the pool grew (tests, logs). */
+    private final AtomicInteger grown = new AtomicInteger();
+
+    /**
+     * @param base threads kept for ordinary work
+     * @param max most threads in all, stuck ones included
+     * @param prefix thread names: prefix followed by a number
+     */
+    public BlockIoExecutor(int base, int max, String prefix) {
+        super(base, Math.max(base, max), IDLE_SECONDS, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                daemonThreads(prefix));
+        this.base = base;
+        this.watch = WATCHDOG.scheduleWithFixedDelay(this::check, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    private static java.util.concurrent.ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** Times the watchdog added threads because every thread was stuck. */
+    public int timesGrown() {
+        return grown.get();
+    }
+
+    /** The threads kept for ordinary work. */
+    public int baseThreads() {
+        return base;
+    }
+
+    @Override
+    protected void afterExecute(Runnable r, Throwable t) {
+        finished.increment();
+    }
+
+    private void check() {
+        try {
+            long now = System.nanoTime();
+            long done = finished.sum();
+            int queued = getQueue().size();
+            if (done != seenFinished || queued == 0) {
+                seenFinished = done;
+                progressAt = now;
+                if (queued == 0 && getCorePoolSize() > base) {
+                    setCorePoolSize(base); // the extra threads leave once idle for IDLE_SECONDS
+                }
+                return;
+            }
+            if (now - progressAt < TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS)) {
+                return;
+            }
+            int want = Math.min(getMaximumPoolSize(), getPoolSize() + queued);
+            if (want > getCorePoolSize()) {
+                setCorePoolSize(want); // starts a thread for each queued task, up to the new size
+                grown.incrementAndGet();
+                LOG.debug("every block I/O thread is stuck (no task finished for {} ms, {} queued): {} threads now",
+                        TimeUnit.NANOSECONDS.toMillis(now - progressAt), queued, want);
+            }
+            progressAt = now; // the new threads get a stall period of their own before the next growth
+        } catch (RuntimeException e) {
+            LOG.warn("block I/O watchdog: {}", e.toString());
+        }
+    }
+
+    @Override
+    protected void terminated() {
+        watch.cancel(false);
+    }
+}
