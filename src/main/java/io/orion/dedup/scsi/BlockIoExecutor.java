@@ -1,5 +1,6 @@
 package io.orion.dedup.scsi;
 
+import io.orion.dedup.storage.DeviceWaits;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -22,16 +23,20 @@ import org.slf4j.LoggerFactory;
  * waiting for its fsync — made every later command wait behind them, a read of another LUN whose
  * data is on a healthy device included (for as long as the slow device took: seconds).
  *
- * <p>How: a watchdog looks every {@link #TICK_MILLIS} ms. When work is queued and no task has
- * finished for {@link #STALL_MILLIS} ms (every thread is waiting for something), it raises the
- * core size so that every queued task gets a thread of its own, at most {@code max} threads in
- * all. Threads above the base count leave after {@link #IDLE_SECONDS} s without work, and the
- * core size returns to the base count as soon as the queue is empty. Busy threads whose tasks
- * finish (CPU-bound load, however heavy) never grow the pool. The same idea as a fork/join pool's
- * compensation threads for managed blockers.
+ * <p>How: a watchdog looks every {@link #TICK_MILLIS} ms. When work is queued, no task has
+ * finished for {@link #STALL_MILLIS} ms (every thread is waiting for something) and a device
+ * operation has been waiting for at least {@link #SLOW_DEVICE_MILLIS} ms ({@link DeviceWaits}: a
+ * device is slow), it raises the core size so that every queued task gets a thread of its own, at
+ * most {@code max} threads in all. Threads above the base count leave after {@link #IDLE_SECONDS}
+ * s without work, and the core size returns to the base count as soon as the queue is empty. A
+ * pool that is merely busy — CPU-bound work, threads starved of CPU on a loaded machine, writes
+ * waiting for block locks or for a commit while the devices answer in time — never grows, so the
+ * long-load test (soak) sees a flat thread count. The same idea as a fork/join pool's
+ * compensation threads for managed blockers, limited to waits for a device.
  *
- * <p>The bound: a command that needs no slow device waits at most about {@code STALL_MILLIS +
- * TICK_MILLIS} for a thread, unless more than {@code max} commands are stuck at once.
+ * <p>The bound: a command that needs no slow device waits for a thread at most about {@code
+ * SLOW_DEVICE_MILLIS + STALL_MILLIS + TICK_MILLIS} after the slow device's oldest operation began,
+ * unless more than {@code max} commands are stuck at once.
  *
  * <p>Threads: the pool's workers; one daemon watchdog thread shared by every instance.
  */
@@ -42,6 +47,8 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
     static final long TICK_MILLIS = 20;
     /** How long queued work may see no task finish before the pool grows. */
     static final long STALL_MILLIS = 40;
+    /** How long a device operation waits before the device counts as slow. */
+    static final long SLOW_DEVICE_MILLIS = TimeUnit.NANOSECONDS.toMillis(DeviceWaits.SLOW_NANOS);
     /** How long a thread above the base count stays without work. */
     static final long IDLE_SECONDS = 10;
 
@@ -109,15 +116,16 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
                 }
                 return;
             }
-            if (now - progressAt < TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS)) {
-                return;
+            if (now - progressAt < TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS)
+                    || !DeviceWaits.slowNow()) {
+                return; // busy, or stuck on something other than a slow device: no more threads
             }
             int want = Math.min(getMaximumPoolSize(), getPoolSize() + queued);
             if (want > getCorePoolSize()) {
                 setCorePoolSize(want); // starts a thread for each queued task, up to the new size
                 grown.incrementAndGet();
-                LOG.debug("every block I/O thread is stuck (no task finished for {} ms, {} queued): {} threads now",
-                        TimeUnit.NANOSECONDS.toMillis(now - progressAt), queued, want);
+                LOG.debug("every block I/O thread is stuck and a device is slow (no task finished for {} ms, {}"
+                        + " queued): {} threads now", TimeUnit.NANOSECONDS.toMillis(now - progressAt), queued, want);
             }
             progressAt = now; // the new threads get a stall period of their own before the next growth
         } catch (RuntimeException e) {

@@ -1,5 +1,6 @@
 package io.orion.dedup.store;
 
+import io.orion.dedup.storage.DeviceWaits;
 import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.EOFException;
@@ -217,6 +218,7 @@ public final class BackingDevice implements Closeable {
      * ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
      */
     public void write(ByteBuffer src, long pos) throws IOException {
+        boolean waits = DeviceWaits.begin();
         try {
             faults.before(DeviceFaults.Op.WRITE, pos, src.remaining());
             while (src.hasRemaining()) {
@@ -227,6 +229,8 @@ public final class BackingDevice implements Closeable {
                 throw new OutOfSpaceException("backing device " + path + ": " + e.getMessage(), e);
             }
             throw e;
+        } finally {
+            DeviceWaits.end(waits);
         }
     }
 
@@ -291,13 +295,18 @@ public final class BackingDevice implements Closeable {
 
     /** Fills {@code dst} from {@code pos}; throws {@link EOFException} when the device ends first. */
     public void read(ByteBuffer dst, long pos) throws IOException {
-        faults.before(DeviceFaults.Op.READ, pos, dst.remaining());
-        while (dst.hasRemaining()) {
-            int n = channel.read(dst, pos);
-            if (n < 0) {
-                throw new EOFException(path + " ends at " + pos + " (data truncated)");
+        boolean waits = DeviceWaits.begin();
+        try {
+            faults.before(DeviceFaults.Op.READ, pos, dst.remaining());
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, pos);
+                if (n < 0) {
+                    throw new EOFException(path + " ends at " + pos + " (data truncated)");
+                }
+                pos += n;
             }
-            pos += n;
+        } finally {
+            DeviceWaits.end(waits);
         }
     }
 
@@ -315,8 +324,13 @@ public final class BackingDevice implements Closeable {
 
     /** Makes every completed write durable ({@code fdatasync}). */
     public void force() throws IOException {
-        faults.before(DeviceFaults.Op.FORCE, 0, 0);
-        channel.force(false);
+        boolean waits = DeviceWaits.begin();
+        try {
+            faults.before(DeviceFaults.Op.FORCE, 0, 0);
+            channel.force(false);
+        } finally {
+            DeviceWaits.end(waits);
+        }
     }
 
     /**

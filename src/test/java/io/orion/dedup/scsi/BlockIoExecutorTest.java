@@ -3,14 +3,15 @@ package io.orion.dedup.scsi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.orion.dedup.storage.DeviceWaits;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The block I/O executor adds threads while every thread is stuck (a slow device), so queued work
- * still runs; never more than its maximum; and it goes back to its base size once the queue is
- * empty.
+ * The block I/O executor adds threads while every thread is stuck and a device is slow, so queued
+ * work still runs; never more than its maximum; not when its threads wait for something else; and
+ * it goes back to its base size once the queue is empty.
  */
 class BlockIoExecutorTest {
 
@@ -23,7 +24,7 @@ class BlockIoExecutorTest {
             for (int i = 0; i < 3; i++) { // one more than the base threads: one of them waits in the queue
                 io.execute(() -> {
                     stuck.countDown();
-                    await(device);
+                    awaitDevice(device);
                 });
             }
             CountDownLatch ran = new CountDownLatch(1);
@@ -56,10 +57,10 @@ class BlockIoExecutorTest {
             for (int i = 0; i < 5; i++) {
                 io.execute(() -> {
                     started.countDown();
-                    await(device);
+                    awaitDevice(device);
                 });
             }
-            Thread.sleep(20 * BlockIoExecutor.STALL_MILLIS);
+            Thread.sleep(SLOW + 20 * BlockIoExecutor.STALL_MILLIS);
             assertEquals(3, io.getPoolSize(), "grown to its maximum, no further");
             assertEquals(2, started.getCount(), "two tasks wait for a thread");
         } finally {
@@ -68,6 +69,40 @@ class BlockIoExecutorTest {
         assertTrue(started.await(5, TimeUnit.SECONDS), "they run once the device answers");
         io.shutdown();
         assertTrue(io.awaitTermination(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void threadsWaitingForSomethingElseDoNotGrowIt() throws Exception {
+        BlockIoExecutor io = new BlockIoExecutor(2, 8, "test-io-");
+        CountDownLatch lock = new CountDownLatch(1);
+        CountDownLatch ran = new CountDownLatch(1);
+        try {
+            for (int i = 0; i < 2; i++) {
+                io.execute(() -> await(lock)); // a block lock, a commit: not a device
+            }
+            io.execute(ran::countDown);
+            Thread.sleep(SLOW + 10 * BlockIoExecutor.STALL_MILLIS);
+            assertEquals(1, ran.getCount(), "no thread was added");
+            assertEquals(0, io.timesGrown());
+            assertEquals(2, io.getPoolSize());
+        } finally {
+            lock.countDown();
+        }
+        assertTrue(ran.await(5, TimeUnit.SECONDS));
+        io.shutdown();
+        assertTrue(io.awaitTermination(5, TimeUnit.SECONDS));
+    }
+
+    private static final long SLOW = BlockIoExecutor.SLOW_DEVICE_MILLIS;
+
+    /** Waits as a thread inside a device operation does. */
+    private static void awaitDevice(CountDownLatch l) {
+        boolean waits = DeviceWaits.begin();
+        try {
+            await(l);
+        } finally {
+            DeviceWaits.end(waits);
+        }
     }
 
     private static void await(CountDownLatch l) {
