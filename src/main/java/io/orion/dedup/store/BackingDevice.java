@@ -38,6 +38,11 @@ public final class BackingDevice implements Closeable {
     private java.util.UUID labelPool;
     /** Faults a test injects ({@link #injectFaults}); none in production. */
     private volatile DeviceFaults faults = DeviceFaults.NONE;
+    /** How long a device counts as slow after one of its reads or writes was ({@link #slowLately}). */
+    public static final long SLOW_LATELY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    /** When a read or write of this device last took {@link DeviceWaits#SLOW_NANOS} or more. */
+    private volatile long slowTransferAt;
+    private volatile boolean slowTransferSeen;
 
     private BackingDevice(int index, Path path, FileChannel channel, boolean regularFile, long slotSize,
                           long capacity) {
@@ -218,6 +223,7 @@ public final class BackingDevice implements Closeable {
      * ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
      */
     public void write(ByteBuffer src, long pos) throws IOException {
+        long t0 = System.nanoTime();
         boolean waits = DeviceWaits.begin();
         try {
             faults.before(DeviceFaults.Op.WRITE, pos, src.remaining());
@@ -231,6 +237,7 @@ public final class BackingDevice implements Closeable {
             throw e;
         } finally {
             DeviceWaits.end(waits);
+            noteTransfer(t0);
         }
     }
 
@@ -295,6 +302,7 @@ public final class BackingDevice implements Closeable {
 
     /** Fills {@code dst} from {@code pos}; throws {@link EOFException} when the device ends first. */
     public void read(ByteBuffer dst, long pos) throws IOException {
+        long t0 = System.nanoTime();
         boolean waits = DeviceWaits.begin();
         try {
             faults.before(DeviceFaults.Op.READ, pos, dst.remaining());
@@ -307,7 +315,25 @@ public final class BackingDevice implements Closeable {
             }
         } finally {
             DeviceWaits.end(waits);
+            noteTransfer(t0);
         }
+    }
+
+    private void noteTransfer(long t0) {
+        long now = System.nanoTime();
+        if (now - t0 >= DeviceWaits.SLOW_NANOS) {
+            slowTransferAt = now;
+            slowTransferSeen = true;
+        }
+    }
+
+    /**
+     * True if a read or write of this device took {@link DeviceWaits#SLOW_NANOS} or more within the
+     * last {@link #SLOW_LATELY_NANOS} (a slow or failing disk; an fsync's time, which grows with
+     * the data it flushes, does not count).
+     */
+    public boolean slowLately() {
+        return slowTransferSeen && System.nanoTime() - slowTransferAt < SLOW_LATELY_NANOS;
     }
 
     /** Current length of the file (for a block device: whatever the channel reports). */
