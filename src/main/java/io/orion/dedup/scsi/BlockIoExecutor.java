@@ -26,10 +26,11 @@ import org.slf4j.LoggerFactory;
  * <p>How: a watchdog looks every {@link #TICK_MILLIS} ms. When work is queued, no task has
  * finished for {@link #STALL_MILLIS} ms (every thread is waiting for something) and a device
  * operation has been waiting for at least {@link #SLOW_DEVICE_MILLIS} ms ({@link DeviceWaits}: a
- * device is slow), it raises the core size so that every queued task gets a thread of its own, at
- * most {@code max} threads in all. Threads above the base count leave after {@link #IDLE_SECONDS}
- * s without work, and the core size returns to the base count as soon as the queue is empty. A
- * pool that is merely busy — CPU-bound work, threads starved of CPU on a loaded machine, writes
+ * device is slow), it raises the pool's size so that every queued task gets a thread of its own,
+ * at most {@code max} threads in all. As soon as no device operation has waited that long, the
+ * size returns to the base count: the threads above it leave when their task is done, so under a
+ * steady load the count does not ratchet up from one slow episode to the next. A pool that is
+ * merely busy — CPU-bound work, threads starved of CPU on a loaded machine, writes
  * waiting for block locks or for a commit while the devices answer in time — never grows, so the
  * long-load test (soak) sees a flat thread count. The same idea as a fork/join pool's
  * compensation threads for managed blockers, limited to waits for a device.
@@ -49,7 +50,7 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
     static final long STALL_MILLIS = 40;
     /** How long a device operation waits before the device counts as slow. */
     static final long SLOW_DEVICE_MILLIS = TimeUnit.NANOSECONDS.toMillis(DeviceWaits.SLOW_NANOS);
-    /** How long a thread above the base count stays without work. */
+    /** How long a thread above the base count stays without work (while a device is still slow). */
     static final long IDLE_SECONDS = 10;
 
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -59,6 +60,7 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
     });
 
     private final int base;
+    private final int max;
     private final LongAdder finished = new LongAdder();
     private final ScheduledFuture<?> watch;
     /** Watchdog state (watchdog thread only). */
@@ -73,9 +75,9 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
      * @param prefix thread names: prefix followed by a number
      */
     public BlockIoExecutor(int base, int max, String prefix) {
-        super(base, Math.max(base, max), IDLE_SECONDS, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                daemonThreads(prefix));
+        super(base, base, IDLE_SECONDS, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads(prefix));
         this.base = base;
+        this.max = Math.max(base, max);
         this.watch = WATCHDOG.scheduleWithFixedDelay(this::check, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
@@ -93,11 +95,6 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
         return grown.get();
     }
 
-    /** The threads kept for ordinary work. */
-    public int baseThreads() {
-        return base;
-    }
-
     @Override
     protected void afterExecute(Runnable r, Throwable t) {
         finished.increment();
@@ -108,20 +105,22 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
             long now = System.nanoTime();
             long done = finished.sum();
             int queued = getQueue().size();
+            boolean slow = DeviceWaits.slowNow();
+            if (!slow && getMaximumPoolSize() > base) {
+                setCorePoolSize(base);
+                setMaximumPoolSize(base); // the extra threads leave when their task is done
+            }
             if (done != seenFinished || queued == 0) {
                 seenFinished = done;
                 progressAt = now;
-                if (queued == 0 && getCorePoolSize() > base) {
-                    setCorePoolSize(base); // the extra threads leave once idle for IDLE_SECONDS
-                }
                 return;
             }
-            if (now - progressAt < TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS)
-                    || !DeviceWaits.slowNow()) {
+            if (!slow || now - progressAt < TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS)) {
                 return; // busy, or stuck on something other than a slow device: no more threads
             }
-            int want = Math.min(getMaximumPoolSize(), getPoolSize() + queued);
+            int want = Math.min(max, getPoolSize() + queued);
             if (want > getCorePoolSize()) {
+                setMaximumPoolSize(max);
                 setCorePoolSize(want); // starts a thread for each queued task, up to the new size
                 grown.incrementAndGet();
                 LOG.debug("every block I/O thread is stuck and a device is slow (no task finished for {} ms, {}"
