@@ -241,6 +241,9 @@ final class Scrubber {
                         }
                     }
                     if (good == null) {
+                        if (current(r.id()) == null) {
+                            continue; // healed by a write (which drops its cache entry) or freed meanwhile
+                        }
                         unrepairable(r.id(), pool.options().verify()
                                 ? "no good copy in the block cache (with verify, copies with the same fingerprint are not trusted)"
                                 : "no good copy found (block cache, other records with its fingerprint)");
