@@ -227,15 +227,22 @@ final class ServerCommands {
             long meta = ((Number) figures.getOrDefault("metadata_errors", 0)).longValue();
             long cont = ((Number) figures.getOrDefault("container_errors", 0)).longValue();
             long map = ((Number) figures.getOrDefault("map_errors", 0)).longValue();
+            long unreadable = ((Number) figures.getOrDefault("read_errors", 0)).longValue();
             if (repair) {
                 long repaired = ((Number) figures.getOrDefault("repaired", 0)).longValue();
-                long left = ((Number) figures.getOrDefault("unrepairable", crc + fp)).longValue();
+                long left = ((Number) figures.getOrDefault("unrepairable", crc + fp + unreadable)).longValue();
                 if (left != 0 || meta != 0 || cont != 0 || map != 0) {
                     throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
-                            + meta + " metadata errors, " + cont + " damaged containers and " + map
-                            + " block-map errors; repaired " + repaired + " chunks, " + left + " unrepairable");
+                            + unreadable + " unreadable records, " + meta + " metadata errors, " + cont
+                            + " damaged containers and " + map + " block-map errors; repaired " + repaired + " chunks, "
+                            + left + " unrepairable");
                 }
                 return;
+            }
+            if (unreadable != 0) {
+                throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
+                        + unreadable + " unreadable records, " + meta + " metadata errors, " + cont
+                        + " damaged containers and " + map + " block-map errors");
             }
             if (crc != 0 || fp != 0 || meta != 0 || cont != 0 || map != 0) {
                 throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "

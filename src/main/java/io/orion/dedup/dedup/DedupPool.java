@@ -1369,6 +1369,16 @@ public final class DedupPool implements Closeable {
         store.holed(r.containerId());
     }
 
+    /**
+     * A chunk record the device could not read (scrub): remembered as damaged like a record that
+     * failed its check (the next write of its content re-stores it, scrub --repair rewrites it),
+     * and its container takes no more records; not counted as a checksum error.
+     */
+    void noteUnreadable(ChunkRecord r) {
+        damagedChunks.add(r.id());
+        store.holed(r.containerId());
+    }
+
     /** True if chunk {@code id}'s record was found damaged and not healed since. */
     boolean isDamaged(long id) {
         return !damagedChunks.isEmpty() && damagedChunks.contains(id);

@@ -21,6 +21,8 @@ import java.util.List;
  * @param unrepairable damaged chunks that stay damaged (no good copy found, or not attempted); with
  *     {@code repair} false, 0
  * @param unrepairableChunks up to 1000 of them, with the reason
+ * @param readErrors chunk records the device could not read (EIO): traced to their blocks like
+ *     damaged ones, and repaired with {@code repair}
  */
 public record ScrubResult(@JsonProperty("chunks_checked") long chunksChecked,
                           @JsonProperty("bytes_checked") long bytesChecked,
@@ -36,14 +38,15 @@ public record ScrubResult(@JsonProperty("chunks_checked") long chunksChecked,
                           @JsonProperty("repair") boolean repair,
                           @JsonProperty("repaired") long repaired,
                           @JsonProperty("unrepairable") long unrepairable,
-                          @JsonProperty("unrepairable_chunks") List<Unrepairable> unrepairableChunks) {
+                          @JsonProperty("unrepairable_chunks") List<Unrepairable> unrepairableChunks,
+                          @JsonProperty("read_errors") long readErrors) {
 
     /** Without repair figures (a pass that only checks). */
     public ScrubResult(long chunksChecked, long bytesChecked, long crcErrors, long fingerprintMismatches,
                        long metadataErrors, long containerErrors, List<String> problems, long mapErrors,
                        long mappedBlocks, List<Affected> affected, boolean cancelled) {
         this(chunksChecked, bytesChecked, crcErrors, fingerprintMismatches, metadataErrors, containerErrors, problems,
-                mapErrors, mappedBlocks, affected, cancelled, false, 0, 0, List.of());
+                mapErrors, mappedBlocks, affected, cancelled, false, 0, 0, List.of(), 0);
     }
 
     /** Without the block-map figures (a pass that did not walk the maps). */
@@ -79,7 +82,7 @@ public record ScrubResult(@JsonProperty("chunks_checked") long chunksChecked,
      * nothing else is wrong.
      */
     public boolean clean() {
-        long chunkDamage = repair ? unrepairable : crcErrors + fingerprintMismatches;
+        long chunkDamage = repair ? unrepairable : crcErrors + fingerprintMismatches + readErrors;
         return chunkDamage == 0 && metadataErrors == 0 && containerErrors == 0 && mapErrors == 0;
     }
 }

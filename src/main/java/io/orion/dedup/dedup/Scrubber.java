@@ -28,7 +28,9 @@ import java.util.Map;
  * references, checks its CRC32C and header, decompresses it and recomputes its SHA-256
  * fingerprint. Pages through the chunk database with short read transactions while I/O and cleanup
  * continue (damaged key ranges are skipped, not walked); a chunk that moved or vanished between
- * page and read is looked up again rather than reported. Every error is counted and the pass goes on.
+ * page and read is looked up again rather than reported. Every error is counted and the pass goes on,
+ * a record the device cannot read (EIO) too ({@code read_errors}: traced to its blocks, known to the
+ * pool as damaged so that a write of its content heals it, and repaired with {@code repair}).
  *
  * <p>Last it walks every volume's block map (pages of short read transactions) and checks that
  * each mapped block names a chunk that exists (a block whose chunk is missing is a
@@ -76,6 +78,7 @@ final class Scrubber {
     private long fpMismatches;
     private long metaErrors;
     private long containerErrors;
+    private long readErrors;
     private final List<String> problems = new ArrayList<>();
     private final boolean repair;
     private long repaired;
@@ -177,14 +180,14 @@ final class Scrubber {
         }
         return new ScrubResult(checked, bytes, crcErrors, fpMismatches, metaErrors, containerErrors,
                 List.copyOf(problems), mapErrors, mappedBlocks, List.copyOf(affected), cancelled, repair, repaired,
-                unrepairableCount, List.copyOf(unrepairable));
+                unrepairableCount, List.copyOf(unrepairable), readErrors);
     }
 
     // ---- repair (scrub --repair) -------------------------------------------------------------
 
     /** Rewrites the damaged chunks found from good copies; see the class comment. */
     private void repairDamaged(MessageDigest md) throws IOException {
-        long untraced = crcErrors + fpMismatches - damaged.size(); // found past MAX_TRACED: not attempted
+        long untraced = crcErrors + fpMismatches + readErrors - damaged.size(); // found past MAX_TRACED: not attempted
         if (damaged.isEmpty() && untraced <= 0) {
             return;
         }
@@ -487,6 +490,7 @@ final class Scrubber {
 
     private void check(ChunkRecord r, MessageDigest md, boolean retry) throws IOException {
         String why;
+        boolean unreadable = false;
         byte[] data = null;
         try {
             ByteBuffer rec = pool.store().readRaw(r.containerId(), r.offset(), r.length());
@@ -496,6 +500,12 @@ final class Scrubber {
             }
         } catch (ChecksumMismatchException e) {
             why = e.getMessage();
+        } catch (java.io.InterruptedIOException e) {
+            throw e;
+        } catch (IOException e) {
+            // the device failed the read (EIO): the record cannot be checked; its blocks answer MEDIUM ERROR
+            why = "cannot be read: " + e.getMessage();
+            unreadable = true;
         }
         if (why != null && retry) {
             ChunkRecord now;
@@ -514,6 +524,13 @@ final class Scrubber {
         }
         checked++;
         bytes += r.length();
+        if (unreadable) {
+            readErrors++;
+            pool.noteUnreadable(r);
+            problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset() + "): " + why);
+            trace(r.id(), why);
+            return;
+        }
         if (why != null) {
             crcErrors++;
             pool.countChecksumError(r);

@@ -959,6 +959,7 @@ final class AdminService extends TargetAdminService {
         m.put("checked_bytes", r.bytesChecked());
         m.put("crc_errors", r.crcErrors());
         m.put("fingerprint_mismatches", r.fingerprintMismatches());
+        m.put("read_errors", r.readErrors());
         m.put("metadata_errors", r.metadataErrors());
         m.put("container_errors", r.containerErrors());
         m.put("map_errors", r.mapErrors());
@@ -999,7 +1000,8 @@ final class AdminService extends TargetAdminService {
         m.put("affected", affected);
         m.put("cancelled", r.cancelled());
         m.put("problems", problems);
-        long errors = r.crcErrors() + r.fingerprintMismatches() + r.metadataErrors() + r.containerErrors() + r.mapErrors();
+        long errors = r.crcErrors() + r.fingerprintMismatches() + r.readErrors() + r.metadataErrors() + r.containerErrors()
+                + r.mapErrors();
         String summary = errors + " error" + (errors == 1 ? "" : "s");
         if (repair) {
             summary += ", " + r.repaired() + " repaired, " + r.unrepairable() + " unrepairable";
@@ -1008,9 +1010,9 @@ final class AdminService extends TargetAdminService {
             }
         }
         if (!r.clean()) {
-            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} metadata errors, {} damaged"
-                    + " containers and {} block-map errors: {}", r.crcErrors(), r.fingerprintMismatches(),
-                    r.metadataErrors(), r.containerErrors(), r.mapErrors(), problems);
+            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} unreadable records, {} metadata errors,"
+                    + " {} damaged containers and {} block-map errors: {}", r.crcErrors(), r.fingerprintMismatches(),
+                    r.readErrors(), r.metadataErrors(), r.containerErrors(), r.mapErrors(), problems);
         }
         return new JobOutcome(m, summary, r.clean());
     }

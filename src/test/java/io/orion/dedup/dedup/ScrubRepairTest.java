@@ -281,7 +281,7 @@ class ScrubRepairTest {
     }
 
     /**
-     * Writes race the repair: some blocks are overwritten (their damaged chunk freed), some damaged
+     * Writes race the repair: some blocks are overwritten or unmapped (their damaged chunk freed), some damaged
      * contents are written again elsewhere (a heal, or a share before the scrub finds the damage).
      * Whatever the interleaving, every block reads its own data, nothing stays damaged and the
      * tables agree.
@@ -308,6 +308,8 @@ class ScrubRepairTest {
                     for (int i = 0; i < n; i++) {
                         if (i % 3 == 0) {
                             v.write(100 + i, ByteBuffer.wrap(c[i]), false);
+                        } else if (i % 3 == 1 && i % 2 == 0) {
+                            v.unmap(i, 1);
                         } else if (i % 3 == 1) {
                             v.write(i, ByteBuffer.wrap(over[i]), false);
                         }
@@ -325,7 +327,8 @@ class ScrubRepairTest {
             pool.flush();
             pool.flushCaches();
             for (int i = 0; i < n; i++) {
-                assertArrayEquals(i % 3 == 1 ? over[i] : c[i], HealTest.read(v, i), "block " + i);
+                byte[] want = i % 3 != 1 ? c[i] : i % 2 == 0 ? new byte[BS] : over[i];
+                assertArrayEquals(want, HealTest.read(v, i), "block " + i);
                 if (i % 3 == 0) {
                     assertArrayEquals(c[i], HealTest.read(v, 100 + i), "block " + (100 + i));
                 }
@@ -334,6 +337,46 @@ class ScrubRepairTest {
             HealTest.crossCheck(pool);
             ScrubResult again = pool.verify();
             assertTrue(again.clean(), again.problems().toString());
+        }
+    }
+
+    /**
+     * A record the device cannot read (EIO) is counted as a read error and traced to its blocks
+     * (before, the scrub stopped with the error); with repair it is rewritten from the block cache's
+     * copy, and its blocks read again while the device still fails the old place.
+     */
+    @Test
+    void anUnreadableRecordIsReportedAndRepaired() throws Exception {
+        try (DedupPool pool = DedupPool.open(options().build())) {
+            DedupVolume v = pool.createVolume("lun", BS, 1 << 24, BS);
+            v.write(0, ByteBuffer.wrap(y), false);
+            v.write(1, ByteBuffer.wrap(x), false);
+            v.write(2, ByteBuffer.wrap(x), false);
+            pool.flush();
+            long[] bad = DeviceFaultTest.recordOf(pool, v, 1);
+            var d = DeviceFaultTest.device(pool, (int) bad[0]);
+            d.injectFaults(io.orion.dedup.store.DeviceFaults.failRange(io.orion.dedup.store.DeviceFaults.Op.READ,
+                    bad[1], bad[2]));
+
+            ScrubResult plain = pool.verify(WorkMonitor.NONE, false);
+            assertEquals(1, plain.readErrors(), plain.problems().toString());
+            assertEquals(0, plain.crcErrors());
+            assertEquals(3, plain.mappedBlocks(), "the pass went on to the block maps");
+            assertEquals(List.of(new ScrubResult.Affected(chunkOf(pool, v, 1), "lun", 1, 2,
+                    plain.affected().get(0).problem())), plain.affected());
+            assertFalse(plain.clean());
+
+            ScrubResult r = repair(pool);
+            assertEquals(1, r.readErrors());
+            assertEquals(1, r.repaired(), r.problems().toString());
+            assertEquals(0, r.unrepairable());
+            assertTrue(r.clean());
+            pool.flushCaches();
+            assertArrayEquals(x, HealTest.read(v, 1), "read from the new record; the old place still fails");
+            assertArrayEquals(x, HealTest.read(v, 2));
+            assertArrayEquals(y, HealTest.read(v, 0));
+            assertTrue(pool.verify().clean());
+            HealTest.crossCheck(pool);
         }
     }
 }
