@@ -284,7 +284,8 @@ final class Scrubber {
     /** The block cache's copy of chunk {@code r} (keyed by chunk id), if it holds the chunk's content. */
     private byte[] fromCache(ChunkRecord r, MessageDigest md) {
         byte[] hit = pool.blockCache().get(r.id());
-        return hit != null && matches(hit, r, md) ? hit.clone() : null;
+        byte[] copy = hit == null ? null : hit.clone(); // the bytes checked are the bytes written
+        return copy != null && matches(copy, r, md) ? copy : null;
     }
 
     /** The content of the chunk indexed under {@code r}'s fingerprint, if another and sound. */

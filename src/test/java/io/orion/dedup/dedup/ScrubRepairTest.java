@@ -379,4 +379,35 @@ class ScrubRepairTest {
             HealTest.crossCheck(pool);
         }
     }
+
+    /**
+     * With {@code verify}, which never trusts a fingerprint alone, another record with the same
+     * fingerprint is no good copy (it could hold other bytes); the block cache's entry for the
+     * very chunk is.
+     */
+    @Test
+    void withVerifyOnlyTheChunksOwnCachedCopyIsUsed() throws Exception {
+        try (DedupPool pool = DedupPool.open(options().referenceMaxCount(2).verify(true).build())) {
+            DedupVolume v = pool.createVolume("lun", BS, 1 << 24, BS);
+            for (long lba = 0; lba < 3; lba++) {
+                v.write(lba, ByteBuffer.wrap(x), false); // 0, 1 share A; 2 gets copy B
+            }
+            v.write(5, ByteBuffer.wrap(y), false);
+            pool.flush();
+            HealTest.damage(pool, v, 0, device()); // A, with the cache emptied: only B has the content
+            ScrubResult r = repair(pool);
+            assertEquals(0, r.repaired());
+            assertEquals(1, r.unrepairable());
+            assertTrue(r.unrepairableChunks().get(0).reason().contains("verify"), r.unrepairableChunks().toString());
+            assertThrows(ChecksumMismatchException.class, () -> HealTest.read(v, 0));
+
+            HealTest.read(v, 5); // y enters the block cache
+            damageKeepingCache(pool, v, 5, device());
+            ScrubResult again = repair(pool);
+            assertEquals(1, again.repaired(), again.problems().toString());
+            assertEquals(1, again.unrepairable(), "A still");
+            pool.flushCaches();
+            assertArrayEquals(y, HealTest.read(v, 5));
+        }
+    }
 }
