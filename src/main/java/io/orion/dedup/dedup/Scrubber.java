@@ -501,9 +501,12 @@ final class Scrubber {
             }
         } catch (ChecksumMismatchException e) {
             why = e.getMessage();
-        } catch (java.io.InterruptedIOException e) {
+        } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
             throw e;
         } catch (IOException e) {
+            if (pool.isClosed()) {
+                throw e; // the pool is closing: not the record's fault
+            }
             // the device failed the read (EIO): the record cannot be checked; its blocks answer MEDIUM ERROR
             why = "cannot be read: " + e.getMessage();
             unreadable = true;
