@@ -49,11 +49,12 @@ import java.util.Map;
  * table's metadata (no record reads) when needed. A copy is used only if its bytes have the chunk's
  * length and their SHA-256 is the chunk's fingerprint; an unhashed chunk (no fingerprint) is never
  * repaired, and with {@code verify} (which never trusts a fingerprint alone) only the block cache's
- * copy of the very chunk is used. The rewrite is the heal path's: a record with the chunk's id is
- * appended, the devices forced, and one committer transaction moves the chunk to it if the chunk
- * still lies in the damaged record (a write that healed it meanwhile, or an unmap that freed it,
- * wins; the new record is then dead). The pass holds the record-moving lock (cleanup,
- * recompression) while it repairs, refuses to write in a read-only pool, and flushes at the end.
+ * copy of the very chunk is used. The rewrite is the heal path's, in groups of up to 256 chunks or
+ * 4 MiB: a record with each chunk's id is appended, the devices forced, and one committer
+ * transaction moves each chunk to its new record if the chunk still lies in the damaged record (a
+ * write that healed it meanwhile, or an unmap that freed it, wins; the new record is then dead).
+ * The pass holds the record-moving lock (cleanup, recompression) while it repairs, refuses to
+ * write in a read-only pool, and flushes at the end.
  * Damaged chunks repaired are left out of {@code affected}.
  */
 final class Scrubber {
@@ -205,6 +206,7 @@ final class Scrubber {
         }
         try {
             Map<Long, ChunkRecord> pending = new LinkedHashMap<>(); // no copy found yet: look for siblings
+            // (chunks with a copy are rewritten in groups: rewrite() queues, rewriteGroup() writes)
             for (long id : ids) {
                 if (readOnly != null) {
                     unrepairable(id, "not repaired: " + readOnly);
@@ -233,6 +235,7 @@ final class Scrubber {
                 }
                 wrote |= rewrite(r, good);
             }
+            wrote |= rewriteGroup(); // before the walk for siblings, which may take a while
             if (!pending.isEmpty()) {
                 Map<Long, List<Long>> siblings = pool.options().verify() ? Map.of() : siblings(pending);
                 for (ChunkRecord r : pending.values()) {
@@ -255,6 +258,7 @@ final class Scrubber {
                     wrote |= rewrite(r, good);
                 }
             }
+            wrote |= rewriteGroup();
             if (wrote) {
                 pool.flush();
             }
@@ -366,43 +370,79 @@ final class Scrubber {
         return data.length == r.originalLength() && Arrays.equals(md.digest(data), r.fingerprint());
     }
 
-    /**
-     * Appends a record of {@code r}'s id holding {@code good}, forces the devices, and moves the
-     * chunk there in one committer transaction if it still lies in the damaged record; true if a
-     * record was appended.
-     */
+    /** Chunks with their good content waiting to be rewritten together (one force, one transaction). */
+    private final List<ChunkRecord> group = new ArrayList<>();
+    private final List<byte[]> groupData = new ArrayList<>();
+    private long groupBytes;
+    private static final int GROUP_CHUNKS = 256;
+    private static final long GROUP_BYTES = 4 << 20;
+
+    /** Queues {@code r} for a rewrite with {@code good}; rewrites the group when full; true if records were appended. */
     private boolean rewrite(ChunkRecord r, byte[] good) throws IOException {
-        PendingChunk p = new PendingChunk(new Fingerprint(r.fingerprint()), r.id(), true);
-        try {
-            pool.storeClaimed(List.of(p), List.of(ByteBuffer.wrap(good)));
-        } catch (IOException e) {
-            unrepairable(r.id(), "not repaired: its new record could not be written: " + e.getMessage());
+        group.add(r);
+        groupData.add(good);
+        groupBytes += good.length;
+        return group.size() >= GROUP_CHUNKS || groupBytes >= GROUP_BYTES ? rewriteGroup() : false;
+    }
+
+    /**
+     * Appends a record with each queued chunk's id and good content, forces the devices, and in one
+     * committer transaction moves every chunk that still lies in its damaged record to its new
+     * record (the others' new records are dead); true if records were appended.
+     */
+    private boolean rewriteGroup() throws IOException {
+        if (group.isEmpty()) {
             return false;
         }
-        boolean moved;
+        List<ChunkRecord> rs = List.copyOf(group);
+        List<PendingChunk> ps = new ArrayList<>(rs.size());
+        List<ByteBuffer> data = new ArrayList<>(rs.size());
+        for (int i = 0; i < rs.size(); i++) {
+            ps.add(new PendingChunk(new Fingerprint(rs.get(i).fingerprint()), rs.get(i).id(), true));
+            data.add(ByteBuffer.wrap(groupData.get(i)));
+        }
+        group.clear();
+        groupData.clear();
+        groupBytes = 0;
+        try {
+            pool.storeClaimed(ps, data);
+        } catch (IOException e) {
+            ps.forEach(p -> p.release(pool.store()));
+            rs.forEach(r -> unrepairable(r.id(), "not repaired: its new record could not be written: " + e.getMessage()));
+            return false;
+        }
+        boolean[] moved;
         try {
             pool.store().forceAll();
             moved = pool.committer().run(b -> {
-                ChunkRecord cur = b.chunk(r.id());
-                if (cur != null && cur.location().equals(r.location())
-                        && Arrays.equals(cur.fingerprint(), r.fingerprint())) {
-                    b.restore(cur, p.location, p.flags);
-                    b.afterCommit.add(() -> pool.repaired(r.id()));
-                    return true;
+                boolean[] m = new boolean[rs.size()];
+                for (int i = 0; i < rs.size(); i++) {
+                    ChunkRecord r = rs.get(i);
+                    PendingChunk p = ps.get(i);
+                    ChunkRecord cur = b.chunk(r.id());
+                    if (cur != null && cur.location().equals(r.location())
+                            && Arrays.equals(cur.fingerprint(), r.fingerprint())) {
+                        b.restore(cur, p.location, p.flags);
+                        b.afterCommit.add(() -> pool.repaired(r.id()));
+                        m[i] = true;
+                    } else {
+                        b.noteEnd(p.location); // healed or freed meanwhile: the new record is dead
+                    }
                 }
-                b.noteEnd(p.location); // healed or freed meanwhile: the new record is dead
-                return false;
+                return m;
             });
         } catch (IOException e) {
-            unrepairable(r.id(), "not repaired: " + e.getMessage());
+            rs.forEach(r -> unrepairable(r.id(), "not repaired: " + e.getMessage()));
             return true;
         } finally {
-            p.release(pool.store());
+            ps.forEach(p -> p.release(pool.store()));
         }
-        if (moved) {
-            repaired++;
-            damaged.remove(r.id());
-            problem("chunk " + r.id() + ": repaired from a good copy of its content");
+        for (int i = 0; i < rs.size(); i++) {
+            if (moved[i]) {
+                repaired++;
+                damaged.remove(rs.get(i).id());
+                problem("chunk " + rs.get(i).id() + ": repaired from a good copy of its content");
+            }
         }
         return true;
     }
