@@ -340,7 +340,7 @@ public final class PoolRebuilder {
                     }
                     break;
                 }
-                if (!k.chunkRecord()) {
+                if (!k.chunkRecord() && !k.hole()) {
                     damage.add(where + ", valid records follow at offset " + k.next()
                             + " (the bytes between are no single chunk record: journal records may be lost)");
                 }
@@ -641,63 +641,83 @@ public final class PoolRebuilder {
      *     whose chunk is then found on no device
      * @param whole nothing follows and they are one whole record: no 64 or more of its bytes in one
      *     4 KiB page are zeros, as the pages a torn write never wrote are (else a torn tail)
+     * @param hole they are zeros up to {@code next}: room a write had reserved and never filled (it
+     *     failed, or a crash came first) while later appends landed; no record is lost there
      */
-    private record Skip(long next, boolean chunkRecord, boolean whole) {
+    private record Skip(long next, boolean chunkRecord, boolean whole, boolean hole) {
     }
 
     private static Skip skip(BackingDevice dev, long base, long end, long slotSize) throws IOException {
         long limit = Math.min(slotSize, dev.regularFile() ? dev.length() - base : slotSize);
         if (limit - end < JournalFormat.HEADER) {
-            return new Skip(-1, false, false);
+            return new Skip(-1, false, false, false);
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(limit - end, Integer.MAX_VALUE - 64));
-        try {
-            dev.read(buf, base + end);
-        } catch (EOFException e) {
-            // what was read stays
-        }
-        buf.flip();
-        int n = buf.limit();
-        int magic = n >= 4 ? buf.getInt(0) : 0;
+        // read what follows in growing windows: the next valid record is usually near
+        long window = Math.min(limit - end, 128 * 1024);
+        ByteBuffer buf = window(dev, base + end, window);
+        int magic = buf.getInt(0);
         int len = -1;
         boolean chunk = false;
-        if (Integer.bitCount(magic ^ RecordFormat.MAGIC) <= 1 && n >= RecordFormat.HEADER) {
+        if (Integer.bitCount(magic ^ RecordFormat.MAGIC) <= 1 && buf.limit() >= RecordFormat.HEADER) {
             len = RecordFormat.HEADER + buf.getInt(20);
             chunk = true;
-        } else if (Integer.bitCount(magic ^ JournalFormat.MAGIC) <= 1 && n >= JournalFormat.HEADER) {
+        } else if (Integer.bitCount(magic ^ JournalFormat.MAGIC) <= 1) {
             len = JournalFormat.HEADER + buf.getInt(16);
         }
-        if (len < JournalFormat.HEADER || len > n) {
+        if (len < JournalFormat.HEADER || len > limit - end) {
             len = -1;
             chunk = false;
         }
         // the next valid record: right after the record the header announces, else the first anywhere on
-        if (len > 0 && valid(buf, len)) {
-            return new Skip(end + len, chunk, true);
+        if (len > 0 && len + JournalFormat.HEADER <= buf.limit() && valid(buf, len)) {
+            return new Skip(end + len, chunk, true, false);
         }
-        for (int i = 1; i + JournalFormat.HEADER <= n; i++) {
-            if (valid(buf, i)) {
-                return new Skip(end + i, false, true);
+        int from = 1;
+        while (true) {
+            for (int i = from; i + JournalFormat.HEADER <= buf.limit(); i++) {
+                if (valid(buf, i)) {
+                    boolean zeros = true;
+                    for (int z = 0; z < i && zeros; z++) {
+                        zeros = buf.get(z) == 0;
+                    }
+                    return new Skip(end + i, false, true, zeros);
+                }
             }
+            if (buf.limit() >= limit - end) {
+                break;
+            }
+            from = 1; // again from the start: a record cut off by the window's end is whole now
+            window = Math.min(limit - end, window * 4);
+            buf = window(dev, base + end, window);
         }
-        if (len < 0) {
-            return new Skip(-1, false, false);
+        if (len < 0 || len > buf.limit()) {
+            return new Skip(-1, false, false, false);
         }
         long abs = base + end;
-        for (int from = 0; from < len; ) {
-            int to = (int) Math.min(len, (abs + from) / 4096 * 4096 + 4096 - abs);
-            if (to - from >= 64) {
+        for (int at = 0; at < len; ) {
+            int to = (int) Math.min(len, (abs + at) / 4096 * 4096 + 4096 - abs);
+            if (to - at >= 64) {
                 boolean zeros = true;
-                for (int i = from; i < to && zeros; i++) {
+                for (int i = at; i < to && zeros; i++) {
                     zeros = buf.get(i) == 0;
                 }
                 if (zeros) {
-                    return new Skip(-1, false, false);
+                    return new Skip(-1, false, false, false);
                 }
             }
-            from = to;
+            at = to;
         }
-        return new Skip(-1, chunk, true);
+        return new Skip(-1, chunk, true, false);
+    }
+
+    private static ByteBuffer window(BackingDevice dev, long at, long n) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate((int) n);
+        try {
+            dev.read(buf, at);
+        } catch (EOFException e) {
+            // what was read stays
+        }
+        return buf.flip();
     }
 
     /** True when a whole chunk or journal record that passes its check starts at {@code i} of {@code buf}. */

@@ -39,7 +39,7 @@ final class DamagePool {
     static final int SMALL_BLOCKS = 16;
     static final int BIG_BLOCKS = 1024;
     static final int POST_BLOCKS = 1024;
-    static final int CYCLES = 48;
+    static final int CYCLES = 40;
     static final int PER_CYCLE = 8;
     static final int RESERVATION_BYTES = 3000;
 
@@ -185,27 +185,54 @@ final class DamagePool {
         return out;
     }
 
-    /** Copies the closed pool's files to {@code to} (holes stay holes: the device files are sparse). */
-    void copyTo(Path to) throws IOException {
-        try (var files = Files.walk(dir)) {
-            for (Path f : files.toList()) {
-                Path t = to.resolve(dir.relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(t);
-                } else {
-                    sparseCopy(f, t);
+    /** Per file of the pool (relative path): its length and the extents {offset, length} that are not zeros. */
+    private Map<String, long[][]> extents;
+
+    /**
+     * Copies the closed pool's files to {@code to}: only their non-zero 4 KiB blocks are written (the
+     * device files are sparse, and LMDB's reserve is zeros), found once.
+     */
+    synchronized void copyTo(Path to) throws IOException {
+        if (extents == null) {
+            extents = new TreeMap<>();
+            try (var files = Files.walk(dir)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    extents.put(dir.relativize(f).toString(), scan(f));
+                }
+            }
+        }
+        ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+        for (Map.Entry<String, long[][]> e : extents.entrySet()) {
+            Path t = to.resolve(e.getKey());
+            Files.createDirectories(t.getParent());
+            try (FileChannel in = FileChannel.open(dir.resolve(e.getKey()), StandardOpenOption.READ);
+                 FileChannel out = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                long[][] x = e.getValue();
+                for (int i = 1; i < x.length; i++) {
+                    for (long done = 0; done < x[i][1]; ) {
+                        buf.clear().limit((int) Math.min(buf.capacity(), x[i][1] - done));
+                        int n = in.read(buf, x[i][0] + done);
+                        out.write(buf.flip(), x[i][0] + done);
+                        done += n;
+                    }
+                }
+                out.truncate(x[0][0]);
+                if (out.size() < x[0][0]) {
+                    out.write(ByteBuffer.allocate(1), x[0][0] - 1);
                 }
             }
         }
     }
 
-    private static void sparseCopy(Path from, Path to) throws IOException {
-        try (FileChannel in = FileChannel.open(from, StandardOpenOption.READ);
-             FileChannel out = FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    /** {length}, then the runs of non-zero 4 KiB blocks of {@code f} as {offset, length}. */
+    private static long[][] scan(Path f) throws IOException {
+        List<long[]> out = new java.util.ArrayList<>();
+        try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
+            long size = in.size();
+            out.add(new long[] {size, 0});
             ByteBuffer buf = ByteBuffer.allocate(1 << 20);
             byte[] zero = new byte[BLOCK];
             long pos = 0;
-            long size = in.size();
             while (pos < size) {
                 buf.clear();
                 int n = in.read(buf, pos);
@@ -215,16 +242,18 @@ final class DamagePool {
                 for (int off = 0; off < n; off += BLOCK) {
                     int len = Math.min(BLOCK, n - off);
                     if (!Arrays.equals(buf.array(), off, off + len, zero, 0, len)) {
-                        out.write(ByteBuffer.wrap(buf.array(), off, len), pos + off);
+                        long[] last = out.get(out.size() - 1);
+                        if (out.size() > 1 && last[0] + last[1] == pos + off) {
+                            last[1] += len;
+                        } else {
+                            out.add(new long[] {pos + off, len});
+                        }
                     }
                 }
                 pos += n;
             }
-            out.truncate(size);
-            if (out.size() < size) {
-                out.write(ByteBuffer.allocate(1), size - 1);
-            }
         }
+        return out.toArray(new long[0][]);
     }
 
     /** Flips bit {@code bit} of the byte at {@code pos} of {@code file}. */
