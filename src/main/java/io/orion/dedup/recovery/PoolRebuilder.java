@@ -641,8 +641,10 @@ public final class PoolRebuilder {
      *     whose chunk is then found on no device
      * @param whole nothing follows and they are one whole record: no 64 or more of its bytes in one
      *     4 KiB page are zeros, as the pages a torn write never wrote are (else a torn tail)
-     * @param hole they are zeros up to {@code next}: room a write had reserved and never filled (it
-     *     failed, or a crash came first) while later appends landed; no record is lost there
+     * @param hole they are zeros up to {@code next}, or a page of them was never written
+     *     ({@link #unwritten}): room an
+     *     append had reserved and never filled, or filled in part (it failed, or a crash came first),
+     *     while later appends landed; such a record was never committed, nothing is lost there
      */
     private record Skip(long next, boolean chunkRecord, boolean whole, boolean hole) {
     }
@@ -670,7 +672,7 @@ public final class PoolRebuilder {
         }
         // the next valid record: right after the record the header announces, else the first anywhere on
         if (len > 0 && len + JournalFormat.HEADER <= buf.limit() && valid(buf, len)) {
-            return new Skip(end + len, chunk, true, false);
+            return new Skip(end + len, chunk, true, unwritten(buf, len, base + end));
         }
         int from = 1;
         while (true) {
@@ -680,7 +682,7 @@ public final class PoolRebuilder {
                     for (int z = 0; z < i && zeros; z++) {
                         zeros = buf.get(z) == 0;
                     }
-                    return new Skip(end + i, false, true, zeros);
+                    return new Skip(end + i, false, true, zeros || unwritten(buf, i, base + end));
                 }
             }
             if (buf.limit() >= limit - end) {
@@ -693,7 +695,18 @@ public final class PoolRebuilder {
         if (len < 0 || len > buf.limit()) {
             return new Skip(-1, false, false, false);
         }
-        long abs = base + end;
+        if (unwritten(buf, len, base + end)) {
+            return new Skip(-1, false, false, false);
+        }
+        return new Skip(-1, chunk, true, false);
+    }
+
+    /**
+     * True when, of the first {@code len} bytes of {@code buf} (at device offset {@code abs}), the part
+     * in some 4 KiB page is 64 bytes or more and all zeros: a page a write never wrote (a torn write,
+     * or room reserved and never filled), which damage to written bytes does not make.
+     */
+    private static boolean unwritten(ByteBuffer buf, int len, long abs) {
         for (int at = 0; at < len; ) {
             int to = (int) Math.min(len, (abs + at) / 4096 * 4096 + 4096 - abs);
             if (to - at >= 64) {
@@ -702,12 +715,12 @@ public final class PoolRebuilder {
                     zeros = buf.get(i) == 0;
                 }
                 if (zeros) {
-                    return new Skip(-1, false, false, false);
+                    return true;
                 }
             }
             at = to;
         }
-        return new Skip(-1, chunk, true, false);
+        return false;
     }
 
     private static ByteBuffer window(BackingDevice dev, long at, long n) throws IOException {
