@@ -329,7 +329,11 @@ final class Committer implements AutoCloseable {
                 }
             });
         }
-        if (!flushes.isEmpty()) {
+        // a hard bound: when the queued flush has not come by twice the operations, this leader
+        // flushes now (the file must not grow with the time a loaded helper thread takes)
+        boolean overdue = flushes.isEmpty() && dirty && !pool.options().durableCommits()
+                && opsSinceFlush >= 2 * flushEveryOps && pool.readOnlyReason() == null;
+        if (!flushes.isEmpty() || overdue) {
             try {
                 dirty = false;
                 opsSinceFlush = 0;
