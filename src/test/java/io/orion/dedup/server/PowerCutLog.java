@@ -162,8 +162,11 @@ final class PowerCutLog {
     }
 
     /**
-     * Writes into the empty directory {@code dir} the files as a power cut before record {@code k}
-     * leaves them. LMDB's lock file is left out (LMDB builds it again at open).
+     * Makes the files under {@code dir} what a power cut before record {@code k} leaves there. Files
+     * that exist are rewritten in place (opened without truncation, written, cut to length), so
+     * they keep their inode as on a disk after a power cut (the server's saved flushed state names
+     * data.mdb's inode); regular files the image does not hold are deleted. LMDB's lock file is
+     * left out (LMDB builds it again at open).
      */
     Image buildImage(int k, Mode mode, long seed, Path dir) throws IOException {
         Map<String, Node> files = new LinkedHashMap<>();
@@ -231,8 +234,22 @@ final class PowerCutLog {
             }
             Path f = dir.resolve(e.getKey());
             Files.createDirectories(f.getParent());
-            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ch.write(ByteBuffer.wrap(c.bytes, 0, (int) c.size));
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                ByteBuffer b = ByteBuffer.wrap(c.bytes, 0, (int) c.size);
+                while (b.hasRemaining()) {
+                    ch.write(b, b.position());
+                }
+                ch.truncate(c.size);
+            }
+        }
+        if (Files.isDirectory(dir)) {
+            try (var all = Files.walk(dir)) {
+                for (Path f : (Iterable<Path>) all::iterator) {
+                    String rel = dir.relativize(f).toString();
+                    if (!Files.isDirectory(f) && (!files.containsKey(rel) || rel.endsWith("lock.mdb"))) {
+                        Files.delete(f);
+                    }
+                }
             }
         }
         return new Image(durable, kept, dropped);

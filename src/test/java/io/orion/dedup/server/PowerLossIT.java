@@ -88,7 +88,7 @@ class PowerLossIT {
         List<Cmd> cmds = new ArrayList<>();
         ServerProcess server = ServerProcess.start(traced.resolve("data"), targets, config, port,
                 Map.of("LD_PRELOAD", shim.toString(), "POWERCUT_DIR", traced.toString(), "POWERCUT_LOG", log.toString()),
-                List.of());
+                List.of("-Dorion.boot-id-file=" + Files.writeString(dir.resolve("boot-id-traced"), UUID.randomUUID() + "\n")));
         long t0 = System.nanoTime();
         try (RawScsiSession s = RawScsiSession.login(new InetSocketAddress("127.0.0.1", port), INITIATOR, IQN, 0x1L)) {
             s.clearAttentions(0);
@@ -141,17 +141,16 @@ class PowerLossIT {
         for (int c = 0; c < cuts.size(); c++) {
             int k = cuts.get(c)[0];
             PowerCutLog.Mode mode = PowerCutLog.Mode.values()[cuts.get(c)[1]];
-            Path image = Files.createDirectories(dir.resolve("cut-" + c));
             long c0 = System.nanoTime();
-            PowerCutLog.Image built = pl.buildImage(k, mode, SEED + c, image);
+            // in place: data.mdb keeps its inode, as on the disk the power was cut under
+            PowerCutLog.Image built = pl.buildImage(k, mode, SEED + c, traced);
             String verdict;
             int[] counts = new int[2];
             try {
-                verdict = check(image.resolve("data"), targets, config, port, cmds, pl.offsetOf(k), counts, dir, c);
+                verdict = check(traced.resolve("data"), targets, config, port, cmds, pl.offsetOf(k), counts, dir, c);
             } catch (Throwable e) {
                 verdict = "FAILED: " + e;
             }
-            deleteTree(image);
             String line = String.format("cut %d: record %d of %d (%s, log byte %d), mode %s, image: %d durable, %d kept,"
                     + " %d dropped changes; %d durable writes checked, %d blocks, %d ms: %s", c, k, pl.size(),
                     whereName[cuts.get(c)[2]], pl.offsetOf(k), mode, built.durable(), built.kept(), built.dropped(),
@@ -379,14 +378,6 @@ class PowerLossIT {
             return "scrub failed: " + e;
         }
         return "ok";
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        try (var files = Files.walk(p)) {
-            for (Path f : (Iterable<Path>) files.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(f);
-            }
-        }
     }
 
     /** The server's error lines and its last line, on one line. */
