@@ -152,6 +152,17 @@ final class Committer implements AutoCloseable {
     private static final class FlushWork extends Work {
     }
 
+    /** Longest time commits stay without a flush while commits go on (without durable commits). */
+    static final long FLUSH_EVERY_NANOS = Long.getLong("orion.flushEveryMillis", 5000L) * 1_000_000L;
+    /** True when something was committed since the last flush (leader only; read by the timer). */
+    private volatile boolean dirty;
+    private long lastDurable = System.nanoTime();
+
+    /** True when something was committed since the last flush. */
+    boolean dirty() {
+        return dirty;
+    }
+
     void commitOps(List<BlockOp> ops) throws IOException {
         await(enqueue(new BlockWork(ops)));
     }
@@ -282,10 +293,17 @@ final class Committer implements AutoCloseable {
         if (!items.isEmpty()) {
             commitItems(items);
         }
-        if (!flushes.isEmpty()) {
+        // without durable commits, commits are made durable at least every FLUSH_EVERY_NANOS under
+        // load even when no initiator flushes: that bounds what a power loss takes and the pages the
+        // last flushed state keeps from reuse (see MetaStore.sync)
+        boolean due = flushes.isEmpty() && dirty && !pool.options().durableCommits()
+                && System.nanoTime() - lastDurable >= FLUSH_EVERY_NANOS && pool.readOnlyReason() == null;
+        if (!flushes.isEmpty() || due) {
             try {
+                dirty = false;
                 pool.store().forceAll();
                 pool.meta().sync();
+                lastDurable = System.nanoTime();
                 for (Work f : flushes) {
                     f.complete(null);
                 }
@@ -373,6 +391,7 @@ final class Committer implements AutoCloseable {
                 }
                 unpersisted.clear();
                 committed = true;
+                dirty = true;
                 pool.meta().keepReserve();
                 break;
             } catch (Env.MapFullException e) {

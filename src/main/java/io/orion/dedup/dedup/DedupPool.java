@@ -131,6 +131,11 @@ public final class DedupPool implements Closeable {
         if (every > 0) {
             timer.scheduleWithFixedDelay(this::timedCleanup, every, every, TimeUnit.SECONDS);
         }
+        if (!o.durableCommits()) {
+            // when writes stop, what was committed last is made durable within one interval too
+            long ms = Committer.FLUSH_EVERY_NANOS / 1_000_000L;
+            timer.scheduleWithFixedDelay(this::timedFlush, ms, ms, TimeUnit.MILLISECONDS);
+        }
     }
 
     /**
@@ -141,6 +146,12 @@ public final class DedupPool implements Closeable {
     public static DedupPool open(PoolOptions o) throws IOException {
         long t0 = System.nanoTime();
         boolean metaExisted = Files.exists(o.metadataDir().resolve("data.mdb"));
+        if (metaExisted && !o.durableCommits()) {
+            // the metadata found now becomes the state a power loss rolls back to (MetaStore.open
+            // saves it): what it references on the devices must be durable first, even when the
+            // last run was killed before it could flush
+            forceDevices(o);
+        }
         MetaStore meta = MetaStore.open(o.metadataDir(), o.metadataMapSize(), o.durableCommits());
         List<BackingDevice> devices = new ArrayList<>();
         try {
@@ -1374,6 +1385,29 @@ public final class DedupPool implements Closeable {
     /** Damaged chunks healed by a write of the same content since the pool opened. */
     public long healedChunks() {
         return healedChunks.sum();
+    }
+
+    /** Forces every device file of {@code o} that exists (before the devices are opened). */
+    private static void forceDevices(PoolOptions o) throws IOException {
+        for (DeviceSpec d : o.devices()) {
+            if (Files.exists(d.path())) {
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(d.path(),
+                        java.nio.file.StandardOpenOption.READ)) {
+                    ch.force(false);
+                }
+            }
+        }
+    }
+
+    private void timedFlush() {
+        if (closed || readOnlyReason != null || !committer.dirty()) {
+            return;
+        }
+        try {
+            committer.flush();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("timed flush failed: {}", e.toString());
+        }
     }
 
     private void timedCleanup() {

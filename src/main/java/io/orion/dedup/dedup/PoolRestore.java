@@ -93,6 +93,8 @@ public final class PoolRestore {
                 Files.move(mdb, replaced, StandardCopyOption.ATOMIC_MOVE);
             }
             Files.deleteIfExists(dir.resolve("lock.mdb"));
+            // the flushed state saved for the file it replaces must never be applied to this one
+            Files.deleteIfExists(dir.resolve(io.orion.dedup.meta.FlushedMeta.FILE));
             Files.move(staged, mdb, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(staged);

@@ -109,6 +109,10 @@ public final class MetaStore implements Closeable {
     private final FileChannel file;
     private final long pageSize;
     private volatile boolean lowSpace;
+    /** The last flush's meta pages, for a rollback after a power loss; null with durable commits. */
+    private FlushedMeta flushed;
+    /** A read transaction on the last flushed state: LMDB reuses none of its pages (see {@link FlushedMeta}). */
+    private org.lmdbjava.Txn<ByteBuffer> flushedPin;
     private long lastTopUpFailure;
     private long lastLook;
 
@@ -230,6 +234,8 @@ public final class MetaStore implements Closeable {
      */
     public static MetaStore open(Path dir, long mapSize, boolean durableCommits) throws IOException {
         PrivateFiles.directory(dir);
+        // a power loss since the last flush: back to the flushed state before anything reads the file
+        FlushedMeta.rollBackAfterPowerLoss(dir);
         LmdbVerifier.Report check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
         if (check.damage().fatal() != null) {
             throw new MetaCorruptException("metadata file " + dir.resolve("data.mdb") + " is damaged: "
@@ -253,7 +259,7 @@ public final class MetaStore implements Closeable {
             FileChannel file = null;
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
-                file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.WRITE);
+                file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ, StandardOpenOption.WRITE);
                 m = new MetaStore(dir, env, mapSize, file, check.damage().isEmpty());
                 m.damage = check.damage();
                 m.lastCheck = check;
@@ -266,6 +272,19 @@ public final class MetaStore implements Closeable {
             }
         } catch (LmdbException e) {
             throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
+        }
+        try {
+            if (durableCommits) {
+                FlushedMeta.remove(dir); // every commit is durable: nothing to roll back to
+            } else {
+                // the state found at open becomes the one a power loss rolls back to, before any commit
+                // here (conversions) can reuse pages of an older flushed state
+                m.flushed = FlushedMeta.open(dir);
+                m.sync();
+            }
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
         }
         m.openReserve();
         m.convertBlockMap();
@@ -625,7 +644,11 @@ public final class MetaStore implements Closeable {
         return m;
     }
 
-    /** Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. */
+    /**
+     * Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. The
+     * read transaction pinning the last flushed state stays open: it never reads a page, so the
+     * new mapping cannot invalidate anything it holds (it only keeps its reader slot).
+     */
     public void grow() {
         mapLock.writeLock().lock();
         try {
@@ -825,9 +848,50 @@ public final class MetaStore implements Closeable {
         }
     }
 
-    /** Forces every committed transaction to disk. */
-    public void sync() {
-        env.sync(true);
+    /**
+     * Forces every committed transaction to disk. Without durable commits, the synced state then
+     * becomes the one a power loss rolls back to ({@link FlushedMeta}): its meta pages are saved and
+     * a read transaction pins its pages. Called by the committer between commits (no write
+     * transaction runs meanwhile); the caller forces the chunk data to the devices first.
+     */
+    public synchronized void sync() {
+        if (flushed == null) {
+            env.sync(true);
+            return;
+        }
+        org.lmdbjava.Txn<ByteBuffer> pin = env.txnRead();
+        boolean kept = false;
+        try {
+            long id = pin.getId();
+            env.sync(true);
+            int ps = (int) pageSize;
+            byte[] metaPages = new byte[2 * ps];
+            ByteBuffer b = ByteBuffer.wrap(metaPages);
+            while (b.hasRemaining()) {
+                if (file.read(b, b.position()) < 0) {
+                    throw new IOException("data.mdb is shorter than its two meta pages");
+                }
+            }
+            long newest = Math.max(FlushedMeta.txnId(metaPages, ps, 0), FlushedMeta.txnId(metaPages, ps, 1));
+            if (newest != id) {
+                // a commit ran meanwhile (not by the committer's own flush): keep the previous state
+                LOG.debug("flushed state not saved: meta pages at {}, pinned {}", newest, id);
+                return;
+            }
+            flushed.save(dir.resolve("data.mdb"), id, ps, metaPages);
+            org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
+            flushedPin = pin;
+            kept = true;
+            if (old != null) {
+                old.close();
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("saving the flushed metadata state failed: " + e.getMessage(), e);
+        } finally {
+            if (!kept) {
+                pin.close();
+            }
+        }
     }
 
     /**
@@ -850,6 +914,16 @@ public final class MetaStore implements Closeable {
             org.lmdbjava.Txn<ByteBuffer> t;
             while ((t = idle.pollFirst()) != null) {
                 t.close();
+            }
+            synchronized (this) {
+                if (flushedPin != null) {
+                    flushedPin.close();
+                    flushedPin = null;
+                }
+                if (flushed != null) {
+                    flushed.close();
+                    flushed = null;
+                }
             }
             if (!env.isClosed()) {
                 env.close();

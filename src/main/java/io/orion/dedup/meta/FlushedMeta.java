@@ -1,0 +1,264 @@
+package io.orion.dedup.meta;
+
+import io.orion.dedup.storage.PrivateFiles;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The state of {@code data.mdb} at the last flush, kept so that a power loss can never leave the
+ * metadata inconsistent (issue 14, "Power loss").
+ *
+ * <p>Why: the environment runs with MDB_NOSYNC, so between two flushes LMDB's writes (its pages,
+ * then its meta page) reach the disk in whatever order the kernel writes them back. After a power
+ * loss the disk may hold a meta page whose pages never arrived, or pages of the flushed state
+ * overwritten by a later transaction that reused them: a tree LMDB would walk into garbage.
+ *
+ * <p>How, in the manner of a journal's checkpoint: at every flush, once {@code data.mdb} is synced,
+ * its two meta pages (the newest names the flushed transaction) are written to {@code flushed.meta}
+ * (two slots, each with a sequence number and a CRC32C, written in turn and fsynced), and a read
+ * transaction is held on that transaction until the next flush: LMDB never reuses a page a reader
+ * can see, so every page of the flushed state stays as it was on disk. At open, if the server did
+ * not stop cleanly and the machine restarted since that flush (the boot id differs: a process
+ * crash keeps everything in the page cache, a power loss or a kernel crash does not), the two meta
+ * pages are written back: LMDB then opens exactly the flushed state, whose pages are all intact.
+ * Writes acknowledged after the last flush may be lost, as on any disk with a volatile write
+ * cache; nothing flushed is, and nothing reads back inconsistent.
+ *
+ * <p>The saved pages belong to one file: the slot records {@code data.mdb}'s inode, and a pool whose
+ * {@code data.mdb} is created afresh (a new pool, {@code recover}, {@code restore}) drops the file.
+ */
+public final class FlushedMeta {
+    private static final Logger LOG = LoggerFactory.getLogger(FlushedMeta.class);
+    /** File name, in the metadata directory. */
+    public static final String FILE = "flushed.meta";
+    private static final int MAGIC = 0x4f52464d; // "ORFM"
+    private static final int VERSION = 1;
+    private static final int HEADER = 64;
+    /** Distance between the two slots (room for two pages of LMDB's largest page size). */
+    static final int STRIDE = HEADER + 2 * 65536;
+    /** Where the boot id is read (a system property lets a test simulate a restart). */
+    static final String BOOT_ID_PROPERTY = "orion.boot-id-file";
+
+    /** One saved flush: the two meta pages of {@code data.mdb} when transaction {@code txnId} was synced. */
+    record Saved(long seq, UUID bootId, long inode, long txnId, int pageSize, byte[] pages, int slot) {
+    }
+
+    private final Path file;
+    private FileChannel channel;
+    private long seq;
+    private int nextSlot;
+
+    private FlushedMeta(Path file) {
+        this.file = file;
+    }
+
+    /** The id of this boot of the machine, or null when it cannot be read. */
+    static UUID bootId() {
+        Path p = Path.of(System.getProperty(BOOT_ID_PROPERTY, "/proc/sys/kernel/random/boot_id"));
+        try {
+            return UUID.fromString(Files.readString(p, StandardCharsets.US_ASCII).trim());
+        } catch (IOException | IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    static long inode(Path mdb) throws IOException {
+        Object ino = Files.getAttribute(mdb, "unix:ino");
+        return ((Number) ino).longValue();
+    }
+
+    /** The newest valid slot of {@code file}, or null. */
+    static Saved read(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        Saved best = null;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            for (int slot = 0; slot < 2; slot++) {
+                Saved s = readSlot(ch, slot);
+                if (s != null && (best == null || s.seq() > best.seq())) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
+    private static Saved readSlot(FileChannel ch, int slot) throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, h, (long) slot * STRIDE);
+        if (h.hasRemaining() || h.getInt(0) != MAGIC || h.getInt(4) != VERSION) {
+            return null;
+        }
+        int ps = h.getInt(48);
+        if (ps < 512 || ps > 65536 || Integer.bitCount(ps) != 1) {
+            return null;
+        }
+        ByteBuffer pages = ByteBuffer.allocate(2 * ps);
+        readFully(ch, pages, (long) slot * STRIDE + HEADER);
+        if (pages.hasRemaining()) {
+            return null;
+        }
+        if (h.getInt(52) != crc(h, pages.array())) {
+            return null;
+        }
+        return new Saved(h.getLong(8), new UUID(h.getLong(16), h.getLong(24)), h.getLong(32), h.getLong(40), ps,
+                pages.array(), slot);
+    }
+
+    private static int crc(ByteBuffer header, byte[] pages) {
+        CRC32C c = new CRC32C();
+        c.update(header.array(), 0, 52);
+        c.update(pages);
+        return (int) c.getValue();
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
+        while (b.hasRemaining()) {
+            int n = ch.read(b, at + b.position());
+            if (n < 0) {
+                return;
+            }
+        }
+    }
+
+    /** Transaction id of an LMDB meta page (64-bit layout), or -1 when it is not one. */
+    static long txnId(byte[] pages, int pageSize, int page) {
+        ByteBuffer m = ByteBuffer.wrap(pages, page * pageSize, pageSize).slice().order(ByteOrder.LITTLE_ENDIAN);
+        if (m.getLong(0) != page || (m.getShort(10) & 0xffff) != 0x08 || m.getInt(16) != LmdbVerifier.MAGIC
+                || m.getInt(40) != pageSize) {
+            return -1;
+        }
+        return m.getLong(144);
+    }
+
+    /**
+     * At open, before LMDB maps {@code data.mdb} of {@code dir}: rolls the file back to the last
+     * flush when the server did not stop cleanly and the machine restarted since (see the class
+     * comment). Returns the transaction id rolled back to, or -1 when nothing was written.
+     */
+    static long rollBackAfterPowerLoss(Path dir) throws IOException {
+        Path mdb = dir.resolve("data.mdb");
+        Path f = dir.resolve(FILE);
+        if (!Files.exists(mdb)) {
+            // a new file (new pool, recover, restore): a saved state of an older file must never apply
+            Files.deleteIfExists(f);
+            return -1;
+        }
+        Saved s = read(f);
+        if (s == null) {
+            return -1;
+        }
+        UUID boot = bootId();
+        if (boot == null || boot.equals(s.bootId())) {
+            // same boot: a process crash left every write in the page cache (or no boot id to tell)
+            return -1;
+        }
+        if (inode(mdb) != s.inode()) {
+            LOG.warn("{}: saved for another data.mdb (inode {}, now {}); ignored and removed", f, s.inode(),
+                    inode(mdb));
+            Files.delete(f);
+            return -1;
+        }
+        int ps = s.pageSize();
+        byte[] now = new byte[2 * ps];
+        try (FileChannel ch = FileChannel.open(mdb, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.wrap(now);
+            readFully(ch, b, 0);
+            if (Arrays.equals(now, s.pages())) {
+                return -1; // nothing committed after the last flush (a clean stop ends with one)
+            }
+            long current = Math.max(txnId(now, ps, 0), txnId(now, ps, 1));
+            if (current >= 0 && current < s.txnId()) {
+                LOG.warn("{}: data.mdb is at transaction {}, older than the flushed state {}; not rolled back",
+                        mdb, current, s.txnId());
+                return -1;
+            }
+            ByteBuffer w = ByteBuffer.wrap(s.pages());
+            while (w.hasRemaining()) {
+                ch.write(w, w.position());
+            }
+            ch.force(true);
+            LOG.warn("metadata in {}: the server did not stop cleanly and the machine restarted since (boot id {}"
+                    + " then, {} now): rolled back to the last flush (transaction {}; the file was at {}); writes"
+                    + " acknowledged after that flush and not flushed since are not in it", dir, s.bootId(), boot,
+                    s.txnId(), current < 0 ? "a damaged meta page" : current);
+            return s.txnId();
+        }
+    }
+
+    /** Opens (creating) the file of {@code dir} for saving flushes. */
+    static FlushedMeta open(Path dir) throws IOException {
+        FlushedMeta m = new FlushedMeta(dir.resolve(FILE));
+        Saved s = read(m.file);
+        if (s != null) {
+            m.seq = s.seq();
+            m.nextSlot = 1 - s.slot();
+        }
+        m.channel = PrivateFiles.open(m.file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        try {
+            // both slots allocated now: a later save overwrites in place and needs no new space (a
+            // flush on a full file system must not fail for want of it)
+            long size = m.channel.size();
+            if (size < 2L * STRIDE) {
+                ByteBuffer zeros = ByteBuffer.allocate((int) (2L * STRIDE - size));
+                while (zeros.hasRemaining()) {
+                    m.channel.write(zeros, size + zeros.position());
+                }
+                m.channel.force(true);
+            }
+        } catch (IOException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /**
+     * Saves the two meta pages {@code pages} of {@code mdb}, whose newest names transaction
+     * {@code txnId} (synced by the caller), into the older slot, and fsyncs it.
+     */
+    void save(Path mdb, long txnId, int pageSize, byte[] pages) throws IOException {
+        UUID boot = bootId();
+        ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        h.putInt(0, MAGIC).putInt(4, VERSION).putLong(8, seq + 1);
+        h.putLong(16, boot == null ? 0 : boot.getMostSignificantBits())
+                .putLong(24, boot == null ? 0 : boot.getLeastSignificantBits());
+        h.putLong(32, inode(mdb)).putLong(40, txnId).putInt(48, pageSize);
+        h.putInt(52, crc(h, pages));
+        long at = (long) nextSlot * STRIDE;
+        ByteBuffer all = ByteBuffer.allocate(HEADER + pages.length);
+        all.put(h.array()).put(pages).flip();
+        while (all.hasRemaining()) {
+            channel.write(all, at + all.position());
+        }
+        channel.force(false);
+        seq++;
+        nextSlot = 1 - nextSlot;
+    }
+
+    void close() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.warn("closing {}: {}", file, e.toString());
+        }
+    }
+
+    /** Removes the file of {@code dir} (every commit is durable: nothing to roll back to). */
+    static void remove(Path dir) throws IOException {
+        Files.deleteIfExists(dir.resolve(FILE));
+    }
+}
