@@ -99,6 +99,12 @@ class PowerLossIT {
                 if (untilSync <= 0) {
                     untilSync = 20 + rnd.nextInt(40);
                 }
+                if (i % 800 == 799) {
+                    // reference cleanup between commands: its relocations and frees are in the log too
+                    try (AdminClient admin = AdminClient.connect(traced.resolve("data").resolve("control.sock"))) {
+                        admin.referenceCleanup();
+                    }
+                }
             }
         } finally {
             server.kill();
