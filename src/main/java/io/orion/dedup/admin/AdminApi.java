@@ -192,6 +192,19 @@ public interface AdminApi {
     }
 
     /**
+     * {@link #scrub()}; with {@code repair} ({@code scrub --repair}) each damaged chunk found is
+     * rewritten from a good copy of its content when one exists. Extra figures: {@code repair},
+     * {@code repaired}, {@code unrepairable}, {@code unrepairable_chunks}. Without {@code repair},
+     * exactly {@link #scrub()}.
+     */
+    default Map<String, Object> scrub(boolean repair) throws AdminException, IOException {
+        if (!repair) {
+            return scrub();
+        }
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot repair damaged chunks");
+    }
+
+    /**
      * Writes a backup of the pool's metadata to {@code file} (an absolute path on the server's host)
      * while I/O goes on: consistent (one snapshot) and compacted. Figures: {@code file},
      * {@code pool_uuid}, {@code bytes}, {@code metadata_bytes}, {@code taken}, {@code duration_seconds}.
@@ -210,6 +223,18 @@ public interface AdminApi {
      */
     default io.orion.dedup.jobs.JobInfo startJob(String kind) throws AdminException, IOException {
         throw new AdminException(AdminError.NOT_SUPPORTED, "this server has no background jobs");
+    }
+
+    /**
+     * {@link #startJob(String)}; {@code repair} (a scrub only: {@code scrub start --repair}) makes
+     * the scrub rewrite the damaged chunks it finds from good copies. Without {@code repair},
+     * exactly {@link #startJob(String)}.
+     */
+    default io.orion.dedup.jobs.JobInfo startJob(String kind, boolean repair) throws AdminException, IOException {
+        if (!repair) {
+            return startJob(kind);
+        }
+        throw new AdminException(AdminError.NOT_SUPPORTED, "this server cannot repair damaged chunks");
     }
 
     /** The jobs of this run of the server and the last finished job of each kind, by id. */

@@ -326,6 +326,23 @@ public final class AdminClient implements AdminApi, Closeable {
     }
 
     @Override
+    public Map<String, Object> scrub(boolean repair) throws AdminException, IOException {
+        if (!repair) {
+            return scrub(); // the request of servers before --repair
+        }
+        JsonNode r = call(AdminProtocol.SCRUB, params("repair", true));
+        return r == null || r.isNull() ? new LinkedHashMap<>() : json.convertValue(r, MAP);
+    }
+
+    @Override
+    public io.orion.dedup.jobs.JobInfo startJob(String kind, boolean repair) throws AdminException, IOException {
+        if (!repair) {
+            return startJob(kind);
+        }
+        return call(AdminProtocol.JOB_START, params("kind", kind, "repair", true), io.orion.dedup.jobs.JobInfo.class);
+    }
+
+    @Override
     public Map<String, Object> backup(String file) throws AdminException, IOException {
         JsonNode r = call(AdminProtocol.BACKUP, params("file", file));
         return r == null || r.isNull() ? new LinkedHashMap<>() : json.convertValue(r, MAP);

@@ -80,10 +80,10 @@ final class AdminDispatcher {
             case AdminProtocol.STATUS -> api.status();
             case AdminProtocol.SAVECONFIG -> api.saveConfig();
             case AdminProtocol.STATS -> api.stats(p.path("verbose").asBoolean(false));
-            case AdminProtocol.SCRUB -> api.scrub();
+            case AdminProtocol.SCRUB -> api.scrub(flag(p, "repair"));
             case AdminProtocol.BACKUP -> api.backup(text(p, "file"));
             case AdminProtocol.RELOAD -> api.reload();
-            case AdminProtocol.JOB_START -> api.startJob(text(p, "kind"));
+            case AdminProtocol.JOB_START -> api.startJob(text(p, "kind"), flag(p, "repair"));
             case AdminProtocol.JOB_LIST -> api.listJobs();
             case AdminProtocol.JOB_SHOW -> api.showJob(longValue(p, "id"));
             case AdminProtocol.JOB_CANCEL -> api.cancelJob(longValue(p, "id"));
@@ -107,6 +107,19 @@ final class AdminDispatcher {
             throw missing(name);
         }
         return v.textValue();
+    }
+
+    /** An optional boolean parameter: false when absent or null; anything but a boolean is refused. */
+    private static boolean flag(JsonNode p, String name) throws AdminException {
+        JsonNode v = p.get(name);
+        if (v == null || v.isNull()) {
+            return false;
+        }
+        if (!v.isBoolean()) {
+            throw new AdminException(AdminError.INVALID_PARAMS, "parameter " + name + " must be true or false",
+                    Map.of("param", name));
+        }
+        return v.booleanValue();
     }
 
     private static AdminException missing(String name) {

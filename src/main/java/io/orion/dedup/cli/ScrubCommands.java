@@ -17,26 +17,30 @@ final class ScrubCommands {
 
     @Command(name = "start", description = {"Start a scrub in the background and return (job show ID --follow watches it).",
         "With --wait, watch it until it ends: a progress bar with rate and ETA on a terminal, plain lines",
-        "otherwise; exit 1 if it found damage, failed or was cancelled."})
+        "otherwise; exit 1 if it found damage (with --repair: left damage), failed or was cancelled."})
     static final class Start extends AdminCommand {
         @Option(names = "--wait", description = "Watch the scrub until it ends.")
         boolean wait;
 
+        @Option(names = "--repair", description = "Rewrite each damaged chunk from a good copy whose SHA-256 matches"
+                + " its fingerprint (the job's result counts repaired and unrepairable).")
+        boolean repair;
+
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
-            JobInfo j = api.startJob(JobKind.SCRUB.label());
+            JobInfo j = api.startJob(JobKind.SCRUB.label(), repair);
             if (!wait) {
                 if (json()) {
                     printJson(j);
                 } else {
-                    out.println("Started scrub: job " + j.id() + " (watch: orion-dedup job show " + j.id()
+                    out.println("Started " + (repair ? "scrub --repair" : "scrub") + ": job " + j.id() + " (watch: orion-dedup job show " + j.id()
                             + " --follow; stop: orion-dedup scrub cancel)");
                     out.flush();
                 }
                 return;
             }
             if (!json()) {
-                out.println("Started scrub: job " + j.id());
+                out.println("Started " + (repair ? "scrub --repair" : "scrub") + ": job " + j.id());
                 out.flush();
             }
             JobInfo end = JobView.follow(api, out, j.id(), !json() && JobView.terminal());

@@ -203,12 +203,19 @@ final class ServerCommands {
         "Check the pool's metadata and every stored chunk, and wait for the result.",
         "Checks the metadata file's integrity and the containers' slot headers, then reads every stored",
         "chunk back and checks its CRC32C and fingerprint, and every block map's chunks.",
-        "Exit 1 when anything is found damaged. As a background job: scrub start|status|cancel."},
+        "With --repair, each damaged chunk is rewritten from a good copy of its content",
+        "(the block cache, another record with its SHA-256); the rest are unrepairable.",
+        "Exit 1 when anything is found damaged (with --repair: when any stays damaged).",
+        "As a background job: scrub start|status|cancel."},
         subcommands = {ScrubCommands.Start.class, ScrubCommands.Status.class, ScrubCommands.Cancel.class})
     static final class Scrub extends AdminCommand {
+        @Option(names = "--repair", description = "Rewrite each damaged chunk from a good copy whose SHA-256 matches"
+                + " its fingerprint; report repaired and unrepairable counts.")
+        boolean repair;
+
         @Override
         void run(AdminApi api, PrintWriter out) throws Exception {
-            Map<String, Object> figures = api.scrub();
+            Map<String, Object> figures = api.scrub(repair);
             if (json()) {
                 printJson(figures);
             } else {
@@ -220,6 +227,23 @@ final class ServerCommands {
             long meta = ((Number) figures.getOrDefault("metadata_errors", 0)).longValue();
             long cont = ((Number) figures.getOrDefault("container_errors", 0)).longValue();
             long map = ((Number) figures.getOrDefault("map_errors", 0)).longValue();
+            long unreadable = ((Number) figures.getOrDefault("read_errors", 0)).longValue();
+            if (repair) {
+                long repaired = ((Number) figures.getOrDefault("repaired", 0)).longValue();
+                long left = ((Number) figures.getOrDefault("unrepairable", crc + fp + unreadable)).longValue();
+                if (left != 0 || meta != 0 || cont != 0 || map != 0) {
+                    throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
+                            + unreadable + " unreadable records, " + meta + " metadata errors, " + cont
+                            + " damaged containers and " + map + " block-map errors; repaired " + repaired + " chunks, "
+                            + left + " unrepairable");
+                }
+                return;
+            }
+            if (unreadable != 0) {
+                throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
+                        + unreadable + " unreadable records, " + meta + " metadata errors, " + cont
+                        + " damaged containers and " + map + " block-map errors");
+            }
             if (crc != 0 || fp != 0 || meta != 0 || cont != 0 || map != 0) {
                 throw new AdminException("scrub found " + crc + " CRC errors, " + fp + " fingerprint mismatches, "
                         + meta + " metadata errors, " + cont + " damaged containers and " + map + " block-map errors");

@@ -153,10 +153,20 @@ final class Committer implements AutoCloseable {
     }
 
     /** Longest time commits stay without a flush while commits go on (without durable commits). */
-    static final long FLUSH_EVERY_NANOS = Long.getLong("orion.flushEveryMillis", 5000L) * 1_000_000L;
+    final long flushEveryNanos = Long.getLong("orion.flushEveryMillis", 5000L) * 1_000_000L;
     /** True when something was committed since the last flush (leader only; read by the timer). */
     private volatile boolean dirty;
     private long lastDurable = System.nanoTime();
+    /**
+     * Block operations committed since the last flush. Each touches a few LMDB pages, which the
+     * last flushed state keeps from reuse until the next flush: flushing after {@link
+     * #flushEveryOps} of them bounds how far data.mdb grows between flushes (by the pages those
+     * operations dirty, not by time: at a high write rate 5 s of them grew the file by gigabytes).
+     */
+    private long opsSinceFlush;
+    /** A flush is queued on a helper thread for the bounds above. */
+    private volatile boolean flushQueued;
+    final long flushEveryOps = Long.getLong("orion.flushEveryOps", 8192L);
 
     /** True when something was committed since the last flush. */
     boolean dirty() {
@@ -293,14 +303,31 @@ final class Committer implements AutoCloseable {
         if (!items.isEmpty()) {
             commitItems(items);
         }
-        // without durable commits, commits are made durable at least every FLUSH_EVERY_NANOS under
-        // load even when no initiator flushes: that bounds what a power loss takes and the pages the
-        // last flushed state keeps from reuse (see MetaStore.sync)
+        // without durable commits, commits are made durable at least every flushEveryNanos under
+        // load even when no initiator flushes, and after flushEveryOps block operations: that
+        // bounds what a power loss takes and the pages the last flushed state keeps from reuse
+        // (see MetaStore.sync), so how far the metadata file grows between flushes
         boolean due = flushes.isEmpty() && dirty && !pool.options().durableCommits()
-                && System.nanoTime() - lastDurable >= FLUSH_EVERY_NANOS && pool.readOnlyReason() == null;
-        if (!flushes.isEmpty() || due) {
+                && (System.nanoTime() - lastDurable >= flushEveryNanos || opsSinceFlush >= flushEveryOps)
+                && pool.readOnlyReason() == null;
+        if (due && !flushQueued) {
+            // on a helper thread, not here: this leader may be a connection's event loop, and the
+            // fsyncs must not hold up its other connections
+            flushQueued = true;
+            pool.commitAssist(() -> {
+                try {
+                    flush();
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("flush after {} block operations failed: {}", flushEveryOps, e.toString());
+                } finally {
+                    flushQueued = false;
+                }
+            });
+        }
+        if (!flushes.isEmpty()) {
             try {
                 dirty = false;
+                opsSinceFlush = 0;
                 pool.store().forceAll();
                 pool.meta().sync();
                 lastDurable = System.nanoTime();
@@ -360,6 +387,7 @@ final class Committer implements AutoCloseable {
                             continue;
                         }
                         applyOps(b, bw.ops);
+                        opsSinceFlush += bw.ops.size();
                     } else if (w instanceof TaskWork tw) {
                         tw.result = tw.task.apply(b);
                     }
@@ -396,6 +424,12 @@ final class Committer implements AutoCloseable {
                 break;
             } catch (Env.MapFullException e) {
                 abort(b);
+                try {
+                    // growing re-pins the flushed state at the newest commit: make it a flush
+                    pool.store().forceAll();
+                } catch (IOException io) {
+                    pool.untrust("flush to the backing devices failed: " + io.getMessage());
+                }
                 pool.meta().grow();
             } catch (MetaCorruptException e) {
                 abort(b);

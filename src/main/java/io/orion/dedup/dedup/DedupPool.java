@@ -80,6 +80,7 @@ public final class DedupPool implements Closeable {
      */
     private final java.util.Set<Long> damagedChunks = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final LongAdder healedChunks = new LongAdder();
+    private final LongAdder repairedChunks = new LongAdder();
     private final LongAdder verifyMismatches = new LongAdder();
     private final Committer committer;
     private final GarbageCollector gc;
@@ -133,7 +134,7 @@ public final class DedupPool implements Closeable {
         }
         if (!o.durableCommits()) {
             // when writes stop, what was committed last is made durable within one interval too
-            long ms = Committer.FLUSH_EVERY_NANOS / 1_000_000L;
+            long ms = Math.max(1, committer.flushEveryNanos / 1_000_000L);
             timer.scheduleWithFixedDelay(this::timedFlush, ms, ms, TimeUnit.MILLISECONDS);
         }
     }
@@ -645,6 +646,17 @@ public final class DedupPool implements Closeable {
         return new Scrubber(this, monitor).run();
     }
 
+    /**
+     * {@link #verify(WorkMonitor)}; with {@code repair} ({@code scrub --repair}) each damaged chunk
+     * found is rewritten from a good copy of its content when one exists (the block cache's copy of
+     * that chunk, or another chunk record with the same SHA-256 fingerprint), checked against the
+     * chunk's fingerprint first; the rest stay damaged and are reported unrepairable. Without
+     * {@code repair}, exactly {@link #verify(WorkMonitor)}.
+     */
+    public ScrubResult verify(WorkMonitor monitor, boolean repair) throws IOException {
+        return new Scrubber(this, monitor, repair).run();
+    }
+
     /** Empties the block and fingerprint caches. */
     public void flushCaches() {
         blockCache.clear();
@@ -888,6 +900,11 @@ public final class DedupPool implements Closeable {
 
     Committer committer() {
         return committer;
+    }
+
+    /** The lock of record-moving passes (cleanup, recompression, scrub's repair): one at a time. */
+    java.util.concurrent.locks.ReentrantLock recordMoveLock() {
+        return gc.runLock();
     }
 
     /** Runs {@code lead} on the pool's commit helper thread (started on demand, gone when idle). */
@@ -1363,6 +1380,16 @@ public final class DedupPool implements Closeable {
         store.holed(r.containerId());
     }
 
+    /**
+     * A chunk record the device could not read (scrub): remembered as damaged like a record that
+     * failed its check (the next write of its content re-stores it, scrub --repair rewrites it),
+     * and its container takes no more records; not counted as a checksum error.
+     */
+    void noteUnreadable(ChunkRecord r) {
+        damagedChunks.add(r.id());
+        store.holed(r.containerId());
+    }
+
     /** True if chunk {@code id}'s record was found damaged and not healed since. */
     boolean isDamaged(long id) {
         return !damagedChunks.isEmpty() && damagedChunks.contains(id);
@@ -1375,6 +1402,19 @@ public final class DedupPool implements Closeable {
             blockCache.invalidate(id);
             LOG.warn("chunk {} healed: a write of the same content replaced its damaged record", id);
         }
+    }
+
+    /** Chunk {@code id} was rewritten by {@code scrub --repair} from a good copy (after the commit). */
+    void repaired(long id) {
+        damagedChunks.remove(id);
+        repairedChunks.increment();
+        blockCache.invalidate(id);
+        LOG.warn("chunk {} repaired: scrub rewrote its damaged record from a good copy of its content", id);
+    }
+
+    /** Damaged chunks rewritten by {@code scrub --repair} since the pool opened. */
+    public long repairedChunks() {
+        return repairedChunks.sum();
     }
 
     /** Damaged chunks known and not healed yet (found since the pool opened). */
@@ -1403,11 +1443,17 @@ public final class DedupPool implements Closeable {
         if (closed || readOnlyReason != null || !committer.dirty()) {
             return;
         }
-        try {
-            committer.flush();
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("timed flush failed: {}", e.toString());
-        }
+        // led on a helper thread: close() interrupts this timer thread (shutdownNow), and an
+        // interrupted fsync closes the channel it was forcing
+        commitAssist(() -> {
+            try {
+                if (!closed) {
+                    committer.flush();
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("timed flush failed: {}", e.toString());
+            }
+        });
     }
 
     private void timedCleanup() {

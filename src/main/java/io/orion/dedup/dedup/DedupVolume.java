@@ -5,6 +5,7 @@ import io.orion.dedup.meta.MetaCorruptException;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.storage.BlockDevice;
 import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.storage.DeviceWaits;
 import io.orion.dedup.storage.LbaStatus;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -331,11 +332,14 @@ public final class DedupVolume implements BlockDevice {
 
     /**
      * Non-FUA writes copy into the page cache and leave the metadata to the group committer, which
-     * syncs nothing unless the pool runs with durable commits.
+     * syncs nothing unless the pool runs with durable commits. Not while a device is slow (one of
+     * its reads or writes took 200 ms or more in the last 30 s, or a device operation has been
+     * waiting that long now): a write's appends may then wait for it, and a transport thread must
+     * not wait, since it serves other connections (other LUNs' reads among them).
      */
     @Override
     public boolean quickWrites() {
-        return !pool.options().durableCommits();
+        return !pool.options().durableCommits() && !DeviceWaits.slowNow() && !pool.store().anyDeviceSlowLately();
     }
 
     /** Locks the dedup blocks that byte range {@code [from, to)} of this volume touches. */

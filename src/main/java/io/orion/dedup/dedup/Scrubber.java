@@ -28,7 +28,9 @@ import java.util.Map;
  * references, checks its CRC32C and header, decompresses it and recomputes its SHA-256
  * fingerprint. Pages through the chunk database with short read transactions while I/O and cleanup
  * continue (damaged key ranges are skipped, not walked); a chunk that moved or vanished between
- * page and read is looked up again rather than reported. Every error is counted and the pass goes on.
+ * page and read is looked up again rather than reported. Every error is counted and the pass goes on,
+ * a record the device cannot read (EIO) too ({@code read_errors}: traced to its blocks, known to the
+ * pool as damaged so that a write of its content heals it, and repaired with {@code repair}).
  *
  * <p>Last it walks every volume's block map (pages of short read transactions) and checks that
  * each mapped block names a chunk that exists (a block whose chunk is missing is a
@@ -39,6 +41,21 @@ import java.util.Map;
  * record bytes read against the pool's stored bytes; a cancelled pass stops between chunks (or
  * block-map pages) and returns what it checked, marked {@code cancelled}. A scrub changes no
  * metadata, so stopping it anywhere leaves the pool as it was.
+ *
+ * <p>With {@code repair} ({@code scrub --repair}), after the chunk walk and before the block maps,
+ * each damaged chunk found is rewritten from a good copy of its content, in this order: the block
+ * cache's entry for that chunk id; the chunk indexed under its fingerprint; any other chunk record
+ * with its fingerprint (reference copies of saturated chunks), found by one more walk of the chunk
+ * table's metadata (no record reads) when needed. A copy is used only if its bytes have the chunk's
+ * length and their SHA-256 is the chunk's fingerprint; an unhashed chunk (no fingerprint) is never
+ * repaired, and with {@code verify} (which never trusts a fingerprint alone) only the block cache's
+ * copy of the very chunk is used. The rewrite is the heal path's, in groups of up to 256 chunks or
+ * 4 MiB: a record with each chunk's id is appended, the devices forced, and one committer
+ * transaction moves each chunk to its new record if the chunk still lies in the damaged record (a
+ * write that healed it meanwhile, or an unmap that freed it, wins; the new record is then dead).
+ * The pass holds the record-moving lock (cleanup, recompression) while it repairs, refuses to
+ * write in a read-only pool, and flushes at the end.
+ * Damaged chunks repaired are left out of {@code affected}.
  */
 final class Scrubber {
     private static final int PAGE = 1024;
@@ -62,15 +79,25 @@ final class Scrubber {
     private long fpMismatches;
     private long metaErrors;
     private long containerErrors;
+    private long readErrors;
     private final List<String> problems = new ArrayList<>();
+    private final boolean repair;
+    private long repaired;
+    private final List<ScrubResult.Unrepairable> unrepairable = new ArrayList<>();
+    private long unrepairableCount;
 
     Scrubber(DedupPool pool) {
         this(pool, WorkMonitor.NONE);
     }
 
     Scrubber(DedupPool pool, WorkMonitor monitor) {
+        this(pool, monitor, false);
+    }
+
+    Scrubber(DedupPool pool, WorkMonitor monitor, boolean repair) {
         this.pool = pool;
         this.monitor = monitor;
+        this.repair = repair;
     }
 
     ScrubResult run() throws IOException {
@@ -146,11 +173,285 @@ final class Scrubber {
                 break;
             }
         }
+        if (repair) {
+            repairDamaged(md);
+        }
         if (!cancelled) {
             walkBlockMaps();
         }
         return new ScrubResult(checked, bytes, crcErrors, fpMismatches, metaErrors, containerErrors,
-                List.copyOf(problems), mapErrors, mappedBlocks, List.copyOf(affected), cancelled);
+                List.copyOf(problems), mapErrors, mappedBlocks, List.copyOf(affected), cancelled, repair, repaired,
+                unrepairableCount, List.copyOf(unrepairable), readErrors);
+    }
+
+    // ---- repair (scrub --repair) -------------------------------------------------------------
+
+    /** Rewrites the damaged chunks found from good copies; see the class comment. */
+    private void repairDamaged(MessageDigest md) throws IOException {
+        long untraced = crcErrors + fpMismatches + readErrors - damaged.size(); // found past MAX_TRACED: not attempted
+        if (damaged.isEmpty() && untraced <= 0) {
+            return;
+        }
+        List<Long> ids = new ArrayList<>(damaged.keySet());
+        String readOnly = null;
+        try {
+            pool.checkWritable();
+        } catch (IOException e) {
+            readOnly = e.getMessage();
+        }
+        java.util.concurrent.locks.ReentrantLock lock = pool.recordMoveLock();
+        boolean wrote = false;
+        if (readOnly == null) {
+            lock.lock();
+        }
+        try {
+            Map<Long, ChunkRecord> pending = new LinkedHashMap<>(); // no copy found yet: look for siblings
+            // (chunks with a copy are rewritten in groups: rewrite() queues, rewriteGroup() writes)
+            for (long id : ids) {
+                if (readOnly != null) {
+                    unrepairable(id, "not repaired: " + readOnly);
+                    continue;
+                }
+                if (cancelled || monitor.cancelled()) {
+                    cancelled = true;
+                    unrepairable(id, "not repaired: the scrub was cancelled");
+                    continue;
+                }
+                ChunkRecord r = current(id);
+                if (r == null) {
+                    continue; // freed or rewritten by a write since the walk: no longer damaged
+                }
+                if (RecordFormat.unhashed(r.fingerprint())) {
+                    unrepairable(id, "no fingerprint (written unhashed): a copy cannot be verified");
+                    continue;
+                }
+                byte[] good = fromCache(r, md);
+                if (good == null && !pool.options().verify()) {
+                    good = fromIndex(r, md);
+                }
+                if (good == null) {
+                    pending.put(id, r);
+                    continue;
+                }
+                wrote |= rewrite(r, good);
+            }
+            wrote |= rewriteGroup(); // before the walk for siblings, which may take a while
+            if (!pending.isEmpty()) {
+                Map<Long, List<Long>> siblings = pool.options().verify() ? Map.of() : siblings(pending);
+                for (ChunkRecord r : pending.values()) {
+                    byte[] good = null;
+                    for (long s : siblings.getOrDefault(r.id(), List.of())) {
+                        good = readGood(s, r, md);
+                        if (good != null) {
+                            break;
+                        }
+                    }
+                    if (good == null) {
+                        if (current(r.id()) == null) {
+                            continue; // healed by a write (which drops its cache entry) or freed meanwhile
+                        }
+                        unrepairable(r.id(), pool.options().verify()
+                                ? "no good copy in the block cache (with verify, copies with the same fingerprint are not trusted)"
+                                : "no good copy found (block cache, other records with its fingerprint)");
+                        continue;
+                    }
+                    wrote |= rewrite(r, good);
+                }
+            }
+            wrote |= rewriteGroup();
+            if (wrote) {
+                pool.flush();
+            }
+        } finally {
+            if (readOnly == null) {
+                lock.unlock();
+            }
+        }
+        if (untraced > 0) {
+            unrepairableCount += untraced;
+            problem(untraced + " more damaged chunks were not attempted (over " + MAX_TRACED
+                    + " found): run scrub --repair again");
+        }
+    }
+
+    /** The chunk's record now if it still lies where the walk found it damaged, else null. */
+    private ChunkRecord current(long id) throws IOException {
+        try (MetaTxn t = pool.meta().read()) {
+            ChunkRecord now = t.chunk(id);
+            return now != null && pool.isDamaged(id) ? now : null;
+        } catch (MetaCorruptException e) {
+            unrepairable(id, "not repaired: its metadata entry is damaged: " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** The block cache's copy of chunk {@code r} (keyed by chunk id), if it holds the chunk's content. */
+    private byte[] fromCache(ChunkRecord r, MessageDigest md) {
+        byte[] hit = pool.blockCache().get(r.id());
+        byte[] copy = hit == null ? null : hit.clone(); // the bytes checked are the bytes written
+        return copy != null && matches(copy, r, md) ? copy : null;
+    }
+
+    /** The content of the chunk indexed under {@code r}'s fingerprint, if another and sound. */
+    private byte[] fromIndex(ChunkRecord r, MessageDigest md) throws IOException {
+        long idx;
+        try (MetaTxn t = pool.meta().read()) {
+            idx = t.index(r.fingerprint());
+        } catch (MetaCorruptException e) {
+            return null;
+        }
+        return idx > 0 && idx != r.id() ? readGood(idx, r, md) : null;
+    }
+
+    /**
+     * Other chunks with the fingerprints of {@code wanted} (reference copies of saturated chunks
+     * have records of their own, and only the newest copy is indexed): one walk of the chunk
+     * table's metadata, at most 4 candidates per damaged chunk.
+     */
+    private Map<Long, List<Long>> siblings(Map<Long, ChunkRecord> wanted) throws IOException {
+        Map<Fingerprint, List<Long>> byFp = new java.util.HashMap<>();
+        for (ChunkRecord r : wanted.values()) {
+            byFp.computeIfAbsent(new Fingerprint(r.fingerprint()), k -> new ArrayList<>()).add(r.id());
+        }
+        Map<Long, List<Long>> out = new java.util.HashMap<>();
+        long next = 1;
+        while (!monitor.cancelled()) {
+            List<ChunkRecord> page;
+            try {
+                page = pool.chunkPage(next, PAGE);
+            } catch (MetaCorruptException e) {
+                break;
+            }
+            for (ChunkRecord c : page) {
+                List<Long> damagedIds = byFp.get(new Fingerprint(c.fingerprint()));
+                if (damagedIds == null || pool.isDamaged(c.id())) {
+                    continue;
+                }
+                for (long d : damagedIds) {
+                    List<Long> l = out.computeIfAbsent(d, k -> new ArrayList<>());
+                    if (d != c.id() && l.size() < 4) {
+                        l.add(c.id());
+                    }
+                }
+            }
+            if (page.size() < PAGE) {
+                break;
+            }
+            next = page.get(page.size() - 1).id() + 1;
+        }
+        return out;
+    }
+
+    /** Reads chunk {@code source}'s record and returns its content if sound and {@code r}'s content. */
+    private byte[] readGood(long source, ChunkRecord r, MessageDigest md) throws IOException {
+        ChunkRecord s;
+        try (MetaTxn t = pool.meta().read()) {
+            s = t.chunk(source);
+        } catch (MetaCorruptException e) {
+            return null;
+        }
+        if (s == null || !Arrays.equals(s.fingerprint(), r.fingerprint())) {
+            return null;
+        }
+        try {
+            ByteBuffer rec = pool.store().readRaw(s.containerId(), s.offset(), s.length());
+            if (RecordFormat.check(rec, s.id()) != null) {
+                return null;
+            }
+            byte[] data = pool.compression().payload(rec);
+            return matches(data, r, md) ? data : null;
+        } catch (ChecksumMismatchException e) {
+            return null;
+        }
+    }
+
+    /** True if {@code data} is chunk {@code r}'s content: its length, and its SHA-256 is the fingerprint. */
+    private static boolean matches(byte[] data, ChunkRecord r, MessageDigest md) {
+        return data.length == r.originalLength() && Arrays.equals(md.digest(data), r.fingerprint());
+    }
+
+    /** Chunks with their good content waiting to be rewritten together (one force, one transaction). */
+    private final List<ChunkRecord> group = new ArrayList<>();
+    private final List<byte[]> groupData = new ArrayList<>();
+    private long groupBytes;
+    private static final int GROUP_CHUNKS = 256;
+    private static final long GROUP_BYTES = 4 << 20;
+
+    /** Queues {@code r} for a rewrite with {@code good}; rewrites the group when full; true if records were appended. */
+    private boolean rewrite(ChunkRecord r, byte[] good) throws IOException {
+        group.add(r);
+        groupData.add(good);
+        groupBytes += good.length;
+        return group.size() >= GROUP_CHUNKS || groupBytes >= GROUP_BYTES ? rewriteGroup() : false;
+    }
+
+    /**
+     * Appends a record with each queued chunk's id and good content, forces the devices, and in one
+     * committer transaction moves every chunk that still lies in its damaged record to its new
+     * record (the others' new records are dead); true if records were appended.
+     */
+    private boolean rewriteGroup() throws IOException {
+        if (group.isEmpty()) {
+            return false;
+        }
+        List<ChunkRecord> rs = List.copyOf(group);
+        List<PendingChunk> ps = new ArrayList<>(rs.size());
+        List<ByteBuffer> data = new ArrayList<>(rs.size());
+        for (int i = 0; i < rs.size(); i++) {
+            ps.add(new PendingChunk(new Fingerprint(rs.get(i).fingerprint()), rs.get(i).id(), true));
+            data.add(ByteBuffer.wrap(groupData.get(i)));
+        }
+        group.clear();
+        groupData.clear();
+        groupBytes = 0;
+        try {
+            pool.storeClaimed(ps, data);
+        } catch (IOException e) {
+            ps.forEach(p -> p.release(pool.store()));
+            rs.forEach(r -> unrepairable(r.id(), "not repaired: its new record could not be written: " + e.getMessage()));
+            return false;
+        }
+        boolean[] moved;
+        try {
+            pool.store().forceAll();
+            moved = pool.committer().run(b -> {
+                boolean[] m = new boolean[rs.size()];
+                for (int i = 0; i < rs.size(); i++) {
+                    ChunkRecord r = rs.get(i);
+                    PendingChunk p = ps.get(i);
+                    ChunkRecord cur = b.chunk(r.id());
+                    if (cur != null && cur.location().equals(r.location())
+                            && Arrays.equals(cur.fingerprint(), r.fingerprint())) {
+                        b.restore(cur, p.location, p.flags);
+                        b.afterCommit.add(() -> pool.repaired(r.id()));
+                        m[i] = true;
+                    } else {
+                        b.noteEnd(p.location); // healed or freed meanwhile: the new record is dead
+                    }
+                }
+                return m;
+            });
+        } catch (IOException e) {
+            rs.forEach(r -> unrepairable(r.id(), "not repaired: " + e.getMessage()));
+            return true;
+        } finally {
+            ps.forEach(p -> p.release(pool.store()));
+        }
+        for (int i = 0; i < rs.size(); i++) {
+            if (moved[i]) {
+                repaired++;
+                damaged.remove(rs.get(i).id());
+                problem("chunk " + rs.get(i).id() + ": repaired from a good copy of its content");
+            }
+        }
+        return true;
+    }
+
+    private void unrepairable(long chunk, String why) {
+        unrepairableCount++;
+        if (unrepairable.size() < MAX_AFFECTED) {
+            unrepairable.add(new ScrubResult.Unrepairable(chunk, why));
+        }
     }
 
     /**
@@ -230,6 +531,7 @@ final class Scrubber {
 
     private void check(ChunkRecord r, MessageDigest md, boolean retry) throws IOException {
         String why;
+        boolean unreadable = false;
         byte[] data = null;
         try {
             ByteBuffer rec = pool.store().readRaw(r.containerId(), r.offset(), r.length());
@@ -239,6 +541,15 @@ final class Scrubber {
             }
         } catch (ChecksumMismatchException e) {
             why = e.getMessage();
+        } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
+            throw e;
+        } catch (IOException e) {
+            if (pool.isClosed()) {
+                throw e; // the pool is closing: not the record's fault
+            }
+            // the device failed the read (EIO): the record cannot be checked; its blocks answer MEDIUM ERROR
+            why = "cannot be read: " + e.getMessage();
+            unreadable = true;
         }
         if (why != null && retry) {
             ChunkRecord now;
@@ -257,6 +568,13 @@ final class Scrubber {
         }
         checked++;
         bytes += r.length();
+        if (unreadable) {
+            readErrors++;
+            pool.noteUnreadable(r);
+            problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset() + "): " + why);
+            trace(r.id(), why);
+            return;
+        }
         if (why != null) {
             crcErrors++;
             pool.countChecksumError(r);

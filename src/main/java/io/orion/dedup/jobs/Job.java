@@ -32,6 +32,14 @@ final class Job {
     private volatile String summary;
     private volatile String error;
     private volatile Map<String, Object> result;
+    /** What the job was started with (e.g. {@code repair} for a scrub); empty by default. */
+    private Map<String, Object> options = Map.of();
+
+    Job(long id, JobKind kind, String trigger, long throttle, java.util.function.LongSupplier clock,
+        Map<String, Object> options) {
+        this(id, kind, trigger, throttle, clock);
+        this.options = Map.copyOf(options);
+    }
 
     Job(long id, JobKind kind, String trigger, long throttle, java.util.function.LongSupplier clock) {
         this.id = id;
@@ -56,6 +64,10 @@ final class Job {
 
     long throttle() {
         return throttle;
+    }
+
+    Map<String, Object> options() {
+        return options;
     }
 
     void total(long bytes) {

@@ -33,6 +33,11 @@ public final class JobContext implements WorkMonitor {
         return rate;
     }
 
+    /** A boolean option the job was started with ({@code repair} for a scrub), false when not given. */
+    public boolean flag(String name) {
+        return Boolean.TRUE.equals(job.options().get(name));
+    }
+
     /** The job's id. */
     public long id() {
         return job.id();

@@ -124,6 +124,16 @@ public final class JobManager implements Closeable {
      *     kind has no work, or the manager is closed
      */
     public JobInfo start(JobKind kind, String trigger) throws JobException {
+        return start(kind, trigger, Map.of());
+    }
+
+    /**
+     * Starts a job of {@code kind} with {@code options} for its work ({@link JobContext#flag}), e.g.
+     * {@code repair: true} for a scrub.
+     *
+     * @throws JobException as {@link #start(JobKind, String)}
+     */
+    public JobInfo start(JobKind kind, String trigger, Map<String, Object> options) throws JobException {
         Job job;
         JobWork work;
         synchronized (this) {
@@ -139,7 +149,7 @@ public final class JobManager implements Closeable {
                 throw new JobException("a " + kind.label() + " job is already " + running.state().label() + " (job "
                         + running.id() + "); watch it with: orion-dedup job show " + running.id() + " --follow");
             }
-            job = new Job(history.takeId(), kind, trigger, rate(kind), clock);
+            job = new Job(history.takeId(), kind, trigger, rate(kind), clock, options);
             jobs.put(job.id(), job);
             active.put(kind, job);
             trim();

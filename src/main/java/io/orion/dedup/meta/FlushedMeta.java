@@ -45,13 +45,16 @@ public final class FlushedMeta {
     private static final int MAGIC = 0x4f52464d; // "ORFM"
     private static final int VERSION = 1;
     private static final int HEADER = 64;
-    /** Distance between the two slots (room for two pages of LMDB's largest page size). */
-    static final int STRIDE = HEADER + 2 * 65536;
+    /** Distance between the two slots (room for two 4 KiB pages; larger pages use a wider stride). */
+    static int stride(int pageSize) {
+        return HEADER + 2 * pageSize;
+    }
     /** Where the boot id is read (a system property lets a test simulate a restart). */
     static final String BOOT_ID_PROPERTY = "orion.boot-id-file";
 
     /** One saved flush: the two meta pages of {@code data.mdb} when transaction {@code txnId} was synced. */
-    record Saved(long seq, UUID bootId, long inode, long txnId, int pageSize, byte[] pages, int slot) {
+    record Saved(long seq, UUID bootId, long inode, long txnId, int pageSize, byte[] pages, int slot, int mainRootCrc,
+                 int freeRootCrc) {
     }
 
     private final Path file;
@@ -59,8 +62,11 @@ public final class FlushedMeta {
     private long seq;
     private int nextSlot;
 
-    private FlushedMeta(Path file) {
+    private final int pageSize;
+
+    private FlushedMeta(Path file, int pageSize) {
         this.file = file;
+        this.pageSize = pageSize;
     }
 
     /** The id of this boot of the machine, or null when it cannot be read. */
@@ -85,8 +91,10 @@ public final class FlushedMeta {
         }
         Saved best = null;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            // the slot stride follows the page size, which slot 0 names (or, torn, the file's length)
+            int ps = pageSizeOf(ch);
             for (int slot = 0; slot < 2; slot++) {
-                Saved s = readSlot(ch, slot);
+                Saved s = readSlot(ch, slot, ps);
                 if (s != null && (best == null || s.seq() > best.seq())) {
                     best = s;
                 }
@@ -95,33 +103,57 @@ public final class FlushedMeta {
         return best;
     }
 
-    private static Saved readSlot(FileChannel ch, int slot) throws IOException {
+    private static int pageSizeOf(FileChannel ch) throws IOException {
+        long size = ch.size();
+        return (int) Math.max(512, Math.min(65536, Long.highestOneBit(Math.max(1, (size / 2 - HEADER) / 2))));
+    }
+
+    private static Saved readSlot(FileChannel ch, int slot, int ps) throws IOException {
         ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(ch, h, (long) slot * STRIDE);
-        if (h.hasRemaining() || h.getInt(0) != MAGIC || h.getInt(4) != VERSION) {
-            return null;
-        }
-        int ps = h.getInt(48);
-        if (ps < 512 || ps > 65536 || Integer.bitCount(ps) != 1) {
+        readFully(ch, h, (long) slot * stride(ps));
+        if (h.hasRemaining() || h.getInt(0) != MAGIC || h.getInt(4) != VERSION || h.getInt(48) != ps) {
             return null;
         }
         ByteBuffer pages = ByteBuffer.allocate(2 * ps);
-        readFully(ch, pages, (long) slot * STRIDE + HEADER);
+        readFully(ch, pages, (long) slot * stride(ps) + HEADER);
         if (pages.hasRemaining()) {
             return null;
         }
-        if (h.getInt(52) != crc(h, pages.array())) {
+        if (h.getInt(60) != crc(h, pages.array())) {
             return null;
         }
         return new Saved(h.getLong(8), new UUID(h.getLong(16), h.getLong(24)), h.getLong(32), h.getLong(40), ps,
-                pages.array(), slot);
+                pages.array(), slot, h.getInt(52), h.getInt(56));
     }
 
     private static int crc(ByteBuffer header, byte[] pages) {
         CRC32C c = new CRC32C();
-        c.update(header.array(), 0, 52);
+        c.update(header.array(), 0, 60);
         c.update(pages);
         return (int) c.getValue();
+    }
+
+    /** Root page numbers of the free and main databases named by meta page {@code page}. */
+    static long[] roots(byte[] pages, int pageSize, int page) {
+        ByteBuffer m = ByteBuffer.wrap(pages, page * pageSize, pageSize).slice().order(ByteOrder.LITTLE_ENDIAN);
+        return new long[] {m.getLong(40 + 40), m.getLong(88 + 40)};
+    }
+
+    /** CRC32C of page {@code pgno} of {@code ch} (0 for no page). */
+    static int pageCrc(FileChannel ch, long pgno, int pageSize) throws IOException {
+        if (pgno < 2) {
+            return 0;
+        }
+        ByteBuffer b = ByteBuffer.allocate(pageSize);
+        readFully(ch, b, pgno * pageSize);
+        CRC32C c = new CRC32C();
+        c.update(b.array(), 0, b.position());
+        return (int) c.getValue();
+    }
+
+    /** The newer of the two meta pages (0 or 1). */
+    static int newer(byte[] pages, int pageSize) {
+        return txnId(pages, pageSize, 1) > txnId(pages, pageSize, 0) ? 1 : 0;
     }
 
     private static void readFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
@@ -153,7 +185,7 @@ public final class FlushedMeta {
         Path f = dir.resolve(FILE);
         if (!Files.exists(mdb)) {
             // a new file (new pool, recover, restore): a saved state of an older file must never apply
-            Files.deleteIfExists(f);
+            remove(dir);
             return -1;
         }
         Saved s = read(f);
@@ -161,14 +193,20 @@ public final class FlushedMeta {
             return -1;
         }
         UUID boot = bootId();
-        if (boot == null || boot.equals(s.bootId())) {
-            // same boot: a process crash left every write in the page cache (or no boot id to tell)
+        if (boot == null) {
+            LOG.warn("{}: cannot read the boot id ({}): a power loss since the last flush cannot be told from a"
+                    + " process crash, nothing is rolled back", f, System.getProperty(BOOT_ID_PROPERTY,
+                    "/proc/sys/kernel/random/boot_id"));
+            return -1;
+        }
+        if (boot.equals(s.bootId())) {
+            // same boot: a process crash left every write in the page cache
             return -1;
         }
         if (inode(mdb) != s.inode()) {
             LOG.warn("{}: saved for another data.mdb (inode {}, now {}); ignored and removed", f, s.inode(),
                     inode(mdb));
-            Files.delete(f);
+            remove(dir);
             return -1;
         }
         int ps = s.pageSize();
@@ -185,6 +223,15 @@ public final class FlushedMeta {
                         mdb, current, s.txnId());
                 return -1;
             }
+            // the flushed state's root pages were kept as they were (pinned until the next flush): if
+            // they differ, this is not the file the state was saved for (copied over in place)
+            long[] roots = roots(s.pages(), ps, newer(s.pages(), ps));
+            if (pageCrc(ch, roots[0], ps) != s.freeRootCrc() || pageCrc(ch, roots[1], ps) != s.mainRootCrc()) {
+                LOG.warn("{}: the root pages of the flushed state (transaction {}) are not in data.mdb: it is not"
+                        + " the file that state was saved for; not rolled back, saved state removed", f, s.txnId());
+                remove(dir);
+                return -1;
+            }
             ByteBuffer w = ByteBuffer.wrap(s.pages());
             while (w.hasRemaining()) {
                 ch.write(w, w.position());
@@ -199,10 +246,10 @@ public final class FlushedMeta {
     }
 
     /** Opens (creating) the file of {@code dir} for saving flushes. */
-    static FlushedMeta open(Path dir) throws IOException {
-        FlushedMeta m = new FlushedMeta(dir.resolve(FILE));
+    static FlushedMeta open(Path dir, int pageSize) throws IOException {
+        FlushedMeta m = new FlushedMeta(dir.resolve(FILE), pageSize);
         Saved s = read(m.file);
-        if (s != null) {
+        if (s != null && s.pageSize() == pageSize) {
             m.seq = s.seq();
             m.nextSlot = 1 - s.slot();
         }
@@ -212,8 +259,13 @@ public final class FlushedMeta {
             // both slots allocated now: a later save overwrites in place and needs no new space (a
             // flush on a full file system must not fail for want of it)
             long size = m.channel.size();
-            if (size < 2L * STRIDE) {
-                ByteBuffer zeros = ByteBuffer.allocate((int) (2L * STRIDE - size));
+            long want = 2L * stride(pageSize);
+            if (size != want) {
+                m.channel.truncate(Math.min(size, want));
+                size = Math.min(size, want);
+            }
+            if (size < want) {
+                ByteBuffer zeros = ByteBuffer.allocate((int) (want - size));
                 while (zeros.hasRemaining()) {
                     m.channel.write(zeros, size + zeros.position());
                 }
@@ -230,15 +282,17 @@ public final class FlushedMeta {
      * Saves the two meta pages {@code pages} of {@code mdb}, whose newest names transaction
      * {@code txnId} (synced by the caller), into the older slot, and fsyncs it.
      */
-    void save(Path mdb, long txnId, int pageSize, byte[] pages) throws IOException {
+    void save(Path mdb, FileChannel data, long txnId, byte[] pages) throws IOException {
         UUID boot = bootId();
+        long[] roots = roots(pages, pageSize, newer(pages, pageSize));
         ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
         h.putInt(0, MAGIC).putInt(4, VERSION).putLong(8, seq + 1);
         h.putLong(16, boot == null ? 0 : boot.getMostSignificantBits())
                 .putLong(24, boot == null ? 0 : boot.getLeastSignificantBits());
         h.putLong(32, inode(mdb)).putLong(40, txnId).putInt(48, pageSize);
-        h.putInt(52, crc(h, pages));
-        long at = (long) nextSlot * STRIDE;
+        h.putInt(52, pageCrc(data, roots[1], pageSize)).putInt(56, pageCrc(data, roots[0], pageSize));
+        h.putInt(60, crc(h, pages));
+        long at = (long) nextSlot * stride(pageSize);
         ByteBuffer all = ByteBuffer.allocate(HEADER + pages.length);
         all.put(h.array()).put(pages).flip();
         while (all.hasRemaining()) {
@@ -257,8 +311,13 @@ public final class FlushedMeta {
         }
     }
 
-    /** Removes the file of {@code dir} (every commit is durable: nothing to roll back to). */
-    static void remove(Path dir) throws IOException {
-        Files.deleteIfExists(dir.resolve(FILE));
+    /**
+     * Removes the file of {@code dir}, durably (the directory is synced: a removal a power loss
+     * undid could roll a later file back).
+     */
+    public static void remove(Path dir) throws IOException {
+        if (Files.deleteIfExists(dir.resolve(FILE))) {
+            io.orion.dedup.config.AtomicFiles.syncDirectory(dir);
+        }
     }
 }

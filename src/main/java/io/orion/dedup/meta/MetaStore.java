@@ -257,13 +257,32 @@ public final class MetaStore implements Closeable {
                             ? new EnvFlags[] {EnvFlags.MDB_NOTLS}
                             : new EnvFlags[] {EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS});
             FileChannel file = null;
+            FlushedMeta flushed = null;
+            org.lmdbjava.Txn<ByteBuffer> pin = null;
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
                 file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ, StandardOpenOption.WRITE);
+                int ps = env.stat().pageSize;
+                if (durableCommits) {
+                    FlushedMeta.remove(dir); // every commit is durable: nothing to roll back to
+                } else {
+                    // the state found at open becomes the one a power loss rolls back to, before any
+                    // commit (tables created, conversions) can reuse pages of an older flushed state
+                    flushed = openFlushed(dir, file, ps, (env.info().lastPageNumber + 1) * ps);
+                    pin = pinAndSave(env, file, dir, flushed, ps);
+                }
                 m = new MetaStore(dir, env, mapSize, file, check.damage().isEmpty());
+                m.flushed = flushed;
+                m.flushedPin = pin;
                 m.damage = check.damage();
                 m.lastCheck = check;
-            } catch (LmdbException | IOException e) {
+            } catch (LmdbException | IOException | java.io.UncheckedIOException e) {
+                if (pin != null) {
+                    pin.close();
+                }
+                if (flushed != null) {
+                    flushed.close();
+                }
                 if (file != null) {
                     file.close();
                 }
@@ -272,19 +291,6 @@ public final class MetaStore implements Closeable {
             }
         } catch (LmdbException e) {
             throw new MetaCorruptException("cannot open metadata in " + dir + ": " + e.getMessage(), e);
-        }
-        try {
-            if (durableCommits) {
-                FlushedMeta.remove(dir); // every commit is durable: nothing to roll back to
-            } else {
-                // the state found at open becomes the one a power loss rolls back to, before any commit
-                // here (conversions) can reuse pages of an older flushed state
-                m.flushed = FlushedMeta.open(dir);
-                m.sync();
-            }
-        } catch (IOException | RuntimeException e) {
-            m.close();
-            throw e;
         }
         m.openReserve();
         m.convertBlockMap();
@@ -645,19 +651,29 @@ public final class MetaStore implements Closeable {
     }
 
     /**
-     * Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. The
-     * read transaction pinning the last flushed state stays open: it never reads a page, so the
-     * new mapping cannot invalidate anything it holds (it only keeps its reader slot).
+     * Doubles the map size (after MDB_MAP_FULL); waits for open read transactions to finish. LMDB
+     * wants no transaction open in the process, so the read transaction pinning the last flushed
+     * state is closed too, and the state synced and pinned again right after (the caller, the
+     * committer between two commits, has forced the devices first, so that it is a flush).
      */
     public void grow() {
         mapLock.writeLock().lock();
         try {
+            synchronized (this) {
+                if (flushedPin != null) {
+                    flushedPin.close();
+                    flushedPin = null;
+                }
+            }
             long next = mapSize * 2;
             env.setMapSize(next);
             mapSize = next;
             LOG.info("metadata map grown to {} bytes", next);
         } finally {
             mapLock.writeLock().unlock();
+        }
+        if (flushed != null) {
+            sync();
         }
     }
 
@@ -834,6 +850,26 @@ public final class MetaStore implements Closeable {
     }
 
     /**
+     * Opens {@code flushed.meta}; on a full file system, takes the room it needs from the zeros of
+     * {@code data.mdb}'s reserve (past its last used page; topped up again once there is space).
+     */
+    private static FlushedMeta openFlushed(Path dir, FileChannel file, int ps, long used) throws IOException {
+        try {
+            return FlushedMeta.open(dir, ps);
+        } catch (IOException e) {
+            long size = file.size();
+            if (size - (1L << 20) < used) {
+                throw e;
+            }
+            LOG.warn("{}: no room for {} ({}); taking 1 MiB of the metadata reserve", dir, FlushedMeta.FILE,
+                    e.toString());
+            // pages past the last used one are never read by LMDB (see "Space" above)
+            file.truncate(size - (1L << 20));
+            return FlushedMeta.open(dir, ps);
+        }
+    }
+
+    /**
      * Copies the environment into the empty directory {@code dir} as {@code data.mdb}, compacted (free
      * pages left out, pages renumbered), from one read snapshot ({@code mdb_env_copy2} with
      * {@code MDB_CP_COMPACT}): commits go on meanwhile and are not in the copy. The map is not grown
@@ -859,12 +895,27 @@ public final class MetaStore implements Closeable {
             env.sync(true);
             return;
         }
+        org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
+        org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
+        flushedPin = pin;
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /**
+     * Pins the newest committed state with a read transaction, syncs {@code data.mdb}, and saves its
+     * meta pages in {@code flushed}; returns the pin. No write transaction may run meanwhile (the
+     * committer's flush, or the open): a meta page that does not name the pinned transaction fails
+     * the flush rather than leave a power loss to roll back to an older state than the caller
+     * believes durable.
+     */
+    private static org.lmdbjava.Txn<ByteBuffer> pinAndSave(Env<ByteBuffer> env, FileChannel file, Path dir,
+            FlushedMeta flushed, int ps) {
         org.lmdbjava.Txn<ByteBuffer> pin = env.txnRead();
-        boolean kept = false;
         try {
             long id = pin.getId();
             env.sync(true);
-            int ps = (int) pageSize;
             byte[] metaPages = new byte[2 * ps];
             ByteBuffer b = ByteBuffer.wrap(metaPages);
             while (b.hasRemaining()) {
@@ -874,23 +925,15 @@ public final class MetaStore implements Closeable {
             }
             long newest = Math.max(FlushedMeta.txnId(metaPages, ps, 0), FlushedMeta.txnId(metaPages, ps, 1));
             if (newest != id) {
-                // a commit ran meanwhile (not by the committer's own flush): keep the previous state
-                LOG.debug("flushed state not saved: meta pages at {}, pinned {}", newest, id);
-                return;
+                throw new IOException("the meta pages of data.mdb name transaction " + newest + ", not the synced "
+                        + id);
             }
-            flushed.save(dir.resolve("data.mdb"), id, ps, metaPages);
-            org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
-            flushedPin = pin;
-            kept = true;
-            if (old != null) {
-                old.close();
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("saving the flushed metadata state failed: " + e.getMessage(), e);
-        } finally {
-            if (!kept) {
-                pin.close();
-            }
+            flushed.save(dir.resolve("data.mdb"), file, id, metaPages);
+            return pin;
+        } catch (IOException | RuntimeException e) {
+            pin.close();
+            throw new java.io.UncheckedIOException("saving the flushed metadata state failed: " + e.getMessage(),
+                    e instanceof IOException io ? io : new IOException(e));
         }
     }
 

@@ -15,9 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -65,28 +63,19 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
 
     /**
      * @param targetName the target's iSCSI name (used in the device identification VPD page)
-     * @param io executor for block I/O; null to create an own pool (shut down by {@link #close})
+     * @param io executor for block I/O; null to create an own {@link BlockIoExecutor} (shut down by
+     *     {@link #close})
      */
     public ScsiTargetService(String targetName, ExecutorService io) {
         this.targetName = targetName;
         refusals.who(targetName);
         if (io == null) {
-            this.io = Executors.newFixedThreadPool(Math.max(4, Runtime.getRuntime().availableProcessors() * 2),
-                    daemonThreads("scsi-io-"));
+            this.io = new BlockIoExecutor(Math.max(4, Runtime.getRuntime().availableProcessors() * 2), 64, "scsi-io-");
             this.ownsIo = true;
         } else {
             this.io = io;
             this.ownsIo = false;
         }
-    }
-
-    private static ThreadFactory daemonThreads(String prefix) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, prefix + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     public String targetName() {

@@ -940,19 +940,43 @@ final class AdminService extends TargetAdminService {
         return runJob(JobKind.SCRUB);
     }
 
+    /** {@code scrub --repair}: a scrub job that rewrites the damaged chunks it finds from good copies, waited for. */
+    @Override
+    public Map<String, Object> scrub(boolean repair) throws AdminException, IOException {
+        return repair ? runJob(JobKind.SCRUB, Map.of(REPAIR, true)) : scrub();
+    }
+
+    /** The job option of a repairing scrub ({@code scrub --repair}, JSON-RPC {@code repair: true}). */
+    private static final String REPAIR = "repair";
+
     private JobOutcome scrubWork(JobContext ctx) throws IOException {
         DedupPool p = pool();
         long t0 = System.nanoTime();
-        ScrubResult r = p.verify(ctx);
+        boolean repair = ctx.flag(REPAIR);
+        ScrubResult r = p.verify(ctx, repair);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("chunks_checked", r.chunksChecked());
         m.put("checked_bytes", r.bytesChecked());
         m.put("crc_errors", r.crcErrors());
         m.put("fingerprint_mismatches", r.fingerprintMismatches());
+        m.put("read_errors", r.readErrors());
         m.put("metadata_errors", r.metadataErrors());
         m.put("container_errors", r.containerErrors());
         m.put("map_errors", r.mapErrors());
         m.put("mapped_blocks", r.mappedBlocks());
+        if (repair) {
+            m.put("repair", true);
+            m.put("repaired", r.repaired());
+            m.put("unrepairable", r.unrepairable());
+            List<Map<String, Object>> left = new ArrayList<>();
+            for (ScrubResult.Unrepairable u : r.unrepairableChunks()) {
+                Map<String, Object> x = new LinkedHashMap<>();
+                x.put("chunk", u.chunk());
+                x.put("reason", u.reason());
+                left.add(x);
+            }
+            m.put("unrepairable_chunks", left);
+        }
         m.put("duration_seconds", (System.nanoTime() - t0) / 1e9);
         List<String> problems = new ArrayList<>(r.problems());
         List<Map<String, Object>> affected = new ArrayList<>();
@@ -976,13 +1000,21 @@ final class AdminService extends TargetAdminService {
         m.put("affected", affected);
         m.put("cancelled", r.cancelled());
         m.put("problems", problems);
-        long errors = r.crcErrors() + r.fingerprintMismatches() + r.metadataErrors() + r.containerErrors() + r.mapErrors();
-        if (!r.clean()) {
-            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} metadata errors, {} damaged"
-                    + " containers and {} block-map errors: {}", r.crcErrors(), r.fingerprintMismatches(),
-                    r.metadataErrors(), r.containerErrors(), r.mapErrors(), problems);
+        long errors = r.crcErrors() + r.fingerprintMismatches() + r.readErrors() + r.metadataErrors() + r.containerErrors()
+                + r.mapErrors();
+        String summary = errors + " error" + (errors == 1 ? "" : "s");
+        if (repair) {
+            summary += ", " + r.repaired() + " repaired, " + r.unrepairable() + " unrepairable";
+            if (r.repaired() > 0) {
+                LOG.warn("scrub repaired {} damaged chunks from good copies", r.repaired());
+            }
         }
-        return new JobOutcome(m, errors + " error" + (errors == 1 ? "" : "s"), r.clean());
+        if (!r.clean()) {
+            LOG.error("scrub found {} CRC errors, {} fingerprint mismatches, {} unreadable records, {} metadata errors,"
+                    + " {} damaged containers and {} block-map errors: {}", r.crcErrors(), r.fingerprintMismatches(),
+                    r.readErrors(), r.metadataErrors(), r.containerErrors(), r.mapErrors(), problems);
+        }
+        return new JobOutcome(m, summary, r.clean());
     }
 
     /** One post-process pass ({@code dedup run}, or {@code background_interval} while blocks are staged). */
@@ -1025,9 +1057,14 @@ final class AdminService extends TargetAdminService {
 
     /** Starts a job of {@code kind} and waits for it: the figures of a done job; a failed or cancelled one is an error. */
     private Map<String, Object> runJob(JobKind kind) throws AdminException, IOException {
+        return runJob(kind, Map.of());
+    }
+
+    /** {@link #runJob(JobKind)} with options for the job's work. */
+    private Map<String, Object> runJob(JobKind kind, Map<String, Object> options) throws AdminException, IOException {
         JobInfo started;
         try {
-            started = server.jobs().start(kind, "admin");
+            started = server.jobs().start(kind, "admin", options);
         } catch (JobException e) {
             throw new AdminException(e.getMessage());
         }
@@ -1093,6 +1130,23 @@ final class AdminService extends TargetAdminService {
                 + ": one of scrub, cleanup, compression-optimize, post-process"));
         try {
             return server.jobs().start(k, "admin");
+        } catch (JobException e) {
+            throw new AdminException(e.getMessage());
+        }
+    }
+
+    @Override
+    public JobInfo startJob(String kind, boolean repair) throws AdminException {
+        if (!repair) {
+            return startJob(kind);
+        }
+        JobKind k = JobKind.of(kind).orElseThrow(() -> new AdminException("unknown job kind " + kind
+                + ": one of scrub, cleanup, compression-optimize, post-process"));
+        if (k != JobKind.SCRUB) {
+            throw new AdminException(AdminError.INVALID_PARAMS, "repair applies to scrub jobs only, not " + kind);
+        }
+        try {
+            return server.jobs().start(k, "admin", Map.of(REPAIR, true));
         } catch (JobException e) {
             throw new AdminException(e.getMessage());
         }

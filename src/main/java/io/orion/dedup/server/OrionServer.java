@@ -19,6 +19,7 @@ import io.orion.dedup.jobs.JobManager;
 import io.orion.dedup.iscsi.IscsiServerOptions;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.iscsi.TargetCatalog;
+import io.orion.dedup.scsi.BlockIoExecutor;
 import io.orion.dedup.scsi.CopyManager;
 import io.orion.dedup.scsi.LunOptions;
 import io.orion.dedup.scsi.ScsiTargetService;
@@ -36,8 +37,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +54,8 @@ public final class OrionServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OrionServer.class);
     /** How long a LUN being removed waits for its commands in flight. */
     private static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(30);
+    /** Most block I/O threads, stuck ones included (see {@link BlockIoExecutor}). */
+    private static final int IO_THREADS_MAX = 256;
 
     private final OrionConfig config;
     private final Path dataDir;
@@ -86,13 +87,9 @@ public final class OrionServer implements AutoCloseable {
         this.dataDir = dataDir;
         this.targetDirectory = targetDirectory;
         this.volumes = new Volumes(config, dataDir);
-        AtomicInteger n = new AtomicInteger();
         int threads = Math.max(8, Runtime.getRuntime().availableProcessors() * 4);
-        this.io = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "scsi-io-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        // more threads while all are stuck on a slow device, so other LUNs' commands still run
+        this.io = new BlockIoExecutor(threads, IO_THREADS_MAX, "scsi-io-");
         this.metrics = new ServerMetrics();
         this.jobs = JobManager.open(dataDir, config.jobs(), metrics.registry());
         copies.access(this::mayCopy);

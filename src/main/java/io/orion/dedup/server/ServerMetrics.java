@@ -199,6 +199,9 @@ final class ServerMetrics implements IscsiMetrics, AutoCloseable {
                         m -> m.openPool().map(p -> (double) p.verifyMismatches()).orElse(0.0))
                 .description("Blocks that verify stored as new chunks: the chunk of their fingerprint held other bytes"
                         + " (a collision) or a damaged record").register(registry);
+        FunctionCounter.builder("orion.dedup.repaired.chunks", this,
+                        m -> m.openPool().map(p -> (double) p.repairedChunks()).orElse(0.0))
+                .description("Damaged chunks scrub --repair rewrote from a good copy of their content").register(registry);
         FunctionCounter.builder("orion.dedup.hashed.bytes", this, m -> m.pool().map(p -> (double) p.hashedBytes()).orElse(0.0))
                 .description("Bytes fingerprinted").register(registry);
         for (String cache : new String[] {"block", "fingerprint"}) {

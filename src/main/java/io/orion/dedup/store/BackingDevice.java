@@ -1,5 +1,6 @@
 package io.orion.dedup.store;
 
+import io.orion.dedup.storage.DeviceWaits;
 import io.orion.dedup.storage.PrivateFiles;
 import java.io.Closeable;
 import java.io.EOFException;
@@ -37,6 +38,11 @@ public final class BackingDevice implements Closeable {
     private java.util.UUID labelPool;
     /** Faults a test injects ({@link #injectFaults}); none in production. */
     private volatile DeviceFaults faults = DeviceFaults.NONE;
+    /** How long a device counts as slow after one of its reads or writes was ({@link #slowLately}). */
+    public static final long SLOW_LATELY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    /** When a read or write of this device last took {@link DeviceWaits#SLOW_NANOS} or more. */
+    private volatile long slowTransferAt;
+    private volatile boolean slowTransferSeen;
 
     private BackingDevice(int index, Path path, FileChannel channel, boolean regularFile, long slotSize,
                           long capacity) {
@@ -217,6 +223,8 @@ public final class BackingDevice implements Closeable {
      * ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
      */
     public void write(ByteBuffer src, long pos) throws IOException {
+        long t0 = System.nanoTime();
+        boolean waits = DeviceWaits.begin();
         try {
             faults.before(DeviceFaults.Op.WRITE, pos, src.remaining());
             while (src.hasRemaining()) {
@@ -227,6 +235,9 @@ public final class BackingDevice implements Closeable {
                 throw new OutOfSpaceException("backing device " + path + ": " + e.getMessage(), e);
             }
             throw e;
+        } finally {
+            DeviceWaits.end(waits);
+            noteTransfer(t0);
         }
     }
 
@@ -291,14 +302,38 @@ public final class BackingDevice implements Closeable {
 
     /** Fills {@code dst} from {@code pos}; throws {@link EOFException} when the device ends first. */
     public void read(ByteBuffer dst, long pos) throws IOException {
-        faults.before(DeviceFaults.Op.READ, pos, dst.remaining());
-        while (dst.hasRemaining()) {
-            int n = channel.read(dst, pos);
-            if (n < 0) {
-                throw new EOFException(path + " ends at " + pos + " (data truncated)");
+        long t0 = System.nanoTime();
+        boolean waits = DeviceWaits.begin();
+        try {
+            faults.before(DeviceFaults.Op.READ, pos, dst.remaining());
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, pos);
+                if (n < 0) {
+                    throw new EOFException(path + " ends at " + pos + " (data truncated)");
+                }
+                pos += n;
             }
-            pos += n;
+        } finally {
+            DeviceWaits.end(waits);
+            noteTransfer(t0);
         }
+    }
+
+    private void noteTransfer(long t0) {
+        long now = System.nanoTime();
+        if (now - t0 >= DeviceWaits.SLOW_NANOS) {
+            slowTransferAt = now;
+            slowTransferSeen = true;
+        }
+    }
+
+    /**
+     * True if a read or write of this device took {@link DeviceWaits#SLOW_NANOS} or more within the
+     * last {@link #SLOW_LATELY_NANOS} (a slow or failing disk; an fsync's time, which grows with
+     * the data it flushes, does not count).
+     */
+    public boolean slowLately() {
+        return slowTransferSeen && System.nanoTime() - slowTransferAt < SLOW_LATELY_NANOS;
     }
 
     /** Current length of the file (for a block device: whatever the channel reports). */
@@ -315,8 +350,13 @@ public final class BackingDevice implements Closeable {
 
     /** Makes every completed write durable ({@code fdatasync}). */
     public void force() throws IOException {
-        faults.before(DeviceFaults.Op.FORCE, 0, 0);
-        channel.force(false);
+        boolean waits = DeviceWaits.begin();
+        try {
+            faults.before(DeviceFaults.Op.FORCE, 0, 0);
+            channel.force(false);
+        } finally {
+            DeviceWaits.end(waits);
+        }
     }
 
     /**

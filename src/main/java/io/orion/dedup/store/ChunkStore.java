@@ -615,6 +615,16 @@ public final class ChunkStore implements Closeable {
         }
     }
 
+    /** True if a read or write of any device was slow lately ({@link BackingDevice#slowLately}). */
+    public boolean anyDeviceSlowLately() {
+        for (BackingDevice d : devices) {
+            if (d.slowLately()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Makes every completed write on every device durable. */
     public void forceAll() throws IOException {
         for (BackingDevice d : devices) {

@@ -92,6 +92,24 @@ class JsonRpcProtocolTest {
     }
 
     @Test
+    void scrubTakesAnOptionalBooleanRepair() throws Exception {
+        // absent, null or false: the scrub of before
+        for (String p : new String[] {"{}", "{\"repair\":null}", "{\"repair\":false}"}) {
+            JsonNode r = call("{\"jsonrpc\":\"2.0\",\"method\":\"scrub\",\"params\":" + p + ",\"id\":1}");
+            assertEquals(0, r.path("result").path("chunks_checked").asInt(), p + ": " + r);
+        }
+        JsonNode bad = call("{\"jsonrpc\":\"2.0\",\"method\":\"scrub\",\"params\":{\"repair\":\"yes\"},\"id\":2}");
+        assertError(bad, -32602, "parameter repair must be true or false");
+        assertEquals("repair", bad.at("/error/data/param").asText());
+        // a service without repair says so, for scrub and for job.start
+        JsonNode none = call("{\"jsonrpc\":\"2.0\",\"method\":\"scrub\",\"params\":{\"repair\":true},\"id\":3}");
+        assertEquals("this server cannot repair damaged chunks", none.path("error").path("message").asText(), none.toString());
+        JsonNode job = call("{\"jsonrpc\":\"2.0\",\"method\":\"job.start\",\"params\":{\"kind\":\"scrub\","
+                + "\"repair\":true},\"id\":4}");
+        assertEquals("this server cannot repair damaged chunks", job.path("error").path("message").asText(), job.toString());
+    }
+
+    @Test
     void protocolErrorsHaveTheStandardCodes() throws Exception {
         JsonNode unknown = call("{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":1}");
         assertError(unknown, -32601, "unknown method: nope");

@@ -113,6 +113,24 @@ class OrionCliTest {
     }
 
     @Test
+    void scrubRepairIsAnOptionOfScrubAndScrubStart() throws Exception {
+        for (String[] cmd : new String[][] {{"scrub", "--help"}, {"scrub", "start", "--help"}}) {
+            Run help = run(cmd);
+            assertEquals(0, help.status(), help.err());
+            assertTrue(help.out().contains("--repair"), help.out());
+        }
+        assertTrue(run("scrub", "--help").out().contains("(with --repair: when any stays damaged)"),
+                run("scrub", "--help").out());
+        // a server that cannot repair says so (this one cannot scrub at all)
+        Run r = admin("scrub", "--repair");
+        assertEquals(1, r.status());
+        assertEquals("orion-dedup: this server cannot repair damaged chunks" + System.lineSeparator(), r.err());
+        Run start = admin("scrub", "start", "--repair");
+        assertEquals(1, start.status());
+        assertTrue(start.err().contains("background jobs") || start.err().contains("cannot repair"), start.err());
+    }
+
+    @Test
     void badUsageExitsTwoWithOneLineReason() {
         Run none = run();
         assertEquals(2, none.status());

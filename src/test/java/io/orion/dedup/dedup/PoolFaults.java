@@ -17,4 +17,20 @@ public final class PoolFaults {
     public static void untrust(DedupPool pool, String reason) {
         pool.untrust(reason);
     }
+
+    /** The backing device with index {@code index} (to inject faults under it). */
+    public static io.orion.dedup.store.BackingDevice device(DedupPool pool, int index) {
+        return DeviceFaultTest.device(pool, index);
+    }
+
+    /** The index of the backing device that holds the record dedup block {@code dblock} of {@code v} maps to. */
+    public static int deviceOf(DedupPool pool, DedupVolume v, long dblock) throws IOException {
+        try (io.orion.dedup.meta.MetaTxn t = pool.meta().read()) {
+            io.orion.dedup.meta.ChunkRecord r = t.chunk(t.block(v.state().id, dblock));
+            if (r == null) {
+                throw new IOException("dedup block " + dblock + " of " + v.name() + " maps no record");
+            }
+            return pool.store().container(r.containerId()).device().index();
+        }
+    }
 }

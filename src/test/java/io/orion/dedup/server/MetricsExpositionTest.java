@@ -131,6 +131,7 @@ class MetricsExpositionTest {
             }
             assertEquals("counter", families.get("orion_dedup_checksum_errors_total").type());
             assertEquals("counter", families.get("orion_dedup_verify_mismatches_total").type());
+            assertEquals("counter", families.get("orion_dedup_repaired_chunks_total").type());
             assertEquals("counter", families.get("orion_scsi_commands_total").type());
             assertEquals("histogram", families.get("orion_scsi_latency_seconds").type());
             assertTrue(families.get("orion_build_info").samples().get(0).matches(
