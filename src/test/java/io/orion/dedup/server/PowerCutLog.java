@@ -15,7 +15,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * The log written by the {@code powercut.c} LD_PRELOAD shim (src/test/c): every change a process
@@ -191,7 +190,9 @@ final class PowerCutLog {
                 default -> throw new IOException("record " + i + ": type " + r.type());
             }
         }
-        Random rnd = new Random(seed);
+        // SplittableRandom mixes its seed: consecutive seeds (SEED + c) give unrelated draws, where
+        // java.util.Random gives nearly the same first draws for them
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
         int durable = 0, kept = 0, dropped = 0;
         for (Map.Entry<String, Node> e : files.entrySet()) {
             if (e.getKey().endsWith("lock.mdb")) {
