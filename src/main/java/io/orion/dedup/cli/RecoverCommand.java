@@ -46,6 +46,11 @@ final class RecoverCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace existing metadata (it is kept beside, renamed).")
     boolean force;
 
+    @Option(names = "--accept-damage", description = {"Rebuild even when records or slot headers on the devices are"
+            + " damaged (not a torn tail): the blocks the lost records described then read as unmapped or as their"
+            + " older content. Without it such a rebuild is refused and nothing is written."})
+    boolean acceptDamage;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -89,7 +94,7 @@ final class RecoverCommand implements Callable<Integer> {
         PoolRebuilder.Summary s;
         try {
             s = new PoolRebuilder(devices, meta, DEFAULT_CONTAINER_SIZE,
-                    cfg.deduplication().referenceMetadataSize(), bar).rebuild();
+                    cfg.deduplication().referenceMetadataSize(), bar, acceptDamage).rebuild();
         } catch (IOException e) {
             bar.end();
             err.println("orion-dedup recover: " + e.getMessage());

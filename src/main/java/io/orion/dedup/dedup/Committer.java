@@ -316,6 +316,11 @@ final class Committer implements AutoCloseable {
             flushQueued = true;
             pool.commitAssist(() -> {
                 try {
+                    // the bulk of the writeback outside the leader lock, while commits go on; the
+                    // flush itself then forces only what was written since (the pin and the
+                    // saved meta pages need that no commit runs: see MetaStore.sync)
+                    pool.store().forceAll();
+                    pool.meta().syncData();
                     flush();
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("flush after {} block operations failed: {}", flushEveryOps, e.toString());

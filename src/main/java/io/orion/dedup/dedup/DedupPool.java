@@ -93,6 +93,8 @@ public final class DedupPool implements Closeable {
     private record CachedStats(long generation, VolumeStats stats) {
     }
     private final ScheduledExecutorService timer;
+    /** Runs {@link #timedFlush()} (null with durable commits). */
+    private final ScheduledExecutorService flushTimer;
     /** Leads the commits a waiting caller left queued when it stepped down (see Committer). */
     private final java.util.concurrent.ThreadPoolExecutor assist = new java.util.concurrent.ThreadPoolExecutor(
             0, 1, 30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
@@ -133,9 +135,17 @@ public final class DedupPool implements Closeable {
             timer.scheduleWithFixedDelay(this::timedCleanup, every, every, TimeUnit.SECONDS);
         }
         if (!o.durableCommits()) {
-            // when writes stop, what was committed last is made durable within one interval too
+            // when writes stop, what was committed last is made durable within one interval too; on
+            // a thread of its own (the cleanup timer waits for record-moving passes)
             long ms = Math.max(1, committer.flushEveryNanos / 1_000_000L);
-            timer.scheduleWithFixedDelay(this::timedFlush, ms, ms, TimeUnit.MILLISECONDS);
+            flushTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "flush-timer");
+                t.setDaemon(true);
+                return t;
+            });
+            flushTimer.scheduleWithFixedDelay(this::timedFlush, ms, ms, TimeUnit.MILLISECONDS);
+        } else {
+            flushTimer = null;
         }
     }
 
@@ -806,6 +816,9 @@ public final class DedupPool implements Closeable {
         }
         closed = true;
         timer.shutdownNow();
+        if (flushTimer != null) {
+            flushTimer.shutdownNow(); // its flushes run on the commit helper, never on this thread
+        }
         gc.stop();
         IOException failure = null;
         try {

@@ -300,7 +300,7 @@ final class Scrubber {
         } catch (MetaCorruptException e) {
             return null;
         }
-        return idx > 0 && idx != r.id() ? readGood(idx, r, md) : null;
+        return idx > 0 && idx != r.id() && !pool.isDamaged(idx) ? readGood(idx, r, md) : null;
     }
 
     /**
@@ -362,6 +362,13 @@ final class Scrubber {
             return matches(data, r, md) ? data : null;
         } catch (ChecksumMismatchException e) {
             return null;
+        } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
+            throw e;
+        } catch (IOException e) {
+            if (pool.isClosed()) {
+                throw e;
+            }
+            return null; // the source cannot be read (EIO): no good copy there
         }
     }
 
@@ -414,6 +421,13 @@ final class Scrubber {
         boolean[] moved;
         try {
             pool.store().forceAll();
+        } catch (IOException e) {
+            pool.untrust("flush to the backing devices failed: " + e.getMessage());
+            ps.forEach(p -> p.release(pool.store()));
+            rs.forEach(r -> unrepairable(r.id(), "not repaired: " + e.getMessage()));
+            return true;
+        }
+        try {
             moved = pool.committer().run(b -> {
                 boolean[] m = new boolean[rs.size()];
                 for (int i = 0; i < rs.size(); i++) {

@@ -337,6 +337,8 @@ public final class LmdbVerifier {
         }
     }
 
+    private static final String OUTSIDE = " outside the range its parent gives";
+
     private boolean walk(Db d) throws IOException {
         if (d.root == P_INVALID) {
             if (d.entries != 0 || d.depth != 0) {
@@ -368,6 +370,21 @@ public final class LmdbVerifier {
         if (why == null) {
             nodes = new Node[(p.getShort(12) & 0xffff) - PAGEHDR >> 1];
             why = nodes(d, p, nodes, level == d.depth, lo, hi);
+        }
+        if (why != null && why.endsWith(OUTSIDE)) {
+            // a damaged separator in the parent: the page's keys are sound but lie (partly) outside
+            // the range it gives, and a lookup of such a key is routed to a sibling that lacks it
+            // (an absent key looks unmapped): the damage covers the page's own keys too
+            boolean leaf = level == d.depth;
+            boolean intKeys = d.name.equals("free pages");
+            byte[] first = nodes[leaf ? 0 : Math.min(1, nodes.length - 1)].key;
+            byte[] last = nodes[nodes.length - 1].key;
+            byte[] wlo = lo == null ? null : !leaf ? (d.lastGood == null ? null : successor(d.lastGood))
+                    : compare(first, lo, intKeys) < 0 ? first : lo;
+            byte[] whi = hi == null ? null : !leaf ? null
+                    : compare(last, hi, intKeys) >= 0 ? successor(last) : hi;
+            d.damaged(wlo, whi, why, pgno);
+            return;
         }
         if (why != null) {
             d.damaged(lo, hi, why, pgno);
@@ -513,7 +530,7 @@ public final class LmdbVerifier {
                 return "keys out of order at node " + i;
             }
             if (lo != null && compare(k, lo, intKeys) < 0 || hi != null && compare(k, hi, intKeys) >= 0) {
-                return "key of node " + i + " outside the range its parent gives";
+                return "key of node " + i + OUTSIDE;
             }
         }
         return null;

@@ -904,6 +904,14 @@ public final class MetaStore implements Closeable {
     }
 
     /**
+     * Writes back what LMDB committed so far ({@code fdatasync}), without making it the flushed
+     * state: any thread, while commits go on, so that the next {@link #sync()} has little left.
+     */
+    public void syncData() {
+        env.sync(true);
+    }
+
+    /**
      * Pins the newest committed state with a read transaction, syncs {@code data.mdb}, and saves its
      * meta pages in {@code flushed}; returns the pin. No write transaction may run meanwhile (the
      * committer's flush, or the open): a meta page that does not name the pinned transaction fails

@@ -12,6 +12,7 @@ import io.orion.dedup.store.DeviceSpec;
 import io.orion.dedup.store.JournalFormat;
 import io.orion.dedup.store.RecordFormat;
 import io.orion.dedup.store.SlotHeader;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -110,9 +111,25 @@ public final class PoolRebuilder {
     private final long configuredSlotSize;
     private final long mapSize;
     private final Progress progress;
+    private final boolean acceptDamage;
+    /** What the walk found damaged (not a torn tail): records or slot headers whose content is lost. */
+    private final List<String> damage = new ArrayList<>();
 
     public PoolRebuilder(List<DeviceSpec> devices, Path metadataDir, long configuredSlotSize, long mapSize,
                          Progress progress) {
+        this(devices, metadataDir, configuredSlotSize, mapSize, progress, false);
+    }
+
+    /**
+     * @param acceptDamage rebuild even when the devices are damaged (a record or slot header that
+     *     fails its check and is no torn tail, or mapped blocks whose chunk record is on no device):
+     *     the rebuilt pool then reads the blocks the damaged records described as unmapped or as
+     *     their older content. Without it such a rebuild is refused (an {@link IOException} naming
+     *     the damage) before anything is written or cut.
+     */
+    public PoolRebuilder(List<DeviceSpec> devices, Path metadataDir, long configuredSlotSize, long mapSize,
+                         Progress progress, boolean acceptDamage) {
+        this.acceptDamage = acceptDamage;
         this.specs = List.copyOf(devices);
         this.metadataDir = metadataDir;
         this.configuredSlotSize = configuredSlotSize;
@@ -239,6 +256,10 @@ public final class PoolRebuilder {
                 dev.read(b, dev.slotBase(s));
                 b.flip();
                 if (!validHeader(b) || b.getInt(12) != s) {
+                    if (damagedHeader(b) && holdsRecords(dev, s)) {
+                        damage.add("device " + dev.path() + " slot " + s + ": damaged slot header (the container"
+                                + " there, if any, cannot be read)");
+                    }
                     continue;
                 }
                 UUID u = new UUID(b.getLong(20), b.getLong(28));
@@ -276,43 +297,73 @@ public final class PoolRebuilder {
         long done = 0;
         int tornTails = 0;
         long tornBytes = 0;
+        List<Runnable> cuts = new ArrayList<>();
+        long[] tornCut = new long[2];
+        List<IOException> cutFailed = new ArrayList<>();
         for (Found f : found.values()) {
             BackingDevice dev = devices.get(f.device);
             long base = dev.slotBase(f.slot);
-            ContainerWalker.Result r = ContainerWalker.walk(dev, base, SlotHeader.SIZE, slotSize,
-                    new ContainerWalker.Visitor() {
-                        @Override
-                        public void chunk(long offset, ByteBuffer rec) {
-                            long id = RecordFormat.chunkId(rec.duplicate());
-                            ChunkHdr h = new ChunkHdr(id, RecordFormat.fingerprint(rec), rec.remaining(),
-                                    RecordFormat.originalLength(rec), RecordFormat.flags(rec));
-                            long key = key(f.id, offset);
-                            chunkAt.put(key, h);
-                            anyCopy.merge(id, key, Math::max);
-                            maxId[0] = Math.max(maxId[0], id);
-                            f.records++;
-                        }
-
-                        @Override
-                        public void journal(long offset, ByteBuffer rec) {
-                            ByteBuffer p = JournalFormat.payload(rec);
-                            byte[] payload = new byte[p.remaining()];
-                            p.get(payload);
-                            long seq = JournalFormat.seq(rec);
-                            journal.add(new JRec(seq, JournalFormat.type(rec), payload, f.id, rec.remaining()));
-                            maxId[0] = Math.max(maxId[0], seq);
-                        }
-                    });
-            f.end = r.end();
-            scanned += r.scanned();
-            if (r.torn() > 0) {
-                long cut = cutTail(dev, base, r.end(), slotSize);
-                if (cut > 0) {
-                    tornTails++;
-                    tornBytes += cut;
-                    LOG.warn("container {} (device {} slot {}): cut {} bytes of torn tail at {} ({})", f.id,
-                            dev.path(), f.slot, cut, r.end(), r.why());
+            ContainerWalker.Visitor visitor = new ContainerWalker.Visitor() {
+                @Override
+                public void chunk(long offset, ByteBuffer rec) {
+                    long id = RecordFormat.chunkId(rec.duplicate());
+                    ChunkHdr h = new ChunkHdr(id, RecordFormat.fingerprint(rec), rec.remaining(),
+                            RecordFormat.originalLength(rec), RecordFormat.flags(rec));
+                    long key = key(f.id, offset);
+                    chunkAt.put(key, h);
+                    anyCopy.merge(id, key, Math::max);
+                    maxId[0] = Math.max(maxId[0], id);
+                    f.records++;
                 }
+
+                @Override
+                public void journal(long offset, ByteBuffer rec) {
+                    ByteBuffer p = JournalFormat.payload(rec);
+                    byte[] payload = new byte[p.remaining()];
+                    p.get(payload);
+                    long seq = JournalFormat.seq(rec);
+                    journal.add(new JRec(seq, JournalFormat.type(rec), payload, f.id, rec.remaining()));
+                    maxId[0] = Math.max(maxId[0], seq);
+                }
+            };
+            ContainerWalker.Result r = ContainerWalker.walk(dev, base, SlotHeader.SIZE, slotSize, visitor);
+            scanned += r.scanned();
+            while (r.torn() > 0) {
+                // unreadable bytes: damage (a record that fails its check, the walk goes on after it)
+                // or a torn tail (a write cut short by a crash: cut below)
+                Skip k = skip(dev, base, r.end(), slotSize);
+                String where = "container " + f.id + " (device " + dev.path() + " slot " + f.slot + ") offset "
+                        + r.end() + ": " + r.why();
+                if (k.next() < 0) {
+                    if (k.whole() && !k.chunkRecord()) {
+                        damage.add(where + ", a whole record (no chunk record) that fails its check");
+                    }
+                    break;
+                }
+                if (!k.chunkRecord() && !k.hole()) {
+                    damage.add(where + ", valid records follow at offset " + k.next()
+                            + " (the bytes between are no single chunk record: journal records may be lost)");
+                }
+                LOG.warn("{}: skipped to the next valid record at offset {}", where, k.next());
+                r = ContainerWalker.walk(dev, base, k.next(), slotSize, visitor);
+                scanned += r.scanned();
+            }
+            f.end = r.end();
+            if (r.torn() > 0) {
+                ContainerWalker.Result last = r;
+                cuts.add(() -> {
+                    try {
+                        long cut = cutTail(dev, base, last.end(), slotSize);
+                        if (cut > 0) {
+                            tornCut[0]++;
+                            tornCut[1] += cut;
+                            LOG.warn("container {} (device {} slot {}): cut {} bytes of torn tail at {} ({})", f.id,
+                                    dev.path(), f.slot, cut, last.end(), last.why());
+                        }
+                    } catch (IOException e) {
+                        cutFailed.add(e);
+                    }
+                });
             }
             done += Math.min(slotSize, dev.length() - base);
             progress.update("scanning", Math.min(done, total), total);
@@ -439,7 +490,28 @@ public final class PoolRebuilder {
         if (lost > 0) {
             LOG.error("{} mapped block(s) name chunks whose records were found on no device; they read as unmapped",
                     lost);
+            damage.add(lost + " mapped block(s) name chunk records found on no device");
         }
+        if (!damage.isEmpty()) {
+            for (String d : damage) {
+                LOG.error("damaged: {}", d);
+            }
+            if (!acceptDamage) {
+                // the journal records or chunk records lost there described blocks this rebuild would
+                // read back as unmapped (zeros) or as their older content, with GOOD status
+                throw new IOException("the devices are damaged (" + damage.size() + " finding(s), first: "
+                        + damage.get(0) + "); a rebuild would read the blocks the damaged records described as"
+                        + " zeros or older data. Nothing was written. Rebuild anyway with --accept-damage");
+            }
+        }
+        for (Runnable c : cuts) {
+            c.run();
+        }
+        if (!cutFailed.isEmpty()) {
+            throw cutFailed.get(0);
+        }
+        tornTails = (int) tornCut[0];
+        tornBytes = tornCut[1];
         long uniqueBytes = 0;
         long storedBytes = 0;
         TreeMap<Long, ChunkRecord> sortedChunks = new TreeMap<>();
@@ -533,6 +605,150 @@ public final class PoolRebuilder {
         progress.update("done", total, total);
         return new Summary(volumes.size(), sortedChunks.size(), mapped, found.size(), tornTails, tornBytes, scanned,
                 replayed, lost, pool);
+    }
+
+    /**
+     * True when the 64 bytes at a slot boundary that are no valid header are a damaged one: its magic
+     * is intact (the CRC32C or the slot index failed) or one bit off. Zeros (a free slot) and other
+     * bytes (what a raw device held before the pool) are not; nor is a damaged header whose slot holds
+     * no record after it (a label-only header: nothing is lost), see {@link #holdsRecords}.
+     */
+    private static boolean holdsRecords(BackingDevice dev, int slot) throws IOException {
+        long at = dev.slotBase(slot) + SlotHeader.SIZE;
+        if (dev.regularFile() && dev.length() < at + 4) {
+            return false;
+        }
+        ByteBuffer first = ByteBuffer.allocate(4);
+        try {
+            dev.read(first, at);
+        } catch (EOFException e) {
+            return false;
+        }
+        return first.flip().remaining() == 4 && first.getInt(0) != 0;
+    }
+
+    private static boolean damagedHeader(ByteBuffer b) {
+        return b.remaining() >= SlotHeader.SIZE
+                && Integer.bitCount(b.duplicate().order(ByteOrder.BIG_ENDIAN).getInt(0) ^ SlotHeader.MAGIC) <= 1;
+    }
+
+    /**
+     * What the unreadable bytes at {@code end} of a container are.
+     *
+     * @param next offset (in the slot) of the next valid record after them, -1 when none follows
+     * @param chunkRecord they are one chunk record (magic intact or one bit off; announced length up to
+     *     {@code next}, or, when nothing follows, inside what was read): its loss shows in the blocks
+     *     whose chunk is then found on no device
+     * @param whole nothing follows and they are one whole record: no 64 or more of its bytes in one
+     *     4 KiB page are zeros, as the pages a torn write never wrote are (else a torn tail)
+     * @param hole they are zeros up to {@code next}, or a page of them was never written
+     *     ({@link #unwritten}): room an
+     *     append had reserved and never filled, or filled in part (it failed, or a crash came first),
+     *     while later appends landed; such a record was never committed, nothing is lost there
+     */
+    private record Skip(long next, boolean chunkRecord, boolean whole, boolean hole) {
+    }
+
+    private static Skip skip(BackingDevice dev, long base, long end, long slotSize) throws IOException {
+        long limit = Math.min(slotSize, dev.regularFile() ? dev.length() - base : slotSize);
+        if (limit - end < JournalFormat.HEADER) {
+            return new Skip(-1, false, false, false);
+        }
+        // read what follows in growing windows: the next valid record is usually near
+        long window = Math.min(limit - end, 128 * 1024);
+        ByteBuffer buf = window(dev, base + end, window);
+        int magic = buf.getInt(0);
+        int len = -1;
+        boolean chunk = false;
+        if (Integer.bitCount(magic ^ RecordFormat.MAGIC) <= 1 && buf.limit() >= RecordFormat.HEADER) {
+            len = RecordFormat.HEADER + buf.getInt(20);
+            chunk = true;
+        } else if (Integer.bitCount(magic ^ JournalFormat.MAGIC) <= 1) {
+            len = JournalFormat.HEADER + buf.getInt(16);
+        }
+        if (len < JournalFormat.HEADER || len > limit - end) {
+            len = -1;
+            chunk = false;
+        }
+        // the next valid record: right after the record the header announces, else the first anywhere on
+        if (len > 0 && len + JournalFormat.HEADER <= buf.limit() && valid(buf, len)) {
+            return new Skip(end + len, chunk, true, unwritten(buf, len, base + end));
+        }
+        int from = 1;
+        while (true) {
+            for (int i = from; i + JournalFormat.HEADER <= buf.limit(); i++) {
+                if (valid(buf, i)) {
+                    boolean zeros = true;
+                    for (int z = 0; z < i && zeros; z++) {
+                        zeros = buf.get(z) == 0;
+                    }
+                    return new Skip(end + i, false, true, zeros || unwritten(buf, i, base + end));
+                }
+            }
+            if (buf.limit() >= limit - end) {
+                break;
+            }
+            from = 1; // again from the start: a record cut off by the window's end is whole now
+            window = Math.min(limit - end, window * 4);
+            buf = window(dev, base + end, window);
+        }
+        if (len < 0 || len > buf.limit()) {
+            return new Skip(-1, false, false, false);
+        }
+        if (unwritten(buf, len, base + end)) {
+            return new Skip(-1, false, false, false);
+        }
+        return new Skip(-1, chunk, true, false);
+    }
+
+    /**
+     * True when, of the first {@code len} bytes of {@code buf} (at device offset {@code abs}), the part
+     * in some 4 KiB page is 64 bytes or more and all zeros: a page a write never wrote (a torn write,
+     * or room reserved and never filled), which damage to written bytes does not make.
+     */
+    private static boolean unwritten(ByteBuffer buf, int len, long abs) {
+        for (int at = 0; at < len; ) {
+            int to = (int) Math.min(len, (abs + at) / 4096 * 4096 + 4096 - abs);
+            if (to - at >= 64) {
+                boolean zeros = true;
+                for (int i = at; i < to && zeros; i++) {
+                    zeros = buf.get(i) == 0;
+                }
+                if (zeros) {
+                    return true;
+                }
+            }
+            at = to;
+        }
+        return false;
+    }
+
+    private static ByteBuffer window(BackingDevice dev, long at, long n) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate((int) n);
+        try {
+            dev.read(buf, at);
+        } catch (EOFException e) {
+            // what was read stays
+        }
+        return buf.flip();
+    }
+
+    /** True when a whole chunk or journal record that passes its check starts at {@code i} of {@code buf}. */
+    private static boolean valid(ByteBuffer buf, int i) {
+        if (i + JournalFormat.HEADER > buf.limit()) {
+            return false;
+        }
+        int m = buf.getInt(i);
+        if (m != RecordFormat.MAGIC && m != JournalFormat.MAGIC) {
+            return false;
+        }
+        ByteBuffer view = buf.duplicate().position(i);
+        int len = m == RecordFormat.MAGIC ? RecordFormat.announcedLength(view) : JournalFormat.announcedLength(view);
+        if (len <= 0 || i + len > buf.limit()) {
+            return false;
+        }
+        ByteBuffer rec = buf.duplicate().position(i).limit(i + len);
+        return (m == RecordFormat.MAGIC ? RecordFormat.check(rec, -1) : JournalFormat.check(rec)) == null;
     }
 
     private static long key(int containerId, long offset) {

@@ -117,7 +117,8 @@ class HealTest {
      * was found in takes no more records: the heal and the writes after it survive {@code recover}
      * (before, they were appended behind the damaged record and recover cut them off: found by
      * review). What the container held behind the damaged record before it was found (here block 0's
-     * mapping, journaled right after it) is still out of recover's reach: docs/reliability.md.
+     * mapping, journaled right after it) was out of recover's reach until recover learnt to walk on
+     * past a damaged record (block 0 read zeros after recover before that).
      */
     @Test
     void theHealAndLaterWritesSurviveRecover() throws Exception {
@@ -141,6 +142,7 @@ class HealTest {
         try (DedupPool pool = DedupPool.open(o)) {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             assertArrayEquals(x, read(v, 7), "the healed chunk");
+            assertArrayEquals(x, read(v, 0), "block 0, journaled behind the damaged record: recover walks on past it");
             for (int i = 0; i < 4; i++) {
                 assertArrayEquals(later[i], read(v, 10 + i), "block " + (10 + i));
             }

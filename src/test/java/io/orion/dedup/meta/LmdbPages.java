@@ -20,6 +20,14 @@ public final class LmdbPages {
     public final List<Long> used = new ArrayList<>();
     /** The leaf pages of each named database (blocks, chunks, ...). */
     public final java.util.Map<String, List<Long>> leaves = new java.util.TreeMap<>();
+    /**
+     * Every used page by its class: {@code meta} (pages 0 and 1), {@code free.branch},
+     * {@code free.leaf}, {@code free.overflow} (the free-page database), {@code main.branch},
+     * {@code main.leaf} (the main database, which names the others) and for each named database
+     * {@code <name>.branch}, {@code <name>.leaf}, {@code <name>.overflow}. Only classes with at least
+     * one page are present; every used page is in exactly one class.
+     */
+    public final java.util.Map<String, List<Long>> classes = new java.util.TreeMap<>();
 
     private LmdbPages() {
     }
@@ -43,6 +51,7 @@ public final class LmdbPages {
             }
         }
         out.used.addAll(pages);
+        out.classify(mdb);
         return out;
     }
 
@@ -89,6 +98,65 @@ public final class LmdbPages {
                 }
             } else if ((p.getShort(off + 4) & 1) != 0) { // F_BIGDATA: value on overflow pages
                 walk(ch, p.getLong(off + 8 + ks), pages, null, null);
+            }
+        }
+    }
+
+    private void classify(Path mdb) throws IOException {
+        try (FileChannel ch = FileChannel.open(mdb, StandardOpenOption.READ)) {
+            ByteBuffer m0 = page(ch, 0);
+            ByteBuffer m1 = page(ch, 1);
+            ByteBuffer m = m1.getLong(144) > m0.getLong(144) ? m1 : m0;
+            add("meta", 0);
+            add("meta", 1);
+            classifyTree(ch, m.getLong(40 + 40), "free", null);
+            java.util.Map<String, Long> subRoots = new java.util.TreeMap<>();
+            classifyTree(ch, m.getLong(88 + 40), "main", subRoots);
+            for (java.util.Map.Entry<String, Long> e : subRoots.entrySet()) {
+                classifyTree(ch, e.getValue(), e.getKey(), null);
+            }
+        }
+        for (List<Long> l : classes.values()) {
+            java.util.Collections.sort(l);
+        }
+    }
+
+    private void add(String cls, long pg) {
+        classes.computeIfAbsent(cls, k -> new ArrayList<>()).add(pg);
+    }
+
+    private void classifyTree(FileChannel ch, long pg, String db, java.util.Map<String, Long> subRoots)
+            throws IOException {
+        if (pg == -1) {
+            return;
+        }
+        ByteBuffer p = page(ch, pg);
+        int flags = p.getShort(10) & 0xffff;
+        if ((flags & 4) != 0) {
+            int count = p.getInt(12);
+            for (int i = 0; i < count; i++) {
+                add(db + ".overflow", pg + i);
+            }
+            return;
+        }
+        boolean branch = (flags & 1) != 0;
+        add(db + (branch ? ".branch" : ".leaf"), pg);
+        int n = ((p.getShort(12) & 0xffff) - 16) / 2;
+        for (int i = 0; i < n; i++) {
+            int off = p.getShort(16 + 2 * i) & 0xffff;
+            int ks = p.getShort(off + 6) & 0xffff;
+            if (branch) {
+                classifyTree(ch, (p.getInt(off) & 0xffffffffL) | ((long) (p.getShort(off + 4) & 0xffff) << 32), db,
+                        subRoots);
+            } else if (subRoots != null) {
+                long root = p.getLong(off + 8 + ks + 40);
+                byte[] name = new byte[ks];
+                p.get(off + 8, name);
+                if (root != -1) {
+                    subRoots.put(new String(name, java.nio.charset.StandardCharsets.UTF_8), root);
+                }
+            } else if ((p.getShort(off + 4) & 1) != 0) { // F_BIGDATA: value on overflow pages
+                classifyTree(ch, p.getLong(off + 8 + ks), db, null);
             }
         }
     }
