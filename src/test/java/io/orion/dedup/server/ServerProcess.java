@@ -81,14 +81,26 @@ public final class ServerProcess implements AutoCloseable {
 
     static ServerProcess start(Path data, Path targets, Path config, int port, String... extra)
             throws IOException, InterruptedException {
+        return start(data, targets, config, port, java.util.Map.of(), List.of(), extra);
+    }
+
+    /**
+     * As {@link #start(Path, Path, Path, int, String...)}, with extra environment variables for the
+     * server process (e.g. LD_PRELOAD) and JVM options (e.g. system properties) before {@code -jar}.
+     */
+    static ServerProcess start(Path data, Path targets, Path config, int port, java.util.Map<String, String> env,
+                               List<String> jvmOptions, String... extra) throws IOException, InterruptedException {
         String jar = System.getProperty("orion.jar", "target/orion-dedup.jar");
         List<String> cmd = new ArrayList<>(List.of("java", "-Xmx2g",
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-                "-jar", jar, "serve", "--config", config.toString(), "--targets", targets.toString(),
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", jar, "serve", "--config", config.toString(), "--targets", targets.toString(),
                 "--data", data.toString(), "--listen", "127.0.0.1:" + port));
         cmd.addAll(List.of(extra));
         Path log = data.resolveSibling(data.getFileName() + "-server.log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         ServerProcess sp = new ServerProcess(p, port, data, log);
         CountDownLatch ready = new CountDownLatch(1);
         Thread pump = new Thread(() -> sp.pump(ready), "server-output-" + port);
