@@ -331,15 +331,14 @@ final class Committer implements AutoCloseable {
         }
         // a hard bound: when the queued flush has not come by twice the operations, this leader
         // flushes now (the file must not grow with the time a loaded helper thread takes)
+        // (and on a metadata file system that cannot grow data.mdb, after every batch: the pages
+        // the flushed state pins are then the space the next commits need)
         boolean overdue = flushes.isEmpty() && dirty && !pool.options().durableCommits()
-                && opsSinceFlush >= 2 * flushEveryOps && pool.readOnlyReason() == null;
+                && (opsSinceFlush >= 2 * flushEveryOps || pool.meta().flushWouldFreeSpace())
+                && pool.readOnlyReason() == null;
         if (!flushes.isEmpty() || overdue) {
             try {
-                dirty = false;
-                opsSinceFlush = 0;
-                pool.store().forceAll();
-                pool.meta().sync();
-                lastDurable = System.nanoTime();
+                flushHere();
                 for (Work f : flushes) {
                     f.complete(null);
                 }
@@ -352,10 +351,20 @@ final class Committer implements AutoCloseable {
         }
     }
 
+    /** Forces the devices, then makes the newest commit the flushed state; leader only, between commits. */
+    private void flushHere() throws IOException {
+        dirty = false;
+        opsSinceFlush = 0;
+        pool.store().forceAll();
+        pool.meta().sync();
+        lastDurable = System.nanoTime();
+    }
+
     private void commitItems(List<Work> items) {
         Set<Work> failed = new HashSet<>();
         Map<Work, Throwable> failures = new IdentityHashMap<>();
         boolean noSpace = false;
+        boolean flushedForSpace = false;
         boolean committed = false;
         for (int attempt = 0; attempt < 64; attempt++) {
             String readOnly = pool.readOnlyReason();
@@ -449,9 +458,23 @@ final class Committer implements AutoCloseable {
                     pool.untrust("LMDB error: " + e.getMessage());
                     continue;
                 }
-                // the file system is full (the transaction was aborted, nothing changed): replay once
-                // without the work that needs new space (applyOps refuses it now); if even that finds
-                // no space, every remaining item fails with it - the pool stays writable
+                // the file system is full (the transaction was aborted, nothing changed). The pages
+                // freed since the last flush are kept from reuse by the flushed state's pin: a
+                // flush makes them free, and the batch is tried again as it was
+                if (!flushedForSpace && dirty && !pool.options().durableCommits()
+                        && pool.meta().pinsFlushedState()) {
+                    flushedForSpace = true;
+                    try {
+                        flushHere();
+                        continue;
+                    } catch (IOException | RuntimeException f) {
+                        pool.untrust("flush to the backing devices failed: " + f.getMessage());
+                        continue;
+                    }
+                }
+                // still no space: replay once without the work that needs new space (applyOps
+                // refuses it now); if even that finds no space, every remaining item fails with it
+                // - the pool stays writable
                 pool.meta().markLowSpace();
                 if (noSpace) {
                     for (Work w : items) {

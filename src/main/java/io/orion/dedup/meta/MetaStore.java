@@ -109,6 +109,11 @@ public final class MetaStore implements Closeable {
     private final FileChannel file;
     private final long pageSize;
     private volatile boolean lowSpace;
+    /**
+     * True when the allocated tail of {@code data.mdb} is below half the reserve target and could
+     * not be topped up: the file is about to need pages the file system may not have.
+     */
+    private volatile boolean tailShort;
     /** The last flush's meta pages, for a rollback after a power loss; null with durable commits. */
     private FlushedMeta flushed;
     /** A read transaction on the last flushed state: LMDB reuses none of its pages (see {@link FlushedMeta}). */
@@ -753,8 +758,11 @@ public final class MetaStore implements Closeable {
         }
         long have;
         try {
-            // room left: the allocated tail plus the pages LMDB has freed (reused before the file grows)
-            have = file.size() - used + freePages() * pageSize;
+            long tail = file.size() - used;
+            tailShort = tail < target / 2;
+            // room left: the allocated tail plus the pages LMDB has freed (reused before the file grows;
+            // those the flushed state pins only after the next flush, see flushWouldFreeSpace)
+            have = tail + freePages() * pageSize;
         } catch (IOException | RuntimeException e) {
             have = 0;
         }
@@ -808,6 +816,21 @@ public final class MetaStore implements Closeable {
      */
     public boolean lowSpace() {
         return lowSpace;
+    }
+
+    /**
+     * True when a flush may give the next commits room they would otherwise not find: the file
+     * system cannot extend {@code data.mdb}'s reserve, and the read transaction pinning the last
+     * flushed state ({@link #sync()}) keeps every page freed since from reuse. The committer then
+     * flushes after each batch, and once more before it gives up on a commit that found no space.
+     */
+    public synchronized boolean flushWouldFreeSpace() {
+        return flushedPin != null && tailShort;
+    }
+
+    /** True when a read transaction pins the last flushed state (pages freed since wait for a flush). */
+    public synchronized boolean pinsFlushedState() {
+        return flushedPin != null;
     }
 
     /** The error for work that needs new space while {@link #lowSpace()} (answered 07/27/07). */

@@ -25,13 +25,14 @@ class HangupReloadIT {
             Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(pid)).inheritIO().start();
             assertEquals(0, kill.waitFor());
             List<String> iqns = List.of();
-            for (int i = 0; i < 100 && !iqns.contains("iqn.2026-11.io.orion:hup"); i++) {
+            for (int i = 0; i < 600 && !iqns.contains("iqn.2026-11.io.orion:hup"); i++) {
                 Thread.sleep(100);
                 try (AdminClient c = AdminClient.connect(data.resolve("control.sock"))) {
                     iqns = c.listTargets().stream().map(TargetSummary::iqn).toList();
                 }
             }
-            assertEquals(List.of(ServerProcess.DEFAULT_IQN, "iqn.2026-11.io.orion:hup"), iqns);
+            // up to a minute: a loaded CI machine once took longer than 10 s; this is not a speed test
+            assertEquals(List.of(ServerProcess.DEFAULT_IQN, "iqn.2026-11.io.orion:hup"), iqns, server.output());
             assertTrue(server.alive(), "SIGHUP must not stop the server");
             assertTrue(server.output().contains("audit: signal SIGHUP reload result=ok: 1 added, 0 changed, 0 removed, 1 unchanged"),
                     server.output());
