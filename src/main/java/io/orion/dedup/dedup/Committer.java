@@ -201,8 +201,23 @@ final class Committer implements AutoCloseable {
         return (T) await(enqueue(new TaskWork(task)));
     }
 
+    /**
+     * Makes every commit so far durable. The committer only captures the newest commit ({@link
+     * MetaStore#capture()}: a pin and a copy of its meta pages, no I/O wait); the fsyncs (devices,
+     * then data.mdb) and saving the meta pages run here, on the caller's thread, while commits go
+     * on: they used to hold up every writer of the pool for the length of the fsyncs.
+     */
     void flush() throws IOException {
-        await(enqueue(new FlushWork()));
+        Object r = await(enqueue(new FlushWork()));
+        if (r instanceof io.orion.dedup.meta.MetaStore.FlushPoint p) {
+            try {
+                pool.store().forceAll();
+                pool.meta().complete(p);
+            } catch (IOException | RuntimeException e) {
+                pool.untrust("flush to the backing devices failed: " + e.getMessage());
+                throw e instanceof IOException io ? io : new IOException(e);
+            }
+        }
     }
 
     private Work enqueue(Work w) throws IOException {
@@ -316,12 +331,7 @@ final class Committer implements AutoCloseable {
             flushQueued = true;
             pool.commitAssist(() -> {
                 try {
-                    // the bulk of the writeback outside the leader lock, while commits go on; the
-                    // flush itself then forces only what was written since (the pin and the
-                    // saved meta pages need that no commit runs: see MetaStore.sync)
-                    pool.store().forceAll();
-                    pool.meta().syncData();
-                    flush();
+                    flush(); // its fsyncs run here, while commits go on
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("flush after {} block operations failed: {}", flushEveryOps, e.toString());
                 } finally {
@@ -336,7 +346,24 @@ final class Committer implements AutoCloseable {
         boolean overdue = flushes.isEmpty() && dirty && !pool.options().durableCommits()
                 && (opsSinceFlush >= 2 * flushEveryOps || pool.meta().flushWouldFreeSpace())
                 && pool.readOnlyReason() == null;
-        if (!flushes.isEmpty() || overdue) {
+        if (!overdue && !flushes.isEmpty() && !pool.options().durableCommits()) {
+            // the flushes' callers complete them (flush()): here only the capture
+            try {
+                dirty = false;
+                opsSinceFlush = 0;
+                lastDurable = System.nanoTime();
+                for (Work f : flushes) {
+                    f.complete(pool.meta().capture());
+                }
+            } catch (IOException | RuntimeException e) {
+                pool.untrust("flush failed: " + e.getMessage());
+                for (Work f : flushes) {
+                    if (!f.done.isDone()) {
+                        f.fail(e instanceof IOException ? e : new IOException(e));
+                    }
+                }
+            }
+        } else if (!flushes.isEmpty() || overdue) {
             try {
                 flushHere();
                 for (Work f : flushes) {

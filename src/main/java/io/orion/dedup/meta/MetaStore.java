@@ -118,6 +118,16 @@ public final class MetaStore implements Closeable {
     private FlushedMeta flushed;
     /** A read transaction on the last flushed state: LMDB reuses none of its pages (see {@link FlushedMeta}). */
     private org.lmdbjava.Txn<ByteBuffer> flushedPin;
+    /** The transaction {@link #flushed} holds (under this monitor). */
+    private long savedTxn = -1;
+    /**
+     * Serializes the slow part of flushes ({@link #complete}, {@link #sync()}: fsync, saving the
+     * meta pages) without holding this monitor, which guards only the pins and is taken by the
+     * committer between commits. Order: {@code mapLock}, then this lock, then the monitor.
+     */
+    private final Object completeLock = new Object();
+    /** Flush points captured and not yet completed or dropped (under this monitor). */
+    private final java.util.Set<FlushPoint> pending = new java.util.HashSet<>();
     private long lastTopUpFailure;
     private long lastLook;
 
@@ -279,6 +289,7 @@ public final class MetaStore implements Closeable {
                 m = new MetaStore(dir, env, mapSize, file, check.damage().isEmpty());
                 m.flushed = flushed;
                 m.flushedPin = pin;
+                m.savedTxn = pin == null ? -1 : pin.getId();
                 m.damage = check.damage();
                 m.lastCheck = check;
             } catch (LmdbException | IOException | java.io.UncheckedIOException e) {
@@ -664,22 +675,161 @@ public final class MetaStore implements Closeable {
     public void grow() {
         mapLock.writeLock().lock();
         try {
-            synchronized (this) {
-                if (flushedPin != null) {
-                    flushedPin.close();
-                    flushedPin = null;
+            // under the complete lock throughout: a flush point completing later (its pin closed
+            // here) finds the newer state saved by the sync below, or that it failed
+            synchronized (completeLock) {
+                synchronized (this) {
+                    if (flushedPin != null) {
+                        flushedPin.close();
+                        flushedPin = null;
+                    }
+                    dropPending();
+                }
+                long next = mapSize * 2;
+                env.setMapSize(next);
+                mapSize = next;
+                LOG.info("metadata map grown to {} bytes", next);
+                if (flushed != null) {
+                    sync();
                 }
             }
-            long next = mapSize * 2;
-            env.setMapSize(next);
-            mapSize = next;
-            LOG.info("metadata map grown to {} bytes", next);
         } finally {
             mapLock.writeLock().unlock();
         }
-        if (flushed != null) {
-            sync();
+    }
+
+    /**
+     * Closes the pins of pending flush points the saved state covers: their flushes succeed without
+     * more work, and a point whose caller never completes it (interrupted while waiting) pins
+     * nothing for long.
+     */
+    private void dropCovered() {
+        for (java.util.Iterator<FlushPoint> it = pending.iterator(); it.hasNext(); ) {
+            FlushPoint p = it.next();
+            if (p.txn <= savedTxn) {
+                p.pin.close();
+                p.dropped = true;
+                it.remove();
+            }
         }
+    }
+
+    /** Closes the pins of every pending flush point (LMDB wants no transaction open to grow or close). */
+    private void dropPending() {
+        for (FlushPoint p : pending) {
+            p.pin.close();
+            p.dropped = true;
+        }
+        pending.clear();
+    }
+
+    /**
+     * A committed state captured for a flush ({@link #capture()}): a read transaction pinning its
+     * pages and a copy of data.mdb's meta pages naming it. {@link #complete(FlushPoint)} makes it
+     * durable and the state a power loss rolls back to.
+     */
+    public static final class FlushPoint {
+        final org.lmdbjava.Txn<ByteBuffer> pin;
+        final long txn;
+        final byte[] metaPages;
+        boolean dropped;
+
+        private FlushPoint(org.lmdbjava.Txn<ByteBuffer> pin, long txn, byte[] metaPages) {
+            this.pin = pin;
+            this.txn = txn;
+            this.metaPages = metaPages;
+        }
+    }
+
+    /**
+     * Pins the newest commit and copies its meta pages, for a flush completed later by {@link
+     * #complete(FlushPoint)} on any thread while commits go on: the fsyncs no longer hold up the
+     * committer. Committer thread, between commits (no write transaction open: the meta pages must
+     * name the pinned transaction); reads only the page cache. Null when commits are durable
+     * themselves ({@code durable_commits}): there is no flushed state to keep.
+     */
+    public synchronized FlushPoint capture() throws IOException {
+        if (flushed == null) {
+            return null;
+        }
+        org.lmdbjava.Txn<ByteBuffer> pin = env.txnRead();
+        try {
+            long id = pin.getId();
+            byte[] metaPages = readMetaPages(file, (int) pageSize);
+            long newest = Math.max(FlushedMeta.txnId(metaPages, (int) pageSize, 0),
+                    FlushedMeta.txnId(metaPages, (int) pageSize, 1));
+            if (newest != id) {
+                throw new IOException("the meta pages of data.mdb name transaction " + newest + ", not the pinned "
+                        + id + " (a commit ran during the capture)");
+            }
+            FlushPoint p = new FlushPoint(pin, id, metaPages);
+            pending.add(p);
+            return p;
+        } catch (IOException | RuntimeException e) {
+            pin.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Makes {@code p} durable and the state a power loss rolls back to: syncs data.mdb (its pages
+     * were written before the capture and are pinned since), saves its meta pages, and moves the
+     * pin of the flushed state to it. The caller forces the devices first (after the capture: the
+     * chunks of every commit up to it were written before it). A newer state saved meanwhile covers
+     * {@code p} (its sync covered p's pages): {@code p} is then dropped. Any thread.
+     */
+    public void complete(FlushPoint p) throws IOException {
+        synchronized (completeLock) {
+            synchronized (this) {
+                if (p.dropped) {
+                    // dropped by a map growth or close: the growth saved a newer state, unless it failed
+                    if (savedTxn >= p.txn) {
+                        return;
+                    }
+                    throw new IOException("the flush was cut short: the metadata store grew or closed meanwhile");
+                }
+                if (savedTxn >= p.txn) {
+                    pending.remove(p);
+                    p.pin.close();
+                    p.dropped = true;
+                    return;
+                }
+            }
+            // p stays pinned meanwhile: only a growth or close drops it, and both take this lock
+            try {
+                env.sync(true);
+                flushed.save(dir.resolve("data.mdb"), file, p.txn, p.metaPages);
+            } catch (IOException | RuntimeException e) {
+                synchronized (this) {
+                    pending.remove(p);
+                    p.pin.close();
+                    p.dropped = true;
+                }
+                throw e instanceof IOException io ? io
+                        : new IOException("saving the flushed metadata state failed: " + e, e);
+            }
+            synchronized (this) {
+                pending.remove(p);
+                org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
+                flushedPin = p.pin;
+                savedTxn = p.txn;
+                if (old != null) {
+                    old.close();
+                }
+                dropCovered();
+            }
+        }
+    }
+
+    private static byte[] readMetaPages(FileChannel file, int ps) throws IOException {
+        byte[] metaPages = new byte[2 * ps];
+        ByteBuffer b = ByteBuffer.wrap(metaPages);
+        while (b.hasRemaining()) {
+            if (file.read(b, b.position()) < 0) {
+                throw new IOException("data.mdb is shorter than its two meta pages");
+            }
+        }
+        return metaPages;
     }
 
     /** Bytes of {@code data.mdb} up to its last used page (as of the last commit). */
@@ -913,25 +1063,23 @@ public final class MetaStore implements Closeable {
      * a read transaction pins its pages. Called by the committer between commits (no write
      * transaction runs meanwhile); the caller forces the chunk data to the devices first.
      */
-    public synchronized void sync() {
-        if (flushed == null) {
-            env.sync(true);
-            return;
+    public void sync() {
+        synchronized (completeLock) {
+            if (flushed == null) {
+                env.sync(true);
+                return;
+            }
+            org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
+            synchronized (this) {
+                org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
+                flushedPin = pin;
+                savedTxn = pin.getId();
+                if (old != null) {
+                    old.close();
+                }
+                dropCovered();
+            }
         }
-        org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
-        org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
-        flushedPin = pin;
-        if (old != null) {
-            old.close();
-        }
-    }
-
-    /**
-     * Writes back what LMDB committed so far ({@code fdatasync}), without making it the flushed
-     * state: any thread, while commits go on, so that the next {@link #sync()} has little left.
-     */
-    public void syncData() {
-        env.sync(true);
     }
 
     /**
@@ -947,13 +1095,7 @@ public final class MetaStore implements Closeable {
         try {
             long id = pin.getId();
             env.sync(true);
-            byte[] metaPages = new byte[2 * ps];
-            ByteBuffer b = ByteBuffer.wrap(metaPages);
-            while (b.hasRemaining()) {
-                if (file.read(b, b.position()) < 0) {
-                    throw new IOException("data.mdb is shorter than its two meta pages");
-                }
-            }
+            byte[] metaPages = readMetaPages(file, ps);
             long newest = Math.max(FlushedMeta.txnId(metaPages, ps, 0), FlushedMeta.txnId(metaPages, ps, 1));
             if (newest != id) {
                 throw new IOException("the meta pages of data.mdb name transaction " + newest + ", not the synced "
@@ -989,14 +1131,17 @@ public final class MetaStore implements Closeable {
             while ((t = idle.pollFirst()) != null) {
                 t.close();
             }
-            synchronized (this) {
-                if (flushedPin != null) {
-                    flushedPin.close();
-                    flushedPin = null;
-                }
-                if (flushed != null) {
-                    flushed.close();
-                    flushed = null;
+            synchronized (completeLock) {
+                synchronized (this) {
+                    if (flushedPin != null) {
+                        flushedPin.close();
+                        flushedPin = null;
+                    }
+                    dropPending();
+                    if (flushed != null) {
+                        flushed.close();
+                        flushed = null;
+                    }
                 }
             }
             if (!env.isClosed()) {

@@ -190,6 +190,8 @@ public final class ScaleBench {
             long lastGc = gcMillis();
             CacheStats lastFp = pool.fingerprintCacheStats();
             double firstRate = 0;
+            long halfCpu = 0;
+            long halfDone = 0;
             for (int k = 1; k <= 10; k++) {
                 long target = k == 10 ? writes : k * tenth;
                 while ((done.get() < target || crossed.get(k) == 0) && failure[0] == null) {
@@ -220,6 +222,12 @@ public final class ScaleBench {
                         (double) mdbUsed / Math.max(1, entries[0]), mdbUsed >> 20, s.storedBytes() >> 20,
                         vmRssKb() >> 10, hits + misses == 0 ? 0 : 100.0 * hits / (hits + misses), gc - lastGc,
                         dirtyMib(), load(), rate / firstRate);
+                if (k == 5) {
+                    // the second half's CPU leaves out most of the JIT's compiling (a third of the
+                    // CPU of a 200,000-block run went to C1/C2 threads), so builds compare on the work
+                    halfCpu = processCpuNanos();
+                    halfDone = doneNow;
+                }
                 lastT = now;
                 lastDone = doneNow;
                 lastGc = gc;
@@ -229,9 +237,12 @@ public final class ScaleBench {
                 t.join();
             }
             double secs = (System.nanoTime() - t0) / 1e9;
+            long endCpu = processCpuNanos();
             pool.flush();
-            System.out.printf("writes: %.1f µs CPU per block (all threads of the process)%n",
-                    (processCpuNanos() - writeCpu0) / 1e3 / blocks);
+            System.out.printf("writes: %.1f µs CPU per block (all threads of the process); second half %.1f µs;"
+                    + " JIT compiling %,d ms in all%n", (processCpuNanos() - writeCpu0) / 1e3 / blocks,
+                    (endCpu - halfCpu) / 1e3 / Math.max(1, (writes - halfDone) * PER_IO),
+                    ManagementFactory.getCompilationMXBean().getTotalCompilationTime());
             if (mode == DedupMode.POST) {
                 long p0 = System.nanoTime();
                 long cpu0 = processCpuNanos();

@@ -115,4 +115,60 @@ class FlushedMetaTest {
             assertFalse(Files.exists(meta.resolve(FlushedMeta.FILE)));
         }
     }
+
+    /**
+     * A flush captured between two commits and completed later, while many more commits reuse
+     * pages (the committer no longer waits for the fsyncs): a power loss after it rolls back to
+     * exactly the captured commit, whose pages the later commits left alone. Before the capture
+     * existed, a flush had to run with no commit in between.
+     */
+    @Test
+    void aFlushCompletedWhileCommitsGoOnRollsBackToTheCapturedCommit() throws Exception {
+        Path meta = dir.resolve("meta");
+        MetaStore m = MetaStore.open(meta, 64L << 20);
+        try {
+            for (long b = 0; b < 2000; b++) {
+                try (MetaWriteTxn t = m.write()) {
+                    t.putBlock(1, b, 1000 + b);
+                    t.commit();
+                }
+            }
+            MetaStore.FlushPoint p = m.capture();
+            assertNotNull(p);
+            // later commits rewrite every block (freeing and reusing many pages) before the fsyncs
+            for (int round = 0; round < 20; round++) {
+                try (MetaWriteTxn t = m.write()) {
+                    for (long b = 0; b < 2000; b++) {
+                        t.putBlock(1, b, 5000 + round);
+                    }
+                    t.commit();
+                }
+            }
+            m.complete(p);
+            assertEquals(p.txn, FlushedMeta.read(meta.resolve(FlushedMeta.FILE)).txnId());
+            // completing an older point after a newer one was saved changes nothing
+            MetaStore.FlushPoint q = m.capture();
+            m.sync();
+            m.complete(q);
+            FlushedMeta.Saved newest = FlushedMeta.read(meta.resolve(FlushedMeta.FILE));
+            assertTrue(newest.txnId() > p.txn);
+            // and once more captured, then commits, completed: that is the state a power loss keeps
+            MetaStore.FlushPoint r = m.capture();
+            for (long b = 0; b < 2000; b += 3) {
+                try (MetaWriteTxn t = m.write()) {
+                    t.putBlock(1, b, 9);
+                    t.commit();
+                }
+            }
+            m.complete(r);
+        } finally {
+            m.close();
+        }
+        Files.writeString(boot, UUID.randomUUID().toString()); // power loss: another boot
+        try (MetaStore m2 = MetaStore.open(meta, 64L << 20); MetaTxn t = m2.read()) {
+            for (long b = 0; b < 2000; b++) {
+                assertEquals(5019, t.block(1, b), "block " + b + " as at the captured commit");
+            }
+        }
+    }
 }
