@@ -205,6 +205,25 @@ final class Committer implements AutoCloseable {
         await(enqueue(new FlushWork()));
     }
 
+    /** When {@link #spaceBack()} last had an empty commit look at the metadata reserve. */
+    private volatile long lastSpaceLook = System.nanoTime() - 1_000_000_000L;
+
+    /**
+     * While the metadata store is low on space, writes of new data are refused before they reach
+     * a commit ({@link DedupPool#storeClaimed}); the reserve is looked at again only after a commit
+     * ({@link io.orion.dedup.meta.MetaStore#keepReserve()}), so once the file system had room again those writes stayed
+     * refused until something else committed. An empty commit looks (at most every 200 ms, never
+     * on the leader's own thread: no nested transaction); true when the store is no longer low.
+     */
+    boolean spaceBack() throws IOException {
+        long now = System.nanoTime();
+        if (!leader.isHeldByCurrentThread() && now - lastSpaceLook >= 200_000_000L) {
+            lastSpaceLook = now;
+            run(b -> null);
+        }
+        return !pool.meta().lowSpace();
+    }
+
     private Work enqueue(Work w) throws IOException {
         if (!running) {
             throw new IOException("pool is closed");
@@ -319,8 +338,14 @@ final class Committer implements AutoCloseable {
                     // the bulk of the writeback outside the leader lock, while commits go on; the
                     // flush itself then forces only what was written since (the pin and the
                     // saved meta pages need that no commit runs: see MetaStore.sync)
-                    pool.store().forceAll();
-                    pool.meta().syncData();
+                    try {
+                        pool.store().forceAll();
+                        pool.meta().syncData();
+                    } catch (IOException | RuntimeException e) {
+                        // as a failed flush: a failed fsync cannot be retried safely
+                        pool.untrust("flush to the backing devices failed: " + e.getMessage());
+                        throw e;
+                    }
                     flush();
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("flush after {} block operations failed: {}", flushEveryOps, e.toString());

@@ -49,6 +49,8 @@ public final class MetaStore implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(MetaStore.class);
 
     final Env<ByteBuffer> env;
+    /** The first failed {@link #sync()} or {@link #syncData()}: every later one fails with it. */
+    private volatile RuntimeException syncFailure;
     final Dbi<ByteBuffer> volumes;
     /** The block map: pages of {@link MetaCodec#PAGE_ENTRIES} entries per value. */
     final Dbi<ByteBuffer> pages;
@@ -914,15 +916,21 @@ public final class MetaStore implements Closeable {
      * transaction runs meanwhile); the caller forces the chunk data to the devices first.
      */
     public synchronized void sync() {
-        if (flushed == null) {
-            env.sync(true);
-            return;
-        }
-        org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
-        org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
-        flushedPin = pin;
-        if (old != null) {
-            old.close();
+        failIfSyncFailed();
+        try {
+            if (flushed == null) {
+                env.sync(true);
+                return;
+            }
+            org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
+            org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
+            flushedPin = pin;
+            if (old != null) {
+                old.close();
+            }
+        } catch (RuntimeException e) {
+            syncFailure = e;
+            throw e;
         }
     }
 
@@ -931,7 +939,28 @@ public final class MetaStore implements Closeable {
      * state: any thread, while commits go on, so that the next {@link #sync()} has little left.
      */
     public void syncData() {
-        env.sync(true);
+        failIfSyncFailed();
+        try {
+            env.sync(true);
+        } catch (RuntimeException e) {
+            syncFailure = e;
+            throw e;
+        }
+    }
+
+    /**
+     * Once a sync failed, every later one fails with it: after a failed fdatasync the kernel may
+     * have dropped the pages of {@code data.mdb} it could not write and the next one reports
+     * success, so no later flush may vouch for the commits the failed one covered (until the
+     * store is opened again, at a restart).
+     */
+    private void failIfSyncFailed() {
+        RuntimeException failed = syncFailure;
+        if (failed != null) {
+            throw new java.io.UncheckedIOException(new IOException("an earlier sync of " + dir.resolve("data.mdb")
+                    + " failed (" + failed.getMessage() + "): no later flush can make up for it until a restart",
+                    failed));
+        }
     }
 
     /**
