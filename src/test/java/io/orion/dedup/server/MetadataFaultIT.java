@@ -241,6 +241,8 @@ class MetadataFaultIT {
             long t0 = System.nanoTime();
             rig.reads(0x11, 0, "a read while the flush waits in a slow fdatasync");
             long readMs = (System.nanoTime() - t0) / 1_000_000;
+            System.out.println("MetadataFaultIT: a READ (qemu-io, its own session) during a " + SLOW_MS
+                    + " ms fdatasync of data.mdb took " + readMs + " ms");
             assertTrue(readMs < SLOW_MS - 1000, "a READ from another session waited " + readMs
                     + " ms behind a " + SLOW_MS + " ms fdatasync of data.mdb");
             rig.off();
