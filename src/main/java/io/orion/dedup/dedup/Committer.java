@@ -220,6 +220,25 @@ final class Committer implements AutoCloseable {
         }
     }
 
+    /** When {@link #spaceBack()} last had an empty commit look at the metadata reserve. */
+    private volatile long lastSpaceLook = System.nanoTime() - 1_000_000_000L;
+
+    /**
+     * While the metadata store is low on space, writes of new data are refused before they reach
+     * a commit ({@link DedupPool#storeClaimed}); the reserve is looked at again only after a commit
+     * ({@link io.orion.dedup.meta.MetaStore#keepReserve()}), so once the file system had room again those writes stayed
+     * refused until something else committed. An empty commit looks (at most every 200 ms, never
+     * on the leader's own thread: no nested transaction); true when the store is no longer low.
+     */
+    boolean spaceBack() throws IOException {
+        long now = System.nanoTime();
+        if (!leader.isHeldByCurrentThread() && now - lastSpaceLook >= 200_000_000L) {
+            lastSpaceLook = now;
+            run(b -> null);
+        }
+        return !pool.meta().lowSpace();
+    }
+
     private Work enqueue(Work w) throws IOException {
         if (!running) {
             throw new IOException("pool is closed");
@@ -331,7 +350,7 @@ final class Committer implements AutoCloseable {
             flushQueued = true;
             pool.commitAssist(() -> {
                 try {
-                    flush(); // its fsyncs run here, while commits go on
+                    flush(); // its fsyncs run here, while commits go on (a failure makes the pool read-only)
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("flush after {} block operations failed: {}", flushEveryOps, e.toString());
                 } finally {

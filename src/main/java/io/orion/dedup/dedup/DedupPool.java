@@ -1021,7 +1021,7 @@ public final class DedupPool implements Closeable {
      * possible (records of one call land back to back in one container when they fit).
      */
     void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
-        if (meta.lowSpace()) {
+        if (meta.lowSpace() && !committer.spaceBack()) {
             // the commit would refuse these chunks (see Committer.applyOps): don't append them
             throw meta.noSpaceError();
         }

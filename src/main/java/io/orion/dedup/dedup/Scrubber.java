@@ -260,7 +260,16 @@ final class Scrubber {
             }
             wrote |= rewriteGroup();
             if (wrote) {
-                pool.flush();
+                try {
+                    pool.flush();
+                } catch (IOException e) {
+                    if (pool.readOnlyReason() == null) {
+                        throw e;
+                    }
+                    // a failed fsync during the repair turned the pool read-only, and no later
+                    // flush can succeed (BackingDevice.force): reported, as the repair's outcome
+                    problem("the repairs could not be flushed: " + e.getMessage());
+                }
             }
         } finally {
             if (readOnly == null) {

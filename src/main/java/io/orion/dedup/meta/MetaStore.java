@@ -49,6 +49,8 @@ public final class MetaStore implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(MetaStore.class);
 
     final Env<ByteBuffer> env;
+    /** The first failed {@link #sync()} or flush completion ({@link #complete}): every later one fails with it. */
+    private volatile RuntimeException syncFailure;
     final Dbi<ByteBuffer> volumes;
     /** The block map: pages of {@link MetaCodec#PAGE_ENTRIES} entries per value. */
     final Dbi<ByteBuffer> pages;
@@ -797,7 +799,13 @@ public final class MetaStore implements Closeable {
             }
             // p stays pinned meanwhile: only a growth or close drops it, and both take this lock
             try {
-                env.sync(true);
+                failIfSyncFailed();
+                try {
+                    env.sync(true);
+                } catch (RuntimeException e) {
+                    syncFailure = e;
+                    throw e;
+                }
                 flushed.save(dir.resolve("data.mdb"), file, p.txn, p.metaPages);
             } catch (IOException | RuntimeException e) {
                 synchronized (this) {
@@ -1065,20 +1073,41 @@ public final class MetaStore implements Closeable {
      */
     public void sync() {
         synchronized (completeLock) {
-            if (flushed == null) {
-                env.sync(true);
-                return;
-            }
-            org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
-            synchronized (this) {
-                org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
-                flushedPin = pin;
-                savedTxn = pin.getId();
-                if (old != null) {
-                    old.close();
+            failIfSyncFailed();
+            try {
+                if (flushed == null) {
+                    env.sync(true);
+                    return;
                 }
-                dropCovered();
+                org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
+                synchronized (this) {
+                    org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
+                    flushedPin = pin;
+                    savedTxn = pin.getId();
+                    if (old != null) {
+                        old.close();
+                    }
+                    dropCovered();
+                }
+            } catch (RuntimeException e) {
+                syncFailure = e;
+                throw e;
             }
+        }
+    }
+
+    /**
+     * Once a sync failed, every later one fails with it: after a failed fdatasync the kernel may
+     * have dropped the pages of {@code data.mdb} it could not write and the next one reports
+     * success, so no later flush may vouch for the commits the failed one covered (until the
+     * store is opened again, at a restart).
+     */
+    private void failIfSyncFailed() {
+        RuntimeException failed = syncFailure;
+        if (failed != null) {
+            throw new java.io.UncheckedIOException(new IOException("an earlier sync of " + dir.resolve("data.mdb")
+                    + " failed (" + failed.getMessage() + "): no later flush can make up for it until a restart",
+                    failed));
         }
     }
 

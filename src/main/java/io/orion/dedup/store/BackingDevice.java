@@ -36,6 +36,8 @@ public final class BackingDevice implements Closeable {
     private volatile boolean preallocates;
     /** The pool whose label this device carries at byte 0 once {@link #label} was called, else null. */
     private java.util.UUID labelPool;
+    /** The first failed {@link #force()}: every later one fails with it. */
+    private volatile IOException forceFailure;
     /** Faults a test injects ({@link #injectFaults}); none in production. */
     private volatile DeviceFaults faults = DeviceFaults.NONE;
     /** How long a device counts as slow after one of its reads or writes was ({@link #slowLately}). */
@@ -348,12 +350,25 @@ public final class BackingDevice implements Closeable {
         }
     }
 
-    /** Makes every completed write durable ({@code fdatasync}). */
+    /**
+     * Makes every completed write durable ({@code fdatasync}). Once one failed, every later call
+     * fails with it: after a failed fsync the kernel may have dropped the pages it could not write
+     * and the next fsync reports success, so no later flush may vouch for the writes the failed one
+     * covered (until the device is opened again, at a restart).
+     */
     public void force() throws IOException {
+        IOException failed = forceFailure;
+        if (failed != null) {
+            throw new IOException("an earlier fsync of " + path + " failed (" + failed.getMessage()
+                    + "): no later flush can make up for it until a restart", failed);
+        }
         boolean waits = DeviceWaits.begin();
         try {
             faults.before(DeviceFaults.Op.FORCE, 0, 0);
             channel.force(false);
+        } catch (IOException | RuntimeException e) {
+            forceFailure = e instanceof IOException io ? io : new IOException(e);
+            throw e;
         } finally {
             DeviceWaits.end(waits);
         }

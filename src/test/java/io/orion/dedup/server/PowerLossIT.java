@@ -172,13 +172,18 @@ class PowerLossIT {
 
     /** Compiles src/test/c/powercut.c with gcc into target/ (gcc missing is a failure, not a skip). */
     static Path compileShim() throws IOException, InterruptedException {
-        Path out = Path.of("target", "powercut.so").toAbsolutePath();
+        return compileShim("powercut");
+    }
+
+    /** Compiles the LD_PRELOAD shim src/test/c/{@code name}.c with gcc into target/{@code name}.so. */
+    static Path compileShim(String name) throws IOException, InterruptedException {
+        Path out = Path.of("target", name + ".so").toAbsolutePath();
         ExternalTool.Result r;
         try {
             r = ExternalTool.run(Duration.ofMinutes(2), "gcc", "-shared", "-fPIC", "-O1", "-U_FORTIFY_SOURCE", "-Wall",
-                    "-Werror", "-o", out.toString(), "src/test/c/powercut.c", "-ldl", "-lpthread");
+                    "-Werror", "-o", out.toString(), "src/test/c/" + name + ".c", "-ldl", "-lpthread");
         } catch (IOException e) {
-            throw new AssertionError("gcc is needed to build the power-cut shim (scripts/test installs it): " + e, e);
+            throw new AssertionError("gcc is needed to build the " + name + " shim (scripts/test installs it): " + e, e);
         }
         assertEquals(0, r.exitCode(), "gcc: " + r.output());
         return out;
