@@ -387,7 +387,7 @@ class OrionCliTest {
                 dir.resolve("d").toString(), "--targets", dir.resolve("t").toString()));
         t.start();
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!out.toString().contains("ready") && System.nanoTime() < deadline) {
+        while (!out.toString().contains("orion-dedup ready") && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
         String ready = out.toString();

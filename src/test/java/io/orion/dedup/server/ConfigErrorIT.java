@@ -43,7 +43,7 @@ class ConfigErrorIT {
         assertEquals(2, r.exitCode(), r.output());
         assertTrue(r.output().contains("conf/dedup.toml: deduplication.cache_size = 1.0 GiB"), r.output());
         assertTrue(r.output().contains("ORION_HEAP=2g"), r.output());
-        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(r.output().contains("orion-dedup ready"), r.output());
     }
 
     @Test
@@ -59,7 +59,7 @@ class ConfigErrorIT {
         assertTrue(r.output().contains(file + ":" + line + ":"), "file and line: " + r.output());
         assertTrue(r.output().contains("attributes.queue_depth"), "key: " + r.output());
         assertTrue(r.output().contains("0..1024"), "the range: " + r.output());
-        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(r.output().contains("orion-dedup ready"), r.output());
     }
 
     /** conf/dedup.toml with {@code line} inserted right after {@code [deduplication]}; returns its 1-based line number. */
@@ -80,7 +80,7 @@ class ConfigErrorIT {
         assertEquals(2, r.exitCode(), r.output());
         assertTrue(r.output().contains(config + ":" + line + ":"), "file and line: " + r.output());
         assertTrue(r.output().contains("deduplication.hash_algoritm"), "key: " + r.output());
-        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(r.output().contains("orion-dedup ready"), r.output());
         assertFalse(Files.exists(dir.resolve("data").resolve("control.sock")));
     }
 
@@ -96,7 +96,7 @@ class ConfigErrorIT {
         assertTrue(r.output().contains(config + ":" + line + ":"), "file and line: " + r.output());
         assertTrue(r.output().contains("deduplication.compression_threshold"), "key: " + r.output());
         assertTrue(r.output().contains("2.0"), "value: " + r.output());
-        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(r.output().contains("orion-dedup ready"), r.output());
     }
 
     @Test
@@ -111,7 +111,7 @@ class ConfigErrorIT {
         assertTrue(r.output().contains(config + ":" + line + ": pool.durable_commits"),
                 "file, line, key: " + r.output());
         assertTrue(r.output().contains("expected true or false"), "the reason: " + r.output());
-        assertFalse(r.output().contains("ready"), r.output());
+        assertFalse(r.output().contains("orion-dedup ready"), r.output());
         assertFalse(Files.exists(dir.resolve("data").resolve("control.sock")));
     }
 }

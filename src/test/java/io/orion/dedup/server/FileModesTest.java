@@ -165,7 +165,7 @@ class FileModesTest {
         StringBuilder seen = new StringBuilder();
         for (String line; (line = r.readLine()) != null; ) {
             seen.append(line).append('\n');
-            if (line.contains("ready")) {
+            if (line.startsWith("orion-dedup ready")) {
                 Thread drain = new Thread(() -> {
                     try {
                         r.transferTo(java.io.Writer.nullWriter());

@@ -31,8 +31,16 @@ class HangupReloadIT {
                     iqns = c.listTargets().stream().map(TargetSummary::iqn).toList();
                 }
             }
-            // up to a minute: a loaded CI machine once took longer than 10 s; this is not a speed test
-            assertEquals(List.of(ServerProcess.DEFAULT_IQN, "iqn.2026-11.io.orion:hup"), iqns, server.output());
+            // up to a minute: a loaded CI machine once took longer than 10 s; this is not a speed test.
+            // Twice under heavy load no reload came at all: the server's threads then go with the failure
+            if (!iqns.contains("iqn.2026-11.io.orion:hup")) {
+                Process dump = new ProcessBuilder("jcmd", Long.toString(pid), "Thread.print").redirectErrorStream(true)
+                        .start();
+                String threads = new String(dump.getInputStream().readAllBytes());
+                dump.waitFor();
+                assertEquals(List.of(ServerProcess.DEFAULT_IQN, "iqn.2026-11.io.orion:hup"), iqns,
+                        server.output() + "\nthreads of the server:\n" + threads);
+            }
             assertTrue(server.alive(), "SIGHUP must not stop the server");
             assertTrue(server.output().contains("audit: signal SIGHUP reload result=ok: 1 added, 0 changed, 0 removed, 1 unchanged"),
                     server.output());

@@ -120,7 +120,7 @@ public final class ServerProcess implements AutoCloseable {
                 output.append(line).append('\n');
                 Files.writeString(log, line + "\n", StandardCharsets.UTF_8,
                         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-                if (line.contains("ready")) {
+                if (line.startsWith("orion-dedup ready")) {
                     ready.countDown();
                 }
             }
