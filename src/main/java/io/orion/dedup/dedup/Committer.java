@@ -214,8 +214,12 @@ final class Committer implements AutoCloseable {
                 pool.store().forceAll();
                 pool.meta().complete(p);
             } catch (IOException | RuntimeException e) {
+                pool.meta().release(p); // its pin must not outlive the failed flush
                 pool.untrust("flush to the backing devices failed: " + e.getMessage());
                 throw e instanceof IOException io ? io : new IOException(e);
+            } catch (Error e) {
+                pool.meta().release(p);
+                throw e;
             }
         }
     }
@@ -492,9 +496,17 @@ final class Committer implements AutoCloseable {
                     // growing re-pins the flushed state at the newest commit: make it a flush
                     pool.store().forceAll();
                 } catch (IOException io) {
+                    // no growth: it would save a state whose chunks are not on the devices (the
+                    // next attempt finds the pool read-only and fails the items)
                     pool.untrust("flush to the backing devices failed: " + io.getMessage());
+                    continue;
                 }
-                pool.meta().grow();
+                try {
+                    pool.meta().grow();
+                } catch (RuntimeException g) {
+                    // the flushed state may have lost its pin: no commit may reuse its pages
+                    pool.untrust("growing the metadata map failed: " + g.getMessage());
+                }
             } catch (MetaCorruptException e) {
                 abort(b);
                 pool.untrust(e.getMessage());
@@ -507,8 +519,9 @@ final class Committer implements AutoCloseable {
                 // the file system is full (the transaction was aborted, nothing changed). The pages
                 // freed since the last flush are kept from reuse by the flushed state's pin: a
                 // flush makes them free, and the batch is tried again as it was
-                if (!flushedForSpace && dirty && !pool.options().durableCommits()
-                        && pool.meta().pinsFlushedState()) {
+                // (not only when committed since the last flush: a flush captured but still in its
+                // fsyncs has not moved the pin yet)
+                if (!flushedForSpace && !pool.options().durableCommits() && pool.meta().pinsFlushedState()) {
                     flushedForSpace = true;
                     try {
                         flushHere();

@@ -120,6 +120,8 @@ public final class MetaStore implements Closeable {
     private FlushedMeta flushed;
     /** A read transaction on the last flushed state: LMDB reuses none of its pages (see {@link FlushedMeta}). */
     private org.lmdbjava.Txn<ByteBuffer> flushedPin;
+    /** Every commit is durable itself ({@code durable_commits}): no flushed state is kept. */
+    private volatile boolean durable;
     /** The transaction {@link #flushed} holds (under this monitor). */
     private long savedTxn = -1;
     /**
@@ -291,6 +293,7 @@ public final class MetaStore implements Closeable {
                 m = new MetaStore(dir, env, mapSize, file, check.damage().isEmpty());
                 m.flushed = flushed;
                 m.flushedPin = pin;
+                m.durable = durableCommits;
                 m.savedTxn = pin == null ? -1 : pin.getId();
                 m.damage = check.damage();
                 m.lastCheck = check;
@@ -716,6 +719,20 @@ public final class MetaStore implements Closeable {
         }
     }
 
+    /** Drops {@code p} if it is still pending: for a flush that failed before {@link #complete}. */
+    public synchronized void release(FlushPoint p) {
+        if (!p.dropped) {
+            pending.remove(p);
+            p.pin.close();
+            p.dropped = true;
+        }
+    }
+
+    /** Flush points captured and not completed or dropped (tests: none may outlive its flush). */
+    public synchronized int pendingFlushPoints() {
+        return pending.size();
+    }
+
     /** Closes the pins of every pending flush point (LMDB wants no transaction open to grow or close). */
     private void dropPending() {
         for (FlushPoint p : pending) {
@@ -751,9 +768,13 @@ public final class MetaStore implements Closeable {
      * themselves ({@code durable_commits}): there is no flushed state to keep.
      */
     public synchronized FlushPoint capture() throws IOException {
-        if (flushed == null) {
+        if (durable) {
             return null;
         }
+        if (flushed == null) {
+            throw new IOException("the metadata store is closed");
+        }
+        failIfSyncFailedIo();
         org.lmdbjava.Txn<ByteBuffer> pin = env.txnRead();
         try {
             long id = pin.getId();
@@ -792,7 +813,11 @@ public final class MetaStore implements Closeable {
                 }
                 if (savedTxn >= p.txn) {
                     pending.remove(p);
-                    p.pin.close();
+                    if (flushedPin == null && p.txn == savedTxn) {
+                        flushedPin = p.pin; // a growth closed the pin of the saved state: p pins it again
+                    } else {
+                        p.pin.close();
+                    }
                     p.dropped = true;
                     return;
                 }
@@ -1073,25 +1098,22 @@ public final class MetaStore implements Closeable {
      */
     public void sync() {
         synchronized (completeLock) {
-            failIfSyncFailed();
-            try {
-                if (flushed == null) {
+            if (durable) {
+                failIfSyncFailed();
+                try {
                     env.sync(true);
-                    return;
+                } catch (RuntimeException e) {
+                    syncFailure = e;
+                    throw e;
                 }
-                org.lmdbjava.Txn<ByteBuffer> pin = pinAndSave(env, file, dir, flushed, (int) pageSize);
-                synchronized (this) {
-                    org.lmdbjava.Txn<ByteBuffer> old = flushedPin;
-                    flushedPin = pin;
-                    savedTxn = pin.getId();
-                    if (old != null) {
-                        old.close();
-                    }
-                    dropCovered();
-                }
-            } catch (RuntimeException e) {
-                syncFailure = e;
-                throw e;
+                return;
+            }
+            // the pin and the meta pages under the monitor (a staging table's own write transaction
+            // takes it too), the fsync and the save outside it
+            try {
+                complete(capture());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
         }
     }
@@ -1102,6 +1124,14 @@ public final class MetaStore implements Closeable {
      * success, so no later flush may vouch for the commits the failed one covered (until the
      * store is opened again, at a restart).
      */
+    private void failIfSyncFailedIo() throws IOException {
+        try {
+            failIfSyncFailed();
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
     private void failIfSyncFailed() {
         RuntimeException failed = syncFailure;
         if (failed != null) {

@@ -357,22 +357,30 @@ public final class BackingDevice implements Closeable {
      * covered (until the device is opened again, at a restart).
      */
     public void force() throws IOException {
-        IOException failed = forceFailure;
-        if (failed != null) {
-            throw new IOException("an earlier fsync of " + path + " failed (" + failed.getMessage()
-                    + "): no later flush can make up for it until a restart", failed);
-        }
-        boolean waits = DeviceWaits.begin();
-        try {
-            faults.before(DeviceFaults.Op.FORCE, 0, 0);
-            channel.force(false);
-        } catch (IOException | RuntimeException e) {
-            forceFailure = e instanceof IOException io ? io : new IOException(e);
-            throw e;
-        } finally {
-            DeviceWaits.end(waits);
+        // one fsync at a time, the failure checked and set under the same lock: Linux reports a
+        // writeback error to only one of several fsyncs running together on a file, so an fsync
+        // beside the one that got the error could return success before the failure was noted
+        // (several threads flush at once since flushes run on their callers' threads)
+        synchronized (forceLock) {
+            IOException failed = forceFailure;
+            if (failed != null) {
+                throw new IOException("an earlier fsync of " + path + " failed (" + failed.getMessage()
+                        + "): no later flush can make up for it until a restart", failed);
+            }
+            boolean waits = DeviceWaits.begin();
+            try {
+                faults.before(DeviceFaults.Op.FORCE, 0, 0);
+                channel.force(false);
+            } catch (IOException | RuntimeException e) {
+                forceFailure = e instanceof IOException io ? io : new IOException(e);
+                throw e;
+            } finally {
+                DeviceWaits.end(waits);
+            }
         }
     }
+
+    private final Object forceLock = new Object();
 
     /**
      * Tests only: from now on every read, write and force first asks {@code f} (which may fail or

@@ -1,6 +1,8 @@
 package io.orion.dedup.dedup;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,6 +59,27 @@ class FlushConcurrencyTest {
             for (int lba = 0; lba <= 20; lba++) {
                 assertArrayEquals(PoolFixture.random(lba + 1, 4096), PoolFixture.read(v, lba, 1).array(), "block " + lba);
             }
+        }
+    }
+
+    /**
+     * A flush whose device fsync fails leaves no pinned state behind: the pool turns read-only, and
+     * every SYNCHRONIZE CACHE after it fails too; before, each such flush left its captured state
+     * pinned for good (a reader slot each, and LMDB reuses none of the pages freed since).
+     */
+    @Test
+    void aFailedFlushLeavesNoPinnedStateBehind() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("v", 4096, 16L << 20, 4096);
+            v.write(0, ByteBuffer.wrap(PoolFixture.random(1, 4096)), false);
+            BackingDevice d = DeviceFaultTest.device(pool, 0);
+            d.injectFaults(DeviceFaults.failAll(DeviceFaults.Op.FORCE));
+            for (int i = 0; i < 5; i++) {
+                assertThrows(java.io.IOException.class, pool::flush, "flush " + i);
+            }
+            assertEquals(0, pool.meta().pendingFlushPoints(), "captured states still pinned");
+            assertTrue(pool.readOnlyReason() != null, "a failed fsync turns the pool read-only");
+            assertArrayEquals(PoolFixture.random(1, 4096), PoolFixture.read(v, 0, 1).array(), "reads go on");
         }
     }
 }

@@ -152,22 +152,41 @@ class FlushedMetaTest {
             m.complete(q);
             FlushedMeta.Saved newest = FlushedMeta.read(meta.resolve(FlushedMeta.FILE));
             assertTrue(newest.txnId() > p.txn);
-            // and once more captured, then commits, completed: that is the state a power loss keeps
+            // a commit after that flush, then a capture, then page-reusing commits before and after
+            // its completion: the captured commit is the state a power loss keeps
+            try (MetaWriteTxn t = m.write()) {
+                for (long b = 0; b < 2000; b++) {
+                    t.putBlock(1, b, 7777);
+                }
+                t.commit();
+            }
             MetaStore.FlushPoint r = m.capture();
-            for (long b = 0; b < 2000; b += 3) {
+            for (int round = 0; round < 20; round++) {
                 try (MetaWriteTxn t = m.write()) {
-                    t.putBlock(1, b, 9);
+                    for (long b = 0; b < 2000; b++) {
+                        t.putBlock(1, b, 100 + round);
+                    }
                     t.commit();
                 }
             }
             m.complete(r);
+            assertEquals(0, m.pendingFlushPoints());
+            for (int round = 0; round < 20; round++) {
+                try (MetaWriteTxn t = m.write()) {
+                    for (long b = 0; b < 2000; b++) {
+                        t.putBlock(1, b, 200 + round);
+                    }
+                    t.commit();
+                }
+            }
         } finally {
             m.close();
         }
         Files.writeString(boot, UUID.randomUUID().toString()); // power loss: another boot
         try (MetaStore m2 = MetaStore.open(meta, 64L << 20); MetaTxn t = m2.read()) {
+            assertTrue(m2.lastCheck().damage().isEmpty(), m2.lastCheck().damage().problems().toString());
             for (long b = 0; b < 2000; b++) {
-                assertEquals(5019, t.block(1, b), "block " + b + " as at the captured commit");
+                assertEquals(7777, t.block(1, b), "block " + b + " as at the captured commit");
             }
         }
     }
