@@ -95,7 +95,12 @@ final class ServeCommand implements Callable<Integer> {
         };
         root.onTermination(stop);
         // SIGHUP re-reads the target files (as `orion-dedup reload` / systemctl reload do), never ends the server
-        Signals.onHangup(() -> reloadOnHangup(server));
+        if (!Signals.onHangup(() -> reloadOnHangup(server))) {
+            // started with SIGHUP ignored (nohup): a reload by signal would pass unnoticed, so say so
+            org.slf4j.LoggerFactory.getLogger(ServeCommand.class).warn("SIGHUP is ignored by this process (started"
+                    + " under nohup?): it will not reload the target files; use 'orion-dedup reload' or restart"
+                    + " without nohup");
+        }
 
         List<String> portals = server.portals().stream().map(ServeCommand::format).collect(Collectors.toList());
         if (portals.isEmpty()) {

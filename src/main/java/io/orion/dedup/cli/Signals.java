@@ -21,7 +21,10 @@ final class Signals {
         return handle(action, "TERM", "INT");
     }
 
-    /** Runs {@code action} on SIGHUP (reload) instead of ending the JVM; false when it cannot be intercepted. */
+    /**
+     * Runs {@code action} on SIGHUP (reload) instead of ending the JVM; false when it cannot be
+     * intercepted, e.g. when the process was started with SIGHUP ignored (nohup).
+     */
     static boolean onHangup(Runnable action) {
         return handle(action, "HUP") == 1;
     }
@@ -45,7 +48,12 @@ final class Signals {
                             case "toString" -> "orion-dedup termination handler";
                             default -> null;
                         });
-                handle.invoke(null, ctor.newInstance(name), proxy);
+                Object old = handle.invoke(null, ctor.newInstance(name), proxy);
+                // a signal ignored when the JVM started (nohup ignores HUP) stays ignored: the JVM
+                // keeps it so and answers with SIG_IGN instead of installing the handler
+                if (old != null && old == handler.getField("SIG_IGN").get(null)) {
+                    continue;
+                }
                 installed++;
             } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
                 // The shutdown hook still closes the server; the exit status is then the JVM's.

@@ -684,11 +684,7 @@ public final class MetaStore implements Closeable {
             // here) finds the newer state saved by the sync below, or that it failed
             synchronized (completeLock) {
                 synchronized (this) {
-                    if (flushedPin != null) {
-                        flushedPin.close();
-                        flushedPin = null;
-                    }
-                    dropPending();
+                    closePins();
                 }
                 long next = mapSize * 2;
                 env.setMapSize(next);
@@ -731,6 +727,15 @@ public final class MetaStore implements Closeable {
     /** Flush points captured and not completed or dropped (tests: none may outlive its flush). */
     public synchronized int pendingFlushPoints() {
         return pending.size();
+    }
+
+    /** Closes the flushed state's pin and every pending point's (LMDB wants no transaction open to grow or close). */
+    private void closePins() {
+        if (flushedPin != null) {
+            flushedPin.close();
+            flushedPin = null;
+        }
+        dropPending();
     }
 
     /** Closes the pins of every pending flush point (LMDB wants no transaction open to grow or close). */
@@ -1192,11 +1197,7 @@ public final class MetaStore implements Closeable {
             }
             synchronized (completeLock) {
                 synchronized (this) {
-                    if (flushedPin != null) {
-                        flushedPin.close();
-                        flushedPin = null;
-                    }
-                    dropPending();
+                    closePins();
                     if (flushed != null) {
                         flushed.close();
                         flushed = null;

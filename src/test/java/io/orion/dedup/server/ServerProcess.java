@@ -90,8 +90,16 @@ public final class ServerProcess implements AutoCloseable {
      */
     static ServerProcess start(Path data, Path targets, Path config, int port, java.util.Map<String, String> env,
                                List<String> jvmOptions, String... extra) throws IOException, InterruptedException {
+        return startUnder(List.of(), data, targets, config, port, env, jvmOptions, extra);
+    }
+
+    /** As above, the server's command run by {@code prefix} (e.g. {@code nohup}, which execs it). */
+    static ServerProcess startUnder(List<String> prefix, Path data, Path targets, Path config, int port,
+                                    java.util.Map<String, String> env, List<String> jvmOptions, String... extra)
+            throws IOException, InterruptedException {
         String jar = System.getProperty("orion.jar", "target/orion-dedup.jar");
-        List<String> cmd = new ArrayList<>(List.of("java", "-Xmx2g",
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of("java", "-Xmx2g",
                 "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED"));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-jar", jar, "serve", "--config", config.toString(), "--targets", targets.toString(),
