@@ -829,13 +829,7 @@ public final class MetaStore implements Closeable {
             }
             // p stays pinned meanwhile: only a growth or close drops it, and both take this lock
             try {
-                failIfSyncFailed();
-                try {
-                    env.sync(true);
-                } catch (RuntimeException e) {
-                    syncFailure = e;
-                    throw e;
-                }
+                syncLatched();
                 flushed.save(dir.resolve("data.mdb"), file, p.txn, p.metaPages);
             } catch (IOException | RuntimeException e) {
                 synchronized (this) {
@@ -1104,13 +1098,7 @@ public final class MetaStore implements Closeable {
     public void sync() {
         synchronized (completeLock) {
             if (durable) {
-                failIfSyncFailed();
-                try {
-                    env.sync(true);
-                } catch (RuntimeException e) {
-                    syncFailure = e;
-                    throw e;
-                }
+                syncLatched();
                 return;
             }
             // the pin and the meta pages under the monitor (a staging table's own write transaction
@@ -1129,6 +1117,17 @@ public final class MetaStore implements Closeable {
      * success, so no later flush may vouch for the commits the failed one covered (until the
      * store is opened again, at a restart).
      */
+    /** {@code fdatasync} of data.mdb, failing as the first failed one did once one failed. */
+    private void syncLatched() {
+        failIfSyncFailed();
+        try {
+            env.sync(true);
+        } catch (RuntimeException e) {
+            syncFailure = e;
+            throw e;
+        }
+    }
+
     private void failIfSyncFailedIo() throws IOException {
         try {
             failIfSyncFailed();
