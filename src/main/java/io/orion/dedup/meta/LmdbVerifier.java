@@ -86,19 +86,21 @@ public final class LmdbVerifier {
      * that has it.
      */
     private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations", MetaStore.BLOCK_PAGES,
-            MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX, MetaStore.STAGED);
+            MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX, MetaStore.STAGED,
+            MetaStore.FP_LOG);
 
-    static final Map<String, Spec> SPECS = Map.of(
-            MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL),
-            MetaStore.BLOCK_PAGES, new Spec(MetaCodec.PAGE_KEY, BLOCK_PAGE),
-            "chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL),
-            MetaStore.LEGACY_INDEX, new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL),
-            MetaStore.FP_INDEX, new Spec(MetaCodec.FP_KEY, EMPTY),
-            "containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL),
-            "volumes", new Spec(0, VOLUME),
-            "counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL),
-            "reservations", new Spec(MetaCodec.RESERVATION_KEY, RESERVATION),
-            MetaStore.STAGED, new Spec(MetaCodec.STAGED_KEY, EMPTY));
+    static final Map<String, Spec> SPECS = Map.ofEntries(
+            Map.entry(MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL)),
+            Map.entry(MetaStore.BLOCK_PAGES, new Spec(MetaCodec.PAGE_KEY, BLOCK_PAGE)),
+            Map.entry("chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL)),
+            Map.entry(MetaStore.LEGACY_INDEX, new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL)),
+            Map.entry(MetaStore.FP_INDEX, new Spec(MetaCodec.FP_KEY, EMPTY)),
+            Map.entry(MetaStore.FP_LOG, new Spec(MetaCodec.FPLOG_KEY, MetaCodec.FPLOG_VAL)),
+            Map.entry("containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL)),
+            Map.entry("volumes", new Spec(0, VOLUME)),
+            Map.entry("counters", new Spec(MetaCodec.COUNTERS_KEY.length, MetaCodec.COUNTERS_VAL)),
+            Map.entry("reservations", new Spec(MetaCodec.RESERVATION_KEY, RESERVATION)),
+            Map.entry(MetaStore.STAGED, new Spec(MetaCodec.STAGED_KEY, EMPTY)));
 
     /**
      * Outcome of one check, with figures; {@code stable} is false when a live file's meta page
@@ -574,7 +576,7 @@ public final class LmdbVerifier {
     private void freeList(Db d, ByteBuffer v, byte[] lo, byte[] hi) {
         v.order(ByteOrder.LITTLE_ENDIAN);
         long n = v.getLong(0);
-        if (n < 0 || n * 8 + 8 > v.remaining()) {
+        if (n < 0 || n > (v.remaining() - 8) / 8) { // (n * 8 could overflow: a flipped high bit)
             d.damaged(lo, hi, "free list of " + n + " pages in a " + v.remaining() + "-byte value", -1);
             return;
         }

@@ -26,6 +26,10 @@ final class MetaCodec {
     static final int FP_ID = 6;
     /** {@code fpindex} key: fingerprint prefix ‖ chunk id (6 bytes); the value is empty (no CRC). */
     static final int FP_KEY = FP_PREFIX + FP_ID;
+    /** {@code fplog} key: the change's sequence number (u64). */
+    static final int FPLOG_KEY = 8;
+    /** {@code fplog} value: fingerprint (32) ‖ chunk id (u64) ‖ CRC32C. */
+    static final int FPLOG_VAL = INDEX_KEY + 8 + 4;
     static final int CONTAINER_KEY = 4;
     static final int CONTAINER_VAL = 45;
     /** A container value with its journal bytes (version 2; version 1 is {@link #CONTAINER_VAL}). */
@@ -311,6 +315,19 @@ final class MetaCodec {
     static void chunkKey(ByteBuffer k, long id) {
         k.clear();
         k.putLong(id).flip();
+    }
+
+    /** The {@code fplog} key of change {@code seq}. */
+    static void fpLogKey(ByteBuffer k, long seq) {
+        k.clear();
+        k.putLong(seq).flip();
+    }
+
+    /** The {@code fplog} value indexing {@code fp} to chunk {@code id} (key {@code k} already set). */
+    static void fpLogValue(ByteBuffer k, ByteBuffer v, byte[] fp, long id) {
+        v.clear();
+        v.put(fp, 0, INDEX_KEY).putLong(id);
+        seal(k, v);
     }
 
     /** The {@code fpindex} key of {@code fp} indexed to chunk {@code id}. */

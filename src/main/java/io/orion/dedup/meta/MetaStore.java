@@ -68,6 +68,13 @@ public final class MetaStore implements Closeable {
     volatile Dbi<ByteBuffer> index;
     /** The fingerprint index (format 3): fingerprint prefix ‖ chunk id keys, empty values. */
     final Dbi<ByteBuffer> fpindex;
+    /**
+     * The fingerprint index's recent changes (format 4): key sequence number (u64), value
+     * fingerprint ‖ chunk id ‖ CRC; held in memory by {@link #fpLog} and merged into {@link #fpindex}.
+     */
+    final Dbi<ByteBuffer> fplog;
+    /** The changes of {@link #fplog}, in memory (see {@link FingerprintLog}). */
+    final FingerprintLog fpLog = new FingerprintLog(Integer.getInteger("orion.meta.fpLogEntries", 1 << 15));
     final Dbi<ByteBuffer> containers;
     final Dbi<ByteBuffer> counters;
     final Dbi<ByteBuffer> reservations;
@@ -90,6 +97,8 @@ public final class MetaStore implements Closeable {
     static final String LEGACY_BLOCKS = "blocks";
     /** Name of the fingerprint index (format 3). */
     public static final String FP_INDEX = "fpindex";
+    /** Name of the fingerprint index's change log (format 4). */
+    public static final String FP_LOG = "fplog";
     /** The staged blocks of post-process volumes. */
     public static final String STAGED = "staged";
     /** Name of the format 1 and 2 fingerprint index, converted into {@link #FP_INDEX} at open. */
@@ -167,6 +176,7 @@ public final class MetaStore implements Closeable {
         this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
         this.index = legacyIndex ? env.openDbi(LEGACY_INDEX) : null;
         this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
+        this.fplog = env.openDbi(FP_LOG, DbiFlags.MDB_CREATE);
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
         this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
         boolean hasStaged = false;
@@ -316,6 +326,8 @@ public final class MetaStore implements Closeable {
         m.openReserve();
         m.convertBlockMap();
         m.convertIndex();
+        m.upgradeFingerprintLog();
+        m.loadFingerprintLog();
         return m;
     }
 
@@ -563,6 +575,61 @@ public final class MetaStore implements Closeable {
         indexConversion = new Conversion(entries, entries, txns, (System.nanoTime() - t0) / 1_000_000);
         LOG.info("fingerprint index of {} converted: {} entries in {} transactions, {} ms", dir, entries, txns,
                 (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /**
+     * A format 3 pool becomes format 4 (it gains the empty {@code fplog} table, created at open):
+     * only the counters' version changes. An older build then refuses the pool instead of ignoring
+     * the index changes held in {@code fplog}.
+     */
+    private void upgradeFingerprintLog() throws IOException {
+        if (index != null || blocks != null || storedFormatVersion() != 3) {
+            return;
+        }
+        try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+            setFormatVersion(t, ByteBuffer.allocateDirect(64), ByteBuffer.allocateDirect(128),
+                    PoolCounters.FORMAT_VERSION);
+            t.commit();
+        }
+        LOG.info("metadata in {}: format 3 upgraded to {} (fingerprint index change log)", dir,
+                PoolCounters.FORMAT_VERSION);
+    }
+
+    /** Reads {@code fplog} into {@link #fpLog} (sound records only; damaged ones are left out). */
+    private void loadFingerprintLog() throws IOException {
+        long[] last = {0};
+        try (MetaTxn t = read()) {
+            t.scanFingerprintLog((seq, fp, id) -> {
+                FingerprintLog.Entry e = new FingerprintLog.Entry(id, seq);
+                fpLog.map.put(FingerprintLog.key(fp), e);
+                last[0] = Math.max(last[0], seq);
+            });
+        }
+        fpLog.nextSeq = last[0] + 1;
+        if (!fpLog.map.isEmpty()) {
+            LOG.info("metadata in {}: {} fingerprint index changes held in fplog (merged at {})", dir,
+                    fpLog.map.size(), fpLog.mergeAt);
+        }
+    }
+
+    /**
+     * Merges the fingerprint log into {@code fpindex} now, in a write transaction of its own (the
+     * pool's writes must be idle: the committer's buffers are shared). For figures and checks that
+     * want the merged layout.
+     */
+    public void mergeFingerprintLog() {
+        int at = fpLog.mergeAt;
+        fpLog.mergeAt = 1;
+        try (MetaWriteTxn w = write()) {
+            w.commit();
+        } finally {
+            fpLog.mergeAt = at;
+        }
+    }
+
+    /** Sets when the fingerprint log merges into {@code fpindex} (tests; 1: at every commit). */
+    void fpLogMergeAt(int n) {
+        fpLog.mergeAt = Math.max(1, n);
     }
 
     /** What the last integrity check found: empty when the metadata is sound. */
@@ -970,8 +1037,8 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, containers,
-                    counters, reservations));
+            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, fplog,
+                    containers, counters, reservations));
             Dbi<ByteBuffer> old = blocks;
             if (old != null) {
                 all.add(old);

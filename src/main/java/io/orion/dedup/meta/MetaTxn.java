@@ -373,7 +373,42 @@ public class MetaTxn implements AutoCloseable {
      */
     public void scanIndex(IndexVisitor visitor) throws MetaCorruptException {
         if (store.index == null) {
-            scanFpIndex(visitor);
+            // format 4: the changes in this snapshot's fplog are the answer for their fingerprints;
+            // an fpindex entry they make stale (same fingerprint, or a gone chunk under the same
+            // prefix) waits for the merge and is left out
+            java.util.LinkedHashMap<ByteBuffer, Long> log = new java.util.LinkedHashMap<>();
+            scanFingerprintLog((seq, fp, id) -> log.put(ByteBuffer.wrap(fp), id));
+            java.util.Set<ByteBuffer> prefixes = new java.util.HashSet<>();
+            for (ByteBuffer f : log.keySet()) {
+                prefixes.add(ByteBuffer.wrap(java.util.Arrays.copyOf(f.array(), MetaCodec.FP_PREFIX)));
+            }
+            boolean[] stopped = {false};
+            scanFpIndex((fp, id) -> {
+                if (!log.isEmpty()) {
+                    if (log.containsKey(ByteBuffer.wrap(fp))) {
+                        return true;
+                    }
+                    if (prefixes.contains(ByteBuffer.wrap(fp, 0, MetaCodec.FP_PREFIX).slice())) {
+                        byte[] full = fingerprintOf(id);
+                        if (full == null || !java.util.Arrays.equals(full, fp)) {
+                            return true;
+                        }
+                    }
+                }
+                if (!visitor.visit(fp, id)) {
+                    stopped[0] = true;
+                    return false;
+                }
+                return true;
+            });
+            if (stopped[0]) {
+                return;
+            }
+            for (java.util.Map.Entry<ByteBuffer, Long> e : log.entrySet()) {
+                if (!visitor.visit(e.getKey().array().clone(), e.getValue())) {
+                    return;
+                }
+            }
             return;
         }
         List<byte[]> fps = new ArrayList<>();
@@ -451,6 +486,28 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
+    /** Visitor of {@code fplog} records. */
+    interface FingerprintLogVisitor {
+        void visit(long seq, byte[] fingerprint, long chunkId) throws MetaCorruptException;
+    }
+
+    /**
+     * Visits this snapshot's {@code fplog} records in sequence order; a record whose CRC fails is
+     * left out (with damage known, damaged ranges are too): its fingerprint's change is lost, which
+     * costs a missed dedup, never a wrong share.
+     */
+    void scanFingerprintLog(FingerprintLogVisitor visitor) throws MetaCorruptException {
+        scan(store.fplog, MetaStore.FP_LOG, new byte[0], (k, v) -> {
+            if (k.remaining() != MetaCodec.FPLOG_KEY || MetaCodec.check(k, v, MetaCodec.FPLOG_VAL) != null) {
+                return true;
+            }
+            byte[] fp = new byte[MetaCodec.INDEX_KEY];
+            v.duplicate().get(fp);
+            visitor.visit(k.getLong(k.position()), fp, v.getLong(v.position() + MetaCodec.INDEX_KEY));
+            return true;
+        });
+    }
+
     /** The smallest key after {@code k} (k followed by a zero byte). */
     private static byte[] successor(byte[] k) {
         return java.util.Arrays.copyOf(k, k.length + 1);
@@ -511,6 +568,12 @@ public class MetaTxn implements AutoCloseable {
      */
     public long index(byte[] fingerprint) throws MetaCorruptException {
         if (store.index == null) {
+            FingerprintLog.Entry held = store.fpLog.get(fingerprint);
+            if (held != null) {
+                // the log answers for a fingerprint it holds; a read transaction's snapshot may not
+                // have the chunk yet (or any more): then a miss
+                return java.util.Arrays.equals(fingerprintOf(held.id()), fingerprint) ? held.id() : 0;
+            }
             for (long id : candidates(fingerprint)) {
                 if (java.util.Arrays.equals(fingerprintOf(id), fingerprint)) {
                     return id;
@@ -644,7 +707,18 @@ public class MetaTxn implements AutoCloseable {
 
     private long[] indexStat() {
         org.lmdbjava.Dbi<ByteBuffer> old = store.index;
-        return old != null ? stat(old, MetaStore.LEGACY_INDEX) : stat(store.fpindex, MetaStore.FP_INDEX);
+        if (old != null) {
+            return stat(old, MetaStore.LEGACY_INDEX);
+        }
+        // format 4: the index entries are those merged and those held in the change log (a
+        // fingerprint in both, rare: a copy replaced since the last merge, counts twice until then)
+        long[] merged = stat(store.fpindex, MetaStore.FP_INDEX);
+        long[] held = stat(store.fplog, MetaStore.FP_LOG);
+        long[] out = merged.clone();
+        for (int i = 0; i < out.length && i < held.length; i++) {
+            out[i] += held[i];
+        }
+        return out;
     }
 
     /**

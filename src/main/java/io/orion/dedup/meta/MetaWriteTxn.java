@@ -204,10 +204,52 @@ public final class MetaWriteTxn extends MetaTxn {
             store.index.put(txn, key, val, NO_FLAGS);
             return;
         }
-        removeIndexed(fp, chunkId);
-        MetaCodec.fpKey(key, fp, chunkId);
-        store.fpindex.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+        if (chunkId <= 0 || chunkId >= 1L << 48) {
+            throw new IllegalArgumentException("chunk id " + chunkId + " does not fit a fingerprint index key");
+        }
+        // format 4: appended to fplog (see FingerprintLog), merged into fpindex at a later commit
+        FingerprintLog log = store.fpLog;
+        ByteBuffer k = FingerprintLog.key(fp);
+        FingerprintLog.Entry prev = log.map.get(k);
+        if (prev != null) {
+            MetaCodec.fpLogKey(key, prev.seq());
+            store.fplog.delete(txn, key);
+        }
+        long seq = log.nextSeq++;
+        MetaCodec.fpLogKey(key, seq);
+        MetaCodec.fpLogValue(key, val, fp, chunkId);
+        store.fplog.put(txn, key, val, NO_FLAGS);
+        log.map.put(k, new FingerprintLog.Entry(chunkId, seq));
+        fpUndo.changed(k, prev);
         indexed.put(chunkId, fp.clone());
+    }
+
+    /** The fingerprint log's changes made by this transaction (put back if it does not commit). */
+    private final FingerprintLog.Undo fpUndo = new FingerprintLog.Undo();
+
+    /**
+     * Merges the fingerprint log into {@code fpindex} in key order (each leaf copied at most once)
+     * and empties {@code fplog}, in this transaction; the map is emptied now and put back if the
+     * commit fails.
+     */
+    private void mergeFingerprintLog() {
+        FingerprintLog log = store.fpLog;
+        try {
+            for (Map.Entry<ByteBuffer, FingerprintLog.Entry> e : log.sorted()) {
+                byte[] fp = e.getKey().array();
+                long id = e.getValue().id();
+                removeIndexed(fp, id);
+                if (java.util.Arrays.equals(fingerprintOf(id), fp)) {
+                    MetaCodec.fpKey(key, fp, id);
+                    store.fpindex.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+                }
+            }
+        } catch (MetaCorruptException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        store.fplog.drop(txn);
+        fpUndo.merged = new java.util.HashMap<>(log.map);
+        log.map.clear();
     }
 
     public void deleteIndex(byte[] fp) {
@@ -215,6 +257,13 @@ public final class MetaWriteTxn extends MetaTxn {
             MetaCodec.indexKey(key, fp);
             store.index.delete(txn, key);
             return;
+        }
+        ByteBuffer k = ByteBuffer.wrap(fp);
+        FingerprintLog.Entry prev = store.fpLog.map.remove(k);
+        if (prev != null) {
+            MetaCodec.fpLogKey(key, prev.seq());
+            store.fplog.delete(txn, key);
+            fpUndo.changed(FingerprintLog.key(fp), prev);
         }
         removeIndexed(fp, 0);
     }
@@ -339,10 +388,28 @@ public final class MetaWriteTxn extends MetaTxn {
 
     public void commit() {
         writePages();
-        txn.commit();
+        try {
+            if (store.fpLog.mergeDue()) {
+                mergeFingerprintLog();
+            }
+            txn.commit();
+        } catch (RuntimeException e) {
+            fpUndo.rollBack(store.fpLog);
+            throw e;
+        }
+        fpUndo.clear();
+    }
+
+    @Override
+    public void close() {
+        // closed without a commit (an exception on the way): LMDB drops the transaction, and the
+        // fingerprint log's map goes back with it
+        fpUndo.rollBack(store.fpLog);
+        super.close();
     }
 
     public void abort() {
+        fpUndo.rollBack(store.fpLog);
         indexed.clear();
         pages.clear();
         dirtyPages = 0;

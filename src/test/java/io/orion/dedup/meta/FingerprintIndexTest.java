@@ -7,7 +7,8 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,12 +34,15 @@ class FingerprintIndexTest {
         return new ChunkRecord(id, fp, 1, (int) id * 100, 100, 4096, 0, 1);
     }
 
-    @Test
-    void fingerprintsSharingTheirPrefixAreToldApart() throws Exception {
+    /** Run with every change merged at its commit (1) and with the changes held in the log. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 1 << 15})
+    void fingerprintsSharingTheirPrefixAreToldApart(int mergeAt) throws Exception {
         byte[] a = fp(5, 1);
         byte[] b = fp(5, 2); // same first 8 bytes as a
         byte[] c = fp(6, 1);
         try (MetaStore m = MetaStore.open(dir, 4 << 20)) {
+            m.fpLogMergeAt(mergeAt);
             assertEquals(PoolCounters.FORMAT_VERSION, m.formatVersion());
             try (MetaWriteTxn w = m.write()) {
                 // indexed before its chunk record is written (as the committer does): found in the transaction
@@ -91,11 +95,13 @@ class FingerprintIndexTest {
         }
     }
 
-    @Test
-    void anEntryNamingAChunkOfAnotherFingerprintAnswersNothing() throws Exception {
+    @ParameterizedTest
+    @ValueSource(ints = {1, 1 << 15})
+    void anEntryNamingAChunkOfAnotherFingerprintAnswersNothing(int mergeAt) throws Exception {
         byte[] a = fp(9, 1);
         byte[] other = fp(8, 1); // another prefix: a's key names a chunk it cannot belong to
         try (MetaStore m = MetaStore.open(dir, 4 << 20)) {
+            m.fpLogMergeAt(mergeAt);
             try (MetaWriteTxn w = m.write()) {
                 w.putChunk(chunk(20, other));
                 w.commit();
