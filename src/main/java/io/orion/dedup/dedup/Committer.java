@@ -1038,7 +1038,8 @@ final class Committer implements AutoCloseable {
     static final class Batch {
         final DedupPool pool;
         final MetaWriteTxn txn;
-        final Map<Long, ChunkRecord> chunks = new HashMap<>();
+        /** Dirty chunk records (null: deleted), in id order: new ids are then appended to the chunk table. */
+        final Map<Long, ChunkRecord> chunks = new java.util.TreeMap<>();
         final Map<Integer, long[]> containerDelta = new HashMap<>();
         final Map<Integer, long[]> volumeDelta = new HashMap<>();
         final Map<Integer, Long> capacity = new HashMap<>();

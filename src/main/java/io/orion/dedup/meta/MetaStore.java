@@ -73,6 +73,12 @@ public final class MetaStore implements Closeable {
      * fingerprint ‖ chunk id ‖ CRC; held in memory by {@link #fpLog} and merged into {@link #fpindex}.
      */
     final Dbi<ByteBuffer> fplog;
+    /**
+     * The largest chunk id put by an append ({@link MetaWriteTxn#putChunk}) or found at open; a
+     * larger id is appended (writer only; may be ahead of the table after an abort, which only
+     * costs the append of a few ids).
+     */
+    long lastChunkKey;
     /** The changes of {@link #fplog}, in memory (see {@link FingerprintLog}). */
     final FingerprintLog fpLog = new FingerprintLog(Integer.getInteger("orion.meta.fpLogEntries", 1 << 15));
     final Dbi<ByteBuffer> containers;
@@ -597,6 +603,16 @@ public final class MetaStore implements Closeable {
 
     /** Reads {@code fplog} into {@link #fpLog} (sound records only; damaged ones are left out). */
     private void loadFingerprintLog() throws IOException {
+        if (damage.isEmpty()) {
+            try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead();
+                 org.lmdbjava.Cursor<ByteBuffer> c = chunks.openCursor(t)) {
+                if (c.last() && c.key().remaining() == MetaCodec.CHUNK_KEY) {
+                    lastChunkKey = MetaCodec.be(c.key()).getLong(0);
+                }
+            }
+        } else {
+            lastChunkKey = Long.MAX_VALUE; // no cursor steps into damaged pages: no appends
+        }
         long[] last = {0};
         try (MetaTxn t = read()) {
             t.scanFingerprintLog((seq, fp, id) -> {

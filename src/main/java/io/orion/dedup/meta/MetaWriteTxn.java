@@ -171,7 +171,28 @@ public final class MetaWriteTxn extends MetaTxn {
     public void putChunk(ChunkRecord r) {
         MetaCodec.chunkKey(key, r.id());
         MetaCodec.chunkValue(key, val, r);
+        if (r.id() > store.lastChunkKey && append(store.chunks)) {
+            store.lastChunkKey = r.id();
+            return;
+        }
         store.chunks.put(txn, key, val, NO_FLAGS);
+    }
+
+    private static final PutFlags[] APPEND = {PutFlags.MDB_APPEND};
+
+    /**
+     * Puts {@link #key}/{@link #val} past the last key of {@code dbi} (MDB_APPEND): a full leaf is
+     * then split at its end, not in its middle, so keys that only grow (chunk ids, {@code fplog}
+     * sequence numbers) fill their pages instead of leaving them half empty. False, with nothing
+     * written, when the key is not past the last one (LMDB checks): the caller puts it plainly.
+     */
+    private boolean append(org.lmdbjava.Dbi<ByteBuffer> dbi) {
+        try {
+            dbi.put(txn, key, val, APPEND);
+            return true;
+        } catch (org.lmdbjava.Dbi.KeyExistsException e) {
+            return false;
+        }
     }
 
     public void deleteChunk(long id) {
@@ -218,7 +239,9 @@ public final class MetaWriteTxn extends MetaTxn {
         long seq = log.nextSeq++;
         MetaCodec.fpLogKey(key, seq);
         MetaCodec.fpLogValue(key, val, fp, chunkId);
-        store.fplog.put(txn, key, val, NO_FLAGS);
+        if (!append(store.fplog)) {
+            store.fplog.put(txn, key, val, NO_FLAGS); // a damaged record left out at open had a later key
+        }
         log.map.put(k, new FingerprintLog.Entry(chunkId, seq));
         fpUndo.changed(k, prev);
         indexed.put(chunkId, fp.clone());
