@@ -33,7 +33,7 @@ final class FingerprintLog {
     /** The held changes, by fingerprint (a wrapped 32-byte array). */
     final ConcurrentHashMap<ByteBuffer, Entry> map = new ConcurrentHashMap<>();
     /** The next {@code fplog} key (writer only). */
-    long nextSeq = 1;
+    volatile long nextSeq = 1;
     /** Merge into {@code fpindex} at the commit that holds this many fingerprints (1: every commit). */
     volatile int mergeAt;
 

@@ -78,7 +78,7 @@ public final class MetaStore implements Closeable {
      * larger id is appended (writer only; may be ahead of the table after an abort, which only
      * costs the append of a few ids).
      */
-    long lastChunkKey;
+    volatile long lastChunkKey;
     /** The changes of {@link #fplog}, in memory (see {@link FingerprintLog}). */
     final FingerprintLog fpLog = new FingerprintLog(Integer.getInteger("orion.meta.fpLogEntries", 1 << 15));
     final Dbi<ByteBuffer> containers;
