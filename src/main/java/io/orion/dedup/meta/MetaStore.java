@@ -73,6 +73,7 @@ public final class MetaStore implements Closeable {
      * fingerprint ‖ chunk id ‖ CRC; held in memory by {@link #fpLog} and merged into {@link #fpindex}.
      */
     final Dbi<ByteBuffer> fplog;
+    // (null only in a damaged pool of format 3 or earlier: never written then, so never created)
     /**
      * The largest chunk id put by an append ({@link MetaWriteTxn#putChunk}) or found at open; a
      * larger id is appended (writer only; may be ahead of the table after an abort, which only
@@ -182,7 +183,12 @@ public final class MetaStore implements Closeable {
         this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
         this.index = legacyIndex ? env.openDbi(LEGACY_INDEX) : null;
         this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
-        this.fplog = env.openDbi(FP_LOG, DbiFlags.MDB_CREATE);
+        // created in a sound pool only: a damaged one is never written (it opens read-only)
+        boolean hasLog = false;
+        for (byte[] n : env.getDbiNames()) {
+            hasLog |= new String(n, java.nio.charset.StandardCharsets.UTF_8).equals(FP_LOG);
+        }
+        this.fplog = hasLog ? env.openDbi(FP_LOG) : sound ? env.openDbi(FP_LOG, DbiFlags.MDB_CREATE) : null;
         this.containers = env.openDbi("containers", DbiFlags.MDB_CREATE);
         this.reservations = env.openDbi("reservations", DbiFlags.MDB_CREATE);
         boolean hasStaged = false;
@@ -332,8 +338,13 @@ public final class MetaStore implements Closeable {
         m.openReserve();
         m.convertBlockMap();
         m.convertIndex();
-        m.upgradeFingerprintLog();
-        m.loadFingerprintLog();
+        try {
+            m.upgradeFingerprintLog();
+            m.loadFingerprintLog();
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
         return m;
     }
 
@@ -366,7 +377,7 @@ public final class MetaStore implements Closeable {
      * pages; 3: and the fingerprint index keyed by a fingerprint prefix).
      */
     public int formatVersion() {
-        return blocks != null ? 1 : index != null ? 2 : PoolCounters.FORMAT_VERSION;
+        return blocks != null ? 1 : index != null ? 2 : fplog == null ? 3 : PoolCounters.FORMAT_VERSION;
     }
 
     /**
@@ -589,7 +600,7 @@ public final class MetaStore implements Closeable {
      * the index changes held in {@code fplog}.
      */
     private void upgradeFingerprintLog() throws IOException {
-        if (index != null || blocks != null || storedFormatVersion() != 3) {
+        if (index != null || blocks != null || fplog == null || !damage.isEmpty() || storedFormatVersion() != 3) {
             return;
         }
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
@@ -603,6 +614,9 @@ public final class MetaStore implements Closeable {
 
     /** Reads {@code fplog} into {@link #fpLog} (sound records only; damaged ones are left out). */
     private void loadFingerprintLog() throws IOException {
+        if (fplog == null) {
+            return;
+        }
         if (damage.isEmpty()) {
             try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead();
                  org.lmdbjava.Cursor<ByteBuffer> c = chunks.openCursor(t)) {
@@ -634,6 +648,9 @@ public final class MetaStore implements Closeable {
      * want the merged layout.
      */
     public void mergeFingerprintLog() {
+        if (fplog == null) {
+            return;
+        }
         int at = fpLog.mergeAt;
         fpLog.mergeAt = 1;
         try (MetaWriteTxn w = write()) {
@@ -1053,8 +1070,11 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, fplog,
-                    containers, counters, reservations));
+            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, containers,
+                    counters, reservations));
+            if (fplog != null) {
+                all.add(fplog);
+            }
             Dbi<ByteBuffer> old = blocks;
             if (old != null) {
                 all.add(old);

@@ -497,6 +497,9 @@ public class MetaTxn implements AutoCloseable {
      * costs a missed dedup, never a wrong share.
      */
     void scanFingerprintLog(FingerprintLogVisitor visitor) throws MetaCorruptException {
+        if (store.fplog == null) {
+            return; // a damaged format 3 pool (see MetaStore#fplog)
+        }
         scan(store.fplog, MetaStore.FP_LOG, new byte[0], (k, v) -> {
             if (k.remaining() != MetaCodec.FPLOG_KEY || MetaCodec.check(k, v, MetaCodec.FPLOG_VAL) != null) {
                 return true;
@@ -713,7 +716,7 @@ public class MetaTxn implements AutoCloseable {
         // format 4: the index entries are those merged and those held in the change log (a
         // fingerprint in both, rare: a copy replaced since the last merge, counts twice until then)
         long[] merged = stat(store.fpindex, MetaStore.FP_INDEX);
-        long[] held = stat(store.fplog, MetaStore.FP_LOG);
+        long[] held = store.fplog == null ? new long[2] : stat(store.fplog, MetaStore.FP_LOG);
         long[] out = merged.clone();
         for (int i = 0; i < out.length && i < held.length; i++) {
             out[i] += held[i];

@@ -228,6 +228,14 @@ public final class MetaWriteTxn extends MetaTxn {
         if (chunkId <= 0 || chunkId >= 1L << 48) {
             throw new IllegalArgumentException("chunk id " + chunkId + " does not fit a fingerprint index key");
         }
+        if (store.fplog == null) {
+            // format 3 (a damaged pool, never upgraded): straight into fpindex
+            removeIndexed(fp, chunkId);
+            MetaCodec.fpKey(key, fp, chunkId);
+            store.fpindex.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+            indexed.put(chunkId, fp.clone());
+            return;
+        }
         // format 4: appended to fplog (see FingerprintLog), merged into fpindex at a later commit
         FingerprintLog log = store.fpLog;
         ByteBuffer k = FingerprintLog.key(fp);
@@ -282,10 +290,11 @@ public final class MetaWriteTxn extends MetaTxn {
             return;
         }
         ByteBuffer k = ByteBuffer.wrap(fp);
-        FingerprintLog.Entry prev = store.fpLog.map.remove(k);
+        FingerprintLog.Entry prev = store.fpLog.map.get(k);
         if (prev != null) {
             MetaCodec.fpLogKey(key, prev.seq());
-            store.fplog.delete(txn, key);
+            store.fplog.delete(txn, key); // first: if it throws, the map is unchanged
+            store.fpLog.map.remove(k);
             fpUndo.changed(FingerprintLog.key(fp), prev);
         }
         removeIndexed(fp, 0);
@@ -412,7 +421,9 @@ public final class MetaWriteTxn extends MetaTxn {
     public void commit() {
         writePages();
         try {
-            if (store.fpLog.mergeDue()) {
+            // not while the metadata file system is short of space: a merge copies index leaves,
+            // and the commits then must be the ones that free space
+            if (store.fpLog.mergeDue() && !store.lowSpace()) {
                 mergeFingerprintLog();
             }
             txn.commit();

@@ -208,16 +208,31 @@ class FingerprintLogTest {
     }
 
     @Test
-    void aFormat3PoolIsUpgradedAndKeepsItsIndex() throws Exception {
-        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
-            m.fpLogMergeAt(1);
-            put(m, 0, 40, 10);
+    void aDeleteThatLmdbRefusesLeavesTheHeldEntry() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 2L << 20)) {
+            put(m, 0, 10, 10);
             try (MetaWriteTxn w = m.write()) {
-                w.putCounters(new PoolCounters(4, UUID.randomUUID(), 1 << 20, 41, 2, 1, 40, 40 * 4096, 40 * 100));
+                // the map fills: LMDB fails the transaction, and every later change in it too
+                org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> {
+                    for (int i = 0; ; i++) {
+                        w.putChunk(chunk(1000 + i, fp(1000 + i)));
+                    }
+                });
+                org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> w.deleteIndex(fp(3)));
+                w.abort();
+            }
+            try (MetaTxn r = m.read()) {
+                assertEquals(4, r.index(fp(3)), "still indexed: the delete never happened");
+            }
+            try (MetaWriteTxn w = m.write()) {
+                assertEquals(4, w.index(fp(3)));
                 w.commit();
             }
         }
-        // as a format 3 build left it: no fplog table, counters at version 3
+    }
+
+    /** Makes the pool in {@link #dir} look as a format 3 build left it: no fplog table, counters at 3. */
+    private void asFormat3() {
         try (Env<ByteBuffer> env = Env.create().setMapSize(64L << 20).setMaxDbs(16).open(dir.toFile())) {
             Dbi<ByteBuffer> log = env.openDbi(MetaStore.FP_LOG);
             Dbi<ByteBuffer> counters = env.openDbi("counters");
@@ -233,6 +248,61 @@ class FingerprintLogTest {
                 t.commit();
             }
         }
+    }
+
+    private List<String> tables() {
+        try (Env<ByteBuffer> env = Env.create().setMapSize(64L << 20).setMaxDbs(16).open(dir.toFile())) {
+            List<String> names = new ArrayList<>();
+            for (byte[] n : env.getDbiNames()) {
+                names.add(new String(n, StandardCharsets.UTF_8));
+            }
+            return names;
+        }
+    }
+
+    @Test
+    void aDamagedFormat3PoolIsNeitherUpgradedNorWritten() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            m.fpLogMergeAt(1);
+            put(m, 0, 40, 10);
+            try (MetaWriteTxn w = m.write()) {
+                w.putCounters(new PoolCounters(4, UUID.randomUUID(), 1 << 20, 41, 2, 1, 40, 40 * 4096, 40 * 100));
+                w.commit();
+            }
+        }
+        asFormat3();
+        // one chunk record damaged (its CRC no longer matches): damage inside a table, the pool opens read-only
+        try (Env<ByteBuffer> env = Env.create().setMapSize(64L << 20).setMaxDbs(16).open(dir.toFile())) {
+            Dbi<ByteBuffer> chunks = env.openDbi("chunks");
+            try (Txn<ByteBuffer> t = env.txnWrite()) {
+                ByteBuffer k = ByteBuffer.allocateDirect(8).putLong(40).flip();
+                chunks.put(t, k, ByteBuffer.allocateDirect(MetaCodec.CHUNK_VAL));
+                t.commit();
+            }
+        }
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            assertTrue(!m.damage().isEmpty());
+            assertEquals(3, m.formatVersion());
+            try (MetaTxn r = m.read()) {
+                assertEquals(3, r.counters().formatVersion());
+                assertEquals(1, r.index(fp(0)));
+                assertEquals(39, r.index(fp(38)));
+            }
+        }
+        assertTrue(!tables().contains(MetaStore.FP_LOG), tables().toString());
+    }
+
+    @Test
+    void aFormat3PoolIsUpgradedAndKeepsItsIndex() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            m.fpLogMergeAt(1);
+            put(m, 0, 40, 10);
+            try (MetaWriteTxn w = m.write()) {
+                w.putCounters(new PoolCounters(4, UUID.randomUUID(), 1 << 20, 41, 2, 1, 40, 40 * 4096, 40 * 100));
+                w.commit();
+            }
+        }
+        asFormat3(); // as a format 3 build left it
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             try (MetaTxn r = m.read()) {
                 assertEquals(PoolCounters.FORMAT_VERSION, r.counters().formatVersion());
