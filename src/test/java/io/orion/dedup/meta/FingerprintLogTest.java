@@ -231,8 +231,19 @@ class FingerprintLogTest {
         }
     }
 
-    /** Makes the pool in {@link #dir} look as a format 3 build left it: no fplog table, counters at 3. */
-    private void asFormat3() {
+    /**
+     * A pool of 40 indexed chunks (all in fpindex) as a format 3 build left it: no fplog table,
+     * counters at version 3.
+     */
+    private void format3Pool() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            m.fpLogMergeAt(1);
+            put(m, 0, 40, 10);
+            try (MetaWriteTxn w = m.write()) {
+                w.putCounters(new PoolCounters(4, UUID.randomUUID(), 1 << 20, 41, 2, 1, 40, 40 * 4096, 40 * 100));
+                w.commit();
+            }
+        }
         try (Env<ByteBuffer> env = Env.create().setMapSize(64L << 20).setMaxDbs(16).open(dir.toFile())) {
             Dbi<ByteBuffer> log = env.openDbi(MetaStore.FP_LOG);
             Dbi<ByteBuffer> counters = env.openDbi("counters");
@@ -262,15 +273,7 @@ class FingerprintLogTest {
 
     @Test
     void aDamagedFormat3PoolIsNeitherUpgradedNorWritten() throws Exception {
-        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
-            m.fpLogMergeAt(1);
-            put(m, 0, 40, 10);
-            try (MetaWriteTxn w = m.write()) {
-                w.putCounters(new PoolCounters(4, UUID.randomUUID(), 1 << 20, 41, 2, 1, 40, 40 * 4096, 40 * 100));
-                w.commit();
-            }
-        }
-        asFormat3();
+        format3Pool();
         // one chunk record damaged (its CRC no longer matches): damage inside a table, the pool opens read-only
         try (Env<ByteBuffer> env = Env.create().setMapSize(64L << 20).setMaxDbs(16).open(dir.toFile())) {
             Dbi<ByteBuffer> chunks = env.openDbi("chunks");
@@ -294,15 +297,7 @@ class FingerprintLogTest {
 
     @Test
     void aFormat3PoolIsUpgradedAndKeepsItsIndex() throws Exception {
-        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
-            m.fpLogMergeAt(1);
-            put(m, 0, 40, 10);
-            try (MetaWriteTxn w = m.write()) {
-                w.putCounters(new PoolCounters(4, UUID.randomUUID(), 1 << 20, 41, 2, 1, 40, 40 * 4096, 40 * 100));
-                w.commit();
-            }
-        }
-        asFormat3(); // as a format 3 build left it
+        format3Pool();
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             try (MetaTxn r = m.read()) {
                 assertEquals(PoolCounters.FORMAT_VERSION, r.counters().formatVersion());
