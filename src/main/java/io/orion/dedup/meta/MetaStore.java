@@ -303,6 +303,7 @@ public final class MetaStore implements Closeable {
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
                 file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ, StandardOpenOption.WRITE);
+                io.orion.dedup.storage.UninterruptibleChannels.apply(file);
                 int ps = env.stat().pageSize;
                 if (durableCommits) {
                     FlushedMeta.remove(dir); // every commit is durable: nothing to roll back to

@@ -71,6 +71,8 @@ public final class BackingDevice implements Closeable {
         FileChannel ch = regular
                 ? PrivateFiles.open(p, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        // an interrupted thread must not close the device for everyone (and fail its fsync)
+        io.orion.dedup.storage.UninterruptibleChannels.apply(ch);
         long capacity;
         if (regular) {
             capacity = spec.sizeLimit() > 0 ? spec.sizeLimit() : Long.MAX_VALUE;

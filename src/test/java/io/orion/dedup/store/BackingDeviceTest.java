@@ -47,6 +47,31 @@ class BackingDeviceTest {
         }
     }
 
+    /**
+     * A thread interrupted while it writes or forces a device (a timer stopped with shutdownNow
+     * during its cleanup) must not close the device for everyone: before, the force failed with
+     * ClosedByInterruptException and every later flush with "an earlier fsync failed".
+     */
+    @Test
+    void anInterruptedThreadNeitherClosesTheDeviceNorFailsItsFsync() throws Exception {
+        long slot = 1 << 20;
+        try (BackingDevice d = BackingDevice.open(0, new DeviceSpec(dir.resolve("d.img"), 0), slot)) {
+            d.allocateSlot();
+            Thread.currentThread().interrupt();
+            try {
+                d.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
+                d.force();
+                ByteBuffer b = ByteBuffer.allocate(3);
+                d.read(b, 0);
+                assertEquals(3, b.get(2));
+            } finally {
+                assertTrue(Thread.interrupted(), "the interrupt is left for the thread's owner to see");
+            }
+            d.write(ByteBuffer.wrap(new byte[] {4}), 3);
+            d.force();
+        }
+    }
+
     @Test
     void slotsAreReusedLowestFirstAndTheFileShrinks() throws Exception {
         long slot = 1 << 20;
