@@ -19,6 +19,7 @@ import org.lmdbjava.Txn;
  * page rewrites its value once, not once per block.
  */
 public final class MetaWriteTxn extends MetaTxn {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MetaWriteTxn.class);
     /** Pages held decoded at most (about 1 KiB each); more are written out and dropped. */
     static final int CACHED_PAGES = 4096;
 
@@ -265,6 +266,8 @@ public final class MetaWriteTxn extends MetaTxn {
      */
     private void mergeFingerprintLog() {
         FingerprintLog log = store.fpLog;
+        long t0 = System.nanoTime();
+        int n = log.map.size();
         try {
             for (Map.Entry<ByteBuffer, FingerprintLog.Entry> e : log.sorted()) {
                 byte[] fp = e.getKey().array();
@@ -281,6 +284,7 @@ public final class MetaWriteTxn extends MetaTxn {
         store.fplog.drop(txn);
         fpUndo.merged = new java.util.HashMap<>(log.map);
         log.map.clear();
+        LOG.debug("fingerprint index: {} changes merged in {} ms", n, (System.nanoTime() - t0) / 1_000_000);
     }
 
     public void deleteIndex(byte[] fp) {
