@@ -514,6 +514,9 @@ final class Committer implements AutoCloseable {
                 abort(b);
                 if (!pool.meta().isNoSpace(e)) {
                     pool.untrust("LMDB error: " + e.getMessage());
+                    // a failed meta-page write leaves LMDB refusing every transaction, reads too:
+                    // opened again read-only, reads go on (writes stay refused until a restart)
+                    pool.meta().reopenAfterPanic();
                     continue;
                 }
                 // the file system is full (the transaction was aborted, nothing changed). The pages

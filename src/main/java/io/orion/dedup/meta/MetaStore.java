@@ -48,31 +48,33 @@ import org.slf4j.LoggerFactory;
 public final class MetaStore implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(MetaStore.class);
 
-    final Env<ByteBuffer> env;
+    /** Replaced only by {@link #reopenAfterPanic()} (under the map lock's write side). */
+    volatile Env<ByteBuffer> env;
     /** The first failed {@link #sync()} or flush completion ({@link #complete}): every later one fails with it. */
     private volatile RuntimeException syncFailure;
-    final Dbi<ByteBuffer> volumes;
+    // the handles below are replaced only when the environment is opened again (reopenAfterPanic)
+    volatile Dbi<ByteBuffer> volumes;
     /** The block map: pages of {@link MetaCodec#PAGE_ENTRIES} entries per value. */
-    final Dbi<ByteBuffer> pages;
+    volatile Dbi<ByteBuffer> pages;
     /**
      * The block map of format 1 (one entry per block), while a pool written by an older build is
      * not converted yet (damaged metadata, or a file system too full to convert); null otherwise.
      * Every block-map method then reads and writes it as before.
      */
     volatile Dbi<ByteBuffer> blocks;
-    final Dbi<ByteBuffer> chunks;
+    volatile Dbi<ByteBuffer> chunks;
     /**
      * The fingerprint index of formats 1 and 2 (full 32-byte fingerprint key, chunk id and CRC
      * value) while a pool written by an older build is not converted yet; null otherwise.
      */
     volatile Dbi<ByteBuffer> index;
     /** The fingerprint index (format 3): fingerprint prefix ‖ chunk id keys, empty values. */
-    final Dbi<ByteBuffer> fpindex;
+    volatile Dbi<ByteBuffer> fpindex;
     /**
      * The fingerprint index's recent changes (format 4): key sequence number (u64), value
      * fingerprint ‖ chunk id ‖ CRC; held in memory by {@link #fpLog} and merged into {@link #fpindex}.
      */
-    final Dbi<ByteBuffer> fplog;
+    volatile Dbi<ByteBuffer> fplog;
     // (null only in a damaged pool of format 3 or earlier: never written then, so never created)
     /**
      * The largest chunk id put by an append ({@link MetaWriteTxn#putChunk}) or found at open; a
@@ -82,9 +84,9 @@ public final class MetaStore implements Closeable {
     volatile long lastChunkKey;
     /** The changes of {@link #fplog}, in memory (see {@link FingerprintLog}). */
     final FingerprintLog fpLog = new FingerprintLog(Integer.getInteger("orion.meta.fpLogEntries", 1 << 15));
-    final Dbi<ByteBuffer> containers;
-    final Dbi<ByteBuffer> counters;
-    final Dbi<ByteBuffer> reservations;
+    volatile Dbi<ByteBuffer> containers;
+    volatile Dbi<ByteBuffer> counters;
+    volatile Dbi<ByteBuffer> reservations;
     /**
      * Blocks of post-process volumes written since the last post-process pass: key volume id (u32)
      * ‖ dedup block (u64), empty value. See {@code PostProcessor}. Null until a post-process volume
@@ -795,6 +797,110 @@ public final class MetaStore implements Closeable {
                     sync();
                 }
             }
+        } finally {
+            mapLock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * True when LMDB has marked the environment failed (MDB_PANIC: a write of its meta page, the
+     * last step of a commit, failed): it then refuses every transaction, reads included.
+     */
+    public boolean panicked() {
+        mapLock.readLock().lock();
+        try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
+            return false;
+        } catch (org.lmdbjava.LmdbNativeException.PanicException e) {
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        } finally {
+            mapLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * After MDB_PANIC ({@link #panicked()}), so that reads go on without a restart: closes the
+     * environment and opens it again <em>read-only</em> (MDB_RDONLY: nothing can be written to it
+     * any more; the pool is read-only with the reason already). LMDB left the meta page of the
+     * commit that failed unwritten (or wrote the older one back over it), so the environment opens
+     * at the last commit that completed, which is the state the pool's memory describes (the failed
+     * commit was rolled back). The file is checked first, as at open; when the check finds the meta
+     * pages or the main database damaged, nothing is opened and reads keep failing until a restart.
+     * Every later flush fails (a flush cannot vouch for anything after the failure). Committer
+     * thread, between commits (no write transaction open); waits for open read transactions, as a
+     * growth does. Returns true when the environment was opened again.
+     */
+    public boolean reopenAfterPanic() {
+        if (!panicked()) {
+            return false;
+        }
+        LmdbVerifier.Report check;
+        try {
+            check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
+        } catch (IOException | RuntimeException e) {
+            LOG.error("metadata in {}: LMDB failed and the file cannot be checked ({}); reads fail until a restart",
+                    dir, e.toString());
+            return false;
+        }
+        if (check.damage().fatal() != null) {
+            LOG.error("metadata in {}: LMDB failed and the file is damaged ({}); reads fail until a restart", dir,
+                    check.damage().fatal());
+            return false;
+        }
+        mapLock.writeLock().lock();
+        try {
+            synchronized (completeLock) {
+                synchronized (this) {
+                    if (syncFailure == null) {
+                        syncFailure = new IllegalStateException("LMDB marked the metadata environment failed"
+                                + " (a write of its meta page failed)");
+                    }
+                    org.lmdbjava.Txn<ByteBuffer> t;
+                    while ((t = idle.pollFirst()) != null) {
+                        t.close();
+                    }
+                    closePins();
+                    env.close();
+                    Env<ByteBuffer> ro = Env.create().setMapSize(mapSize).setMaxDbs(16).setMaxReaders(1024)
+                            .open(dir.toFile(), EnvFlags.MDB_RDONLY_ENV, EnvFlags.MDB_NOTLS);
+                    java.util.Set<String> names = new java.util.HashSet<>();
+                    for (byte[] n : ro.getDbiNames()) {
+                        names.add(new String(n, java.nio.charset.StandardCharsets.UTF_8));
+                    }
+                    java.util.function.Function<String, Dbi<ByteBuffer>> open =
+                            name -> names.contains(name) ? ro.openDbi(name) : null;
+                    env = ro;
+                    volumes = open.apply("volumes");
+                    pages = open.apply(BLOCK_PAGES);
+                    counters = open.apply("counters");
+                    chunks = open.apply("chunks");
+                    fpindex = open.apply(FP_INDEX);
+                    containers = open.apply("containers");
+                    reservations = open.apply("reservations");
+                    if (blocks != null) {
+                        blocks = open.apply(LEGACY_BLOCKS);
+                    }
+                    if (index != null) {
+                        index = open.apply(LEGACY_INDEX);
+                    }
+                    if (fplog != null) {
+                        fplog = open.apply(FP_LOG);
+                    }
+                    if (staged != null) {
+                        staged = open.apply(STAGED);
+                    }
+                    damage = check.damage();
+                    lastCheck = check;
+                }
+            }
+            LOG.warn("metadata in {}: LMDB had failed; opened again read-only at the last completed commit: reads"
+                    + " go on, writes and flushes are refused until a restart", dir);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.error("metadata in {}: opening it again after LMDB failed did not succeed ({}); reads fail until a"
+                    + " restart", dir, e.toString());
+            return false;
         } finally {
             mapLock.writeLock().unlock();
         }
