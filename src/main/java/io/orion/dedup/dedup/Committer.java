@@ -429,7 +429,16 @@ final class Committer implements AutoCloseable {
                 break;
             }
             unpersisted.addAll(pool.store().drainCreated());
-            Batch b = new Batch(pool, pool.meta().write());
+            Batch b;
+            try {
+                b = new Batch(pool, pool.meta().write());
+            } catch (LmdbException e) {
+                // LMDB refuses to begin (e.g. MDB_PANIC after another transaction's meta-page
+                // write failed: a staging table's own commit)
+                pool.untrust("LMDB error: " + e.getMessage());
+                pool.meta().reopenAfterPanic();
+                continue;
+            }
             Work current = null;
             try {
                 for (Work w : items) {
@@ -512,11 +521,15 @@ final class Committer implements AutoCloseable {
                 pool.untrust(e.getMessage());
             } catch (LmdbException e) {
                 abort(b);
-                if (!pool.meta().isNoSpace(e)) {
+                // a failed meta-page write leaves LMDB refusing every transaction, reads too (its
+                // EIO is not a full file system even when little space is left): opened again
+                // read-only, reads go on (writes stay refused until a restart)
+                boolean panicked = pool.meta().panicked();
+                if (panicked || !pool.meta().isNoSpace(e)) {
                     pool.untrust("LMDB error: " + e.getMessage());
-                    // a failed meta-page write leaves LMDB refusing every transaction, reads too:
-                    // opened again read-only, reads go on (writes stay refused until a restart)
-                    pool.meta().reopenAfterPanic();
+                    if (panicked) {
+                        pool.meta().reopenAfterPanic();
+                    }
                     continue;
                 }
                 // the file system is full (the transaction was aborted, nothing changed). The pages

@@ -236,8 +236,14 @@ public final class LmdbVerifier {
 
     /** The newest meta page of a closed file, both pages checked; null (and fatal damage) if unsound. */
     private ByteBuffer closedMeta(ByteBuffer m0, ByteBuffer m1, int ps) {
-        String bad0 = metaProblem(m0, 0, ps);
-        String bad1 = metaProblem(m1, 1, ps);
+        // the roots of the older page are checked against the file only: when the write of a meta
+        // page fails, LMDB writes the older transaction id and last page back over it but keeps the
+        // failed transaction's roots (which may lie past that last page); it never uses them, since
+        // the other page is newer
+        boolean newer1 = m0 != null && m1 != null && m1.getLong(144) > m0.getLong(144);
+        long filePages = fileSize / ps;
+        String bad0 = metaProblem(m0, 0, ps, newer1 ? filePages - 1 : -1);
+        String bad1 = metaProblem(m1, 1, ps, newer1 ? -1 : filePages - 1);
         if (bad0 != null && bad1 != null) {
             damage.fatal("no valid LMDB meta page (damaged header): page 0 " + bad0 + "; page 1 " + bad1);
             return null;
@@ -275,7 +281,7 @@ public final class LmdbVerifier {
             ByteBuffer m = q0.getLong(144) == p1.getLong(144) - 1 ? p1
                     : p1.getLong(144) == p0.getLong(144) - 1 ? p0 : null;
             if (m != null) {
-                String bad = metaProblem(m, m.getLong(0), ps);
+                String bad = metaProblem(m, m.getLong(0), ps, -1);
                 if (bad != null) {
                     damage.problem("LMDB meta page " + m.getLong(0) + " is damaged: " + bad);
                     return null;
@@ -607,7 +613,8 @@ public final class LmdbVerifier {
         return null;
     }
 
-    private String metaProblem(ByteBuffer m, long pgno, int ps) {
+    /** What is wrong with meta page {@code m}; its roots must lie below {@code rootLimit} (-1: its own last page). */
+    private String metaProblem(ByteBuffer m, long pgno, int ps, long rootLimit) {
         if (m == null) {
             return "missing";
         }
@@ -638,7 +645,7 @@ public final class LmdbVerifier {
         }
         for (int at : new int[] {40, 88}) {
             long root = m.getLong(at + 40);
-            if (root != P_INVALID && (root < 2 || root > last)) {
+            if (root != P_INVALID && (root < 2 || root > (rootLimit < 0 ? last : rootLimit))) {
                 return "database root " + root + " outside the file";
             }
         }

@@ -148,6 +148,10 @@ public final class MetaStore implements Closeable {
      * committer between commits. Order: {@code mapLock}, then this lock, then the monitor.
      */
     private final Object completeLock = new Object();
+    /** One {@link #reopenAfterPanic()} at a time. */
+    private final java.util.concurrent.locks.ReentrantLock reopenLock = new java.util.concurrent.locks.ReentrantLock();
+    /** Set by {@link #close()} (under the map lock's write side). */
+    private volatile boolean closed;
     /** Flush points captured and not yet completed or dropped (under this monitor). */
     private final java.util.Set<FlushPoint> pending = new java.util.HashSet<>();
     private long lastTopUpFailure;
@@ -712,6 +716,18 @@ public final class MetaStore implements Closeable {
 
     /** Opens a short read transaction (a reset one is renewed when available); close it promptly. */
     public MetaTxn read() {
+        try {
+            return readOnce();
+        } catch (org.lmdbjava.LmdbNativeException.PanicException e) {
+            // LMDB failed (a meta-page write): opened again read-only, if no other thread is at it
+            if (reopenAfterPanic()) {
+                return readOnce();
+            }
+            throw e;
+        }
+    }
+
+    private MetaTxn readOnce() {
         mapLock.readLock().lock();
         try {
             Dbi<ByteBuffer> stagedBefore = staged;
@@ -832,78 +848,121 @@ public final class MetaStore implements Closeable {
      * growth does. Returns true when the environment was opened again.
      */
     public boolean reopenAfterPanic() {
-        if (!panicked()) {
+        // one attempt at a time; a reader that finds another thread at it fails its own read
+        if (!reopenLock.tryLock()) {
             return false;
         }
-        LmdbVerifier.Report check;
         try {
-            check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
-        } catch (IOException | RuntimeException e) {
-            LOG.error("metadata in {}: LMDB failed and the file cannot be checked ({}); reads fail until a restart",
-                    dir, e.toString());
-            return false;
-        }
-        if (check.damage().fatal() != null) {
-            LOG.error("metadata in {}: LMDB failed and the file is damaged ({}); reads fail until a restart", dir,
-                    check.damage().fatal());
-            return false;
-        }
-        mapLock.writeLock().lock();
-        try {
-            synchronized (completeLock) {
-                synchronized (this) {
-                    if (syncFailure == null) {
-                        syncFailure = new IllegalStateException("LMDB marked the metadata environment failed"
-                                + " (a write of its meta page failed)");
-                    }
-                    org.lmdbjava.Txn<ByteBuffer> t;
-                    while ((t = idle.pollFirst()) != null) {
-                        t.close();
-                    }
-                    closePins();
-                    env.close();
-                    Env<ByteBuffer> ro = Env.create().setMapSize(mapSize).setMaxDbs(16).setMaxReaders(1024)
-                            .open(dir.toFile(), EnvFlags.MDB_RDONLY_ENV, EnvFlags.MDB_NOTLS);
-                    java.util.Set<String> names = new java.util.HashSet<>();
-                    for (byte[] n : ro.getDbiNames()) {
-                        names.add(new String(n, java.nio.charset.StandardCharsets.UTF_8));
-                    }
-                    java.util.function.Function<String, Dbi<ByteBuffer>> open =
-                            name -> names.contains(name) ? ro.openDbi(name) : null;
-                    env = ro;
-                    volumes = open.apply("volumes");
-                    pages = open.apply(BLOCK_PAGES);
-                    counters = open.apply("counters");
-                    chunks = open.apply("chunks");
-                    fpindex = open.apply(FP_INDEX);
-                    containers = open.apply("containers");
-                    reservations = open.apply("reservations");
-                    if (blocks != null) {
-                        blocks = open.apply(LEGACY_BLOCKS);
-                    }
-                    if (index != null) {
-                        index = open.apply(LEGACY_INDEX);
-                    }
-                    if (fplog != null) {
-                        fplog = open.apply(FP_LOG);
-                    }
-                    if (staged != null) {
-                        staged = open.apply(STAGED);
-                    }
-                    damage = check.damage();
-                    lastCheck = check;
-                }
+            if (closed || !panicked()) {
+                return false;
             }
-            LOG.warn("metadata in {}: LMDB had failed; opened again read-only at the last completed commit: reads"
-                    + " go on, writes and flushes are refused until a restart", dir);
-            return true;
+            LmdbVerifier.Report check;
+            try {
+                check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
+            } catch (IOException | RuntimeException e) {
+                LOG.error("metadata in {}: LMDB failed and the file cannot be checked ({}); reads fail until a"
+                        + " restart", dir, e.toString());
+                return false;
+            }
+            if (check.damage().fatal() != null) {
+                LOG.error("metadata in {}: LMDB failed and the file is damaged ({}); reads fail until a restart", dir,
+                        check.damage().fatal());
+                return false;
+            }
+            // bounded: a long read transaction opened before the failure (a scrub's, say) must not
+            // hold every new reader queued behind this waiting writer; tried again by the next read
+            try {
+                if (!mapLock.writeLock().tryLock(2, java.util.concurrent.TimeUnit.SECONDS)) {
+                    return false;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+            try {
+                synchronized (completeLock) {
+                    synchronized (this) {
+                        if (closed || env.isClosed()) {
+                            return false;
+                        }
+                        return swapToReadOnly(check);
+                    }
+                }
+            } finally {
+                mapLock.writeLock().unlock();
+            }
+        } finally {
+            reopenLock.unlock();
+        }
+    }
+
+    /**
+     * The swap of {@link #reopenAfterPanic()}, under every lock: the read-only environment and its
+     * tables are opened first, and the fields replaced only once all of them are (so no field ever
+     * names a closed environment but one that failed to open: {@link #env} then stays the closed
+     * old one, which every call refuses).
+     */
+    private boolean swapToReadOnly(LmdbVerifier.Report check) {
+        if (syncFailure == null) {
+            syncFailure = new IllegalStateException("LMDB marked the metadata environment failed (a write of its"
+                    + " meta page failed)");
+        }
+        org.lmdbjava.Txn<ByteBuffer> t;
+        while ((t = idle.pollFirst()) != null) {
+            t.close();
+        }
+        closePins();
+        env.close();
+        Env<ByteBuffer> ro = null;
+        try {
+            ro = Env.create().setMapSize(mapSize).setMaxDbs(16).setMaxReaders(1024)
+                    .open(dir.toFile(), EnvFlags.MDB_RDONLY_ENV, EnvFlags.MDB_NOTLS);
+            java.util.Set<String> names = new java.util.HashSet<>();
+            for (byte[] n : ro.getDbiNames()) {
+                names.add(new String(n, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            Env<ByteBuffer> e = ro;
+            java.util.function.Function<String, Dbi<ByteBuffer>> open = name -> names.contains(name)
+                    ? e.openDbi(name) : null;
+            Dbi<ByteBuffer> v = open.apply("volumes");
+            Dbi<ByteBuffer> pg = open.apply(BLOCK_PAGES);
+            Dbi<ByteBuffer> co = open.apply("counters");
+            Dbi<ByteBuffer> ch = open.apply("chunks");
+            Dbi<ByteBuffer> fi = open.apply(FP_INDEX);
+            Dbi<ByteBuffer> cn = open.apply("containers");
+            Dbi<ByteBuffer> rs = open.apply("reservations");
+            Dbi<ByteBuffer> bl = blocks != null ? open.apply(LEGACY_BLOCKS) : null;
+            Dbi<ByteBuffer> ix = index != null ? open.apply(LEGACY_INDEX) : null;
+            Dbi<ByteBuffer> fl = fplog != null ? open.apply(FP_LOG) : null;
+            Dbi<ByteBuffer> st = staged != null ? open.apply(STAGED) : null;
+            if (v == null || pg == null || co == null || ch == null || fi == null || cn == null || rs == null) {
+                throw new IllegalStateException("a table is missing");
+            }
+            env = ro;
+            volumes = v;
+            pages = pg;
+            counters = co;
+            chunks = ch;
+            fpindex = fi;
+            containers = cn;
+            reservations = rs;
+            blocks = bl;
+            index = ix;
+            fplog = fl;
+            staged = st;
+            damage = check.damage();
+            lastCheck = check;
         } catch (RuntimeException e) {
+            if (ro != null) {
+                ro.close();
+            }
             LOG.error("metadata in {}: opening it again after LMDB failed did not succeed ({}); reads fail until a"
                     + " restart", dir, e.toString());
             return false;
-        } finally {
-            mapLock.writeLock().unlock();
         }
+        LOG.warn("metadata in {}: LMDB had failed; opened again read-only at the newest commit on disk: reads go"
+                + " on, writes and flushes are refused until a restart", dir);
+        return true;
     }
 
     /**
@@ -1293,6 +1352,10 @@ public final class MetaStore implements Closeable {
     public void copyCompacted(Path dir) {
         mapLock.readLock().lock();
         try {
+            if (env.isClosed()) {
+                // lmdbjava's copy does not check: it would use a freed environment
+                throw new IllegalStateException("the metadata environment of " + this.dir + " is closed");
+            }
             env.copy(dir.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
         } finally {
             mapLock.readLock().unlock();
@@ -1400,6 +1463,7 @@ public final class MetaStore implements Closeable {
     public void close() {
         mapLock.writeLock().lock();
         try {
+            closed = true;
             org.lmdbjava.Txn<ByteBuffer> t;
             while ((t = idle.pollFirst()) != null) {
                 t.close();

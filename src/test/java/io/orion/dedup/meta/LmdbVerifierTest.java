@@ -150,6 +150,40 @@ class LmdbVerifierTest {
         }
     }
 
+    /**
+     * When the write of a meta page fails, LMDB writes the older page's transaction id and last page
+     * back over it but keeps the failed transaction's database roots, which may lie past that last
+     * page (mdb_env_write_meta). LMDB never uses the older page's roots, so the file is sound: it
+     * must open (before, the check called it fatal damage and the pool could not open).
+     */
+    @Test
+    void anOlderMetaPageLeftByAFailedMetaWriteOpens() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            fill(m, 400, 1);
+        }
+        try (FileChannel ch = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
+            ByteBuffer meta = ByteBuffer.allocate(8192).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(meta, 0);
+            int newest = meta.getLong(4096 + 144) > meta.getLong(144) ? 4096 : 0;
+            int older = 4096 - newest;
+            long freeRoot = meta.getLong(newest + 40 + 40);
+            long mainRoot = meta.getLong(newest + 88 + 40);
+            meta.putLong(older + 40 + 40, freeRoot);
+            meta.putLong(older + 88 + 40, mainRoot);
+            long lowest = freeRoot == -1 ? mainRoot : Math.min(freeRoot, mainRoot);
+            assertTrue(lowest >= 3, "roots " + freeRoot + ", " + mainRoot);
+            meta.putLong(older + 136, lowest - 1); // the roots lie past the older page's last page
+            ch.write(ByteBuffer.wrap(meta.array(), older, 4096), older);
+        }
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            assertTrue(m.damage().isEmpty(), () -> m.damage().problems().toString());
+            try (MetaTxn t = m.read()) {
+                assertEquals(6, t.block(1, 20));
+            }
+        }
+    }
+
     @Test
     void damagedDatabaseRootLeavesTheOtherDatabasesUsable() throws Exception {
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {

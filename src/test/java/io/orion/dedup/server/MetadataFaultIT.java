@@ -44,6 +44,9 @@ class MetadataFaultIT {
     /** The shim's rules, in order (the index is what its log names); each is on while ctl/NAME exists. */
     private static final String[][] RULES = {
         {"meta-page-eio", "file=/meta/data.mdb,op=write,range=0-8192,errno=EIO"},
+        // only the first: LMDB then writes the older meta page's transaction id back over it (with
+        // the failed transaction's roots), and that write lands, as on a disk whose error passed
+        {"meta-page-eio-once", "file=/meta/data.mdb,op=write,range=0-8192,errno=EIO,count=1"},
         {"meta-write-eio", "file=/meta/data.mdb,op=write,errno=EIO"},
         {"meta-write-enospc", "file=/meta/data.mdb,op=write,errno=ENOSPC"},
         {"meta-sync-eio", "file=/meta/data.mdb,op=sync,errno=EIO"},
@@ -329,6 +332,23 @@ class MetadataFaultIT {
             rig.readsOrZeros(0x42, 6 * MIB, "the write whose meta-page write failed");
             rig.writeFlushed(0x43, 7 * MIB);
             rig.reads(0x43, 7 * MIB, "a write after the restart");
+
+            // the same with LMDB's own repair of the meta page landing: the file it leaves opens,
+            // read-only at once and writable after a restart (before, its integrity check called
+            // the repaired page's roots damage: reads failed and the restart refused the pool)
+            rig.on("meta-page-eio-once");
+            ExternalTool.Result once = rig.io("rw", "write -P 0x45 " + 9 * MIB + " " + K64, "flush");
+            assertTrue(has(once, "WRITE", 7, 0x2700), once.output());
+            assertEquals(1, rig.faults("meta-page-eio-once").size(), "the shim failed one meta-page write");
+            rig.off();
+            rig.reads(0x43, 7 * MIB, "reads go on after a failed meta-page write that LMDB repaired");
+            rig.restart();
+            assertNull(rig.status().poolReadOnlyReason(), "writable again after a restart without the fault");
+            rig.reads(0x41, 5 * MIB, "flushed before the first failed meta-page write");
+            rig.reads(0x43, 7 * MIB, "flushed before the second failed meta-page write");
+            rig.readsOrZeros(0x45, 9 * MIB, "the write whose meta-page write failed");
+            rig.writeFlushed(0x46, 10 * MIB);
+            rig.reads(0x46, 10 * MIB, "a write after the second restart");
         }
     }
 
