@@ -156,7 +156,10 @@ class HostileInputIT {
         String noMetrics = conf.replaceFirst("(?m)^(\\[metrics\\][^\\[]*?)^enabled = true$", "$1enabled = false");
         assertTrue(!noMetrics.equals(conf), "no 'enabled = true' under [metrics] in conf/dedup.toml");
         Files.writeString(config, noMetrics);
-        try (ServerProcess server = ServerProcess.start(data, targets, config, port)) {
+        // -Dfuzz.serverLog=DEBUG: the server logs at that level (for a failure's replay)
+        String level = System.getProperty("fuzz.serverLog", "");
+        List<String> jvm = level.isEmpty() ? List.of() : List.of("-Dorion.log.level=" + level);
+        try (ServerProcess server = ServerProcess.start(data, targets, config, port, java.util.Map.of(), jvm)) {
             InetSocketAddress portal = new InetSocketAddress("127.0.0.1", port);
             RawInitiator healthyConn = new RawInitiator(portal);
             String healthyName = "iqn.2026-11.test:healthy-" + Long.toHexString(new Random().nextLong());
