@@ -1477,6 +1477,25 @@ public final class HostileInputFuzzer {
 
     // ------------------------------------------------------------------ framing
 
+    /**
+     * The garbage framing input: a random header (lengths zero; its first 48 bytes are sent). After
+     * login, a TARGET COLD RESET is kept out as in {@link #hostileHeader}: it would end the other lanes'
+     * sessions of the target (seed 9147539331933794059, input 61124: another lane's Text Request saw its
+     * connection closed). In login any opcode stays: the target must refuse it there.
+     */
+    static byte[] garbage(SplittableRandom r, boolean afterLogin) {
+        byte[] junk = new byte[48 + r.nextInt(400)];
+        r.nextBytes(junk);
+        junk[4] = 0;
+        junk[5] = 0;
+        junk[6] = 0;
+        junk[7] = 0;
+        if (afterLogin && (junk[0] & 0x3f) == 0x02 && (junk[1] & 0x7f) == 7) {
+            junk[1] = (byte) ((junk[1] & 0x80) | 0x06); // a warm reset instead
+        }
+        return junk;
+    }
+
     void framing(long k, SplittableRandom r) throws IOException {
         boolean afterLogin = r.nextBoolean();
         Conn c;
@@ -1530,12 +1549,7 @@ public final class HostileInputFuzzer {
                     c.flush();
                 }
                 default -> { // garbage
-                    byte[] junk = new byte[48 + r.nextInt(400)];
-                    r.nextBytes(junk);
-                    junk[4] = 0;
-                    junk[5] = 0;
-                    junk[6] = 0;
-                    junk[7] = 0;
+                    byte[] junk = garbage(r, afterLogin);
                     c.out.write(junk, 0, 48);
                     c.flush();
                     c.socket.shutdownOutput();
