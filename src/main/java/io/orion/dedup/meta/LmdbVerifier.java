@@ -236,14 +236,13 @@ public final class LmdbVerifier {
 
     /** The newest meta page of a closed file, both pages checked; null (and fatal damage) if unsound. */
     private ByteBuffer closedMeta(ByteBuffer m0, ByteBuffer m1, int ps) {
-        // the roots of the older page are checked against the file only: when the write of a meta
-        // page fails, LMDB writes the older transaction id and last page back over it but keeps the
-        // failed transaction's roots (which may lie past that last page); it never uses them, since
-        // the other page is newer
+        // the roots of the older page get no upper bound: when the write of a meta page fails, LMDB
+        // writes the older transaction id and last page back over it but keeps the failed
+        // transaction's roots (which may lie past that last page, and past the file's end when that
+        // transaction grew it); LMDB never uses them, since the other page is newer
         boolean newer1 = m0 != null && m1 != null && m1.getLong(144) > m0.getLong(144);
-        long filePages = fileSize / ps;
-        String bad0 = metaProblem(m0, 0, ps, newer1 ? filePages - 1 : -1);
-        String bad1 = metaProblem(m1, 1, ps, newer1 ? -1 : filePages - 1);
+        String bad0 = metaProblem(m0, 0, ps, newer1 ? Long.MAX_VALUE : -1);
+        String bad1 = metaProblem(m1, 1, ps, newer1 ? -1 : Long.MAX_VALUE);
         if (bad0 != null && bad1 != null) {
             damage.fatal("no valid LMDB meta page (damaged header): page 0 " + bad0 + "; page 1 " + bad1);
             return null;
