@@ -150,6 +150,26 @@ class LmdbVerifierTest {
         }
     }
 
+    /** A small pool (400 blocks) written and closed; its data.mdb open for reading and writing. */
+    private FileChannel smallFileOpen() throws Exception {
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            fill(m, 400, 1);
+        }
+        return FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ, StandardOpenOption.WRITE);
+    }
+
+    /** The two meta pages of data.mdb (little-endian). */
+    private static ByteBuffer metaPages(FileChannel ch) throws java.io.IOException {
+        ByteBuffer meta = ByteBuffer.allocate(8192).order(ByteOrder.LITTLE_ENDIAN);
+        ch.read(meta, 0);
+        return meta;
+    }
+
+    /** The offset (0 or 4096) of the meta page with the larger transaction id. */
+    private static int newestMeta(ByteBuffer meta) {
+        return meta.getLong(4096 + 144) > meta.getLong(144) ? 4096 : 0;
+    }
+
     /**
      * When the write of a meta page fails, LMDB writes the older page's transaction id and last page
      * back over it but keeps the failed transaction's database roots, which may lie past that last
@@ -158,14 +178,9 @@ class LmdbVerifierTest {
      */
     @Test
     void anOlderMetaPageLeftByAFailedMetaWriteOpens() throws Exception {
-        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
-            fill(m, 400, 1);
-        }
-        try (FileChannel ch = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ,
-                StandardOpenOption.WRITE)) {
-            ByteBuffer meta = ByteBuffer.allocate(8192).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(meta, 0);
-            int newest = meta.getLong(4096 + 144) > meta.getLong(144) ? 4096 : 0;
+        try (FileChannel ch = smallFileOpen()) {
+            ByteBuffer meta = metaPages(ch);
+            int newest = newestMeta(meta);
             int older = 4096 - newest;
             long freeRoot = meta.getLong(newest + 40 + 40);
             long mainRoot = meta.getLong(newest + 88 + 40);
@@ -186,15 +201,10 @@ class LmdbVerifierTest {
 
     @Test
     void damagedDatabaseRootLeavesTheOtherDatabasesUsable() throws Exception {
-        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
-            fill(m, 400, 1);
-        }
         // the root page number in the main database's record of 'volumes' gets bit 21 set
-        try (FileChannel ch = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ,
-                StandardOpenOption.WRITE)) {
-            ByteBuffer meta = ByteBuffer.allocate(8192).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(meta, 0);
-            int newest = meta.getLong(4096 + 144) > meta.getLong(144) ? 4096 : 0;
+        try (FileChannel ch = smallFileOpen()) {
+            ByteBuffer meta = metaPages(ch);
+            int newest = newestMeta(meta);
             long mainRoot = meta.getLong(newest + 88 + 40);
             ByteBuffer page = ByteBuffer.allocate(4096);
             ch.read(page, mainRoot * 4096);
