@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import org.lmdbjava.Cursor;
+import org.lmdbjava.GetOp;
 import org.lmdbjava.PutFlags;
 import org.lmdbjava.Txn;
 
@@ -239,7 +241,7 @@ public final class MetaWriteTxn extends MetaTxn {
         }
         // format 4: appended to fplog (see FingerprintLog), merged into fpindex at a later commit
         FingerprintLog log = store.fpLog;
-        ByteBuffer k = FingerprintLog.key(fp);
+        FingerprintLog.Key k = FingerprintLog.key(fp);
         FingerprintLog.Entry prev = log.map.get(k);
         if (prev != null) {
             MetaCodec.fpLogKey(key, prev.seq());
@@ -267,24 +269,71 @@ public final class MetaWriteTxn extends MetaTxn {
     private void mergeFingerprintLog() {
         FingerprintLog log = store.fpLog;
         long t0 = System.nanoTime();
-        int n = log.map.size();
+        FingerprintLog.Sorted sorted = log.sorted();
         try {
-            for (Map.Entry<ByteBuffer, FingerprintLog.Entry> e : log.sorted()) {
-                byte[] fp = e.getKey().array();
-                long id = e.getValue().id();
-                removeIndexed(fp, id);
-                if (java.util.Arrays.equals(fingerprintOf(id), fp)) {
-                    MetaCodec.fpKey(key, fp, id);
-                    store.fpindex.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+            if (store.damage().isEmpty()) {
+                mergeSorted(sorted);
+            } else {
+                // known damage (the pool is read-only and commits nothing): the checked lookups
+                for (int i = 0; i < sorted.keys().length; i++) {
+                    byte[] fp = sorted.keys()[i].fp;
+                    long id = sorted.entries()[i].id();
+                    removeIndexed(fp, id);
+                    if (java.util.Arrays.equals(fingerprintOf(id), fp)) {
+                        MetaCodec.fpKey(key, fp, id);
+                        store.fpindex.put(txn, key, MetaStore.EMPTY, NO_FLAGS);
+                    }
                 }
             }
         } catch (MetaCorruptException e) {
             throw new java.io.UncheckedIOException(e);
         }
         store.fplog.drop(txn);
-        fpUndo.merged = new java.util.HashMap<>(log.map);
-        log.map.clear();
-        LOG.debug("fingerprint index: {} changes merged in {} ms", n, (System.nanoTime() - t0) / 1_000_000);
+        fpUndo.merged = log.map;
+        log.map = new java.util.concurrent.ConcurrentHashMap<>();
+        LOG.debug("fingerprint index: {} changes merged in {} ms", sorted.keys().length, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /**
+     * The merge of changes in key order through one cursor: LMDB looks a key up in the cursor's
+     * current leaf first, so consecutive keys cost no descent from the root. For each change, the
+     * entries under its prefix that index its fingerprint (to another chunk) or a chunk that no
+     * longer exists go, as {@link #removeIndexed} does; then its own entry is put, if its chunk
+     * still has that fingerprint.
+     */
+    private void mergeSorted(FingerprintLog.Sorted sorted) throws MetaCorruptException {
+        try (Cursor<ByteBuffer> c = store.fpindex.openCursor(txn)) {
+            for (int i = 0; i < sorted.keys().length; i++) {
+                byte[] fp = sorted.keys()[i].fp;
+                long id = sorted.entries()[i].id();
+                MetaCodec.fpPrefix(key, fp);
+                boolean at = c.get(key, GetOp.MDB_SET_RANGE);
+                while (at) {
+                    ByteBuffer ck = MetaCodec.be(c.key());
+                    if (!MetaCodec.fpKeyMatches(ck, fp)) {
+                        break;
+                    }
+                    long other = MetaCodec.fpKeyId(ck);
+                    boolean gone = false;
+                    if (other != id) {
+                        byte[] f = fingerprintOf(other);
+                        gone = f == null || java.util.Arrays.equals(f, fp);
+                    }
+                    if (gone) {
+                        c.delete();
+                        indexed.remove(other);
+                        MetaCodec.fpPrefix(key, fp); // from the prefix again: past the deleted entry
+                        at = c.get(key, GetOp.MDB_SET_RANGE);
+                    } else {
+                        at = c.next();
+                    }
+                }
+                if (java.util.Arrays.equals(fingerprintOf(id), fp)) {
+                    MetaCodec.fpKey(key, fp, id);
+                    c.put(key, MetaStore.EMPTY, NO_FLAGS);
+                }
+            }
+        }
     }
 
     public void deleteIndex(byte[] fp) {
@@ -293,13 +342,13 @@ public final class MetaWriteTxn extends MetaTxn {
             store.index.delete(txn, key);
             return;
         }
-        ByteBuffer k = ByteBuffer.wrap(fp);
+        FingerprintLog.Key k = FingerprintLog.key(fp);
         FingerprintLog.Entry prev = store.fpLog.map.get(k);
         if (prev != null) {
             MetaCodec.fpLogKey(key, prev.seq());
             store.fplog.delete(txn, key); // first: if it throws, the map is unchanged
             store.fpLog.map.remove(k);
-            fpUndo.changed(FingerprintLog.key(fp), prev);
+            fpUndo.changed(k, prev);
         }
         removeIndexed(fp, 0);
     }

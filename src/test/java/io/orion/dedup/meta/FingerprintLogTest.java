@@ -173,6 +173,51 @@ class FingerprintLogTest {
         }
     }
 
+    /** A fingerprint that begins with the 8 bytes of {@code prefix} (an fpindex key prefix) and ends with {@code tail}. */
+    private static byte[] sharing(byte[] prefix, int tail) throws Exception {
+        byte[] f = fp(100_000 + tail);
+        System.arraycopy(prefix, 0, f, 0, 8);
+        return f;
+    }
+
+    @Test
+    void aMergeKeepsOtherFingerprintsUnderTheSamePrefixAndDropsStaleEntries() throws Exception {
+        byte[] p = fp(7);
+        byte[] a = sharing(p, 1);
+        byte[] b = sharing(p, 2);
+        byte[] c = sharing(p, 3);
+        byte[] d = sharing(p, 4);
+        try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
+            m.fpLogMergeAt(1); // every commit merges what it holds
+            try (MetaWriteTxn w = m.write()) {
+                for (int i = 0; i < 4; i++) {
+                    byte[] f = new byte[][] {a, b, c, d}[i];
+                    w.putChunk(chunk(i + 1, f));
+                    w.putIndex(f, i + 1);
+                }
+                w.commit();
+            }
+            assertEquals(4, entries(m, m.fpindex), "four entries under one prefix");
+            // a copy takes over a (chunk 1 -> 11); chunk 3 (c) is gone without its index entry
+            // being deleted; b and d stay. The merge of a's change must drop a's old entry and the
+            // gone chunk's, and keep b's and d's, which sort around them
+            try (MetaWriteTxn w = m.write()) {
+                w.putChunk(chunk(11, a));
+                w.putIndex(a, 11);
+                w.deleteChunk(3);
+                w.commit();
+            }
+            try (MetaTxn r = m.read()) {
+                assertEquals(11, r.index(a));
+                assertEquals(2, r.index(b));
+                assertEquals(0, r.index(c));
+                assertEquals(4, r.index(d));
+                assertEquals(3, r.entryCounts()[2], "a's old entry and the gone chunk's are merged away");
+                assertEquals(List.of(), indexProblems(r));
+            }
+        }
+    }
+
     @Test
     void anAbortedOrUncommittedTransactionTakesItsIndexChangesBack() throws Exception {
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
