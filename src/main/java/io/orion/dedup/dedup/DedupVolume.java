@@ -240,6 +240,7 @@ public final class DedupVolume implements BlockDevice {
                     return true;
                 });
             }
+            long[] wanted = new long[n]; // the chunks not in the block cache, looked up in one pass
             for (int i = 0; i < n; i++) {
                 if (refs[i] > 0) {
                     byte[] hit = pool.blockCache().get(refs[i]);
@@ -247,12 +248,17 @@ public final class DedupVolume implements BlockDevice {
                         out[i] = ByteBuffer.wrap(hit).asReadOnlyBuffer();
                         continue;
                     }
-                    recs[i] = t.chunk(refs[i]);
-                    if (recs[i] == null) {
+                    wanted[i] = refs[i];
+                    any = true;
+                }
+            }
+            if (any) {
+                t.chunks(wanted, recs);
+                for (int i = 0; i < n; i++) {
+                    if (wanted[i] > 0 && recs[i] == null) {
                         throw new MetaCorruptException("block " + (first + i) + " of volume '" + st.name
                                 + "' references chunk " + refs[i] + " which does not exist");
                     }
-                    any = true;
                 }
             }
         } catch (MetaCorruptException e) {

@@ -260,6 +260,57 @@ public class MetaTxn implements AutoCloseable {
     }
 
     /**
+     * The chunk records of {@code ids[i] > 0} into {@code out[i]} (null where a chunk does not exist),
+     * each checked as {@link #chunk} checks it, through one cursor: an id that follows the one
+     * before it (the chunks of a sequential write have consecutive ids) is the cursor's next entry,
+     * found without a descent from the root. With damage known, one checked lookup each.
+     */
+    public void chunks(long[] ids, ChunkRecord[] out) throws MetaCorruptException {
+        if (!store.damage().isEmpty()) {
+            for (int i = 0; i < ids.length; i++) {
+                out[i] = ids[i] > 0 ? chunk(ids[i]) : null;
+            }
+            return;
+        }
+        try (Cursor<ByteBuffer> c = store.chunks.openCursor(txn)) {
+            ChunkRecord last = null;
+            for (int i = 0; i < ids.length; i++) {
+                long id = ids[i];
+                if (id <= 0) {
+                    out[i] = null;
+                    continue;
+                }
+                if (last != null && last.id() == id) {
+                    out[i] = last;
+                    continue;
+                }
+                ByteBuffer v = null;
+                if (last != null && id == last.id() + 1 && c.next()) {
+                    ByteBuffer k = MetaCodec.be(c.key());
+                    if (k.remaining() == MetaCodec.CHUNK_KEY && k.getLong(0) == id) {
+                        v = c.val();
+                    }
+                }
+                MetaCodec.chunkKey(key, id);
+                if (v == null && c.get(key, GetOp.MDB_SET_KEY)) {
+                    v = c.val();
+                }
+                if (v == null) {
+                    out[i] = null;
+                    last = null; // the cursor is not on a known entry
+                    continue;
+                }
+                v = MetaCodec.be(v);
+                String bad = MetaCodec.check(key, v, MetaCodec.CHUNK_VAL);
+                if (bad != null) {
+                    throw new MetaCorruptException("chunk " + id + ": " + bad);
+                }
+                out[i] = last = MetaCodec.chunk(id, v);
+            }
+        }
+    }
+
+    /**
      * Visits chunk records with id >= {@code from} in ascending id order until the visitor says
      * stop. Damaged ranges already known ({@link MetaStore#damage()}) are skipped, never walked.
      */

@@ -122,8 +122,10 @@ public final class RecordFormat {
             return "record length " + n + " does not match its header (" + (HEADER + payload) + ")";
         }
         CRC32C crc = new CRC32C();
-        crc.update(b.duplicate().position(p).limit(p + CRC_OFFSET));
-        crc.update(b.duplicate().position(p + HEADER).limit(p + n));
+        b.limit(p + CRC_OFFSET);
+        crc.update(b); // moves b's position to p + CRC_OFFSET
+        b.limit(p + n).position(p + HEADER);
+        crc.update(b);
         if ((int) crc.getValue() != b.getInt(p + CRC_OFFSET)) {
             return "CRC32C mismatch";
         }
@@ -179,8 +181,26 @@ public final class RecordFormat {
      * ({@link #FLAG_UNHASHED}; the CRC and chunk id still identify it).
      */
     public static boolean fingerprintMatches(ByteBuffer rec, byte[] chunkFingerprint) {
-        return (flags(rec) & FLAG_UNHASHED) != 0 || java.util.Arrays.equals(fingerprint(rec), chunkFingerprint);
+        if ((flags(rec) & FLAG_UNHASHED) != 0) {
+            return true;
+        }
+        if (chunkFingerprint.length != FINGERPRINT_LENGTH) {
+            return false;
+        }
+        // compared in place, eight bytes at a time (no copy of the record's fingerprint)
+        int at = rec.position() + 24;
+        boolean big = rec.order() == ByteOrder.BIG_ENDIAN;
+        for (int i = 0; i < FINGERPRINT_LENGTH; i += 8) {
+            long v = rec.getLong(at + i);
+            if ((big ? v : Long.reverseBytes(v)) != (long) BIG_LONG.get(chunkFingerprint, i)) {
+                return false;
+            }
+        }
+        return true;
     }
+
+    private static final java.lang.invoke.VarHandle BIG_LONG =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
     public static byte[] fingerprint(ByteBuffer rec) {
         byte[] fp = new byte[FINGERPRINT_LENGTH];

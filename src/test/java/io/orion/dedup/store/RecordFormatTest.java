@@ -72,6 +72,28 @@ class RecordFormatTest {
     }
 
     @Test
+    void aRecordInsideALargerDirectBufferIsCheckedAndItsFingerprintComparedInPlace() {
+        byte[] rec = lz4.buildRecord(3, fp, ByteBuffer.wrap(text(4096)));
+        for (java.nio.ByteOrder order : new java.nio.ByteOrder[] {java.nio.ByteOrder.BIG_ENDIAN, java.nio.ByteOrder.LITTLE_ENDIAN}) {
+            // as the read path sees it: one record among others in a direct read buffer
+            ByteBuffer all = ByteBuffer.allocateDirect(rec.length + 100).order(order);
+            all.position(37);
+            all.put(rec);
+            ByteBuffer view = all.duplicate().order(order).limit(37 + rec.length).position(37);
+            assertNull(RecordFormat.check(view, 3), order.toString());
+            assertEquals(37, view.position(), "check leaves the position");
+            assertEquals(37 + rec.length, view.limit(), "check leaves the limit");
+            assertTrue(RecordFormat.fingerprintMatches(view, fp), order.toString());
+            for (int i = 0; i < fp.length; i++) {
+                byte[] other = fp.clone();
+                other[i] ^= 1;
+                assertTrue(!RecordFormat.fingerprintMatches(view, other), "byte " + i + " differs, " + order);
+            }
+            assertTrue(!RecordFormat.fingerprintMatches(view, Arrays.copyOf(fp, 31)));
+        }
+    }
+
+    @Test
     void truncatedJunkAndWrongIdAreDetected() {
         byte[] rec = lz4.buildRecord(3, fp, ByteBuffer.wrap(text(4096)));
         assertNotNull(RecordFormat.check(ByteBuffer.wrap(Arrays.copyOf(rec, rec.length - 1)), 3));
