@@ -14,8 +14,22 @@ public final class WeightedCache<K, V> {
     private final long limit;
 
     public WeightedCache(long limitBytes, ToIntBiFunction<K, V> weigher) {
+        this(limitBytes, weigher, 0);
+    }
+
+    /**
+     * @param expectedEntries the entries the cache holds once full (0: unknown): its hash table is
+     *     made that large at once, so filling it does not rehash it table by table under load
+     */
+    public WeightedCache(long limitBytes, ToIntBiFunction<K, V> weigher, int expectedEntries) {
         this.limit = Math.max(0, limitBytes);
-        this.cache = Caffeine.newBuilder().maximumWeight(limit)
+        Caffeine<Object, Object> b = Caffeine.newBuilder();
+        if (expectedEntries > 0 && limit > 0) {
+            // Caffeine hands this to ConcurrentHashMap, which makes its table the power of two above
+            // 1.5 times it: two thirds gives the table a full cache grows into anyway
+            b.initialCapacity(Math.max(16, expectedEntries / 3 * 2));
+        }
+        this.cache = b.maximumWeight(limit)
                 .weigher((K k, V v) -> weigher.applyAsInt(k, v)).executor(Runnable::run).recordStats().build();
     }
 

@@ -114,7 +114,9 @@ public final class DedupPool implements Closeable {
         this.uuid = counters.poolUuid();
         this.compression = new Compression(o.compressionEnabled(), o.compressionThreshold(), o.compressionLevel());
         this.hasher = new Hasher(Runtime.getRuntime().availableProcessors());
-        this.fpCache = new WeightedCache<>(o.hashCacheSize(), (k, v) -> FP_ENTRY_BYTES);
+        // every entry weighs the same: the number it holds once full is known, and its table is made that large
+        this.fpCache = new WeightedCache<>(o.hashCacheSize(), (k, v) -> FP_ENTRY_BYTES,
+                (int) Math.min(1 << 24, o.hashCacheSize() / FP_ENTRY_BYTES));
         this.blockCache = new WeightedCache<>(o.cacheSize(), (k, v) -> v.length + 16);
         this.chunkIds = new AtomicLong(Math.max(1, counters.nextChunkId()));
         this.openReport = report;

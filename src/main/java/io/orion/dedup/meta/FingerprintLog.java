@@ -69,7 +69,7 @@ final class FingerprintLog {
      * The held changes, by fingerprint. Replaced whole (not cleared) when a merge empties it, so the
      * merge keeps the old map to put back if its commit fails.
      */
-    volatile ConcurrentHashMap<Key, Entry> map = new ConcurrentHashMap<>();
+    volatile ConcurrentHashMap<Key, Entry> map;
     /** The next {@code fplog} key (writer only). */
     volatile long nextSeq = 1;
     /** Merge into {@code fpindex} at the commit that holds this many fingerprints (1: every commit). */
@@ -77,6 +77,12 @@ final class FingerprintLog {
 
     FingerprintLog(int mergeAt) {
         this.mergeAt = Math.max(1, mergeAt);
+        this.map = emptyMap();
+    }
+
+    /** An empty map sized for the changes a merge takes (so it does not grow table by table as they come). */
+    ConcurrentHashMap<Key, Entry> emptyMap() {
+        return new ConcurrentHashMap<>(Math.min(mergeAt, 1 << 20) + 16);
     }
 
     /** A map key holding its own copy of {@code fp} (the first 32 bytes). */

@@ -290,7 +290,7 @@ public final class MetaWriteTxn extends MetaTxn {
         }
         store.fplog.drop(txn);
         fpUndo.merged = log.map;
-        log.map = new java.util.concurrent.ConcurrentHashMap<>();
+        log.map = log.emptyMap();
         LOG.debug("fingerprint index: {} changes merged in {} ms", sorted.keys().length, (System.nanoTime() - t0) / 1_000_000);
     }
 
