@@ -248,9 +248,11 @@ public class MetaTxn implements AutoCloseable {
             guard("chunks", "chunk " + id);
         }
         ByteBuffer v = store.chunks.get(txn, key);
-        if (v == null) {
-            return null;
-        }
+        return v == null ? null : checkedChunk(id, v);
+    }
+
+    /** Chunk {@code id}'s record from its LMDB value {@code v}, checked against its CRC ({@link #key} holds its key). */
+    private ChunkRecord checkedChunk(long id, ByteBuffer v) throws MetaCorruptException {
         v = MetaCodec.be(v);
         String bad = MetaCodec.check(key, v, MetaCodec.CHUNK_VAL);
         if (bad != null) {
@@ -300,12 +302,7 @@ public class MetaTxn implements AutoCloseable {
                     last = null; // the cursor is not on a known entry
                     continue;
                 }
-                v = MetaCodec.be(v);
-                String bad = MetaCodec.check(key, v, MetaCodec.CHUNK_VAL);
-                if (bad != null) {
-                    throw new MetaCorruptException("chunk " + id + ": " + bad);
-                }
-                out[i] = last = MetaCodec.chunk(id, v);
+                out[i] = last = checkedChunk(id, v);
             }
         }
     }
