@@ -60,6 +60,8 @@ public final class LmdbVerifier {
      * against the chunk record it names (a damaged entry can only cost a missed dedup).
      */
     private static final int EMPTY = -4;
+    /** Values whose length varies: chunk groups (format 5, checked by {@code MetaCodec.checkGroup}). */
+    private static final int CHUNK_GROUP = -5;
 
     /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
     private record Spec(int key, int value) {
@@ -72,6 +74,8 @@ public final class LmdbVerifier {
                         && (dsize & 1) == 0;
                 case MetaCodec.CONTAINER_VAL -> dsize == MetaCodec.CONTAINER_VAL || dsize == MetaCodec.CONTAINER_VAL_V2;
                 case EMPTY -> dsize == 0;
+                case CHUNK_GROUP -> dsize >= MetaCodec.GROUP_VAL_MIN && dsize <= MetaCodec.GROUP_VAL_MAX
+                        && (dsize & 1) == 0;
                 default -> dsize == value;
             };
         }
@@ -83,16 +87,18 @@ public final class LmdbVerifier {
      * every pool converted to block-map pages. One of the two block maps must be there. Likewise
      * {@code fpindex} (format 3) and {@code index} (formats 1 and 2): one of the two must be there.
      * {@code staged} (post-process volumes' staged blocks) is created at the first open by a build
-     * that has it.
+     * that has it. {@code chunkgroups} (format 5) and {@code chunks} (format 4 and earlier): one of
+     * the two must be there (both while a conversion is under way or was cut short).
      */
     private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations", MetaStore.BLOCK_PAGES,
             MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX, MetaStore.STAGED,
-            MetaStore.FP_LOG);
+            MetaStore.FP_LOG, MetaStore.CHUNK_GROUPS, MetaStore.LEGACY_CHUNKS);
 
     static final Map<String, Spec> SPECS = Map.ofEntries(
             Map.entry(MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL)),
             Map.entry(MetaStore.BLOCK_PAGES, new Spec(MetaCodec.PAGE_KEY, BLOCK_PAGE)),
-            Map.entry("chunks", new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL)),
+            Map.entry(MetaStore.LEGACY_CHUNKS, new Spec(MetaCodec.CHUNK_KEY, MetaCodec.CHUNK_VAL)),
+            Map.entry(MetaStore.CHUNK_GROUPS, new Spec(MetaCodec.GROUP_KEY, CHUNK_GROUP)),
             Map.entry(MetaStore.LEGACY_INDEX, new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL)),
             Map.entry(MetaStore.FP_INDEX, new Spec(MetaCodec.FP_KEY, EMPTY)),
             Map.entry(MetaStore.FP_LOG, new Spec(MetaCodec.FPLOG_KEY, MetaCodec.FPLOG_VAL)),
@@ -193,19 +199,22 @@ public final class LmdbVerifier {
         boolean hasCounters = false;
         boolean hasBlockMap = false;
         boolean hasIndex = false;
+        boolean hasChunks = false;
         int optional = 0;
         for (int i = 0; i < names.size(); i++) {
             String n = new String(names.get(i), StandardCharsets.UTF_8);
             hasCounters |= n.equals("counters");
             hasBlockMap |= n.equals(MetaStore.BLOCK_PAGES) || n.equals(MetaStore.LEGACY_BLOCKS);
             hasIndex |= n.equals(MetaStore.FP_INDEX) || n.equals(MetaStore.LEGACY_INDEX);
+            hasChunks |= n.equals(MetaStore.CHUNK_GROUPS) || n.equals(MetaStore.LEGACY_CHUNKS);
             optional += OPTIONAL.contains(n) ? 1 : 0;
             if (!SPECS.containsKey(n)) {
                 damage.fatal("unknown database '" + n + "' in the LMDB main database (damaged name)");
                 return;
             }
         }
-        if (hasCounters && (names.size() - optional != SPECS.size() - OPTIONAL.size() || !hasBlockMap || !hasIndex)) {
+        if (hasCounters && (names.size() - optional != SPECS.size() - OPTIONAL.size() || !hasBlockMap || !hasIndex
+                || !hasChunks)) {
             damage.fatal("LMDB main database holds " + names.size() + " of the " + SPECS.size()
                     + " databases (a name is damaged)");
             return;
@@ -432,6 +441,7 @@ public final class LmdbVerifier {
                 ByteBuffer v = val.order(ByteOrder.BIG_ENDIAN);
                 String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
                         : d.spec.value == BLOCK_PAGE ? MetaCodec.checkPage(k, v)
+                        : d.spec.value == CHUNK_GROUP ? MetaCodec.checkGroup(k, v)
                         : d.spec.value == EMPTY ? null
                         : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining()
                         : d.spec.value == MetaCodec.CONTAINER_VAL ? MetaCodec.containerLength(v.remaining())
@@ -440,7 +450,8 @@ public final class LmdbVerifier {
                     byte[] elo = i == 0 ? lo : successor(nodes[i - 1].key);
                     byte[] ehi = i == nodes.length - 1 ? hi : nodes[i + 1].key;
                     d.damaged = true;
-                    String what = d.spec.value == BLOCK_PAGE ? blockPages(elo, ehi) : "";
+                    String what = d.spec.value == BLOCK_PAGE ? blockPages(elo, ehi)
+                            : d.spec.value == CHUNK_GROUP ? chunkGroups(elo, ehi) : "";
                     damage.add(new MetaDamage.Range(d.name, elo, ehi, null, false, "page " + pgno + " entry " + i
                             + " (key " + java.util.HexFormat.of().formatHex(n.key) + "): " + bad + what));
                 }
@@ -695,6 +706,21 @@ public final class LmdbVerifier {
         // a successor key (one byte longer) begins after the page it extends
         long block = (k.length > MetaCodec.PAGE_KEY ? page + 1 : page) * MetaCodec.PAGE_ENTRIES;
         return "volume " + b.getInt(0) + " block " + block;
+    }
+
+    /** The chunk ids whose records lie between the group keys {@code lo} and {@code hi}. */
+    private static String chunkGroups(byte[] lo, byte[] hi) {
+        String from = lo == null ? "the start" : "chunk " + chunkAt(lo);
+        String to = hi == null ? "the end" : "chunk " + chunkAt(hi);
+        return "; chunk records from " + from + " to " + to + " (exclusive) cannot be trusted";
+    }
+
+    private static String chunkAt(byte[] k) {
+        if (k.length < MetaCodec.GROUP_KEY) {
+            return "key " + java.util.HexFormat.of().formatHex(k);
+        }
+        long group = ByteBuffer.wrap(k).getLong(0);
+        return String.valueOf((k.length > MetaCodec.GROUP_KEY ? group + 1 : group) * MetaCodec.GROUP);
     }
 
     /** The smallest key greater than {@code k} in memcmp order. */

@@ -386,6 +386,98 @@ final class MetaCodec {
         seal(key, v);
     }
 
+    /** Chunk ids per {@code chunkgroups} value (format 5): two full values share a 4 KiB LMDB leaf. */
+    static final int GROUP = 37;
+    /** {@code chunkgroups} key: the group number u64 (chunk id / {@link #GROUP}). */
+    static final int GROUP_KEY = 8;
+    /** One chunk record inside a group: a {@code chunks} value without its CRC. */
+    static final int GROUP_RECORD = CHUNK_VAL - 4;
+    /** Shortest group value: bitmap, one record, pad, CRC. */
+    static final int GROUP_VAL_MIN = 8 + GROUP_RECORD + 1 + 4;
+    /** Longest group value: bitmap, {@link #GROUP} records, pad, CRC (1974 bytes: no overflow pages). */
+    static final int GROUP_VAL_MAX = 8 + GROUP * GROUP_RECORD + 1 + 4;
+
+    static void groupKey(ByteBuffer k, long group) {
+        k.clear();
+        k.putLong(group).flip();
+    }
+
+    /**
+     * Encodes the records of one group ({@code r[i]} is chunk {@code group * GROUP + i}, null where
+     * there is none) into {@code v} and seals it; false (nothing written) when the group is empty:
+     * such a group is deleted, never stored.
+     *
+     * <p>Layout: bitmap u64 (bit i, most significant first, set when slot i holds a record) ‖ the
+     * records in slot order, {@link #GROUP_RECORD} bytes each (fingerprint 32 ‖ container u32 ‖
+     * offset u32 ‖ record length u32 ‖ original length u32 ‖ flags u8 ‖ refcount u32) ‖ a zero pad
+     * byte when the length so far is odd ‖ CRC32C over key ‖ value.
+     */
+    static boolean groupValue(ByteBuffer key, ByteBuffer v, ChunkRecord[] r) {
+        ChunkGroup g = null;
+        for (ChunkRecord c : r) {
+            if (c != null) {
+                if (g == null) {
+                    g = new ChunkGroup(c.id() / GROUP);
+                }
+                g.put(c);
+            }
+        }
+        return g != null && g.encode(key, v);
+    }
+
+    /** Null when {@code v} is a sound group value (bitmap, length, pad, CRC), else why not. */
+    static String checkGroup(ByteBuffer key, ByteBuffer v) {
+        int n = v.remaining();
+        if (n < GROUP_VAL_MIN || n > GROUP_VAL_MAX) {
+            return "chunk group value has " + n + " bytes";
+        }
+        long bits = v.getLong(0);
+        if ((bits & -1L >>> GROUP) != 0 || bits == 0) {
+            return "chunk group bitmap " + Long.toHexString(bits);
+        }
+        int body = 8 + Long.bitCount(bits) * GROUP_RECORD;
+        int len = body + ((body & 1) != 0 ? 1 : 0) + 4;
+        if (n != len) {
+            return "chunk group value has " + n + " bytes, its bitmap says " + len;
+        }
+        if ((body & 1) != 0 && v.get(body) != 0) {
+            return "chunk group pad byte is not zero";
+        }
+        return check(key, v, n);
+    }
+
+    /** The record of chunk {@code id} in the checked group value {@code v}, or null when it has none. */
+    static ChunkRecord groupRecord(long id, ByteBuffer v) {
+        int slot = (int) (id % GROUP);
+        long bits = v.getLong(0);
+        if ((bits & Long.MIN_VALUE >>> slot) == 0) {
+            return null;
+        }
+        int at = 8 + Long.bitCount(slot == 0 ? 0 : bits >>> (64 - slot)) * GROUP_RECORD;
+        return groupEntry(id, v, at);
+    }
+
+    /** Decodes the checked group value {@code v} of group {@code group} into {@code out} (null where none). */
+    static void decodeGroup(long group, ByteBuffer v, ChunkRecord[] out) {
+        long bits = v.getLong(0);
+        int at = 8;
+        for (int i = 0; i < GROUP; i++) {
+            if ((bits & Long.MIN_VALUE >>> i) != 0) {
+                out[i] = groupEntry(group * GROUP + i, v, at);
+                at += GROUP_RECORD;
+            } else {
+                out[i] = null;
+            }
+        }
+    }
+
+    private static ChunkRecord groupEntry(long id, ByteBuffer v, int at) {
+        byte[] fp = new byte[32];
+        v.get(at, fp);
+        return new ChunkRecord(id, fp, v.getInt(at + 32), v.getInt(at + 36), v.getInt(at + 40), v.getInt(at + 44),
+                v.get(at + 48) & 0xff, v.getInt(at + 49));
+    }
+
     static ChunkRecord chunk(long id, ByteBuffer v) {
         byte[] fp = new byte[32];
         v.duplicate().get(fp);

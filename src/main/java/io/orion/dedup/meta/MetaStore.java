@@ -62,7 +62,16 @@ public final class MetaStore implements Closeable {
      * Every block-map method then reads and writes it as before.
      */
     volatile Dbi<ByteBuffer> blocks;
+    /**
+     * The chunk records of format 4 and earlier (one entry per chunk) while a pool written by an
+     * older build is not converted yet; null otherwise.
+     */
     volatile Dbi<ByteBuffer> chunks;
+    /**
+     * The chunk records (format 5): {@link MetaCodec#GROUP} consecutive chunk ids per value; null
+     * only in a damaged pool of format 4 or earlier (never written, so never created).
+     */
+    volatile Dbi<ByteBuffer> groups;
     /**
      * The fingerprint index of formats 1 and 2 (full 32-byte fingerprint key, chunk id and CRC
      * value) while a pool written by an older build is not converted yet; null otherwise.
@@ -77,8 +86,8 @@ public final class MetaStore implements Closeable {
     volatile Dbi<ByteBuffer> fplog;
     // (null only in a damaged pool of format 3 or earlier: never written then, so never created)
     /**
-     * The largest chunk id put by an append ({@link MetaWriteTxn#putChunk}) or found at open; a
-     * larger id is appended (writer only; may be ahead of the table after an abort, which only
+     * The largest key of the chunk records (a chunk id in format 4, a group number in format 5) put
+     * by an append ({@link MetaWriteTxn#putChunk}) or found at open; a larger one is appended (writer only; may be ahead of the table after an abort, which only
      * costs the append of a few ids).
      */
     volatile long lastChunkKey;
@@ -100,10 +109,15 @@ public final class MetaStore implements Closeable {
     final ByteBuffer writerVal = ByteBuffer.allocateDirect(128);
     final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(512);
     final ByteBuffer writerPage = ByteBuffer.allocateDirect(MetaCodec.PAGE_VAL_MAX + 16);
+    final ByteBuffer writerGroup = ByteBuffer.allocateDirect(MetaCodec.GROUP_VAL_MAX + 16);
     /** Name of the block-map database (format 2). */
     public static final String BLOCK_PAGES = "blockpages";
     /** Name of the format 1 block map, converted into {@link #BLOCK_PAGES} at open. */
     static final String LEGACY_BLOCKS = "blocks";
+    /** Name of the chunk-record database (format 5). */
+    public static final String CHUNK_GROUPS = "chunkgroups";
+    /** Name of the chunk records of format 4 and earlier, converted into {@link #CHUNK_GROUPS} at open. */
+    public static final String LEGACY_CHUNKS = "chunks";
     /** Name of the fingerprint index (format 3). */
     public static final String FP_INDEX = "fpindex";
     /** Name of the fingerprint index's change log (format 4). */
@@ -168,10 +182,14 @@ public final class MetaStore implements Closeable {
         this.pages = env.openDbi(BLOCK_PAGES, DbiFlags.MDB_CREATE);
         boolean legacy = false;
         boolean legacyIndex = false;
+        boolean legacyChunks = false;
+        boolean hasGroups = false;
         for (byte[] n : env.getDbiNames()) {
             String name = new String(n, java.nio.charset.StandardCharsets.UTF_8);
             legacy |= name.equals(LEGACY_BLOCKS);
             legacyIndex |= name.equals(LEGACY_INDEX);
+            legacyChunks |= name.equals(LEGACY_CHUNKS);
+            hasGroups |= name.equals(CHUNK_GROUPS);
         }
         this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
         // A pool whose counters already say it was converted may still show an old table: an older
@@ -185,8 +203,15 @@ public final class MetaStore implements Closeable {
         if (legacyIndex && version >= 3) {
             legacyIndex = !dropEmptyLegacy(LEGACY_INDEX, version);
         }
+        if (legacyChunks && version >= 5) {
+            legacyChunks = !dropEmptyLegacy(LEGACY_CHUNKS, version);
+        }
         this.blocks = legacy ? env.openDbi(LEGACY_BLOCKS) : null;
-        this.chunks = env.openDbi("chunks", DbiFlags.MDB_CREATE);
+        this.chunks = legacyChunks ? env.openDbi(LEGACY_CHUNKS) : null;
+        // created in a sound pool only (a damaged one is never written); a damaged pool without
+        // either table has no chunk (its `chunks` was never created)
+        this.groups = hasGroups ? env.openDbi(CHUNK_GROUPS) : sound ? env.openDbi(CHUNK_GROUPS, DbiFlags.MDB_CREATE)
+                : null;
         this.index = legacyIndex ? env.openDbi(LEGACY_INDEX) : null;
         this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
         // created in a sound pool only: a damaged one is never written (it opens read-only)
@@ -347,6 +372,7 @@ public final class MetaStore implements Closeable {
         m.convertIndex();
         try {
             m.upgradeFingerprintLog();
+            m.convertChunks();
             m.loadFingerprintLog();
         } catch (IOException | RuntimeException e) {
             m.close();
@@ -384,7 +410,8 @@ public final class MetaStore implements Closeable {
      * pages; 3: and the fingerprint index keyed by a fingerprint prefix).
      */
     public int formatVersion() {
-        return blocks != null ? 1 : index != null ? 2 : fplog == null ? 3 : PoolCounters.FORMAT_VERSION;
+        return blocks != null ? 1 : index != null ? 2 : fplog == null ? 3 : chunks != null ? 4
+                : PoolCounters.FORMAT_VERSION;
     }
 
     /**
@@ -477,7 +504,7 @@ public final class MetaStore implements Closeable {
                         from = new byte[0];
                     }
                     if (last) {
-                        setFormatVersion(t, k, v, index != null ? 2 : PoolCounters.FORMAT_VERSION);
+                        setFormatVersion(t, k, v, index != null ? 2 : afterIndex());
                         dropped = true;
                         blocks.drop(t, true);
                     }
@@ -577,7 +604,7 @@ public final class MetaStore implements Closeable {
                         from = new byte[0];
                     }
                     if (last) {
-                        setFormatVersion(t, k, v, PoolCounters.FORMAT_VERSION);
+                        setFormatVersion(t, k, v, afterIndex());
                         dropped = true;
                         index.drop(t, true);
                     }
@@ -612,11 +639,140 @@ public final class MetaStore implements Closeable {
         }
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
             setFormatVersion(t, ByteBuffer.allocateDirect(64), ByteBuffer.allocateDirect(128),
-                    PoolCounters.FORMAT_VERSION);
+                    afterIndex());
             t.commit();
         }
         LOG.info("metadata in {}: format 3 upgraded to {} (fingerprint index change log)", dir,
                 PoolCounters.FORMAT_VERSION);
+    }
+
+    private volatile Conversion chunkConversion;
+
+    /** The chunk-record conversion done at this open (records, groups written, ...), or null. */
+    public Conversion chunkConversion() {
+        return chunkConversion;
+    }
+
+    /**
+     * Converts the chunk records of a format 4 pool (one {@code chunks} entry per chunk) into
+     * {@code chunkgroups} ({@link MetaCodec#GROUP} ids per value), in transactions of about
+     * {@code orion.meta.convertEntries} records ending at a group boundary, as
+     * {@link #convertIndex()} does: the old table stays the one in use until the last transaction,
+     * which drops it and sets the counters' format version to 5 in one commit; a conversion cut
+     * short leaves a partial copy that the next attempt empties first. Not attempted while the
+     * metadata is damaged or an older conversion is still due.
+     */
+    private void convertChunks() throws IOException {
+        if (chunks == null || groups == null || blocks != null || index != null || fplog == null) {
+            return;
+        }
+        if (!damage.isEmpty()) {
+            LOG.warn("metadata in {} is damaged: its chunk records are kept in the format 4 layout (not converted)",
+                    dir);
+            return;
+        }
+        int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
+        long t0 = System.nanoTime();
+        long records = 0;
+        long written = 0;
+        int txns = 0;
+        long from = -1;
+        ByteBuffer k = ByteBuffer.allocateDirect(64);
+        ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.GROUP_VAL_MAX + 16);
+        ChunkRecord[] group = new ChunkRecord[MetaCodec.GROUP];
+        boolean last = false;
+        boolean dropped = false;
+        try {
+            while (!last) {
+                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+                    if (from < 0) {
+                        groups.drop(t); // a copy left by a conversion cut short
+                    }
+                    int n = 0;
+                    last = true;
+                    long g = -1;
+                    try (org.lmdbjava.Cursor<ByteBuffer> c = chunks.openCursor(t)) {
+                        boolean ok;
+                        if (from <= 0) {
+                            ok = c.first();
+                        } else {
+                            MetaCodec.chunkKey(k, from);
+                            ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
+                        }
+                        while (ok) {
+                            ByteBuffer ck = MetaCodec.be(c.key());
+                            ByteBuffer cv = MetaCodec.be(c.val());
+                            if (ck.remaining() != MetaCodec.CHUNK_KEY) {
+                                throw new MetaCorruptException("chunk key has " + ck.remaining() + " bytes");
+                            }
+                            long id = ck.getLong(0);
+                            long cg = Long.divideUnsigned(id, MetaCodec.GROUP);
+                            if (cg != g) {
+                                if (g >= 0) {
+                                    written += putGroup(t, k, v, g, group) ? 1 : 0;
+                                }
+                                if (n >= batch) {
+                                    from = id; // the next transaction starts at this group's first record
+                                    last = false;
+                                    g = -1;
+                                    break;
+                                }
+                                g = cg;
+                            }
+                            MetaCodec.check("chunk " + id, ck, cv, MetaCodec.CHUNK_VAL);
+                            group[(int) Long.remainderUnsigned(id, MetaCodec.GROUP)] = MetaCodec.chunk(id, cv);
+                            n++;
+                            records++;
+                            ok = c.next();
+                        }
+                    }
+                    if (g >= 0) {
+                        written += putGroup(t, k, v, g, group) ? 1 : 0;
+                    }
+                    if (from < 0) {
+                        from = 0;
+                    }
+                    if (last) {
+                        setFormatVersion(t, k, v, PoolCounters.FORMAT_VERSION);
+                        dropped = true;
+                        chunks.drop(t, true);
+                    }
+                    t.commit();
+                    txns++;
+                }
+            }
+        } catch (MetaCorruptException | RuntimeException ex) {
+            if (dropped) {
+                close();
+                throw new IOException("converting the chunk records of " + dir + " failed in its last step (" + ex
+                        + "); the pool is unchanged, open it again", ex);
+            }
+            LOG.error("chunk records of {} not converted ({}): the pool keeps the format 4 layout", dir, ex.toString());
+            return;
+        }
+        chunks = null;
+        chunkConversion = new Conversion(records, written, txns, (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("chunk records of {} converted: {} records into {} groups in {} transactions, {} ms", dir, records,
+                written, txns, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** Writes the records of group {@code g} (converting), then empties {@code group}; false when it held none. */
+    private boolean putGroup(org.lmdbjava.Txn<ByteBuffer> t, ByteBuffer k, ByteBuffer v, long g, ChunkRecord[] group) {
+        MetaCodec.groupKey(k, g);
+        boolean any = MetaCodec.groupValue(k, v, group);
+        if (any) {
+            groups.put(t, k, v);
+        }
+        java.util.Arrays.fill(group, null);
+        return any;
+    }
+
+    /**
+     * The format a pool has once its fingerprint index is converted: 4 while its chunk records are
+     * still one per entry ({@link #convertChunks()} makes it 5), else the current one.
+     */
+    private int afterIndex() {
+        return chunks != null ? 4 : PoolCounters.FORMAT_VERSION;
     }
 
     /** Reads {@code fplog} into {@link #fpLog} (sound records only; damaged ones are left out). */
@@ -625,10 +781,13 @@ public final class MetaStore implements Closeable {
             return;
         }
         if (damage.isEmpty()) {
-            try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead();
-                 org.lmdbjava.Cursor<ByteBuffer> c = chunks.openCursor(t)) {
-                if (c.last() && c.key().remaining() == MetaCodec.CHUNK_KEY) {
-                    lastChunkKey = MetaCodec.be(c.key()).getLong(0);
+            Dbi<ByteBuffer> d = chunks != null ? chunks : groups;
+            if (d != null) {
+                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead();
+                     org.lmdbjava.Cursor<ByteBuffer> c = d.openCursor(t)) {
+                    if (c.last() && c.key().remaining() == MetaCodec.CHUNK_KEY) {
+                        lastChunkKey = MetaCodec.be(c.key()).getLong(0);
+                    }
                 }
             }
         } else {
@@ -927,7 +1086,8 @@ public final class MetaStore implements Closeable {
             Dbi<ByteBuffer> v = open.apply("volumes");
             Dbi<ByteBuffer> pg = open.apply(BLOCK_PAGES);
             Dbi<ByteBuffer> co = open.apply("counters");
-            Dbi<ByteBuffer> ch = open.apply("chunks");
+            Dbi<ByteBuffer> ch = chunks != null ? open.apply(LEGACY_CHUNKS) : null;
+            Dbi<ByteBuffer> gr = groups != null ? open.apply(CHUNK_GROUPS) : null;
             Dbi<ByteBuffer> fi = open.apply(FP_INDEX);
             Dbi<ByteBuffer> cn = open.apply("containers");
             Dbi<ByteBuffer> rs = open.apply("reservations");
@@ -935,7 +1095,8 @@ public final class MetaStore implements Closeable {
             Dbi<ByteBuffer> ix = index != null ? open.apply(LEGACY_INDEX) : null;
             Dbi<ByteBuffer> fl = fplog != null ? open.apply(FP_LOG) : null;
             Dbi<ByteBuffer> st = staged != null ? open.apply(STAGED) : null;
-            if (v == null || pg == null || co == null || ch == null || fi == null || cn == null || rs == null) {
+            if (v == null || pg == null || co == null || (ch == null) == (chunks != null) || (gr == null) == (groups != null)
+                    || fi == null || cn == null || rs == null) {
                 throw new IllegalStateException("a table is missing");
             }
             env = ro;
@@ -943,6 +1104,7 @@ public final class MetaStore implements Closeable {
             pages = pg;
             counters = co;
             chunks = ch;
+            groups = gr;
             fpindex = fi;
             containers = cn;
             reservations = rs;
@@ -1236,8 +1398,14 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, chunks, fpindex, containers,
+            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, fpindex, containers,
                     counters, reservations));
+            if (chunks != null) {
+                all.add(chunks);
+            }
+            if (groups != null) {
+                all.add(groups);
+            }
             if (fplog != null) {
                 all.add(fplog);
             }

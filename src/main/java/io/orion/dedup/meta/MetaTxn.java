@@ -243,12 +243,60 @@ public class MetaTxn implements AutoCloseable {
     }
 
     public ChunkRecord chunk(long id) throws MetaCorruptException {
+        org.lmdbjava.Dbi<ByteBuffer> old = store.chunks;
+        if (old == null) {
+            return groupChunk(id);
+        }
         MetaCodec.chunkKey(key, id);
         if (!store.damage().isEmpty()) {
-            guard("chunks", "chunk " + id);
+            guard(MetaStore.LEGACY_CHUNKS, "chunk " + id);
         }
-        ByteBuffer v = store.chunks.get(txn, key);
+        ByteBuffer v = old.get(txn, key);
         return v == null ? null : checkedChunk(id, v);
+    }
+
+    /** Chunk {@code id}'s record in {@code chunkgroups} (format 5), or null. */
+    private ChunkRecord groupChunk(long id) throws MetaCorruptException {
+        org.lmdbjava.Dbi<ByteBuffer> g = store.groups;
+        if (g == null || id <= 0) {
+            return null;
+        }
+        long group = id / MetaCodec.GROUP;
+        MetaCodec.groupKey(key, group);
+        if (!store.damage().isEmpty()) {
+            guard(MetaStore.CHUNK_GROUPS, "chunk " + id);
+        }
+        ByteBuffer v = g.get(txn, key);
+        return v == null ? null : MetaCodec.groupRecord(id, checkedGroup(group, v));
+    }
+
+    /** Loads group {@code g} as LMDB holds it (no record when it does not exist). */
+    void readGroupInto(ChunkGroup g) throws MetaCorruptException {
+        g.bits = 0;
+        org.lmdbjava.Dbi<ByteBuffer> d = store.groups;
+        if (d == null) {
+            return;
+        }
+        MetaCodec.groupKey(key, g.group);
+        if (!store.damage().isEmpty()) {
+            guard(MetaStore.CHUNK_GROUPS, "chunks " + g.group * MetaCodec.GROUP + " to "
+                    + (g.group * MetaCodec.GROUP + MetaCodec.GROUP - 1));
+        }
+        ByteBuffer v = d.get(txn, key);
+        if (v != null) {
+            g.load(checkedGroup(g.group, v));
+        }
+    }
+
+    /** A group's LMDB value {@code v}, checked ({@link #key} holds its key). */
+    private ByteBuffer checkedGroup(long group, ByteBuffer v) throws MetaCorruptException {
+        v = MetaCodec.be(v);
+        String bad = MetaCodec.checkGroup(key, v);
+        if (bad != null) {
+            throw new MetaCorruptException("chunks " + group * MetaCodec.GROUP + " to "
+                    + (group * MetaCodec.GROUP + MetaCodec.GROUP - 1) + ": " + bad);
+        }
+        return v;
     }
 
     /** Chunk {@code id}'s record from its LMDB value {@code v}, checked against its CRC ({@link #key} holds its key). */
@@ -268,6 +316,10 @@ public class MetaTxn implements AutoCloseable {
      * found without a descent from the root. With damage known, one checked lookup each.
      */
     public void chunks(long[] ids, ChunkRecord[] out) throws MetaCorruptException {
+        if (store.chunks == null) {
+            groupChunks(ids, out);
+            return;
+        }
         if (!store.damage().isEmpty()) {
             for (int i = 0; i < ids.length; i++) {
                 out[i] = ids[i] > 0 ? chunk(ids[i]) : null;
@@ -308,12 +360,63 @@ public class MetaTxn implements AutoCloseable {
     }
 
     /**
+     * {@link #chunks} in format 5: the ids of a command usually share a group or two, each looked up
+     * (the next group: the cursor's next entry) and checked once.
+     */
+    private void groupChunks(long[] ids, ChunkRecord[] out) throws MetaCorruptException {
+        org.lmdbjava.Dbi<ByteBuffer> g = store.groups;
+        if (g == null || !store.damage().isEmpty()) {
+            for (int i = 0; i < ids.length; i++) {
+                out[i] = ids[i] > 0 ? chunk(ids[i]) : null;
+            }
+            return;
+        }
+        try (Cursor<ByteBuffer> c = g.openCursor(txn)) {
+            long at = -1; // the group the cursor is on, -1: none
+            ByteBuffer v = null;
+            for (int i = 0; i < ids.length; i++) {
+                long id = ids[i];
+                if (id <= 0) {
+                    out[i] = null;
+                    continue;
+                }
+                long group = id / MetaCodec.GROUP;
+                if (group != at) {
+                    v = null;
+                    if (at >= 0 && group == at + 1 && c.next()) {
+                        ByteBuffer k = MetaCodec.be(c.key());
+                        if (k.remaining() == MetaCodec.GROUP_KEY && k.getLong(0) == group) {
+                            v = c.val();
+                        }
+                    }
+                    MetaCodec.groupKey(key, group);
+                    if (v == null && c.get(key, GetOp.MDB_SET_KEY)) {
+                        v = c.val();
+                    }
+                    if (v == null) {
+                        out[i] = null;
+                        at = -1; // the cursor is not on a known entry
+                        continue;
+                    }
+                    v = checkedGroup(group, v);
+                    at = group;
+                }
+                out[i] = MetaCodec.groupRecord(id, v);
+            }
+        }
+    }
+
+    /**
      * Visits chunk records with id >= {@code from} in ascending id order until the visitor says
      * stop. Damaged ranges already known ({@link MetaStore#damage()}) are skipped, never walked.
      */
     public void scanChunks(long from, ChunkVisitor visitor) throws MetaCorruptException {
+        if (store.chunks == null) {
+            scanGroups(from, visitor);
+            return;
+        }
         MetaCodec.chunkKey(key, from);
-        scan(store.chunks, "chunks", MetaDamage.bytes(key), (k, v) -> {
+        scan(store.chunks, MetaStore.LEGACY_CHUNKS, MetaDamage.bytes(key), (k, v) -> {
             long id = k.getLong(0);
             String bad = k.remaining() == MetaCodec.CHUNK_KEY ? MetaCodec.check(k, v, MetaCodec.CHUNK_VAL)
                     : "key has " + k.remaining() + " bytes";
@@ -321,6 +424,33 @@ public class MetaTxn implements AutoCloseable {
                 throw new MetaCorruptException("chunk " + id + ": " + bad);
             }
             return visitor.visit(MetaCodec.chunk(id, v));
+        });
+    }
+
+    private void scanGroups(long from, ChunkVisitor visitor) throws MetaCorruptException {
+        org.lmdbjava.Dbi<ByteBuffer> g = store.groups;
+        if (g == null) {
+            return;
+        }
+        MetaCodec.groupKey(key, Math.max(0, from) / MetaCodec.GROUP);
+        ChunkRecord[] recs = new ChunkRecord[MetaCodec.GROUP];
+        scan(g, MetaStore.CHUNK_GROUPS, MetaDamage.bytes(key), (k, v) -> {
+            if (k.remaining() != MetaCodec.GROUP_KEY) {
+                throw new MetaCorruptException("chunk group key has " + k.remaining() + " bytes");
+            }
+            long group = k.getLong(0);
+            String bad = MetaCodec.checkGroup(k, v);
+            if (bad != null) {
+                throw new MetaCorruptException("chunks " + group * MetaCodec.GROUP + " to "
+                        + (group * MetaCodec.GROUP + MetaCodec.GROUP - 1) + ": " + bad);
+            }
+            MetaCodec.decodeGroup(group, v, recs);
+            for (ChunkRecord r : recs) {
+                if (r != null && r.id() >= from && !visitor.visit(r)) {
+                    return false;
+                }
+            }
+            return true;
         });
     }
 
@@ -736,7 +866,33 @@ public class MetaTxn implements AutoCloseable {
      * tests): the block map's are its pages ({@link #mappedBlocks()} counts the blocks).
      */
     public long[] entryCounts() {
-        return new long[] {blockMapStat()[0], stat(store.chunks, "chunks")[0], indexStat()[0]};
+        return new long[] {blockMapStat()[0], chunkRecords(), indexStat()[0]};
+    }
+
+    /** The number of chunk records (format 5: the bits set in the groups' bitmaps). */
+    private long chunkRecords() {
+        if (store.chunks != null) {
+            return stat(store.chunks, MetaStore.LEGACY_CHUNKS)[0];
+        }
+        if (store.groups == null || !store.damage().isEmpty()) {
+            return 0;
+        }
+        long n = 0;
+        try (Cursor<ByteBuffer> c = store.groups.openCursor(txn)) {
+            for (boolean ok = c.first(); ok; ok = c.next()) {
+                ByteBuffer v = MetaCodec.be(c.val());
+                n += v.remaining() >= 8 ? Long.bitCount(v.getLong(0)) : 0;
+            }
+        }
+        return n;
+    }
+
+    private long[] chunkStat() {
+        org.lmdbjava.Dbi<ByteBuffer> old = store.chunks;
+        if (old != null) {
+            return stat(old, MetaStore.LEGACY_CHUNKS);
+        }
+        return store.groups == null ? new long[2] : stat(store.groups, MetaStore.CHUNK_GROUPS);
     }
 
     private long[] blockMapStat() {
@@ -751,7 +907,7 @@ public class MetaTxn implements AutoCloseable {
     public long[] pageBytes() {
         long[] out = new long[3];
         out[0] = blockMapStat()[1];
-        out[1] = stat(store.chunks, "chunks")[1];
+        out[1] = chunkStat()[1];
         out[2] = indexStat()[1];
         return out;
     }

@@ -162,23 +162,132 @@ public final class MetaWriteTxn extends MetaTxn {
     @Override
     public long[] entryCounts() {
         writePages();
+        writeGroups();
         return super.entryCounts();
     }
 
     @Override
     public long[] pageBytes() {
         writePages();
+        writeGroups();
         return super.pageBytes();
     }
 
     public void putChunk(ChunkRecord r) {
+        org.lmdbjava.Dbi<ByteBuffer> old = store.chunks;
+        if (old == null) {
+            changing(r.id()).put(r);
+            return;
+        }
         MetaCodec.chunkKey(key, r.id());
         MetaCodec.chunkValue(key, val, r);
-        if (r.id() > store.lastChunkKey && append(store.chunks)) {
+        if (r.id() > store.lastChunkKey && append(old)) {
             store.lastChunkKey = r.id();
             return;
         }
-        store.chunks.put(txn, key, val, NO_FLAGS);
+        old.put(txn, key, val, NO_FLAGS);
+    }
+
+    /** Chunk groups (format 5) held at most (about 2 KiB each); more are written out and dropped. */
+    static final int CACHED_GROUPS = 1024;
+
+    /**
+     * The chunk groups this transaction read or changed; those in {@link #dirtyGroups} are encoded
+     * and written once, in key order, before the commit (and before a scan or the LMDB figures).
+     */
+    private final java.util.HashMap<Long, ChunkGroup> groups = new java.util.HashMap<>();
+    private final java.util.TreeSet<Long> dirtyGroups = new java.util.TreeSet<>();
+    /** The group used last (a batch's records mostly share one). */
+    private ChunkGroup lastGroup;
+
+    /** The group of chunk {@code id}, read at its first use, marked changed. */
+    private ChunkGroup changing(long id) {
+        if (id <= 0) {
+            throw new IllegalArgumentException("chunk id " + id);
+        }
+        ChunkGroup g;
+        try {
+            g = group(id / MetaCodec.GROUP);
+        } catch (MetaCorruptException e) {
+            // a damaged group: the pool is read-only then and commits no chunk change
+            throw new java.io.UncheckedIOException(e);
+        }
+        dirtyGroups.add(g.group);
+        return g;
+    }
+
+    private ChunkGroup group(long group) throws MetaCorruptException {
+        ChunkGroup g = lastGroup;
+        if (g != null && g.group == group) {
+            return g;
+        }
+        g = groups.get(group);
+        if (g == null) {
+            if (groups.size() >= CACHED_GROUPS) {
+                writeGroups();
+                groups.clear();
+                lastGroup = null;
+            }
+            g = new ChunkGroup(group);
+            readGroupInto(g);
+            groups.put(group, g);
+        }
+        lastGroup = g;
+        return g;
+    }
+
+    /** Encodes and writes every changed group in key order (a new last group appended); an empty one is deleted. */
+    private void writeGroups() {
+        if (dirtyGroups.isEmpty()) {
+            return;
+        }
+        org.lmdbjava.Dbi<ByteBuffer> d = store.groups;
+        ByteBuffer v = store.writerGroup;
+        for (Long g : dirtyGroups) {
+            MetaCodec.groupKey(key, g);
+            if (!groups.get(g).encode(key, v)) {
+                d.delete(txn, key);
+            } else if (g > store.lastChunkKey && appendGroup(d, v)) {
+                store.lastChunkKey = g;
+            } else {
+                d.put(txn, key, v, NO_FLAGS);
+            }
+        }
+        dirtyGroups.clear();
+    }
+
+    private boolean appendGroup(org.lmdbjava.Dbi<ByteBuffer> d, ByteBuffer v) {
+        try {
+            d.put(txn, key, v, APPEND);
+            return true;
+        } catch (org.lmdbjava.Dbi.KeyExistsException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public ChunkRecord chunk(long id) throws MetaCorruptException {
+        if (store.chunks != null || store.groups == null || id <= 0) {
+            return super.chunk(id);
+        }
+        return group(id / MetaCodec.GROUP).get(id);
+    }
+
+    @Override
+    public void chunks(long[] ids, ChunkRecord[] out) throws MetaCorruptException {
+        if (store.chunks != null) {
+            super.chunks(ids, out);
+            return;
+        }
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = ids[i] > 0 ? chunk(ids[i]) : null;
+        }
+    }
+
+    @Override
+    public void scanChunks(long from, ChunkVisitor visitor) throws MetaCorruptException {
+        writeGroups();
+        super.scanChunks(from, visitor);
     }
 
     private static final PutFlags[] APPEND = {PutFlags.MDB_APPEND};
@@ -199,8 +308,13 @@ public final class MetaWriteTxn extends MetaTxn {
     }
 
     public void deleteChunk(long id) {
+        org.lmdbjava.Dbi<ByteBuffer> old = store.chunks;
+        if (old == null) {
+            changing(id).remove(id);
+            return;
+        }
         MetaCodec.chunkKey(key, id);
-        store.chunks.delete(txn, key);
+        old.delete(txn, key);
     }
 
     /**
@@ -473,6 +587,7 @@ public final class MetaWriteTxn extends MetaTxn {
 
     public void commit() {
         writePages();
+        writeGroups();
         try {
             // not while the metadata file system is short of space: a merge copies index leaves,
             // and the commits then must be the ones that free space
@@ -500,6 +615,9 @@ public final class MetaWriteTxn extends MetaTxn {
         indexed.clear();
         pages.clear();
         dirtyPages = 0;
+        groups.clear();
+        dirtyGroups.clear();
+        lastGroup = null;
         txn.abort();
     }
 }

@@ -179,6 +179,16 @@ class CorruptionTest {
 
     @Test
     void flippedByteInAChunkRecordMakesThePoolReadOnly() throws Exception {
+        // one CRC covers a group of 37 chunk records (format 5): chunk 2 (b) shares a's group, so the
+        // undamaged data read back below is a chunk of the next group
+        byte[] c = PoolFixture.random(77, 4096);
+        try (DedupPool pool = reopen()) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            for (int i = 0; i < 40; i++) {
+                v.write(100 + i, ByteBuffer.wrap(PoolFixture.random(1000 + i, 4096)), false);
+            }
+            v.write(2, ByteBuffer.wrap(c), true);
+        }
         byte[] fp = MessageDigest.getInstance("SHA-256").digest(a);
         byte[] meta = Files.readAllBytes(mdb());
         int hits = 0;
@@ -199,7 +209,8 @@ class CorruptionTest {
             ReadOnlyVolumeException ro = assertThrows(ReadOnlyVolumeException.class,
                     () -> v.write(5, ByteBuffer.wrap(b), false));
             assertTrue(ro.getMessage().contains("CRC32C"), ro.getMessage());
-            assertArrayEquals(b, PoolFixture.read(v, 1, 1).array(), "undamaged data still reads");
+            assertThrows(ChecksumMismatchException.class, () -> PoolFixture.read(v, 1, 1), "b's record shares the group");
+            assertArrayEquals(c, PoolFixture.read(v, 2, 1).array(), "undamaged data still reads");
         }
     }
 
@@ -222,10 +233,10 @@ class CorruptionTest {
                 v.write(10 + i, ByteBuffer.wrap(PoolFixture.random(1000 + i, 4096)), false);
             }
         }
-        // three chunk records' refcount bytes (each followed by the value's CRC32C) flipped, in the
+        // three chunk records' refcount bytes flipped (in three groups: ids 1, 51 and 101), in the
         // chunk database's pages in use (stale copies of old pages hold the same bytes)
         byte[] meta = Files.readAllBytes(mdb());
-        java.util.List<Long> leaves = io.orion.dedup.meta.LmdbPages.of(mdb()).leaves.get("chunks");
+        java.util.List<Long> leaves = io.orion.dedup.meta.LmdbPages.of(mdb()).leaves.get(io.orion.dedup.meta.MetaStore.CHUNK_GROUPS);
         int hits = 0;
         for (int n = 0; n < 3; n++) {
             byte[] fp = MessageDigest.getInstance("SHA-256").digest(PoolFixture.random(1000 + 50 * n, 4096));

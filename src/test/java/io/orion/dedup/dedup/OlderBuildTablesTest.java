@@ -47,6 +47,7 @@ class OlderBuildTablesTest {
         try (Env<ByteBuffer> env = Env.create().setMapSize(256L << 20).setMaxDbs(16).open(dir.resolve("meta").toFile())) {
             Dbi<ByteBuffer> blocks = env.openDbi("blocks", DbiFlags.MDB_CREATE);
             env.openDbi("index", DbiFlags.MDB_CREATE);
+            env.openDbi("chunks", DbiFlags.MDB_CREATE);
             if (putAnEntry) {
                 try (Txn<ByteBuffer> t = env.txnWrite()) {
                     ByteBuffer k = ByteBuffer.allocateDirect(12).putInt(1).putLong(7).flip();
@@ -76,7 +77,8 @@ class OlderBuildTablesTest {
             chunks = pool.stats(false).uniqueChunks();
         }
         openAsAnOlderBuild(false);
-        assertTrue(tables().contains("blocks") && tables().contains("index"), tables().toString());
+        assertTrue(tables().contains("blocks") && tables().contains("index") && tables().contains("chunks"),
+                tables().toString());
         try (DedupPool pool = PoolFixture.open(dir)) {
             DedupVolume a = pool.openVolume("a").orElseThrow();
             assertArrayEquals(content, PoolFixture.read(a, 0, 256).array());
@@ -88,7 +90,8 @@ class OlderBuildTablesTest {
             a.write(300, ByteBuffer.wrap(PoolFixture.random(5, 4096)), false);
             assertEquals(chunks, pool.stats(false).uniqueChunks());
         }
-        assertTrue(!tables().contains("blocks") && !tables().contains("index"), tables().toString());
+        assertTrue(!tables().contains("blocks") && !tables().contains("index") && !tables().contains("chunks"),
+                tables().toString());
     }
 
     @Test

@@ -45,7 +45,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class PageTypeDamageTest {
     /** The page classes this pool must have (each damaged in its own cases). */
     static final List<String> REQUIRED = List.of("meta", "free.leaf", "main.leaf",
-            "volumes.branch", "volumes.leaf", "blockpages.branch", "blockpages.leaf", "chunks.branch", "chunks.leaf",
+            "volumes.branch", "volumes.leaf", "blockpages.branch", "blockpages.leaf", "chunkgroups.branch", "chunkgroups.leaf",
             "fpindex.branch", "fpindex.leaf", "fplog.branch", "fplog.leaf", "containers.branch", "containers.leaf", "counters.leaf",
             "reservations.branch", "reservations.leaf", "staged.branch", "staged.leaf");
     static final int MAX_PAGES = 8;
@@ -103,7 +103,7 @@ class PageTypeDamageTest {
      * and 118) and a reservation image came back cut short (reservations.branch seeds 103, 108, 110).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"blockpages", "reservations", "chunks", "volumes", "containers"})
+    @ValueSource(strings = {"blockpages", "reservations", "chunkgroups", "volumes", "containers"})
     void aRaisedSeparatorHidesNoKey(String db) throws Exception {
         long pg = classes.get(db + ".branch").get(0);
         Path dir = Files.createTempDirectory(base, "sep");

@@ -321,10 +321,11 @@ class FingerprintLogTest {
         format3Pool();
         // one chunk record damaged (its CRC no longer matches): damage inside a table, the pool opens read-only
         try (Env<ByteBuffer> env = Env.create().setMapSize(64L << 20).setMaxDbs(16).open(dir.toFile())) {
-            Dbi<ByteBuffer> chunks = env.openDbi("chunks");
+            Dbi<ByteBuffer> chunks = env.openDbi(MetaStore.CHUNK_GROUPS);
             try (Txn<ByteBuffer> t = env.txnWrite()) {
-                ByteBuffer k = ByteBuffer.allocateDirect(8).putLong(40).flip();
-                chunks.put(t, k, ByteBuffer.allocateDirect(MetaCodec.CHUNK_VAL));
+                // the group of chunks 37 to 73 (chunk 40's)
+                ByteBuffer k = ByteBuffer.allocateDirect(8).putLong(40 / MetaCodec.GROUP).flip();
+                chunks.put(t, k, ByteBuffer.allocateDirect(MetaCodec.GROUP_VAL_MIN));
                 t.commit();
             }
         }
@@ -334,7 +335,7 @@ class FingerprintLogTest {
             try (MetaTxn r = m.read()) {
                 assertEquals(3, r.counters().formatVersion());
                 assertEquals(1, r.index(fp(0)));
-                assertEquals(39, r.index(fp(38)));
+                assertEquals(31, r.index(fp(30)));
             }
         }
         assertTrue(!tables().contains(MetaStore.FP_LOG), tables().toString());
@@ -346,7 +347,7 @@ class FingerprintLogTest {
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             try (MetaTxn r = m.read()) {
                 assertEquals(PoolCounters.FORMAT_VERSION, r.counters().formatVersion());
-                assertEquals(4, PoolCounters.FORMAT_VERSION);
+                assertEquals(5, PoolCounters.FORMAT_VERSION);
             }
             assertIndexed(m, 0, 40);
             put(m, 40, 50, 10);

@@ -73,8 +73,10 @@ class LmdbVerifierTest {
         try (MetaStore m = MetaStore.open(dir, 256L << 20)) {
             assertTrue(m.damage().isEmpty(), () -> m.damage().problems().toString());
             LmdbVerifier.Report r = m.lastCheck();
-            // the block map's entries are its pages (MetaTxn.PAGE_ENTRIES blocks each)
-            assertTrue(r.entries() >= 60_000 / MetaTxn.PAGE_ENTRIES + 2 * 15_000 + 3 + 6, () -> "entries " + r.entries());
+            // the block map's entries are its pages (MetaTxn.PAGE_ENTRIES blocks each), the chunk
+            // records' their groups (MetaCodec.GROUP chunks each)
+            assertTrue(r.entries() >= 60_000 / MetaTxn.PAGE_ENTRIES + 15_000 / MetaCodec.GROUP + 15_000 + 3 + 6,
+                    () -> "entries " + r.entries());
         }
     }
 
