@@ -62,6 +62,8 @@ public final class LmdbVerifier {
     private static final int EMPTY = -4;
     /** Values whose length varies: chunk groups (format 5, checked by {@code MetaCodec.checkGroup}). */
     private static final int CHUNK_GROUP = -5;
+    /** Values whose length varies: fingerprint index runs (format 6, checked by {@code MetaCodec.checkRun}). */
+    private static final int RUN = -6;
 
     /** Key and value sizes of one orion database (key size 0: 1..200 bytes). */
     private record Spec(int key, int value) {
@@ -76,6 +78,8 @@ public final class LmdbVerifier {
                 case EMPTY -> dsize == 0;
                 case CHUNK_GROUP -> dsize >= MetaCodec.GROUP_VAL_MIN && dsize <= MetaCodec.GROUP_VAL_MAX
                         && (dsize & 1) == 0;
+                case RUN -> dsize >= MetaCodec.RUN_VAL_MIN && dsize <= MetaCodec.RUN_VAL_MAX
+                        && (dsize - 4) % MetaCodec.RUN_ENTRY == 0;
                 default -> dsize == value;
             };
         }
@@ -85,14 +89,15 @@ public final class LmdbVerifier {
      * Databases a pool may lack: {@code reservations} and {@code blockpages} in a pool last opened
      * by an older build (created at the next open), {@code blocks} (the format 1 block map) in
      * every pool converted to block-map pages. One of the two block maps must be there. Likewise
-     * {@code fpindex} (format 3) and {@code index} (formats 1 and 2): one of the two must be there.
+     * {@code fpruns} (format 6), {@code fpindex} (formats 3 to 5) and {@code index} (formats 1 and 2):
+     * one of them must be there.
      * {@code staged} (post-process volumes' staged blocks) is created at the first open by a build
      * that has it. {@code chunkgroups} (format 5) and {@code chunks} (format 4 and earlier): one of
      * the two must be there (both while a conversion is under way or was cut short).
      */
     private static final java.util.Set<String> OPTIONAL = java.util.Set.of("reservations", MetaStore.BLOCK_PAGES,
             MetaStore.LEGACY_BLOCKS, MetaStore.FP_INDEX, MetaStore.LEGACY_INDEX, MetaStore.STAGED,
-            MetaStore.FP_LOG, MetaStore.CHUNK_GROUPS, MetaStore.LEGACY_CHUNKS);
+            MetaStore.FP_LOG, MetaStore.CHUNK_GROUPS, MetaStore.LEGACY_CHUNKS, MetaStore.FP_RUNS);
 
     static final Map<String, Spec> SPECS = Map.ofEntries(
             Map.entry(MetaStore.LEGACY_BLOCKS, new Spec(MetaCodec.BLOCK_KEY, MetaCodec.BLOCK_VAL)),
@@ -101,6 +106,7 @@ public final class LmdbVerifier {
             Map.entry(MetaStore.CHUNK_GROUPS, new Spec(MetaCodec.GROUP_KEY, CHUNK_GROUP)),
             Map.entry(MetaStore.LEGACY_INDEX, new Spec(MetaCodec.INDEX_KEY, MetaCodec.INDEX_VAL)),
             Map.entry(MetaStore.FP_INDEX, new Spec(MetaCodec.FP_KEY, EMPTY)),
+            Map.entry(MetaStore.FP_RUNS, new Spec(MetaCodec.RUN_KEY, RUN)),
             Map.entry(MetaStore.FP_LOG, new Spec(MetaCodec.FPLOG_KEY, MetaCodec.FPLOG_VAL)),
             Map.entry("containers", new Spec(MetaCodec.CONTAINER_KEY, MetaCodec.CONTAINER_VAL)),
             Map.entry("volumes", new Spec(0, VOLUME)),
@@ -205,7 +211,7 @@ public final class LmdbVerifier {
             String n = new String(names.get(i), StandardCharsets.UTF_8);
             hasCounters |= n.equals("counters");
             hasBlockMap |= n.equals(MetaStore.BLOCK_PAGES) || n.equals(MetaStore.LEGACY_BLOCKS);
-            hasIndex |= n.equals(MetaStore.FP_INDEX) || n.equals(MetaStore.LEGACY_INDEX);
+            hasIndex |= n.equals(MetaStore.FP_INDEX) || n.equals(MetaStore.LEGACY_INDEX) || n.equals(MetaStore.FP_RUNS);
             hasChunks |= n.equals(MetaStore.CHUNK_GROUPS) || n.equals(MetaStore.LEGACY_CHUNKS);
             optional += OPTIONAL.contains(n) ? 1 : 0;
             if (!SPECS.containsKey(n)) {
@@ -442,6 +448,7 @@ public final class LmdbVerifier {
                 String bad = d.spec.value == VOLUME ? MetaCodec.checkVolume(k, v)
                         : d.spec.value == BLOCK_PAGE ? MetaCodec.checkPage(k, v)
                         : d.spec.value == CHUNK_GROUP ? MetaCodec.checkGroup(k, v)
+                        : d.spec.value == RUN ? MetaCodec.checkRun(k, v)
                         : d.spec.value == EMPTY ? null
                         : MetaCodec.check(k, v, d.spec.value == RESERVATION ? v.remaining()
                         : d.spec.value == MetaCodec.CONTAINER_VAL ? MetaCodec.containerLength(v.remaining())

@@ -478,6 +478,86 @@ final class MetaCodec {
                 v.get(at + 48) & 0xff, v.getInt(at + 49));
     }
 
+    /** Fingerprint bytes in an {@code fpruns} entry (format 6): the rest is in the chunk record. */
+    static final int RUN_PREFIX = 6;
+    /** One {@code fpruns} entry: fingerprint prefix (6 bytes) ‖ chunk id (6 bytes), compared as unsigned bytes. */
+    static final int RUN_ENTRY = RUN_PREFIX + FP_ID;
+    /** {@code fpruns} key: an entry no greater than the run's first (its first, when the run was written). */
+    static final int RUN_KEY = RUN_ENTRY;
+    /** Most entries a run holds; a longer one is cut into runs of {@link #RUN_FILL}. */
+    static final int RUN_MAX = 64;
+    /** Entries per run when a long run is cut (conversions, and merges that overfill a run). */
+    static final int RUN_FILL = 48;
+    static final int RUN_VAL_MIN = RUN_ENTRY + 4;
+    static final int RUN_VAL_MAX = RUN_MAX * RUN_ENTRY + 4;
+
+    /** The first {@link #RUN_PREFIX} bytes of {@code fp}, big-endian. */
+    static long runPrefix(byte[] fp) {
+        long p = 0;
+        for (int i = 0; i < RUN_PREFIX; i++) {
+            p = p << 8 | (fp[i] & 0xff);
+        }
+        return p;
+    }
+
+    static void runKey(ByteBuffer k, long prefix, long id) {
+        k.clear();
+        k.putShort((short) (prefix >>> 32)).putInt((int) prefix).putShort((short) (id >>> 32)).putInt((int) id).flip();
+    }
+
+    /** The unsigned 48-bit big-endian number at {@code at}. */
+    static long u48(ByteBuffer b, int at) {
+        return (b.getShort(at) & 0xffffL) << 32 | (b.getInt(at + 2) & 0xffffffffL);
+    }
+
+    /**
+     * Encodes entries {@code from .. from + n - 1} ({@code prefix[i]}, {@code id[i]}, ascending) as
+     * one run value under {@code key} and seals it: the entries, {@link #RUN_ENTRY} bytes each ‖
+     * CRC32C over key ‖ entries.
+     */
+    static void runValue(ByteBuffer key, ByteBuffer v, long[] prefix, long[] id, int from, int n) {
+        v.clear();
+        for (int i = from; i < from + n; i++) {
+            v.putShort((short) (prefix[i] >>> 32)).putInt((int) prefix[i]).putShort((short) (id[i] >>> 32))
+                    .putInt((int) id[i]);
+        }
+        seal(key, v);
+    }
+
+    /** The number of entries of a run value of {@code len} bytes (no check). */
+    static int runEntries(int len) {
+        return Math.max(0, (len - 4) / RUN_ENTRY);
+    }
+
+    /**
+     * Null when {@code v} is a sound run value under {@code key}: 1..{@link #RUN_MAX} entries in
+     * ascending order, none naming chunk 0, the first no less than the key, and its CRC; else why not.
+     */
+    static String checkRun(ByteBuffer key, ByteBuffer v) {
+        int n = v.remaining();
+        if (key.remaining() != RUN_KEY) {
+            return "run key has " + key.remaining() + " bytes";
+        }
+        if (n < RUN_VAL_MIN || n > RUN_VAL_MAX || (n - 4) % RUN_ENTRY != 0) {
+            return "run value has " + n + " bytes";
+        }
+        long pp = u48(key, key.position());
+        long pi = u48(key, key.position() + RUN_PREFIX) - 1; // the first entry may equal the key
+        for (int i = 0, at = 0; i < runEntries(n); i++, at += RUN_ENTRY) {
+            long p = u48(v, at);
+            long id = u48(v, at + RUN_PREFIX);
+            if (id == 0) {
+                return "run entry " + i + " names chunk 0";
+            }
+            if (p < pp || p == pp && id <= pi) {
+                return i == 0 ? "run's first entry lies below its key" : "run entries out of order at " + i;
+            }
+            pp = p;
+            pi = id;
+        }
+        return check(key, v, n);
+    }
+
     static ChunkRecord chunk(long id, ByteBuffer v) {
         byte[] fp = new byte[32];
         v.duplicate().get(fp);

@@ -77,8 +77,16 @@ public final class MetaStore implements Closeable {
      * value) while a pool written by an older build is not converted yet; null otherwise.
      */
     volatile Dbi<ByteBuffer> index;
-    /** The fingerprint index (format 3): fingerprint prefix ‖ chunk id keys, empty values. */
+    /**
+     * The fingerprint index of formats 3 to 5 (fingerprint prefix ‖ chunk id keys, empty values)
+     * while a pool written by an older build is not converted yet; null otherwise.
+     */
     volatile Dbi<ByteBuffer> fpindex;
+    /**
+     * The fingerprint index (format 6): runs of up to {@link MetaCodec#RUN_MAX} entries (fingerprint
+     * prefix ‖ chunk id) per value; null only in a damaged pool of format 5 or earlier.
+     */
+    volatile Dbi<ByteBuffer> runs;
     /**
      * The fingerprint index's recent changes (format 4): key sequence number (u64), value
      * fingerprint ‖ chunk id ‖ CRC; held in memory by {@link #fpLog} and merged into {@link #fpindex}.
@@ -110,6 +118,7 @@ public final class MetaStore implements Closeable {
     final ByteBuffer writerVal2 = ByteBuffer.allocateDirect(512);
     final ByteBuffer writerPage = ByteBuffer.allocateDirect(MetaCodec.PAGE_VAL_MAX + 16);
     final ByteBuffer writerGroup = ByteBuffer.allocateDirect(MetaCodec.GROUP_VAL_MAX + 16);
+    final ByteBuffer writerRun = ByteBuffer.allocateDirect(MetaCodec.RUN_VAL_MAX + 16);
     /** Name of the block-map database (format 2). */
     public static final String BLOCK_PAGES = "blockpages";
     /** Name of the format 1 block map, converted into {@link #BLOCK_PAGES} at open. */
@@ -118,7 +127,9 @@ public final class MetaStore implements Closeable {
     public static final String CHUNK_GROUPS = "chunkgroups";
     /** Name of the chunk records of format 4 and earlier, converted into {@link #CHUNK_GROUPS} at open. */
     public static final String LEGACY_CHUNKS = "chunks";
-    /** Name of the fingerprint index (format 3). */
+    /** Name of the fingerprint index (format 6). */
+    public static final String FP_RUNS = "fpruns";
+    /** Name of the fingerprint index of formats 3 to 5, converted into {@link #FP_RUNS} at open. */
     public static final String FP_INDEX = "fpindex";
     /** Name of the fingerprint index's change log (format 4). */
     public static final String FP_LOG = "fplog";
@@ -184,12 +195,16 @@ public final class MetaStore implements Closeable {
         boolean legacyIndex = false;
         boolean legacyChunks = false;
         boolean hasGroups = false;
+        boolean legacyFpIndex = false;
+        boolean hasRuns = false;
         for (byte[] n : env.getDbiNames()) {
             String name = new String(n, java.nio.charset.StandardCharsets.UTF_8);
             legacy |= name.equals(LEGACY_BLOCKS);
             legacyIndex |= name.equals(LEGACY_INDEX);
             legacyChunks |= name.equals(LEGACY_CHUNKS);
             hasGroups |= name.equals(CHUNK_GROUPS);
+            legacyFpIndex |= name.equals(FP_INDEX);
+            hasRuns |= name.equals(FP_RUNS);
         }
         this.counters = env.openDbi("counters", DbiFlags.MDB_CREATE);
         // A pool whose counters already say it was converted may still show an old table: an older
@@ -206,6 +221,9 @@ public final class MetaStore implements Closeable {
         if (legacyChunks && version >= 5) {
             legacyChunks = !dropEmptyLegacy(LEGACY_CHUNKS, version);
         }
+        if (legacyFpIndex && version >= 6) {
+            legacyFpIndex = !dropEmptyLegacy(FP_INDEX, version);
+        }
         this.blocks = legacy ? env.openDbi(LEGACY_BLOCKS) : null;
         this.chunks = legacyChunks ? env.openDbi(LEGACY_CHUNKS) : null;
         // created in a sound pool only (a damaged one is never written); a damaged pool without
@@ -213,7 +231,8 @@ public final class MetaStore implements Closeable {
         this.groups = hasGroups ? env.openDbi(CHUNK_GROUPS) : sound ? env.openDbi(CHUNK_GROUPS, DbiFlags.MDB_CREATE)
                 : null;
         this.index = legacyIndex ? env.openDbi(LEGACY_INDEX) : null;
-        this.fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE);
+        this.fpindex = legacyFpIndex ? env.openDbi(FP_INDEX) : null;
+        this.runs = hasRuns ? env.openDbi(FP_RUNS) : sound ? env.openDbi(FP_RUNS, DbiFlags.MDB_CREATE) : null;
         // created in a sound pool only: a damaged one is never written (it opens read-only)
         boolean hasLog = false;
         for (byte[] n : env.getDbiNames()) {
@@ -373,6 +392,7 @@ public final class MetaStore implements Closeable {
         try {
             m.upgradeFingerprintLog();
             m.convertChunks();
+            m.convertFpIndex();
             m.loadFingerprintLog();
         } catch (IOException | RuntimeException e) {
             m.close();
@@ -410,7 +430,21 @@ public final class MetaStore implements Closeable {
      * pages; 3: and the fingerprint index keyed by a fingerprint prefix).
      */
     public int formatVersion() {
-        return blocks != null ? 1 : index != null ? 2 : fplog == null ? 3 : chunks != null ? 4
+        return versionWithout("");
+    }
+
+    /**
+     * The format of the layout in use once the old table {@code gone} is converted (its last
+     * conversion transaction sets it): 1 while the block map is {@code blocks}, 2 while the index is
+     * {@code index}, 3 without the index change log, 4 while the chunk records are {@code chunks},
+     * 5 while the index is {@code fpindex}, else the current one.
+     */
+    private int versionWithout(String gone) {
+        return blocks != null && !gone.equals(LEGACY_BLOCKS) ? 1
+                : index != null && !gone.equals(LEGACY_INDEX) ? 2
+                : fplog == null ? 3
+                : chunks != null && !gone.equals(LEGACY_CHUNKS) ? 4
+                : (fpindex != null || gone.equals(LEGACY_INDEX)) && !gone.equals(FP_INDEX) ? 5
                 : PoolCounters.FORMAT_VERSION;
     }
 
@@ -504,7 +538,7 @@ public final class MetaStore implements Closeable {
                         from = new byte[0];
                     }
                     if (last) {
-                        setFormatVersion(t, k, v, index != null ? 2 : afterIndex());
+                        setFormatVersion(t, k, v, versionWithout(LEGACY_BLOCKS));
                         dropped = true;
                         blocks.drop(t, true);
                     }
@@ -552,6 +586,9 @@ public final class MetaStore implements Closeable {
             LOG.warn("metadata in {} is damaged: its fingerprint index is kept in the format 2 layout (not converted)",
                     dir);
             return;
+        }
+        if (fpindex == null) {
+            fpindex = env.openDbi(FP_INDEX, DbiFlags.MDB_CREATE); // converted again into fpruns below
         }
         int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
         long t0 = System.nanoTime();
@@ -604,7 +641,7 @@ public final class MetaStore implements Closeable {
                         from = new byte[0];
                     }
                     if (last) {
-                        setFormatVersion(t, k, v, afterIndex());
+                        setFormatVersion(t, k, v, versionWithout(LEGACY_INDEX));
                         dropped = true;
                         index.drop(t, true);
                     }
@@ -639,11 +676,10 @@ public final class MetaStore implements Closeable {
         }
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
             setFormatVersion(t, ByteBuffer.allocateDirect(64), ByteBuffer.allocateDirect(128),
-                    afterIndex());
+                    versionWithout(""));
             t.commit();
         }
-        LOG.info("metadata in {}: format 3 upgraded to {} (fingerprint index change log)", dir,
-                PoolCounters.FORMAT_VERSION);
+        LOG.info("metadata in {}: format 3 upgraded to {} (fingerprint index change log)", dir, versionWithout(""));
     }
 
     private volatile Conversion chunkConversion;
@@ -733,7 +769,7 @@ public final class MetaStore implements Closeable {
                         from = 0;
                     }
                     if (last) {
-                        setFormatVersion(t, k, v, PoolCounters.FORMAT_VERSION);
+                        setFormatVersion(t, k, v, versionWithout(LEGACY_CHUNKS));
                         dropped = true;
                         chunks.drop(t, true);
                     }
@@ -767,12 +803,124 @@ public final class MetaStore implements Closeable {
         return any;
     }
 
+    private volatile Conversion runConversion;
+
+    /** The fingerprint-index conversion into runs done at this open (entries, runs written, ...), or null. */
+    public Conversion runConversion() {
+        return runConversion;
+    }
+
     /**
-     * The format a pool has once its fingerprint index is converted: 4 while its chunk records are
-     * still one per entry ({@link #convertChunks()} makes it 5), else the current one.
+     * Converts the fingerprint index of formats 3 to 5 ({@code fpindex}: one key per entry) into
+     * runs ({@code fpruns}, {@link MetaCodec#RUN_FILL} entries per value, written in key order), in
+     * transactions of about {@code orion.meta.convertEntries} entries that end where the 6-byte
+     * prefix changes, as the other conversions: {@code fpindex} stays the index in use until the last
+     * transaction, which drops it and sets the counters' format version to 6 in one commit; a copy
+     * cut short is emptied by the next attempt. The change log is not touched (it merges into
+     * whichever index is in use). Not attempted while the metadata is damaged or an earlier
+     * conversion is still due.
      */
-    private int afterIndex() {
-        return chunks != null ? 4 : PoolCounters.FORMAT_VERSION;
+    private void convertFpIndex() throws IOException {
+        if (fpindex == null || runs == null || blocks != null || index != null || fplog == null || chunks != null) {
+            return;
+        }
+        if (!damage.isEmpty()) {
+            LOG.warn("metadata in {} is damaged: its fingerprint index is kept in the format 5 layout (not converted)",
+                    dir);
+            return;
+        }
+        int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
+        long t0 = System.nanoTime();
+        long entries = 0;
+        long written = 0;
+        int txns = 0;
+        long from = -1; // the 6-byte prefix the next transaction starts at; -1: the first transaction
+        ByteBuffer k = ByteBuffer.allocateDirect(64);
+        ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.RUN_VAL_MAX + 16);
+        long[] p = new long[1024];
+        long[] id = new long[1024];
+        boolean last = false;
+        boolean dropped = false;
+        try {
+            while (!last) {
+                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+                    if (from < 0) {
+                        runs.drop(t); // a copy left by a conversion cut short
+                    }
+                    int n = 0;
+                    last = true;
+                    try (org.lmdbjava.Cursor<ByteBuffer> c = fpindex.openCursor(t)) {
+                        boolean ok;
+                        if (from <= 0) {
+                            ok = c.first();
+                        } else {
+                            k.clear();
+                            k.putShort((short) (from >>> 32)).putInt((int) from).flip();
+                            ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
+                        }
+                        while (ok) {
+                            ByteBuffer ck = MetaCodec.be(c.key());
+                            if (ck.remaining() != MetaCodec.FP_KEY) {
+                                throw new MetaCorruptException("fingerprint index key has " + ck.remaining() + " bytes");
+                            }
+                            long ep = MetaCodec.u48(ck, 0);
+                            long eid = MetaCodec.fpKeyId(ck);
+                            if (n >= batch && ep != p[n - 1]) {
+                                from = ep;
+                                last = false;
+                                break;
+                            }
+                            if (n == p.length) {
+                                p = java.util.Arrays.copyOf(p, 2 * n);
+                                id = java.util.Arrays.copyOf(id, 2 * n);
+                            }
+                            // fpindex orders by 8 prefix bytes, then id: within one 6-byte prefix, by id
+                            int at = n;
+                            while (at > 0 && p[at - 1] == ep && id[at - 1] > eid) {
+                                p[at] = p[at - 1];
+                                id[at] = id[at - 1];
+                                at--;
+                            }
+                            p[at] = ep;
+                            id[at] = eid;
+                            n++;
+                            ok = c.next();
+                        }
+                    }
+                    for (int i = 0; i < n; i += MetaCodec.RUN_FILL) {
+                        int m = Math.min(MetaCodec.RUN_FILL, n - i);
+                        MetaCodec.runKey(k, p[i], id[i]);
+                        MetaCodec.runValue(k, v, p, id, i, m);
+                        runs.put(t, k, v, org.lmdbjava.PutFlags.MDB_APPEND);
+                        written++;
+                    }
+                    entries += n;
+                    if (from < 0) {
+                        from = 0;
+                    }
+                    if (last) {
+                        setFormatVersion(t, k, v, versionWithout(FP_INDEX));
+                        dropped = true;
+                        fpindex.drop(t, true);
+                    }
+                    t.commit();
+                    txns++;
+                }
+            }
+        } catch (MetaCorruptException | RuntimeException ex) {
+            if (dropped) {
+                close();
+                throw new IOException("converting the fingerprint index of " + dir + " failed in its last step (" + ex
+                        + "); the pool is unchanged, open it again", ex);
+            }
+            LOG.error("fingerprint index of {} not converted into runs ({}): the pool keeps the format 5 layout", dir,
+                    ex.toString());
+            return;
+        }
+        fpindex = null;
+        runConversion = new Conversion(entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("fingerprint index of {} converted into runs: {} entries into {} runs in {} transactions, {} ms", dir,
+                entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** Reads {@code fplog} into {@link #fpLog} (sound records only; damaged ones are left out). */
@@ -1088,7 +1236,8 @@ public final class MetaStore implements Closeable {
             Dbi<ByteBuffer> co = open.apply("counters");
             Dbi<ByteBuffer> ch = chunks != null ? open.apply(LEGACY_CHUNKS) : null;
             Dbi<ByteBuffer> gr = groups != null ? open.apply(CHUNK_GROUPS) : null;
-            Dbi<ByteBuffer> fi = open.apply(FP_INDEX);
+            Dbi<ByteBuffer> fi = fpindex != null ? open.apply(FP_INDEX) : null;
+            Dbi<ByteBuffer> ru = runs != null ? open.apply(FP_RUNS) : null;
             Dbi<ByteBuffer> cn = open.apply("containers");
             Dbi<ByteBuffer> rs = open.apply("reservations");
             Dbi<ByteBuffer> bl = blocks != null ? open.apply(LEGACY_BLOCKS) : null;
@@ -1096,7 +1245,7 @@ public final class MetaStore implements Closeable {
             Dbi<ByteBuffer> fl = fplog != null ? open.apply(FP_LOG) : null;
             Dbi<ByteBuffer> st = staged != null ? open.apply(STAGED) : null;
             if (v == null || pg == null || co == null || (ch == null) == (chunks != null) || (gr == null) == (groups != null)
-                    || fi == null || cn == null || rs == null) {
+                    || (fi == null) == (fpindex != null) || (ru == null) == (runs != null) || cn == null || rs == null) {
                 throw new IllegalStateException("a table is missing");
             }
             env = ro;
@@ -1106,6 +1255,7 @@ public final class MetaStore implements Closeable {
             chunks = ch;
             groups = gr;
             fpindex = fi;
+            runs = ru;
             containers = cn;
             reservations = rs;
             blocks = bl;
@@ -1398,8 +1548,14 @@ public final class MetaStore implements Closeable {
         org.lmdbjava.Stat main = env.stat();
         inUse += main.branchPages + main.leafPages + main.overflowPages;
         try (org.lmdbjava.Txn<ByteBuffer> t = env.txnRead()) {
-            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, fpindex, containers,
-                    counters, reservations));
+            List<Dbi<ByteBuffer>> all = new java.util.ArrayList<>(List.of(volumes, pages, containers, counters,
+                    reservations));
+            if (fpindex != null) {
+                all.add(fpindex);
+            }
+            if (runs != null) {
+                all.add(runs);
+            }
             if (chunks != null) {
                 all.add(chunks);
             }

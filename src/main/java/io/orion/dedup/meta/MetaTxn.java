@@ -558,7 +558,7 @@ public class MetaTxn implements AutoCloseable {
             scanFingerprintLog((seq, fp, id) -> log.put(ByteBuffer.wrap(fp), id));
             java.util.Set<ByteBuffer> prefixes = new java.util.HashSet<>();
             for (ByteBuffer f : log.keySet()) {
-                prefixes.add(ByteBuffer.wrap(java.util.Arrays.copyOf(f.array(), MetaCodec.FP_PREFIX)));
+                prefixes.add(ByteBuffer.wrap(java.util.Arrays.copyOf(f.array(), indexPrefix())));
             }
             boolean[] stopped = {false};
             scanFpIndex((fp, id) -> {
@@ -566,7 +566,7 @@ public class MetaTxn implements AutoCloseable {
                     if (log.containsKey(ByteBuffer.wrap(fp))) {
                         return true;
                     }
-                    if (prefixes.contains(ByteBuffer.wrap(fp, 0, MetaCodec.FP_PREFIX).slice())) {
+                    if (prefixes.contains(ByteBuffer.wrap(fp, 0, indexPrefix()).slice())) {
                         byte[] full = fingerprintOf(id);
                         if (full == null || !java.util.Arrays.equals(full, fp)) {
                             return true;
@@ -613,7 +613,24 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
+    /** True when the fingerprint index in use is {@code fpruns} (format 6). */
+    boolean runsInUse() {
+        return store.fpindex == null && store.runs != null;
+    }
+
+    /** Fingerprint bytes an entry of the index in use holds (the rest is in the chunk record). */
+    int indexPrefix() {
+        return runsInUse() ? MetaCodec.RUN_PREFIX : MetaCodec.FP_PREFIX;
+    }
+
     private void scanFpIndex(IndexVisitor visitor) throws MetaCorruptException {
+        if (runsInUse()) {
+            scanRuns(visitor);
+            return;
+        }
+        if (store.fpindex == null) {
+            return; // a damaged format 2 pool never opened by a format 3 build
+        }
         List<byte[]> fps = new ArrayList<>();
         List<Long> ids = new ArrayList<>();
         boolean[] stop = {false};
@@ -664,6 +681,49 @@ public class MetaTxn implements AutoCloseable {
         }
     }
 
+    /**
+     * The entries of {@code fpruns} in key order, each fingerprint completed from the chunk record it
+     * names (as {@link #scanFpIndex} does), read in batches of whole runs and visited outside the cursor.
+     */
+    private void scanRuns(IndexVisitor visitor) throws MetaCorruptException {
+        List<byte[]> fps = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        byte[] from = new byte[0];
+        while (from != null) {
+            byte[][] lastKey = {null};
+            scan(store.runs, MetaStore.FP_RUNS, from, (k, v) -> {
+                String bad = MetaCodec.checkRun(k, v);
+                if (bad != null) {
+                    throw new MetaCorruptException("fingerprint index run " + java.util.HexFormat.of()
+                            .formatHex(MetaDamage.bytes(k)) + ": " + bad);
+                }
+                for (int i = 0, n = MetaCodec.runEntries(v.remaining()); i < n; i++) {
+                    int at = i * MetaCodec.RUN_ENTRY;
+                    byte[] fp = new byte[MetaCodec.INDEX_KEY];
+                    v.get(at, fp, 0, MetaCodec.RUN_PREFIX);
+                    fps.add(fp);
+                    ids.add(MetaCodec.u48(v, at + MetaCodec.RUN_PREFIX));
+                }
+                lastKey[0] = MetaDamage.bytes(k);
+                return fps.size() < 4096;
+            });
+            from = fps.size() < 4096 || lastKey[0] == null ? null : successor(lastKey[0]);
+            for (int i = 0; i < fps.size(); i++) {
+                byte[] fp = fps.get(i);
+                byte[] full = fingerprintOf(ids.get(i));
+                if (full != null && java.util.Arrays.equals(full, 0, MetaCodec.RUN_PREFIX, fp, 0, MetaCodec.RUN_PREFIX)) {
+                    System.arraycopy(full, MetaCodec.RUN_PREFIX, fp, MetaCodec.RUN_PREFIX,
+                            MetaCodec.INDEX_KEY - MetaCodec.RUN_PREFIX);
+                }
+                if (!visitor.visit(fp, ids.get(i))) {
+                    return;
+                }
+            }
+            fps.clear();
+            ids.clear();
+        }
+    }
+
     /** Visitor of {@code fplog} records. */
     interface FingerprintLogVisitor {
         void visit(long seq, byte[] fingerprint, long chunkId) throws MetaCorruptException;
@@ -708,6 +768,12 @@ public class MetaTxn implements AutoCloseable {
      * more when fingerprints share their first bytes).
      */
     long[] candidates(byte[] fp) throws MetaCorruptException {
+        if (runsInUse()) {
+            return runCandidates(fp);
+        }
+        if (store.fpindex == null) {
+            return new long[0];
+        }
         MetaCodec.fpPrefix(key, fp);
         if (!store.damage().isEmpty()) {
             byte[] lo = MetaDamage.bytes(key);
@@ -735,6 +801,67 @@ public class MetaTxn implements AutoCloseable {
             return true;
         });
         return out[0];
+    }
+
+    /**
+     * {@link #candidates} in {@code fpruns}: the entries under {@code fp}'s 6-byte prefix lie in the
+     * run whose key is the greatest below {@code prefix ‖ 0} and in the runs whose keys begin with
+     * the prefix (usually none: a run is cut only where the prefix changes, or merged whole).
+     */
+    private long[] runCandidates(byte[] fp) throws MetaCorruptException {
+        long p = MetaCodec.runPrefix(fp);
+        if (!store.damage().isEmpty()) {
+            MetaDamage.Range r = store.damage().meets(MetaStore.FP_RUNS, new byte[0], null);
+            if (r != null) {
+                throw new MetaCorruptException("fingerprint index lies in damaged metadata: " + r);
+            }
+        }
+        long[] out = NONE;
+        MetaCodec.runKey(key, p, 0);
+        try (Cursor<ByteBuffer> c = store.runs.openCursor(txn)) {
+            boolean found = c.get(key, GetOp.MDB_SET_RANGE);
+            boolean more = found;
+            while (more) {
+                ByteBuffer k = MetaCodec.be(c.key());
+                if (k.remaining() != MetaCodec.RUN_KEY || MetaCodec.u48(k, 0) != p) {
+                    break;
+                }
+                out = runEntries(MetaCodec.be(c.val()), p, out);
+                more = c.next();
+            }
+            if (found) {
+                MetaCodec.runKey(key, p, 0);
+                found = c.get(key, GetOp.MDB_SET_RANGE) && c.prev();
+            } else {
+                found = c.last();
+            }
+            if (found) {
+                out = runEntries(MetaCodec.be(c.val()), p, out);
+            }
+        }
+        return out;
+    }
+
+    private static final long[] NONE = new long[0];
+
+    /** {@code out} and the chunk ids of run value {@code v}'s entries under prefix {@code p}. */
+    private static long[] runEntries(ByteBuffer v, long p, long[] out) {
+        int n = MetaCodec.runEntries(v.remaining());
+        int lo = 0;
+        int hi = n;
+        while (lo < hi) { // the first entry whose prefix is >= p
+            int mid = (lo + hi) >>> 1;
+            if (MetaCodec.u48(v, mid * MetaCodec.RUN_ENTRY) < p) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for (int i = lo; i < n && MetaCodec.u48(v, i * MetaCodec.RUN_ENTRY) == p; i++) {
+            out = java.util.Arrays.copyOf(out, out.length + 1);
+            out[out.length - 1] = MetaCodec.u48(v, i * MetaCodec.RUN_ENTRY + MetaCodec.RUN_PREFIX);
+        }
+        return out;
     }
 
     private static byte[] inc(byte[] b, int i) {
@@ -919,13 +1046,29 @@ public class MetaTxn implements AutoCloseable {
         }
         // format 4: the index entries are those merged and those held in the change log (a
         // fingerprint in both, rare: a copy replaced since the last merge, counts twice until then)
-        long[] merged = stat(store.fpindex, MetaStore.FP_INDEX);
+        long[] merged = runsInUse() ? runStat() : store.fpindex == null ? new long[2]
+                : stat(store.fpindex, MetaStore.FP_INDEX);
         long[] held = store.fplog == null ? new long[2] : stat(store.fplog, MetaStore.FP_LOG);
         long[] out = merged.clone();
         for (int i = 0; i < out.length && i < held.length; i++) {
             out[i] += held[i];
         }
         return out;
+    }
+
+    /** Entries and page bytes of {@code fpruns} (the entries counted in the runs, not the runs). */
+    private long[] runStat() {
+        long[] st = stat(store.runs, MetaStore.FP_RUNS);
+        if (!store.damage().isEmpty()) {
+            return st;
+        }
+        long n = 0;
+        try (Cursor<ByteBuffer> c = store.runs.openCursor(txn)) {
+            for (boolean ok = c.first(); ok; ok = c.next()) {
+                n += MetaCodec.runEntries(c.val().remaining());
+            }
+        }
+        return new long[] {n, st[1]};
     }
 
     /**

@@ -385,7 +385,13 @@ public final class MetaWriteTxn extends MetaTxn {
         long t0 = System.nanoTime();
         FingerprintLog.Sorted sorted = log.sorted();
         try {
-            if (store.damage().isEmpty()) {
+            if (runsInUse()) {
+                try (RunEditor e = new RunEditor()) {
+                    for (int i = 0; i < sorted.keys().length; i++) {
+                        e.apply(sorted.keys()[i].fp, sorted.entries()[i].id());
+                    }
+                }
+            } else if (store.damage().isEmpty()) {
                 mergeSorted(sorted);
             } else {
                 // known damage (the pool is read-only and commits nothing): the checked lookups
@@ -450,6 +456,227 @@ public final class MetaWriteTxn extends MetaTxn {
         }
     }
 
+    /**
+     * Changes {@code fpruns} (format 6) through one cursor, for changes that come in key order (a
+     * merge of the change log) or one at a time: the run that holds a prefix's entries is read
+     * once, changed in memory, and written back (cut into runs of {@link MetaCodec#RUN_FILL} when
+     * it grew past {@link MetaCodec#RUN_MAX}; deleted when empty) when a change needs another run
+     * or the editor closes. Runs whose keys begin with the prefix (a prefix's entries split across
+     * runs) are taken into the held run, so every entry under the prefix is in it.
+     */
+    private final class RunEditor implements AutoCloseable {
+        private final Cursor<ByteBuffer> c = store.runs.openCursor(txn);
+        /** The held run: its stored key (null: none stored) and entries. */
+        private byte[] runKey;
+        private long[] p = new long[MetaCodec.RUN_MAX * 2];
+        private long[] id = new long[MetaCodec.RUN_MAX * 2];
+        private int n;
+        private boolean held;
+        private boolean dirty;
+        /** Where the held run's range ends: the next run's key (null: no next run). */
+        private byte[] nextKey;
+        /** Keys of runs taken into the held one: deleted when it is written. */
+        private final List<byte[]> absorbed = new ArrayList<>();
+        private final ByteBuffer v = store.writerRun;
+        private final byte[] lo = new byte[MetaCodec.RUN_KEY];
+
+        /** The change of a merge: entries under {@code fp}'s prefix made stale go; {@code fp} → {@code chunk} is put. */
+        void apply(byte[] fp, long chunk) throws MetaCorruptException {
+            remove(fp, chunk);
+            if (java.util.Arrays.equals(fingerprintOf(chunk), fp)) {
+                long pp = MetaCodec.runPrefix(fp);
+                int at = find(pp, chunk);
+                if (at == n || p[at] != pp || id[at] != chunk) {
+                    insert(at, pp, chunk);
+                }
+            }
+        }
+
+        /**
+         * Removes the entries under {@code fp}'s prefix (but {@code keep}'s) that index {@code fp} or a
+         * chunk that no longer exists, as {@link #removeIndexed} does in {@code fpindex}.
+         */
+        void remove(byte[] fp, long keep) throws MetaCorruptException {
+            long pp = MetaCodec.runPrefix(fp);
+            hold(pp);
+            for (int i = find(pp, 0); i < n && p[i] == pp; ) {
+                long other = id[i];
+                boolean gone = false;
+                if (other != keep) {
+                    byte[] f = fingerprintOf(other);
+                    gone = f == null || java.util.Arrays.equals(f, fp);
+                }
+                if (gone) {
+                    System.arraycopy(p, i + 1, p, i, n - i - 1);
+                    System.arraycopy(id, i + 1, id, i, n - i - 1);
+                    n--;
+                    dirty = true;
+                    indexed.remove(other);
+                } else {
+                    i++;
+                }
+            }
+        }
+
+        /** The first held entry not below (pp, pid). */
+        private int find(long pp, long pid) {
+            int a = 0;
+            int b = n;
+            while (a < b) {
+                int m = (a + b) >>> 1;
+                if (p[m] < pp || p[m] == pp && id[m] < pid) {
+                    a = m + 1;
+                } else {
+                    b = m;
+                }
+            }
+            return a;
+        }
+
+        private void insert(int at, long pp, long pid) {
+            if (n == p.length) {
+                p = java.util.Arrays.copyOf(p, 2 * n);
+                id = java.util.Arrays.copyOf(id, 2 * n);
+            }
+            System.arraycopy(p, at, p, at + 1, n - at);
+            System.arraycopy(id, at, id, at + 1, n - at);
+            p[at] = pp;
+            id[at] = pid;
+            n++;
+            dirty = true;
+        }
+
+        /** Makes the held run the one whose range holds prefix {@code pp}'s entries. */
+        private void hold(long pp) throws MetaCorruptException {
+            MetaCodec.runKey(key, pp, 0);
+            key.get(0, lo);
+            boolean inHeld = held && (runKey == null || java.util.Arrays.compareUnsigned(runKey, lo) <= 0)
+                    && (nextKey == null || java.util.Arrays.compareUnsigned(lo, nextKey) < 0);
+            if (!inHeld) {
+                write();
+                load();
+            }
+            // runs beginning with this prefix: taken in
+            while (nextKey != null && prefixOf(nextKey) == pp) {
+                key.clear();
+                key.put(nextKey).flip();
+                if (!c.get(key, GetOp.MDB_SET_KEY)) {
+                    throw new MetaCorruptException("fingerprint index run " + java.util.HexFormat.of().formatHex(nextKey)
+                            + " is gone");
+                }
+                take(MetaCodec.be(c.key()), MetaCodec.be(c.val()));
+                absorbed.add(nextKey);
+                dirty = true;
+                nextKey = c.next() ? MetaDamage.bytes(c.key()) : null;
+            }
+        }
+
+        private long prefixOf(byte[] k) {
+            return MetaCodec.u48(ByteBuffer.wrap(k), 0);
+        }
+
+        /** Reads the run whose key is the greatest not above {@link #lo} (or the first run) and the next key. */
+        private void load() throws MetaCorruptException {
+            n = 0;
+            dirty = false;
+            held = true;
+            runKey = null;
+            nextKey = null;
+            absorbed.clear();
+            key.clear();
+            key.put(lo).flip();
+            boolean at;
+            if (c.get(key, GetOp.MDB_SET_RANGE)) {
+                if (java.util.Arrays.equals(MetaDamage.bytes(c.key()), lo)) {
+                    at = true;
+                } else if (c.prev()) {
+                    at = true;
+                } else {
+                    at = c.first(); // no run below: the first one takes entries below its key
+                }
+            } else {
+                at = c.last();
+            }
+            if (!at) {
+                return; // no run at all
+            }
+            runKey = MetaDamage.bytes(c.key());
+            take(MetaCodec.be(c.key()), MetaCodec.be(c.val()));
+            nextKey = c.next() ? MetaDamage.bytes(c.key()) : null;
+        }
+
+        /** Appends a checked run's entries to the held ones. */
+        private void take(ByteBuffer k, ByteBuffer val) throws MetaCorruptException {
+            String bad = MetaCodec.checkRun(k, val);
+            if (bad != null) {
+                throw new MetaCorruptException("fingerprint index run " + java.util.HexFormat.of()
+                        .formatHex(MetaDamage.bytes(k)) + ": " + bad);
+            }
+            int m = MetaCodec.runEntries(val.remaining());
+            while (n + m > p.length) {
+                p = java.util.Arrays.copyOf(p, 2 * p.length);
+                id = java.util.Arrays.copyOf(id, 2 * id.length);
+            }
+            for (int i = 0; i < m; i++) {
+                p[n] = MetaCodec.u48(val, i * MetaCodec.RUN_ENTRY);
+                id[n] = MetaCodec.u48(val, i * MetaCodec.RUN_ENTRY + MetaCodec.RUN_PREFIX);
+                n++;
+            }
+        }
+
+        /** Writes the held run back if it changed (see the class comment). */
+        private void write() {
+            if (!held || !dirty) {
+                held = false;
+                return;
+            }
+            for (byte[] k : absorbed) {
+                key.clear();
+                key.put(k).flip();
+                store.runs.delete(txn, key);
+            }
+            absorbed.clear();
+            if (runKey != null && (n == 0 || !keyFits(runKey))) {
+                key.clear();
+                key.put(runKey).flip();
+                store.runs.delete(txn, key);
+                runKey = null;
+            }
+            int parts = n <= MetaCodec.RUN_MAX ? 1 : (n + MetaCodec.RUN_FILL - 1) / MetaCodec.RUN_FILL;
+            for (int j = 0, from = 0; j < parts && n > 0; j++) {
+                int to = (int) ((long) n * (j + 1) / parts);
+                if (j == 0 && runKey != null) {
+                    key.clear();
+                    key.put(runKey).flip();
+                } else {
+                    MetaCodec.runKey(key, p[from], id[from]);
+                }
+                MetaCodec.runValue(key, v, p, id, from, to - from);
+                store.runs.put(txn, key, v, NO_FLAGS);
+                from = to;
+            }
+            held = false;
+            dirty = false;
+        }
+
+        /** Whether a stored key may stay the held run's key: not above its first entry. */
+        private boolean keyFits(byte[] k) {
+            ByteBuffer b = ByteBuffer.wrap(k);
+            long kp = MetaCodec.u48(b, 0);
+            long kid = MetaCodec.u48(b, MetaCodec.RUN_PREFIX);
+            return kp < p[0] || kp == p[0] && kid <= id[0];
+        }
+
+        @Override
+        public void close() {
+            try {
+                write();
+            } finally {
+                c.close();
+            }
+        }
+    }
+
     public void deleteIndex(byte[] fp) {
         if (store.index != null) {
             MetaCodec.indexKey(key, fp);
@@ -473,6 +700,14 @@ public final class MetaWriteTxn extends MetaTxn {
      * prefix stays.
      */
     private void removeIndexed(byte[] fp, long keep) {
+        if (runsInUse()) {
+            try (RunEditor e = new RunEditor()) {
+                e.remove(fp, keep);
+            } catch (MetaCorruptException ex) {
+                throw new java.io.UncheckedIOException(ex);
+            }
+            return;
+        }
         try {
             for (long id : candidates(fp)) {
                 if (id == keep) {
@@ -590,8 +825,9 @@ public final class MetaWriteTxn extends MetaTxn {
         writeGroups();
         try {
             // not while the metadata file system is short of space: a merge copies index leaves,
-            // and the commits then must be the ones that free space
-            if (store.fpLog.mergeDue() && !store.lowSpace()) {
+            // and the commits then must be the ones that free space; not into damaged runs (the
+            // pool is read-only: the log keeps the changes)
+            if (store.fpLog.mergeDue() && !store.lowSpace() && (!runsInUse() || store.damage().isEmpty())) {
                 mergeFingerprintLog();
             }
             txn.commit();

@@ -86,7 +86,7 @@ class BlockMapConversionTest {
             assertTrue(c.transactions() > 10 && c.transactions() <= c.pages() + 1, "bounded transactions: " + c);
             try (MetaTxn t = pool.meta().read()) {
                 assertEquals(PoolCounters.FORMAT_VERSION, t.counters().formatVersion());
-                assertEquals(5, PoolCounters.FORMAT_VERSION);
+                assertEquals(6, PoolCounters.FORMAT_VERSION);
                 assertEquals(entries.size(), t.mappedBlocks());
                 assertTrue(MetaCrossCheck.run(t).problems().isEmpty(), MetaCrossCheck.run(t).problems().toString());
                 List<long[]> after = new ArrayList<>();

@@ -88,7 +88,9 @@ class IndexConversionTest {
                 names.add(new String(n, StandardCharsets.UTF_8));
             }
             assertFalse(names.contains("index"), names.toString());
-            assertTrue(names.contains(MetaStore.FP_INDEX), names.toString());
+            assertFalse(names.contains(MetaStore.FP_INDEX), names.toString());
+            assertTrue(names.contains(MetaStore.FP_RUNS), names.toString());
+            assertFalse(names.contains(MetaStore.LEGACY_CHUNKS), names.toString());
         }
     }
 
@@ -99,17 +101,20 @@ class IndexConversionTest {
 
     /**
      * The format 2 writer, as the previous build wrote the index: key the 32-byte fingerprint,
-     * value chunk id u64 ‖ CRC32C(key ‖ chunk id); fpindex left with one stray entry (a copy cut
-     * short); counters format version 2.
+     * value chunk id u64 ‖ CRC32C(key ‖ chunk id); one {@code chunks} entry per chunk record;
+     * fpindex left with one stray entry (a copy cut short); no fpruns; counters format version 2.
      */
     static void writeFormatTwo(Path meta, TreeMap<String, Long> entries) {
+        io.orion.dedup.meta.LegacyChunkTable.downgrade(meta, false);
         try (Env<ByteBuffer> env = Env.create().setMapSize(256L << 20).setMaxDbs(16).open(meta.toFile())) {
             Dbi<ByteBuffer> index = env.openDbi("index", DbiFlags.MDB_CREATE);
-            Dbi<ByteBuffer> fpindex = env.openDbi(MetaStore.FP_INDEX);
+            Dbi<ByteBuffer> fpindex = env.openDbi(MetaStore.FP_INDEX, DbiFlags.MDB_CREATE);
+            Dbi<ByteBuffer> runs = env.openDbi(MetaStore.FP_RUNS);
             Dbi<ByteBuffer> counters = env.openDbi("counters");
             Dbi<ByteBuffer> fplog = env.openDbi(MetaStore.FP_LOG, DbiFlags.MDB_CREATE);
             try (Txn<ByteBuffer> t = env.txnWrite()) {
                 fplog.drop(t, true); // format 2 has no change log
+                runs.drop(t, true); // nor runs
                 ByteBuffer k = ByteBuffer.allocateDirect(32);
                 ByteBuffer v = ByteBuffer.allocateDirect(12);
                 for (var e : entries.entrySet()) {

@@ -46,7 +46,7 @@ class PageTypeDamageTest {
     /** The page classes this pool must have (each damaged in its own cases). */
     static final List<String> REQUIRED = List.of("meta", "free.leaf", "main.leaf",
             "volumes.branch", "volumes.leaf", "blockpages.branch", "blockpages.leaf", "chunkgroups.branch", "chunkgroups.leaf",
-            "fpindex.branch", "fpindex.leaf", "fplog.branch", "fplog.leaf", "containers.branch", "containers.leaf", "counters.leaf",
+            "fpruns.branch", "fpruns.leaf", "fplog.branch", "fplog.leaf", "containers.branch", "containers.leaf", "counters.leaf",
             "reservations.branch", "reservations.leaf", "staged.branch", "staged.leaf");
     static final int MAX_PAGES = 8;
 

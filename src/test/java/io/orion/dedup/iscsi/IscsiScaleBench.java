@@ -155,7 +155,7 @@ public final class IscsiScaleBench {
             int i = 0;
             try (Txn<ByteBuffer> t = env.txnRead()) {
                 // the block map: pages of 128 blocks (format 2); its entries are pages, not blocks
-                for (String name : List.of(io.orion.dedup.meta.MetaStore.BLOCK_PAGES, io.orion.dedup.meta.MetaStore.CHUNK_GROUPS, io.orion.dedup.meta.MetaStore.FP_INDEX)) {
+                for (String name : List.of(io.orion.dedup.meta.MetaStore.BLOCK_PAGES, io.orion.dedup.meta.MetaStore.CHUNK_GROUPS, io.orion.dedup.meta.MetaStore.FP_RUNS)) {
                     Dbi<ByteBuffer> d = env.openDbi(t, name.getBytes(), null, false);
                     org.lmdbjava.Stat st = d.stat(t);
                     out[i] = st.entries;

@@ -108,9 +108,12 @@ class FingerprintIndexTest {
             }
             // a damaged (or stale) entry: a's prefix naming chunk 20, whose fingerprint is another
             try (org.lmdbjava.Txn<ByteBuffer> t = m.env.txnWrite()) {
-                ByteBuffer k = ByteBuffer.allocateDirect(MetaCodec.FP_KEY);
-                MetaCodec.fpKey(k, a, 20);
-                m.fpindex.put(t, k, MetaStore.EMPTY);
+                ByteBuffer k = ByteBuffer.allocateDirect(MetaCodec.RUN_KEY);
+                ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.RUN_VAL_MAX);
+                long[] p = {MetaCodec.runPrefix(a)};
+                MetaCodec.runKey(k, p[0], 20);
+                MetaCodec.runValue(k, v, p, new long[] {20}, 0, 1);
+                m.runs.put(t, k, v);
                 t.commit();
             }
             try (MetaTxn r = m.read()) {
