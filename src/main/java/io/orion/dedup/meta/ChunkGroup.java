@@ -15,6 +15,7 @@ final class ChunkGroup {
     long bits;
     private final byte[] slots = new byte[MetaCodec.GROUP * R];
     private final ByteBuffer view = ByteBuffer.wrap(slots);
+    private static final byte[] ZERO = new byte[R];
 
     ChunkGroup(long group) {
         this.group = group;
@@ -23,11 +24,9 @@ final class ChunkGroup {
     /** Takes the records of a checked group value. */
     void load(ByteBuffer v) {
         bits = v.getLong(0);
-        int at = 8;
         for (int i = 0; i < MetaCodec.GROUP; i++) {
             if ((bits & Long.MIN_VALUE >>> i) != 0) {
-                v.get(at, slots, i * R, R);
-                at += R;
+                v.get(MetaCodec.groupRecordAt(v, i), slots, i * R, R);
             }
         }
     }
@@ -42,8 +41,7 @@ final class ChunkGroup {
     void put(ChunkRecord r) {
         int s = slot(r.id());
         view.position(s * R);
-        view.put(r.fingerprint(), 0, 32).putInt(r.containerId()).putInt(r.offset()).putInt(r.length())
-                .putInt(r.originalLength()).put((byte) r.flags()).putInt(r.refCount());
+        MetaCodec.putGroupEntry(view, r);
         bits |= Long.MIN_VALUE >>> s;
     }
 
@@ -57,11 +55,7 @@ final class ChunkGroup {
         if ((bits & Long.MIN_VALUE >>> s) == 0) {
             return null;
         }
-        int at = s * R;
-        byte[] fp = new byte[32];
-        System.arraycopy(slots, at, fp, 0, 32);
-        return new ChunkRecord(id, fp, view.getInt(at + 32), view.getInt(at + 36), view.getInt(at + 40),
-                view.getInt(at + 44), slots[at + 48] & 0xff, view.getInt(at + 49));
+        return MetaCodec.groupEntry(id, view, s * R);
     }
 
     /**
@@ -69,6 +63,16 @@ final class ChunkGroup {
      * seals it; false, with nothing written, when no slot is in use.
      */
     boolean encode(ByteBuffer key, ByteBuffer v) {
+        return encode(key, v, false);
+    }
+
+    /**
+     * As {@link #encode(ByteBuffer, ByteBuffer)}; {@code fixed}: every slot in its place, absent
+     * ones zero ({@link MetaCodec#GROUP_VAL_MAX} bytes), for the last group while it fills: a value
+     * that keeps its size is overwritten in place, where a growing one made LMDB split its leaf in
+     * the middle at each commit and left the leaves half full.
+     */
+    boolean encode(ByteBuffer key, ByteBuffer v, boolean fixed) {
         if (bits == 0) {
             return false;
         }
@@ -77,6 +81,8 @@ final class ChunkGroup {
         for (int i = 0; i < MetaCodec.GROUP; i++) {
             if ((bits & Long.MIN_VALUE >>> i) != 0) {
                 v.put(slots, i * R, R);
+            } else if (fixed) {
+                v.put(ZERO, 0, R);
             }
         }
         if ((v.position() & 1) != 0) {

@@ -387,15 +387,20 @@ final class MetaCodec {
     }
 
     /** Chunk ids per {@code chunkgroups} value (format 5): two full values share a 4 KiB LMDB leaf. */
-    static final int GROUP = 37;
+    static final int GROUP = 38;
     /** {@code chunkgroups} key: the group number u64 (chunk id / {@link #GROUP}). */
     static final int GROUP_KEY = 8;
-    /** One chunk record inside a group: a {@code chunks} value without its CRC. */
-    static final int GROUP_RECORD = CHUNK_VAL - 4;
-    /** Shortest group value: bitmap, one record, pad, CRC. */
-    static final int GROUP_VAL_MIN = 8 + GROUP_RECORD + 1 + 4;
-    /** Longest group value: bitmap, {@link #GROUP} records, pad, CRC (1974 bytes: no overflow pages). */
-    static final int GROUP_VAL_MAX = 8 + GROUP * GROUP_RECORD + 1 + 4;
+    /**
+     * One chunk record inside a group: fingerprint 32 ‖ container u32 ‖ offset u32 ‖ record length
+     * u24 ‖ original length − 1 u16 ‖ flags u8 ‖ refcount u32.
+     */
+    static final int GROUP_RECORD = 50;
+    /** Shortest group value: bitmap, one record, CRC. */
+    static final int GROUP_VAL_MIN = 8 + GROUP_RECORD + 4;
+    /** Longest group value: bitmap, {@link #GROUP} records, CRC (1912 bytes: no overflow pages). */
+    static final int GROUP_VAL_MAX = 8 + GROUP * GROUP_RECORD + 4;
+    /** Longest original length a group record holds (the largest dedup block). */
+    static final int GROUP_MAX_ORIGINAL = 1 << 16;
 
     static void groupKey(ByteBuffer k, long group) {
         k.clear();
@@ -409,8 +414,8 @@ final class MetaCodec {
      *
      * <p>Layout: bitmap u64 (bit i, most significant first, set when slot i holds a record) ‖ the
      * records in slot order, {@link #GROUP_RECORD} bytes each (fingerprint 32 ‖ container u32 ‖
-     * offset u32 ‖ record length u32 ‖ original length u32 ‖ flags u8 ‖ refcount u32) ‖ a zero pad
-     * byte when the length so far is odd ‖ CRC32C over key ‖ value.
+     * offset u32 ‖ record length u24 ‖ original length − 1 u16 ‖ flags u8 ‖ refcount u32) ‖ a zero
+     * pad byte when the length so far is odd ‖ CRC32C over key ‖ value.
      */
     static boolean groupValue(ByteBuffer key, ByteBuffer v, ChunkRecord[] r) {
         ChunkGroup g = null;
@@ -435,6 +440,9 @@ final class MetaCodec {
         if ((bits & -1L >>> GROUP) != 0 || bits == 0) {
             return "chunk group bitmap " + Long.toHexString(bits);
         }
+        if (n == GROUP_VAL_MAX) {
+            return check(key, v, n); // every slot in its place (see groupRecordAt)
+        }
         int body = 8 + Long.bitCount(bits) * GROUP_RECORD;
         int len = body + ((body & 1) != 0 ? 1 : 0) + 4;
         if (n != len) {
@@ -446,41 +454,59 @@ final class MetaCodec {
         return check(key, v, n);
     }
 
+    /**
+     * Where slot {@code slot}'s record lies in the checked group value {@code v}: a value of
+     * {@link #GROUP_VAL_MAX} bytes holds every slot in its place (absent ones zero: the growing last
+     * group is written so, and keeps its size as it fills), a shorter one the present records only.
+     */
+    static int groupRecordAt(ByteBuffer v, int slot) {
+        if (v.remaining() == GROUP_VAL_MAX) {
+            return 8 + slot * GROUP_RECORD;
+        }
+        long bits = v.getLong(0);
+        return 8 + Long.bitCount(slot == 0 ? 0 : bits >>> (64 - slot)) * GROUP_RECORD;
+    }
+
     /** The record of chunk {@code id} in the checked group value {@code v}, or null when it has none. */
     static ChunkRecord groupRecord(long id, ByteBuffer v) {
         int slot = (int) (id % GROUP);
-        long bits = v.getLong(0);
-        if ((bits & Long.MIN_VALUE >>> slot) == 0) {
+        if ((v.getLong(0) & Long.MIN_VALUE >>> slot) == 0) {
             return null;
         }
-        int at = 8 + Long.bitCount(slot == 0 ? 0 : bits >>> (64 - slot)) * GROUP_RECORD;
-        return groupEntry(id, v, at);
+        return groupEntry(id, v, groupRecordAt(v, slot));
     }
 
     /** Decodes the checked group value {@code v} of group {@code group} into {@code out} (null where none). */
     static void decodeGroup(long group, ByteBuffer v, ChunkRecord[] out) {
         long bits = v.getLong(0);
-        int at = 8;
         for (int i = 0; i < GROUP; i++) {
-            if ((bits & Long.MIN_VALUE >>> i) != 0) {
-                out[i] = groupEntry(group * GROUP + i, v, at);
-                at += GROUP_RECORD;
-            } else {
-                out[i] = null;
-            }
+            out[i] = (bits & Long.MIN_VALUE >>> i) != 0 ? groupEntry(group * GROUP + i, v, groupRecordAt(v, i)) : null;
         }
     }
 
-    private static ChunkRecord groupEntry(long id, ByteBuffer v, int at) {
+    static ChunkRecord groupEntry(long id, ByteBuffer v, int at) {
         byte[] fp = new byte[32];
         v.get(at, fp);
-        return new ChunkRecord(id, fp, v.getInt(at + 32), v.getInt(at + 36), v.getInt(at + 40), v.getInt(at + 44),
-                v.get(at + 48) & 0xff, v.getInt(at + 49));
+        int length = (v.get(at + 40) & 0xff) << 16 | (v.getShort(at + 41) & 0xffff);
+        return new ChunkRecord(id, fp, v.getInt(at + 32), v.getInt(at + 36), length, (v.getShort(at + 43) & 0xffff) + 1,
+                v.get(at + 45) & 0xff, v.getInt(at + 46));
+    }
+
+    /** Writes chunk {@code r}'s group record at {@code v}'s position (see {@link #GROUP_RECORD}). */
+    static void putGroupEntry(ByteBuffer v, ChunkRecord r) {
+        if (r.length() < 0 || r.length() >= 1 << 24 || r.originalLength() < 1
+                || r.originalLength() > GROUP_MAX_ORIGINAL || (r.flags() & ~0xff) != 0) {
+            throw new IllegalArgumentException("chunk " + r.id() + " (record length " + r.length() + ", original length "
+                    + r.originalLength() + ", flags " + r.flags() + ") does not fit a chunk group record");
+        }
+        v.put(r.fingerprint(), 0, 32).putInt(r.containerId()).putInt(r.offset()).put((byte) (r.length() >>> 16))
+                .putShort((short) r.length()).putShort((short) (r.originalLength() - 1)).put((byte) r.flags())
+                .putInt(r.refCount());
     }
 
     /** Fingerprint bytes in an {@code fpruns} entry (format 6): the rest is in the chunk record. */
-    static final int RUN_PREFIX = 6;
-    /** One {@code fpruns} entry: fingerprint prefix (6 bytes) ‖ chunk id (6 bytes), compared as unsigned bytes. */
+    static final int RUN_PREFIX = 5;
+    /** One {@code fpruns} entry: fingerprint prefix (5 bytes) ‖ chunk id (6 bytes), compared as unsigned bytes. */
     static final int RUN_ENTRY = RUN_PREFIX + FP_ID;
     /** {@code fpruns} key: an entry no greater than the run's first (its first, when the run was written). */
     static final int RUN_KEY = RUN_ENTRY;
@@ -502,7 +528,12 @@ final class MetaCodec {
 
     static void runKey(ByteBuffer k, long prefix, long id) {
         k.clear();
-        k.putShort((short) (prefix >>> 32)).putInt((int) prefix).putShort((short) (id >>> 32)).putInt((int) id).flip();
+        k.put((byte) (prefix >>> 32)).putInt((int) prefix).putShort((short) (id >>> 32)).putInt((int) id).flip();
+    }
+
+    /** The unsigned 40-bit big-endian number at {@code at} (an {@code fpruns} entry's prefix). */
+    static long u40(ByteBuffer b, int at) {
+        return (b.get(at) & 0xffL) << 32 | (b.getInt(at + 1) & 0xffffffffL);
     }
 
     /** The unsigned 48-bit big-endian number at {@code at}. */
@@ -518,7 +549,7 @@ final class MetaCodec {
     static void runValue(ByteBuffer key, ByteBuffer v, long[] prefix, long[] id, int from, int n) {
         v.clear();
         for (int i = from; i < from + n; i++) {
-            v.putShort((short) (prefix[i] >>> 32)).putInt((int) prefix[i]).putShort((short) (id[i] >>> 32))
+            v.put((byte) (prefix[i] >>> 32)).putInt((int) prefix[i]).putShort((short) (id[i] >>> 32))
                     .putInt((int) id[i]);
         }
         seal(key, v);
@@ -541,10 +572,10 @@ final class MetaCodec {
         if (n < RUN_VAL_MIN || n > RUN_VAL_MAX || (n - 4) % RUN_ENTRY != 0) {
             return "run value has " + n + " bytes";
         }
-        long pp = u48(key, key.position());
+        long pp = u40(key, key.position());
         long pi = u48(key, key.position() + RUN_PREFIX) - 1; // the first entry may equal the key
         for (int i = 0, at = 0; i < runEntries(n); i++, at += RUN_ENTRY) {
-            long p = u48(v, at);
+            long p = u40(v, at);
             long id = u48(v, at + RUN_PREFIX);
             if (id == 0) {
                 return "run entry " + i + " names chunk 0";

@@ -813,7 +813,7 @@ public final class MetaStore implements Closeable {
     /**
      * Converts the fingerprint index of formats 3 to 5 ({@code fpindex}: one key per entry) into
      * runs ({@code fpruns}, {@link MetaCodec#RUN_FILL} entries per value, written in key order), in
-     * transactions of about {@code orion.meta.convertEntries} entries that end where the 6-byte
+     * transactions of about {@code orion.meta.convertEntries} entries that end where the 5-byte
      * prefix changes, as the other conversions: {@code fpindex} stays the index in use until the last
      * transaction, which drops it and sets the counters' format version to 6 in one commit; a copy
      * cut short is emptied by the next attempt. The change log is not touched (it merges into
@@ -834,7 +834,7 @@ public final class MetaStore implements Closeable {
         long entries = 0;
         long written = 0;
         int txns = 0;
-        long from = -1; // the 6-byte prefix the next transaction starts at; -1: the first transaction
+        long from = -1; // the 5-byte prefix the next transaction starts at; -1: the first transaction
         ByteBuffer k = ByteBuffer.allocateDirect(64);
         ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.RUN_VAL_MAX + 16);
         long[] p = new long[1024];
@@ -855,7 +855,7 @@ public final class MetaStore implements Closeable {
                             ok = c.first();
                         } else {
                             k.clear();
-                            k.putShort((short) (from >>> 32)).putInt((int) from).flip();
+                            k.put((byte) (from >>> 32)).putInt((int) from).flip();
                             ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
                         }
                         while (ok) {
@@ -863,7 +863,7 @@ public final class MetaStore implements Closeable {
                             if (ck.remaining() != MetaCodec.FP_KEY) {
                                 throw new MetaCorruptException("fingerprint index key has " + ck.remaining() + " bytes");
                             }
-                            long ep = MetaCodec.u48(ck, 0);
+                            long ep = MetaCodec.u40(ck, 0);
                             long eid = MetaCodec.fpKeyId(ck);
                             if (n >= batch && ep != p[n - 1]) {
                                 from = ep;
@@ -874,7 +874,7 @@ public final class MetaStore implements Closeable {
                                 p = java.util.Arrays.copyOf(p, 2 * n);
                                 id = java.util.Arrays.copyOf(id, 2 * n);
                             }
-                            // fpindex orders by 8 prefix bytes, then id: within one 6-byte prefix, by id
+                            // fpindex orders by 8 prefix bytes, then id: within one 5-byte prefix, by id
                             int at = n;
                             while (at > 0 && p[at - 1] == ep && id[at - 1] > eid) {
                                 p[at] = p[at - 1];

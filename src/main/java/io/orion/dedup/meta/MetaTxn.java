@@ -804,7 +804,7 @@ public class MetaTxn implements AutoCloseable {
     }
 
     /**
-     * {@link #candidates} in {@code fpruns}: the entries under {@code fp}'s 6-byte prefix lie in the
+     * {@link #candidates} in {@code fpruns}: the entries under {@code fp}'s 5-byte prefix lie in the
      * run whose key is the greatest below {@code prefix ‖ 0} and in the runs whose keys begin with
      * the prefix (usually none: a run is cut only where the prefix changes, or merged whole).
      */
@@ -823,7 +823,7 @@ public class MetaTxn implements AutoCloseable {
             boolean more = found;
             while (more) {
                 ByteBuffer k = MetaCodec.be(c.key());
-                if (k.remaining() != MetaCodec.RUN_KEY || MetaCodec.u48(k, 0) != p) {
+                if (k.remaining() != MetaCodec.RUN_KEY || MetaCodec.u40(k, 0) != p) {
                     break;
                 }
                 out = runEntries(MetaCodec.be(c.val()), p, out);
@@ -851,13 +851,13 @@ public class MetaTxn implements AutoCloseable {
         int hi = n;
         while (lo < hi) { // the first entry whose prefix is >= p
             int mid = (lo + hi) >>> 1;
-            if (MetaCodec.u48(v, mid * MetaCodec.RUN_ENTRY) < p) {
+            if (MetaCodec.u40(v, mid * MetaCodec.RUN_ENTRY) < p) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        for (int i = lo; i < n && MetaCodec.u48(v, i * MetaCodec.RUN_ENTRY) == p; i++) {
+        for (int i = lo; i < n && MetaCodec.u40(v, i * MetaCodec.RUN_ENTRY) == p; i++) {
             out = java.util.Arrays.copyOf(out, out.length + 1);
             out[out.length - 1] = MetaCodec.u48(v, i * MetaCodec.RUN_ENTRY + MetaCodec.RUN_PREFIX);
         }

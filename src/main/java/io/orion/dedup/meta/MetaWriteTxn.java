@@ -243,9 +243,28 @@ public final class MetaWriteTxn extends MetaTxn {
         }
         org.lmdbjava.Dbi<ByteBuffer> d = store.groups;
         ByteBuffer v = store.writerGroup;
+        long top = dirtyGroups.last();
+        long last = store.lastChunkKey;
+        if (top > last && last >= 0 && last != Long.MAX_VALUE && !dirtyGroups.contains(last)) {
+            // a new last group: the one before it is written compact now (it was written with
+            // every slot in its place while it filled)
+            ChunkGroup prev = groups.get(last);
+            if (prev == null) {
+                prev = new ChunkGroup(last);
+                try {
+                    readGroupInto(prev);
+                } catch (MetaCorruptException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                groups.put(last, prev); // (no eviction here: this is the write-out)
+            }
+            if (prev.bits != 0) {
+                dirtyGroups.add(last);
+            }
+        }
         for (Long g : dirtyGroups) {
             MetaCodec.groupKey(key, g);
-            if (!groups.get(g).encode(key, v)) {
+            if (!groups.get(g).encode(key, v, g == top && g >= last)) {
                 d.delete(txn, key);
             } else if (g > store.lastChunkKey && appendGroup(d, v)) {
                 store.lastChunkKey = g;
@@ -479,6 +498,8 @@ public final class MetaWriteTxn extends MetaTxn {
         private final List<byte[]> absorbed = new ArrayList<>();
         private final ByteBuffer v = store.writerRun;
         private final byte[] lo = new byte[MetaCodec.RUN_KEY];
+        /** The greatest key of {@code fpruns} as far as this editor knows (null: none). */
+        private byte[] lastKey = c.last() ? MetaDamage.bytes(c.key()) : null;
 
         /** The change of a merge: entries under {@code fp}'s prefix made stale go; {@code fp} → {@code chunk} is put. */
         void apply(byte[] fp, long chunk) throws MetaCorruptException {
@@ -572,7 +593,7 @@ public final class MetaWriteTxn extends MetaTxn {
         }
 
         private long prefixOf(byte[] k) {
-            return MetaCodec.u48(ByteBuffer.wrap(k), 0);
+            return MetaCodec.u40(ByteBuffer.wrap(k), 0);
         }
 
         /** Reads the run whose key is the greatest not above {@link #lo} (or the first run) and the next key. */
@@ -618,7 +639,7 @@ public final class MetaWriteTxn extends MetaTxn {
                 id = java.util.Arrays.copyOf(id, 2 * id.length);
             }
             for (int i = 0; i < m; i++) {
-                p[n] = MetaCodec.u48(val, i * MetaCodec.RUN_ENTRY);
+                p[n] = MetaCodec.u40(val, i * MetaCodec.RUN_ENTRY);
                 id[n] = MetaCodec.u48(val, i * MetaCodec.RUN_ENTRY + MetaCodec.RUN_PREFIX);
                 n++;
             }
@@ -652,7 +673,19 @@ public final class MetaWriteTxn extends MetaTxn {
                     MetaCodec.runKey(key, p[from], id[from]);
                 }
                 MetaCodec.runValue(key, v, p, id, from, to - from);
-                store.runs.put(txn, key, v, NO_FLAGS);
+                byte[] kb = MetaDamage.bytes(key);
+                if (lastKey == null || java.util.Arrays.compareUnsigned(kb, lastKey) > 0) {
+                    // past the last run (a first merge, an index growing at its end): appended,
+                    // so that full leaves are not split in their middle
+                    try {
+                        store.runs.put(txn, key, v, APPEND);
+                        lastKey = kb;
+                    } catch (org.lmdbjava.Dbi.KeyExistsException e) {
+                        store.runs.put(txn, key, v, NO_FLAGS);
+                    }
+                } else {
+                    store.runs.put(txn, key, v, NO_FLAGS);
+                }
                 from = to;
             }
             held = false;
@@ -662,7 +695,7 @@ public final class MetaWriteTxn extends MetaTxn {
         /** Whether a stored key may stay the held run's key: not above its first entry. */
         private boolean keyFits(byte[] k) {
             ByteBuffer b = ByteBuffer.wrap(k);
-            long kp = MetaCodec.u48(b, 0);
+            long kp = MetaCodec.u40(b, 0);
             long kid = MetaCodec.u48(b, MetaCodec.RUN_PREFIX);
             return kp < p[0] || kp == p[0] && kid <= id[0];
         }

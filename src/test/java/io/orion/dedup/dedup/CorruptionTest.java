@@ -179,7 +179,7 @@ class CorruptionTest {
 
     @Test
     void flippedByteInAChunkRecordMakesThePoolReadOnly() throws Exception {
-        // one CRC covers a group of 37 chunk records (format 5): chunk 2 (b) shares a's group, so the
+        // one CRC covers a group of 40 chunk records (format 5): b's chunk shares a's group, so the
         // undamaged data read back below is a chunk of the next group
         byte[] c = PoolFixture.random(77, 4096);
         try (DedupPool pool = reopen()) {
@@ -233,7 +233,8 @@ class CorruptionTest {
                 v.write(10 + i, ByteBuffer.wrap(PoolFixture.random(1000 + i, 4096)), false);
             }
         }
-        // three chunk records' refcount bytes flipped (in three groups: ids 1, 51 and 101), in the
+        // three chunk records' refcount bytes flipped (in three groups of 40: chunk ids 6, 106 and 206;
+        // each write's journal record takes an id too), in the
         // chunk database's pages in use (stale copies of old pages hold the same bytes)
         byte[] meta = Files.readAllBytes(mdb());
         java.util.List<Long> leaves = io.orion.dedup.meta.LmdbPages.of(mdb()).leaves.get(io.orion.dedup.meta.MetaStore.CHUNK_GROUPS);
@@ -243,8 +244,8 @@ class CorruptionTest {
             for (long pg : leaves) {
                 int upper = (meta[(int) pg * 4096 + 14] & 0xff) | (meta[(int) pg * 4096 + 15] & 0xff) << 8;
                 for (int i = (int) pg * 4096 + upper; i < (pg + 1) * 4096 - 57; i++) { // the nodes, not free space
-                    if (regionEquals(meta, i, fp) && meta[i + 52] == 1) {
-                        meta[i + 52] ^= 0x02;
+                    if (regionEquals(meta, i, fp) && meta[i + 49] == 1) { // refcount u32 at +46
+                        meta[i + 49] ^= 0x02;
                         hits++;
                     }
                 }
