@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one owner of the pool's LMDB environment and its databases ({@code volumes},
- * {@code blockpages} (the block map, many entries per value), {@code chunks}, {@code fpindex} (the fingerprint index), {@code containers}, {@code counters} and
+ * {@code blockpages} (the block map, many entries per value), {@code chunkgroups} (the chunk
+ * records, many per value), {@code fpruns} (the fingerprint index, runs of entries per value) and
+ * {@code fplog} (its recent changes), {@code containers}, {@code counters} and
  * {@code reservations}, the persistent reservations of volumes saved with APTPL; layouts in
  * docs/on-disk-format.md).
  *
