@@ -564,6 +564,55 @@ public final class MetaStore implements Closeable {
                 entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
     }
 
+    /** One transaction's share of a conversion ({@link #convertInBatches}). */
+    private interface ConversionBatch {
+        /** Copies the next batch in {@code t} ({@code first}: the first transaction); true when it was the last. */
+        boolean copy(org.lmdbjava.Txn<ByteBuffer> t, boolean first) throws MetaCorruptException;
+    }
+
+    /**
+     * Runs a conversion in bounded transactions: the first empties {@code target} (a copy left by a
+     * conversion cut short), each copies one batch, and the one that copies the last batch also
+     * sets the counters' format version to {@code version} and drops {@code old}, in the same
+     * commit, so the old table stays the one in use until then. Returns the transactions, or -1 when
+     * the conversion failed before its last step (logged: the pool keeps its {@code layout}); a
+     * failure in the last step closes the store and throws (nothing changed, a new open retries).
+     */
+    private int convertInBatches(String what, String layout, Dbi<ByteBuffer> target, Dbi<ByteBuffer> old, int version,
+            ConversionBatch batch) throws IOException {
+        ByteBuffer k = ByteBuffer.allocateDirect(64);
+        ByteBuffer v = ByteBuffer.allocateDirect(128);
+        int txns = 0;
+        boolean last = false;
+        boolean dropped = false;
+        try {
+            while (!last) {
+                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
+                    if (txns == 0) {
+                        target.drop(t);
+                    }
+                    last = batch.copy(t, txns == 0);
+                    if (last) {
+                        setFormatVersion(t, k, v, version);
+                        dropped = true;
+                        old.drop(t, true);
+                    }
+                    t.commit();
+                    txns++;
+                }
+            }
+        } catch (MetaCorruptException | RuntimeException ex) {
+            if (dropped) {
+                close();
+                throw new IOException("converting the " + what + " of " + dir + " failed in its last step (" + ex
+                        + "); the pool is unchanged, open it again", ex);
+            }
+            LOG.error("{} of {} not converted ({}): the pool keeps the {} layout", what, dir, ex.toString(), layout);
+            return -1;
+        }
+        return txns;
+    }
+
     private volatile Conversion indexConversion;
 
     /** The fingerprint-index conversion done at this open (entries, keys written, ...), or null. */
@@ -594,38 +643,28 @@ public final class MetaStore implements Closeable {
         }
         int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
         long t0 = System.nanoTime();
-        long entries = 0;
-        int txns = 0;
-        byte[] from = null;
+        long[] entries = {0};
+        byte[][] from = {new byte[0]};
         ByteBuffer k = ByteBuffer.allocateDirect(64);
-        ByteBuffer v = ByteBuffer.allocateDirect(128);
         byte[] fp = new byte[MetaCodec.INDEX_KEY];
-        boolean last = false;
-        boolean dropped = false;
-        try {
-            while (!last) {
-                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
-                    if (from == null) {
-                        fpindex.drop(t); // a copy left by a conversion cut short
-                    }
+        int txns = convertInBatches("fingerprint index", "format 2", fpindex, index, versionWithout(LEGACY_INDEX),
+                (t, first) -> {
                     int n = 0;
-                    last = true;
                     try (org.lmdbjava.Cursor<ByteBuffer> c = index.openCursor(t)) {
                         boolean ok;
-                        if (from == null || from.length == 0) {
+                        if (from[0].length == 0) {
                             ok = c.first();
                         } else {
                             k.clear();
-                            k.put(from).flip();
+                            k.put(from[0]).flip();
                             ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
                         }
                         while (ok) {
                             ByteBuffer ck = MetaCodec.be(c.key());
                             ByteBuffer cv = MetaCodec.be(c.val());
                             if (n >= batch) {
-                                from = MetaDamage.bytes(ck);
-                                last = false;
-                                break;
+                                from[0] = MetaDamage.bytes(ck);
+                                return false;
                             }
                             if (ck.remaining() != MetaCodec.INDEX_KEY) {
                                 throw new MetaCorruptException("fingerprint index key has " + ck.remaining() + " bytes");
@@ -635,35 +674,18 @@ public final class MetaStore implements Closeable {
                             MetaCodec.fpKey(k, fp, cv.getLong(0));
                             fpindex.put(t, k, EMPTY);
                             n++;
-                            entries++;
+                            entries[0]++;
                             ok = c.next();
                         }
                     }
-                    if (from == null) {
-                        from = new byte[0];
-                    }
-                    if (last) {
-                        setFormatVersion(t, k, v, versionWithout(LEGACY_INDEX));
-                        dropped = true;
-                        index.drop(t, true);
-                    }
-                    t.commit();
-                    txns++;
-                }
-            }
-        } catch (MetaCorruptException | RuntimeException ex) {
-            if (dropped) {
-                close();
-                throw new IOException("converting the fingerprint index of " + dir + " failed in its last step (" + ex
-                        + "); the pool is unchanged, open it again", ex);
-            }
-            LOG.error("fingerprint index of {} not converted ({}): the pool keeps the format 2 layout", dir,
-                    ex.toString());
+                    return true;
+                });
+        if (txns < 0) {
             return;
         }
         index = null;
-        indexConversion = new Conversion(entries, entries, txns, (System.nanoTime() - t0) / 1_000_000);
-        LOG.info("fingerprint index of {} converted: {} entries in {} transactions, {} ms", dir, entries, txns,
+        indexConversion = new Conversion(entries[0], entries[0], txns, (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("fingerprint index of {} converted: {} entries in {} transactions, {} ms", dir, entries[0], txns,
                 (System.nanoTime() - t0) / 1_000_000);
     }
 
@@ -711,30 +733,22 @@ public final class MetaStore implements Closeable {
         }
         int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
         long t0 = System.nanoTime();
-        long records = 0;
-        long written = 0;
-        int txns = 0;
-        long from = -1;
+        long[] records = {0};
+        long[] written = {0};
+        long[] from = {0}; // the first chunk id of the next transaction's first group
         ByteBuffer k = ByteBuffer.allocateDirect(64);
         ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.GROUP_VAL_MAX + 16);
         ChunkRecord[] group = new ChunkRecord[MetaCodec.GROUP];
-        boolean last = false;
-        boolean dropped = false;
-        try {
-            while (!last) {
-                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
-                    if (from < 0) {
-                        groups.drop(t); // a copy left by a conversion cut short
-                    }
+        int txns = convertInBatches("chunk records", "format 4", groups, chunks, versionWithout(LEGACY_CHUNKS),
+                (t, first) -> {
                     int n = 0;
-                    last = true;
                     long g = -1;
                     try (org.lmdbjava.Cursor<ByteBuffer> c = chunks.openCursor(t)) {
                         boolean ok;
-                        if (from <= 0) {
+                        if (from[0] <= 0) {
                             ok = c.first();
                         } else {
-                            MetaCodec.chunkKey(k, from);
+                            MetaCodec.chunkKey(k, from[0]);
                             ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
                         }
                         while (ok) {
@@ -747,51 +761,33 @@ public final class MetaStore implements Closeable {
                             long cg = Long.divideUnsigned(id, MetaCodec.GROUP);
                             if (cg != g) {
                                 if (g >= 0) {
-                                    written += putGroup(t, k, v, g, group) ? 1 : 0;
+                                    written[0] += putGroup(t, k, v, g, group) ? 1 : 0;
                                 }
                                 if (n >= batch) {
-                                    from = id; // the next transaction starts at this group's first record
-                                    last = false;
-                                    g = -1;
-                                    break;
+                                    from[0] = id; // the next transaction starts at this group's first record
+                                    return false;
                                 }
                                 g = cg;
                             }
                             MetaCodec.check("chunk " + id, ck, cv, MetaCodec.CHUNK_VAL);
                             group[(int) Long.remainderUnsigned(id, MetaCodec.GROUP)] = MetaCodec.chunk(id, cv);
                             n++;
-                            records++;
+                            records[0]++;
                             ok = c.next();
                         }
                     }
                     if (g >= 0) {
-                        written += putGroup(t, k, v, g, group) ? 1 : 0;
+                        written[0] += putGroup(t, k, v, g, group) ? 1 : 0;
                     }
-                    if (from < 0) {
-                        from = 0;
-                    }
-                    if (last) {
-                        setFormatVersion(t, k, v, versionWithout(LEGACY_CHUNKS));
-                        dropped = true;
-                        chunks.drop(t, true);
-                    }
-                    t.commit();
-                    txns++;
-                }
-            }
-        } catch (MetaCorruptException | RuntimeException ex) {
-            if (dropped) {
-                close();
-                throw new IOException("converting the chunk records of " + dir + " failed in its last step (" + ex
-                        + "); the pool is unchanged, open it again", ex);
-            }
-            LOG.error("chunk records of {} not converted ({}): the pool keeps the format 4 layout", dir, ex.toString());
+                    return true;
+                });
+        if (txns < 0) {
             return;
         }
         chunks = null;
-        chunkConversion = new Conversion(records, written, txns, (System.nanoTime() - t0) / 1_000_000);
-        LOG.info("chunk records of {} converted: {} records into {} groups in {} transactions, {} ms", dir, records,
-                written, txns, (System.nanoTime() - t0) / 1_000_000);
+        chunkConversion = new Conversion(records[0], written[0], txns, (System.nanoTime() - t0) / 1_000_000);
+        LOG.info("chunk records of {} converted: {} records into {} groups in {} transactions, {} ms", dir, records[0],
+                written[0], txns, (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** Writes the records of group {@code g} (converting), then empties {@code group}; false when it held none. */
@@ -833,31 +829,25 @@ public final class MetaStore implements Closeable {
         }
         int batch = Math.max(1, Integer.getInteger("orion.meta.convertEntries", 1 << 18));
         long t0 = System.nanoTime();
-        long entries = 0;
-        long written = 0;
-        int txns = 0;
-        long from = -1; // the 5-byte prefix the next transaction starts at; -1: the first transaction
+        long[] entries = {0};
+        long[] written = {0};
+        long[] from = {0}; // the 5-byte prefix the next transaction starts at
         ByteBuffer k = ByteBuffer.allocateDirect(64);
         ByteBuffer v = ByteBuffer.allocateDirect(MetaCodec.RUN_VAL_MAX + 16);
-        long[] p = new long[1024];
-        long[] id = new long[1024];
-        boolean last = false;
-        boolean dropped = false;
-        try {
-            while (!last) {
-                try (org.lmdbjava.Txn<ByteBuffer> t = env.txnWrite()) {
-                    if (from < 0) {
-                        runs.drop(t); // a copy left by a conversion cut short
-                    }
+        long[][] pid = {new long[1024], new long[1024]};
+        int txns = convertInBatches("fingerprint index", "format 5", runs, fpindex, versionWithout(FP_INDEX),
+                (t, first) -> {
+                    long[] p = pid[0];
+                    long[] id = pid[1];
                     int n = 0;
-                    last = true;
+                    boolean last = true;
                     try (org.lmdbjava.Cursor<ByteBuffer> c = fpindex.openCursor(t)) {
                         boolean ok;
-                        if (from <= 0) {
+                        if (first) {
                             ok = c.first();
                         } else {
                             k.clear();
-                            k.put((byte) (from >>> 32)).putInt((int) from).flip();
+                            k.put((byte) (from[0] >>> 32)).putInt((int) from[0]).flip();
                             ok = c.get(k, org.lmdbjava.GetOp.MDB_SET_RANGE);
                         }
                         while (ok) {
@@ -868,13 +858,13 @@ public final class MetaStore implements Closeable {
                             long ep = MetaCodec.u40(ck, 0);
                             long eid = MetaCodec.fpKeyId(ck);
                             if (n >= batch && ep != p[n - 1]) {
-                                from = ep;
+                                from[0] = ep;
                                 last = false;
                                 break;
                             }
                             if (n == p.length) {
-                                p = java.util.Arrays.copyOf(p, 2 * n);
-                                id = java.util.Arrays.copyOf(id, 2 * n);
+                                pid[0] = p = java.util.Arrays.copyOf(p, 2 * n);
+                                pid[1] = id = java.util.Arrays.copyOf(id, 2 * n);
                             }
                             // fpindex orders by 8 prefix bytes, then id: within one 5-byte prefix, by id
                             int at = n;
@@ -894,35 +884,18 @@ public final class MetaStore implements Closeable {
                         MetaCodec.runKey(k, p[i], id[i]);
                         MetaCodec.runValue(k, v, p, id, i, m);
                         runs.put(t, k, v, org.lmdbjava.PutFlags.MDB_APPEND);
-                        written++;
+                        written[0]++;
                     }
-                    entries += n;
-                    if (from < 0) {
-                        from = 0;
-                    }
-                    if (last) {
-                        setFormatVersion(t, k, v, versionWithout(FP_INDEX));
-                        dropped = true;
-                        fpindex.drop(t, true);
-                    }
-                    t.commit();
-                    txns++;
-                }
-            }
-        } catch (MetaCorruptException | RuntimeException ex) {
-            if (dropped) {
-                close();
-                throw new IOException("converting the fingerprint index of " + dir + " failed in its last step (" + ex
-                        + "); the pool is unchanged, open it again", ex);
-            }
-            LOG.error("fingerprint index of {} not converted into runs ({}): the pool keeps the format 5 layout", dir,
-                    ex.toString());
+                    entries[0] += n;
+                    return last;
+                });
+        if (txns < 0) {
             return;
         }
         fpindex = null;
-        runConversion = new Conversion(entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
+        runConversion = new Conversion(entries[0], written[0], txns, (System.nanoTime() - t0) / 1_000_000);
         LOG.info("fingerprint index of {} converted into runs: {} entries into {} runs in {} transactions, {} ms", dir,
-                entries, written, txns, (System.nanoTime() - t0) / 1_000_000);
+                entries[0], written[0], txns, (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** Reads {@code fplog} into {@link #fpLog} (sound records only; damaged ones are left out). */

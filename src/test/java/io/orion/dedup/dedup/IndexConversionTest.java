@@ -41,13 +41,7 @@ class IndexConversionTest {
         TreeMap<String, Long> index = new TreeMap<>();
         try (DedupPool pool = PoolFixture.open(dir)) {
             DedupVolume a = pool.createVolume("a", 4096, 4096L * 4096, 4096);
-            for (int lba = 0; lba < 1024; lba += 32) {
-                ByteBuffer buf = ByteBuffer.allocate(32 * 4096);
-                for (int i = 0; i < 32; i++) {
-                    buf.put(PoolFixture.random((lba + i) % 700, 4096));
-                }
-                a.write(lba, buf.flip(), false);
-            }
+            PoolFixture.writeCycling(a, 1024, 700);
             content = PoolFixture.read(a, 0, 1024).array();
             figures = figures(pool.stats(false));
             try (MetaTxn t = pool.meta().read()) {

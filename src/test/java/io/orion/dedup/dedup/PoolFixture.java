@@ -20,6 +20,21 @@ final class PoolFixture {
         return DedupPool.open(options(dir).build());
     }
 
+    /**
+     * Writes blocks 0 .. {@code blocks - 1} of {@code v} in 128 KiB writes, block i holding
+     * {@code random(i % distinct)}: {@code distinct} unique blocks, the rest duplicates.
+     */
+    static void writeCycling(DedupVolume v, int blocks, int distinct) throws IOException {
+        for (int lba = 0; lba < blocks; lba += 32) {
+            int n = Math.min(32, blocks - lba);
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(n * 4096);
+            for (int i = 0; i < n; i++) {
+                buf.put(random((lba + i) % distinct, 4096));
+            }
+            v.write(lba, buf.flip(), false);
+        }
+    }
+
     /** A block of pseudo-random (incompressible) bytes determined by {@code seed}. */
     static byte[] random(long seed, int len) {
         byte[] b = new byte[len];
