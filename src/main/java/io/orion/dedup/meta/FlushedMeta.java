@@ -255,6 +255,9 @@ public final class FlushedMeta {
         }
         m.channel = PrivateFiles.open(m.file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
+        // a flush may run on a thread that is interrupted meanwhile (the cleanup timer when the pool
+        // closes): an interrupted write would close the channel, and every later flush would fail
+        io.orion.dedup.storage.UninterruptibleChannels.apply(m.channel);
         try {
             // both slots allocated now: a later save overwrites in place and needs no new space (a
             // flush on a full file system must not fail for want of it)
