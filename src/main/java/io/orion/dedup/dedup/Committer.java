@@ -57,6 +57,8 @@ final class Committer implements AutoCloseable {
     private static final int MAX_BATCH = 256;
 
     private final DedupPool pool;
+    private final ChunkIo chunkIo;
+    private final DedupIndex dedupIndex;
     private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
     private final ReentrantLock leader = new ReentrantLock();
     private final List<Container> unpersisted = new ArrayList<>();
@@ -79,6 +81,8 @@ final class Committer implements AutoCloseable {
 
     Committer(DedupPool pool, PoolCounters c) {
         this.pool = pool;
+        this.chunkIo = pool.chunks();
+        this.dedupIndex = pool.index();
         this.uniqueChunks = c.uniqueChunks();
         this.uniqueBytes = c.uniqueBytes();
         this.storedBytes = c.storedBytes();
@@ -229,7 +233,7 @@ final class Committer implements AutoCloseable {
 
     /**
      * While the metadata store is low on space, writes of new data are refused before they reach
-     * a commit ({@link DedupPool#storeClaimed}); the reserve is looked at again only after a commit
+     * a commit ({@link ChunkIo#append}); the reserve is looked at again only after a commit
      * ({@link io.orion.dedup.meta.MetaStore#keepReserve()}), so once the file system had room again those writes stayed
      * refused until something else committed. An empty commit looks (at most every 200 ms, never
      * on the leader's own thread: no nested transaction); true when the store is no longer low.
@@ -599,7 +603,7 @@ final class Committer implements AutoCloseable {
         if (w instanceof BlockWork bw) {
             for (BlockOp op : bw.ops) {
                 if (op.pending != null && op.pending.committedId == 0) {
-                    pool.abandon(op.pending, cause);
+                    dedupIndex.abandon(op.pending, cause);
                 }
             }
         }
@@ -853,9 +857,9 @@ final class Committer implements AutoCloseable {
             }
             // a chunk known damaged is not shared: this block's record becomes a new chunk that takes
             // over the index entry (a write that re-stores the damaged chunk itself heals it: heal())
-            DedupPool.StoredMatch match = pool.isDamaged(idx) ? DedupPool.StoredMatch.DAMAGED
-                    : pool.options().verify() ? pool.compareStored(e, op.data) : DedupPool.StoredMatch.SAME;
-            boolean same = match == DedupPool.StoredMatch.SAME;
+            ChunkIo.StoredMatch match = chunkIo.isDamaged(idx) ? ChunkIo.StoredMatch.DAMAGED
+                    : pool.options().verify() ? chunkIo.compareStored(e, op.data) : ChunkIo.StoredMatch.SAME;
+            boolean same = match == ChunkIo.StoredMatch.SAME;
             if (!same && pool.options().verify()) {
                 pool.noteVerifyMismatch(e, p.fingerprint, match);
             }
@@ -867,7 +871,7 @@ final class Committer implements AutoCloseable {
                 }
                 return idx;
             }
-            indexIt = match != DedupPool.StoredMatch.DIFFERENT; // a damaged chunk's fresh copy takes over its index entry
+            indexIt = match != ChunkIo.StoredMatch.DIFFERENT; // a damaged chunk's fresh copy takes over its index entry
         }
         long id = b.createChunk(p.chunkId, p.fingerprint, p.location, p.originalLength, p.flags, indexIt);
         b.resolved.put(p, id);
@@ -886,7 +890,7 @@ final class Committer implements AutoCloseable {
         ChunkRecord e = b.chunk(id);
         if (e == null || !Arrays.equals(e.fingerprint(), p.fingerprint.bytes()) || e.refCount() >= pool.options()
                 .referenceMaxCount() && id != old || pool.options().verify()
-                && pool.compareStored(e, op.data) == DedupPool.StoredMatch.DIFFERENT) {
+                && chunkIo.compareStored(e, op.data) == ChunkIo.StoredMatch.DIFFERENT) {
             b.noteEnd(p.location); // the record is dead
             long fresh = newCopy(b, op, null);
             b.resolved.put(p, fresh);
@@ -894,7 +898,7 @@ final class Committer implements AutoCloseable {
         }
         b.restore(e, p.location, p.flags);
         b.resolved.put(p, id);
-        b.afterCommit.add(() -> pool.healed(id));
+        b.afterCommit.add(() -> chunkIo.healed(id));
         if (id != old) {
             b.putChunk(b.chunk(id).withRefCount(e.refCount() + 1));
         }
@@ -917,7 +921,7 @@ final class Committer implements AutoCloseable {
             if (src == null) {
                 throw new IOException("chunk " + op.chunkId + " vanished while being referenced");
             }
-            byte[] bytes = pool.chunkBytes(src);
+            byte[] bytes = chunkIo.bytes(src);
             data = java.nio.ByteBuffer.wrap(bytes);
             // a chunk written without hashing has no fingerprint: its copy gets the real one
             fp = RecordFormat.unhashed(src.fingerprint()) ? new Fingerprint(sha256(bytes))
@@ -1019,22 +1023,22 @@ final class Committer implements AutoCloseable {
             // a staged chunk is not in the index, so not in its cache either
             if (!b.unindexed.contains(p)
                     && (e.getValue().equals(b.indexed.get(p.fingerprint)) || !b.indexed.containsKey(p.fingerprint))) {
-                pool.fingerprintCache().put(p.fingerprint, e.getValue());
+                dedupIndex.publish(p.fingerprint, e.getValue());
                 cached.add(p.fingerprint);
             }
-            pool.settle(p);
+            dedupIndex.settle(p);
         }
         for (PendingChunk p : b.releases) {
             p.release(pool.store());
         }
         for (Map.Entry<Fingerprint, Long> e : b.indexed.entrySet()) {
             if (!cached.contains(e.getKey())) {
-                pool.fingerprintCache().put(e.getKey(), e.getValue());
+                dedupIndex.publish(e.getKey(), e.getValue());
             }
         }
         for (ChunkRecord r : b.freed) {
-            pool.fingerprintCache().remove(new Fingerprint(r.fingerprint()), r.id());
-            pool.blockCache().invalidate(r.id());
+            dedupIndex.forget(new Fingerprint(r.fingerprint()), r.id());
+            chunkIo.blockCache().invalidate(r.id());
         }
         for (Runnable r : b.afterCommit) {
             r.run();

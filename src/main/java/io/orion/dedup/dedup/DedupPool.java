@@ -10,7 +10,6 @@ import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
 import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.storage.OutOfSpaceException;
 import io.orion.dedup.store.BackingDevice;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Compression;
@@ -18,15 +17,12 @@ import io.orion.dedup.store.Container;
 import io.orion.dedup.store.DeviceLabels;
 import io.orion.dedup.store.DeviceProbe;
 import io.orion.dedup.store.DeviceSpec;
-import io.orion.dedup.store.Location;
-import io.orion.dedup.store.RecordFormat;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -66,22 +62,13 @@ public final class DedupPool implements Closeable {
     private final Compression compression;
     private final Hasher hasher;
     private final StripedLocks locks = new StripedLocks();
-    private final WeightedCache<Fingerprint, Long> fpCache;
     private final WeightedCache<Long, byte[]> blockCache;
-    private final ConcurrentHashMap<Fingerprint, PendingChunk> inflight = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Integer, VolumeState> volumesById = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, DedupVolume> handles = new ConcurrentHashMap<>();
     private final AtomicLong chunkIds;
-    private final LongAdder checksumErrors = new LongAdder();
-    /**
-     * Chunks whose stored record failed its check since the pool opened (a read, scrub, cleanup or
-     * recompression found it): the next write of the same content heals them (see
-     * {@code Committer.resolveNew}); empty almost always, so the write path's look is one isEmpty.
-     */
-    private final java.util.Set<Long> damagedChunks = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final LongAdder healedChunks = new LongAdder();
-    private final LongAdder repairedChunks = new LongAdder();
     private final LongAdder verifyMismatches = new LongAdder();
+    private final ChunkIo chunks;
+    private final DedupIndex index;
     private final Committer committer;
     private final GarbageCollector gc;
     private final VolumeCopies copies;
@@ -114,10 +101,9 @@ public final class DedupPool implements Closeable {
         this.uuid = counters.poolUuid();
         this.compression = new Compression(o.compressionEnabled(), o.compressionThreshold(), o.compressionLevel());
         this.hasher = new Hasher(Runtime.getRuntime().availableProcessors());
-        // every entry weighs the same: the number it holds once full is known, and its table is made that large
-        this.fpCache = new WeightedCache<>(o.hashCacheSize(), (k, v) -> FP_ENTRY_BYTES,
-                (int) Math.min(1 << 24, o.hashCacheSize() / FP_ENTRY_BYTES));
+        this.index = new DedupIndex(meta, store, o.hashCacheSize());
         this.blockCache = new WeightedCache<>(o.cacheSize(), (k, v) -> v.length + 16);
+        this.chunks = new ChunkIo(store, compression, blockCache, meta, this::checkAppendRoom);
         this.chunkIds = new AtomicLong(Math.max(1, counters.nextChunkId()));
         this.openReport = report;
         this.readOnlyReason = readOnly;
@@ -672,7 +658,7 @@ public final class DedupPool implements Closeable {
     /** Empties the block and fingerprint caches. */
     public void flushCaches() {
         blockCache.clear();
-        fpCache.clear();
+        index.cache().clear();
     }
 
     public CacheStats blockCacheStats() {
@@ -680,7 +666,7 @@ public final class DedupPool implements Closeable {
     }
 
     public CacheStats fingerprintCacheStats() {
-        return fpCache.stats();
+        return index.cache().stats();
     }
 
     /** Why the pool refuses writes, or null while it accepts them. */
@@ -807,7 +793,7 @@ public final class DedupPool implements Closeable {
         return new PoolStats(logical, zero, committer.uniqueChunks, unique, stored, reclaimable,
                 SpaceFigures.dedupRatio(logical, unique), SpaceFigures.compressionRatio(unique, stored),
                 SpaceFigures.savingPercent(logical, stored), count, meta.fileSize(), blockCache.stats(),
-                fpCache.stats(), hasher.megabytesPerSecond(), hasher.bytesHashed(), checksumErrors.sum(),
+                index.cache().stats(), hasher.megabytesPerSecond(), hasher.bytesHashed(), chunks.checksumErrors(),
                 readOnlyReason, devs, vols);
     }
 
@@ -936,7 +922,12 @@ public final class DedupPool implements Closeable {
     }
 
     WeightedCache<Fingerprint, Long> fingerprintCache() {
-        return fpCache;
+        return index.cache();
+    }
+
+    /** The dedup index component (fingerprint cache, in-flight claims, index lookups). */
+    DedupIndex index() {
+        return index;
     }
 
     WeightedCache<Long, byte[]> blockCache() {
@@ -973,147 +964,44 @@ public final class DedupPool implements Closeable {
         }
     }
 
-    /** The in-flight claim for a fingerprint, or null. */
-    PendingChunk inflight(Fingerprint fp) {
-        return inflight.get(fp);
-    }
-
-    /** Claims a fingerprint; returns the winner (which is {@code p} if the claim succeeded). */
-    PendingChunk claim(PendingChunk p) {
-        PendingChunk prev = inflight.putIfAbsent(p.fingerprint, p);
-        return prev == null ? p : prev;
-    }
 
     long newChunkId() {
         return chunkIds.getAndIncrement();
     }
 
-    /** Drops a claim after its commit. */
-    void settle(PendingChunk p) {
-        inflight.remove(p.fingerprint, p);
-    }
-
-    /** Drops a claim that will never commit. */
-    void abandon(PendingChunk p) {
-        abandon(p, null);
-    }
-
-    /**
-     * Drops a claim that will never commit because of {@code cause} (may be null). Writers waiting
-     * for the chunk fail too; when the cause is a want of space, they fail with that, so their
-     * initiators get SPACE ALLOCATION FAILED WRITE PROTECT rather than a MEDIUM ERROR.
-     */
-    void abandon(PendingChunk p, Throwable cause) {
-        inflight.remove(p.fingerprint, p);
-        p.release(store);
-        p.written.completeExceptionally(cause instanceof OutOfSpaceException
-                ? new OutOfSpaceException("the write that stored this chunk found no space: " + cause.getMessage(), cause)
-                : new IOException("the write that stored this chunk failed"));
-    }
 
     /** Compresses and appends one new chunk (used by the committer for fresh copies). */
     PendingChunk storeNew(Fingerprint fp, ByteBuffer data) throws IOException {
         PendingChunk p = new PendingChunk(fp, newChunkId());
-        storeClaimed(List.of(p), List.of(data));
+        chunks.append(List.of(p), List.of(data));
         return p;
     }
 
-    /**
-     * Builds the records of claimed chunks and appends them with as few positional writes as
-     * possible (records of one call land back to back in one container when they fit).
-     */
-    void storeClaimed(List<PendingChunk> claims, List<ByteBuffer> data) throws IOException {
+    /** Refuses new records the commit would refuse for want of metadata space (see Committer.applyOps). */
+    private void checkAppendRoom() throws IOException {
         if (meta.lowSpace() && !committer.spaceBack()) {
-            // the commit would refuse these chunks (see Committer.applyOps): don't append them
             throw meta.noSpaceError();
-        }
-        int n = claims.size();
-        // room each record may need: the header and the larger of LZ4's bound and the raw payload
-        int[] worst = new int[n];
-        for (int k = 0; k < n; k++) {
-            int orig = data.get(k).remaining();
-            claims.get(k).originalLength = orig;
-            worst[k] = RecordFormat.HEADER
-                    + (compression.enabled() ? Math.max(orig, compression.maxCompressedLength(orig)) : orig);
-        }
-        int room = (int) Math.min(store.slotSize() / 4, MAX_JOINED);
-        int[] lens = new int[n];
-        int i = 0;
-        while (i < n) {
-            int j = i;
-            int bound = 0;
-            while (j < n && (j == i || bound + worst[j] <= room)) {
-                bound += worst[j];
-                j++;
-            }
-            // each payload is compressed straight into the joined buffer (no scratch array, no copy)
-            ByteBuffer joined = scratch(WRITE_SCRATCH, bound);
-            int off = 0;
-            for (int k = i; k < j; k++) {
-                PendingChunk p = claims.get(k);
-                ByteBuffer d = data.get(k);
-                int plen = compression.compressInto(d, joined, off + RecordFormat.HEADER);
-                int unhashed = RecordFormat.unhashed(p.fingerprint.bytes()) ? RecordFormat.FLAG_UNHASHED : 0;
-                if (plen >= 0) {
-                    p.flags = RecordFormat.FLAG_LZ4 | unhashed;
-                } else {
-                    plen = d.remaining();
-                    p.flags = unhashed;
-                    joined.put(off + RecordFormat.HEADER, d, d.position(), plen);
-                }
-                RecordFormat.seal(joined, off, p.chunkId, p.fingerprint.bytes(), p.flags, p.originalLength, plen);
-                lens[k] = RecordFormat.HEADER + plen;
-                off += lens[k];
-            }
-            Location at = store.append(joined.limit(off).position(0));
-            off = at.offset();
-            for (int k = i; k < j; k++) {
-                claims.get(k).location = new Location(at.containerId(), off, lens[k]);
-                off += lens[k];
-            }
-            // the store counted one pending record for the joined write; count the rest
-            for (int k = i + 1; k < j; k++) {
-                store.container(at.containerId()).pendingIncrement();
-            }
-            i = j;
-        }
-        // cache_optimization: the chunks of a small write (up to SMALL_WRITE_CHUNKS new chunks) are
-        // admitted to the block cache (their id is never reused, so an entry of a chunk whose metadata
-        // never commits is merely dead weight); those of larger writes are not: a copy, an allocation
-        // and an eviction per block for data a streaming writer rarely reads back at once, and
-        // served, when it is, from the store (page cache) like any other block
-        if (n <= SMALL_WRITE_CHUNKS) {
-            for (int k = 0; k < n; k++) {
-                if (claims.get(k).heals) {
-                    continue; // its id is a live chunk's: the cache entry would stand for a record not yet committed
-                }
-                ByteBuffer d = data.get(k);
-                byte[] copy = new byte[d.remaining()];
-                d.duplicate().get(copy);
-                blockCache.put(claims.get(k).chunkId, copy);
-            }
-        }
-        for (PendingChunk p : claims) {
-            p.written.complete(null);
         }
     }
 
-    private static final int MAX_JOINED = 4 << 20;
-    /** The most new chunks a write may store and still admit them to the block cache. */
-    static final int SMALL_WRITE_CHUNKS = 4;
-    private static final ThreadLocal<ByteBuffer[]> WRITE_SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
-    private static final ThreadLocal<ByteBuffer[]> READ_SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
+    /** The chunk I/O component (records in and out, block cache, damaged chunks). */
+    ChunkIo chunks() {
+        return chunks;
+    }
 
-    /** A per-thread direct buffer of at least {@code len} bytes (cleared), or a heap buffer for huge requests. */
-    private static ByteBuffer scratch(ThreadLocal<ByteBuffer[]> holder, int len) {
-        if (len > MAX_JOINED * 2) {
-            return ByteBuffer.allocate(len);
-        }
-        ByteBuffer[] h = holder.get();
-        if (h[0] == null || h[0].capacity() < len) {
-            h[0] = ByteBuffer.allocateDirect(Math.max(len, 256 * 1024));
-        }
-        return h[0].clear();
+    /** Damaged chunks rewritten by {@code scrub --repair} since the pool opened. */
+    public long repairedChunks() {
+        return chunks.repairedChunks();
+    }
+
+    /** Damaged chunks known and not healed yet (found since the pool opened). */
+    public int damagedChunks() {
+        return chunks.damagedChunks();
+    }
+
+    /** Damaged chunks healed by a write of the same content since the pool opened. */
+    public long healedChunks() {
+        return chunks.healedChunks();
     }
 
     /** Blocks of volume {@code name} staged for the next post-process pass; 0 for no such volume. */
@@ -1148,58 +1036,16 @@ public final class DedupPool implements Closeable {
         }
     }
 
-    /** The original bytes of a chunk: block cache, else read, check and decompress. */
-    byte[] chunkBytes(ChunkRecord r) throws IOException {
-        byte[] hit = blockCache.get(r.id());
-        if (hit != null) {
-            return hit;
-        }
-        ByteBuffer v = loadChunks(new ChunkRecord[] {r}, true)[0];
-        byte[] out = new byte[v.remaining()];
-        v.duplicate().get(out);
-        return out;
-    }
-
-    /** True if chunk {@code r} holds exactly the remaining bytes of {@code data} (false when it cannot be read back intact). */
-    boolean sameBytes(ChunkRecord r, ByteBuffer data) throws IOException {
-        return compareStored(r, data) == StoredMatch.SAME;
-    }
-
-    /** What {@code verify} found comparing a stored chunk with the block about to share it. */
-    enum StoredMatch {
-        /** The stored bytes equal the block's: it may share the chunk. */
-        SAME,
-        /** The stored record is intact but holds other bytes: a fingerprint collision. */
-        DIFFERENT,
-        /** The stored record failed its check (CRC, identity): damaged data, not to be shared. */
-        DAMAGED
-    }
-
-    /**
-     * Compares chunk {@code r}'s stored bytes with the remaining bytes of {@code data} (the
-     * {@code verify} check before a block shares a chunk). A record that fails its check is
-     * {@link StoredMatch#DAMAGED} (and counted as a checksum error), not an I/O failure of the write.
-     */
-    StoredMatch compareStored(ChunkRecord r, ByteBuffer data) throws IOException {
-        if (data == null) {
-            return StoredMatch.SAME;
-        }
-        try {
-            return ByteBuffer.wrap(chunkBytes(r)).equals(data.duplicate()) ? StoredMatch.SAME : StoredMatch.DIFFERENT;
-        } catch (ChecksumMismatchException e) {
-            return StoredMatch.DAMAGED;
-        }
-    }
 
     /** Counts and logs a block that {@code verify} kept from sharing chunk {@code existing}. */
-    void noteVerifyMismatch(ChunkRecord existing, Fingerprint fp, StoredMatch why) {
+    void noteVerifyMismatch(ChunkRecord existing, Fingerprint fp, ChunkIo.StoredMatch why) {
         noteVerifyMismatch(existing.id(), fp, why);
     }
 
-    private void noteVerifyMismatch(long existingId, Fingerprint fp, StoredMatch why) {
+    private void noteVerifyMismatch(long existingId, Fingerprint fp, ChunkIo.StoredMatch why) {
         verifyMismatches.increment();
         LOG.warn("verify: a written block has fingerprint {} of chunk {} but {}; it is stored as a new chunk, not shared",
-                fp, existingId, why == StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
+                fp, existingId, why == ChunkIo.StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
                         : "different bytes (a fingerprint collision)");
     }
 
@@ -1208,83 +1054,13 @@ public final class DedupPool implements Closeable {
         return verifyMismatches.sum();
     }
 
+
     /**
-     * Loads the chunks {@code recs[i] != null}: adjacent records of one container are read with one
-     * positional read into a per-thread buffer; every record is CRC-checked; a record that fails is
-     * looked up again (garbage collection may have just moved it) and read once more before the
-     * failure is reported as {@link ChecksumMismatchException}.
-     *
-     * @param cacheRaw also put uncompressed chunks into the block cache (decompressed ones always go
-     *     there); large streaming reads skip it
-     * @return read-only views of the original bytes, valid until this thread's next call
+     * {@code dedup-hash-optimize}: fills the fingerprint cache with the index entries of the most
+     * referenced chunks ({@link DedupIndex#warm}).
      */
-    ByteBuffer[] loadChunks(ChunkRecord[] recs, boolean cacheRaw) throws IOException {
-        int n = recs.length;
-        ByteBuffer[] out = new ByteBuffer[n];
-        long total = 0;
-        for (ChunkRecord r : recs) {
-            if (r != null) {
-                total += r.length();
-            }
-        }
-        ByteBuffer buf = scratch(READ_SCRATCH, (int) Math.min(Integer.MAX_VALUE, total));
-        int used = 0;
-        int i = 0;
-        while (i < n) {
-            if (recs[i] == null) {
-                i++;
-                continue;
-            }
-            int j = i + 1;
-            long end = recs[i].location().end();
-            while (j < n && recs[j] != null && recs[j].containerId() == recs[i].containerId()
-                    && recs[j].offset() == end) {
-                end = recs[j].location().end();
-                j++;
-            }
-            int len = (int) (end - recs[i].offset());
-            ByteBuffer raw = buf.duplicate().limit(used + len).position(used).slice();
-            used += len;
-            boolean ok;
-            try {
-                store.readRawInto(recs[i].containerId(), recs[i].offset(), raw.duplicate());
-                ok = true;
-            } catch (ChecksumMismatchException e) {
-                ok = false;
-            }
-            for (int k = i; k < j; k++) {
-                ChunkRecord r = recs[k];
-                ByteBuffer view = null;
-                if (ok) {
-                    int from = r.offset() - recs[i].offset();
-                    ByteBuffer rec = raw.duplicate().limit(from + r.length()).position(from).slice();
-                    if (RecordFormat.check(rec, r.id()) == null
-                            && RecordFormat.fingerprintMatches(rec, r.fingerprint())) {
-                        if ((RecordFormat.flags(rec) & RecordFormat.FLAG_LZ4) == 0
-                                && RecordFormat.originalLength(rec) == r.length() - RecordFormat.HEADER) {
-                            view = rec.position(RecordFormat.HEADER).slice().asReadOnlyBuffer();
-                            if (cacheRaw) {
-                                byte[] copy = new byte[view.remaining()];
-                                view.duplicate().get(copy);
-                                blockCache.put(r.id(), copy);
-                            }
-                        } else {
-                            byte[] data = compression.payload(rec);
-                            blockCache.put(r.id(), data);
-                            view = ByteBuffer.wrap(data).asReadOnlyBuffer();
-                        }
-                    }
-                }
-                if (view == null) {
-                    byte[] data = reload(r);
-                    blockCache.put(r.id(), data);
-                    view = ByteBuffer.wrap(data).asReadOnlyBuffer();
-                }
-                out[k] = view;
-            }
-            i = j;
-        }
-        return out;
+    public WarmResult warmFingerprintCache() throws IOException {
+        return index.warm();
     }
 
     /** What {@link #warmFingerprintCache()} did. */
@@ -1294,153 +1070,7 @@ public final class DedupPool implements Closeable {
                              @com.fasterxml.jackson.annotation.JsonProperty("min_refcount_loaded") long minRefcountLoaded) {
     }
 
-    /**
-     * {@code dedup-hash-optimize}: fills the fingerprint cache with the index entries of the most
-     * referenced chunks (the likeliest duplicates of the next writes), as many as the cache holds.
-     * Reads the chunk database in pages of short read transactions; loads only fingerprints the
-     * index still maps to that chunk (a saturated chunk's newer copy takes the index entry).
-     */
-    public WarmResult warmFingerprintCache() throws IOException {
-        long capacity = Math.max(0, fpCache.stats().limitBytes() / FP_ENTRY_BYTES);
-        java.util.PriorityQueue<ChunkRecord> top =
-                new java.util.PriorityQueue<>(java.util.Comparator.comparingInt(ChunkRecord::refCount));
-        long scanned = 0;
-        long from = 0;
-        while (capacity > 0) {
-            List<ChunkRecord> page = new ArrayList<>(4096);
-            try (MetaTxn t = meta.read()) {
-                t.scanChunks(from, c -> {
-                    page.add(c);
-                    return page.size() < 4096;
-                });
-            }
-            if (page.isEmpty()) {
-                break;
-            }
-            for (ChunkRecord c : page) {
-                scanned++;
-                if (top.size() < capacity) {
-                    top.add(c);
-                } else if (top.peek().refCount() < c.refCount()) {
-                    top.poll();
-                    top.add(c);
-                }
-            }
-            from = page.get(page.size() - 1).id() + 1;
-        }
-        long loaded = 0;
-        long minRef = top.isEmpty() ? 0 : top.peek().refCount();
-        try (MetaTxn t = meta.read()) {
-            for (ChunkRecord c : top) {
-                if (t.index(c.fingerprint()) == c.id()) {
-                    fpCache.put(new Fingerprint(c.fingerprint()), c.id());
-                    loaded++;
-                }
-            }
-        }
-        return new WarmResult(scanned, loaded, capacity, minRef);
-    }
 
-    private byte[] reload(ChunkRecord r) throws IOException {
-        ChunkRecord now;
-        try (MetaTxn t = meta.read()) {
-            now = t.chunk(r.id());
-        }
-        if (now == null) {
-            throw new StaleMapping(r.id());
-        }
-        ChunkRecord use = now;
-        String why;
-        try {
-            ByteBuffer rec = store.readRaw(use.containerId(), use.offset(), use.length());
-            why = RecordFormat.check(rec, use.id());
-            if (why == null && !RecordFormat.fingerprintMatches(rec, use.fingerprint())) {
-                why = "record fingerprint differs from the chunk's";
-            }
-            if (why == null) {
-                return compression.payload(rec);
-            }
-        } catch (ChecksumMismatchException e) {
-            why = e.getMessage();
-        }
-        checksumErrors.increment();
-        damagedChunks.add(use.id());
-        store.holed(use.containerId());
-        String msg = "chunk " + use.id() + " in container " + use.containerId() + " at offset " + use.offset()
-                + " failed its check: " + why;
-        LOG.error(msg);
-        throw new ChecksumMismatchException(msg);
-    }
-
-    /**
-     * The chunk a read resolved was freed (its block overwritten) and its space reused before the
-     * bytes were read: the read must resolve its blocks again.
-     */
-    static final class StaleMapping extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        StaleMapping(long chunkId) {
-            super("chunk " + chunkId + " was freed while being read", null, false, false);
-        }
-    }
-
-    void countChecksumError() {
-        checksumErrors.increment();
-    }
-
-    /** Counts a damaged chunk record and remembers the chunk for healing. */
-    void countChecksumError(ChunkRecord r) {
-        checksumErrors.increment();
-        damagedChunks.add(r.id());
-        store.holed(r.containerId());
-    }
-
-    /**
-     * A chunk record the device could not read (scrub): remembered as damaged like a record that
-     * failed its check (the next write of its content re-stores it, scrub --repair rewrites it),
-     * and its container takes no more records; not counted as a checksum error.
-     */
-    void noteUnreadable(ChunkRecord r) {
-        damagedChunks.add(r.id());
-        store.holed(r.containerId());
-    }
-
-    /** True if chunk {@code id}'s record was found damaged and not healed since. */
-    boolean isDamaged(long id) {
-        return !damagedChunks.isEmpty() && damagedChunks.contains(id);
-    }
-
-    /** Chunk {@code id} now lives in a sound record (after the commit that moved it there). */
-    void healed(long id) {
-        if (damagedChunks.remove(id)) {
-            healedChunks.increment();
-            blockCache.invalidate(id);
-            LOG.warn("chunk {} healed: a write of the same content replaced its damaged record", id);
-        }
-    }
-
-    /** Chunk {@code id} was rewritten by {@code scrub --repair} from a good copy (after the commit). */
-    void repaired(long id) {
-        damagedChunks.remove(id);
-        repairedChunks.increment();
-        blockCache.invalidate(id);
-        LOG.warn("chunk {} repaired: scrub rewrote its damaged record from a good copy of its content", id);
-    }
-
-    /** Damaged chunks rewritten by {@code scrub --repair} since the pool opened. */
-    public long repairedChunks() {
-        return repairedChunks.sum();
-    }
-
-    /** Damaged chunks known and not healed yet (found since the pool opened). */
-    public int damagedChunks() {
-        return damagedChunks.size();
-    }
-
-    /** Damaged chunks healed by a write of the same content since the pool opened. */
-    public long healedChunks() {
-        return healedChunks.sum();
-    }
 
     /** Forces every device file of {@code o} that exists (before the devices are opened). */
     private static void forceDevices(PoolOptions o) throws IOException {

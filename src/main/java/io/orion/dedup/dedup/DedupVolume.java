@@ -49,6 +49,8 @@ public final class DedupVolume implements BlockDevice {
     private static final byte[] ZEROS = new byte[64 * 1024];
 
     private final DedupPool pool;
+    private final ChunkIo chunkIo;
+    private final DedupIndex dedupIndex;
     private final VolumeState st;
     /**
      * Bumped after every block-map change of this volume commits; a remembered status extent is
@@ -73,6 +75,8 @@ public final class DedupVolume implements BlockDevice {
 
     DedupVolume(DedupPool pool, VolumeState st) {
         this.pool = pool;
+        this.chunkIo = pool.chunks();
+        this.dedupIndex = pool.index();
         this.st = st;
     }
 
@@ -217,7 +221,7 @@ public final class DedupVolume implements BlockDevice {
         for (int attempt = 0; ; attempt++) {
             try {
                 return loadDblocksOnce(first, n);
-            } catch (DedupPool.StaleMapping e) {
+            } catch (ChunkIo.StaleMapping e) {
                 if (attempt >= 4) {
                     throw new IOException("blocks kept changing under a read: " + e.getMessage());
                 }
@@ -243,7 +247,7 @@ public final class DedupVolume implements BlockDevice {
             long[] wanted = new long[n]; // the chunks not in the block cache, looked up in one pass
             for (int i = 0; i < n; i++) {
                 if (refs[i] > 0) {
-                    byte[] hit = pool.blockCache().get(refs[i]);
+                    byte[] hit = chunkIo.blockCache().get(refs[i]);
                     if (hit != null) {
                         out[i] = ByteBuffer.wrap(hit).asReadOnlyBuffer();
                         continue;
@@ -263,11 +267,11 @@ public final class DedupVolume implements BlockDevice {
             }
         } catch (MetaCorruptException e) {
             pool.untrust(e.getMessage());
-            pool.countChecksumError();
+            chunkIo.countChecksumError();
             throw new ChecksumMismatchException("metadata damaged: " + e.getMessage());
         }
         if (any) {
-            ByteBuffer[] loaded = pool.loadChunks(recs, n <= CACHED_READ_BLOCKS);
+            ByteBuffer[] loaded = chunkIo.load(recs, n <= CACHED_READ_BLOCKS);
             for (int i = 0; i < n; i++) {
                 if (recs[i] != null) {
                     out[i] = loaded[i];
@@ -431,7 +435,7 @@ public final class DedupVolume implements BlockDevice {
         List<ByteBuffer> ownedData = new ArrayList<>();
         List<PendingChunk> waitFor = new ArrayList<>();
         boolean verify = pool.options().verify();
-        MetaTxn lookup = null;
+        DedupIndex.Lookup lookup = dedupIndex.lookup();
         try {
             for (int i = 0; i < n; i++) {
                 long db = first + i;
@@ -440,7 +444,7 @@ public final class DedupVolume implements BlockDevice {
                     continue;
                 }
                 Fingerprint fp = fps[i];
-                PendingChunk p = pool.inflight(fp);
+                PendingChunk p = dedupIndex.inflight(fp);
                 if (p != null) {
                     ops.add(BlockOp.pending(st.id, db, p, contents[i]));
                     if (!owned.contains(p)) {
@@ -448,20 +452,10 @@ public final class DedupVolume implements BlockDevice {
                     }
                     continue;
                 }
-                Long id = pool.fingerprintCache().get(fp);
-                if (id == null) {
-                    if (lookup == null) {
-                        lookup = pool.meta().read();
-                    }
-                    long x = lookup.index(fp.bytes());
-                    if (x > 0) {
-                        id = x;
-                        pool.fingerprintCache().put(fp, x);
-                    }
-                }
+                Long id = lookup.find(fp);
                 boolean found = id != null;
                 long heal = 0;
-                if (id != null && pool.isDamaged(id)) {
+                if (id != null && chunkIo.isDamaged(id)) {
                     // its record is damaged: never shared. Without verify this write stores the
                     // content again and heals the chunk; with verify (which never shares on the
                     // fingerprint alone, and cannot compare a damaged record) it gets a chunk of its own
@@ -473,17 +467,17 @@ public final class DedupVolume implements BlockDevice {
                     continue;
                 }
                 PendingChunk mine = heal > 0 ? new PendingChunk(fp, heal, true) : new PendingChunk(fp, pool.newChunkId());
-                PendingChunk winner = pool.claim(mine);
+                PendingChunk winner = dedupIndex.claim(mine);
                 if (winner == mine && !found) {
                     // A write of this content may have committed between the lookups above and
                     // the claim; it published its chunk to the fingerprint cache before dropping
                     // its claim, so one more look closes the gap. Writers that found this claim
                     // meanwhile resolve to the same chunk through it.
-                    Long again = pool.fingerprintCache().get(fp);
-                    if (again != null && !pool.isDamaged(again) && (!verify || verifyShared(lookup, again, contents[i]))) {
+                    Long again = dedupIndex.cached(fp);
+                    if (again != null && !chunkIo.isDamaged(again) && (!verify || verifyShared(lookup, again, contents[i]))) {
                         mine.committedId = again;
                         mine.written.complete(null);
-                        pool.settle(mine);
+                        dedupIndex.settle(mine);
                         ops.add(BlockOp.existing(st.id, db, again, fp, contents[i]));
                         continue;
                     }
@@ -498,33 +492,31 @@ public final class DedupVolume implements BlockDevice {
                 }
             }
         } catch (MetaCorruptException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(dedupIndex::abandon);
             pool.untrust(e.getMessage());
             throw new io.orion.dedup.storage.ReadOnlyVolumeException("pool is read-only: " + e.getMessage());
         } catch (IOException | RuntimeException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(dedupIndex::abandon);
             throw e;
         } finally {
-            if (lookup != null) {
-                lookup.close();
-            }
+            lookup.close();
         }
         try {
             if (!ownedList.isEmpty()) {
-                pool.storeClaimed(ownedList, ownedData);
+                chunkIo.append(ownedList, ownedData);
             }
             for (PendingChunk w : waitFor) {
                 w.written.get();
             }
         } catch (IOException | RuntimeException e) {
-            ownedList.forEach(p -> pool.abandon(p, e));
+            ownedList.forEach(p -> dedupIndex.abandon(p, e));
             throw e;
         } catch (InterruptedException e) {
-            ownedList.forEach(pool::abandon);
+            ownedList.forEach(dedupIndex::abandon);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for a coalesced write");
         } catch (ExecutionException e) {
-            ownedList.forEach(p -> pool.abandon(p, e.getCause()));
+            ownedList.forEach(p -> dedupIndex.abandon(p, e.getCause()));
             if (e.getCause() instanceof io.orion.dedup.storage.OutOfSpaceException oos) {
                 // the write storing this data found no space: so does this one (07/27/07, not 03/0C/00)
                 throw new io.orion.dedup.storage.OutOfSpaceException("a concurrent write of the same data found no space: "
@@ -563,9 +555,9 @@ public final class DedupVolume implements BlockDevice {
         }
         if (!mine.isEmpty()) {
             try {
-                pool.storeClaimed(mine, data);
+                chunkIo.append(mine, data);
             } catch (IOException | RuntimeException e) {
-                mine.forEach(p -> pool.abandon(p, e));
+                mine.forEach(p -> dedupIndex.abandon(p, e));
                 throw e;
             }
         }
@@ -581,16 +573,9 @@ public final class DedupVolume implements BlockDevice {
         }
     }
 
-    private boolean verifyShared(MetaTxn t, long id, ByteBuffer content) throws IOException {
-        ChunkRecord r;
-        if (t != null) {
-            r = t.chunk(id);
-        } else {
-            try (MetaTxn own = pool.meta().read()) {
-                r = own.chunk(id);
-            }
-        }
-        return r != null && pool.sameBytes(r, content);
+    private boolean verifyShared(DedupIndex.Lookup lookup, long id, ByteBuffer content) throws IOException {
+        ChunkRecord r = lookup.txn().chunk(id);
+        return r != null && chunkIo.sameBytes(r, content);
     }
 
     @Override

@@ -7,14 +7,12 @@ import io.orion.dedup.store.Container;
 import io.orion.dedup.store.ContainerWalker;
 import io.orion.dedup.store.JournalFormat;
 import io.orion.dedup.store.Location;
-import io.orion.dedup.store.RecordFormat;
 import io.orion.dedup.store.SlotHeader;
 import io.orion.dedup.storage.OutOfSpaceException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -48,11 +46,13 @@ final class GarbageCollector {
     private static final int SCAN_PAGE = 4096;
 
     private final DedupPool pool;
+    private final ChunkIo chunkIo;
     private final ReentrantLock running = new ReentrantLock();
     private volatile boolean stopped;
 
     GarbageCollector(DedupPool pool) {
         this.pool = pool;
+        this.chunkIo = pool.chunks();
     }
 
     void stop() {
@@ -206,18 +206,16 @@ final class GarbageCollector {
                     skipped.add(c.id());
                     break;
                 }
-                ByteBuffer raw;
+                ChunkIo.Checked read;
                 try {
-                    raw = store.readRaw(r.containerId(), r.offset(), r.length());
+                    read = chunkIo.read(r, false);
                 } catch (IOException e) {
-                    raw = null;
+                    read = new ChunkIo.Checked(null, null, "unreadable: " + e.getMessage());
                 }
-                String bad = raw == null ? "unreadable" : RecordFormat.check(raw, r.id());
-                if (bad == null && !RecordFormat.fingerprintMatches(raw, r.fingerprint())) {
-                    bad = "fingerprint differs";
-                }
+                String bad = read.problem();
+                ByteBuffer raw = read.record();
                 if (bad != null) {
-                    pool.countChecksumError(r);
+                    chunkIo.countChecksumError(r);
                     LOG.error("cleanup: chunk {} in container {} failed its check ({}); container kept", r.id(),
                             c.id(), bad);
                     skipped.add(c.id());

@@ -161,11 +161,11 @@ public final class PostProcessor {
                 if (RecordFormat.unhashed(ownFp)) {
                     // written without hashing: read the block back and hash it now
                     try {
-                        ownBytes = pool.chunkBytes(own);
+                        ownBytes = pool.chunks().bytes(own);
                     } catch (ChecksumMismatchException damagedOwn) {
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its record is damaged: scrub reports it
                         continue;
-                    } catch (IOException | DedupPool.StaleMapping e) {
+                    } catch (IOException | ChunkIo.StaleMapping e) {
                         plans.add(new Plan(vol, db, c, Action.RETRY, 0)); // unreadable now, or moved: the next pass
                         continue;
                     }
@@ -180,7 +180,7 @@ public final class PostProcessor {
                 long target = 0;
                 if (idx > 0) {
                     ChunkRecord e = t.chunk(idx);
-                    if (e != null && e.refCount() < max && !pool.isDamaged(idx)) {
+                    if (e != null && e.refCount() < max && !pool.chunks().isDamaged(idx)) {
                         target = idx;
                     }
                     // a damaged entry: not shared; this chunk takes over the index entry
@@ -198,25 +198,25 @@ public final class PostProcessor {
                     continue;
                 }
                 if (verify) {
-                    DedupPool.StoredMatch m;
+                    ChunkIo.StoredMatch m;
                     try {
                         ChunkRecord e = t.chunk(target);
-                        m = e == null ? DedupPool.StoredMatch.DIFFERENT
-                                : pool.compareStored(e, ByteBuffer.wrap(ownBytes != null ? ownBytes : pool.chunkBytes(own)));
+                        m = e == null ? ChunkIo.StoredMatch.DIFFERENT
+                                : pool.chunks().compareStored(e, ByteBuffer.wrap(ownBytes != null ? ownBytes : pool.chunks().bytes(own)));
                     } catch (ChecksumMismatchException damagedOwn) {
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its own record is damaged: scrub reports it
                         continue;
-                    } catch (IOException | DedupPool.StaleMapping e) {
+                    } catch (IOException | ChunkIo.StaleMapping e) {
                         // unreadable now, or moved or freed under the comparison: the next pass
                         plans.add(new Plan(vol, db, c, Action.RETRY, 0));
                         continue;
                     }
-                    if (m == DedupPool.StoredMatch.DIFFERENT) {
+                    if (m == ChunkIo.StoredMatch.DIFFERENT) {
                         pool.noteVerifyMismatch(t.chunk(target), fp, m);
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // a collision: kept unshared, unindexed
                         continue;
                     }
-                    if (m == DedupPool.StoredMatch.DAMAGED) {
+                    if (m == ChunkIo.StoredMatch.DAMAGED) {
                         // the indexed chunk's record is damaged: this intact copy takes over its entry
                         pool.noteVerifyMismatch(t.chunk(target), fp, m);
                         plans.add(new Plan(vol, db, c, Action.INDEX, target, ownFp));

@@ -2,7 +2,6 @@ package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.storage.ChecksumMismatchException;
 import io.orion.dedup.store.ChunkStore;
 import io.orion.dedup.store.Compression;
 import io.orion.dedup.store.Location;
@@ -12,7 +11,6 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -47,6 +45,7 @@ final class Recompressor {
     private static final int PAGE = 1024;
 
     private final DedupPool pool;
+    private final ChunkIo chunkIo;
     private final ReentrantLock runLock;
     private final MessageDigest sha256;
     private final WorkMonitor monitor;
@@ -72,6 +71,7 @@ final class Recompressor {
     /** With progress (record bytes scanned), pacing and cancellation (between chunks) by {@code monitor}. */
     Recompressor(DedupPool pool, ReentrantLock runLock, WorkMonitor monitor) {
         this.pool = pool;
+        this.chunkIo = pool.chunks();
         this.runLock = runLock;
         this.monitor = monitor;
         try {
@@ -97,7 +97,7 @@ final class Recompressor {
 
     RecompressResult run(long fromChunkId, long maxChunks, long maxBytes) throws IOException {
         long t0 = System.nanoTime();
-        Compression comp = pool.compression();
+        Compression comp = chunkIo.compression();
         if (!comp.enabled()) {
             monitor.begin(0);
             return RecompressResult.disabled((System.nanoTime() - t0) / 1_000_000);
@@ -169,29 +169,14 @@ final class Recompressor {
 
     /** Reads and checks one candidate and builds its compressed record; null when it stays as it is. */
     private Candidate prepare(ChunkRecord r, Compression comp) throws IOException {
-        String bad;
-        byte[] data = null;
-        ByteBuffer rec = null;
-        try {
-            rec = pool.store().readRaw(r.containerId(), r.offset(), r.length());
-            bad = RecordFormat.check(rec, r.id());
-            if (bad == null && !RecordFormat.fingerprintMatches(rec, r.fingerprint())) {
-                bad = "record fingerprint differs from the chunk's";
-            }
-            if (bad == null) {
-                data = comp.payload(rec);
-                if (data.length != r.originalLength() || !RecordFormat.unhashed(r.fingerprint())
-                        && !Arrays.equals(sha256.digest(data), r.fingerprint())) {
-                    bad = "content does not match its SHA-256 fingerprint";
-                }
-            }
-        } catch (ChecksumMismatchException e) {
-            bad = e.getMessage();
-        }
+        ChunkIo.Checked read = chunkIo.read(r, true);
+        ByteBuffer rec = read.record();
+        byte[] data = read.data();
+        String bad = read.sound() ? ChunkIo.contentProblem(data, r, sha256) : read.problem();
         if (bad != null) {
             if (stillAt(r)) {
                 failed++;
-                pool.countChecksumError(r);
+                chunkIo.countChecksumError(r);
                 LOG.error("recompression: chunk {} in container {} at offset {} failed its check ({}); left as it is",
                         r.id(), r.containerId(), r.offset(), bad);
             } else {

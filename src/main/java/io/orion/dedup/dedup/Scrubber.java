@@ -7,7 +7,6 @@ import io.orion.dedup.meta.MetaDamage;
 import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.VolumeRecord;
-import io.orion.dedup.storage.ChecksumMismatchException;
 import io.orion.dedup.store.RecordFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -66,6 +65,7 @@ final class Scrubber {
     private static final int MAX_AFFECTED = 1000;
 
     private final DedupPool pool;
+    private final ChunkIo chunkIo;
     private final WorkMonitor monitor;
     private long mapErrors;
     private long mappedBlocks;
@@ -96,6 +96,7 @@ final class Scrubber {
 
     Scrubber(DedupPool pool, WorkMonitor monitor, boolean repair) {
         this.pool = pool;
+        this.chunkIo = pool.chunks();
         this.monitor = monitor;
         this.repair = repair;
     }
@@ -287,7 +288,7 @@ final class Scrubber {
     private ChunkRecord current(long id) throws IOException {
         try (MetaTxn t = pool.meta().read()) {
             ChunkRecord now = t.chunk(id);
-            return now != null && pool.isDamaged(id) ? now : null;
+            return now != null && chunkIo.isDamaged(id) ? now : null;
         } catch (MetaCorruptException e) {
             unrepairable(id, "not repaired: its metadata entry is damaged: " + e.getMessage());
             return null;
@@ -296,7 +297,7 @@ final class Scrubber {
 
     /** The block cache's copy of chunk {@code r} (keyed by chunk id), if it holds the chunk's content. */
     private byte[] fromCache(ChunkRecord r, MessageDigest md) {
-        byte[] hit = pool.blockCache().get(r.id());
+        byte[] hit = chunkIo.blockCache().get(r.id());
         byte[] copy = hit == null ? null : hit.clone(); // the bytes checked are the bytes written
         return copy != null && matches(copy, r, md) ? copy : null;
     }
@@ -309,7 +310,7 @@ final class Scrubber {
         } catch (MetaCorruptException e) {
             return null;
         }
-        return idx > 0 && idx != r.id() && !pool.isDamaged(idx) ? readGood(idx, r, md) : null;
+        return idx > 0 && idx != r.id() && !chunkIo.isDamaged(idx) ? readGood(idx, r, md) : null;
     }
 
     /**
@@ -333,7 +334,7 @@ final class Scrubber {
             }
             for (ChunkRecord c : page) {
                 List<Long> damagedIds = byFp.get(new Fingerprint(c.fingerprint()));
-                if (damagedIds == null || pool.isDamaged(c.id())) {
+                if (damagedIds == null || chunkIo.isDamaged(c.id())) {
                     continue;
                 }
                 for (long d : damagedIds) {
@@ -363,14 +364,8 @@ final class Scrubber {
             return null;
         }
         try {
-            ByteBuffer rec = pool.store().readRaw(s.containerId(), s.offset(), s.length());
-            if (RecordFormat.check(rec, s.id()) != null) {
-                return null;
-            }
-            byte[] data = pool.compression().payload(rec);
-            return matches(data, r, md) ? data : null;
-        } catch (ChecksumMismatchException e) {
-            return null;
+            ChunkIo.Checked read = chunkIo.read(s, true);
+            return read.sound() && matches(read.data(), r, md) ? read.data() : null; // never an unhashed sibling
         } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
             throw e;
         } catch (IOException e) {
@@ -421,7 +416,7 @@ final class Scrubber {
         groupData.clear();
         groupBytes = 0;
         try {
-            pool.storeClaimed(ps, data);
+            chunkIo.append(ps, data);
         } catch (IOException e) {
             ps.forEach(p -> p.release(pool.store()));
             rs.forEach(r -> unrepairable(r.id(), "not repaired: its new record could not be written: " + e.getMessage()));
@@ -446,7 +441,7 @@ final class Scrubber {
                     if (cur != null && cur.location().equals(r.location())
                             && Arrays.equals(cur.fingerprint(), r.fingerprint())) {
                         b.restore(cur, p.location, p.flags);
-                        b.afterCommit.add(() -> pool.repaired(r.id()));
+                        b.afterCommit.add(() -> chunkIo.repaired(r.id()));
                         m[i] = true;
                     } else {
                         b.noteEnd(p.location); // healed or freed meanwhile: the new record is dead
@@ -557,13 +552,9 @@ final class Scrubber {
         boolean unreadable = false;
         byte[] data = null;
         try {
-            ByteBuffer rec = pool.store().readRaw(r.containerId(), r.offset(), r.length());
-            why = RecordFormat.check(rec, r.id());
-            if (why == null) {
-                data = pool.compression().payload(rec);
-            }
-        } catch (ChecksumMismatchException e) {
-            why = e.getMessage();
+            ChunkIo.Checked read = chunkIo.read(r, true);
+            why = read.problem();
+            data = read.data();
         } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
             throw e;
         } catch (IOException e) {
@@ -593,23 +584,21 @@ final class Scrubber {
         bytes += r.length();
         if (unreadable) {
             readErrors++;
-            pool.noteUnreadable(r);
+            chunkIo.noteUnreadable(r);
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset() + "): " + why);
             trace(r.id(), why);
             return;
         }
         if (why != null) {
             crcErrors++;
-            pool.countChecksumError(r);
+            chunkIo.countChecksumError(r);
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset() + "): " + why);
             trace(r.id(), why);
             return;
         }
-        byte[] fp = md.digest(data);
-        if (data.length != r.originalLength()
-                || !RecordFormat.unhashed(r.fingerprint()) && !Arrays.equals(fp, r.fingerprint())) {
+        if (ChunkIo.contentProblem(data, r, md) != null) {
             fpMismatches++;
-            pool.countChecksumError(r);
+            chunkIo.countChecksumError(r);
             problem("chunk " + r.id() + " (container " + r.containerId() + ", offset " + r.offset()
                     + "): content does not match its SHA-256 fingerprint");
             trace(r.id(), "content does not match its SHA-256 fingerprint");

@@ -30,7 +30,7 @@ class CoalescedNoSpaceTest {
             byte[] data = PoolFixture.random(5, 4096);
             // another writer holds the claim on this content, storing it
             PendingChunk other = new PendingChunk(pool.hasher().hash(ByteBuffer.wrap(data)), pool.newChunkId());
-            assertTrue(pool.claim(other) == other);
+            assertTrue(pool.index().claim(other) == other);
             CompletableFuture<Void> w = CompletableFuture.runAsync(() -> {
                 try {
                     v.write(8, ByteBuffer.wrap(data), false);
@@ -39,7 +39,7 @@ class CoalescedNoSpaceTest {
                 }
             });
             Thread.sleep(300); // the write found the claim and waits for it
-            pool.abandon(other, new OutOfSpaceException("pool is full: no free container slot on any backing device"));
+            pool.index().abandon(other, new OutOfSpaceException("pool is full: no free container slot on any backing device"));
             ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
                     () -> w.get(10, TimeUnit.SECONDS));
             assertInstanceOf(OutOfSpaceException.class, e.getCause().getCause(), e.getCause().toString());

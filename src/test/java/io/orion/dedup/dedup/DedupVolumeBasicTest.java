@@ -44,13 +44,13 @@ class DedupVolumeBasicTest {
     void chunksOfSmallWritesAreServedFromTheBlockCache() throws Exception {
         try (DedupPool pool = PoolFixture.open(dir)) {
             DedupVolume v = pool.createVolume("lun0", 512, 1 << 24, 4096);
-            byte[] data = new byte[DedupPool.SMALL_WRITE_CHUNKS * 4096];
+            byte[] data = new byte[ChunkIo.SMALL_WRITE_CHUNKS * 4096];
             new java.util.Random(7).nextBytes(data);
             v.write(0, java.nio.ByteBuffer.wrap(data), false);
             java.nio.ByteBuffer back = java.nio.ByteBuffer.allocate(data.length);
             v.read(0, back);
             assertArrayEquals(data, back.array());
-            assertEquals(DedupPool.SMALL_WRITE_CHUNKS, pool.blockCacheStats().hits(), "all chunks came from the cache");
+            assertEquals(ChunkIo.SMALL_WRITE_CHUNKS, pool.blockCacheStats().hits(), "all chunks came from the cache");
             assertEquals(0, pool.blockCacheStats().misses());
         }
     }
