@@ -640,7 +640,7 @@ final class Committer implements AutoCloseable {
             Location loc = pool.store().appendJournal(r);
             b.journaled.add(loc);
             b.noteEnd(loc);
-            b.containerDelta(loc.containerId())[4] += loc.length();
+            b.containerDelta(loc.containerId()).journalBytes += loc.length();
         }
     }
 
@@ -754,9 +754,9 @@ final class Committer implements AutoCloseable {
             if (t != o) {
                 b.journal.map(op.volume, op.dblock, t == MetaTxn.ABSENT ? JournalFormat.UNMAPPED : t);
             }
-            long[] d = b.volumeDelta(op.volume);
-            count(d, o, -1);
-            count(d, t, +1);
+            VolumeDelta d = b.volumeDelta(op.volume);
+            d.count(o, -1);
+            d.count(t, +1);
             if (t > 0 && t != o && op.kind == BlockOp.Kind.EXISTING && op.fingerprint == null) {
                 stageCopy(b, op, t);
             }
@@ -791,14 +791,6 @@ final class Committer implements AutoCloseable {
             b.txn.putStaged(op.volume, op.dblock);
         }
         return id;
-    }
-
-    private static void count(long[] d, long ref, int sign) {
-        if (ref > 0) {
-            d[0] += sign;
-        } else if (ref == MetaTxn.ZERO) {
-            d[1] += sign;
-        }
     }
 
     /** Adds a reference to chunk {@code id} (or stores a fresh copy when it is gone or saturated). */
@@ -957,21 +949,21 @@ final class Committer implements AutoCloseable {
             if (c == null) {
                 continue;
             }
-            long[] d = b.containerDelta.getOrDefault(id, new long[5]);
+            ContainerDelta d = b.containerDelta.getOrDefault(id, new ContainerDelta());
             b.txn.putContainer(new ContainerRecord(id, c.device().index(), c.slot(), c.sealed(),
-                    Math.max(c.committedEnd(), d[2]), c.liveBytes() + d[0], c.liveCount() + d[1],
-                    c.records() + d[3], c.journalBytes() + d[4]));
+                    Math.max(c.committedEnd(), d.end), c.liveBytes() + d.liveBytes, c.liveCount() + d.liveCount,
+                    c.records() + d.records, c.journalBytes() + d.journalBytes));
         }
         for (int id : b.deletedContainers) {
             b.txn.deleteContainer(id);
         }
-        for (Map.Entry<Integer, long[]> e : b.volumeDelta.entrySet()) {
+        for (Map.Entry<Integer, VolumeDelta> e : b.volumeDelta.entrySet()) {
             VolumeState v = pool.volumeState(e.getKey());
             if (v == null || b.deletedVolumes.contains(e.getKey())) {
                 continue;
             }
             long cap = b.capacity.getOrDefault(v.id, v.capacityBytes);
-            b.txn.putVolume(v.record(e.getValue()[0], e.getValue()[1], cap));
+            b.txn.putVolume(v.record(e.getValue().dataBlocks, e.getValue().zeroBlocks, cap));
         }
         for (Map.Entry<Integer, Long> e : b.capacity.entrySet()) {
             VolumeState v = pool.volumeState(e.getKey());
@@ -990,11 +982,11 @@ final class Committer implements AutoCloseable {
 
     private void publish(Batch b) {
         generation++;
-        for (Map.Entry<Integer, long[]> e : b.containerDelta.entrySet()) {
+        for (Map.Entry<Integer, ContainerDelta> e : b.containerDelta.entrySet()) {
             Container c = pool.store().container(e.getKey());
             if (c != null) {
-                long[] d = e.getValue();
-                c.applyCommitted(d[0], d[1], d[2], d[3], d[4]);
+                ContainerDelta d = e.getValue();
+                c.applyCommitted(d.liveBytes, d.liveCount, d.end, d.records, d.journalBytes);
             }
         }
         uniqueChunks += b.dUniqueChunks;
@@ -1003,11 +995,11 @@ final class Committer implements AutoCloseable {
         if (b.newNextVolumeId > 0) {
             nextVolumeId = b.newNextVolumeId;
         }
-        for (Map.Entry<Integer, long[]> e : b.volumeDelta.entrySet()) {
+        for (Map.Entry<Integer, VolumeDelta> e : b.volumeDelta.entrySet()) {
             VolumeState v = pool.volumeState(e.getKey());
             if (v != null) {
-                v.dataBlocks += e.getValue()[0];
-                v.zeroBlocks += e.getValue()[1];
+                v.dataBlocks += e.getValue().dataBlocks;
+                v.zeroBlocks += e.getValue().zeroBlocks;
             }
         }
         for (Map.Entry<Integer, Long> e : b.capacity.entrySet()) {
@@ -1052,6 +1044,52 @@ final class Committer implements AutoCloseable {
     }
 
     /**
+     * What one batch changes in one container's ledger entry: live bytes and chunks, the highest
+     * committed end, the records (live or dead) and the journal bytes it adds.
+     */
+    static final class ContainerDelta {
+        long liveBytes;
+        long liveCount;
+        long end;
+        long records;
+        long journalBytes;
+
+        /** A record written at {@code loc}, live or dead, is committed. */
+        void record(Location loc) {
+            end = Math.max(end, loc.end());
+            records++;
+        }
+
+        /** A chunk record at {@code loc} is committed and live. */
+        void live(Location loc) {
+            liveBytes += loc.length();
+            liveCount++;
+            record(loc);
+        }
+
+        /** Chunk {@code r}'s record (in this container) is no longer live. */
+        void dead(ChunkRecord r) {
+            liveBytes -= r.length();
+            liveCount--;
+        }
+    }
+
+    /** What one batch changes in one volume's block counts. */
+    static final class VolumeDelta {
+        long dataBlocks;
+        long zeroBlocks;
+
+        /** A block-map entry {@code ref} (a chunk id, the zero marker or absent) comes ({@code +1}) or goes ({@code -1}). */
+        void count(long ref, int sign) {
+            if (ref > 0) {
+                dataBlocks += sign;
+            } else if (ref == MetaTxn.ZERO) {
+                zeroBlocks += sign;
+            }
+        }
+    }
+
+    /**
      * The uncommitted changes of one batch: dirty chunk records, container/volume/pool deltas and
      * what to publish after the commit. Discarded wholesale when the transaction is replayed.
      */
@@ -1060,8 +1098,8 @@ final class Committer implements AutoCloseable {
         final MetaWriteTxn txn;
         /** Dirty chunk records (null: deleted), in id order: new ids are then appended to the chunk table. */
         final Map<Long, ChunkRecord> chunks = new java.util.TreeMap<>();
-        final Map<Integer, long[]> containerDelta = new HashMap<>();
-        final Map<Integer, long[]> volumeDelta = new HashMap<>();
+        final Map<Integer, ContainerDelta> containerDelta = new HashMap<>();
+        final Map<Integer, VolumeDelta> volumeDelta = new HashMap<>();
         final Map<Integer, Long> capacity = new HashMap<>();
         final Set<Integer> deletedVolumes = new HashSet<>();
         final Set<Integer> deletedContainers = new HashSet<>();
@@ -1116,23 +1154,21 @@ final class Committer implements AutoCloseable {
             chunks.clear();
         }
 
-        long[] volumeDelta(int volume) {
-            return volumeDelta.computeIfAbsent(volume, k -> new long[2]);
+        VolumeDelta volumeDelta(int volume) {
+            return volumeDelta.computeIfAbsent(volume, k -> new VolumeDelta());
         }
 
-        long[] containerDeltaOrNull(int id) {
+        ContainerDelta containerDeltaOrNull(int id) {
             return containerDelta.get(id);
         }
 
-        private long[] containerDelta(int id) {
-            return containerDelta.computeIfAbsent(id, k -> new long[5]);
+        private ContainerDelta containerDelta(int id) {
+            return containerDelta.computeIfAbsent(id, k -> new ContainerDelta());
         }
 
         /** Counts a record's bytes as committed (live or dead) in its container. */
         void noteEnd(Location loc) {
-            long[] d = containerDelta(loc.containerId());
-            d[2] = Math.max(d[2], loc.end());
-            d[3] += 1;
+            containerDelta(loc.containerId()).record(loc);
         }
 
         long createChunk(long id, Fingerprint fp, Location loc, int originalLength, int flags, boolean index) {
@@ -1147,11 +1183,7 @@ final class Committer implements AutoCloseable {
                 txn.putIndex(fp.bytes(), id);
                 indexed.put(fp, id);
             }
-            long[] d = containerDelta(loc.containerId());
-            d[0] += loc.length();
-            d[1] += 1;
-            d[2] = Math.max(d[2], loc.end());
-            d[3] += 1;
+            containerDelta(loc.containerId()).live(loc);
             dUniqueChunks++;
             dUniqueBytes += originalLength;
             dStoredBytes += loc.length();
@@ -1172,9 +1204,7 @@ final class Committer implements AutoCloseable {
                 txn.deleteIndex(r.fingerprint());
                 indexed.remove(new Fingerprint(r.fingerprint()));
             }
-            long[] d = containerDelta(r.containerId());
-            d[0] -= r.length();
-            d[1] -= 1;
+            containerDelta(r.containerId()).dead(r);
             dUniqueChunks--;
             dUniqueBytes -= r.originalLength();
             dStoredBytes -= r.length();
@@ -1194,14 +1224,8 @@ final class Committer implements AutoCloseable {
         void restore(ChunkRecord r, Location to, int flags) {
             putChunk(r.withStorage(to, flags));
             journal.location(r.id(), to);
-            long[] from = containerDelta(r.containerId());
-            from[0] -= r.length();
-            from[1] -= 1;
-            long[] d = containerDelta(to.containerId());
-            d[0] += to.length();
-            d[1] += 1;
-            d[2] = Math.max(d[2], to.end());
-            d[3] += 1;
+            containerDelta(r.containerId()).dead(r);
+            containerDelta(to.containerId()).live(to);
             dStoredBytes += to.length() - r.length();
         }
 

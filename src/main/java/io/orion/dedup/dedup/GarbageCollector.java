@@ -293,8 +293,8 @@ final class GarbageCollector {
                         if (skipped.contains(c.id())) {
                             continue;
                         }
-                        long[] d = b.containerDeltaOrNull(c.id());
-                        long liveAfter = c.liveCount() + (d == null ? 0 : d[1]);
+                        Committer.ContainerDelta d = b.containerDeltaOrNull(c.id());
+                        long liveAfter = c.liveCount() + (d == null ? 0 : d.liveCount);
                         if (liveAfter == 0) {
                             b.deletedContainers.add(c.id());
                             free.add(c.id());

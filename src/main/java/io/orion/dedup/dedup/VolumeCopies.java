@@ -72,9 +72,9 @@ final class VolumeCopies {
                 from = last[0] + 1;
             }
             // the new volume has no state yet: its counters go into its record here, not via finish()
-            long[] d = b.volumeDelta.remove(id);
-            long data = d == null ? 0 : d[0];
-            long zero = d == null ? 0 : d[1];
+            Committer.VolumeDelta d = b.volumeDelta.remove(id);
+            long data = d == null ? 0 : d.dataBlocks;
+            long zero = d == null ? 0 : d.zeroBlocks;
             VolumeRecord r = new VolumeRecord(name, id, UUID.randomUUID(), src.logicalBlockSize(),
                     src.dedupBlockSize(), src.capacityBytes(), data, zero, readOnly, source, now, src.dedupMode());
             b.txn.putVolume(r);
