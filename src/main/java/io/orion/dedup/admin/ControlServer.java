@@ -1,6 +1,6 @@
 package io.orion.dedup.admin;
 
-import io.orion.dedup.storage.PrivateFiles;
+import io.orion.dedup.blockdev.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;

@@ -3,7 +3,7 @@ package io.orion.dedup.cli;
 import io.orion.dedup.config.OrionConfig;
 import io.orion.dedup.config.PoolSettings;
 import io.orion.dedup.recovery.PoolRebuilder;
-import io.orion.dedup.store.DeviceSpec;
+import io.orion.dedup.containers.DeviceSpec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.UnixDomainSocketAddress;

@@ -1,6 +1,6 @@
 package io.orion.dedup.config;
 
-import io.orion.dedup.storage.PrivateFiles;
+import io.orion.dedup.blockdev.PrivateFiles;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

@@ -7,12 +7,12 @@ import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.MetaWriteTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
-import io.orion.dedup.store.RecordFormat;
-import io.orion.dedup.store.Container;
-import io.orion.dedup.store.JournalFormat;
-import io.orion.dedup.store.Location;
-import io.orion.dedup.storage.IoBatch;
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.containers.RecordFormat;
+import io.orion.dedup.containers.Container;
+import io.orion.dedup.containers.JournalFormat;
+import io.orion.dedup.containers.Location;
+import io.orion.dedup.blockdev.IoBatch;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
@@ -426,7 +426,7 @@ final class Committer implements AutoCloseable {
                 for (Work w : items) {
                     if (!failed.contains(w)) {
                         failed.add(w);
-                        failures.put(w, new io.orion.dedup.storage.ReadOnlyVolumeException(
+                        failures.put(w, new io.orion.dedup.blockdev.ReadOnlyVolumeException(
                                 "pool is read-only: " + readOnly));
                     }
                 }

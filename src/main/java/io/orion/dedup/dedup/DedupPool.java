@@ -9,14 +9,14 @@ import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.store.BackingDevice;
-import io.orion.dedup.store.ChunkStore;
-import io.orion.dedup.store.Compression;
-import io.orion.dedup.store.Container;
-import io.orion.dedup.store.DeviceLabels;
-import io.orion.dedup.store.DeviceProbe;
-import io.orion.dedup.store.DeviceSpec;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.containers.BackingDevice;
+import io.orion.dedup.containers.ChunkStore;
+import io.orion.dedup.containers.Compression;
+import io.orion.dedup.containers.Container;
+import io.orion.dedup.containers.DeviceLabels;
+import io.orion.dedup.containers.DeviceProbe;
+import io.orion.dedup.containers.DeviceSpec;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -360,7 +360,7 @@ public final class DedupPool implements Closeable {
      * block map names the source's chunks (refcounts raised exactly, no data read or written,
      * stored bytes unchanged), in one LMDB transaction (see {@link VolumeCopies}). The new volume
      * records its origin (source name and time); with {@code readOnly} it is a snapshot, whose
-     * writes are refused ({@link io.orion.dedup.storage.ReadOnlyVolumeException}).
+     * writes are refused ({@link io.orion.dedup.blockdev.ReadOnlyVolumeException}).
      *
      * @throws IllegalArgumentException no such source, or the name is taken or invalid
      */
@@ -699,7 +699,7 @@ public final class DedupPool implements Closeable {
      * system still has), shared by every volume. Cheap: slot counts, a file length, and the file
      * system's free space at most every 100 ms.
      */
-    public io.orion.dedup.storage.Provisioning space() throws IOException {
+    public io.orion.dedup.blockdev.Provisioning space() throws IOException {
         long cap = 0;
         long used = 0;
         for (BackingDevice d : store.devices()) {
@@ -712,7 +712,7 @@ public final class DedupPool implements Closeable {
                 used += len;
             }
         }
-        return new io.orion.dedup.storage.Provisioning(cap, used, Math.max(0, cap - used), spaceWarningPercent, false);
+        return new io.orion.dedup.blockdev.Provisioning(cap, used, Math.max(0, cap - used), spaceWarningPercent, false);
     }
 
     private long fileSystemFree(BackingDevice d) throws IOException {
@@ -952,7 +952,7 @@ public final class DedupPool implements Closeable {
         }
         String r = readOnlyReason;
         if (r != null) {
-            throw new io.orion.dedup.storage.ReadOnlyVolumeException("pool is read-only: " + r);
+            throw new io.orion.dedup.blockdev.ReadOnlyVolumeException("pool is read-only: " + r);
         }
     }
 

@@ -3,10 +3,10 @@ package io.orion.dedup.dedup;
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaCorruptException;
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.storage.DeviceWaits;
-import io.orion.dedup.storage.LbaStatus;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.blockdev.DeviceWaits;
+import io.orion.dedup.blockdev.LbaStatus;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -128,7 +128,7 @@ public final class DedupVolume implements BlockDevice {
 
     /** The pool's space: shared by every volume of the pool. */
     @Override
-    public io.orion.dedup.storage.Provisioning provisioning() throws IOException {
+    public io.orion.dedup.blockdev.Provisioning provisioning() throws IOException {
         return pool.space();
     }
 
@@ -149,7 +149,7 @@ public final class DedupVolume implements BlockDevice {
     private void checkWritable() throws IOException {
         checkOpen();
         if (st.readOnly) {
-            throw new io.orion.dedup.storage.ReadOnlyVolumeException("volume '" + st.name + "' is a read-only snapshot");
+            throw new io.orion.dedup.blockdev.ReadOnlyVolumeException("volume '" + st.name + "' is a read-only snapshot");
         }
         pool.checkWritable();
     }
@@ -494,7 +494,7 @@ public final class DedupVolume implements BlockDevice {
         } catch (MetaCorruptException e) {
             ownedList.forEach(dedupIndex::abandon);
             pool.untrust(e.getMessage());
-            throw new io.orion.dedup.storage.ReadOnlyVolumeException("pool is read-only: " + e.getMessage());
+            throw new io.orion.dedup.blockdev.ReadOnlyVolumeException("pool is read-only: " + e.getMessage());
         } catch (IOException | RuntimeException e) {
             ownedList.forEach(dedupIndex::abandon);
             throw e;
@@ -517,9 +517,9 @@ public final class DedupVolume implements BlockDevice {
             throw new InterruptedIOException("interrupted while waiting for a coalesced write");
         } catch (ExecutionException e) {
             ownedList.forEach(p -> dedupIndex.abandon(p, e.getCause()));
-            if (e.getCause() instanceof io.orion.dedup.storage.OutOfSpaceException oos) {
+            if (e.getCause() instanceof io.orion.dedup.blockdev.OutOfSpaceException oos) {
                 // the write storing this data found no space: so does this one (07/27/07, not 03/0C/00)
-                throw new io.orion.dedup.storage.OutOfSpaceException("a concurrent write of the same data found no space: "
+                throw new io.orion.dedup.blockdev.OutOfSpaceException("a concurrent write of the same data found no space: "
                         + oos.getMessage(), oos);
             }
             throw new IOException("a concurrent write of the same data failed", e.getCause());

@@ -1,7 +1,7 @@
 package io.orion.dedup.dedup;
 
-import io.orion.dedup.store.ChunkStore;
-import io.orion.dedup.store.Location;
+import io.orion.dedup.containers.ChunkStore;
+import io.orion.dedup.containers.Location;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 

@@ -1,6 +1,6 @@
 package io.orion.dedup.dedup;
 
-import io.orion.dedup.store.DeviceSpec;
+import io.orion.dedup.containers.DeviceSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

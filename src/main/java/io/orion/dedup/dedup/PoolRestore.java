@@ -2,8 +2,8 @@ package io.orion.dedup.dedup;
 
 import io.orion.dedup.config.AtomicFiles;
 import io.orion.dedup.meta.MetadataBackup;
-import io.orion.dedup.store.DeviceProbe;
-import io.orion.dedup.store.DeviceSpec;
+import io.orion.dedup.containers.DeviceProbe;
+import io.orion.dedup.containers.DeviceSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

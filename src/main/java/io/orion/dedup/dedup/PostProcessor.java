@@ -2,8 +2,8 @@ package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

@@ -2,10 +2,10 @@ package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.store.ChunkStore;
-import io.orion.dedup.store.Compression;
-import io.orion.dedup.store.Location;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.containers.ChunkStore;
+import io.orion.dedup.containers.Compression;
+import io.orion.dedup.containers.Location;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;

@@ -7,7 +7,7 @@ import io.orion.dedup.meta.MetaDamage;
 import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.VolumeRecord;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;

@@ -1,6 +1,6 @@
 package io.orion.dedup.dedup;
 
-import io.orion.dedup.storage.IoBatch;
+import io.orion.dedup.blockdev.IoBatch;
 import java.util.BitSet;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;

@@ -1,6 +1,6 @@
 package io.orion.dedup.meta;
 
-import io.orion.dedup.store.Location;
+import io.orion.dedup.containers.Location;
 
 /**
  * One unique chunk as the {@code chunks} database records it: its fingerprint, where its record

@@ -1,6 +1,6 @@
 package io.orion.dedup.meta;
 
-import io.orion.dedup.storage.PrivateFiles;
+import io.orion.dedup.blockdev.PrivateFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -257,7 +257,7 @@ public final class FlushedMeta {
                 StandardOpenOption.WRITE);
         // a flush may run on a thread that is interrupted meanwhile (the cleanup timer when the pool
         // closes): an interrupted write would close the channel, and every later flush would fail
-        io.orion.dedup.storage.UninterruptibleChannels.apply(m.channel);
+        io.orion.dedup.blockdev.UninterruptibleChannels.apply(m.channel);
         try {
             // both slots allocated now: a later save overwrites in place and needs no new space (a
             // flush on a full file system must not fail for want of it)

@@ -1,7 +1,7 @@
 package io.orion.dedup.meta;
 
 import io.orion.dedup.dedup.DedupMode;
-import io.orion.dedup.store.JournalFormat;
+import io.orion.dedup.containers.JournalFormat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

@@ -112,7 +112,7 @@ public final class MetaCrossCheck {
             } else if (!Arrays.equals(fp, r.fingerprint())) {
                 add(problems, "fingerprint index entry " + HexFormat.of().formatHex(fp) + " names chunk " + id
                         + " whose fingerprint differs");
-            } else if (io.orion.dedup.store.RecordFormat.unhashed(fp)) {
+            } else if (io.orion.dedup.containers.RecordFormat.unhashed(fp)) {
                 add(problems, "fingerprint index entry for the zero value (no fingerprint) names chunk " + id);
             }
             return true;

@@ -1,6 +1,6 @@
 package io.orion.dedup.meta;
 
-import io.orion.dedup.storage.PrivateFiles;
+import io.orion.dedup.blockdev.PrivateFiles;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -355,7 +355,7 @@ public final class MetaStore implements Closeable {
             try {
                 PrivateFiles.restrictFiles(dir); // data.mdb, lock.mdb: LMDB creates them 0664 & ~umask
                 file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ, StandardOpenOption.WRITE);
-                io.orion.dedup.storage.UninterruptibleChannels.apply(file);
+                io.orion.dedup.blockdev.UninterruptibleChannels.apply(file);
                 int ps = env.stat().pageSize;
                 if (durableCommits) {
                     FlushedMeta.remove(dir); // every commit is durable: nothing to roll back to
@@ -1486,7 +1486,7 @@ public final class MetaStore implements Closeable {
                 }
             } catch (IOException e) {
                 lastTopUpFailure = now;
-                if (!io.orion.dedup.storage.OutOfSpaceException.isNoSpace(e)) {
+                if (!io.orion.dedup.blockdev.OutOfSpaceException.isNoSpace(e)) {
                     LOG.warn("cannot extend the metadata reserve in {}: {}", dir, e.toString());
                 }
             }
@@ -1584,8 +1584,8 @@ public final class MetaStore implements Closeable {
     }
 
     /** The error for work that needs new space while {@link #lowSpace()} (answered 07/27/07). */
-    public io.orion.dedup.storage.OutOfSpaceException noSpaceError() {
-        return new io.orion.dedup.storage.OutOfSpaceException("metadata file system of " + dir
+    public io.orion.dedup.blockdev.OutOfSpaceException noSpaceError() {
+        return new io.orion.dedup.blockdev.OutOfSpaceException("metadata file system of " + dir
                 + " is full (its reserve is kept for freeing space)");
     }
 

@@ -351,7 +351,7 @@ public final class MetaWriteTxn extends MetaTxn {
 
     /** Indexes {@code fp} to chunk {@code chunkId}, replacing the entry that indexed {@code fp} before. */
     public void putIndex(byte[] fp, long chunkId) {
-        if (io.orion.dedup.store.RecordFormat.unhashed(fp)) {
+        if (io.orion.dedup.containers.RecordFormat.unhashed(fp)) {
             // the zero value is no fingerprint (unhashed chunks all carry it): never indexed
             throw new IllegalArgumentException("chunk " + chunkId + ": the zero fingerprint is not indexed");
         }

@@ -1,7 +1,7 @@
 package io.orion.dedup.meta;
 
 import io.orion.dedup.config.AtomicFiles;
-import io.orion.dedup.storage.PrivateFiles;
+import io.orion.dedup.blockdev.PrivateFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

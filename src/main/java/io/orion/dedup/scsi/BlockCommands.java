@@ -5,8 +5,8 @@ import static io.orion.dedup.scsi.Cdb.u32;
 import static io.orion.dedup.scsi.Cdb.u64;
 import static io.orion.dedup.scsi.Cdb.u8;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.LbaStatus;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.LbaStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
@@ -179,7 +179,7 @@ final class BlockCommands {
 
     /**
      * Whether the LU offers the opcode: WRITE ATOMIC(16) only on a device whose writes are atomic
-     * ({@link io.orion.dedup.storage.BlockDevice#atomicWrites}); elsewhere it answers INVALID COMMAND
+     * ({@link io.orion.dedup.blockdev.BlockDevice#atomicWrites}); elsewhere it answers INVALID COMMAND
      * OPERATION CODE and REPORT SUPPORTED OPERATION CODES leaves it out.
      */
     static boolean supported(LogicalUnit lu, int opcode) {

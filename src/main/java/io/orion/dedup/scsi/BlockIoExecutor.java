@@ -1,6 +1,6 @@
 package io.orion.dedup.scsi;
 
-import io.orion.dedup.storage.DeviceWaits;
+import io.orion.dedup.blockdev.DeviceWaits;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;

@@ -76,7 +76,7 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
 
         /**
          * The data bytes of light work, which the transport may run on its own thread (see {@link
-         * io.orion.dedup.storage.IoBatch}): it never waits for the medium. -1: ordinary work.
+         * io.orion.dedup.blockdev.IoBatch}): it never waits for the medium. -1: ordinary work.
          */
         default long lightBytes() {
             return -1;

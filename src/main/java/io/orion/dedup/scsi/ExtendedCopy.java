@@ -12,7 +12,7 @@ import java.util.List;
 /**
  * EXTENDED COPY(LID1) (SPC-4 §6.4): identification (0xE4) copy target descriptors naming LUs by their
  * NAA designator, through the server-wide {@link CopyManager}, and block-to-block (02h) segments, each
- * copied with {@link io.orion.dedup.storage.BlockDevice#copyFrom} (a reference copy between dedup
+ * copied with {@link io.orion.dedup.blockdev.BlockDevice#copyFrom} (a reference copy between dedup
  * volumes of one pool). The result is left for RECEIVE COPY RESULTS ({@link ThirdPartyCopy}).
  */
 final class ExtendedCopy {

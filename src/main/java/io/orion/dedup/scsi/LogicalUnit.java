@@ -1,6 +1,6 @@
 package io.orion.dedup.scsi;
 
-import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.Deque;

@@ -8,7 +8,7 @@ import static io.orion.dedup.scsi.Cdb.u8;
 import io.orion.dedup.scsi.PersistentReservations.Change;
 import io.orion.dedup.scsi.PersistentReservations.Result;
 import io.orion.dedup.scsi.PrState.Registration;
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.io.IOException;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;

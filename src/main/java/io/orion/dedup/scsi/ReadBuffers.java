@@ -1,6 +1,6 @@
 package io.orion.dedup.scsi;
 
-import io.orion.dedup.storage.BufferPool;
+import io.orion.dedup.blockdev.BufferPool;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicBoolean;
 

@@ -3,8 +3,8 @@ package io.orion.dedup.scsi;
 import static io.orion.dedup.scsi.Cdb.u16;
 import static io.orion.dedup.scsi.Cdb.u8;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;

@@ -1,10 +1,10 @@
 package io.orion.dedup.scsi;
 
 import io.orion.dedup.logging.RateLimitedLog;
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.IoBatch;
-import io.orion.dedup.storage.OutOfSpaceException;
-import io.orion.dedup.storage.ReadOnlyVolumeException;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.IoBatch;
+import io.orion.dedup.blockdev.OutOfSpaceException;
+import io.orion.dedup.blockdev.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;

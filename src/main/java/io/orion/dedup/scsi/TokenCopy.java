@@ -5,7 +5,7 @@ import static io.orion.dedup.scsi.Cdb.u32;
 import static io.orion.dedup.scsi.Cdb.u64;
 import static io.orion.dedup.scsi.Cdb.u8;
 
-import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 

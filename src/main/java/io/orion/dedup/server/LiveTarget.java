@@ -5,7 +5,7 @@ import io.orion.dedup.config.TargetDefinition;
 import io.orion.dedup.iscsi.IscsiTargetInfo;
 import io.orion.dedup.scsi.NexusAccess;
 import io.orion.dedup.scsi.ScsiTargetService;
-import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;

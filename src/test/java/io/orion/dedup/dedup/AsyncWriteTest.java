@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.IoBatch;
+import io.orion.dedup.blockdev.IoBatch;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

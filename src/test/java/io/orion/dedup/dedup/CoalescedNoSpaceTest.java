@@ -3,7 +3,7 @@ package io.orion.dedup.dedup;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;

@@ -9,10 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.MetaCorruptException;
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.storage.ReadOnlyVolumeException;
-import io.orion.dedup.store.RecordFormat;
-import io.orion.dedup.store.SlotHeader;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.blockdev.ReadOnlyVolumeException;
+import io.orion.dedup.containers.RecordFormat;
+import io.orion.dedup.containers.SlotHeader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

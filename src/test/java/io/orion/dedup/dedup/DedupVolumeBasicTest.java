@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.LbaStatus;
+import io.orion.dedup.blockdev.LbaStatus;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -2,9 +2,9 @@ package io.orion.dedup.dedup;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.store.JournalFormat;
-import io.orion.dedup.store.RecordFormat;
-import io.orion.dedup.store.SlotHeader;
+import io.orion.dedup.containers.JournalFormat;
+import io.orion.dedup.containers.RecordFormat;
+import io.orion.dedup.containers.SlotHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

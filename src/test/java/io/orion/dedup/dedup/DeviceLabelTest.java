@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.store.DeviceLabels;
-import io.orion.dedup.store.SlotHeader;
+import io.orion.dedup.containers.DeviceLabels;
+import io.orion.dedup.containers.SlotHeader;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.store.BackingDevice;
-import io.orion.dedup.store.DeviceFaults;
+import io.orion.dedup.containers.BackingDevice;
+import io.orion.dedup.containers.DeviceFaults;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

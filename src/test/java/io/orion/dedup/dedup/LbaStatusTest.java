@@ -2,7 +2,7 @@ package io.orion.dedup.dedup;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.orion.dedup.storage.LbaStatus;
+import io.orion.dedup.blockdev.LbaStatus;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

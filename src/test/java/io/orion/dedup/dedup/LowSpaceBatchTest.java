@@ -3,8 +3,8 @@ package io.orion.dedup.dedup;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.IoBatch;
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.blockdev.IoBatch;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;

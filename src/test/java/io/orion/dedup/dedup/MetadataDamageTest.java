@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.orion.dedup.meta.MetaCorruptException;
-import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

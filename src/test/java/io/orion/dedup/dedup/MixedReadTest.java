@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.OutOfSpaceException;
+import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

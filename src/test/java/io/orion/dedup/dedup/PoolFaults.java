@@ -19,7 +19,7 @@ public final class PoolFaults {
     }
 
     /** The backing device with index {@code index} (to inject faults under it). */
-    public static io.orion.dedup.store.BackingDevice device(DedupPool pool, int index) {
+    public static io.orion.dedup.containers.BackingDevice device(DedupPool pool, int index) {
         return DeviceFaultTest.device(pool, index);
     }
 

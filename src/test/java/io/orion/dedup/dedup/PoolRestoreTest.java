@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.MetadataBackup;
-import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

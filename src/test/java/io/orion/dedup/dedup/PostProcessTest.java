@@ -358,7 +358,7 @@ class PostProcessTest {
             assertEquals(hashed, pool.stats().hashedBytes(), "the write hashed nothing");
             try (MetaTxn t = pool.meta().read()) {
                 var c = t.chunk(t.block(v.state().id, 0));
-                assertTrue(io.orion.dedup.store.RecordFormat.unhashed(c.fingerprint()), "no fingerprint yet");
+                assertTrue(io.orion.dedup.containers.RecordFormat.unhashed(c.fingerprint()), "no fingerprint yet");
             }
             assertTrue(pool.verify().clean(), "scrub checks unhashed records by their CRC");
             PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);

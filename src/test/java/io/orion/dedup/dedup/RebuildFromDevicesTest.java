@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.recovery.PoolRebuilder;
-import io.orion.dedup.store.Container;
+import io.orion.dedup.containers.Container;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -278,7 +278,7 @@ class RebuildFromDevicesTest {
             pool.flush();
         }
         Path empty = dir.resolve("meta-new");
-        List<io.orion.dedup.store.DeviceSpec> mixed = new ArrayList<>(o.devices());
+        List<io.orion.dedup.containers.DeviceSpec> mixed = new ArrayList<>(o.devices());
         mixed.addAll(o2.devices());
         IOException e2 = assertThrows(IOException.class,
                 () -> new PoolRebuilder(mixed, empty, o.containerSize(), o.metadataMapSize(), null).rebuild());

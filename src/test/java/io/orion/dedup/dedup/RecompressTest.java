@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.store.Container;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.containers.Container;
+import io.orion.dedup.containers.RecordFormat;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -206,7 +206,7 @@ class RecompressTest {
 
     /** Stored bytes once every compressible chunk is an LZ4 record and every other one is raw. */
     static long storedWhenAllCompressed(double threshold) {
-        io.orion.dedup.store.Compression lz4 = new io.orion.dedup.store.Compression(true, threshold, 1);
+        io.orion.dedup.containers.Compression lz4 = new io.orion.dedup.containers.Compression(true, threshold, 1);
         java.util.Set<ByteBuffer> seen = new java.util.HashSet<>();
         long stored = 0;
         for (long lba = 0; lba < BLOCKS; lba++) {
@@ -317,7 +317,7 @@ class RecompressTest {
                 assertEquals(victim.location(), t.chunk(victim.id()).location(), "the damaged chunk was not moved");
             }
             DedupVolume v = pool.openVolume("lun").orElseThrow();
-            org.junit.jupiter.api.Assertions.assertThrows(io.orion.dedup.storage.ChecksumMismatchException.class,
+            org.junit.jupiter.api.Assertions.assertThrows(io.orion.dedup.blockdev.ChecksumMismatchException.class,
                     () -> PoolFixture.read(v, 5, 1), "the damage is still reported, never laundered");
             for (int lba = 0; lba < BLOCKS; lba++) {
                 if (lba != 5) {

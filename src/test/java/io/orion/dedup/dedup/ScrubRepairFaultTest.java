@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
-import io.orion.dedup.store.DeviceFaults;
+import io.orion.dedup.containers.DeviceFaults;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

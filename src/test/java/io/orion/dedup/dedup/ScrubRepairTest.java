@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.storage.ChecksumMismatchException;
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -355,7 +355,7 @@ class ScrubRepairTest {
             pool.flush();
             long[] bad = DeviceFaultTest.recordOf(pool, v, 1);
             var d = DeviceFaultTest.device(pool, (int) bad[0]);
-            d.injectFaults(io.orion.dedup.store.DeviceFaults.failRange(io.orion.dedup.store.DeviceFaults.Op.READ,
+            d.injectFaults(io.orion.dedup.containers.DeviceFaults.failRange(io.orion.dedup.containers.DeviceFaults.Op.READ,
                     bad[1], bad[2]));
 
             ScrubResult plain = pool.verify(WorkMonitor.NONE, false);

@@ -3,7 +3,7 @@ package io.orion.dedup.dedup;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.orion.dedup.store.RecordFormat;
+import io.orion.dedup.containers.RecordFormat;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaTxn;
-import io.orion.dedup.storage.ReadOnlyVolumeException;
+import io.orion.dedup.blockdev.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -390,7 +390,7 @@ class VolumeCloneTest {
 
     private static long journalBytes(DedupPool pool) {
         long n = 0;
-        for (io.orion.dedup.store.Container c : pool.store().containers()) {
+        for (io.orion.dedup.containers.Container c : pool.store().containers()) {
             n += c.journalBytes();
         }
         return n;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.store.RecordFormat;
-import io.orion.dedup.store.SlotHeader;
+import io.orion.dedup.containers.RecordFormat;
+import io.orion.dedup.containers.SlotHeader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

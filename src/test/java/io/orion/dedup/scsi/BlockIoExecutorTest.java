@@ -3,7 +3,7 @@ package io.orion.dedup.scsi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.DeviceWaits;
+import io.orion.dedup.blockdev.DeviceWaits;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;

@@ -9,8 +9,8 @@ import static io.orion.dedup.scsi.ThirdPartyCopyTest.xcopyList;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.RamBlockDevice;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;

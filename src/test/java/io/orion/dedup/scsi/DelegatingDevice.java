@@ -1,8 +1,8 @@
 package io.orion.dedup.scsi;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.LbaStatus;
-import io.orion.dedup.storage.Provisioning;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.LbaStatus;
+import io.orion.dedup.blockdev.Provisioning;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 

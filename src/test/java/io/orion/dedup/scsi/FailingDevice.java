@@ -1,9 +1,9 @@
 package io.orion.dedup.scsi;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.LbaStatus;
-import io.orion.dedup.storage.OutOfSpaceException;
-import io.orion.dedup.storage.ReadOnlyVolumeException;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.LbaStatus;
+import io.orion.dedup.blockdev.OutOfSpaceException;
+import io.orion.dedup.blockdev.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 

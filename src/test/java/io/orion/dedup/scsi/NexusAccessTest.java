@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.LbaStatus;
-import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.LbaStatus;
+import io.orion.dedup.blockdev.RamBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;

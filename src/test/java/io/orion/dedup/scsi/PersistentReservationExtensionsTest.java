@@ -10,8 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import io.orion.dedup.storage.OutOfSpaceException;
-import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.blockdev.OutOfSpaceException;
+import io.orion.dedup.blockdev.RamBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

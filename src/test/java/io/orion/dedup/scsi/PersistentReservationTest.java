@@ -8,7 +8,7 @@ import static io.orion.dedup.scsi.ScsiHarness.bytes;
 import static io.orion.dedup.scsi.ScsiHarness.cdb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.blockdev.RamBlockDevice;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -11,9 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.LbaStatus;
-import io.orion.dedup.storage.RamBlockDevice;
-import io.orion.dedup.storage.ReadOnlyVolumeException;
+import io.orion.dedup.blockdev.LbaStatus;
+import io.orion.dedup.blockdev.RamBlockDevice;
+import io.orion.dedup.blockdev.ReadOnlyVolumeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

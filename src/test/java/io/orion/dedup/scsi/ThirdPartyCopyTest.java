@@ -10,8 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.orion.dedup.storage.BlockDevice;
-import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
+import io.orion.dedup.blockdev.RamBlockDevice;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;

@@ -14,7 +14,7 @@ import io.orion.dedup.scsi.ScsiCommand;
 import io.orion.dedup.scsi.ScsiResponse;
 import io.orion.dedup.scsi.ScsiTargetService;
 import io.orion.dedup.scsi.TaskAttribute;
-import io.orion.dedup.storage.RamBlockDevice;
+import io.orion.dedup.blockdev.RamBlockDevice;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;

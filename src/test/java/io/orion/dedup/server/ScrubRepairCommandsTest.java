@@ -12,7 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.orion.dedup.dedup.DedupPool;
 import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.server.JobCommandsTest.Run;
-import io.orion.dedup.storage.ChecksumMismatchException;
+import io.orion.dedup.blockdev.ChecksumMismatchException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Random;

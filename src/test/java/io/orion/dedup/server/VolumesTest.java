@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.config.LunDefinition;
 import io.orion.dedup.config.OrionConfig;
-import io.orion.dedup.storage.BlockDevice;
+import io.orion.dedup.blockdev.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

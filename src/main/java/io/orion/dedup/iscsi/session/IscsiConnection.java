@@ -39,7 +39,7 @@ import io.orion.dedup.scsi.ScsiTarget;
 import io.orion.dedup.scsi.SenseData;
 import io.orion.dedup.scsi.SenseReason;
 import io.orion.dedup.scsi.TaskAttribute;
-import io.orion.dedup.storage.IoBatch;
+import io.orion.dedup.blockdev.IoBatch;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;

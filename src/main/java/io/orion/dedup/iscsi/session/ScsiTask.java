@@ -3,7 +3,7 @@ package io.orion.dedup.iscsi.session;
 import io.netty.buffer.ByteBuf;
 import io.orion.dedup.iscsi.pdu.DataOut;
 import io.orion.dedup.iscsi.pdu.ScsiCommandPdu;
-import io.orion.dedup.storage.BufferPool;
+import io.orion.dedup.blockdev.BufferPool;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
