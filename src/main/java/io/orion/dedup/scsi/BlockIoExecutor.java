@@ -120,9 +120,10 @@ public final class BlockIoExecutor extends ThreadPoolExecutor {
             }
             int want = Math.min(max, getPoolSize() + queued);
             if (want > getCorePoolSize()) {
+                // counted before the threads start: a queued task they run may be seen done at once
+                grown.incrementAndGet();
                 setMaximumPoolSize(max);
                 setCorePoolSize(want); // starts a thread for each queued task, up to the new size
-                grown.incrementAndGet();
                 LOG.debug("every block I/O thread is stuck and a device is slow (no task finished for {} ms, {}"
                         + " queued): {} threads now", TimeUnit.NANOSECONDS.toMillis(now - progressAt), queued, want);
             }
