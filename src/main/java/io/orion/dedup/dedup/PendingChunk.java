@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A new chunk between "claimed" and "committed". The first writer of a fingerprint claims it in
- * the pool's in-flight map, writes the record and completes {@link #written}; concurrent writers of
+ * {@link DedupIndex}'s in-flight map, writes the record and completes {@link #written}; concurrent writers of
  * the same content find the claim, wait for {@code written} (never for a commit, so no cycles) and
  * reference it. The committer turns it into a chunk (or into a reference to an existing chunk) on
  * its first appearance in a batch, then records the resolved id.
