@@ -72,6 +72,17 @@ public interface BlockDevice extends Closeable {
      * unchanged until then. The default writes synchronously on the caller's thread.
      */
     default CompletableFuture<Void> writeAsync(long lba, ByteBuffer src, boolean fua) {
+        return writeAsync(lba, src, fua, null);
+    }
+
+    /**
+     * {@link #writeAsync(long, ByteBuffer, boolean)} run in {@code scope} (null: none), the {@link
+     * IoBatch} scope of a burst of writes: the device may defer its metadata commit to the scope's
+     * end, must run the scope's deferred actions before it waits for something, and in an {@link
+     * IoBatch.Scope#inline() inline} scope must not wait at all ({@link IoBatch.Scope#handOff} the
+     * write instead).
+     */
+    default CompletableFuture<Void> writeAsync(long lba, ByteBuffer src, boolean fua, IoBatch.Scope scope) {
         try {
             write(lba, src, fua);
             return CompletableFuture.completedFuture(null);
@@ -81,11 +92,12 @@ public interface BlockDevice extends Closeable {
     }
 
     /**
-     * True when a non-FUA {@link #writeAsync} never waits for the medium (it copies the data into
-     * memory or the page cache, and may take short locks), so a transport may run a small one on its
-     * own thread rather than hand it to an I/O thread.
+     * True when a non-FUA {@link #writeAsync} of {@code bytes} at {@code lba} cannot wait for
+     * anything but short memory locks (it copies the data into memory or the page cache and leaves
+     * its metadata to a commit that does not sync), so a transport may run it on its own thread
+     * rather than hand it to an I/O thread. False by default.
      */
-    default boolean quickWrites() {
+    default boolean quickWrite(long lba, long bytes) {
         return false;
     }
 

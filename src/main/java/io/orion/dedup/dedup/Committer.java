@@ -187,6 +187,14 @@ final class Committer implements AutoCloseable {
      * committing). It must be short and must not wait for the committer.
      */
     void commitOpsAsync(List<BlockOp> ops, Consumer<Throwable> onDone) {
+        commitOpsAsync(ops, onDone, null);
+    }
+
+    /**
+     * {@link #commitOpsAsync(List, Consumer)} for a write running in {@code scope} (null: none): the
+     * commit waits for the scope's end, one for the whole burst.
+     */
+    void commitOpsAsync(List<BlockOp> ops, Consumer<Throwable> onDone, IoBatch.Scope scope) {
         AsyncBlockWork w = new AsyncBlockWork(ops, onDone);
         if (!running) {
             abandonClaims(w);
@@ -194,8 +202,9 @@ final class Committer implements AutoCloseable {
             return;
         }
         queue.add(w);
-        // inside a batch of writes (IoBatch) the commit waits for the batch's end: one for all
-        if (!IoBatch.defer(this, leadQueued)) {
+        if (scope != null) {
+            scope.defer(this, leadQueued);
+        } else {
             leadQueued.run();
         }
     }

@@ -6,6 +6,7 @@ import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.blockdev.BlockDevice;
 import io.orion.dedup.blockdev.ChecksumMismatchException;
 import io.orion.dedup.blockdev.DeviceWaits;
+import io.orion.dedup.blockdev.IoBatch;
 import io.orion.dedup.blockdev.LbaStatus;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -285,11 +286,16 @@ public final class DedupVolume implements BlockDevice {
 
     @Override
     public void write(long lba, ByteBuffer src, boolean fua) throws IOException {
+        write(lba, src, fua, null);
+    }
+
+    /** {@link #write(long, ByteBuffer, boolean)} in {@code scope} (null: none; see {@link #writeAsync}). */
+    private void write(long lba, ByteBuffer src, boolean fua, IoBatch.Scope scope) throws IOException {
         checkWritable();
         int len = src.remaining();
         if (len > 0) {
             long off = lba * st.logicalBlockSize;
-            try (StripedLocks.Held h = lockBytes(off, off + len)) {
+            try (StripedLocks.Held h = lockBytes(off, off + len, scope)) {
                 writeLocked(off, src);
             }
         }
@@ -300,14 +306,21 @@ public final class DedupVolume implements BlockDevice {
 
     /**
      * Asynchronous {@link #write}: the block locks are taken and the data hashed and stored on this
-     * thread; the block-map commit goes to the group committer without waiting for it, and the
-     * future completes (and the locks are released) on the thread that committed the batch. A
-     * write-through (FUA) write is synchronous.
+     * thread; the block-map commit goes to the group committer without waiting for it (in {@code
+     * scope}, at the scope's end: one commit for the burst), and the future completes (and the locks
+     * are released) on the thread that committed the batch. A write-through (FUA) write is
+     * synchronous. In an inline scope (a transport thread) a write whose block locks are held by a
+     * write of another thread does not wait for them: it goes to the scope's I/O executor.
      */
     @Override
-    public CompletableFuture<Void> writeAsync(long lba, ByteBuffer src, boolean fua) {
+    public CompletableFuture<Void> writeAsync(long lba, ByteBuffer src, boolean fua, IoBatch.Scope scope) {
         if (fua) {
-            return BlockDevice.super.writeAsync(lba, src, true);
+            try {
+                write(lba, src, true, scope);
+                return CompletableFuture.completedFuture(null);
+            } catch (IOException | RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
@@ -317,7 +330,22 @@ public final class DedupVolume implements BlockDevice {
                 return CompletableFuture.completedFuture(null);
             }
             long off = lba * st.logicalBlockSize;
-            StripedLocks.Held h = lockBytes(off, off + len);
+            StripedLocks.Held h;
+            if (scope != null && scope.inline()) {
+                h = tryLockBytes(off, off + len, scope);
+                if (h == null) {
+                    scope.handOff(s -> writeAsync(lba, src, false, s).whenComplete((v, e) -> {
+                        if (e == null) {
+                            done.complete(null);
+                        } else {
+                            done.completeExceptionally(e);
+                        }
+                    }));
+                    return done;
+                }
+            } else {
+                h = lockBytes(off, off + len, scope);
+            }
             List<BlockOp> ops;
             try {
                 ops = prepareLocked(off, src);
@@ -333,7 +361,7 @@ public final class DedupVolume implements BlockDevice {
                 } else {
                     done.completeExceptionally(failure);
                 }
-            });
+            }, scope);
         } catch (IOException | RuntimeException e) {
             done.completeExceptionally(e);
         }
@@ -341,21 +369,46 @@ public final class DedupVolume implements BlockDevice {
     }
 
     /**
-     * Non-FUA writes copy into the page cache and leave the metadata to the group committer, which
-     * syncs nothing unless the pool runs with durable commits. Not while a device is slow (one of
-     * its reads or writes took 200 ms or more in the last 30 s, or a device operation has been
-     * waiting that long now): a write's appends may then wait for it, and a transport thread must
-     * not wait, since it serves other connections (other LUNs' reads among them).
+     * A write that cannot wait, which a transport may run on its own thread (it serves other
+     * connections, other LUNs' reads among them): whole dedup blocks (a partial block is read first,
+     * which may wait for the medium), {@code verify} off (it compares stored bytes), commits that do
+     * not sync, and no device slow (one of its reads or writes took 200 ms or more in the last 30 s,
+     * or a device operation has been waiting that long now: the write's appends may wait for it). A
+     * block lock held by another write is found only when the write runs: it then goes to an I/O
+     * thread ({@link #writeAsync}).
      */
     @Override
-    public boolean quickWrites() {
-        return !pool.options().durableCommits() && !DeviceWaits.slowNow() && !pool.store().anyDeviceSlowLately();
+    public boolean quickWrite(long lba, long bytes) {
+        long off = lba * st.logicalBlockSize;
+        int dbs = st.dedupBlockSize;
+        return off % dbs == 0 && bytes % dbs == 0 && !pool.options().verify() && !pool.options().durableCommits()
+                && !DeviceWaits.slowNow() && !pool.store().anyDeviceSlowLately();
     }
 
     /** Locks the dedup blocks that byte range {@code [from, to)} of this volume touches. */
     private StripedLocks.Held lockBytes(long from, long to) {
+        return lockBytes(from, to, null);
+    }
+
+    /** {@link #lockBytes(long, long)} for a writer running in {@code scope} (null: none). */
+    private StripedLocks.Held lockBytes(long from, long to, IoBatch.Scope scope) {
         int dbs = st.dedupBlockSize;
-        return pool.locks().lock(st.id, from / dbs, (to - 1) / dbs);
+        return pool.locks().lock(st.id, from / dbs, (to - 1) / dbs, scope);
+    }
+
+    /**
+     * The locks of byte range {@code [from, to)} without waiting, or null: for a write in an inline
+     * scope. A lock held by an earlier write of the same burst is freed by committing the scope's
+     * deferred work first; only a lock held by another thread's write leaves null.
+     */
+    private StripedLocks.Held tryLockBytes(long from, long to, IoBatch.Scope scope) {
+        int dbs = st.dedupBlockSize;
+        StripedLocks.Held h = pool.locks().tryLock(st.id, from / dbs, (to - 1) / dbs);
+        if (h == null) {
+            scope.runDeferred();
+            h = pool.locks().tryLock(st.id, from / dbs, (to - 1) / dbs);
+        }
+        return h;
     }
 
     /** Writes {@code src} at byte offset {@code off}; the caller holds the block locks. */

@@ -30,10 +30,19 @@ final class StripedLocks {
 
     /** Locks the stripes of dedup blocks {@code [first, last]} of {@code volume} (and an optional second range). */
     Held lock(int volume, long first, long last, int volume2, long first2, long last2) {
+        return lock(volume, first, last, volume2, first2, last2, null);
+    }
+
+    /**
+     * As {@link #lock(int, long, long, int, long, long)}, for a writer running in {@code scope}
+     * (null: none): before it waits for a stripe, it commits what the scope deferred, since the
+     * holder may be an earlier write of the same burst waiting for that commit.
+     */
+    private Held lock(int volume, long first, long last, int volume2, long first2, long last2, IoBatch.Scope scope) {
         if (first == last && volume2 < 0) {
             int s = stripe(volume, first);
             try {
-                acquire(locks[s]);
+                acquire(locks[s], scope);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for a block lock", e);
@@ -45,11 +54,11 @@ final class StripedLocks {
         if (volume2 >= 0) {
             add(set, volume2, first2, last2);
         }
-        return take(set);
+        return take(set, scope);
     }
 
     /** Takes the stripes of {@code set} in ascending order (the one order every caller uses). */
-    private Held take(BitSet set) {
+    private Held take(BitSet set, IoBatch.Scope scope) {
         int[] order = new int[set.cardinality()];
         for (int i = set.nextSetBit(0), k = 0; i >= 0; i = set.nextSetBit(i + 1)) {
             order[k++] = i;
@@ -57,7 +66,7 @@ final class StripedLocks {
         int taken = 0;
         try {
             for (int s : order) {
-                acquire(locks[s]);
+                acquire(locks[s], scope);
                 taken++;
             }
         } catch (InterruptedException e) {
@@ -71,18 +80,47 @@ final class StripedLocks {
     }
 
     /**
-     * Takes a stripe; before waiting for one, commits what this thread deferred (IoBatch), since the
-     * holder may be an earlier write of this thread's own batch waiting for that commit.
+     * Takes a stripe; before waiting for one, commits what {@code scope} deferred (IoBatch), since
+     * the holder may be an earlier write of the same burst waiting for that commit.
      */
-    private static void acquire(Semaphore stripe) throws InterruptedException {
+    private static void acquire(Semaphore stripe, IoBatch.Scope scope) throws InterruptedException {
         if (!stripe.tryAcquire()) {
-            IoBatch.runDeferred();
+            if (scope != null) {
+                scope.runDeferred();
+            }
             stripe.acquire();
         }
     }
 
     Held lock(int volume, long first, long last) {
-        return lock(volume, first, last, -1, 0, -1);
+        return lock(volume, first, last, -1, 0, -1, null);
+    }
+
+    /** {@link #lock(int, long, long)} for a writer running in {@code scope} (null: none). */
+    Held lock(int volume, long first, long last, IoBatch.Scope scope) {
+        return lock(volume, first, last, -1, 0, -1, scope);
+    }
+
+    /**
+     * The stripes of dedup blocks {@code [first, last]} of {@code volume} if every one is free now,
+     * else null (none taken): for a writer that must not wait (an inline {@link IoBatch.Scope}).
+     */
+    Held tryLock(int volume, long first, long last) {
+        BitSet set = new BitSet(STRIPES);
+        add(set, volume, first, last);
+        int[] order = new int[set.cardinality()];
+        for (int i = set.nextSetBit(0), k = 0; i >= 0; i = set.nextSetBit(i + 1)) {
+            order[k++] = i;
+        }
+        for (int i = 0; i < order.length; i++) {
+            if (!locks[order[i]].tryAcquire()) {
+                for (int j = 0; j < i; j++) {
+                    locks[order[j]].release();
+                }
+                return null;
+            }
+        }
+        return new Held(order);
     }
 
     /** Locks the stripes of the dedup blocks {@code (volumes[i], blocks[i])} (any set, in stripe order). */
@@ -91,7 +129,7 @@ final class StripedLocks {
         for (int i = 0; i < volumes.length; i++) {
             set.set(stripe(volumes[i], blocks[i]));
         }
-        return take(set);
+        return take(set, null);
     }
 
     private static void add(BitSet set, int volume, long first, long last) {

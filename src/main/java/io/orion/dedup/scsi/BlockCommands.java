@@ -154,11 +154,11 @@ final class BlockCommands {
         }
         // The status goes out when the device completes the write, which for a dedup volume is
         // when the group committer committed its block-map changes, without an I/O thread waiting.
-        long light = !fua && have <= LIGHT_WRITE_BYTES && dev.quickWrites() ? have : -1;
+        long light = !fua && have <= LIGHT_WRITE_BYTES && dev.quickWrite(e.lba, have) ? have : -1;
         return new CommandSpec.AsyncExecutor() {
             @Override
-            public CompletableFuture<ScsiResponse> start() {
-                return dev.writeAsync(e.lba, src, fua).thenApply(v -> Responses.goodOut(want));
+            public CompletableFuture<ScsiResponse> start(io.orion.dedup.blockdev.IoBatch.Scope scope) {
+                return dev.writeAsync(e.lba, src, fua, scope).thenApply(v -> Responses.goodOut(want));
             }
 
             @Override

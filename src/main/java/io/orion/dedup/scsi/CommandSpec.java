@@ -72,11 +72,16 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
      */
     @FunctionalInterface
     interface AsyncExecutor extends Executor {
-        CompletableFuture<ScsiResponse> start() throws IOException;
+        /**
+         * Starts the work in {@code scope}, the {@link io.orion.dedup.blockdev.IoBatch} scope it
+         * runs in (null: none), which it passes down to the device.
+         */
+        CompletableFuture<ScsiResponse> start(io.orion.dedup.blockdev.IoBatch.Scope scope) throws IOException;
 
         /**
          * The data bytes of light work, which the transport may run on its own thread (see {@link
-         * io.orion.dedup.blockdev.IoBatch}): it never waits for the medium. -1: ordinary work.
+         * io.orion.dedup.blockdev.IoBatch}): it cannot wait ({@link
+         * io.orion.dedup.blockdev.BlockDevice#quickWrite}). -1: ordinary work.
          */
         default long lightBytes() {
             return -1;
@@ -85,7 +90,7 @@ record CommandSpec(int opcode, int serviceAction, String name, byte[] usage, int
         /** Waits for {@link #start}; a failure arrives wrapped in a CompletionException. */
         @Override
         default ScsiResponse run() throws IOException {
-            return start().join();
+            return start(null).join();
         }
     }
 }

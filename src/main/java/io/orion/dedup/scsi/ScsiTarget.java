@@ -12,7 +12,16 @@ import java.util.concurrent.CompletableFuture;
 public interface ScsiTarget {
 
     /** Executes one command. The future never completes exceptionally: errors become sense data. */
-    CompletableFuture<ScsiResponse> execute(ScsiCommand command);
+    default CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
+        return execute(command, null);
+    }
+
+    /**
+     * {@link #execute(ScsiCommand)} as part of {@code batch} (null: none), the transport's batch of
+     * the commands decoded from one socket read: the command's I/O is collected into it and leaves
+     * with the rest of the burst when the transport dispatches it.
+     */
+    CompletableFuture<ScsiResponse> execute(ScsiCommand command, io.orion.dedup.blockdev.IoBatch batch);
 
     /** True if {@code lun} exists and is visible to {@code nexus} (for task management answers). */
     boolean hasLun(Nexus nexus, long lun);

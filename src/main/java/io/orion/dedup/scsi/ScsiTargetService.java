@@ -259,12 +259,12 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
      * removed can wait for the commands already under way, {@link #awaitIdle}).
      */
     @Override
-    public CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
+    public CompletableFuture<ScsiResponse> execute(ScsiCommand command, IoBatch batch) {
         AtomicInteger n = inFlight.computeIfAbsent(command.lun(), k -> new AtomicInteger());
         n.incrementAndGet();
         CompletableFuture<ScsiResponse> f;
         try {
-            f = dispatch(command);
+            f = dispatch(command, batch);
         } catch (RuntimeException e) {
             n.decrementAndGet();
             throw e;
@@ -273,7 +273,7 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         return f;
     }
 
-    private CompletableFuture<ScsiResponse> dispatch(ScsiCommand command) {
+    private CompletableFuture<ScsiResponse> dispatch(ScsiCommand command, IoBatch batch) {
         // a LUN the nexus does not see is answered exactly as one that does not exist
         LogicalUnit lu = access.sees(command.nexus(), command.lun()) ? units.get(command.lun()) : null;
         boolean desc = lu != null && lu.dSense;
@@ -339,8 +339,9 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
         Runnable task = () -> {
             try {
                 if (exec instanceof CommandSpec.AsyncExecutor async) {
-                    // a burst of writes goes to one I/O thread and shares one commit (IoBatch)
-                    IoBatch.submit(io, () -> start(command, lu, async, writes).whenComplete((r, ex) -> {
+                    // a burst of writes goes to one I/O thread and shares one commit (IoBatch; a
+                    // command admitted later, after an ordered one, runs on its own)
+                    IoBatch.submit(batch, io, scope -> start(command, lu, async, writes, scope).whenComplete((r, ex) -> {
                         ScsiResponse out = ex == null ? r : outcome(command, lu, unwrap(ex), writes);
                         if (!f.complete(out)) {
                             out.releaseData();
@@ -375,9 +376,10 @@ public final class ScsiTargetService implements ScsiTarget, AutoCloseable {
     }
 
     private CompletableFuture<ScsiResponse> start(ScsiCommand command, LogicalUnit lu,
-                                                  CommandSpec.AsyncExecutor exec, boolean writes) {
+                                                  CommandSpec.AsyncExecutor exec, boolean writes,
+                                                  IoBatch.Scope scope) {
         try {
-            return exec.start();
+            return exec.start(scope);
         } catch (IOException | RuntimeException | Error e) {
             return CompletableFuture.completedFuture(outcome(command, lu, e, writes));
         }

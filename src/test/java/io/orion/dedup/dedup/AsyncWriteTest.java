@@ -2,6 +2,7 @@ package io.orion.dedup.dedup;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.orion.dedup.blockdev.IoBatch;
@@ -27,13 +28,13 @@ class AsyncWriteTest {
     /** Submits {@code writes} as one burst to a single I/O thread, as the iSCSI transport does. */
     private static List<CompletableFuture<Void>> burst(ExecutorService io, DedupVolume v, long[] lbas, byte[][] data) {
         List<CompletableFuture<Void>> done = new ArrayList<>();
-        IoBatch.open();
+        IoBatch batch = new IoBatch();
         for (int i = 0; i < lbas.length; i++) {
             CompletableFuture<Void> f = new CompletableFuture<>();
             done.add(f);
             long lba = lbas[i];
             ByteBuffer src = ByteBuffer.wrap(data[i]);
-            IoBatch.submit(io, () -> v.writeAsync(lba, src, false).whenComplete((x, e) -> {
+            batch.submit(io, scope -> v.writeAsync(lba, src, false, scope).whenComplete((x, e) -> {
                 if (e == null) {
                     f.complete(null);
                 } else {
@@ -41,7 +42,7 @@ class AsyncWriteTest {
                 }
             }));
         }
-        IoBatch.close();
+        batch.dispatch();
         return done;
     }
 
@@ -120,6 +121,63 @@ class AsyncWriteTest {
                 }
             }
             assertTrue(pool.verify().clean(), "every chunk checks out after the reopen");
+        }
+    }
+
+    /**
+     * A write on a transport thread (an inline scope) whose block lock another thread's write holds
+     * does not wait for it there: the transport serves other connections. It goes to the I/O
+     * executor, waits there, and lands after the holder's write.
+     */
+    @Test
+    void inlineWriteGoesToTheIoThreadWhenAnotherThreadHoldsItsBlockLock() throws Exception {
+        ExecutorService io = Executors.newSingleThreadExecutor();
+        ExecutorService transport = Executors.newSingleThreadExecutor();
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+            byte[] first = PoolFixture.random(1, 4096);
+            byte[] second = PoolFixture.random(2, 4096);
+            assertTrue(v.quickWrite(5, 4096), "a whole-block write is light");
+            // an I/O thread's write of block 5 holds its lock until its scope's deferred commit
+            IoBatch.Scope holder = new IoBatch.Scope(io, false);
+            CompletableFuture<Void> held = v.writeAsync(5, ByteBuffer.wrap(first), false, holder);
+            CompletableFuture<Void> light = new CompletableFuture<>();
+            transport.submit(() -> {
+                IoBatch batch = new IoBatch();
+                batch.submit(io, scope -> v.writeAsync(5, ByteBuffer.wrap(second), false, scope).whenComplete((x, e) -> {
+                    if (e == null) {
+                        light.complete(null);
+                    } else {
+                        light.completeExceptionally(e);
+                    }
+                }), 4096);
+                batch.dispatch();
+            }).get(10, TimeUnit.SECONDS); // the transport thread came back without the lock
+            assertFalse(held.isDone());
+            assertFalse(light.isDone(), "the light write waits for the lock on the I/O thread");
+            holder.runDeferred(); // the holder commits and lets go of block 5
+            held.get(10, TimeUnit.SECONDS);
+            light.get(10, TimeUnit.SECONDS);
+            assertArrayEquals(second, PoolFixture.read(v, 5, 1).array(), "the handed-off write landed last");
+        } finally {
+            io.shutdownNow();
+            transport.shutdownNow();
+        }
+    }
+
+    /** Only a write that cannot wait is light: whole dedup blocks, verify off. */
+    @Test
+    void onlyWholeDedupBlockWritesWithVerifyOffAreLight() throws Exception {
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun", 512, 1 << 26, 4096);
+            assertTrue(v.quickWrite(8, 4096));
+            assertTrue(v.quickWrite(16, 64 * 1024));
+            assertFalse(v.quickWrite(1, 4096), "a write that starts inside a dedup block reads it first");
+            assertFalse(v.quickWrite(8, 512), "a write that ends inside a dedup block reads it first");
+        }
+        try (DedupPool pool = DedupPool.open(PoolFixture.options(dir.resolve("verify")).verify(true).build())) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+            assertFalse(v.quickWrite(0, 4096), "verify compares stored bytes before it shares a chunk");
         }
     }
 }

@@ -38,12 +38,12 @@ class LowSpaceBatchTest {
                 pool.meta().markLowSpace();
                 List<CompletableFuture<Void>> f = new ArrayList<>();
                 // one burst, as the transport decodes it from one socket read: one commit for all
-                IoBatch.open();
+                IoBatch batch = new IoBatch();
                 for (int i = 0; i < writes / 5; i++) {
                     long lba = 1 + round * (writes / 5) + i;
-                    IoBatch.submit(Runnable::run, () -> f.add(v.writeAsync(lba, ByteBuffer.wrap(content), false)), 1);
+                    batch.submit(Runnable::run, scope -> f.add(v.writeAsync(lba, ByteBuffer.wrap(content), false, scope)), 1);
                 }
-                IoBatch.close();
+                batch.dispatch();
                 for (int i = 0; i < f.size(); i++) {
                     try {
                         f.get(i).join();

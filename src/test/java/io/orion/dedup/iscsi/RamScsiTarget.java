@@ -40,7 +40,7 @@ final class RamScsiTarget implements ScsiTarget {
     }
 
     @Override
-    public CompletableFuture<ScsiResponse> execute(ScsiCommand c) {
+    public CompletableFuture<ScsiResponse> execute(ScsiCommand c, io.orion.dedup.blockdev.IoBatch batch) {
         return CompletableFuture.supplyAsync(() -> {
             if (delayMillis > 0) {
                 try {

@@ -19,7 +19,7 @@ final class ScriptedScsiTarget implements ScsiTarget {
             c -> CompletableFuture.completedFuture(new ScsiResponse(ScsiResponse.GOOD, null, null, 0));
 
     @Override
-    public CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
+    public CompletableFuture<ScsiResponse> execute(ScsiCommand command, io.orion.dedup.blockdev.IoBatch batch) {
         commands.add(command);
         if (command.dataOut() != null) {
             byte[] b = new byte[command.dataOut().remaining()];

@@ -98,6 +98,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private boolean flushPending;
     /** True while channelReadComplete runs the read's batch, which flushes once after it. */
     private boolean runningBatch;
+    /** The commands decoded from the socket read in progress (event loop only; null between reads). */
+    private IoBatch batch;
     private final Map<Integer, ScsiTask> tasks = new HashMap<>();
     /** Protocol error lines of this connection, rate-limited per kind (a hostile peer cannot flood the log). */
     private final RateLimitedLog protocolLog = new RateLimitedLog(LOG, PROTOCOL_LOG_BURST,
@@ -255,7 +257,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        IoBatch.close();
+        dispatchBatch();
         leavePendingLogins();
         phase = Phase.CLOSING;
         keepAlive.stop();
@@ -298,7 +300,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         } else {
             LOG.warn("closing connection from {} after an error", remoteAddress(), cause);
         }
-        IoBatch.close();
+        dispatchBatch();
         phase = Phase.CLOSING;
         ctx.close();
     }
@@ -349,7 +351,9 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         keepAlive.heard();
         // writes decoded from this socket read go to an I/O thread together (channelReadComplete)
-        IoBatch.open();
+        if (batch == null) {
+            batch = new IoBatch();
+        }
         try {
             switch (phase) {
                 case LOGIN -> {
@@ -377,12 +381,21 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         // a burst of small writes may run right here (IoBatch): their responses leave in one flush
         runningBatch = true;
         try {
-            IoBatch.close();
+            dispatchBatch();
         } finally {
             runningBatch = false;
         }
         flush();
         ctx.fireChannelReadComplete();
+    }
+
+    /** Sends the commands of the socket read just decoded on their way (IoBatch), if any. */
+    private void dispatchBatch() {
+        IoBatch b = batch;
+        batch = null;
+        if (b != null) {
+            b.dispatch();
+        }
     }
 
     private void dispatch(InboundPdu pdu) {
@@ -678,7 +691,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 t.edtl, t.read, t.write, t.dataOut(), t.itt & 0xffffffffL);
         CompletableFuture<ScsiResponse> f;
         try {
-            f = scsi.execute(cmd);
+            f = scsi.execute(cmd, batch);
         } catch (RuntimeException e) {
             LOG.error("SCSI layer threw for opcode 0x{}", Integer.toHexString(cmd.opcode()), e);
             f = CompletableFuture.failedFuture(e);

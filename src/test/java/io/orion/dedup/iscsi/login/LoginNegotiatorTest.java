@@ -37,7 +37,7 @@ class LoginNegotiatorTest {
 
     static final ScsiTarget NO_SCSI = new ScsiTarget() {
         @Override
-        public CompletableFuture<ScsiResponse> execute(ScsiCommand command) {
+        public CompletableFuture<ScsiResponse> execute(ScsiCommand command, io.orion.dedup.blockdev.IoBatch batch) {
             throw new UnsupportedOperationException();
         }
 
