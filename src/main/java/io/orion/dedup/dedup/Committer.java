@@ -78,6 +78,15 @@ final class Committer implements AutoCloseable {
     volatile int nextVolumeId;
     /** Bumped after every commit: figures computed under an older generation may be stale. */
     volatile long generation;
+    /**
+     * True while a leader resolves the items of a batch inside its write transaction: the committer
+     * does no device I/O then ({@link OutsideIo}; tests watch the devices against it).
+     */
+    private volatile boolean resolving;
+
+    boolean resolving() {
+        return resolving;
+    }
 
     Committer(DedupPool pool, PoolCounters c) {
         this.pool = pool;
@@ -429,6 +438,7 @@ final class Committer implements AutoCloseable {
         boolean noSpace = false;
         boolean flushedForSpace = false;
         boolean committed = false;
+        OutsideIo outside = new OutsideIo();
         for (int attempt = 0; attempt < 64; attempt++) {
             String readOnly = pool.readOnlyReason();
             if (readOnly != null) {
@@ -444,7 +454,7 @@ final class Committer implements AutoCloseable {
             unpersisted.addAll(pool.store().drainCreated());
             Batch b;
             try {
-                b = new Batch(pool, pool.meta().write());
+                b = new Batch(pool, pool.meta().write(), outside);
             } catch (LmdbException e) {
                 // LMDB refuses to begin (e.g. MDB_PANIC after another transaction's meta-page
                 // write failed: a staging table's own commit)
@@ -453,12 +463,14 @@ final class Committer implements AutoCloseable {
                 continue;
             }
             Work current = null;
+            resolving = true;
             try {
                 for (Work w : items) {
                     if (failed.contains(w)) {
                         continue;
                     }
                     current = w;
+                    outside.current = w;
                     if (w instanceof BlockWork bw) {
                         IOException gone = deletedTarget(b, bw.ops);
                         if (gone != null) {
@@ -483,6 +495,14 @@ final class Committer implements AutoCloseable {
                     }
                 }
                 current = null;
+                resolving = false;
+                if (outside.pending()) {
+                    // the resolution needs device I/O: done now, outside the transaction, and the
+                    // items tried again (they find its answers)
+                    abort(b);
+                    outside.run(failed, failures);
+                    continue;
+                }
                 try {
                     journal(b);
                 } catch (OutOfSpaceException e) {
@@ -531,6 +551,11 @@ final class Committer implements AutoCloseable {
                 }
             } catch (MetaCorruptException e) {
                 abort(b);
+                if (outside.pending()) {
+                    // the attempt resolved with stand-ins (OutsideIo): tried again with the answers first
+                    outside.run(failed, failures);
+                    continue;
+                }
                 pool.untrust(e.getMessage());
             } catch (LmdbException e) {
                 abort(b);
@@ -575,14 +600,23 @@ final class Committer implements AutoCloseable {
                 noSpace = true;
             } catch (IOException | RuntimeException e) {
                 abort(b);
+                if (current != null && outside.pending()) {
+                    // the stand-ins of this attempt (OutsideIo) may be what failed: tried again
+                    // with the answers before the item is failed
+                    outside.run(failed, failures);
+                    continue;
+                }
                 if (current == null) {
                     pool.untrust("metadata commit failed: " + e);
                     continue;
                 }
                 failed.add(current);
                 failures.put(current, e);
+            } finally {
+                resolving = false;
             }
         }
+        outside.releaseCopies();
         if (!committed) {
             // no attempt committed: whatever was not failed on its own fails now, never a GOOD
             // for a write that is not in the metadata
@@ -859,11 +893,13 @@ final class Committer implements AutoCloseable {
             // a chunk known damaged is not shared: this block's record becomes a new chunk that takes
             // over the index entry (a write that re-stores the damaged chunk itself heals it: heal())
             ChunkIo.StoredMatch match = chunkIo.isDamaged(idx) ? ChunkIo.StoredMatch.DAMAGED
-                    : pool.options().verify() ? chunkIo.compareStored(e, op.data) : ChunkIo.StoredMatch.SAME;
-            boolean same = match == ChunkIo.StoredMatch.SAME;
-            if (!same && pool.options().verify()) {
+                    : pool.options().verify() ? b.io.compare(op, e) : ChunkIo.StoredMatch.SAME;
+            if (match == null) {
+                match = ChunkIo.StoredMatch.SAME; // a stand-in: this attempt is redone with the answer
+            } else if (match != ChunkIo.StoredMatch.SAME && pool.options().verify()) {
                 pool.noteVerifyMismatch(e, p.fingerprint, match);
             }
+            boolean same = match == ChunkIo.StoredMatch.SAME;
             if (same && (e.refCount() < pool.options().referenceMaxCount() || idx == old)) {
                 b.noteEnd(p.location);
                 b.resolved.put(p, idx);
@@ -891,10 +927,12 @@ final class Committer implements AutoCloseable {
         ChunkRecord e = b.chunk(id);
         if (e == null || !Arrays.equals(e.fingerprint(), p.fingerprint.bytes()) || e.refCount() >= pool.options()
                 .referenceMaxCount() && id != old || pool.options().verify()
-                && chunkIo.compareStored(e, op.data) == ChunkIo.StoredMatch.DIFFERENT) {
+                && b.io.compare(op, e) == ChunkIo.StoredMatch.DIFFERENT) {
             b.noteEnd(p.location); // the record is dead
             long fresh = newCopy(b, op, null);
-            b.resolved.put(p, fresh);
+            if (fresh != MetaTxn.ZERO) { // not a stand-in (OutsideIo)
+                b.resolved.put(p, fresh);
+            }
             return fresh;
         }
         b.restore(e, p.location, p.flags);
@@ -914,27 +952,127 @@ final class Committer implements AutoCloseable {
         }
     }
 
+    /**
+     * A fresh copy of {@code op}'s block as a chunk of its own: of the bytes the op carries, else of
+     * the chunk it references ({@code existing}, or {@code op.chunkId}'s). The copy is stored outside
+     * the transaction ({@link OutsideIo}); until it is, the block maps to zeros in this attempt,
+     * which is then redone.
+     */
     private long newCopy(Batch b, BlockOp op, ChunkRecord existing) throws IOException {
-        java.nio.ByteBuffer data = op.data;
-        Fingerprint fp = op.fingerprint;
-        if (data == null) {
-            ChunkRecord src = existing != null ? existing : b.chunk(op.chunkId);
+        ChunkRecord src = null;
+        if (op.data == null) {
+            src = existing != null ? existing : b.chunk(op.chunkId);
             if (src == null) {
                 throw new IOException("chunk " + op.chunkId + " vanished while being referenced");
             }
-            byte[] bytes = chunkIo.bytes(src);
-            data = java.nio.ByteBuffer.wrap(bytes);
-            // a chunk written without hashing has no fingerprint: its copy gets the real one
-            fp = RecordFormat.unhashed(src.fingerprint()) ? new Fingerprint(sha256(bytes))
-                    : new Fingerprint(src.fingerprint());
         }
-        PendingChunk copy = pool.storeNew(fp, data);
+        PendingChunk copy = b.io.copy(op, src);
+        if (copy == null) {
+            return MetaTxn.ZERO; // a stand-in: this attempt is redone with the copy
+        }
         b.releases.add(copy);
-        long id = b.createChunk(copy.chunkId, fp, copy.location, copy.originalLength, copy.flags, true);
+        long id = b.createChunk(copy.chunkId, copy.fingerprint, copy.location, copy.originalLength, copy.flags, true);
         if (op.pending != null) {
             b.resolved.put(op.pending, id);
         }
         return id;
+    }
+
+    /**
+     * Stores a fresh copy of {@code op}'s block (of chunk {@code src}'s bytes when the op carries
+     * none): device I/O, outside any transaction. A chunk written without hashing has no
+     * fingerprint: its copy gets the real one.
+     */
+    private PendingChunk storeCopy(BlockOp op, ChunkRecord src) throws IOException {
+        java.nio.ByteBuffer data = op.data;
+        Fingerprint fp = op.fingerprint;
+        if (data == null) {
+            byte[] bytes = chunkIo.bytes(src);
+            data = java.nio.ByteBuffer.wrap(bytes);
+            fp = RecordFormat.unhashed(src.fingerprint()) ? new Fingerprint(sha256(bytes))
+                    : new Fingerprint(src.fingerprint());
+        }
+        return pool.storeNew(fp, data);
+    }
+
+    /**
+     * The device I/O that resolving a set of items needs, done between attempts, outside the LMDB
+     * write transaction: {@code verify}'s comparison of a block with a stored chunk, and a fresh copy
+     * of a block (when the chunk it would share is gone, saturated or holds other bytes). An attempt
+     * that needs an answer not here yet notes it and resolves on with a stand-in (the comparison
+     * "same", the copy "zeros"); {@code commitItems} then aborts it before its journal, runs the
+     * noted I/O and tries the items again, which find the answers here. Committer thread only.
+     */
+    private final class OutsideIo {
+        /** A chunk record as it was compared: a record moved by cleanup is compared again. */
+        private record Stored(long chunk, Location at) {
+        }
+
+        private record Wanted(Work work, BlockOp op, ChunkRecord stored, boolean compare) {
+        }
+
+        private final Map<BlockOp, Map<Stored, ChunkIo.StoredMatch>> compares = new IdentityHashMap<>();
+        private final Map<BlockOp, PendingChunk> copies = new IdentityHashMap<>();
+        private final List<Wanted> wanted = new ArrayList<>();
+        /** The item being resolved (its I/O failing fails it). */
+        Work current;
+
+        /** How {@code op}'s bytes compare with chunk {@code e}'s, or null: not known yet (noted). */
+        ChunkIo.StoredMatch compare(BlockOp op, ChunkRecord e) {
+            Map<Stored, ChunkIo.StoredMatch> m = compares.get(op);
+            ChunkIo.StoredMatch r = m == null ? null : m.get(new Stored(e.id(), e.location()));
+            if (r == null) {
+                wanted.add(new Wanted(current, op, e, true));
+            }
+            return r;
+        }
+
+        /** The fresh copy of {@code op}'s block (of chunk {@code src}'s bytes), or null: not stored yet (noted). */
+        PendingChunk copy(BlockOp op, ChunkRecord src) {
+            PendingChunk c = copies.get(op);
+            if (c == null) {
+                wanted.add(new Wanted(current, op, src, false));
+            }
+            return c;
+        }
+
+        boolean pending() {
+            return !wanted.isEmpty();
+        }
+
+        /** Runs the noted I/O; an item whose I/O fails fails with that error. */
+        void run(Set<Work> failed, Map<Work, Throwable> failures) {
+            List<Wanted> todo = new ArrayList<>(wanted);
+            wanted.clear();
+            for (Wanted w : todo) {
+                if (failed.contains(w.work())) {
+                    continue;
+                }
+                try {
+                    if (w.compare()) {
+                        compares.computeIfAbsent(w.op(), k -> new HashMap<>()).putIfAbsent(
+                                new Stored(w.stored().id(), w.stored().location()),
+                                chunkIo.compareStored(w.stored(), w.op().data));
+                    } else if (!copies.containsKey(w.op())) {
+                        copies.put(w.op(), storeCopy(w.op(), w.stored()));
+                    }
+                } catch (IOException | RuntimeException e) {
+                    failed.add(w.work());
+                    failures.put(w.work(), e);
+                }
+            }
+        }
+
+        /**
+         * After the last attempt: every copy lowers its container's pending count (once: a copy
+         * the committed batch uses has done so already), so the record of a copy no attempt kept is
+         * reclaimable garbage.
+         */
+        void releaseCopies() {
+            for (PendingChunk c : copies.values()) {
+                c.release(pool.store());
+            }
+        }
     }
 
     private void finish(Batch b) {
@@ -1131,9 +1269,13 @@ final class Committer implements AutoCloseable {
         long dStoredBytes;
         int newNextVolumeId;
 
-        Batch(DedupPool pool, MetaWriteTxn txn) {
+        /** The device I/O of the items being committed, done outside the transaction. */
+        final OutsideIo io;
+
+        Batch(DedupPool pool, MetaWriteTxn txn, OutsideIo io) {
             this.pool = pool;
             this.txn = txn;
+            this.io = io;
         }
 
         ChunkRecord chunk(long id) throws MetaCorruptException {
