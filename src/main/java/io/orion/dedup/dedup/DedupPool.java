@@ -581,6 +581,11 @@ public final class DedupPool implements Closeable {
     }
 
     /** Runs garbage collection now (waits for a running one). */
+    /** The reference cleanup component. */
+    GarbageCollector gc() {
+        return gc;
+    }
+
     public CleanupResult cleanup() throws IOException {
         return gc.run();
     }

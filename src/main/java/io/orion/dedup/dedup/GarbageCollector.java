@@ -7,6 +7,7 @@ import io.orion.dedup.containers.Container;
 import io.orion.dedup.containers.ContainerWalker;
 import io.orion.dedup.containers.JournalFormat;
 import io.orion.dedup.containers.Location;
+import io.orion.dedup.containers.RecordFormat;
 import io.orion.dedup.containers.SlotHeader;
 import io.orion.dedup.blockdev.OutOfSpaceException;
 import java.io.IOException;
@@ -28,8 +29,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Steps, each crash-safe: (1) pick victims (sealed, no uncommitted records, live fraction below
  * {@code gcLiveThreshold}, or no live chunk at all; an open container that fell below the
- * threshold is sealed first); (2) find their live chunks with a paged scan
- * of the chunk database (short read transactions); (3) copy each live record byte for byte (it is
+ * threshold is sealed first); (2) find their live chunks from the victims themselves, never by a
+ * scan of the chunk table: one walk of each victim's committed part on its device lists the chunk
+ * records it holds (and what its journal records name), and one read transaction looks their ids
+ * up; a record is live when its chunk's location is this record's, and the live records found must
+ * be as many as the container's ledger entry counts (else the container is kept); (3) copy each live record byte for byte (it is
  * self-describing and keeps its chunk id) into the open containers, throttled to
  * {@code gcBytesPerSecond}; (4) force the devices; (5) in one committer transaction point every
  * still-live chunk at its copy and drop the emptied containers' records; (6) flush (LMDB synced);
@@ -43,7 +47,6 @@ import org.slf4j.LoggerFactory;
  */
 final class GarbageCollector {
     private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
-    private static final int SCAN_PAGE = 4096;
 
     private final DedupPool pool;
     private final ChunkIo chunkIo;
@@ -72,6 +75,7 @@ final class GarbageCollector {
         running.lock();
         try {
             pool.checkWritable();
+            lastLookedUp = 0;
             return collect(monitor);
         } finally {
             running.unlock();
@@ -166,8 +170,20 @@ final class GarbageCollector {
         for (Container c : victims) {
             byId.put(c.id(), c);
         }
-        Map<Integer, List<ChunkRecord>> live = liveChunks(byId.keySet());
         Set<Integer> skipped = new HashSet<>();
+        Map<Integer, JournalNames> named = new HashMap<>();
+        Map<Integer, List<ChunkRecord>> live = new HashMap<>();
+        for (Container c : victims) {
+            try {
+                JournalNames n = walk(c);
+                live.put(c.id(), liveChunks(c, n));
+                n.records.clear(); // held for one victim at a time (a run may free thousands)
+                named.put(c.id(), n);
+            } catch (IOException e) {
+                LOG.error("{}; container kept", e.getMessage());
+                skipped.add(c.id());
+            }
+        }
         List<Move> moves = new ArrayList<>();
         long moved = 0;
         long started = System.nanoTime();
@@ -185,6 +201,9 @@ final class GarbageCollector {
             }
             if (!cancelled && monitor.cancelled()) {
                 cancelled = true;
+            }
+            if (skipped.contains(c.id())) {
+                continue;
             }
             if (noSpace || cancelled) {
                 // no room for copies: the containers left keep their records (emptied ones, which
@@ -253,17 +272,6 @@ final class GarbageCollector {
         }
         if (!moves.isEmpty()) {
             store.forceAll();
-        }
-        Map<Integer, JournalNames> named = new HashMap<>();
-        for (Container c : victims) {
-            if (!skipped.contains(c.id())) {
-                try {
-                    named.put(c.id(), journalNames(c));
-                } catch (IOException e) {
-                    LOG.error("{}; container kept", e.getMessage());
-                    skipped.add(c.id());
-                }
-            }
         }
         for (Container c : victims) {
             if (skipped.contains(c.id())) {
@@ -341,8 +349,12 @@ final class GarbageCollector {
         return result;
     }
 
-    /** What the journal records of a container name: blocks, chunk locations, the catalogue. */
+    /**
+     * What a victim's committed part holds: the chunk records (their ids and offsets, in container
+     * order) and what its journal records name (blocks, chunk locations, the catalogue).
+     */
     private static final class JournalNames {
+        final List<long[]> records = new ArrayList<>();
         final Map<Integer, java.util.TreeSet<Long>> blocks = new HashMap<>();
         final java.util.TreeSet<Long> chunks = new java.util.TreeSet<>();
         /** Range entries (volume, first block, count): held as ranges, never block by block. */
@@ -352,14 +364,15 @@ final class GarbageCollector {
         long chunkRecords;
     }
 
-    /** Reads the journal records of a victim (its committed part). */
-    private JournalNames journalNames(Container c) throws IOException {
+    /** Walks a victim's committed part once: its chunk records and its journal records. */
+    private JournalNames walk(Container c) throws IOException {
         JournalNames n = new JournalNames();
         ContainerWalker.Result r = ContainerWalker.walk(c.device(), c.device().slotBase(c.slot()), SlotHeader.SIZE,
                 c.committedEnd(), new ContainerWalker.Visitor() {
                     @Override
                     public void chunk(long offset, ByteBuffer record) {
                         n.chunkRecords++;
+                        n.records.add(new long[] {RecordFormat.chunkId(record), offset});
                     }
 
                     @Override
@@ -497,24 +510,43 @@ final class GarbageCollector {
         }
     }
 
-    /** Live chunks of the given containers, found with a paged scan of the chunk database. */
-    private Map<Integer, List<ChunkRecord>> liveChunks(Set<Integer> containers) throws IOException {
-        Map<Integer, List<ChunkRecord>> out = new HashMap<>();
-        long[] next = {1};
-        boolean more = true;
-        while (more) {
-            int[] seen = {0};
-            try (MetaTxn t = pool.meta().read()) {
-                t.scanChunks(next[0], r -> {
-                    if (containers.contains(r.containerId())) {
-                        out.computeIfAbsent(r.containerId(), k -> new ArrayList<>()).add(r);
-                    }
-                    next[0] = r.id() + 1;
-                    return ++seen[0] < SCAN_PAGE;
-                });
-            }
-            more = seen[0] == SCAN_PAGE;
+    /** Chunk records the last run looked up to find its victims' live chunks (tests check it). */
+    volatile long lastLookedUp;
+
+    /**
+     * The live chunks of victim {@code c}: the chunk records its walk found whose chunk is still at
+     * that record (one read transaction; a record of a chunk that died or moved is dead). They must
+     * be as many as its ledger entry counts live; a difference (a chunk whose record is not where the
+     * walk found records, or a count the commits left wrong) keeps the container. A commit between
+     * the lookup and the count can make them differ for a moment: looked up again, up to three times.
+     */
+    private List<ChunkRecord> liveChunks(Container c, JournalNames n) throws IOException {
+        int size = n.records.size();
+        long[] ids = new long[size];
+        for (int i = 0; i < size; i++) {
+            ids[i] = n.records.get(i)[0];
         }
-        return out;
+        ChunkRecord[] found = new ChunkRecord[size];
+        List<ChunkRecord> live = new ArrayList<>();
+        long ledger = -1;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            live.clear();
+            try (MetaTxn t = pool.meta().read()) {
+                ledger = c.liveCount();
+                t.chunks(ids, found);
+            }
+            lastLookedUp += size;
+            for (int i = 0; i < size; i++) {
+                ChunkRecord r = found[i];
+                if (r != null && r.containerId() == c.id() && r.offset() == n.records.get(i)[1]) {
+                    live.add(r);
+                }
+            }
+            if (live.size() == ledger) {
+                return live;
+            }
+        }
+        throw new IOException("cleanup: container " + c.id() + " holds " + live.size()
+                + " live chunk records, its ledger entry counts " + ledger);
     }
 }

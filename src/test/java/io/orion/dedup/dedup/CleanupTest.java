@@ -255,4 +255,47 @@ class CleanupTest {
             assertEquals(40, r.chunksReclaimed(), r.toString());
         }
     }
+
+    /**
+     * Cleanup finds the live chunks of its victims from the victims themselves (a walk of each and a
+     * lookup of the ids found), not from a scan of the whole chunk table: with one container's worth
+     * of chunks dead among 16, it looks up about that container's records, not all 4096.
+     */
+    @Test
+    void cleanupLooksUpTheVictimsRecordsNotTheWholeChunkTable() throws Exception {
+        int blocks = 4096;
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.createVolume("lun", 4096, 1 << 26, 4096);
+            for (int lba = 0; lba < blocks; lba += 32) {
+                ByteBuffer buf = ByteBuffer.allocate(32 * 4096);
+                for (int i = 0; i < 32; i++) {
+                    buf.put(PoolFixture.random(70_000 + lba + i, 4096));
+                }
+                v.write(lba, buf.flip(), false);
+            }
+            // the first 200 blocks' chunks (most of the first container) die
+            for (int lba = 0; lba < 200; lba++) {
+                v.write(lba, ByteBuffer.wrap(new byte[4096]), false);
+            }
+            pool.flush();
+            assertEquals(blocks - 200, pool.stats().uniqueChunks());
+            CleanupResult r = pool.cleanup();
+            assertTrue(r.containersCompacted() >= 1, r.toString());
+            assertEquals(200, r.chunksReclaimed(), r.toString());
+            long looked = pool.gc().lastLookedUp;
+            assertTrue(looked > 0 && looked < blocks / 4, "chunk records looked up: " + looked);
+            for (int lba = 0; lba < blocks; lba += 97) {
+                byte[] want = lba < 200 ? new byte[4096] : PoolFixture.random(70_000 + lba, 4096);
+                assertArrayEquals(want, PoolFixture.read(v, lba, 1).array(), "block " + lba);
+            }
+            assertTrue(pool.verify().clean());
+        }
+        try (DedupPool pool = PoolFixture.open(dir)) {
+            DedupVolume v = pool.openVolume("lun").orElseThrow();
+            for (int lba = 200; lba < blocks; lba++) {
+                assertArrayEquals(PoolFixture.random(70_000 + lba, 4096), PoolFixture.read(v, lba, 1).array(),
+                        "block " + lba + " after a reopen");
+            }
+        }
+    }
 }
