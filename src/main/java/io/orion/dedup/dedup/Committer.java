@@ -1,7 +1,6 @@
 package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
-import io.orion.dedup.meta.ContainerRecord;
 import io.orion.dedup.meta.MetaCorruptException;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.MetaWriteTxn;
@@ -61,7 +60,9 @@ final class Committer implements AutoCloseable {
     private final DedupIndex dedupIndex;
     private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
     private final ReentrantLock leader = new ReentrantLock();
+    /** Containers opened since the last commit: the next commit writes their ledger entries. */
     private final List<Container> unpersisted = new ArrayList<>();
+    private final ContainerLedger ledger;
     private volatile boolean running = true;
     /**
      * Transactions a submitter of asynchronous work commits before it hands the rest to the commit
@@ -92,6 +93,7 @@ final class Committer implements AutoCloseable {
         this.pool = pool;
         this.chunkIo = pool.chunks();
         this.dedupIndex = pool.index();
+        this.ledger = new ContainerLedger(pool.store());
         this.uniqueChunks = c.uniqueChunks();
         this.uniqueBytes = c.uniqueBytes();
         this.storedBytes = c.storedBytes();
@@ -682,8 +684,7 @@ final class Committer implements AutoCloseable {
         for (byte[] r : recs) {
             Location loc = pool.store().appendJournal(r);
             b.journaled.add(loc);
-            b.noteEnd(loc);
-            b.containerDelta(loc.containerId()).journalBytes += loc.length();
+            b.ledger.journal(loc);
         }
     }
 
@@ -1083,27 +1084,7 @@ final class Committer implements AutoCloseable {
                 b.txn.putChunk(e.getValue());
             }
         }
-        Set<Integer> touched = new HashSet<>(b.containerDelta.keySet());
-        for (Container c : unpersisted) {
-            touched.add(c.id());
-        }
-        for (int id : touched) {
-            if (b.deletedContainers.contains(id)) {
-                b.txn.deleteContainer(id);
-                continue;
-            }
-            Container c = pool.store().container(id);
-            if (c == null) {
-                continue;
-            }
-            ContainerDelta d = b.containerDelta.getOrDefault(id, new ContainerDelta());
-            b.txn.putContainer(new ContainerRecord(id, c.device().index(), c.slot(), c.sealed(),
-                    Math.max(c.committedEnd(), d.end), c.liveBytes() + d.liveBytes, c.liveCount() + d.liveCount,
-                    c.records() + d.records, c.journalBytes() + d.journalBytes));
-        }
-        for (int id : b.deletedContainers) {
-            b.txn.deleteContainer(id);
-        }
+        ledger.write(b.txn, b.ledger, unpersisted);
         for (Map.Entry<Integer, VolumeDelta> e : b.volumeDelta.entrySet()) {
             VolumeState v = pool.volumeState(e.getKey());
             if (v == null || b.deletedVolumes.contains(e.getKey())) {
@@ -1129,13 +1110,7 @@ final class Committer implements AutoCloseable {
 
     private void publish(Batch b) {
         generation++;
-        for (Map.Entry<Integer, ContainerDelta> e : b.containerDelta.entrySet()) {
-            Container c = pool.store().container(e.getKey());
-            if (c != null) {
-                ContainerDelta d = e.getValue();
-                c.applyCommitted(d.liveBytes, d.liveCount, d.end, d.records, d.journalBytes);
-            }
-        }
+        ledger.publish(b.ledger);
         uniqueChunks += b.dUniqueChunks;
         uniqueBytes += b.dUniqueBytes;
         storedBytes += b.dStoredBytes;
@@ -1190,37 +1165,6 @@ final class Committer implements AutoCloseable {
         running = false;
     }
 
-    /**
-     * What one batch changes in one container's ledger entry: live bytes and chunks, the highest
-     * committed end, the records (live or dead) and the journal bytes it adds.
-     */
-    static final class ContainerDelta {
-        long liveBytes;
-        long liveCount;
-        long end;
-        long records;
-        long journalBytes;
-
-        /** A record written at {@code loc}, live or dead, is committed. */
-        void record(Location loc) {
-            end = Math.max(end, loc.end());
-            records++;
-        }
-
-        /** A chunk record at {@code loc} is committed and live. */
-        void live(Location loc) {
-            liveBytes += loc.length();
-            liveCount++;
-            record(loc);
-        }
-
-        /** Chunk {@code r}'s record (in this container) is no longer live. */
-        void dead(ChunkRecord r) {
-            liveBytes -= r.length();
-            liveCount--;
-        }
-    }
-
     /** What one batch changes in one volume's block counts. */
     static final class VolumeDelta {
         long dataBlocks;
@@ -1245,11 +1189,11 @@ final class Committer implements AutoCloseable {
         final MetaWriteTxn txn;
         /** Dirty chunk records (null: deleted), in id order: new ids are then appended to the chunk table. */
         final Map<Long, ChunkRecord> chunks = new java.util.TreeMap<>();
-        final Map<Integer, ContainerDelta> containerDelta = new HashMap<>();
+        /** The container ledger changes of this batch. */
+        final ContainerLedger.Changes ledger = new ContainerLedger.Changes();
         final Map<Integer, VolumeDelta> volumeDelta = new HashMap<>();
         final Map<Integer, Long> capacity = new HashMap<>();
         final Set<Integer> deletedVolumes = new HashSet<>();
-        final Set<Integer> deletedContainers = new HashSet<>();
         final IdentityHashMap<PendingChunk, Long> resolved = new IdentityHashMap<>();
         /** Chunks of this batch created without an index entry (post-process and no-dedup volumes). */
         final Set<PendingChunk> unindexed = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
@@ -1309,17 +1253,9 @@ final class Committer implements AutoCloseable {
             return volumeDelta.computeIfAbsent(volume, k -> new VolumeDelta());
         }
 
-        ContainerDelta containerDeltaOrNull(int id) {
-            return containerDelta.get(id);
-        }
-
-        private ContainerDelta containerDelta(int id) {
-            return containerDelta.computeIfAbsent(id, k -> new ContainerDelta());
-        }
-
         /** Counts a record's bytes as committed (live or dead) in its container. */
         void noteEnd(Location loc) {
-            containerDelta(loc.containerId()).record(loc);
+            ledger.record(loc);
         }
 
         long createChunk(long id, Fingerprint fp, Location loc, int originalLength, int flags, boolean index) {
@@ -1334,7 +1270,7 @@ final class Committer implements AutoCloseable {
                 txn.putIndex(fp.bytes(), id);
                 indexed.put(fp, id);
             }
-            containerDelta(loc.containerId()).live(loc);
+            ledger.live(loc);
             dUniqueChunks++;
             dUniqueBytes += originalLength;
             dStoredBytes += loc.length();
@@ -1355,7 +1291,7 @@ final class Committer implements AutoCloseable {
                 txn.deleteIndex(r.fingerprint());
                 indexed.remove(new Fingerprint(r.fingerprint()));
             }
-            containerDelta(r.containerId()).dead(r);
+            ledger.dead(r);
             dUniqueChunks--;
             dUniqueBytes -= r.originalLength();
             dStoredBytes -= r.length();
@@ -1375,8 +1311,8 @@ final class Committer implements AutoCloseable {
         void restore(ChunkRecord r, Location to, int flags) {
             putChunk(r.withStorage(to, flags));
             journal.location(r.id(), to);
-            containerDelta(r.containerId()).dead(r);
-            containerDelta(to.containerId()).live(to);
+            ledger.dead(r);
+            ledger.live(to);
             dStoredBytes += to.length() - r.length();
         }
 

@@ -301,10 +301,8 @@ final class GarbageCollector {
                         if (skipped.contains(c.id())) {
                             continue;
                         }
-                        Committer.ContainerDelta d = b.containerDeltaOrNull(c.id());
-                        long liveAfter = c.liveCount() + (d == null ? 0 : d.liveCount);
-                        if (liveAfter == 0) {
-                            b.deletedContainers.add(c.id());
+                        if (ContainerLedger.liveCountAfter(c, b.ledger) == 0) {
+                            b.ledger.delete(c.id());
                             free.add(c.id());
                             rejournal(b, named.get(c.id()));
                         }
