@@ -196,14 +196,7 @@ final class Committer implements AutoCloseable {
      * Commits {@code ops} without waiting for it: {@code onDone} gets null once they are committed,
      * or the failure, on the thread that committed them (this one when no other thread is
      * committing). It must be short and must not wait for the committer.
-     */
-    void commitOpsAsync(List<BlockOp> ops, Consumer<Throwable> onDone) {
-        commitOpsAsync(ops, onDone, null);
-    }
-
-    /**
-     * {@link #commitOpsAsync(List, Consumer)} for a write running in {@code scope} (null: none): the
-     * commit waits for the scope's end, one for the whole burst.
+     * In {@code scope} (null: none) the commit waits for the scope's end, one for the whole burst.
      */
     void commitOpsAsync(List<BlockOp> ops, Consumer<Throwable> onDone, IoBatch.Scope scope) {
         AsyncBlockWork w = new AsyncBlockWork(ops, onDone);
