@@ -829,7 +829,11 @@ public final class DedupPool implements Closeable {
         } catch (IOException e) {
             failure = failure == null ? e : failure;
         }
-        meta.close();
+        if (failure == null && readOnlyReason == null) {
+            meta.closeClean(); // sealed: the next open need not read every page
+        } else {
+            meta.close();
+        }
         if (failure != null) {
             throw failure;
         }

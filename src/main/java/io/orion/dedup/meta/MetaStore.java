@@ -310,6 +310,20 @@ public final class MetaStore implements Closeable {
         return true;
     }
 
+    /** {@link LmdbVerifier#check} of {@code dir}'s closed file, every page, with its log line. */
+    private static LmdbVerifier.Report fullCheck(Path dir) throws IOException {
+        LmdbVerifier.Report check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
+        if (!check.damage().isEmpty()) {
+            List<String> p = check.damage().problems();
+            LOG.error("metadata in {} is damaged ({} ms to check {} pages), {} problem(s){}: {}", dir, check.millis(),
+                    check.pages(), p.size(), p.size() > 20 ? ", the first 20" : "", p.subList(0, Math.min(20, p.size())));
+        } else {
+            LOG.info("metadata in {} checked: {} pages, {} entries, {} ms", dir, check.pages(), check.entries(),
+                    check.millis());
+        }
+        return check;
+    }
+
     /**
      * Opens (creating if needed) the environment in {@code dir}. The file is checked first
      * ({@link LmdbVerifier}): damage to what everything hangs on (meta pages, the main database) is
@@ -329,18 +343,23 @@ public final class MetaStore implements Closeable {
         PrivateFiles.directory(dir);
         // a power loss since the last flush: back to the flushed state before anything reads the file
         FlushedMeta.rollBackAfterPowerLoss(dir);
-        LmdbVerifier.Report check = LmdbVerifier.check(dir.resolve("data.mdb"), -1);
+        // unchanged since a clean stop sealed it: only its top is checked (see CleanSeal)
+        long sealedAt = CleanSeal.take(dir);
+        LmdbVerifier.Report check = null;
+        if (sealedAt >= 0) {
+            check = LmdbVerifier.checkTop(dir.resolve("data.mdb"));
+            if (check.damage().isEmpty()) {
+                LOG.info("metadata in {} unchanged since its clean stop at transaction {}: meta pages and database"
+                        + " records checked ({} pages, {} entries, {} ms); scrub checks every page", dir, sealedAt,
+                        check.pages(), check.entries(), check.millis());
+            } else {
+                check = null;
+            }
+        }
+        check = check != null ? check : fullCheck(dir);
         if (check.damage().fatal() != null) {
             throw new MetaCorruptException("metadata file " + dir.resolve("data.mdb") + " is damaged: "
                     + check.damage().fatal());
-        }
-        if (!check.damage().isEmpty()) {
-            List<String> p = check.damage().problems();
-            LOG.error("metadata in {} is damaged ({} ms to check {} pages), {} problem(s){}: {}", dir, check.millis(),
-                    check.pages(), p.size(), p.size() > 20 ? ", the first 20" : "", p.subList(0, Math.min(20, p.size())));
-        } else {
-            LOG.info("metadata in {} checked: {} pages, {} entries, {} ms", dir, check.pages(), check.entries(),
-                    check.millis());
         }
         MetaStore m;
         try {
@@ -1755,6 +1774,45 @@ public final class MetaStore implements Closeable {
             return (env.info().lastPageNumber + 1) * (long) env.stat().pageSize;
         } finally {
             mapLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * {@link #close()} at a clean stop: the caller has flushed and nothing commits any more. The
+     * file is synced, closed and sealed ({@link CleanSeal}) so that the next open need not read
+     * every page; a store that found damage, failed a sync or turned read-only is closed unsealed
+     * (the next open checks it in full).
+     */
+    public void closeClean() {
+        long txn = -1;
+        int ps = 0;
+        mapLock.writeLock().lock();
+        try {
+            if (!closed && !env.isClosed() && damage.isEmpty() && syncFailure == null && !panicked()) {
+                try {
+                    env.sync(true);
+                    txn = env.info().lastTransactionId;
+                    ps = env.stat().pageSize;
+                } catch (RuntimeException e) {
+                    LOG.warn("metadata in {}: final sync failed ({}); closed unsealed", dir, e.toString());
+                    txn = -1;
+                }
+            }
+            close();
+        } finally {
+            mapLock.writeLock().unlock();
+        }
+        if (txn >= 0) {
+            try {
+                CleanSeal.write(dir, ps, txn);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("metadata in {}: not sealed ({}); the next open checks every page", dir, e.toString());
+                try {
+                    CleanSeal.remove(dir);
+                } catch (IOException ignored) {
+                    // no seal or a stale one: a stale seal no longer matches the file
+                }
+            }
         }
     }
 
