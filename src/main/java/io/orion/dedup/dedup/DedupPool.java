@@ -90,8 +90,7 @@ public final class DedupPool implements Closeable {
                 return t;
             });
     private final OpenReport openReport;
-    private volatile String readOnlyReason;
-    private volatile boolean closed;
+    private final PoolHealth health;
 
     private DedupPool(PoolOptions o, MetaStore meta, ChunkStore store, PoolCounters counters, List<VolumeRecord> vols,
                       OpenReport report, String readOnly) {
@@ -106,12 +105,12 @@ public final class DedupPool implements Closeable {
         this.chunks = new ChunkIo(store, compression, blockCache, meta, this::checkAppendRoom);
         this.chunkIds = new AtomicLong(Math.max(1, counters.nextChunkId()));
         this.openReport = report;
-        this.readOnlyReason = readOnly;
+        this.health = new PoolHealth(o.metadataDir(), readOnly);
         for (VolumeRecord v : vols) {
             volumesById.put(v.id(), new VolumeState(v));
         }
         this.committer = new Committer(this, counters);
-        this.gc = new GarbageCollector(this);
+        this.gc = new GarbageCollector(o, meta, store, chunks, committer, health, volumesById::get);
         this.copies = new VolumeCopies(this, committer);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "gc");
@@ -618,7 +617,7 @@ public final class DedupPool implements Closeable {
             throw new IllegalArgumentException("recompression start and bounds must be >= 0: " + fromChunkId + ", "
                     + maxChunks + ", " + maxBytes);
         }
-        return new Recompressor(this, gc.runLock()).run(fromChunkId, maxChunks, maxBytes);
+        return recompressor(WorkMonitor.NONE).run(fromChunkId, maxChunks, maxBytes);
     }
 
     /**
@@ -627,7 +626,11 @@ public final class DedupPool implements Closeable {
      * at hand, and the result is marked bounded with the chunk id to resume from.
      */
     public RecompressResult recompress(WorkMonitor monitor) throws IOException {
-        return new Recompressor(this, gc.runLock(), monitor).run(1, 0, 0);
+        return recompressor(monitor).run(1, 0, 0);
+    }
+
+    private Recompressor recompressor(WorkMonitor monitor) {
+        return new Recompressor(options, meta, store, chunks, committer, health, gc.runLock(), monitor);
     }
 
     /** As {@link #recompress(long, long, long)} over the whole chunk index, without bounds. */
@@ -637,7 +640,7 @@ public final class DedupPool implements Closeable {
 
     /** Reads every chunk back and checks its CRC32C and fingerprint. */
     public ScrubResult verify() throws IOException {
-        return new Scrubber(this).run();
+        return verify(WorkMonitor.NONE, false);
     }
 
     /**
@@ -646,7 +649,7 @@ public final class DedupPool implements Closeable {
      * {@code cancelled}). A scrub changes no metadata.
      */
     public ScrubResult verify(WorkMonitor monitor) throws IOException {
-        return new Scrubber(this, monitor).run();
+        return verify(monitor, false);
     }
 
     /**
@@ -657,7 +660,8 @@ public final class DedupPool implements Closeable {
      * {@code repair}, exactly {@link #verify(WorkMonitor)}.
      */
     public ScrubResult verify(WorkMonitor monitor, boolean repair) throws IOException {
-        return new Scrubber(this, monitor, repair).run();
+        return new Scrubber(options, meta, store, chunks, committer, health, gc.runLock(), openReport.damage(),
+                monitor, repair).run();
     }
 
     /** Empties the block and fingerprint caches. */
@@ -676,7 +680,7 @@ public final class DedupPool implements Closeable {
 
     /** Why the pool refuses writes, or null while it accepts them. */
     public String readOnlyReason() {
-        return readOnlyReason;
+        return health.readOnlyReason();
     }
 
     /** What opening the pool found (torn tails cut, damaged containers). */
@@ -799,15 +803,14 @@ public final class DedupPool implements Closeable {
                 SpaceFigures.dedupRatio(logical, unique), SpaceFigures.compressionRatio(unique, stored),
                 SpaceFigures.savingPercent(logical, stored), count, meta.fileSize(), blockCache.stats(),
                 index.cache().stats(), hasher.megabytesPerSecond(), hasher.bytesHashed(), chunks.checksumErrors(),
-                readOnlyReason, devs, vols);
+                health.readOnlyReason(), devs, vols);
     }
 
     @Override
     public void close() throws IOException {
-        if (closed) {
+        if (!health.close()) {
             return;
         }
-        closed = true;
         timer.shutdownNow();
         if (flushTimer != null) {
             flushTimer.shutdownNow(); // its flushes run on the commit helper, never on this thread
@@ -815,7 +818,7 @@ public final class DedupPool implements Closeable {
         gc.stop();
         IOException failure = null;
         try {
-            if (readOnlyReason == null) {
+            if (health.readOnlyReason() == null) {
                 committer.flush();
             }
         } catch (IOException e) {
@@ -829,7 +832,7 @@ public final class DedupPool implements Closeable {
         } catch (IOException e) {
             failure = failure == null ? e : failure;
         }
-        if (failure == null && readOnlyReason == null) {
+        if (failure == null && health.readOnlyReason() == null) {
             meta.closeClean(); // sealed: the next open need not read every page
         } else {
             meta.close();
@@ -896,25 +899,8 @@ public final class DedupPool implements Closeable {
         return locks;
     }
 
-    /** Up to {@code max} chunk records with ids from {@code fromId} on, in id order, from one snapshot. */
-    List<ChunkRecord> chunkPage(long fromId, int max) throws IOException {
-        List<ChunkRecord> page = new ArrayList<>(max);
-        try (MetaTxn t = meta.read()) {
-            t.scanChunks(fromId, r -> {
-                page.add(r);
-                return page.size() < max;
-            });
-        }
-        return page;
-    }
-
     Committer committer() {
         return committer;
-    }
-
-    /** The lock of record-moving passes (cleanup, recompression, scrub's repair): one at a time. */
-    java.util.concurrent.locks.ReentrantLock recordMoveLock() {
-        return gc.runLock();
     }
 
     /** Runs {@code lead} on the pool's commit helper thread (started on demand, gone when idle). */
@@ -951,26 +937,22 @@ public final class DedupPool implements Closeable {
         return chunkIds.get();
     }
 
+    /** Whether the pool takes writes (open or closed, read-only with the reason). */
+    PoolHealth health() {
+        return health;
+    }
+
     boolean isClosed() {
-        return closed;
+        return health.isClosed();
     }
 
     void checkWritable() throws IOException {
-        if (closed) {
-            throw new IOException("pool is closed");
-        }
-        String r = readOnlyReason;
-        if (r != null) {
-            throw new io.orion.dedup.blockdev.ReadOnlyVolumeException("pool is read-only: " + r);
-        }
+        health.checkWritable();
     }
 
     /** Turns the pool read-only (first reason wins). */
     void untrust(String reason) {
-        if (readOnlyReason == null) {
-            readOnlyReason = reason;
-            LOG.error("pool {} is now read-only: {}", options.metadataDir(), reason);
-        }
+        health.untrust(reason);
     }
 
 
@@ -1094,14 +1076,14 @@ public final class DedupPool implements Closeable {
     }
 
     private void timedFlush() {
-        if (closed || readOnlyReason != null || !committer.dirty()) {
+        if (health.isClosed() || health.readOnlyReason() != null || !committer.dirty()) {
             return;
         }
         // led on a helper thread: close() interrupts this timer thread (shutdownNow), and an
         // interrupted fsync closes the channel it was forcing
         commitAssist(() -> {
             try {
-                if (!closed) {
+                if (!health.isClosed()) {
                     committer.flush();
                 }
             } catch (IOException | RuntimeException e) {
@@ -1112,7 +1094,7 @@ public final class DedupPool implements Closeable {
 
     private void timedCleanup() {
         try {
-            if (readOnlyReason == null && !closed) {
+            if (health.readOnlyReason() == null && !health.isClosed()) {
                 CleanupResult r = gc.run();
                 if (r.containersCompacted() > 0) {
                     LOG.info("cleanup: {}", r);

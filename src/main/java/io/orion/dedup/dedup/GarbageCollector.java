@@ -1,6 +1,7 @@
 package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.containers.ChunkStore;
 import io.orion.dedup.containers.Container;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,14 +50,26 @@ import org.slf4j.LoggerFactory;
 final class GarbageCollector {
     private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
 
-    private final DedupPool pool;
+    private final PoolOptions options;
+    private final MetaStore meta;
+    private final ChunkStore store;
     private final ChunkIo chunkIo;
+    private final Committer committer;
+    private final PoolHealth health;
+    /** The pool's volume catalogue: a volume's state by id (null once deleted). */
+    private final IntFunction<VolumeState> volumes;
     private final ReentrantLock running = new ReentrantLock();
     private volatile boolean stopped;
 
-    GarbageCollector(DedupPool pool) {
-        this.pool = pool;
-        this.chunkIo = pool.chunks();
+    GarbageCollector(PoolOptions options, MetaStore meta, ChunkStore store, ChunkIo chunkIo, Committer committer,
+                     PoolHealth health, IntFunction<VolumeState> volumes) {
+        this.options = options;
+        this.meta = meta;
+        this.store = store;
+        this.chunkIo = chunkIo;
+        this.committer = committer;
+        this.health = health;
+        this.volumes = volumes;
     }
 
     void stop() {
@@ -74,7 +88,7 @@ final class GarbageCollector {
     CleanupResult run(WorkMonitor monitor) throws IOException {
         running.lock();
         try {
-            pool.checkWritable();
+            health.checkWritable();
             lastLookedUp = 0;
             return collect(monitor);
         } finally {
@@ -86,8 +100,7 @@ final class GarbageCollector {
     }
 
     private CleanupResult collect(WorkMonitor monitor) throws IOException {
-        ChunkStore store = pool.store();
-        double threshold = pool.options().gcLiveThreshold();
+        double threshold = options.gcLiveThreshold();
         List<Container> victims = new ArrayList<>();
         for (Container c : store.containers()) {
             if (!c.sealed() && c.committedEnd() > SlotHeader.SIZE && c.liveFraction() < threshold) {
@@ -138,7 +151,6 @@ final class GarbageCollector {
      * lowest free slot, and a plain file can be cut back.
      */
     private CleanupResult journalOnlyAboveFreeSlots(int firstNew) throws IOException {
-        ChunkStore store = pool.store();
         List<Container> again = new ArrayList<>();
         for (Container c : store.containers()) {
             if (c.id() >= firstNew && c.liveCount() == 0 && c.journalBytes() > 0 && c.device().usedSlots() <= c.slot()) {
@@ -163,8 +175,7 @@ final class GarbageCollector {
     }
 
     private CleanupResult collect(List<Container> victims, WorkMonitor monitor) throws IOException {
-        ChunkStore store = pool.store();
-        double threshold = pool.options().gcLiveThreshold();
+        double threshold = options.gcLiveThreshold();
         victims.sort(Comparator.comparingDouble(Container::liveFraction));
         Map<Integer, Container> byId = new HashMap<>();
         for (Container c : victims) {
@@ -187,7 +198,7 @@ final class GarbageCollector {
         List<Move> moves = new ArrayList<>();
         long moved = 0;
         long started = System.nanoTime();
-        long rate = monitor.rate(pool.options().gcBytesPerSecond());
+        long rate = monitor.rate(options.gcBytesPerSecond());
         long toCopy = 0;
         for (Container c : victims) {
             toCopy += c.liveBytes();
@@ -283,7 +294,7 @@ final class GarbageCollector {
         Map<Integer, long[]> copiedOut = new HashMap<>();
         while (true) {
             try {
-                toFree = pool.committer().run(b -> {
+                toFree = committer.run(b -> {
                     copiedOut.clear(); // the task runs again from scratch when its batch is replayed
                     for (Move m : moves) {
                         ChunkRecord cur = b.chunk(m.chunk.id());
@@ -328,7 +339,7 @@ final class GarbageCollector {
                 store.spare(keep);
             }
         }
-        pool.flush();
+        committer.flush();
         // what a freed container held besides the live chunks copied out of it and its journal records
         long bytes = 0;
         long chunks = 0;
@@ -420,7 +431,7 @@ final class GarbageCollector {
             b.catalogueChanged = true;
         }
         for (Map.Entry<Integer, java.util.TreeSet<Long>> e : n.blocks.entrySet()) {
-            VolumeState v = pool.volumeState(e.getKey());
+            VolumeState v = volumes.apply(e.getKey());
             if (v == null || v.deleted || b.deletedVolumes.contains(e.getKey())) {
                 continue;
             }
@@ -431,7 +442,7 @@ final class GarbageCollector {
         }
         for (long[] r : n.ranges) {
             int vol = (int) r[0];
-            VolumeState v = pool.volumeState(vol);
+            VolumeState v = volumes.apply(vol);
             if (v == null || v.deleted || b.deletedVolumes.contains(vol)) {
                 continue;
             }
@@ -478,12 +489,12 @@ final class GarbageCollector {
             r.duplicate().get(joined, off, n);
             off += n;
         }
-        Location at = pool.store().append(joined, total);
+        Location at = store.append(joined, total);
         int pos = at.offset();
         for (int i = 0; i < group.size(); i++) {
             ChunkRecord r = group.get(i);
             if (i > 0) {
-                pool.store().container(at.containerId()).pendingIncrement();
+                store.container(at.containerId()).pendingIncrement();
             }
             moves.add(new Move(r, new Location(at.containerId(), pos, r.length())));
             pos += r.length();
@@ -529,7 +540,7 @@ final class GarbageCollector {
         long ledger = -1;
         for (int attempt = 0; attempt < 3; attempt++) {
             live.clear();
-            try (MetaTxn t = pool.meta().read()) {
+            try (MetaTxn t = meta.read()) {
                 ledger = c.liveCount();
                 t.chunks(ids, found);
             }

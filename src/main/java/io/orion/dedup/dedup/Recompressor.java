@@ -1,6 +1,7 @@
 package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.containers.ChunkStore;
 import io.orion.dedup.containers.Compression;
@@ -44,8 +45,12 @@ final class Recompressor {
     private static final Logger LOG = LoggerFactory.getLogger(Recompressor.class);
     private static final int PAGE = 1024;
 
-    private final DedupPool pool;
+    private final PoolOptions options;
+    private final MetaStore meta;
+    private final ChunkStore store;
     private final ChunkIo chunkIo;
+    private final Committer committer;
+    private final PoolHealth health;
     private final ReentrantLock runLock;
     private final MessageDigest sha256;
     private final WorkMonitor monitor;
@@ -64,14 +69,18 @@ final class Recompressor {
     private long bytesAfter;
     private long reclaimableAdded;
 
-    Recompressor(DedupPool pool, ReentrantLock runLock) {
-        this(pool, runLock, WorkMonitor.NONE);
-    }
-
-    /** With progress (record bytes scanned), pacing and cancellation (between chunks) by {@code monitor}. */
-    Recompressor(DedupPool pool, ReentrantLock runLock, WorkMonitor monitor) {
-        this.pool = pool;
-        this.chunkIo = pool.chunks();
+    /**
+     * With progress (record bytes scanned), pacing and cancellation (between chunks) by {@code
+     * monitor}; {@code runLock} is the lock of record-moving passes (cleanup's).
+     */
+    Recompressor(PoolOptions options, MetaStore meta, ChunkStore store, ChunkIo chunkIo, Committer committer,
+                 PoolHealth health, ReentrantLock runLock, WorkMonitor monitor) {
+        this.options = options;
+        this.meta = meta;
+        this.store = store;
+        this.chunkIo = chunkIo;
+        this.committer = committer;
+        this.health = health;
         this.runLock = runLock;
         this.monitor = monitor;
         try {
@@ -105,11 +114,11 @@ final class Recompressor {
         long resume = 0;
         runLock.lock();
         try {
-            pool.checkWritable();
+            health.checkWritable();
             boolean recodeLz4 = comp.highCompression();
-            int room = (int) Math.min(pool.store().slotSize() / 4, 1 << 20);
-            long rate = monitor.rate(pool.options().gcBytesPerSecond());
-            try (io.orion.dedup.meta.MetaTxn t = pool.meta().read()) {
+            int room = (int) Math.min(store.slotSize() / 4, 1 << 20);
+            long rate = monitor.rate(options.gcBytesPerSecond());
+            try (io.orion.dedup.meta.MetaTxn t = meta.read()) {
                 monitor.begin(t.counters().storedBytes());
             }
             List<Candidate> group = new ArrayList<>();
@@ -118,7 +127,7 @@ final class Recompressor {
             long next = Math.max(1, fromChunkId);
             scan:
             while (true) {
-                List<ChunkRecord> page = pool.chunkPage(next, PAGE);
+                List<ChunkRecord> page = meta.chunkPage(next, PAGE);
                 for (ChunkRecord r : page) {
                     boolean lz4 = (r.flags() & RecordFormat.FLAG_LZ4) != 0;
                     if ((maxChunks > 0 && examined >= maxChunks) || (maxBytes > 0 && examinedBytes >= maxBytes)
@@ -153,7 +162,7 @@ final class Recompressor {
             }
             committed |= commit(group);
             if (committed) {
-                pool.flush();
+                committer.flush();
             }
         } finally {
             runLock.unlock();
@@ -203,7 +212,7 @@ final class Recompressor {
 
     /** True if chunk {@code r} still exists at the location it was read from. */
     private boolean stillAt(ChunkRecord r) throws IOException {
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             ChunkRecord now = t.chunk(r.id());
             return now != null && now.location().equals(r.location());
         }
@@ -214,10 +223,9 @@ final class Recompressor {
         if (group.isEmpty()) {
             return false;
         }
-        if (pool.isClosed()) {
+        if (health.isClosed()) {
             throw new IOException("pool is closing");
         }
-        ChunkStore store = pool.store();
         int total = 0;
         for (Candidate c : group) {
             total += c.record.length;
@@ -243,7 +251,7 @@ final class Recompressor {
         Tally tally;
         try {
             store.forceAll();
-            tally = pool.committer().run(b -> {
+            tally = committer.run(b -> {
                 Tally t = new Tally();
                 for (int i = 0; i < group.size(); i++) {
                     Candidate c = group.get(i);

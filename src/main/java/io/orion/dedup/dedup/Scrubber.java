@@ -7,6 +7,7 @@ import io.orion.dedup.meta.MetaDamage;
 import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.VolumeRecord;
+import io.orion.dedup.containers.ChunkStore;
 import io.orion.dedup.containers.RecordFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,6 +18,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Verification pass (scrub): first checks the metadata file's integrity ({@link MetaStore#verify()}:
@@ -64,8 +66,16 @@ final class Scrubber {
     private static final int MAX_TRACED = 10_000;
     private static final int MAX_AFFECTED = 1000;
 
-    private final DedupPool pool;
+    private final PoolOptions options;
+    private final MetaStore meta;
+    private final ChunkStore store;
     private final ChunkIo chunkIo;
+    private final Committer committer;
+    private final PoolHealth health;
+    /** The lock of record-moving passes (cleanup's), taken by a repair. */
+    private final ReentrantLock recordMoveLock;
+    /** What the pool's open found damaged (reported again by every scrub). */
+    private final List<String> openDamage;
     private final WorkMonitor monitor;
     private long mapErrors;
     private long mappedBlocks;
@@ -86,17 +96,21 @@ final class Scrubber {
     private final List<ScrubResult.Unrepairable> unrepairable = new ArrayList<>();
     private long unrepairableCount;
 
-    Scrubber(DedupPool pool) {
-        this(pool, WorkMonitor.NONE);
-    }
-
-    Scrubber(DedupPool pool, WorkMonitor monitor) {
-        this(pool, monitor, false);
-    }
-
-    Scrubber(DedupPool pool, WorkMonitor monitor, boolean repair) {
-        this.pool = pool;
-        this.chunkIo = pool.chunks();
+    /**
+     * A pass over the pool's chunks and metadata with progress, pacing and cancellation by {@code
+     * monitor}; with {@code repair}, damaged chunks are rewritten from a good copy.
+     */
+    Scrubber(PoolOptions options, MetaStore meta, ChunkStore store, ChunkIo chunkIo, Committer committer,
+             PoolHealth health, ReentrantLock recordMoveLock, List<String> openDamage, WorkMonitor monitor,
+             boolean repair) {
+        this.options = options;
+        this.meta = meta;
+        this.store = store;
+        this.chunkIo = chunkIo;
+        this.committer = committer;
+        this.health = health;
+        this.recordMoveLock = recordMoveLock;
+        this.openDamage = openDamage;
         this.monitor = monitor;
         this.repair = repair;
     }
@@ -108,16 +122,16 @@ final class Scrubber {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        MetaDamage damage = pool.meta().verify();
+        MetaDamage damage = meta.verify();
         for (String p : damage.problems()) {
             metaErrors++;
             problem("metadata: " + p);
         }
         if (!damage.isEmpty()) {
-            pool.untrust(damage.summary());
+            health.untrust(damage.summary());
         }
         // with damaged ranges left out, the tables cannot agree: the cross-check would only echo them
-        try (MetaTxn t = damage.isEmpty() ? pool.meta().read() : null) {
+        try (MetaTxn t = damage.isEmpty() ? meta.read() : null) {
             MetaCrossCheck.Report x = t == null ? new MetaCrossCheck.Report(List.of(), 0, 0, 0, 0)
                     : MetaCrossCheck.run(t);
             for (String p : x.problems()) {
@@ -125,19 +139,19 @@ final class Scrubber {
                 problem("metadata: " + p);
             }
             if (!x.problems().isEmpty()) {
-                pool.untrust("metadata tables disagree: " + x.problems().get(0));
+                health.untrust("metadata tables disagree: " + x.problems().get(0));
             }
         } catch (MetaCorruptException e) {
             metaErrors++;
             problem("metadata: " + e.getMessage());
-            pool.untrust(e.getMessage());
+            health.untrust(e.getMessage());
         }
-        for (String d : pool.openReport().damage()) {
+        for (String d : openDamage) {
             containerErrors++;
             problem("container: " + d);
         }
         long total;
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             total = t.counters().storedBytes();
         } catch (MetaCorruptException e) {
             total = 0;
@@ -149,11 +163,11 @@ final class Scrubber {
         while (!cancelled) {
             List<ChunkRecord> page;
             try {
-                page = pool.chunkPage(next, PAGE);
+                page = meta.chunkPage(next, PAGE);
             } catch (MetaCorruptException e) {
                 metaErrors++;
                 problem("metadata: " + e.getMessage());
-                pool.untrust(e.getMessage());
+                health.untrust(e.getMessage());
                 break; // the damage was not known to the integrity check: the chunks after it are not walked
             }
             if (page.isEmpty()) {
@@ -196,11 +210,11 @@ final class Scrubber {
         List<Long> ids = new ArrayList<>(damaged.keySet());
         String readOnly = null;
         try {
-            pool.checkWritable();
+            health.checkWritable();
         } catch (IOException e) {
             readOnly = e.getMessage();
         }
-        java.util.concurrent.locks.ReentrantLock lock = pool.recordMoveLock();
+        ReentrantLock lock = recordMoveLock;
         boolean wrote = false;
         if (readOnly == null) {
             lock.lock();
@@ -227,7 +241,7 @@ final class Scrubber {
                     continue;
                 }
                 byte[] good = fromCache(r, md);
-                if (good == null && !pool.options().verify()) {
+                if (good == null && !options.verify()) {
                     good = fromIndex(r, md);
                 }
                 if (good == null) {
@@ -238,7 +252,7 @@ final class Scrubber {
             }
             wrote |= rewriteGroup(); // before the walk for siblings, which may take a while
             if (!pending.isEmpty()) {
-                Map<Long, List<Long>> siblings = pool.options().verify() ? Map.of() : siblings(pending);
+                Map<Long, List<Long>> siblings = options.verify() ? Map.of() : siblings(pending);
                 for (ChunkRecord r : pending.values()) {
                     byte[] good = null;
                     for (long s : siblings.getOrDefault(r.id(), List.of())) {
@@ -251,7 +265,7 @@ final class Scrubber {
                         if (current(r.id()) == null) {
                             continue; // healed by a write (which drops its cache entry) or freed meanwhile
                         }
-                        unrepairable(r.id(), pool.options().verify()
+                        unrepairable(r.id(), options.verify()
                                 ? "no good copy in the block cache (with verify, copies with the same fingerprint are not trusted)"
                                 : "no good copy found (block cache, other records with its fingerprint)");
                         continue;
@@ -262,9 +276,9 @@ final class Scrubber {
             wrote |= rewriteGroup();
             if (wrote) {
                 try {
-                    pool.flush();
+                    committer.flush();
                 } catch (IOException e) {
-                    if (pool.readOnlyReason() == null) {
+                    if (health.readOnlyReason() == null) {
                         throw e;
                     }
                     // a failed fsync during the repair turned the pool read-only, and no later
@@ -286,7 +300,7 @@ final class Scrubber {
 
     /** The chunk's record now if it still lies where the walk found it damaged, else null. */
     private ChunkRecord current(long id) throws IOException {
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             ChunkRecord now = t.chunk(id);
             return now != null && chunkIo.isDamaged(id) ? now : null;
         } catch (MetaCorruptException e) {
@@ -305,7 +319,7 @@ final class Scrubber {
     /** The content of the chunk indexed under {@code r}'s fingerprint, if another and sound. */
     private byte[] fromIndex(ChunkRecord r, MessageDigest md) throws IOException {
         long idx;
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             idx = t.index(r.fingerprint());
         } catch (MetaCorruptException e) {
             return null;
@@ -328,7 +342,7 @@ final class Scrubber {
         while (!monitor.cancelled()) {
             List<ChunkRecord> page;
             try {
-                page = pool.chunkPage(next, PAGE);
+                page = meta.chunkPage(next, PAGE);
             } catch (MetaCorruptException e) {
                 break;
             }
@@ -355,7 +369,7 @@ final class Scrubber {
     /** Reads chunk {@code source}'s record and returns its content if sound and {@code r}'s content. */
     private byte[] readGood(long source, ChunkRecord r, MessageDigest md) throws IOException {
         ChunkRecord s;
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             s = t.chunk(source);
         } catch (MetaCorruptException e) {
             return null;
@@ -369,7 +383,7 @@ final class Scrubber {
         } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
             throw e;
         } catch (IOException e) {
-            if (pool.isClosed()) {
+            if (health.isClosed()) {
                 throw e;
             }
             return null; // the source cannot be read (EIO): no good copy there
@@ -418,21 +432,21 @@ final class Scrubber {
         try {
             chunkIo.append(ps, data);
         } catch (IOException e) {
-            ps.forEach(p -> p.release(pool.store()));
+            ps.forEach(p -> p.release(store));
             rs.forEach(r -> unrepairable(r.id(), "not repaired: its new record could not be written: " + e.getMessage()));
             return false;
         }
         boolean[] moved;
         try {
-            pool.store().forceAll();
+            store.forceAll();
         } catch (IOException e) {
-            pool.untrust("flush to the backing devices failed: " + e.getMessage());
-            ps.forEach(p -> p.release(pool.store()));
+            health.untrust("flush to the backing devices failed: " + e.getMessage());
+            ps.forEach(p -> p.release(store));
             rs.forEach(r -> unrepairable(r.id(), "not repaired: " + e.getMessage()));
             return true;
         }
         try {
-            moved = pool.committer().run(b -> {
+            moved = committer.run(b -> {
                 boolean[] m = new boolean[rs.size()];
                 for (int i = 0; i < rs.size(); i++) {
                     ChunkRecord r = rs.get(i);
@@ -453,7 +467,7 @@ final class Scrubber {
             rs.forEach(r -> unrepairable(r.id(), "not repaired: " + e.getMessage()));
             return true;
         } finally {
-            ps.forEach(p -> p.release(pool.store()));
+            ps.forEach(p -> p.release(store));
         }
         for (int i = 0; i < rs.size(); i++) {
             if (moved[i]) {
@@ -478,7 +492,7 @@ final class Scrubber {
      */
     private void walkBlockMaps() throws IOException {
         List<VolumeRecord> volumes;
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             volumes = t.volumes();
         } catch (MetaCorruptException e) {
             metaErrors++;
@@ -495,7 +509,7 @@ final class Scrubber {
                     return;
                 }
                 int[] seen = {0};
-                try (MetaTxn t = pool.meta().read()) {
+                try (MetaTxn t = meta.read()) {
                     t.scanBlocks(v.id(), next[0], Long.MAX_VALUE, (dblock, chunkId) -> {
                         next[0] = dblock + 1;
                         if (chunkId != MetaTxn.ZERO) {
@@ -520,10 +534,10 @@ final class Scrubber {
                         return ++seen[0] < MAP_PAGE;
                     });
                 } catch (MetaCorruptException e) {
-                    if (pool.meta().damage().isEmpty()) {
+                    if (meta.damage().isEmpty()) {
                         metaErrors++;
                         problem("metadata: " + e.getMessage());
-                        pool.untrust(e.getMessage());
+                        health.untrust(e.getMessage());
                     } // else: damage the integrity check found and reported already
                     break; // the rest of this volume's map lies behind damage: not walked
                 }
@@ -558,7 +572,7 @@ final class Scrubber {
         } catch (java.io.InterruptedIOException | java.nio.channels.ClosedChannelException e) {
             throw e;
         } catch (IOException e) {
-            if (pool.isClosed()) {
+            if (health.isClosed()) {
                 throw e; // the pool is closing: not the record's fault
             }
             // the device failed the read (EIO): the record cannot be checked; its blocks answer MEDIUM ERROR
@@ -567,7 +581,7 @@ final class Scrubber {
         }
         if (why != null && retry) {
             ChunkRecord now;
-            try (MetaTxn t = pool.meta().read()) {
+            try (MetaTxn t = meta.read()) {
                 now = t.chunk(r.id());
             } catch (MetaCorruptException e) {
                 now = r;

@@ -1015,6 +1015,18 @@ public final class MetaStore implements Closeable {
         return mapSize;
     }
 
+    /** Up to {@code max} chunk records with ids from {@code fromId} on, in id order, from one snapshot. */
+    public List<ChunkRecord> chunkPage(long fromId, int max) throws IOException {
+        List<ChunkRecord> page = new java.util.ArrayList<>(max);
+        try (MetaTxn t = read()) {
+            t.scanChunks(fromId, r -> {
+                page.add(r);
+                return page.size() < max;
+            });
+        }
+        return page;
+    }
+
     /** Opens a short read transaction (a reset one is renewed when available); close it promptly. */
     public MetaTxn read() {
         try {

@@ -22,7 +22,7 @@ class TimedFlushTest {
         System.setProperty("orion.flushEveryMillis", "200");
         try (DedupPool pool = DedupPool.open(PoolFixture.options(dir).referenceCleanupIntervalSeconds(1).build())) {
             DedupVolume v = pool.createVolume("lun", 4096, 1 << 24, 4096);
-            var lock = pool.recordMoveLock();
+            var lock = pool.gc().runLock();
             lock.lock();
             try {
                 Thread.sleep(1500); // the timed cleanup now waits for the lock
