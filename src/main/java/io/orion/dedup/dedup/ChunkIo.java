@@ -58,13 +58,34 @@ final class ChunkIo {
     private final LongAdder healedChunks = new LongAdder();
     private final LongAdder repairedChunks = new LongAdder();
 
+    /** The next chunk id (ids also number journal records: each is used once). */
+    private final java.util.concurrent.atomic.AtomicLong chunkIds;
+
     ChunkIo(ChunkStore store, Compression compression, WeightedCache<Long, byte[]> blockCache, MetaStore meta,
-            AppendGuard guard) {
+            AppendGuard guard, long nextChunkId) {
         this.store = store;
         this.compression = compression;
         this.blockCache = blockCache;
         this.meta = meta;
         this.guard = guard;
+        this.chunkIds = new java.util.concurrent.atomic.AtomicLong(Math.max(1, nextChunkId));
+    }
+
+    /** A new chunk id, never handed out before. */
+    long newChunkId() {
+        return chunkIds.getAndIncrement();
+    }
+
+    /** The id {@link #newChunkId()} hands out next (the counters' next chunk id). */
+    long peekChunkId() {
+        return chunkIds.get();
+    }
+
+    /** Compresses and appends one new chunk under a new id (the committer's fresh copies). */
+    PendingChunk storeNew(Fingerprint fp, ByteBuffer data) throws IOException {
+        PendingChunk p = new PendingChunk(fp, newChunkId());
+        append(List.of(p), List.of(data));
+        return p;
     }
 
     Compression compression() {

@@ -2,11 +2,13 @@ package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
 import io.orion.dedup.meta.MetaCorruptException;
+import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.meta.MetaWriteTxn;
 import io.orion.dedup.meta.PoolCounters;
 import io.orion.dedup.meta.VolumeRecord;
 import io.orion.dedup.containers.RecordFormat;
+import io.orion.dedup.containers.ChunkStore;
 import io.orion.dedup.containers.Container;
 import io.orion.dedup.containers.JournalFormat;
 import io.orion.dedup.containers.Location;
@@ -24,10 +26,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 import org.lmdbjava.Env;
 import org.lmdbjava.LmdbException;
 import org.slf4j.Logger;
@@ -55,9 +59,17 @@ final class Committer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Committer.class);
     private static final int MAX_BATCH = 256;
 
-    private final DedupPool pool;
+    private final PoolOptions options;
+    private final MetaStore meta;
+    private final ChunkStore store;
     private final ChunkIo chunkIo;
     private final DedupIndex dedupIndex;
+    private final PoolHealth health;
+    /** The pool's volume catalogue: a volume's state by id (null once deleted). */
+    private final IntFunction<VolumeState> volumes;
+    /** Runs a lead on the pool's commit helper thread. */
+    private final Executor assist;
+    private final java.util.UUID poolUuid;
     private final LinkedBlockingQueue<Work> queue = new LinkedBlockingQueue<>();
     private final ReentrantLock leader = new ReentrantLock();
     /** Containers opened since the last commit: the next commit writes their ledger entries. */
@@ -89,11 +101,18 @@ final class Committer implements AutoCloseable {
         return resolving;
     }
 
-    Committer(DedupPool pool, PoolCounters c) {
-        this.pool = pool;
-        this.chunkIo = pool.chunks();
-        this.dedupIndex = pool.index();
-        this.ledger = new ContainerLedger(pool.store());
+    Committer(PoolOptions options, MetaStore meta, ChunkStore store, ChunkIo chunkIo, DedupIndex dedupIndex,
+              PoolHealth health, IntFunction<VolumeState> volumes, Executor assist, PoolCounters c) {
+        this.options = options;
+        this.meta = meta;
+        this.store = store;
+        this.chunkIo = chunkIo;
+        this.dedupIndex = dedupIndex;
+        this.health = health;
+        this.volumes = volumes;
+        this.assist = assist;
+        this.poolUuid = c.poolUuid();
+        this.ledger = new ContainerLedger(store);
         this.uniqueChunks = c.uniqueChunks();
         this.uniqueBytes = c.uniqueBytes();
         this.storedBytes = c.storedBytes();
@@ -228,14 +247,14 @@ final class Committer implements AutoCloseable {
         Object r = await(enqueue(new FlushWork()));
         if (r instanceof io.orion.dedup.meta.MetaStore.FlushPoint p) {
             try {
-                pool.store().forceAll();
-                pool.meta().complete(p);
+                store.forceAll();
+                meta.complete(p);
             } catch (IOException | RuntimeException e) {
-                pool.meta().release(p); // its pin must not outlive the failed flush
-                pool.untrust("flush to the backing devices failed: " + e.getMessage());
+                meta.release(p); // its pin must not outlive the failed flush
+                health.untrust("flush to the backing devices failed: " + e.getMessage());
                 throw e instanceof IOException io ? io : new IOException(e);
             } catch (Error e) {
-                pool.meta().release(p);
+                meta.release(p);
                 throw e;
             }
         }
@@ -257,7 +276,7 @@ final class Committer implements AutoCloseable {
             lastSpaceLook = now;
             run(b -> null);
         }
-        return !pool.meta().lowSpace();
+        return !meta.lowSpace();
     }
 
     private Work enqueue(Work w) throws IOException {
@@ -295,7 +314,7 @@ final class Committer implements AutoCloseable {
             }
             if (steppedDownEarly) {
                 if (!queue.isEmpty()) {
-                    pool.commitAssist(() -> leadWhileQueued(null, Integer.MAX_VALUE));
+                    assist.execute(() -> leadWhileQueued(null, Integer.MAX_VALUE));
                 }
                 return;
             }
@@ -362,14 +381,14 @@ final class Committer implements AutoCloseable {
         // load even when no initiator flushes, and after flushEveryOps block operations: that
         // bounds what a power loss takes and the pages the last flushed state keeps from reuse
         // (see MetaStore.sync), so how far the metadata file grows between flushes
-        boolean due = flushes.isEmpty() && dirty && !pool.options().durableCommits()
+        boolean due = flushes.isEmpty() && dirty && !options.durableCommits()
                 && (System.nanoTime() - lastDurable >= flushEveryNanos || opsSinceFlush >= flushEveryOps)
-                && pool.readOnlyReason() == null;
+                && health.readOnlyReason() == null;
         if (due && !flushQueued) {
             // on a helper thread, not here: this leader may be a connection's event loop, and the
             // fsyncs must not hold up its other connections
             flushQueued = true;
-            pool.commitAssist(() -> {
+            assist.execute(() -> {
                 try {
                     flush(); // its fsyncs run here, while commits go on (a failure makes the pool read-only)
                 } catch (IOException | RuntimeException e) {
@@ -383,20 +402,20 @@ final class Committer implements AutoCloseable {
         // flushes now (the file must not grow with the time a loaded helper thread takes)
         // (and on a metadata file system that cannot grow data.mdb, after every batch: the pages
         // the flushed state pins are then the space the next commits need)
-        boolean overdue = flushes.isEmpty() && dirty && !pool.options().durableCommits()
-                && (opsSinceFlush >= 2 * flushEveryOps || pool.meta().flushWouldFreeSpace())
-                && pool.readOnlyReason() == null;
-        if (!overdue && !flushes.isEmpty() && !pool.options().durableCommits()) {
+        boolean overdue = flushes.isEmpty() && dirty && !options.durableCommits()
+                && (opsSinceFlush >= 2 * flushEveryOps || meta.flushWouldFreeSpace())
+                && health.readOnlyReason() == null;
+        if (!overdue && !flushes.isEmpty() && !options.durableCommits()) {
             // the flushes' callers complete them (flush()): here only the capture
             try {
                 dirty = false;
                 opsSinceFlush = 0;
                 lastDurable = System.nanoTime();
                 for (Work f : flushes) {
-                    f.complete(pool.meta().capture());
+                    f.complete(meta.capture());
                 }
             } catch (IOException | RuntimeException e) {
-                pool.untrust("flush failed: " + e.getMessage());
+                health.untrust("flush failed: " + e.getMessage());
                 for (Work f : flushes) {
                     if (!f.done.isDone()) {
                         f.fail(e instanceof IOException ? e : new IOException(e));
@@ -410,7 +429,7 @@ final class Committer implements AutoCloseable {
                     f.complete(null);
                 }
             } catch (IOException | RuntimeException e) {
-                pool.untrust("flush to the backing devices failed: " + e.getMessage());
+                health.untrust("flush to the backing devices failed: " + e.getMessage());
                 for (Work f : flushes) {
                     f.fail(e instanceof IOException ? e : new IOException(e));
                 }
@@ -422,8 +441,8 @@ final class Committer implements AutoCloseable {
     private void flushHere() throws IOException {
         dirty = false;
         opsSinceFlush = 0;
-        pool.store().forceAll();
-        pool.meta().sync();
+        store.forceAll();
+        meta.sync();
         lastDurable = System.nanoTime();
     }
 
@@ -435,7 +454,7 @@ final class Committer implements AutoCloseable {
         boolean committed = false;
         OutsideIo outside = new OutsideIo();
         for (int attempt = 0; attempt < 64; attempt++) {
-            String readOnly = pool.readOnlyReason();
+            String readOnly = health.readOnlyReason();
             if (readOnly != null) {
                 for (Work w : items) {
                     if (!failed.contains(w)) {
@@ -446,15 +465,15 @@ final class Committer implements AutoCloseable {
                 }
                 break;
             }
-            unpersisted.addAll(pool.store().drainCreated());
+            unpersisted.addAll(store.drainCreated());
             Batch b;
             try {
-                b = new Batch(pool, pool.meta().write(), outside);
+                b = new Batch(meta.write(), outside);
             } catch (LmdbException e) {
                 // LMDB refuses to begin (e.g. MDB_PANIC after another transaction's meta-page
                 // write failed: a staging table's own commit)
-                pool.untrust("LMDB error: " + e.getMessage());
-                pool.meta().reopenAfterPanic();
+                health.untrust("LMDB error: " + e.getMessage());
+                meta.reopenAfterPanic();
                 continue;
             }
             Work current = null;
@@ -480,7 +499,7 @@ final class Committer implements AutoCloseable {
                         if (needsSpace(b, bw.ops)) {
                             // refused before it changes anything: the rest of the batch goes on
                             failed.add(w);
-                            failures.put(w, pool.meta().noSpaceError());
+                            failures.put(w, meta.noSpaceError());
                             continue;
                         }
                         applyOps(b, bw.ops);
@@ -512,37 +531,37 @@ final class Committer implements AutoCloseable {
                     break;
                 }
                 finish(b);
-                if (pool.options().durableCommits()) {
-                    pool.store().forceAll();
+                if (options.durableCommits()) {
+                    store.forceAll();
                 }
                 b.txn.commit();
                 b.txn.close();
                 b.journalSeqs.clear();
                 publish(b);
                 for (Location l : b.journaled) {
-                    pool.store().release(l);
+                    store.release(l);
                 }
                 unpersisted.clear();
                 committed = true;
                 dirty = true;
-                pool.meta().keepReserve();
+                meta.keepReserve();
                 break;
             } catch (Env.MapFullException e) {
                 abort(b);
                 try {
                     // growing re-pins the flushed state at the newest commit: make it a flush
-                    pool.store().forceAll();
+                    store.forceAll();
                 } catch (IOException io) {
                     // no growth: it would save a state whose chunks are not on the devices (the
                     // next attempt finds the pool read-only and fails the items)
-                    pool.untrust("flush to the backing devices failed: " + io.getMessage());
+                    health.untrust("flush to the backing devices failed: " + io.getMessage());
                     continue;
                 }
                 try {
-                    pool.meta().grow();
+                    meta.grow();
                 } catch (RuntimeException g) {
                     // the flushed state may have lost its pin: no commit may reuse its pages
-                    pool.untrust("growing the metadata map failed: " + g.getMessage());
+                    health.untrust("growing the metadata map failed: " + g.getMessage());
                 }
             } catch (MetaCorruptException e) {
                 abort(b);
@@ -551,17 +570,17 @@ final class Committer implements AutoCloseable {
                     outside.run(failed, failures);
                     continue;
                 }
-                pool.untrust(e.getMessage());
+                health.untrust(e.getMessage());
             } catch (LmdbException e) {
                 abort(b);
                 // a failed meta-page write leaves LMDB refusing every transaction, reads too (its
                 // EIO is not a full file system even when little space is left): opened again
                 // read-only, reads go on (writes stay refused until a restart)
-                boolean panicked = pool.meta().panicked();
-                if (panicked || !pool.meta().isNoSpace(e)) {
-                    pool.untrust("LMDB error: " + e.getMessage());
+                boolean panicked = meta.panicked();
+                if (panicked || !meta.isNoSpace(e)) {
+                    health.untrust("LMDB error: " + e.getMessage());
                     if (panicked) {
-                        pool.meta().reopenAfterPanic();
+                        meta.reopenAfterPanic();
                     }
                     continue;
                 }
@@ -570,20 +589,20 @@ final class Committer implements AutoCloseable {
                 // flush makes them free, and the batch is tried again as it was
                 // (not only when committed since the last flush: a flush captured but still in its
                 // fsyncs has not moved the pin yet)
-                if (!flushedForSpace && !pool.options().durableCommits() && pool.meta().pinsFlushedState()) {
+                if (!flushedForSpace && !options.durableCommits() && meta.pinsFlushedState()) {
                     flushedForSpace = true;
                     try {
                         flushHere();
                         continue;
                     } catch (IOException | RuntimeException f) {
-                        pool.untrust("flush to the backing devices failed: " + f.getMessage());
+                        health.untrust("flush to the backing devices failed: " + f.getMessage());
                         continue;
                     }
                 }
                 // still no space: replay once without the work that needs new space (applyOps
                 // refuses it now); if even that finds no space, every remaining item fails with it
                 // - the pool stays writable
-                pool.meta().markLowSpace();
+                meta.markLowSpace();
                 if (noSpace) {
                     for (Work w : items) {
                         if (failed.add(w)) {
@@ -602,7 +621,7 @@ final class Committer implements AutoCloseable {
                     continue;
                 }
                 if (current == null) {
-                    pool.untrust("metadata commit failed: " + e);
+                    health.untrust("metadata commit failed: " + e);
                     continue;
                 }
                 failed.add(current);
@@ -663,19 +682,19 @@ final class Committer implements AutoCloseable {
                         v.dedupBlockSize(), cap, v.readOnly(), v.origin(), v.originMillis(), v.dedupMode()));
             }
             byte[] p = JournalFormat.encodeCatalogue(new JournalFormat.Catalogue(b.nextVolumeId(this), vols));
-            long seq = pool.newChunkId();
+            long seq = chunkIo.newChunkId();
             b.journalSeqs.add(seq);
             recs.add(JournalFormat.encode(JournalFormat.TYPE_CATALOGUE, seq, vols.size(), p, p.length));
         }
         if (!b.journal.isEmpty()) {
             recs.addAll(b.journal.records(() -> {
-                long seq = pool.newChunkId();
+                long seq = chunkIo.newChunkId();
                 b.journalSeqs.add(seq);
                 return seq;
             }));
         }
         for (byte[] r : recs) {
-            Location loc = pool.store().appendJournal(r);
+            Location loc = store.appendJournal(r);
             b.journaled.add(loc);
             b.ledger.journal(loc);
         }
@@ -687,13 +706,13 @@ final class Committer implements AutoCloseable {
      */
     private void voidJournal(Batch b) {
         for (Location l : b.journaled) {
-            pool.store().release(l);
+            store.release(l);
         }
         b.journaled.clear();
         for (long seq : b.journalSeqs) {
             try {
-                Location l = pool.store().appendJournal(JournalFormat.voidRecord(pool.newChunkId(), seq));
-                pool.store().release(l);
+                Location l = store.appendJournal(JournalFormat.voidRecord(chunkIo.newChunkId(), seq));
+                store.release(l);
             } catch (IOException | RuntimeException e) {
                 LOG.error("could not void journal record {} of a failed commit: {}", seq, e.toString());
             }
@@ -722,7 +741,7 @@ final class Committer implements AutoCloseable {
                 continue;
             }
             last = op.volume;
-            VolumeState v = pool.volumeState(op.volume);
+            VolumeState v = volumes.apply(op.volume);
             if (v == null || v.deleted || b.deletedVolumes.contains(op.volume)) {
                 return new IOException("volume " + (v == null ? "id " + op.volume : "'" + v.name + "'")
                         + " was deleted");
@@ -737,7 +756,7 @@ final class Committer implements AutoCloseable {
      * blocks with existing chunks or zeros). Reads only.
      */
     private boolean needsSpace(Batch b, List<BlockOp> ops) throws IOException {
-        if (!pool.meta().lowSpace()) {
+        if (!meta.lowSpace()) {
             return false;
         }
         for (BlockOp op : ops) {
@@ -806,7 +825,7 @@ final class Committer implements AutoCloseable {
      * staged whatever the destination's mode, so the pass shares the copy too.
      */
     private void stageCopy(Batch b, BlockOp op, long chunk) throws IOException {
-        if (pool.meta().hasStaged()) {
+        if (meta.hasStaged()) {
             ChunkRecord r = b.chunk(chunk);
             if (r != null && b.txn.index(r.fingerprint()) != chunk) {
                 b.txn.putStaged(op.volume, op.dblock);
@@ -839,7 +858,7 @@ final class Committer implements AutoCloseable {
         if (r == null || (op.fingerprint != null && !Arrays.equals(r.fingerprint(), op.fingerprint.bytes()))) {
             return newCopy(b, op, null);
         }
-        if (r.refCount() >= pool.options().referenceMaxCount()) {
+        if (r.refCount() >= options.referenceMaxCount()) {
             // A newer copy of the same content (the index points at it once one was made, in this
             // batch too) takes the reference, so N references to a saturated chunk (a reference
             // copy of N such blocks) add one copy, not N. An unhashed chunk has no fingerprint to
@@ -850,7 +869,7 @@ final class Committer implements AutoCloseable {
             long idx = b.txn.index(r.fingerprint());
             ChunkRecord e = idx > 0 && idx != id ? b.chunk(idx) : null;
             if (e != null && Arrays.equals(e.fingerprint(), r.fingerprint())
-                    && e.refCount() < pool.options().referenceMaxCount()) {
+                    && e.refCount() < options.referenceMaxCount()) {
                 if (idx != old) {
                     b.putChunk(e.withRefCount(e.refCount() + 1));
                 }
@@ -887,14 +906,14 @@ final class Committer implements AutoCloseable {
             // a chunk known damaged is not shared: this block's record becomes a new chunk that takes
             // over the index entry (a write that re-stores the damaged chunk itself heals it: heal())
             ChunkIo.StoredMatch match = chunkIo.isDamaged(idx) ? ChunkIo.StoredMatch.DAMAGED
-                    : pool.options().verify() ? b.io.compare(op, e) : ChunkIo.StoredMatch.SAME;
+                    : options.verify() ? b.io.compare(op, e) : ChunkIo.StoredMatch.SAME;
             if (match == null) {
                 match = ChunkIo.StoredMatch.SAME; // a stand-in: this attempt is redone with the answer
-            } else if (match != ChunkIo.StoredMatch.SAME && pool.options().verify()) {
-                pool.noteVerifyMismatch(e, p.fingerprint, match);
+            } else if (match != ChunkIo.StoredMatch.SAME && options.verify()) {
+                dedupIndex.noteVerifyMismatch(e.id(), p.fingerprint, match);
             }
             boolean same = match == ChunkIo.StoredMatch.SAME;
-            if (same && (e.refCount() < pool.options().referenceMaxCount() || idx == old)) {
+            if (same && (e.refCount() < options.referenceMaxCount() || idx == old)) {
                 b.noteEnd(p.location);
                 b.resolved.put(p, idx);
                 if (idx != old) {
@@ -919,8 +938,8 @@ final class Committer implements AutoCloseable {
         PendingChunk p = op.pending;
         long id = p.chunkId;
         ChunkRecord e = b.chunk(id);
-        if (e == null || !Arrays.equals(e.fingerprint(), p.fingerprint.bytes()) || e.refCount() >= pool.options()
-                .referenceMaxCount() && id != old || pool.options().verify()
+        if (e == null || !Arrays.equals(e.fingerprint(), p.fingerprint.bytes()) || e.refCount() >= options
+                .referenceMaxCount() && id != old || options.verify()
                 && b.io.compare(op, e) == ChunkIo.StoredMatch.DIFFERENT) {
             b.noteEnd(p.location); // the record is dead
             long fresh = newCopy(b, op, null);
@@ -986,7 +1005,7 @@ final class Committer implements AutoCloseable {
             fp = RecordFormat.unhashed(src.fingerprint()) ? new Fingerprint(sha256(bytes))
                     : new Fingerprint(src.fingerprint());
         }
-        return pool.storeNew(fp, data);
+        return chunkIo.storeNew(fp, data);
     }
 
     /**
@@ -1064,7 +1083,7 @@ final class Committer implements AutoCloseable {
          */
         void releaseCopies() {
             for (PendingChunk c : copies.values()) {
-                c.release(pool.store());
+                c.release(store);
             }
         }
     }
@@ -1079,7 +1098,7 @@ final class Committer implements AutoCloseable {
         }
         ledger.write(b.txn, b.ledger, unpersisted);
         for (Map.Entry<Integer, VolumeDelta> e : b.volumeDelta.entrySet()) {
-            VolumeState v = pool.volumeState(e.getKey());
+            VolumeState v = volumes.apply(e.getKey());
             if (v == null || b.deletedVolumes.contains(e.getKey())) {
                 continue;
             }
@@ -1087,7 +1106,7 @@ final class Committer implements AutoCloseable {
             b.txn.putVolume(v.record(e.getValue().dataBlocks, e.getValue().zeroBlocks, cap));
         }
         for (Map.Entry<Integer, Long> e : b.capacity.entrySet()) {
-            VolumeState v = pool.volumeState(e.getKey());
+            VolumeState v = volumes.apply(e.getKey());
             if (v != null && !b.volumeDelta.containsKey(e.getKey())) {
                 b.txn.putVolume(v.record(0, 0, e.getValue()));
             }
@@ -1096,8 +1115,8 @@ final class Committer implements AutoCloseable {
     }
 
     private PoolCounters counters(Batch b) {
-        return new PoolCounters(PoolCounters.FORMAT_VERSION, pool.uuid(), pool.store().slotSize(),
-                pool.peekChunkId(), pool.store().nextContainerId(), b.nextVolumeId(this),
+        return new PoolCounters(PoolCounters.FORMAT_VERSION, poolUuid, store.slotSize(),
+                chunkIo.peekChunkId(), store.nextContainerId(), b.nextVolumeId(this),
                 uniqueChunks + b.dUniqueChunks, uniqueBytes + b.dUniqueBytes, storedBytes + b.dStoredBytes);
     }
 
@@ -1111,14 +1130,14 @@ final class Committer implements AutoCloseable {
             nextVolumeId = b.newNextVolumeId;
         }
         for (Map.Entry<Integer, VolumeDelta> e : b.volumeDelta.entrySet()) {
-            VolumeState v = pool.volumeState(e.getKey());
+            VolumeState v = volumes.apply(e.getKey());
             if (v != null) {
                 v.dataBlocks += e.getValue().dataBlocks;
                 v.zeroBlocks += e.getValue().zeroBlocks;
             }
         }
         for (Map.Entry<Integer, Long> e : b.capacity.entrySet()) {
-            VolumeState v = pool.volumeState(e.getKey());
+            VolumeState v = volumes.apply(e.getKey());
             if (v != null) {
                 v.capacityBytes = e.getValue();
             }
@@ -1136,7 +1155,7 @@ final class Committer implements AutoCloseable {
             dedupIndex.settle(p);
         }
         for (PendingChunk p : b.releases) {
-            p.release(pool.store());
+            p.release(store);
         }
         for (Map.Entry<Fingerprint, Long> e : b.indexed.entrySet()) {
             if (!cached.contains(e.getKey())) {
@@ -1178,7 +1197,6 @@ final class Committer implements AutoCloseable {
      * what to publish after the commit. Discarded wholesale when the transaction is replayed.
      */
     static final class Batch {
-        final DedupPool pool;
         final MetaWriteTxn txn;
         /** Dirty chunk records (null: deleted), in id order: new ids are then appended to the chunk table. */
         final Map<Long, ChunkRecord> chunks = new java.util.TreeMap<>();
@@ -1209,8 +1227,7 @@ final class Committer implements AutoCloseable {
         /** The device I/O of the items being committed, done outside the transaction. */
         final OutsideIo io;
 
-        Batch(DedupPool pool, MetaWriteTxn txn, OutsideIo io) {
-            this.pool = pool;
+        Batch(MetaWriteTxn txn, OutsideIo io) {
             this.txn = txn;
             this.io = io;
         }

@@ -26,6 +26,8 @@ final class DedupIndex {
     private final ChunkStore store;
     private final WeightedCache<Fingerprint, Long> cache;
     private final ConcurrentHashMap<Fingerprint, PendingChunk> inflight = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.LongAdder verifyMismatches = new java.util.concurrent.atomic.LongAdder();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DedupIndex.class);
 
     DedupIndex(MetaStore meta, ChunkStore store, long cacheBytes) {
         this.meta = meta;
@@ -37,6 +39,19 @@ final class DedupIndex {
 
     WeightedCache<Fingerprint, Long> cache() {
         return cache;
+    }
+
+    /** Counts and logs a block that {@code verify} kept from sharing chunk {@code existingId}. */
+    void noteVerifyMismatch(long existingId, Fingerprint fp, ChunkIo.StoredMatch why) {
+        verifyMismatches.increment();
+        LOG.warn("verify: a written block has fingerprint {} of chunk {} but {}; it is stored as a new chunk, not shared",
+                fp, existingId, why == ChunkIo.StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
+                        : "different bytes (a fingerprint collision)");
+    }
+
+    /** Blocks {@code verify} stored as new chunks because their fingerprint's chunk held other (or damaged) bytes. */
+    long verifyMismatches() {
+        return verifyMismatches.sum();
     }
 
     /** The chunk the cache holds for {@code fp}, or null (no index lookup). */

@@ -31,8 +31,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,8 +63,6 @@ public final class DedupPool implements Closeable {
     private final WeightedCache<Long, byte[]> blockCache;
     private final ConcurrentHashMap<Integer, VolumeState> volumesById = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, DedupVolume> handles = new ConcurrentHashMap<>();
-    private final AtomicLong chunkIds;
-    private final LongAdder verifyMismatches = new LongAdder();
     private final ChunkIo chunks;
     private final DedupIndex index;
     private final Committer committer;
@@ -102,14 +98,15 @@ public final class DedupPool implements Closeable {
         this.hasher = new Hasher(Runtime.getRuntime().availableProcessors());
         this.index = new DedupIndex(meta, store, o.hashCacheSize());
         this.blockCache = new WeightedCache<>(o.cacheSize(), (k, v) -> v.length + 16);
-        this.chunks = new ChunkIo(store, compression, blockCache, meta, this::checkAppendRoom);
-        this.chunkIds = new AtomicLong(Math.max(1, counters.nextChunkId()));
+        this.chunks = new ChunkIo(store, compression, blockCache, meta, this::checkAppendRoom,
+                counters.nextChunkId());
         this.openReport = report;
         this.health = new PoolHealth(o.metadataDir(), readOnly);
         for (VolumeRecord v : vols) {
             volumesById.put(v.id(), new VolumeState(v));
         }
-        this.committer = new Committer(this, counters);
+        this.committer = new Committer(o, meta, store, chunks, index, health, volumesById::get, this::commitAssist,
+                counters);
         this.gc = new GarbageCollector(o, meta, store, chunks, committer, health, volumesById::get);
         this.copies = new VolumeCopies(this, committer);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -934,7 +931,7 @@ public final class DedupPool implements Closeable {
     }
 
     long peekChunkId() {
-        return chunkIds.get();
+        return chunks.peekChunkId();
     }
 
     /** Whether the pool takes writes (open or closed, read-only with the reason). */
@@ -957,16 +954,10 @@ public final class DedupPool implements Closeable {
 
 
     long newChunkId() {
-        return chunkIds.getAndIncrement();
+        return chunks.newChunkId();
     }
 
 
-    /** Compresses and appends one new chunk (used by the committer for fresh copies). */
-    PendingChunk storeNew(Fingerprint fp, ByteBuffer data) throws IOException {
-        PendingChunk p = new PendingChunk(fp, newChunkId());
-        chunks.append(List.of(p), List.of(data));
-        return p;
-    }
 
     /** Refuses new records the commit would refuse for want of metadata space (see Committer.applyOps). */
     private void checkAppendRoom() throws IOException {
@@ -1020,6 +1011,15 @@ public final class DedupPool implements Closeable {
         }
     }
 
+    /**
+     * Runs one post-process pass over every staged block ({@link PostProcessor}): blocks staged
+     * during the pass ahead of its cursor are included; cancelling stops it between slices.
+     */
+    public PostProcessResult postProcess(WorkMonitor monitor) throws IOException {
+        return new PostProcessor(options, meta, chunks, index, committer, health, locks, volumesById::get)
+                .run(monitor);
+    }
+
     /** Blocks of post-process volumes written since the last post-process pass ({@link PostProcessor}). */
     public long stagedBlocks() throws IOException {
         try (io.orion.dedup.meta.MetaTxn t = meta.read()) {
@@ -1030,19 +1030,12 @@ public final class DedupPool implements Closeable {
 
     /** Counts and logs a block that {@code verify} kept from sharing chunk {@code existing}. */
     void noteVerifyMismatch(ChunkRecord existing, Fingerprint fp, ChunkIo.StoredMatch why) {
-        noteVerifyMismatch(existing.id(), fp, why);
-    }
-
-    private void noteVerifyMismatch(long existingId, Fingerprint fp, ChunkIo.StoredMatch why) {
-        verifyMismatches.increment();
-        LOG.warn("verify: a written block has fingerprint {} of chunk {} but {}; it is stored as a new chunk, not shared",
-                fp, existingId, why == ChunkIo.StoredMatch.DAMAGED ? "that chunk's stored record is damaged"
-                        : "different bytes (a fingerprint collision)");
+        index.noteVerifyMismatch(existing.id(), fp, why);
     }
 
     /** Blocks {@code verify} stored as new chunks because the chunk of their fingerprint held other (or damaged) bytes, since open. */
     public long verifyMismatches() {
-        return verifyMismatches.sum();
+        return index.verifyMismatches();
     }
 
 

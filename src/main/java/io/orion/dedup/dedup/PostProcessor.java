@@ -1,6 +1,7 @@
 package io.orion.dedup.dedup;
 
 import io.orion.dedup.meta.ChunkRecord;
+import io.orion.dedup.meta.MetaStore;
 import io.orion.dedup.meta.MetaTxn;
 import io.orion.dedup.blockdev.ChecksumMismatchException;
 import io.orion.dedup.containers.RecordFormat;
@@ -11,6 +12,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 
 /**
  * The post-process pass: deduplicates the blocks that post-process volumes ({@link DedupMode#POST})
@@ -39,7 +41,7 @@ import java.util.Map;
  * content, the same references. The pass holds a slice's block locks while it applies (as a write
  * does), and the compare-and-set in the committer orders it against writes prepared before.
  */
-public final class PostProcessor {
+final class PostProcessor {
     /** Staged blocks planned and applied together. */
     static final int SLICE = 512;
 
@@ -57,17 +59,36 @@ public final class PostProcessor {
 
     private static final long GONE = Long.MIN_VALUE;
 
-    private PostProcessor() {
+    private final PoolOptions options;
+    private final MetaStore meta;
+    private final ChunkIo chunkIo;
+    private final DedupIndex index;
+    private final Committer committer;
+    private final PoolHealth health;
+    private final StripedLocks locks;
+    /** The pool's volume catalogue: a volume's state by id (null once deleted). */
+    private final IntFunction<VolumeState> volumes;
+
+    PostProcessor(PoolOptions options, MetaStore meta, ChunkIo chunkIo, DedupIndex index, Committer committer,
+                  PoolHealth health, StripedLocks locks, IntFunction<VolumeState> volumes) {
+        this.options = options;
+        this.meta = meta;
+        this.chunkIo = chunkIo;
+        this.index = index;
+        this.committer = committer;
+        this.health = health;
+        this.locks = locks;
+        this.volumes = volumes;
     }
 
     /**
      * Runs one pass over every staged block (blocks staged during the pass ahead of its cursor are
      * included); returns what it did. Cancelling stops it between slices.
      */
-    public static PostProcessResult run(DedupPool pool, WorkMonitor monitor) throws IOException {
-        pool.checkWritable();
+    PostProcessResult run(WorkMonitor monitor) throws IOException {
+        health.checkWritable();
         long total;
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             total = t.stagedCount();
         }
         monitor.begin(total * 4096L);
@@ -86,7 +107,7 @@ public final class PostProcessor {
                 cancelled = true;
                 break;
             }
-            List<Plan> plans = plan(pool, atVolume, atBlock);
+            List<Plan> plans = plan(atVolume, atBlock);
             if (plans.isEmpty()) {
                 break;
             }
@@ -100,8 +121,8 @@ public final class PostProcessor {
             long[] r;
             // the blocks' locks, as a write holds them: a reference copy reading one of these blocks
             // as its source finishes before the block's chunk may lose its reference here
-            try (StripedLocks.Held h = pool.locks().lockEach(vols, dbs)) {
-                r = pool.committer().run(b -> apply(pool, b, plans));
+            try (StripedLocks.Held h = locks.lockEach(vols, dbs)) {
+                r = committer.run(b -> apply(b, plans));
             }
             examined += plans.size();
             shared += r[0];
@@ -123,16 +144,16 @@ public final class PostProcessor {
             }
         }
         long remaining;
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             remaining = t.stagedCount();
         }
         return new PostProcessResult(examined, shared, indexed, freed, freedBytes, remaining, cancelled);
     }
 
     /** Step 1: what to do with the next slice of staged blocks, from a read transaction. */
-    private static List<Plan> plan(DedupPool pool, int fromVolume, long fromBlock) throws IOException {
-        boolean verify = pool.options().verify();
-        int max = pool.options().referenceMaxCount();
+    private List<Plan> plan(int fromVolume, long fromBlock) throws IOException {
+        boolean verify = options.verify();
+        int max = options.referenceMaxCount();
         List<Plan> plans = new ArrayList<>(SLICE);
         Map<Fingerprint, Long> firstHere = new HashMap<>();
         java.security.MessageDigest sha256;
@@ -141,11 +162,11 @@ public final class PostProcessor {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        try (MetaTxn t = pool.meta().read()) {
+        try (MetaTxn t = meta.read()) {
             for (MetaTxn.StagedBlock s : t.staged(fromVolume, fromBlock, SLICE)) {
                 int vol = s.volume();
                 long db = s.dblock();
-                VolumeState v = pool.volumeState(vol);
+                VolumeState v = volumes.apply(vol);
                 if (v == null || v.deleted) {
                     plans.add(new Plan(vol, db, GONE, Action.DROP, 0));
                     continue;
@@ -161,7 +182,7 @@ public final class PostProcessor {
                 if (RecordFormat.unhashed(ownFp)) {
                     // written without hashing: read the block back and hash it now
                     try {
-                        ownBytes = pool.chunks().bytes(own);
+                        ownBytes = chunkIo.bytes(own);
                     } catch (ChecksumMismatchException damagedOwn) {
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its record is damaged: scrub reports it
                         continue;
@@ -180,7 +201,7 @@ public final class PostProcessor {
                 long target = 0;
                 if (idx > 0) {
                     ChunkRecord e = t.chunk(idx);
-                    if (e != null && e.refCount() < max && !pool.chunks().isDamaged(idx)) {
+                    if (e != null && e.refCount() < max && !chunkIo.isDamaged(idx)) {
                         target = idx;
                     }
                     // a damaged entry: not shared; this chunk takes over the index entry
@@ -202,7 +223,7 @@ public final class PostProcessor {
                     try {
                         ChunkRecord e = t.chunk(target);
                         m = e == null ? ChunkIo.StoredMatch.DIFFERENT
-                                : pool.chunks().compareStored(e, ByteBuffer.wrap(ownBytes != null ? ownBytes : pool.chunks().bytes(own)));
+                                : chunkIo.compareStored(e, ByteBuffer.wrap(ownBytes != null ? ownBytes : chunkIo.bytes(own)));
                     } catch (ChecksumMismatchException damagedOwn) {
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // its own record is damaged: scrub reports it
                         continue;
@@ -212,13 +233,13 @@ public final class PostProcessor {
                         continue;
                     }
                     if (m == ChunkIo.StoredMatch.DIFFERENT) {
-                        pool.noteVerifyMismatch(t.chunk(target), fp, m);
+                        index.noteVerifyMismatch(target, fp, m);
                         plans.add(new Plan(vol, db, c, Action.DROP, 0)); // a collision: kept unshared, unindexed
                         continue;
                     }
                     if (m == ChunkIo.StoredMatch.DAMAGED) {
                         // the indexed chunk's record is damaged: this intact copy takes over its entry
-                        pool.noteVerifyMismatch(t.chunk(target), fp, m);
+                        index.noteVerifyMismatch(target, fp, m);
                         plans.add(new Plan(vol, db, c, Action.INDEX, target, ownFp));
                         continue;
                     }
@@ -234,9 +255,9 @@ public final class PostProcessor {
      * shared, chunks indexed, chunks freed and their stored bytes. Runs again from scratch if the
      * committer replays the batch, so it changes nothing outside {@code b}.
      */
-    private static long[] apply(DedupPool pool, Committer.Batch b, List<Plan> plans) throws IOException {
-        boolean verify = pool.options().verify();
-        int max = pool.options().referenceMaxCount();
+    private long[] apply(Committer.Batch b, List<Plan> plans) throws IOException {
+        boolean verify = options.verify();
+        int max = options.referenceMaxCount();
         long shared = 0;
         long indexed = 0;
         int freedBefore = b.freed.size();

@@ -1022,7 +1022,7 @@ final class AdminService extends TargetAdminService {
         DedupPool p = pool();
         long staged = p.stagedBlocks();
         long t0 = System.nanoTime();
-        io.orion.dedup.dedup.PostProcessResult r = io.orion.dedup.dedup.PostProcessor.run(p, ctx);
+        io.orion.dedup.dedup.PostProcessResult r = p.postProcess(ctx);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("staged_blocks_before", staged);
         m.put("blocks_examined", r.blocksExamined());

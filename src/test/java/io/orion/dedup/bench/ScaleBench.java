@@ -10,7 +10,6 @@ import io.orion.dedup.dedup.DedupVolume;
 import io.orion.dedup.dedup.PoolOptions;
 import io.orion.dedup.dedup.PoolStats;
 import io.orion.dedup.dedup.PostProcessResult;
-import io.orion.dedup.dedup.PostProcessor;
 import io.orion.dedup.dedup.WorkMonitor;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
@@ -246,7 +245,7 @@ public final class ScaleBench {
             if (mode == DedupMode.POST) {
                 long p0 = System.nanoTime();
                 long cpu0 = processCpuNanos();
-                PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
+                PostProcessResult r = pool.postProcess(WorkMonitor.NONE);
                 pool.flush();
                 double ps = (System.nanoTime() - p0) / 1e9;
                 System.out.printf("post-process pass: %,d staged blocks in %.1f s = %.0f blocks/s, %.1f µs CPU per block;"

@@ -143,7 +143,7 @@ class PostProcessTest {
             assertTrue(pool.stagedBlocks() > 0, "staged blocks");
             crossCheck(pool);
 
-            PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
+            PostProcessResult r = pool.postProcess(WorkMonitor.NONE);
             assertEquals(0, r.remaining(), r.toString());
             assertEquals(0, pool.stagedBlocks());
             assertTrue(r.blocksShared() > 0 && r.chunksFreed() > 0, r.toString());
@@ -160,7 +160,7 @@ class PostProcessTest {
             crossCheck(pool);
 
             // a second pass has nothing to do; cleanup reclaims what the pass freed
-            PostProcessResult again = PostProcessor.run(pool, WorkMonitor.NONE);
+            PostProcessResult again = pool.postProcess(WorkMonitor.NONE);
             assertEquals(0, again.blocksExamined(), again.toString());
             pool.cleanup();
             m.check(v, "after cleanup");
@@ -180,7 +180,7 @@ class PostProcessTest {
             v.state().dedupMode = DedupMode.POST;
             Model m = new Model();
             m.write(v, 0, blocks(5000, 64, 64));
-            PostProcessResult first = PostProcessor.run(pool, WorkMonitor.NONE);
+            PostProcessResult first = pool.postProcess(WorkMonitor.NONE);
             assertEquals(64, first.blocksExamined());
             assertEquals(64, first.chunksIndexed(), "all unique: each chunk is indexed");
             assertEquals(0, first.blocksShared());
@@ -190,7 +190,7 @@ class PostProcessTest {
             System.arraycopy(blocks(6000, 8, 8), 0, more, 8 * DBS, 8 * DBS);
             m.write(v, lba(100), more);
             assertEquals(16, pool.stagedBlocks());
-            PostProcessResult second = PostProcessor.run(pool, WorkMonitor.NONE);
+            PostProcessResult second = pool.postProcess(WorkMonitor.NONE);
             assertEquals(16, second.blocksExamined(), "only the blocks written since: " + second);
             assertEquals(8, second.blocksShared());
             assertEquals(8, second.chunksIndexed());
@@ -209,7 +209,7 @@ class PostProcessTest {
             m.write(v, lba(32), new byte[4 * DBS]);
             assertEquals(0, pool.stagedBlocks(), "an off volume stages nothing");
             assertEquals(32, pool.stats().uniqueChunks(), "every block stored on its own");
-            assertEquals(0, PostProcessor.run(pool, WorkMonitor.NONE).blocksExamined());
+            assertEquals(0, pool.postProcess(WorkMonitor.NONE).blocksExamined());
             assertEquals(32, pool.stats().uniqueChunks());
             // and an inline volume of the same pool does not share an off volume's chunks
             DedupVolume w = pool.createVolume("other", LBS, CAPACITY, DBS);
@@ -236,7 +236,7 @@ class PostProcessTest {
             Thread passes = new Thread(() -> {
                 try {
                     while (!stop.get()) {
-                        PostProcessor.run(pool, WorkMonitor.NONE);
+                        pool.postProcess(WorkMonitor.NONE);
                     }
                 } catch (Throwable e) {
                     passFailure.set(e);
@@ -261,7 +261,7 @@ class PostProcessTest {
             assertEquals(null, passFailure.get());
             m.check(v, "after racing passes");
             crossCheck(pool);
-            PostProcessor.run(pool, WorkMonitor.NONE);
+            pool.postProcess(WorkMonitor.NONE);
             assertEquals(0, pool.stagedBlocks());
             Set<ByteBuffer> distinct = new HashSet<>();
             byte[] zero = new byte[DBS];
@@ -285,7 +285,7 @@ class PostProcessTest {
             v.state().dedupMode = DedupMode.POST;
             v.write(0, ByteBuffer.wrap(blocks(1, 16, 4)), false);
             DedupVolume snap = pool.cloneVolume("lun", "snap", true);
-            PostProcessor.run(pool, WorkMonitor.NONE);
+            pool.postProcess(WorkMonitor.NONE);
             assertEquals(0, pool.stagedBlocks());
             assertEquals(4, pool.stats().uniqueChunks(), "inline mode stores 4 chunks");
             assertArrayEquals(blocks(1, 16, 4), PoolFixture.read(snap, 0, 16 * DBS / LBS).array());
@@ -302,7 +302,7 @@ class PostProcessTest {
             DedupVolume w = pool.createVolume("other", LBS, CAPACITY, DBS);
             v.write(0, ByteBuffer.wrap(blocks(1, 16, 4)), false);
             w.copyFrom(v, 0, 0, lba(16));
-            PostProcessor.run(pool, WorkMonitor.NONE);
+            pool.postProcess(WorkMonitor.NONE);
             assertEquals(4, pool.stats().uniqueChunks());
             assertArrayEquals(blocks(1, 16, 4), PoolFixture.read(w, 0, 16 * DBS / LBS).array());
             crossCheck(pool);
@@ -321,7 +321,7 @@ class PostProcessTest {
             v.write(0, ByteBuffer.wrap(blocks(1, 4, 4)), false);
             pool.flush();
             assertTrue(!pool.meta().hasStaged(), "an inline pool has no staged table");
-            assertEquals(0, PostProcessor.run(pool, WorkMonitor.NONE).blocksExamined());
+            assertEquals(0, pool.postProcess(WorkMonitor.NONE).blocksExamined());
         }
         try (DedupPool pool = open("lazy", false)) {
             assertTrue(!pool.meta().hasStaged(), "nor after a restart");
@@ -334,7 +334,7 @@ class PostProcessTest {
         try (DedupPool pool = open("lazy", false)) {
             assertTrue(pool.meta().hasStaged(), "kept once made");
             assertEquals(4, pool.stagedBlocks());
-            assertEquals(4, PostProcessor.run(pool, WorkMonitor.NONE).blocksShared());
+            assertEquals(4, pool.postProcess(WorkMonitor.NONE).blocksShared());
             assertEquals(4, pool.stats().uniqueChunks());
         }
     }
@@ -361,7 +361,7 @@ class PostProcessTest {
                 assertTrue(io.orion.dedup.containers.RecordFormat.unhashed(c.fingerprint()), "no fingerprint yet");
             }
             assertTrue(pool.verify().clean(), "scrub checks unhashed records by their CRC");
-            PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
+            PostProcessResult r = pool.postProcess(WorkMonitor.NONE);
             assertEquals(64, r.blocksExamined());
             assertEquals(16, pool.stats().uniqueChunks());
             m.check(v, "after the pass");
@@ -374,7 +374,7 @@ class PostProcessTest {
             DedupVolume v = pool.openVolume("lun").orElseThrow();
             m.check(v, "after recover");
             assertEquals(64, pool.stagedBlocks(), "every block maps a chunk that is unhashed again: all staged");
-            PostProcessor.run(pool, WorkMonitor.NONE);
+            pool.postProcess(WorkMonitor.NONE);
             assertEquals(afterPass.uniqueChunks(), pool.stats().uniqueChunks());
             assertEquals(afterPass.storedBytes(), pool.stats().storedBytes());
             m.check(v, "after recover and a pass");
@@ -410,7 +410,7 @@ class PostProcessTest {
         }
         PoolFixture.rebuildFromDevices(o);
         try (DedupPool pool = DedupPool.open(o)) {
-            PostProcessor.run(pool, WorkMonitor.NONE);
+            pool.postProcess(WorkMonitor.NONE);
         }
         try (DedupPool pool = DedupPool.open(o)) { // reopened: nothing from the block cache
             for (String n : new String[] {"a", "b", "c"}) {

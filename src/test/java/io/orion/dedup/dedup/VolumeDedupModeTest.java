@@ -96,7 +96,7 @@ class VolumeDedupModeTest {
             // post-process records carry no fingerprint (the writes did not hash): every block is
             // staged again, the pass hashes them, indexes one chunk per content and shares the other 60
             assertEquals(64, pool.stagedBlocks());
-            PostProcessResult r = PostProcessor.run(pool, WorkMonitor.NONE);
+            PostProcessResult r = pool.postProcess(WorkMonitor.NONE);
             assertEquals(60, r.blocksShared());
             assertEquals(4, r.chunksIndexed());
             VolumeStats s = pool.openVolume("post").orElseThrow().stats();
