@@ -87,6 +87,8 @@ public final class DedupPool implements Closeable {
             });
     private final OpenReport openReport;
     private final PoolHealth health;
+    /** The pool's one-owner lock, released last at close. */
+    private volatile PoolLock owner;
 
     private DedupPool(PoolOptions o, MetaStore meta, ChunkStore store, PoolCounters counters, List<VolumeRecord> vols,
                       OpenReport report, String readOnly) {
@@ -139,6 +141,19 @@ public final class DedupPool implements Closeable {
      * read-only (see {@link #readOnlyReason()}); a metadata file LMDB cannot map at all fails.
      */
     public static DedupPool open(PoolOptions o) throws IOException {
+        // before anything of the pool is read or written: a second server on it is refused here
+        PoolLock owner = PoolLock.take(o.metadataDir());
+        try {
+            DedupPool pool = openOwned(o);
+            pool.owner = owner;
+            return pool;
+        } catch (IOException | RuntimeException e) {
+            owner.close();
+            throw e;
+        }
+    }
+
+    private static DedupPool openOwned(PoolOptions o) throws IOException {
         long t0 = System.nanoTime();
         boolean metaExisted = Files.exists(o.metadataDir().resolve("data.mdb"));
         if (metaExisted && !o.durableCommits()) {
@@ -833,6 +848,10 @@ public final class DedupPool implements Closeable {
             meta.closeClean(); // sealed: the next open need not read every page
         } else {
             meta.close();
+        }
+        PoolLock l = owner;
+        if (l != null) {
+            l.close(); // last: another server may open the pool from here on
         }
         if (failure != null) {
             throw failure;

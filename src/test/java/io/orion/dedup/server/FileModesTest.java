@@ -69,6 +69,7 @@ class FileModesTest {
             assertEquals("rwx------", mode(data.resolve("meta")));
             assertEquals("rw-------", mode(data.resolve("meta/data.mdb")));
             assertEquals("rw-------", mode(data.resolve("meta/lock.mdb")));
+            assertEquals("rw-------", mode(data.resolve("meta/pool.lock")));
             assertEquals("rwx------", mode(data.resolve("store")));
             assertEquals("rw-------", mode(data.resolve("store/chunks.0")));
             assertEquals("rw-rw----", mode(data.resolve("control.sock")));
