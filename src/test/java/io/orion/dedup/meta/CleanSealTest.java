@@ -71,7 +71,7 @@ class CleanSealTest {
         writeAndStopCleanly();
         // at once (same clock tick as the seal, or the next): page 40's key becomes page 41's,
         // which keeps the leaf in order; only the full check's CRC sees it
-        long pos = find(dir.resolve("data.mdb"), new byte[] {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 40});
+        long pos = LmdbVerifierTest.find(dir.resolve("data.mdb"), new byte[] {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 40});
         try (FileChannel ch = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.wrap(new byte[] {41}), pos + 11);
@@ -103,19 +103,5 @@ class CleanSealTest {
         try (MetaStore m = MetaStore.open(dir, 64L << 20)) {
             assertTrue(m.lastCheck().everyPage(), "a damaged seal vouches for nothing");
         }
-    }
-
-    private static long find(Path f, byte[] needle) throws Exception {
-        byte[] a = Files.readAllBytes(f);
-        outer:
-        for (int i = 8192; i < a.length - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (a[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        throw new AssertionError("key not found");
     }
 }

@@ -281,7 +281,8 @@ class LmdbVerifierTest {
         }
     }
 
-    private static long find(Path f, byte[] needle) throws Exception {
+    /** The offset of the first occurrence of {@code needle} past the meta pages of data file {@code f}. */
+    static long find(Path f, byte[] needle) throws Exception {
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
             ByteBuffer b = ByteBuffer.allocate((int) Math.min(ch.size(), 1 << 24)).order(ByteOrder.LITTLE_ENDIAN);
             ch.read(b, 0);
