@@ -844,14 +844,17 @@ public final class DedupPool implements Closeable {
         } catch (IOException e) {
             failure = failure == null ? e : failure;
         }
-        if (failure == null && health.readOnlyReason() == null) {
-            meta.closeClean(); // sealed: the next open need not read every page
-        } else {
-            meta.close();
-        }
-        PoolLock l = owner;
-        if (l != null) {
-            l.close(); // last: another server may open the pool from here on
+        try {
+            if (failure == null && health.readOnlyReason() == null) {
+                meta.closeClean(); // sealed: the next open need not read every page
+            } else {
+                meta.close();
+            }
+        } finally {
+            PoolLock l = owner;
+            if (l != null) {
+                l.close(); // last: another server may open the pool from here on
+            }
         }
         if (failure != null) {
             throw failure;
